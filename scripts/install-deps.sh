@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package tandem needs to build, test, fuzz and demo,
+# as root, idempotently. Owns only package installation: it never starts,
+# stops or configures a service. When everything is present it exits at once
+# (no apt-get update), so scripts/test and scripts/demo can call it every time.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential pkg-config meson ninja-build
+  clang libclang-rt-14-dev            # libFuzzer and the sanitizer runtimes
+  libevent-dev libmariadb-dev libssl-dev libjansson-dev
+  check                               # unit tests
+  # integration tests and the demo: real servers, real clients
+  mariadb-server mariadb-client sysbench haproxy
+  python3-pymysql                     # for /usr/bin/python3, the harness's Python
+  libdbd-mariadb-perl
+  # tools the tests and people debugging them use
+  openssl curl procps iproute2 strace valgrind
+)
+
+# One dpkg-query for all packages: the common case is "nothing to do".
+declare -A installed=()
+while read -r name status; do
+  [[ $status == installed ]] && installed[$name]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  [[ -n ${installed[$pkg]:-} ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+if ((EUID != 0)); then
+  echo "install-deps: missing ${missing[*]}; run as root to install" >&2
+  exit 1
+fi
+
+# Installing mariadb-server would start Debian's own mariadb service on port
+# 3306; the tests start private servers instead. A policy-rc.d that answers
+# 101 ("action forbidden") stops invoke-rc.d from starting anything, but only
+# while we install, and only if the machine has no policy of its own.
+POLICY=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ ! -e $POLICY ]]; then
+  printf '#!/bin/sh\n# temporary, from tandem scripts/install-deps.sh\nexit 101\n' >"$POLICY"
+  chmod 755 "$POLICY"
+  own_policy=1
+fi
+remove_policy() { if ((own_policy)); then rm -f "$POLICY"; fi; }
+trap remove_policy EXIT
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
