@@ -1,0 +1,155 @@
+/*
+ * config.h — tandem's configuration as an immutable, reference-counted
+ * snapshot.
+ *
+ * A snapshot is built completely by cfg_load() (parse JSON, validate every
+ * field with its JSON path, then build runtime values such as resolved
+ * addresses and password digests) and never changes afterwards; threads
+ * share it by reference. A reload builds a new snapshot and swaps it in
+ * whole, or changes nothing.
+ *
+ * Owns: the snapshot's memory, including secrets (wiped on free).
+ * Must not: bind sockets or talk to servers (see cfg_check_bindable()).
+ */
+#ifndef TANDEM_CONFIG_CONFIG_H
+#define TANDEM_CONFIG_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define CFG_ADDR_TEXT 72
+
+/* A host:port, resolved when the config is loaded. */
+struct cfg_addr {
+	char text[CFG_ADDR_TEXT];  /* as written in the config, for logs and /status */
+	char host[CFG_ADDR_TEXT];
+	uint16_t port;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+};
+
+struct cfg_cidr {
+	int family;        /* AF_INET or AF_INET6 */
+	uint8_t addr[16];  /* network address, host bits cleared */
+	unsigned prefix;   /* prefix length in bits */
+};
+
+struct cfg_user {
+	char *name;
+	char *password;        /* plaintext, or NULL for hash-only users */
+	uint8_t stage2[20];    /* SHA1(SHA1(password)): mysql_native_password hash */
+	uint8_t sha2[32];      /* SHA256(SHA256(password)), valid when password != NULL */
+};
+
+struct cfg_monitor {
+	char *user;
+	char *password;
+	int interval_ms;       /* between probes of one member */
+	int timeout_ms;        /* connect/read/write timeout of one probe */
+	int failures;          /* consecutive failed probes that make a member DOWN */
+	char *heartbeat_schema;
+	bool heartbeat;        /* write/read the heartbeat table for ms lag */
+};
+
+struct cfg_failover {
+	bool auto_failover;    /* "auto" */
+	bool promote;
+	int max_lag_ms;
+	int catchup_timeout_ms;
+	int min_interval_ms;
+};
+
+struct cfg_cluster {
+	char *name;
+	struct cfg_addr *members;  /* [0] is the configured primary, then replicas */
+	size_t nmembers;
+	struct cfg_monitor monitor;
+	struct cfg_failover failover;
+};
+
+struct cfg_tenant {
+	char *name;
+	struct cfg_addr listen;
+	struct cfg_cidr *allow;
+	size_t nallow;
+	const struct cfg_cluster *cluster; /* points into the same snapshot */
+	struct cfg_user *users;
+	size_t nusers;
+	unsigned max_connections;  /* 0 = no per-tenant limit */
+	bool local_infile;
+	bool transaction_replay;
+};
+
+struct cfg_limits {
+	uint32_t max_packet;          /* largest logical packet after auth, bytes */
+	uint32_t preauth_max_packet;  /* largest packet before auth completes */
+	int auth_timeout_ms;          /* handshake + auth must finish within */
+	int idle_timeout_ms;          /* 0 = sessions may idle forever */
+	int connect_timeout_ms;       /* backend connect + auth */
+	uint32_t buffer_high;         /* stop reading a side above this many buffered bytes */
+	uint32_t buffer_low;          /* resume below this */
+	unsigned max_connections;     /* whole process; 0 = no limit */
+	int shutdown_timeout_ms;
+	int drain_timeout_ms;         /* removed tenant's sessions end by then */
+};
+
+struct cfg {
+	atomic_int refs;
+	uint64_t generation;   /* set by whoever installs the snapshot */
+	char *path;
+	struct cfg_addr admin_listen;
+	bool admin_enabled;
+	char *admin_token;     /* bearer token, or NULL */
+	int workers;
+	int log_level;         /* enum log_level */
+	char *server_version;  /* version string sent to clients */
+	struct cfg_limits limits;
+	struct cfg_cluster *clusters;
+	size_t nclusters;
+	struct cfg_tenant *tenants;
+	size_t ntenants;
+};
+
+/* Errors collected while loading; each names its JSON path. */
+struct cfg_errors {
+	char **msgs;
+	size_t n;
+	char **warnings;
+	size_t nwarn;
+};
+void cfg_errors_free(struct cfg_errors *e);
+
+/*
+ * Load and validate a config file. Returns a snapshot with one reference,
+ * or NULL with every problem in errs (the caller frees errs either way).
+ */
+struct cfg *cfg_load(const char *path, struct cfg_errors *errs);
+struct cfg *cfg_load_string(const char *json, struct cfg_errors *errs);
+
+struct cfg *cfg_ref(struct cfg *c);
+/* Drops a reference; the last one frees the snapshot. NULL is a no-op. */
+void cfg_unref(struct cfg *c);
+
+const struct cfg_tenant *cfg_tenant_find(const struct cfg *c, const char *name);
+const struct cfg_cluster *cfg_cluster_find(const struct cfg *c, const char *name);
+const struct cfg_user *cfg_user_find(const struct cfg_tenant *t, const char *name, size_t len);
+
+/* Parse "a.b.c.d[/n]" or "v6[/n]"; 0 or -1. */
+int cfg_cidr_parse(const char *text, struct cfg_cidr *out);
+bool cfg_cidr_match(const struct cfg_cidr *c, const struct sockaddr *sa);
+/* Whether any of the tenant's allow entries matches. */
+bool cfg_tenant_allows(const struct cfg_tenant *t, const struct sockaddr *sa);
+/* Parse "host:port" / "[v6]:port"; numeric_only refuses host names. */
+int cfg_addr_parse(const char *text, bool numeric_only, struct cfg_addr *out, char *err,
+		   size_t errlen);
+bool cfg_addr_equal(const struct cfg_addr *a, const struct cfg_addr *b);
+
+/* Try to bind every listen address (SO_REUSEPORT, so a running tandem's own
+ * ports count as bindable). Appends one error per failure; returns count. */
+int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs);
+
+#endif

@@ -1,0 +1,358 @@
+/*
+ * daemon.c — start-up, reload and shutdown of the whole process (see
+ * daemon.h). The main thread runs here: it owns the config snapshot and
+ * hands copies of it, with freshly bound listening sockets, to workers.
+ *
+ * A reload is atomic: the new file is loaded and validated and every new
+ * listening socket is bound before any worker hears of it; any failure
+ * closes what was bound and leaves the running config alone.
+ */
+#include "proxy/daemon.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "health/http.h"
+#include "health/monitor.h"
+#include "proxy/admin.h"
+#include "proxy/worker.h"
+
+int daemon_bind_listener(const struct cfg_addr *a)
+{
+	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	/* One socket per worker on the same address: the kernel spreads new
+	 * connections across them, and no worker wakes for another's accept. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&a->sa, a->salen) < 0 || listen(fd, 4096) < 0) {
+		int err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+static void print_errors(const struct cfg_errors *e, enum log_level lvl)
+{
+	for (size_t i = 0; i < e->nwarn; i++)
+		log_warn("config: %s", e->warnings[i]);
+	for (size_t i = 0; i < e->n; i++)
+		log_msg(lvl, "config: %s", e->msgs[i]);
+}
+
+static const struct bound_tenant *find_bound(const struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->nbound; i++)
+		if (strcmp(d->bound[i].name, name) == 0)
+			return &d->bound[i];
+	return NULL;
+}
+
+static bool in_config(const char *name, void *arg)
+{
+	return cfg_tenant_find(arg, name) != NULL;
+}
+
+/*
+ * Bind what the new config needs and hand it to the workers. fds[t][w] is
+ * the socket of tenant t for worker w, or -1 where the worker keeps its
+ * current listener. On failure nothing was posted and every new socket is
+ * closed; errbuf says why.
+ */
+static int install_config(struct daemon *d, struct cfg *nc, char *errbuf, size_t errlen)
+{
+	size_t nt = nc->ntenants;
+	int nw = d->nworkers;
+	int *fds = malloc(sizeof(int) * (nt * (size_t)nw + 1));
+	if (!fds) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < nt * (size_t)nw; i++)
+		fds[i] = -1;
+	for (size_t t = 0; t < nt; t++) {
+		const struct bound_tenant *b = find_bound(d, nc->tenants[t].name);
+		if (b && cfg_addr_equal(&b->addr, &nc->tenants[t].listen))
+			continue;
+		for (int w = 0; w < nw; w++) {
+			int fd = daemon_bind_listener(&nc->tenants[t].listen);
+			if (fd < 0) {
+				snprintf(errbuf, errlen, "tenants.%s.listen: cannot bind %s: %s",
+					 nc->tenants[t].name, nc->tenants[t].listen.text,
+					 strerror(errno));
+				for (size_t i = 0; i < nt * (size_t)nw; i++)
+					if (fds[i] >= 0)
+						close(fds[i]);
+				free(fds);
+				return -1;
+			}
+			fds[t * (size_t)nw + (size_t)w] = fd;
+		}
+	}
+
+	/* Point of no return: from here on the new config is the config. */
+	struct bound_tenant *bound = calloc(nt + 1, sizeof(*bound));
+	struct tenant_rt **rts = calloc(nt + 1, sizeof(*rts));
+	for (size_t t = 0; t < nt && bound && rts; t++) {
+		snprintf(bound[t].name, sizeof(bound[t].name), "%s", nc->tenants[t].name);
+		bound[t].addr = nc->tenants[t].listen;
+		rts[t] = tenant_registry_get(&d->reg, nc->tenants[t].name, nw);
+	}
+	for (int w = 0; w < nw; w++) {
+		struct wmsg *m = calloc(1, sizeof(*m));
+		if (m) {
+			m->listens = calloc(nt + 1, sizeof(*m->listens));
+			m->rts = calloc(nt + 1, sizeof(*m->rts));
+		}
+		if (!m || !m->listens || !m->rts || !bound || !rts) {
+			/* Allocation failure mid-way: a worker keeps its old tenants. */
+			log_error("reload: out of memory while handing the config to worker %d", w);
+			if (m) {
+				free(m->listens);
+				free(m->rts);
+				free(m);
+			}
+			for (size_t t = 0; t < nt; t++)
+				if (fds[t * (size_t)nw + (size_t)w] >= 0)
+					close(fds[t * (size_t)nw + (size_t)w]);
+			continue;
+		}
+		m->kind = WMSG_CONFIG;
+		m->cfg = cfg_ref(nc);
+		m->nlistens = nt;
+		for (size_t t = 0; t < nt; t++) {
+			snprintf(m->listens[t].tenant, sizeof(m->listens[t].tenant), "%s",
+				 nc->tenants[t].name);
+			m->listens[t].fd = fds[t * (size_t)nw + (size_t)w];
+			m->rts[t] = tenant_rt_ref(rts[t]);
+		}
+		worker_post(&d->workers[w], m);
+	}
+	tenant_registry_retain(&d->reg, in_config, nc);
+	free(d->bound);
+	d->bound = bound;
+	d->nbound = bound ? nt : 0;
+	free(rts);
+	free(fds);
+	return 0;
+}
+
+static void notify_workers(void *arg)
+{
+	struct daemon *d = arg;
+	for (int i = 0; i < d->nworkers; i++)
+		worker_topology_changed(&d->workers[i]);
+}
+
+int daemon_reload(struct daemon *d)
+{
+	struct cfg_errors errs = {0};
+	struct cfg *nc = cfg_load(d->config_path, &errs);
+	print_errors(&errs, LOG_ERROR);
+	char why[512] = "";
+	if (!nc) {
+		snprintf(why, sizeof(why), "%s", errs.n ? errs.msgs[0] : "invalid config");
+	} else if (nc->workers != d->nworkers) {
+		log_warn("reload: workers stays %d until restart (config says %d)", d->nworkers,
+			 nc->workers);
+	}
+	cfg_errors_free(&errs);
+	if (nc && install_config(d, nc, why, sizeof(why)) < 0) {
+		cfg_unref(nc);
+		nc = NULL;
+	}
+	if (!nc) {
+		stat_add(&d->reload_failures, 1);
+		snprintf(d->last_reload_error, sizeof(d->last_reload_error), "%s", why);
+		log_error("reload failed, running config unchanged (generation %llu): %s",
+			  (unsigned long long)d->generation, why);
+		return -1;
+	}
+	log_set_level((enum log_level)nc->log_level);
+	hc_monitor_reconfigure(d->mon, nc);
+	if (d->admin)
+		http_set_token(d->admin, nc->admin_token);
+	cfg_unref(d->cfg);
+	d->cfg = nc;
+	nc->generation = ++d->generation;
+	d->loaded_at_us = clock_wall_us();
+	d->last_reload_error[0] = 0;
+	stat_add(&d->reloads, 1);
+	log_info("config generation %llu loaded from %s (%zu tenants, %zu clusters)",
+		 (unsigned long long)d->generation, d->config_path, nc->ntenants, nc->nclusters);
+	return 0;
+}
+
+/* ----------------------------------------------------------- signals */
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	struct daemon *d = arg;
+	if (d->terms == 0)
+		daemon_reload(d);
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	(void)what;
+	d->terms++;
+	bool now = d->terms > 1;
+	log_info("%s: %s", sig == SIGINT ? "SIGINT" : "SIGTERM",
+		 now ? "stopping now" : "draining sessions, then stopping");
+	for (int i = 0; i < d->nworkers; i++) {
+		struct wmsg *m = calloc(1, sizeof(*m));
+		if (!m)
+			continue;
+		m->kind = now ? WMSG_STOP_NOW : WMSG_SHUTDOWN;
+		worker_post(&d->workers[i], m);
+	}
+}
+
+void daemon_worker_exited(struct daemon *d)
+{
+	if (atomic_fetch_sub(&d->workers_running, 1) == 1)
+		event_active(d->workers_done, EV_READ, 0);
+}
+
+static void on_workers_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	(void)fd;
+	(void)what;
+	event_base_loopexit(d->base, NULL);
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+int daemon_start(struct daemon *d, const char *config_path)
+{
+	memset(d, 0, sizeof(*d));
+	d->config_path = config_path;
+	signal(SIGPIPE, SIG_IGN);
+	/* The main base receives event_active() from worker threads. */
+	evthread_use_pthreads();
+
+	struct cfg_errors errs = {0};
+	d->cfg = cfg_load(config_path, &errs);
+	print_errors(&errs, LOG_ERROR);
+	cfg_errors_free(&errs);
+	if (!d->cfg)
+		return -1;
+	log_set_level((enum log_level)d->cfg->log_level);
+	d->generation = d->cfg->generation = 1;
+	d->loaded_at_us = clock_wall_us();
+
+	d->base = event_base_new();
+	if (!d->base)
+		return -1;
+	d->nworkers = d->cfg->workers;
+	d->workers = calloc((size_t)d->nworkers, sizeof(*d->workers));
+	if (!d->workers)
+		return -1;
+	for (int i = 0; i < d->nworkers; i++)
+		if (worker_init(&d->workers[i], i, d) < 0)
+			return -1;
+
+	d->mon = hc_monitor_start(d->cfg, notify_workers, d);
+	if (!d->mon)
+		return -1;
+	char why[512];
+	if (install_config(d, d->cfg, why, sizeof(why)) < 0) {
+		log_error("%s", why);
+		return -1;
+	}
+	if (d->cfg->admin_enabled) {
+		struct http_sources src = admin_sources(d);
+		d->admin = http_start(d->base, &d->cfg->admin_listen, d->cfg->admin_token, &src);
+		if (!d->admin)
+			return -1;
+	}
+
+	d->workers_done = event_new(d->base, -1, 0, on_workers_done, d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, on_sighup, d);
+	d->sig_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, on_stop_signal, d);
+	if (!d->workers_done || !d->sig_hup || !d->sig_term || !d->sig_int)
+		return -1;
+	evsignal_add(d->sig_hup, NULL);
+	evsignal_add(d->sig_term, NULL);
+	evsignal_add(d->sig_int, NULL);
+
+	atomic_store(&d->workers_running, d->nworkers);
+	for (int i = 0; i < d->nworkers; i++) {
+		if (worker_start(&d->workers[i]) < 0) {
+			log_error("cannot start worker thread %d", i);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < d->cfg->ntenants; i++)
+		log_info("tenant %s listening on %s (cluster %s)", d->cfg->tenants[i].name,
+			 d->cfg->tenants[i].listen.text, d->cfg->tenants[i].cluster->name);
+	log_info("tandem %s started: %d workers, config generation 1", TANDEM_VERSION,
+		 d->nworkers);
+	return 0;
+}
+
+int daemon_run(struct daemon *d)
+{
+	event_base_loop(d->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	log_info("stopped");
+	return 0;
+}
+
+void daemon_free(struct daemon *d)
+{
+	for (int i = 0; i < d->nworkers && d->workers; i++)
+		worker_join(&d->workers[i]);
+	free(d->workers);
+	http_stop(d->admin);
+	hc_monitor_stop(d->mon);
+	tenant_registry_free(&d->reg);
+	free(d->bound);
+	if (d->sig_hup)
+		event_free(d->sig_hup);
+	if (d->sig_term)
+		event_free(d->sig_term);
+	if (d->sig_int)
+		event_free(d->sig_int);
+	if (d->workers_done)
+		event_free(d->workers_done);
+	if (d->base)
+		event_base_free(d->base);
+	cfg_unref(d->cfg);
+	libevent_global_shutdown();
+}
+
+int daemon_check_config(const char *config_path)
+{
+	struct cfg_errors errs = {0};
+	struct cfg *c = cfg_load(config_path, &errs);
+	if (c)
+		cfg_check_bindable(c, &errs);
+	for (size_t i = 0; i < errs.nwarn; i++)
+		fprintf(stderr, "%s: warning: %s\n", config_path, errs.warnings[i]);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s: error: %s\n", config_path, errs.msgs[i]);
+	int rc = errs.n == 0 ? 0 : 1;
+	if (rc == 0)
+		fprintf(stderr, "%s: configuration is valid (%zu tenants, %zu clusters)\n",
+			config_path, c->ntenants, c->nclusters);
+	cfg_errors_free(&errs);
+	cfg_unref(c);
+	return rc;
+}

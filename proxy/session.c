@@ -1,0 +1,418 @@
+/*
+ * session.c — a session's lifecycle: creation at accept, the state table
+ * and its single setter, the dispatch of connection news to the state
+ * handlers, timers, failing with an ERR, and freeing.
+ *
+ * The handlers themselves live with their phase: client_auth.c (greeting
+ * and client login), backend_auth.c (backend connect and login), forward.c
+ * (commands and results).
+ */
+#include "proxy/session.h"
+
+#include <arpa/inet.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "protocol/auth.h"
+#include "health/monitor.h"
+#include "protocol/okerr.h"
+#include "proxy/daemon.h"
+#include "proxy/worker.h"
+
+/* How long a session may take to flush its final ERR before it is cut. */
+#define SESS_LINGER_MS 2000
+
+const char *sess_state_name(enum sess_state st)
+{
+	static const char *const names[SESS_NSTATES] = {
+		[SESS_CLIENT_HANDSHAKE] = "client_handshake",
+		[SESS_CLIENT_AUTH] = "client_auth",
+		[SESS_BACKEND_CONNECT] = "backend_connect",
+		[SESS_BACKEND_HANDSHAKE] = "backend_handshake",
+		[SESS_BACKEND_AUTH] = "backend_auth",
+		[SESS_IDLE] = "idle",
+		[SESS_COMMAND] = "command",
+		[SESS_RESULT] = "result",
+		[SESS_LOCAL_INFILE] = "local_infile",
+		[SESS_CLOSING] = "closing",
+		[SESS_CLOSED] = "closed",
+	};
+	return (unsigned)st < SESS_NSTATES ? names[st] : "?";
+}
+
+#define T(s) (1u << (s))
+/* allowed[from] = set of states it may move to. CLOSING and CLOSED are
+ * reachable from everywhere and are not listed. */
+static const unsigned allowed[SESS_NSTATES] = {
+	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_AUTH) | T(SESS_BACKEND_CONNECT),
+	[SESS_CLIENT_AUTH] = T(SESS_BACKEND_CONNECT),
+	[SESS_BACKEND_CONNECT] = T(SESS_BACKEND_HANDSHAKE),
+	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_AUTH),
+	[SESS_BACKEND_AUTH] = T(SESS_IDLE),
+	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT),
+	[SESS_COMMAND] = T(SESS_RESULT) | T(SESS_IDLE),
+	[SESS_RESULT] = T(SESS_IDLE) | T(SESS_LOCAL_INFILE),
+	[SESS_LOCAL_INFILE] = T(SESS_RESULT),
+	[SESS_CLOSING] = 0,
+	[SESS_CLOSED] = 0,
+};
+#undef T
+
+void sess_set_state(struct session *s, enum sess_state to)
+{
+	enum sess_state from = s->state;
+	if (from == to)
+		return;
+	bool ok = to == SESS_CLOSED || (to == SESS_CLOSING && from != SESS_CLOSED) ||
+		  (allowed[from] & (1u << to));
+	if (!ok) {
+		log_error("session %llu: illegal transition %s -> %s",
+			  (unsigned long long)s->id, sess_state_name(from), sess_state_name(to));
+		sess_close(s, "internal state error");
+		return;
+	}
+	log_debug("session %llu: %s -> %s", (unsigned long long)s->id, sess_state_name(from),
+		  sess_state_name(to));
+	s->state = to;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static void client_on_read(struct conn *c, void *arg)
+{
+	struct session *s = arg;
+	(void)c;
+	switch (s->state) {
+	case SESS_CLIENT_HANDSHAKE:
+		sess_client_handshake_read(s);
+		break;
+	case SESS_CLIENT_AUTH:
+		sess_client_auth_read(s);
+		break;
+	case SESS_IDLE:
+	case SESS_COMMAND:
+		sess_idle_read(s);
+		break;
+	case SESS_LOCAL_INFILE:
+		sess_infile_read(s);
+		break;
+	case SESS_CLOSING:
+		/* discard: the session is going away */
+		evbuffer_drain(s->client.in, evbuffer_get_length(s->client.in));
+		break;
+	default:
+		/* Bytes that arrive while the backend works stay buffered until the
+		 * session is idle again; stop reading if a client floods. */
+		if (evbuffer_get_length(s->client.in) > s->wt->snap->limits.buffer_high)
+			conn_read_disable(&s->client);
+		break;
+	}
+}
+
+static void backend_on_read(struct conn *c, void *arg)
+{
+	struct session *s = arg;
+	(void)c;
+	switch (s->state) {
+	case SESS_BACKEND_HANDSHAKE:
+		sess_backend_handshake_read(s);
+		break;
+	case SESS_BACKEND_AUTH:
+		sess_backend_auth_read(s);
+		break;
+	case SESS_RESULT:
+		sess_result_read(s);
+		break;
+	case SESS_CLOSING:
+	case SESS_CLOSED:
+		evbuffer_drain(s->backend.in, evbuffer_get_length(s->backend.in));
+		break;
+	default:
+		/* A server speaking out of turn (e.g. an idle-timeout ERR). */
+		log_info("session %llu: backend %s sent %zu unexpected bytes in state %s; closing",
+			 (unsigned long long)s->id, s->backend_addr,
+			 evbuffer_get_length(s->backend.in), sess_state_name(s->state));
+		sess_close(s, "backend spoke out of turn");
+		break;
+	}
+}
+
+static void on_drain(struct conn *c, void *arg)
+{
+	struct session *s = arg;
+	if (s->state == SESS_CLOSING && c == &s->client) {
+		sess_close(s, "error sent");
+		return;
+	}
+	sess_forward_backpressure(s, c);
+}
+
+static void client_on_event(struct conn *c, enum conn_event ev, void *arg)
+{
+	struct session *s = arg;
+	(void)c;
+	if (s->state == SESS_CLOSED)
+		return;
+	log_debug("session %llu: client %s in state %s", (unsigned long long)s->id,
+		  ev == CONN_EOF ? "closed" : "error", sess_state_name(s->state));
+	sess_close(s, ev == CONN_EOF ? "client closed" : "client socket error");
+}
+
+static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
+{
+	struct session *s = arg;
+	(void)c;
+	if (s->state == SESS_CLOSED || s->state == SESS_CLOSING)
+		return;
+	if (ev == CONN_CONNECTED) {
+		sess_backend_connected(s);
+		return;
+	}
+	const char *what = ev == CONN_EOF ? "closed the connection" : "socket error";
+	int err = s->backend.error;
+	switch (s->state) {
+	case SESS_BACKEND_CONNECT:
+	case SESS_BACKEND_HANDSHAKE:
+	case SESS_BACKEND_AUTH:
+		stat_add(&s->wt->stats->backend_errors, 1);
+		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
+			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
+					   (const struct sockaddr *)&s->backend_sa);
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+			  "tandem: cannot reach the database server %s for tenant '%s' (%s)",
+			  s->backend_addr, s->wt->name,
+			  ev == CONN_EOF ? "connection closed" : strerror(err));
+		return;
+	case SESS_RESULT:
+	case SESS_COMMAND:
+	case SESS_LOCAL_INFILE:
+		stat_add(&s->wt->stats->backend_errors, 1);
+		sess_fail(s, CR_SERVER_LOST, "HY000",
+			  "tandem: lost the connection to the database server during the query (%s)",
+			  what);
+		return;
+	default:
+		log_info("session %llu: backend %s %s while %s", (unsigned long long)s->id,
+			 s->backend_addr, what, sess_state_name(s->state));
+		sess_close(s, "backend gone");
+		return;
+	}
+}
+
+static const struct conn_cbs client_cbs = {client_on_read, on_drain, client_on_event};
+const struct conn_cbs sess_backend_cbs = {backend_on_read, on_drain, backend_on_event};
+
+/* ------------------------------------------------------------- timers */
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)fd;
+	(void)what;
+	switch (s->state) {
+	case SESS_CLIENT_HANDSHAKE:
+	case SESS_CLIENT_AUTH:
+		stat_add(&s->wt->stats->client_errors, 1);
+		log_info("session %llu: %s did not finish logging in within %d ms",
+			 (unsigned long long)s->id, s->peer_text, s->wt->snap->limits.auth_timeout_ms);
+		sess_fail(s, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake: login timed out");
+		break;
+	case SESS_BACKEND_CONNECT:
+	case SESS_BACKEND_HANDSHAKE:
+	case SESS_BACKEND_AUTH:
+		stat_add(&s->wt->stats->backend_errors, 1);
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+			  "tandem: the database server %s for tenant '%s' did not answer within %d ms",
+			  s->backend_addr, s->wt->name,
+			  s->wt->snap->limits.connect_timeout_ms);
+		break;
+	case SESS_IDLE:
+		log_info("session %llu: idle for %d ms; closing", (unsigned long long)s->id,
+			 s->wt->snap->limits.idle_timeout_ms);
+		sess_close(s, "idle timeout");
+		break;
+	case SESS_CLOSING:
+		sess_close(s, "client did not read its error");
+		break;
+	default:
+		break;
+	}
+}
+
+void sess_timer_set(struct session *s, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(&s->timer, &tv);
+}
+
+void sess_timer_clear(struct session *s)
+{
+	evtimer_del(&s->timer);
+}
+
+/* ------------------------------------------------------- create / close */
+
+struct session *sess_accept(struct worker *w, struct wtenant *wt, int fd,
+			    const struct sockaddr *peer, socklen_t peerlen)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return NULL;
+	}
+	s->client.fd = s->backend.fd = -1;
+	s->w = w;
+	s->wt = wt;
+	s->id = ((uint64_t)w->id << 48) | ++w->next_session_id;
+	memcpy(&s->peer, peer, peerlen < sizeof(s->peer) ? peerlen : sizeof(s->peer));
+	char ip[INET6_ADDRSTRLEN] = "?";
+	uint16_t port = 0;
+	if (peer->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)peer;
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+	} else if (peer->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(s->peer_text, sizeof(s->peer_text), "%s:%u", ip, port);
+
+	if (conn_open_fd(&s->client, w->base, fd, &client_cbs, s) < 0) {
+		close(fd);
+		free(s);
+		return NULL;
+	}
+	evtimer_assign(&s->timer, w->base, on_timer, s);
+	s->state = SESS_CLIENT_HANDSHAKE;
+
+	/* Link into the worker's list before anything can fail, so that
+	 * sess_close always has a consistent session to unlink. */
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+	w->nsessions++;
+	wt->nsessions++;
+	s->flags |= SESS_F_COUNTED;
+	stat_add(&wt->stats->sessions_open, 1);
+	stat_add(&wt->stats->sessions_accepted, 1);
+
+	sess_timer_set(s, wt->snap->limits.auth_timeout_ms);
+	sess_client_greet(s);
+	return s;
+}
+
+void sess_close(struct session *s, const char *why)
+{
+	if (s->state == SESS_CLOSED)
+		return;
+	log_debug("session %llu: closing in state %s: %s", (unsigned long long)s->id,
+		  sess_state_name(s->state), why);
+	sess_set_state(s, SESS_CLOSED);
+	sess_timer_clear(s);
+	/* Stop all I/O now; memory goes when the loop is back at the top. */
+	conn_read_disable(&s->client);
+	conn_read_disable(&s->backend);
+	worker_reap_later(s->w, s);
+}
+
+void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const char *fmt, ...)
+{
+	if (s->state == SESS_CLOSED || s->state == SESS_CLOSING)
+		return;
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_info("session %llu (%s, tenant %s, user '%s'): error %u: %s", (unsigned long long)s->id,
+		 s->peer_text, s->wt->name, s->user, code, msg);
+
+	/* The ERR carries the sequence id the client expects next. */
+	uint8_t seq = s->client_seq;
+	if (s->state == SESS_RESULT || s->state == SESS_LOCAL_INFILE)
+		seq = s->bfr.next_seq;
+	else if (s->state == SESS_IDLE || s->state == SESS_COMMAND)
+		seq = 1;
+	uint8_t buf[512];
+	struct proto_wr wr;
+	proto_wr_init(&wr, buf, sizeof(buf));
+	proto_err_build(&wr, seq, code, sqlstate, msg);
+
+	conn_shutdown(&s->backend);
+	sess_set_state(s, SESS_CLOSING);
+	conn_read_disable(&s->client);
+	if (!conn_is_open(&s->client) || conn_write(&s->client, buf, wr.len) < 0 ||
+	    conn_pending(&s->client) == 0) {
+		sess_close(s, "error sent");
+		return;
+	}
+	s->client.want_drain = true;
+	s->client.low_mark = 0;
+	sess_timer_set(s, SESS_LINGER_MS);
+}
+
+void sess_drain(struct session *s)
+{
+	s->flags |= SESS_F_DRAINING;
+	if (s->state == SESS_IDLE || s->state == SESS_CLIENT_HANDSHAKE ||
+	    s->state == SESS_CLIENT_AUTH)
+		sess_close(s, "draining");
+}
+
+void sess_free(struct session *s)
+{
+	struct worker *w = s->w;
+	sess_timer_clear(s);
+	conn_close(&s->client);
+	conn_close(&s->backend);
+	if (s->flags & SESS_F_COUNTED) {
+		stat_add(&s->wt->stats->sessions_open, (uint64_t)-1);
+		atomic_fetch_sub_explicit(&s->wt->rt->open, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
+	}
+	free(s->attrs);
+	if (s->password) {
+		proto_wipe(s->password, strlen(s->password));
+		free(s->password);
+	}
+	proto_wipe(s->stage1, sizeof(s->stage1));
+	worker_session_closed(w, s);
+	free(s);
+}
+
+int sess_send_client(struct session *s, const void *pkt, size_t len)
+{
+	stat_add(&s->wt->stats->bytes_to_clients, len);
+	return conn_write(&s->client, pkt, len);
+}
+
+int sess_packet_peek(struct evbuffer *in, uint32_t max, const uint8_t **payload, uint32_t *len,
+		     uint8_t *seq)
+{
+	uint8_t hdr[PROTO_HEADER_LEN];
+	if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ssize_t)sizeof(hdr))
+		return 0;
+	struct proto_frame f;
+	proto_frame_parse(hdr, sizeof(hdr), &f);
+	/* Connection-phase packets are small; a full frame here is abuse. */
+	if (f.len > max || f.len >= PROTO_MAX_FRAME)
+		return PROTO_E_TOO_LARGE;
+	size_t span = PROTO_HEADER_LEN + f.len;
+	if (evbuffer_get_length(in) < span)
+		return 0;
+	const uint8_t *p = evbuffer_pullup(in, (ssize_t)span);
+	if (!p)
+		return PROTO_E_TOO_LARGE;
+	*payload = p + PROTO_HEADER_LEN;
+	*len = f.len;
+	*seq = f.seq;
+	return (int)span;
+}

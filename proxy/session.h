@@ -1,0 +1,161 @@
+/*
+ * session.h — one client session: its state machine, its two connections,
+ * and what it knows about itself.
+ *
+ * A session lives on one worker from accept to close. Its life is the
+ * enum below; sess_set_state() is the only place the state changes, checks
+ * the transition against the table in session.c, and traces it. Each state
+ * has one handler (in client_auth.c, backend_auth.c, forward.c), called from
+ * the dispatchers in session.c when its connection has news.
+ *
+ * Only the worker's event loop frees a session: code that wants a session
+ * gone calls sess_close(), which marks it SESS_CLOSED and queues it; the
+ * worker reaps it after the current callback has unwound.
+ */
+#ifndef TANDEM_PROXY_SESSION_H
+#define TANDEM_PROXY_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "protocol/handshake.h"
+#include "protocol/packet.h"
+#include "protocol/tracker.h"
+#include "proxy/conn.h"
+
+struct worker;
+struct wtenant;
+
+/*
+ * States, named for what the session waits on. Valid pointers per state:
+ *   client: open in every state but CLOSED.
+ *   backend: open from BACKEND_CONNECT to CLOSING (may be closed in CLOSING).
+ *   user (matched account): set from CLIENT_AUTH on.
+ */
+enum sess_state {
+	SESS_CLIENT_HANDSHAKE, /* greeting sent; waiting for SSLRequest / HandshakeResponse41 */
+	SESS_CLIENT_AUTH,      /* auth switch sent; waiting for the client's auth data */
+	SESS_BACKEND_CONNECT,  /* TCP connect to the primary in progress */
+	SESS_BACKEND_HANDSHAKE,/* waiting for the backend's greeting */
+	SESS_BACKEND_AUTH,     /* login sent; waiting for OK / ERR / auth switch */
+	SESS_IDLE,             /* waiting for the client's next command */
+	SESS_COMMAND,          /* streaming a large client command to the backend */
+	SESS_RESULT,           /* waiting for / forwarding the backend's response */
+	SESS_LOCAL_INFILE,     /* forwarding the client's LOCAL INFILE data */
+	SESS_CLOSING,          /* last bytes (an ERR) flushing to the client */
+	SESS_CLOSED,           /* queued for the reaper; nothing may touch it */
+	SESS_NSTATES
+};
+
+const char *sess_state_name(enum sess_state st);
+
+/* Conditions that can hold in any state. */
+enum sess_flag {
+	SESS_F_IN_TRANS = 1 << 0,      /* last status had SERVER_STATUS_IN_TRANS */
+	SESS_F_AUTOCOMMIT = 1 << 1,    /* last status had SERVER_STATUS_AUTOCOMMIT */
+	SESS_F_DRAINING = 1 << 2,      /* close when next idle (shutdown / tenant removed) */
+	SESS_F_COUNTED = 1 << 3,       /* counted in the tenant's open sessions */
+};
+
+struct session {
+	enum sess_state state;
+	unsigned flags;
+	uint64_t id;                 /* unique in the process, for logs */
+	struct worker *w;
+	struct wtenant *wt;          /* the tenant whose port accepted it */
+	struct session *prev, *next; /* worker's session list */
+	struct session *reap_next;   /* worker's reap list, once SESS_CLOSED */
+
+	struct conn client;
+	struct conn backend;
+	struct event timer;          /* auth timeout, connect timeout, idle timeout, close linger */
+
+	struct sockaddr_storage peer;
+	char peer_text[64];          /* "ip:port" of the client, for logs */
+
+	/* connection phase */
+	uint8_t scramble[PROTO_SCRAMBLE_LEN]; /* what tandem sent the client */
+	uint64_t client_caps;        /* negotiated with the client */
+	uint64_t backend_caps;       /* negotiated with the backend */
+	uint8_t client_seq;          /* next sequence id towards the client in the auth phase */
+	uint8_t backend_seq;         /* next sequence id towards the backend in the auth phase */
+	uint8_t charset;
+	char user[81];
+	char db[65];
+	char *attrs;                 /* client's connect attributes, raw, to pass on */
+	size_t attrs_len;
+	bool have_stage1;            /* stage1 is known (from a native login) */
+	bool sha2_fast_auth;         /* client logged in with caching_sha2 fast auth */
+	uint8_t stage1[20];          /* SHA1(password): reaches backends; never logged */
+	char *password;              /* plaintext, when the config has it; never logged */
+	char backend_addr[CFG_ADDR_TEXT]; /* member connected to, for logs */
+	struct sockaddr_storage backend_sa;
+	socklen_t backend_salen;
+
+	/* command phase */
+	struct proto_framer cfr;     /* client -> backend framing */
+	struct proto_framer bfr;     /* backend -> client framing */
+	struct proto_tracker tr;     /* response tracker */
+	uint64_t cmd_left;           /* payload bytes of the current client frame still to stream */
+	uint64_t resp_left;          /* bytes of the current backend frame still to pass through */
+	bool infile_allowed;         /* a LOCAL INFILE request may be forwarded */
+	bool infile_last;            /* the frame being streamed is the empty end-of-file one */
+	bool cmd_expects_result;     /* the command being sent has a response */
+	bool result_done;            /* the tracker saw the last packet; its bytes may still stream */
+	uint16_t status;             /* last server status flags */
+	int64_t cmd_started_us;
+};
+
+/* Create a session for an accepted socket and send the greeting. Returns
+ * NULL (socket closed) when it cannot. */
+struct session *sess_accept(struct worker *w, struct wtenant *wt, int fd,
+			    const struct sockaddr *peer, socklen_t peerlen);
+
+/* Change state; logs at debug level, and refuses (logs an error, closes the
+ * session) a transition the table does not allow. */
+void sess_set_state(struct session *s, enum sess_state to);
+
+/* Queue the session for freeing; safe to call repeatedly. */
+void sess_close(struct session *s, const char *why);
+/* Send an ERR to the client, then close once it is flushed (bounded). */
+void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Free a session marked SESS_CLOSED (called by the worker's reaper only). */
+void sess_free(struct session *s);
+
+/* Close-when-idle (shutdown, tenant removed); idle sessions go at once. */
+void sess_drain(struct session *s);
+
+/* Arm / disarm the session timer. */
+void sess_timer_set(struct session *s, int ms);
+void sess_timer_clear(struct session *s);
+
+/* Send a packet built by a proto_*_build function. */
+int sess_send_client(struct session *s, const void *pkt, size_t len);
+
+/* Callbacks of backend connections (session.c). */
+extern const struct conn_cbs sess_backend_cbs;
+
+/* State handlers, one per state family (client_auth.c, backend_auth.c, forward.c). */
+void sess_client_greet(struct session *s);
+void sess_client_handshake_read(struct session *s);
+void sess_client_auth_read(struct session *s);
+void sess_backend_start(struct session *s);
+void sess_backend_connected(struct session *s);
+void sess_backend_handshake_read(struct session *s);
+void sess_backend_auth_read(struct session *s);
+void sess_idle_enter(struct session *s);
+void sess_idle_read(struct session *s);
+void sess_result_read(struct session *s);
+void sess_infile_read(struct session *s);
+void sess_forward_backpressure(struct session *s, struct conn *drained);
+
+/* Peek at one whole single-frame packet (connection phase) in an input
+ * buffer: >0 bytes it spans (header included) with *payload pointing at
+ * contiguous bytes, valid until the buffer changes; 0 need more; <0 a
+ * PROTO_E_* error (PROTO_E_TOO_LARGE above max). Drain the span after use. */
+int sess_packet_peek(struct evbuffer *in, uint32_t max, const uint8_t **payload, uint32_t *len,
+		     uint8_t *seq);
+
+#endif

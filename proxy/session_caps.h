@@ -1,0 +1,39 @@
+/*
+ * session_caps.h — which capabilities tandem offers clients and asks of
+ * backends. One place, so the two legs of a session always agree on the
+ * flags that change the shape of responses (DEPRECATE_EOF, SESSION_TRACK,
+ * MULTI_RESULTS): the response tracker relies on that.
+ */
+#ifndef TANDEM_PROXY_SESSION_CAPS_H
+#define TANDEM_PROXY_SESSION_CAPS_H
+
+#include "config/config.h"
+#include "protocol/mysql_const.h"
+
+/* Offered to every client. CLIENT_MYSQL stays clear (MariaDB style) so
+ * MariaDB clients exchange extended capabilities; tandem offers none yet.
+ * Not offered: COMPRESS, SSL (until TLS is configured), QUERY_ATTRIBUTES,
+ * OPTIONAL_RESULTSET_METADATA, MULTI_FACTOR_AUTH, ZSTD. */
+#define SESS_CAPS_BASE                                                                    \
+	(CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | CLIENT_NO_SCHEMA | \
+	 CLIENT_ODBC | CLIENT_IGNORE_SPACE | CLIENT_PROTOCOL_41 | CLIENT_INTERACTIVE |       \
+	 CLIENT_IGNORE_SIGPIPE | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION |            \
+	 CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |          \
+	 CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | \
+	 CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS | CLIENT_SESSION_TRACK | CLIENT_DEPRECATE_EOF)
+
+static inline uint64_t sess_caps_offered(const struct cfg_tenant *t)
+{
+	uint64_t caps = SESS_CAPS_BASE;
+	if (t && t->local_infile)
+		caps |= CLIENT_LOCAL_FILES;
+	return caps;
+}
+
+/* Flags whose value must be the same on both legs. */
+#define SESS_CAPS_SHAPE                                                            \
+	(CLIENT_DEPRECATE_EOF | CLIENT_SESSION_TRACK | CLIENT_MULTI_RESULTS |       \
+	 CLIENT_PS_MULTI_RESULTS | CLIENT_PROTOCOL_41 | CLIENT_LOCAL_FILES |        \
+	 CLIENT_MULTI_STATEMENTS)
+
+#endif

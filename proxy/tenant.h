@@ -1,0 +1,74 @@
+/*
+ * tenant.h — a tenant's process-wide runtime record: its counters and its
+ * open-session count, which outlive config snapshots (a reload that keeps
+ * a tenant keeps its counters).
+ *
+ * Counters are per worker, written only by that worker with relaxed atomic
+ * stores (no lock, no locked instruction on the forwarding path) and summed
+ * by whoever reads them. The open-session count is one atomic shared by all
+ * workers: it is touched at accept and close only.
+ *
+ * Owns: struct tenant_rt and the registry (main thread) that maps names to
+ * them. Must not: hold config pointers (those belong to snapshots).
+ */
+#ifndef TANDEM_PROXY_TENANT_H
+#define TANDEM_PROXY_TENANT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Single-writer counter: the owning worker adds, anyone reads. */
+typedef _Atomic uint64_t stat_t;
+static inline void stat_add(stat_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+static inline uint64_t stat_get(const stat_t *c)
+{
+	return atomic_load_explicit((stat_t *)c, memory_order_relaxed);
+}
+
+struct tenant_counters {
+	stat_t sessions_accepted;   /* sessions that reached the greeting */
+	stat_t sessions_refused;    /* refused at accept: allowlist */
+	stat_t sessions_rejected;   /* refused at accept: connection limits */
+	stat_t auth_failures;       /* wrong user or password */
+	stat_t backend_errors;      /* backend unreachable or refused the login */
+	stat_t sessions_open;       /* gauge: open now, on this worker (+/-) */
+	stat_t queries;             /* commands forwarded */
+	stat_t bytes_from_clients;
+	stat_t bytes_to_clients;
+	stat_t client_errors;       /* sessions closed for bad input or timeouts */
+} __attribute__((aligned(64)));
+
+struct tenant_rt {
+	atomic_int refs;
+	char name[128];
+	atomic_uint open;           /* sessions open on all workers (max_connections) */
+	int nworkers;
+	struct tenant_counters *per_worker; /* nworkers entries */
+};
+
+struct tenant_rt *tenant_rt_new(const char *name, int nworkers);
+struct tenant_rt *tenant_rt_ref(struct tenant_rt *t);
+void tenant_rt_unref(struct tenant_rt *t);
+/* Sum one counter over workers: offsetof(struct tenant_counters, field). */
+uint64_t tenant_rt_sum(const struct tenant_rt *t, size_t field_offset);
+
+/* Name -> tenant_rt, owned and used by the main thread only. */
+struct tenant_registry {
+	struct tenant_rt **items;
+	size_t n;
+};
+/* Existing entry for name, or a new one (registry holds one reference). */
+struct tenant_rt *tenant_registry_get(struct tenant_registry *r, const char *name, int nworkers);
+struct tenant_rt *tenant_registry_find(const struct tenant_registry *r, const char *name);
+/* Drop the registry's reference to entries whose name is not kept. */
+void tenant_registry_retain(struct tenant_registry *r, bool (*keep)(const char *name, void *arg),
+			    void *arg);
+void tenant_registry_free(struct tenant_registry *r);
+
+#endif

@@ -1,0 +1,500 @@
+/*
+ * worker.c — a worker thread: its event loop, its message queue, the
+ * tenants it listens for, accepting, and reaping closed sessions.
+ *
+ * Owns: everything in struct worker except the queue, which other threads
+ * reach through worker_post(). Must not: block, or touch another worker's
+ * sessions.
+ */
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <event2/listener.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "health/monitor.h"
+#include "protocol/okerr.h"
+#include "proxy/daemon.h"
+#include "proxy/session.h"
+
+/* How long accepting pauses when the process is out of file descriptors. */
+#define ACCEPT_BACKOFF_MS 100
+
+/* ------------------------------------------------------------ tenants */
+
+static struct wtenant *find_tenant(struct worker *w, const char *name)
+{
+	for (struct wtenant *t = w->tenants; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+static void free_tenant(struct worker *w, struct wtenant *t)
+{
+	for (struct wtenant **pp = &w->tenants; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	if (t->lst)
+		evconnlistener_free(t->lst);
+	if (t->drain_timer)
+		event_free(t->drain_timer);
+	if (t->backoff_timer)
+		event_free(t->backoff_timer);
+	tenant_rt_unref(t->rt);
+	cfg_unref(t->snap);
+	free(t);
+}
+
+/* Refuse a connection before any session exists: one ERR, then close. */
+static void refuse(int fd, uint16_t code, const char *state, const char *msg)
+{
+	uint8_t buf[256];
+	struct proto_wr w;
+	proto_wr_init(&w, buf, sizeof(buf));
+	proto_err_build(&w, 0, code, state, msg);
+	ssize_t n = write(fd, buf, w.len);
+	(void)n;
+	close(fd);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct wtenant *t = arg;
+	struct worker *w = t->w;
+	(void)l;
+	if (w->shutting_down || t->removed) {
+		close(fd);
+		return;
+	}
+	/* The allowlist is checked before a single byte is sent. */
+	if (!cfg_tenant_allows(t->cfg, sa)) {
+		stat_add(&t->stats->sessions_refused, 1);
+		log_debug("tenant %s: refused a connection from a source not in its allowlist",
+			  t->name);
+		close(fd);
+		return;
+	}
+	unsigned tenant_open = atomic_fetch_add_explicit(&t->rt->open, 1, memory_order_relaxed);
+	unsigned all_open = atomic_fetch_add_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
+	unsigned tenant_max = t->cfg->max_connections;
+	unsigned global_max = t->snap->limits.max_connections;
+	if ((tenant_max && tenant_open >= tenant_max) || (global_max && all_open >= global_max)) {
+		atomic_fetch_sub_explicit(&t->rt->open, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
+		stat_add(&t->stats->sessions_rejected, 1);
+		refuse(fd, ER_CON_COUNT_ERROR, "08004", "Too many connections");
+		return;
+	}
+	if (!sess_accept(w, t, fd, sa, (socklen_t)salen)) {
+		atomic_fetch_sub_explicit(&t->rt->open, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
+	}
+}
+
+static void on_backoff_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct wtenant *t = arg;
+	(void)fd;
+	(void)what;
+	if (t->lst && !t->removed)
+		evconnlistener_enable(t->lst);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct wtenant *t = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		/* Out of descriptors: pause instead of spinning on accept. */
+		log_warn("tenant %s: accept failed (%s); pausing accepts for %d ms", t->name,
+			 strerror(err), ACCEPT_BACKOFF_MS);
+		evconnlistener_disable(l);
+		struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
+		evtimer_add(t->backoff_timer, &tv);
+		return;
+	}
+	log_warn("tenant %s: accept failed: %s", t->name, strerror(err));
+}
+
+static int listen_on(struct wtenant *t, int fd)
+{
+	struct evconnlistener *l = evconnlistener_new(t->w->base, on_accept, t,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (!l) {
+		close(fd);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l, on_accept_error);
+	if (t->lst)
+		evconnlistener_free(t->lst);
+	t->lst = l;
+	return 0;
+}
+
+static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct wtenant *t = arg;
+	(void)fd;
+	(void)what;
+	for (struct session *s = t->w->sessions; s; s = s->next)
+		if (s->wt == t)
+			sess_fail(s, ER_CONNECTION_KILLED, "70100",
+				  "tandem: tenant '%s' was removed from the configuration", t->name);
+}
+
+static void remove_tenant(struct worker *w, struct wtenant *t)
+{
+	t->removed = true;
+	if (t->lst) {
+		evconnlistener_free(t->lst);
+		t->lst = NULL;
+	}
+	if (t->nsessions == 0) {
+		free_tenant(w, t);
+		return;
+	}
+	for (struct session *s = w->sessions; s; s = s->next)
+		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE || s->state == SESS_CLIENT_AUTH))
+			sess_close(s, "tenant removed during login");
+	int ms = t->snap->limits.drain_timeout_ms;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(t->drain_timer, &tv);
+	log_info("tenant %s removed: %u session(s) on worker %d may run for %d ms more", t->name,
+		 t->nsessions, w->id, ms);
+}
+
+static struct wtenant *add_tenant(struct worker *w, const char *name, struct tenant_rt *rt)
+{
+	struct wtenant *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->w = w;
+	t->rt = tenant_rt_ref(rt);
+	t->stats = &rt->per_worker[w->id];
+	t->drain_timer = evtimer_new(w->base, on_drain_deadline, t);
+	t->backoff_timer = evtimer_new(w->base, on_backoff_over, t);
+	t->next = w->tenants;
+	w->tenants = t;
+	return t;
+}
+
+/* ----------------------------------------------------------- topology */
+
+static void refresh_topology(struct worker *w)
+{
+	for (size_t i = 0; i < w->ntopos; i++) {
+		struct hc_topology *fresh = hc_monitor_topology(w->d->mon, w->topos[i].cluster);
+		if (!fresh)
+			continue;
+		struct hc_topology *old = w->topos[i].topo;
+		w->topos[i].topo = fresh;
+		if (old && old->gen != fresh->gen)
+			log_debug("worker %d: cluster %s topology generation %llu", w->id,
+				  fresh->cluster, (unsigned long long)fresh->gen);
+		hc_topology_unref(old);
+	}
+}
+
+static void rebuild_topologies(struct worker *w)
+{
+	for (size_t i = 0; i < w->ntopos; i++)
+		hc_topology_unref(w->topos[i].topo);
+	free(w->topos);
+	w->ntopos = 0;
+	w->topos = calloc(w->cfg->nclusters + 1, sizeof(*w->topos));
+	if (!w->topos)
+		return;
+	for (size_t i = 0; i < w->cfg->nclusters; i++)
+		snprintf(w->topos[w->ntopos++].cluster, sizeof(w->topos[0].cluster), "%s",
+			 w->cfg->clusters[i].name);
+	refresh_topology(w);
+}
+
+const struct hc_member *worker_primary(struct worker *w, const char *cluster,
+				       struct hc_topology **topo_out)
+{
+	for (size_t i = 0; i < w->ntopos; i++) {
+		if (strcmp(w->topos[i].cluster, cluster) == 0) {
+			*topo_out = w->topos[i].topo;
+			return hc_topology_primary(w->topos[i].topo);
+		}
+	}
+	/* A removed tenant's cluster may be gone from the current config. */
+	*topo_out = NULL;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ messages */
+
+static void apply_config(struct worker *w, struct wmsg *m)
+{
+	for (size_t i = 0; i < m->nlistens; i++) {
+		const struct cfg_tenant *tc = cfg_tenant_find(m->cfg, m->listens[i].tenant);
+		struct wtenant *t = find_tenant(w, m->listens[i].tenant);
+		if (!t)
+			t = add_tenant(w, m->listens[i].tenant, m->rts[i]);
+		if (!t || !tc) {
+			if (m->listens[i].fd >= 0)
+				close(m->listens[i].fd);
+			continue;
+		}
+		cfg_unref(t->snap);
+		t->snap = cfg_ref(m->cfg);
+		t->cfg = tc;
+		if (t->removed) {
+			t->removed = false;
+			evtimer_del(t->drain_timer);
+		}
+		if (m->listens[i].fd >= 0 && listen_on(t, m->listens[i].fd) < 0)
+			log_error("worker %d: cannot listen for tenant %s", w->id, t->name);
+	}
+	struct wtenant *next;
+	for (struct wtenant *t = w->tenants; t; t = next) {
+		next = t->next;
+		if (!t->removed && !cfg_tenant_find(m->cfg, t->name))
+			remove_tenant(w, t);
+	}
+	cfg_unref(w->cfg);
+	w->cfg = cfg_ref(m->cfg);
+	rebuild_topologies(w);
+}
+
+static void check_stopped(struct worker *w)
+{
+	if (w->shutting_down && w->nsessions == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void on_shutdown_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	log_info("worker %d: %u session(s) still open at the shutdown deadline; closing them",
+		 w->id, w->nsessions);
+	for (struct session *s = w->sessions; s; s = s->next)
+		sess_fail(s, ER_SERVER_SHUTDOWN, "08S01", "Server shutdown in progress");
+}
+
+static void begin_shutdown(struct worker *w, bool now)
+{
+	w->shutting_down = true;
+	for (struct wtenant *t = w->tenants; t; t = t->next) {
+		if (t->lst) {
+			evconnlistener_free(t->lst);
+			t->lst = NULL;
+		}
+	}
+	for (struct session *s = w->sessions; s; s = s->next) {
+		if (now)
+			sess_close(s, "stopping now");
+		else
+			sess_drain(s);
+	}
+	if (!now && w->cfg) {
+		int ms = w->cfg->limits.shutdown_timeout_ms;
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		evtimer_add(w->shutdown_timer, &tv);
+	}
+	check_stopped(w);
+}
+
+static void free_msg(struct wmsg *m)
+{
+	cfg_unref(m->cfg);
+	for (size_t i = 0; i < m->nlistens; i++)
+		tenant_rt_unref(m->rts ? m->rts[i] : NULL);
+	free(m->rts);
+	free(m->listens);
+	free(m);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	uint64_t ticks;
+	(void)what;
+	ssize_t n = read(fd, &ticks, sizeof(ticks));
+	(void)n;
+	pthread_mutex_lock(&w->mu);
+	struct wmsg *m = w->queue;
+	w->queue = w->queue_tail = NULL;
+	pthread_mutex_unlock(&w->mu);
+	while (m) {
+		struct wmsg *next = m->next;
+		switch (m->kind) {
+		case WMSG_CONFIG:
+			apply_config(w, m);
+			break;
+		case WMSG_SHUTDOWN:
+			begin_shutdown(w, false);
+			break;
+		case WMSG_STOP_NOW:
+			begin_shutdown(w, true);
+			break;
+		}
+		free_msg(m);
+		m = next;
+	}
+	if (atomic_exchange(&w->topo_dirty, false))
+		refresh_topology(w);
+}
+
+/* The worker's base has no locks (EVENT_BASE_FLAG_NOLOCK), so other
+ * threads must not call libevent on it; an eventfd write is the doorbell. */
+static void wake(struct worker *w)
+{
+	uint64_t one = 1;
+	ssize_t n = write(w->wake_fd, &one, sizeof(one));
+	(void)n;
+}
+
+void worker_post(struct worker *w, struct wmsg *msg)
+{
+	msg->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->queue_tail)
+		w->queue_tail->next = msg;
+	else
+		w->queue = msg;
+	w->queue_tail = msg;
+	pthread_mutex_unlock(&w->mu);
+	wake(w);
+}
+
+void worker_topology_changed(struct worker *w)
+{
+	atomic_store(&w->topo_dirty, true);
+	wake(w);
+}
+
+/* -------------------------------------------------------------- reaping */
+
+void worker_reap_later(struct worker *w, struct session *s)
+{
+	s->reap_next = w->reap;
+	w->reap = s;
+	event_active(w->reap_ev, EV_READ, 0);
+}
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	while (w->reap) {
+		struct session *s = w->reap;
+		w->reap = s->reap_next;
+		sess_free(s);
+	}
+	check_stopped(w);
+}
+
+void worker_session_closed(struct worker *w, struct session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	w->nsessions--;
+	struct wtenant *t = s->wt;
+	if (--t->nsessions == 0 && t->removed)
+		free_tenant(w, t);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "w%d", w->id);
+	log_set_thread_name(name);
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	daemon_worker_exited(w->d);
+	return NULL;
+}
+
+int worker_init(struct worker *w, int id, struct daemon *d)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->d = d;
+	pthread_mutex_init(&w->mu, NULL);
+	atomic_init(&w->topo_dirty, false);
+	struct event_config *ec = event_config_new();
+	if (!ec)
+		return -1;
+	/* One thread per base; no need for libevent's own locking here. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	w->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (!w->base)
+		return -1;
+	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->wake_fd < 0)
+		return -1;
+	w->wake = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST, on_wake, w);
+	if (w->wake)
+		event_add(w->wake, NULL);
+	w->reap_ev = event_new(w->base, -1, 0, on_reap, w);
+	w->shutdown_timer = evtimer_new(w->base, on_shutdown_deadline, w);
+	return w->wake && w->reap_ev && w->shutdown_timer ? 0 : -1;
+}
+
+int worker_start(struct worker *w)
+{
+	return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
+}
+
+void worker_join(struct worker *w)
+{
+	if (w->thread)
+		pthread_join(w->thread, NULL);
+	/* Anything still queued (a reload raced the stop) is dropped here. */
+	while (w->queue) {
+		struct wmsg *m = w->queue;
+		w->queue = m->next;
+		for (size_t i = 0; i < m->nlistens; i++)
+			if (m->listens[i].fd >= 0)
+				close(m->listens[i].fd);
+		free_msg(m);
+	}
+	while (w->sessions) {
+		struct session *s = w->sessions;
+		s->state = SESS_CLOSED;
+		sess_free(s);
+	}
+	while (w->tenants)
+		free_tenant(w, w->tenants);
+	for (size_t i = 0; i < w->ntopos; i++)
+		hc_topology_unref(w->topos[i].topo);
+	free(w->topos);
+	cfg_unref(w->cfg);
+	if (w->wake)
+		event_free(w->wake);
+	if (w->wake_fd > 0)
+		close(w->wake_fd);
+	if (w->reap_ev)
+		event_free(w->reap_ev);
+	if (w->shutdown_timer)
+		event_free(w->shutdown_timer);
+	if (w->base)
+		event_base_free(w->base);
+	pthread_mutex_destroy(&w->mu);
+}

@@ -1,0 +1,111 @@
+/*
+ * worker.h — a proxy worker thread: one event_base, the listeners of every
+ * tenant on this worker (one SO_REUSEPORT socket per tenant per worker, so
+ * the kernel spreads connections), and every session accepted here.
+ *
+ * Other threads talk to a worker only through worker_post() (a locked
+ * queue plus event_active on the worker's wake event) and
+ * worker_topology_changed(); everything else in struct worker belongs to
+ * the worker thread.
+ */
+#ifndef TANDEM_PROXY_WORKER_H
+#define TANDEM_PROXY_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "health/topology.h"
+#include "proxy/tenant.h"
+
+struct daemon;
+struct session;
+struct evconnlistener;
+
+/* A tenant as one worker sees it. Lives until it is removed from the
+ * config AND its last session on this worker has closed. */
+struct wtenant {
+	char name[128];
+	struct worker *w;
+	struct cfg *snap;                /* reference: cfg points into it */
+	const struct cfg_tenant *cfg;    /* current settings (new logins use these) */
+	struct tenant_rt *rt;            /* reference: counters, open-session count */
+	struct tenant_counters *stats;   /* rt->per_worker[worker id] */
+	struct evconnlistener *lst;      /* NULL when not listening (removed) */
+	struct wtenant *next;
+	unsigned nsessions;              /* sessions of this tenant on this worker */
+	bool removed;
+	struct event *drain_timer;       /* removed: cut remaining sessions when it fires */
+	struct event *backoff_timer;     /* accept paused (out of fds) until it fires */
+};
+
+/* A listening socket bound by the main thread for one tenant on one worker. */
+struct wlisten {
+	char tenant[128];
+	int fd;                          /* -1: keep the listener the worker has */
+};
+
+enum wmsg_kind {
+	WMSG_CONFIG,     /* new snapshot and listening sockets */
+	WMSG_SHUTDOWN,   /* stop accepting, drain sessions, leave the loop */
+	WMSG_STOP_NOW,   /* close everything and leave the loop */
+};
+
+struct wmsg {
+	enum wmsg_kind kind;
+	struct wmsg *next;
+	struct cfg *cfg;                 /* WMSG_CONFIG: a reference handed over */
+	struct wlisten *listens;         /* WMSG_CONFIG: fds handed over */
+	size_t nlistens;
+	struct tenant_rt **rts;          /* WMSG_CONFIG: rts[i] for listens[i], references */
+};
+
+/* Cached topology of one cluster. */
+struct wtopo {
+	char cluster[64];
+	struct hc_topology *topo;        /* reference */
+};
+
+struct worker {
+	int id;
+	pthread_t thread;
+	struct event_base *base;
+	struct daemon *d;                /* for the monitor and global counters */
+
+	pthread_mutex_t mu;              /* guards queue */
+	struct wmsg *queue, *queue_tail;
+	int wake_fd;                     /* eventfd other threads write to */
+	struct event *wake;              /* reads wake_fd */
+	atomic_bool topo_dirty;
+
+	struct cfg *cfg;                 /* this worker's current snapshot (reference) */
+	struct wtenant *tenants;
+	struct wtopo *topos;
+	size_t ntopos;
+	struct session *sessions;        /* all live sessions on this worker */
+	struct session *reap;            /* closed, to be freed by reap_ev */
+	struct event *reap_ev;
+	struct event *shutdown_timer;
+	unsigned nsessions;
+	uint64_t next_session_id;
+	bool shutting_down;
+};
+
+int worker_init(struct worker *w, int id, struct daemon *d);
+int worker_start(struct worker *w);
+/* Join the thread and free what the worker owns. */
+void worker_join(struct worker *w);
+
+/* Hand a message to the worker (takes ownership of msg). Any thread. */
+void worker_post(struct worker *w, struct wmsg *msg);
+/* Tell the worker a cluster topology changed. Any thread; coalesces. */
+void worker_topology_changed(struct worker *w);
+
+/* Worker thread only: */
+const struct hc_member *worker_primary(struct worker *w, const char *cluster,
+				       struct hc_topology **topo_out);
+void worker_session_closed(struct worker *w, struct session *s);
+void worker_reap_later(struct worker *w, struct session *s);
+
+#endif
