@@ -165,7 +165,10 @@ static int apply_item(struct proto_facts *f, const struct proto_track_item *it, 
 			f->markers |= PROTO_FACTS_TRACKING_OFF;
 		return set_var(f, it->name, it->value, by_client);
 	case SESSION_TRACK_SCHEMA:
-		(*named)++;
+		/* A CALL reports the schema it restores: no change, explains nothing. */
+		if (!(it->value.len == 0 ? f->schema == NULL
+					 : f->schema && proto_str_eq(it->value, f->schema)))
+			(*named)++;
 		return set_str(f, &f->schema, it->value.p, it->value.len, true);
 	case SESSION_TRACK_STATE_CHANGE:
 		if (proto_str_eq(it->value, "1"))
