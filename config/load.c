@@ -74,6 +74,8 @@ struct ld {
 	struct cfg_errors *errs;
 	const char *base_dir; /* directory of the config file, for relative secret files */
 	char inline_secret[300]; /* JSON path of the first secret written in the file, or "" */
+	gid_t run_gid;           /* group of "user" (secret files may be readable by it) */
+	bool have_run_gid;
 };
 
 static bool check_keys(struct ld *ld, json_t *obj, const char *path, const char *const known[])
@@ -175,10 +177,15 @@ static char *read_secret_file(struct ld *ld, const char *file, const char *path)
 		cfg_error(ld->errs, "%s: cannot read %s: %s", path, full, strerror(errno));
 		return NULL;
 	}
+	/* Others may never read a secret; its group may when that is the
+	 * group tandem switches to ("user"), so root:tandem 0640 is quiet. */
 	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		cfg_warning(ld->errs, "%s: %s is readable by group or others (mode %03o)", path,
-			    full, (unsigned)(st.st_mode & 0777));
+	if (fstat(fileno(f), &st) == 0 &&
+	    ((st.st_mode & S_IRWXO) ||
+	     ((st.st_mode & S_IRWXG) && !(ld->have_run_gid && st.st_gid == ld->run_gid))))
+		cfg_warning(ld->errs, "%s: %s is readable by %s (mode %03o)", path, full,
+			    (st.st_mode & S_IRWXO) ? "others" : "its group",
+			    (unsigned)(st.st_mode & 0777));
 	char buf[1024];
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
@@ -532,6 +539,16 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 		return;
 	}
 	check_keys(ld, root, "$", known);
+	c->run_user = xstrdup(get_string(ld, root, "user", "$", NULL, false));
+	if (c->run_user) {
+		struct passwd *pw = getpwnam(c->run_user);
+		if (!pw)
+			cfg_error(ld->errs, "$.user: no system account named \"%s\"", c->run_user);
+		else {
+			ld->run_gid = pw->pw_gid;
+			ld->have_run_gid = true;
+		}
+	}
 	load_admin(ld, root, c);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	c->workers = (int)get_int(ld, root, "workers", "$", cpus > 0 ? cpus : 1, 1, 256);
@@ -544,9 +561,7 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 	c->server_version = xstrdup(get_string(ld, root, "server_version", "$", NULL, false));
 	if (c->server_version && (strlen(c->server_version) == 0 || strlen(c->server_version) > 60))
 		cfg_error(ld->errs, "$.server_version: must be 1..60 bytes");
-	c->run_user = xstrdup(get_string(ld, root, "user", "$", NULL, false));
-	if (c->run_user && !getpwnam(c->run_user))
-		cfg_error(ld->errs, "$.user: no system account named \"%s\"", c->run_user);
+
 	load_limits(ld, root, &c->limits);
 
 	json_t *clusters = get_object(ld, root, "clusters", "$", true);
