@@ -249,7 +249,7 @@ static void load_limits(struct ld *ld, json_t *root, struct cfg_limits *l)
 	l->max_packet = (uint32_t)get_int(ld, o, "max_packet", p, 64 << 20, 1024, 1 << 30);
 	l->preauth_max_packet = (uint32_t)get_int(ld, o, "preauth_max_packet", p, 16384, 512, 1 << 20);
 	l->auth_timeout_ms = (int)get_int(ld, o, "auth_timeout_ms", p, 10000, 100, 600000);
-	l->idle_timeout_ms = (int)get_int(ld, o, "idle_timeout_ms", p, 0, 0, 86400000LL * 30);
+	l->idle_timeout_ms = (int)get_int(ld, o, "idle_timeout_ms", p, 0, 0, 86400000LL * 24);
 	l->connect_timeout_ms = (int)get_int(ld, o, "connect_timeout_ms", p, 5000, 100, 600000);
 	l->buffer_high = (uint32_t)get_int(ld, o, "buffer_high", p, 256 << 10, 4096, 1 << 30);
 	l->buffer_low = (uint32_t)get_int(ld, o, "buffer_low", p, 64 << 10, 0, 1 << 30);
