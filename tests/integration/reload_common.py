@@ -64,3 +64,16 @@ def check(path, binary=None) -> subprocess.CompletedProcess:
     """`tandem --check -c path`."""
     return subprocess.run([binary or default_binary(), "--check", "-c", str(path)],
                           capture_output=True, text=True, timeout=30)
+
+
+def stop_cleanly(testcase, tandem):
+    """Register a cleanup that stops tandem and fails the test unless it
+    exited 0 without a sanitizer report (the ASan+UBSan build aborts on a
+    finding, and leaks are checked at exit)."""
+    def stop():
+        rc = tandem.stop()
+        log = tandem.log_text()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            testcase.assertNotIn(marker, log, tandem.log_tail(60))
+        testcase.assertEqual(rc, 0, f"tandem exited {rc}:\n{tandem.log_tail(60)}")
+    testcase.addCleanup(stop)

@@ -22,7 +22,7 @@ import pymysql  # noqa: E402
 from harness import accounts, clients, util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
 from harness.tandem import TandemProcess, native_password_hash, pair_config  # noqa: E402
-from reload_common import reload_and_wait, status  # noqa: E402
+from reload_common import reload_and_wait, status, stop_cleanly  # noqa: E402
 
 ACCOUNTS = [
     ("dave", "%", "dave-pass"),
@@ -77,7 +77,7 @@ class BackendUsersTest(unittest.TestCase):
         cfg["clusters"]["db1"]["failover"] = {"auto": False}
         t = TandemProcess(None, cfg, self.dir / name)
         t.start(wait_admin=True)
-        self.addCleanup(t.stop)
+        stop_cleanly(self, t)
         util.wait_for(lambda: status(t)["backend_accounts"]["db1"]["loaded"], 10,
                       what="the first account load")
         return t, cfg

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import accounts, clients, util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
 from harness.tandem import TandemProcess, pair_config, tenant_config  # noqa: E402
-from reload_common import check, reload_and_wait, status  # noqa: E402
+from reload_common import check, reload_and_wait, status, stop_cleanly  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -161,7 +161,7 @@ class RunningTest(unittest.TestCase):
         t = TandemProcess(None, cfg, self.dir / f"notify-{int(abstract)}",
                           env=dict(os.environ, NOTIFY_SOCKET=value))
         t.start(wait_admin=True)
-        self.addCleanup(t.stop)
+        stop_cleanly(self, t)
         self.expect(sock, "READY=1")
         # READY=1 came after the listeners: a client gets in
         clients.query(t.tenant_port("a"), "SELECT 1")
@@ -190,7 +190,7 @@ class RunningTest(unittest.TestCase):
         os.chmod(work, 0o755)
         t = TandemProcess(None, cfg, work)
         t.start(wait_admin=True)
-        self.addCleanup(t.stop)
+        stop_cleanly(self, t)
         uids = [line for line in Path(f"/proc/{t.pid}/status").read_text().splitlines()
                 if line.startswith(("Uid:", "Gid:"))]
         nobody_uid = 65534

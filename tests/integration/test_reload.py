@@ -28,7 +28,7 @@ import pymysql  # noqa: E402
 from harness import accounts, clients, util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
 from harness.tandem import TandemProcess, pair_config, tenant_config  # noqa: E402
-from reload_common import check, metric, metrics, reload_and_wait, status  # noqa: E402
+from reload_common import check, metric, metrics, reload_and_wait, status, stop_cleanly  # noqa: E402
 
 BOB, BOB_PW = "bob", "bob-pass"
 CAROL, CAROL_PW = "carol", "carol-pass"
@@ -80,7 +80,7 @@ class ReloadTest(unittest.TestCase):
             cfg["limits"] = limits
         t = TandemProcess(None, cfg, self.dir / name)
         t.start(wait_admin=True)
-        self.addCleanup(t.stop)
+        stop_cleanly(self, t)
         return t, cfg
 
     def assert_refused_reload(self, t, bad_text, path_fragment, gen_before):

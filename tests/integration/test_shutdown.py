@@ -19,7 +19,7 @@ import pymysql  # noqa: E402
 from harness import accounts, clients, util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
 from harness.tandem import TandemProcess, pair_config  # noqa: E402
-from reload_common import metric, metrics  # noqa: E402
+from reload_common import metric, metrics, stop_cleanly  # noqa: E402
 
 
 def connect(port):
@@ -43,7 +43,7 @@ class ShutdownTest(unittest.TestCase):
         cfg["limits"] = {"shutdown_timeout_ms": shutdown_timeout_ms}
         t = TandemProcess(None, cfg, self.dir / name)
         t.start(wait_admin=True)
-        self.addCleanup(t.stop)
+        stop_cleanly(self, t)
         return t
 
     def run_query(self, conn, sql, out):
