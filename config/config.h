@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 
 #define CFG_ADDR_TEXT 72
+/* Longest tenant or cluster name. */
+#define CFG_NAME_MAX 63
 
 /* A host:port, resolved when the config is loaded. */
 struct cfg_addr {

@@ -308,6 +308,17 @@ static void load_accounts(struct ld *ld, json_t *obj, const char *path, struct c
 	json_decref(empty);
 }
 
+/* Tenant and cluster names appear in metric labels, log lines and
+ * fixed-size per-thread records: keep them short and plain. */
+static void check_name(struct ld *ld, const char *path, const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > CFG_NAME_MAX ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
+		cfg_error(ld->errs, "%s: names are 1..%d letters, digits, '_' or '-'", path,
+			  CFG_NAME_MAX);
+}
+
 static void load_cluster(struct ld *ld, const char *name, json_t *obj, struct cfg_cluster *c)
 {
 	static const char *const known[] = {"primary", "replicas", "monitor", "failover",
@@ -315,6 +326,7 @@ static void load_cluster(struct ld *ld, const char *name, json_t *obj, struct cf
 	char path[256];
 	snprintf(path, sizeof(path), "$.clusters.%s", name);
 	c->name = strdup(name);
+	check_name(ld, path, name);
 	if (!json_is_object(obj)) {
 		cfg_error(ld->errs, "%s: must be an object", path);
 		return;
@@ -432,6 +444,7 @@ static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg
 	char path[256];
 	snprintf(path, sizeof(path), "$.tenants.%s", name);
 	t->name = strdup(name);
+	check_name(ld, path, name);
 	if (!json_is_object(obj)) {
 		cfg_error(ld->errs, "%s: must be an object", path);
 		return;

@@ -116,6 +116,10 @@ START_TEST(test_errors_name_paths)
 		 "\"users\": {}}}}");
 	ck_assert(fails_with(json, "$.tenants.b.listen: 127.0.0.1:4001 is also used by tenant a",
 			     NULL));
+	snprintf(json, sizeof(json),
+		 "{" CLUSTER ", \"tenants\": {\"a b\\\"\": {\"listen\": \"127.0.0.1:4001\", "
+		 "\"allow\": [\"127.0.0.0/8\"], \"cluster\": \"db1\", \"users\": {}}}}");
+	ck_assert(fails_with(json, "$.tenants.a b\": names are 1..63", NULL));
 	snprintf(json, sizeof(json), "{" CLUSTER ", %s, \"user\": \"no-such-user-here\"}",
 		 good_tenants);
 	ck_assert(fails_with(json, "$.user: no system account", NULL));
