@@ -164,7 +164,7 @@ class ReloadTest(unittest.TestCase):
 
         def run(test):
             bench[test] = clients.sysbench_run(a_port, test, tables=1, table_size=1000,
-                                               threads=1, time_s=12,
+                                               threads=1, time_s=15,
                                                extra_args=["--mysql-ignore-errors=none"])
         runners = [threading.Thread(target=run, args=(test,))
                    for test in ("oltp_read_write", "oltp_read_only")]
