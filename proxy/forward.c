@@ -174,6 +174,10 @@ void sess_idle_read(struct session *s)
 			if (s->state == SESS_CLOSED || s->state == SESS_CLOSING)
 				return;
 			if (s->cmd_expects_result) {
+				/* The response follows the command's last frame; an ERR
+				 * tandem sends before the backend answers (shutdown
+				 * deadline) must carry this sequence id. */
+				s->bfr.next_seq = s->cfr.next_seq;
 				sess_set_state(s, SESS_RESULT);
 				break;
 			}
