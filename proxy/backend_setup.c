@@ -124,7 +124,7 @@ bool sess_setup_read(struct session *s)
 			log_warn("session %llu: backend %s answered tandem's session setup with a "
 				 "malformed packet",
 				 (unsigned long long)s->id, s->backend_addr);
-			sess_fail(s, CR_SERVER_LOST, "HY000",
+			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 				  "tandem: the database server sent a malformed response");
 			return false;
 		}

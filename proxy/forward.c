@@ -219,7 +219,6 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 	s->cmd_started_us = clock_mono_us();
 	s->cmd_expects_result = rc == RT_MORE;
 	s->cmd_left = PROTO_HEADER_LEN + (uint64_t)len;
-	s->bfr.next_seq = 1; /* where the response starts, should it never come */
 	if (limits(s)->idle_timeout_ms > 0)
 		sess_timer_clear(s);
 	return true;
@@ -234,9 +233,13 @@ void sess_idle_read(struct session *s)
 				break;
 			if (s->state == SESS_CLOSED || s->state == SESS_CLOSING)
 				return;
-			if (s->sf.cmd_discard)
+			if (s->sf.cmd_discard) {
 				discard_done(s);
-			else if (s->cmd_expects_result) {
+			} else if (s->cmd_expects_result) {
+				/* The response follows the command's last frame; an ERR
+				 * tandem sends before the backend answers (shutdown
+				 * deadline) must carry this sequence id. */
+				s->bfr.next_seq = s->cfr.next_seq;
 				sess_set_state(s, SESS_RESULT);
 				break;
 			}
@@ -287,7 +290,7 @@ void sess_idle_read(struct session *s)
 		sess_timer_set(s, limits(s)->idle_timeout_ms);
 	if (conn_is_open(&s->backend)) {
 		if (conn_flush(&s->backend) < 0) {
-			sess_fail(s, CR_SERVER_LOST, "HY000",
+			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 				  "tandem: lost the connection to the database server");
 			return;
 		}
@@ -404,7 +407,7 @@ static enum pkt_action reshape_ok(struct session *s, size_t start, const struct 
 	uint8_t buf[REPLACE_STACK], *pkt;
 	size_t n = build_client_ok(ok, f->seq, buf, sizeof(buf), &pkt);
 	if (!n) {
-		sess_fail(s, CR_SERVER_LOST, "HY000", "tandem: out of memory");
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
 		return PKT_FAILED;
 	}
 	replace_frame(s, start, f->len, pkt, n);
@@ -425,7 +428,7 @@ static enum pkt_action renumber_prepare(struct session *s, size_t start,
 	if (!id || !pkt) {
 		if (pkt && pkt != buf)
 			free(pkt);
-		sess_fail(s, CR_SERVER_LOST, "HY000", "tandem: out of memory");
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
 		return PKT_FAILED;
 	}
 	struct evbuffer_ptr pos;
@@ -547,7 +550,7 @@ void sess_result_read(struct session *s)
 		if (want > 1) {
 			uint8_t *dst = want <= sizeof(stack) ? stack : (heap = malloc(want));
 			if (!dst) {
-				sess_fail(s, CR_SERVER_LOST, "HY000", "tandem: out of memory");
+				sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
 				return;
 			}
 			evbuffer_ptr_set(in, &pos, off + PROTO_HEADER_LEN, EVBUFFER_PTR_SET);
@@ -563,7 +566,7 @@ void sess_result_read(struct session *s)
 				 proto_rt_state_name(s->tr.state), proto_strerror(rc));
 			pass_on(s, off);
 			s->bfr.next_seq = f.seq;
-			sess_fail(s, CR_SERVER_LOST, "HY000",
+			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 				  "tandem: the database server sent a malformed response (%s)",
 				  proto_strerror(rc));
 			return;
@@ -649,7 +652,7 @@ void sess_infile_read(struct session *s)
 		s->infile_last = f.len == 0;
 	}
 	if (conn_flush(&s->backend) < 0) {
-		sess_fail(s, CR_SERVER_LOST, "HY000", "tandem: lost the connection to the database server");
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: lost the connection to the database server");
 		return;
 	}
 	watch_backpressure(s, &s->client, &s->backend);

@@ -52,11 +52,17 @@ class PairTandemCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         rc = cls.tandem.stop()
+        log = cls.tandem.log_text()
+        tail = cls.tandem.log_tail(60)
         cls.pair.stop()
         util.remove_scratch(cls.dir)
-        # A crash (or an ASan report) at shutdown fails the class.
+        # A crash, or a sanitizer finding (the ASan+UBSan build aborts on
+        # one and checks leaks at exit), fails the class.
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise AssertionError(f"tandem reported {marker}:\n{tail}")
         if rc != 0:
-            raise AssertionError(f"tandem exited with {rc}:\n{cls.tandem.log_tail()}")
+            raise AssertionError(f"tandem exited with {rc}:\n{tail}")
 
     def admin(self, path: str):
         url = f"http://{util.LOOPBACK}:{self.tandem.admin_port()}{path}"
