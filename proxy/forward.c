@@ -10,11 +10,11 @@
  * other side's output is above limits.buffer_high.
  *
  * The few packets tandem must change are cut out of that flow and replaced:
- * an OK whose shape differs between the legs (the backend always tracks
- * session state, the client may not), a prepare OK (the client sees
- * tandem's statement ids, see facts.h), and a LOCAL INFILE request the
- * client did not ask for. Rows are never touched. Every response also
- * updates the session's facts (session_facts.h).
+ * an OK or EOF that carries session state a client without tracking must
+ * not see (the backend always tracks it, see session_caps.h), a prepare OK
+ * (the client sees tandem's statement ids, see facts.h), and a LOCAL
+ * INFILE request the client did not ask for. Rows are never touched. Every
+ * response also updates the session's facts (session_facts.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,6 +416,20 @@ static enum pkt_action reshape_ok(struct session *s, size_t start, const struct 
 	return PKT_REPLACED;
 }
 
+/* An EOF keeps its shape, but its status must not tell a client without
+ * session tracking that state changed (the flag is the backend leg's). */
+static enum pkt_action clear_eof_flag(struct session *s, size_t start,
+				      const struct proto_frame *f, const struct proto_eof *eof)
+{
+	uint8_t pkt[PROTO_HEADER_LEN + 8];
+	struct proto_wr w;
+	proto_wr_init(&w, pkt, sizeof(pkt));
+	struct proto_eof plain = *eof;
+	plain.status &= (uint16_t)~SERVER_SESSION_STATE_CHANGED;
+	proto_eof_build(&w, f->seq, &plain);
+	return replace_frame(s, start, f->len, pkt, w.len);
+}
+
 /* A prepare OK: the client gets tandem's id for the statement. */
 static enum pkt_action renumber_prepare(struct session *s, size_t start,
 					const struct proto_frame *f,
@@ -492,6 +506,11 @@ static enum pkt_action on_packet(struct session *s, size_t start, const struct p
 		sess_facts_ok(s, &ev->ok);
 		if (f->len < PROTO_MAX_FRAME && ok_needs_reshape(s, &ev->ok))
 			return reshape_ok(s, start, f, &ev->ok);
+		return PKT_PASS;
+	case RT_PKT_EOF:
+		if ((ev->eof.status & SERVER_SESSION_STATE_CHANGED) &&
+		    (s->backend_caps & ~s->client_caps & CLIENT_SESSION_TRACK) && f->len == 5)
+			return clear_eof_flag(s, start, f, &ev->eof);
 		return PKT_PASS;
 	case RT_PKT_ERR:
 		if (s->tr.results == 0)

@@ -39,8 +39,8 @@ static inline uint64_t sess_caps_offered(const struct cfg_tenant *t)
 /* Asked of every backend that offers them, whatever the client did.
  * SESSION_TRACK: tandem learns the session's state from every OK
  * (docs/sessions.md); for a client without it, forward.c rebuilds each OK
- * that carries an info text or state into the client's shape. Only OKs
- * differ between the two shapes, so rows pass untouched. */
+ * that carries state (and clears the state flag of such an EOF). Only
+ * those packets differ between the two shapes, so rows pass untouched. */
 #define SESS_CAPS_BACKEND_ALWAYS (CLIENT_SESSION_TRACK)
 
 #endif

@@ -76,10 +76,10 @@ void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, si
 
 /*
  * forward.c. Append an OK from the backend (payload, len) to the client's
- * output with sequence id seq, in the client's shape: when the two legs
- * disagree on CLIENT_SESSION_TRACK the OK is rebuilt (tandem always asks
- * backends for session tracking; many clients do not). 0, or -1 when the
- * OK is malformed or memory ran out.
+ * output with sequence id seq, in the client's shape: an OK that carries
+ * session state is rebuilt without it for a client that did not ask for
+ * tracking (tandem always asks backends for it; many clients do not). 0,
+ * or -1 when the OK is malformed or memory ran out.
  */
 int sess_send_ok(struct session *s, const uint8_t *payload, uint32_t len, uint8_t seq);
 

@@ -106,9 +106,12 @@ class FactsTest(PairTandemCase):
             self.assertEqual(self.facts(c)["markers"], ["untracked_change"])
 
     def test_prepared_statements_under_tandem_ids(self):
-        p = subprocess.Popen([capi_client_path(), util.LOOPBACK, str(self.port),
-                              accounts.APP_USER, accounts.APP_PASSWORD, "test", "hold"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        with subprocess.Popen([capi_client_path(), util.LOOPBACK, str(self.port),
+                               accounts.APP_USER, accounts.APP_PASSWORD, "test", "hold"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as p:
+            self.check_held_statements(p)
+
+    def check_held_statements(self, p):
         try:
             line = p.stdout.readline()
             self.assertEqual(line, "READY 3 0\n")

@@ -14,6 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pymysql  # noqa: E402
 
 from clients_base import PairTandemCase  # noqa: E402
+from raw_client import (CLIENT_DEPRECATE_EOF, SERVER_SESSION_STATE_CHANGED,  # noqa: E402
+                        RawClient, ok_status)
 
 from harness.clients import connect  # noqa: E402
 
@@ -96,6 +98,24 @@ class PyMySQLTest(PairTandemCase):
         self.assertEqual(via, direct)
         # the UPDATE's info text is there, in the server's own layout
         self.assertIn(b"Rows matched: 2", via[2][4])
+
+    def test_raw_oks_without_session_tracking(self):
+        """Byte for byte, for a client with DEPRECATE_EOF but no session
+        tracking (its result sets end with an OK, which carries state on
+        the backend leg) and for one with neither."""
+        stmts = ["BEGIN", "SELECT 1", "SET time_zone = '+01:00'", "USE demo",
+                 "UPDATE items SET qty = qty WHERE id = 1", "COMMIT", "SELECT 2"]
+        for caps in (RawClient.BASE_CAPS | CLIENT_DEPRECATE_EOF, RawClient.BASE_CAPS):
+            got = {}
+            for port in (self.direct, self.port):
+                c = RawClient(port, caps)
+                try:
+                    got[port] = [c.query_last(sql) for sql in stmts]
+                finally:
+                    c.close()
+            self.assertEqual(got[self.port], got[self.direct], f"caps 0x{caps:x}")
+            for p in got[self.port]:
+                self.assertFalse(p[0] == 0 and ok_status(p)[0] & SERVER_SESSION_STATE_CHANGED)
 
     def test_init_command_pipelines_behind_the_setup(self):
         # init_command goes out the moment the login OK arrives, i.e. while
