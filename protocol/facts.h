@@ -58,6 +58,7 @@ struct proto_facts_stmt {
 	uint16_t columns;
 	char *sql;           /* the SQL text sent with COM_STMT_PREPARE; NULL if too large to keep */
 	size_t sql_len;
+	unsigned sql_flags;  /* enum proto_sql_flag of sql: what each execution may change */
 };
 
 struct proto_facts {
@@ -149,7 +150,8 @@ const struct proto_facts_var *proto_facts_var_find(const struct proto_facts *f,
 /*
  * A prepare succeeded on the backend: record it under a fresh client id
  * (never 0 or 0xFFFFFFFF, never one in use), returned in *client_id. sql
- * is copied when not NULL. PROTO_OK or PROTO_E_NOMEM (nothing recorded).
+ * is copied and classified when not NULL. PROTO_OK or PROTO_E_NOMEM
+ * (nothing recorded).
  */
 int proto_facts_stmt_add(struct proto_facts *f, uint32_t backend_id, const char *sql,
 			 size_t sql_len, uint16_t params, uint16_t columns, uint32_t *client_id);

@@ -58,6 +58,9 @@ void sess_facts_command(struct session *s, const uint8_t *payload, size_t have, 
 	sf->cmd_failed = false;
 	sf->discard = false;
 	switch (payload[0]) {
+	case COM_STMT_EXECUTE:
+		sf->cmd_class.flags = sf->stmt_flags;
+		break;
 	case COM_QUERY:
 		proto_sql_classify((const char *)payload + 1, have - 1,
 				   (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, !whole,
@@ -80,6 +83,7 @@ int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_
 	uint8_t cmd = payload[0];
 	bool answered = cmd != COM_STMT_CLOSE && cmd != COM_STMT_SEND_LONG_DATA;
 	uint32_t id;
+	s->sf.stmt_flags = 0;
 	if (proto_stmt_id_parse(payload, have, &id) < 0) {
 		*code = answered ? ER_MALFORMED_PACKET : 0;
 		snprintf(msg, msglen, "Malformed communication packet");
@@ -87,8 +91,12 @@ int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_
 	}
 	/* MariaDB's "the statement prepared last" (direct execution): the
 	 * server resolves it on its own connection. */
-	if (id == UINT32_MAX)
+	if (id == UINT32_MAX) {
+		const struct proto_facts_stmt *last =
+			proto_facts_stmt_find(&s->sf.f, s->sf.f.last_stmt_id);
+		s->sf.stmt_flags = last ? last->sql_flags : 0;
 		return 0;
+	}
 	const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, id);
 	if (!st) {
 		/* Commands without a response are dropped, as a server drops them. */
@@ -98,6 +106,9 @@ int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_
 		return -1;
 	}
 	proto_stmt_id_patch(payload, st->backend_id);
+	/* What an execution may change, from the SQL seen at prepare time;
+	 * sess_facts_command() keeps it for the response. */
+	s->sf.stmt_flags = st->sql_flags;
 	if (cmd == COM_STMT_CLOSE)
 		proto_facts_stmt_remove(&s->sf.f, id);
 	return 0;
@@ -132,6 +143,7 @@ void sess_facts_done(struct session *s)
 	if (!sf->cmd_failed) {
 		switch (s->tr.cmd) {
 		case COM_QUERY:
+		case COM_STMT_EXECUTE:
 			proto_facts_apply_sql(&sf->f, &sf->cmd_class);
 			break;
 		case COM_INIT_DB:

@@ -31,7 +31,8 @@ struct sess_facts {
 	bool setup_refused_logged;      /* the backend refused tracking once; said so in the log */
 
 	/* the command in flight */
-	struct proto_sql_class cmd_class; /* of its COM_QUERY text */
+	struct proto_sql_class cmd_class; /* of its COM_QUERY text, or its prepared statement's */
+	unsigned stmt_flags;            /* SQL flags of the statement a COM_STMT_* names */
 	char *pending_text;             /* COM_STMT_PREPARE SQL / COM_INIT_DB schema, until answered */
 	size_t pending_len;
 	bool pending_known;             /* pending_text holds the whole text */

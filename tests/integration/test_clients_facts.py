@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pymysql  # noqa: E402
 
 from clients_base import PairTandemCase, capi_client_path  # noqa: E402
+from raw_client import RawClient  # noqa: E402
 
 from harness import accounts, util  # noqa: E402
 from harness.clients import connect  # noqa: E402
@@ -134,6 +135,34 @@ class FactsTest(PairTandemCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+    def test_prepared_statement_markers(self):
+        # what an execution may change is known from the SQL at prepare time
+        c = RawClient(self.port)
+        try:
+            sql = b"SELECT GET_LOCK('facts-ps', 0)"
+            c.write(0, b"\x16" + sql)                  # COM_STMT_PREPARE
+            _, ok = c.read()
+            self.assertEqual(ok[0], 0, ok)
+            stmt_id, columns, params = struct.unpack("<IHH", ok[1:9])
+            self.assertEqual((columns, params), (1, 0))
+            c.read()                                  # the column (DEPRECATE_EOF: no EOF)
+            me = f"{util.LOOPBACK}:{c.sock.getsockname()[1]}"
+            mine = [s for s in self.admin("/sessions")["sessions"] if s["client"] == me][0]
+            self.assertEqual([(s["id"], s["sql_bytes"])
+                              for s in mine["facts"]["prepared_statements"]],
+                             [(stmt_id, len(sql))])
+            self.assertEqual(mine["facts"]["markers"], [])
+            c.write(0, b"\x17" + struct.pack("<IBI", stmt_id, 0, 1))   # COM_STMT_EXECUTE
+            while True:                               # count, column, row, 0xFE OK
+                _, p = c.read()
+                self.assertNotEqual(p[0], 0xFF, p)
+                if p[0] == 0xFE and len(p) < 0xFFFFFF:
+                    break
+            mine = [s for s in self.admin("/sessions")["sessions"] if s["client"] == me][0]
+            self.assertEqual(mine["facts"]["markers"], ["get_lock"])
+        finally:
+            c.close()
 
     def test_unknown_statement_id(self):
         with connect(self.port) as c, c.cursor() as cur:

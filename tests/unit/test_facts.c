@@ -293,6 +293,23 @@ START_TEST(test_statements)
 }
 END_TEST
 
+START_TEST(test_statement_sql_flags)
+{
+	struct proto_facts f;
+	proto_facts_init(&f, 45, NULL, 0);
+	uint32_t a, b, c;
+	const char *lock = "SELECT GET_LOCK(?, 10)";
+	const char *set = "SET @total = ?";
+	proto_facts_stmt_add(&f, 10, lock, strlen(lock), 1, 1, &a);
+	proto_facts_stmt_add(&f, 11, set, strlen(set), 1, 0, &b);
+	proto_facts_stmt_add(&f, 12, NULL, 0, 0, 0, &c);
+	ck_assert_uint_eq(proto_facts_stmt_find(&f, a)->sql_flags, PROTO_SQL_GET_LOCK);
+	ck_assert_uint_eq(proto_facts_stmt_find(&f, b)->sql_flags, PROTO_SQL_USER_VAR);
+	ck_assert_uint_eq(proto_facts_stmt_find(&f, c)->sql_flags, 0);
+	proto_facts_free(&f);
+}
+END_TEST
+
 START_TEST(test_statement_ids_wrap)
 {
 	struct proto_facts f;
@@ -365,6 +382,7 @@ static Suite *facts_suite(void)
 	tcase_add_test(tc, test_markers_from_sql);
 	tcase_add_test(tc, test_init_db_and_reset);
 	tcase_add_test(tc, test_statements);
+	tcase_add_test(tc, test_statement_sql_flags);
 	tcase_add_test(tc, test_statement_ids_wrap);
 	tcase_add_test(tc, test_malformed_track);
 	suite_add_tcase(s, tc);
