@@ -45,14 +45,22 @@ static const struct cfg_limits *limits(const struct session *s)
 	return &s->wt->snap->limits;
 }
 
-/* Send the client an ERR as the whole response to its command (seq 1). */
-static void reply_err(struct session *s, uint16_t code, const char *state, const char *msg)
+/* Send the client an ERR as the whole response to its command, with the
+ * sequence id that follows the command's last frame. */
+static void reply_err_seq(struct session *s, uint8_t seq, uint16_t code, const char *state,
+			  const char *msg)
 {
 	uint8_t buf[512];
 	struct proto_wr w;
 	proto_wr_init(&w, buf, sizeof(buf));
-	proto_err_build(&w, 1, code, state, msg);
+	proto_err_build(&w, seq, code, state, msg);
 	sess_send_client(s, buf, w.len);
+}
+
+/* The same for a command of one frame. */
+static void reply_err(struct session *s, uint16_t code, const char *state, const char *msg)
+{
+	reply_err_seq(s, 1, code, state, msg);
 }
 
 static void watch_backpressure(struct session *s, struct conn *reader, struct conn *writer)
@@ -123,7 +131,7 @@ static void discard_done(struct session *s)
 	struct sess_facts *sf = &s->sf;
 	sf->cmd_discard = false;
 	if (sf->reply_code)
-		reply_err(s, sf->reply_code, sf->reply_state, sf->reply_msg);
+		reply_err_seq(s, s->cfr.next_seq, sf->reply_code, sf->reply_state, sf->reply_msg);
 	sf->reply_code = 0;
 }
 
@@ -279,6 +287,10 @@ void sess_idle_read(struct session *s)
 		/* The pulled-up bytes are the buffer's own: statement ids are
 		 * rewritten there before the bytes move on. */
 		uint8_t *p = evbuffer_pullup(in, (ssize_t)(PROTO_HEADER_LEN + need));
+		if (!p) {
+			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
+			return;
+		}
 		if (!dispatch_command(s, p + PROTO_HEADER_LEN, need, f.len))
 			return;
 		if (s->cmd_left == 0)

@@ -175,6 +175,25 @@ class FactsTest(PairTandemCase):
             cur.execute("SELECT 5")
             self.assertEqual(cur.fetchone(), (5,))
 
+    def test_large_commands_for_unknown_statements(self):
+        # commands tandem answers itself stream off without being buffered:
+        # long data for an unknown id is dropped (it has no response), an
+        # execute gets 1243 with the sequence id after its last frame
+        c = RawClient(self.port)
+        try:
+            c.write(0, b"\x18" + struct.pack("<IH", 999, 0) + b"x" * 300_000)
+            big = b"\x17" + struct.pack("<IBI", 999, 0, 1) + b"y" * (17 << 20)
+            c.write(0, big[:0xFFFFFF])               # a 16 MiB frame, continued...
+            c.write(1, big[0xFFFFFF:])               # ...by the rest
+            seq, err = c.read()
+            self.assertEqual((seq, err[0]), (2, 0xFF))
+            self.assertEqual(struct.unpack("<H", err[1:3])[0], ER_UNKNOWN_STMT_HANDLER)
+            ok = c.query_last("SELECT 1")
+            self.assertEqual(ok[0], 0xFE, ok)
+        finally:
+            c.close()
+        self.assert_tandem_alive()
+
     def test_reset_connection(self):
         with connect(self.port, database="demo") as c, c.cursor() as cur:
             cur.execute("USE test")
