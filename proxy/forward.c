@@ -174,6 +174,9 @@ void sess_idle_read(struct session *s)
 			if (s->state == SESS_CLOSED || s->state == SESS_CLOSING)
 				return;
 			if (s->cmd_expects_result) {
+				/* The response continues the command's sequence; an ERR
+				 * tandem sends in its place (sess_fail) needs it too. */
+				s->bfr.next_seq = s->cfr.next_seq;
 				sess_set_state(s, SESS_RESULT);
 				break;
 			}

@@ -26,6 +26,7 @@
 
 struct worker;
 struct wtenant;
+struct hc_gate;
 
 /*
  * States, named for what the session waits on. Valid pointers per state:
@@ -36,6 +37,8 @@ struct wtenant;
 enum sess_state {
 	SESS_CLIENT_HANDSHAKE, /* greeting sent; waiting for SSLRequest / HandshakeResponse41 */
 	SESS_CLIENT_AUTH,      /* auth switch sent; waiting for the client's auth data */
+	SESS_BACKEND_WAIT,     /* no usable primary right now (failover, switchover, refused
+				* connect): waiting for the next topology, until backend_deadline_us */
 	SESS_BACKEND_CONNECT,  /* TCP connect to the primary in progress */
 	SESS_BACKEND_HANDSHAKE,/* waiting for the backend's greeting */
 	SESS_BACKEND_AUTH,     /* login sent; waiting for OK / ERR / auth switch */
@@ -56,6 +59,9 @@ enum sess_flag {
 	SESS_F_AUTOCOMMIT = 1 << 1,    /* last status had SERVER_STATUS_AUTOCOMMIT */
 	SESS_F_DRAINING = 1 << 2,      /* close when next idle (shutdown / tenant removed) */
 	SESS_F_COUNTED = 1 << 3,       /* counted in the tenant's open sessions */
+	SESS_F_BACKEND_GONE = 1 << 4,  /* idle, but its backend is closed or no longer the
+					* primary: the next command gets an ERR (code in
+					* gone_code, text in why) and the session closes */
 };
 
 struct session {
@@ -92,6 +98,12 @@ struct session {
 	char backend_addr[CFG_ADDR_TEXT]; /* member connected to, for logs */
 	struct sockaddr_storage backend_sa;
 	socklen_t backend_salen;
+	struct hc_gate *gate;        /* reference while counted in at a member (worker.c) */
+	size_t gate_slot;            /* that member's index in the gate */
+	int64_t backend_deadline_us; /* monotonic: the backend login must be done by then */
+	char why[160];               /* SESS_BACKEND_WAIT: what it waits for; with
+				      * SESS_F_BACKEND_GONE: why the backend is gone */
+	uint16_t gone_code;          /* SESS_F_BACKEND_GONE: the error code to send */
 
 	/* command phase */
 	struct proto_framer cfr;     /* client -> backend framing */
@@ -126,6 +138,16 @@ void sess_free(struct session *s);
 
 /* Close-when-idle (shutdown, tenant removed); idle sessions go at once. */
 void sess_drain(struct session *s);
+
+/* No usable primary now: drop any backend connection and wait in
+ * SESS_BACKEND_WAIT for the worker's next topology (which calls
+ * sess_backend_start again), or fail with why once backend_deadline_us has
+ * passed. Safe inside the backend connection's callbacks. */
+void sess_backend_wait(struct session *s, const char *why);
+/* An idle session's backend is unusable: close it now and answer the
+ * client's next command with this ERR (then close), so the client sees an
+ * error rather than a dropped connection. */
+void sess_backend_gone(struct session *s, uint16_t code, const char *why);
 
 /* Arm / disarm the session timer. */
 void sess_timer_set(struct session *s, int ms);
