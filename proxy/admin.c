@@ -36,6 +36,8 @@ static json_t *tenant_json(struct daemon *d, const struct cfg_tenant *t)
 	json_object_set_new(o, "auth_failures", json_integer((json_int_t)SUM(rt, auth_failures)));
 	json_object_set_new(o, "backend_errors", json_integer((json_int_t)SUM(rt, backend_errors)));
 	json_object_set_new(o, "queries", json_integer((json_int_t)SUM(rt, queries)));
+	json_object_set_new(o, "failover_closed_sessions",
+			    json_integer((json_int_t)SUM(rt, failover_closed)));
 	if (t->cluster)
 		json_object_set_new(o, "last_failover",
 				    hc_monitor_last_failover_json(d->mon, t->cluster->name));
@@ -92,6 +94,9 @@ static void metrics(struct evbuffer *out, void *arg)
 	  backend_errors);
 	T("tandem_client_errors_total", "Sessions closed for bad input or timeouts.", "counter",
 	  client_errors);
+	T("tandem_failover_closed_sessions_total",
+	  "Sessions closed with an error because their primary moved (failover, switchover).",
+	  "counter", failover_closed);
 	T("tandem_queries_total", "Commands forwarded to backends.", "counter", queries);
 	T("tandem_client_received_bytes_total", "Bytes received from clients.", "counter",
 	  bytes_from_clients);

@@ -247,12 +247,14 @@ static void worker_primary_moved(struct worker *w, const char *cluster,
 				 "connection was closed, reconnect",
 				 cluster, old->addr.text, nw->addr.text);
 			sess_backend_gone(s, TANDEM_ER_FAILOVER_STATE_LOST, why);
+			stat_add(&s->wt->stats->failover_closed, 1);
 			break;
 		}
 		case SESS_COMMAND:
 		case SESS_RESULT:
 		case SESS_LOCAL_INFILE:
 			busy++;
+			stat_add(&s->wt->stats->failover_closed, 1);
 			sess_fail(s, TANDEM_ER_FAILOVER_STATE_LOST, "08S01",
 				  "tandem: the primary of cluster '%s' changed from %s to %s during "
 				  "this command; its outcome is unknown and this connection was "

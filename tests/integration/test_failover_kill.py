@@ -141,6 +141,28 @@ class KillPrimaryTest(unittest.TestCase):
         self.assertEqual(c["failover"]["total"], total)
         self.assertEqual(st.server_id_via_tandem(), r.server_id)
 
+    def test_zzz_restarted_tandem_finds_the_writable_member(self):
+        """tandem keeps no state on disk: restarted with a config that still
+        names the old (now read-only) primary, it routes to the member that
+        is writable and replicates from nowhere."""
+        st = self.stack
+        p, r = st.pair.primary, st.pair.replica
+        if st.admin.cluster()["primary"] == p.address:
+            p, r = r, p
+        self.assertEqual(p.variable("read_only"), "ON")
+        self.assertEqual(r.variable("read_only"), "OFF")
+        st.tandem.stop()
+        cfg = st.tandem.config
+        cfg["clusters"][CLUSTER]["primary"] = p.address
+        cfg["clusters"][CLUSTER]["replicas"] = [r.address]
+        st.tandem.write_config(cfg)
+        st.tandem.start(wait_admin=True)
+        util.wait_for(lambda: st.admin.cluster()["primary"] == r.address, 10,
+                      what="start-up discovery of the writable member")
+        self.assertEqual(st.server_id_via_tandem(), r.server_id)
+        self.assertIn("is the only writable member", st.tandem.log_text())
+        self.assertEqual(st.admin.cluster()["failover"]["total"], 0)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
