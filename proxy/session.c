@@ -100,8 +100,7 @@ static void client_on_read(struct conn *c, void *arg)
 		break;
 	case SESS_IDLE:
 		if (s->flags & SESS_F_BACKEND_GONE) {
-			sess_fail(s, s->gone_code, s->gone_code == CR_SERVER_LOST ? "HY000" : "08S01",
-				  "%s", s->why);
+			sess_fail(s, s->gone_code, "08S01", "%s", s->why);
 			break;
 		}
 		sess_idle_read(s);
@@ -206,7 +205,7 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 	case SESS_COMMAND:
 	case SESS_LOCAL_INFILE:
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, CR_SERVER_LOST, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 			  "tandem: lost the connection to the database server during the query (%s)",
 			  what);
 		return;
@@ -220,7 +219,7 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 		snprintf(why, sizeof(why),
 			 "tandem: the database server %s closed this idle connection (%s); reconnect",
 			 s->backend_addr, ev == CONN_EOF ? "connection closed" : strerror(err));
-		sess_backend_gone(s, CR_SERVER_LOST, why);
+		sess_backend_gone(s, TANDEM_ER_BACKEND_LOST, why);
 		return;
 	}
 	default:
@@ -256,14 +255,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
 			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
 					   (const struct sockaddr *)&s->backend_sa);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s for tenant '%s' did not answer within %d ms",
 			  s->backend_addr, s->wt->name,
 			  s->wt->snap->limits.connect_timeout_ms);
 		break;
 	case SESS_BACKEND_WAIT:
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: no writable database server for tenant '%s' within %d ms: %s",
 			  s->wt->name, s->wt->snap->limits.connect_timeout_ms, s->why);
 		break;
@@ -411,7 +410,7 @@ void sess_backend_wait(struct session *s, const char *why)
 	int64_t left = s->backend_deadline_us - clock_mono_us();
 	if (left <= 0) {
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: no writable database server for tenant '%s' within %d ms: %s",
 			  s->wt->name, s->wt->snap->limits.connect_timeout_ms, why);
 		return;
@@ -434,7 +433,7 @@ void sess_backend_gone(struct session *s, uint16_t code, const char *why)
 	snprintf(s->why, sizeof(s->why), "%s", why);
 	/* A command may already be waiting in the buffer. */
 	if (evbuffer_get_length(s->client.in) > 0)
-		sess_fail(s, code, code == CR_SERVER_LOST ? "HY000" : "08S01", "%s", why);
+		sess_fail(s, code, "08S01", "%s", why);
 }
 
 void sess_free(struct session *s)

@@ -61,13 +61,13 @@ class KillPrimaryTest(unittest.TestCase):
         self.assertEqual(tenant["last_failover"]["to"], replica.address)
 
         # The idle session was on the dead server: its next command gets an
-        # ERR from tandem (not a silently dropped connection): 2013 when the
+        # ERR from tandem (not a silently dropped connection): 1158 when the
         # dead server's socket closed first (the usual order), 1927 when the
         # new primary was published first.
         with self.assertRaises(pymysql.err.OperationalError) as cm:
             with idle.cursor() as cur:
                 cur.execute("SELECT 1")
-        self.assertIn(cm.exception.args[0], (2013, 1927), cm.exception.args)
+        self.assertIn(cm.exception.args[0], (1158, 1927), cm.exception.args)
         self.assertIn("tandem", cm.exception.args[1])
         idle.close()
 
