@@ -133,7 +133,7 @@ static int drive(struct hc_db *db, int status, int64_t deadline_us, cont_fn cont
 }
 
 int hc_db_connect(struct hc_db *db, const struct cfg_addr *addr, const char *user,
-		  const char *password, int64_t deadline_us)
+		  const char *password, const struct hc_db_tls *tls, int64_t deadline_us)
 {
 	hc_db_close(db);
 	db->err_no = 0;
@@ -152,6 +152,17 @@ int hc_db_connect(struct hc_db *db, const struct cfg_addr *addr, const char *use
 	mysql_options(db->my, MYSQL_OPT_RECONNECT, &off);
 	mysql_options(db->my, MYSQL_OPT_LOCAL_INFILE, &off);
 	mysql_options(db->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (tls) {
+		my_bool on = 1, verify = tls->verify_identity;
+		if (tls->ca)
+			mysql_options(db->my, MYSQL_OPT_SSL_CA, tls->ca);
+		if (tls->cert)
+			mysql_options(db->my, MYSQL_OPT_SSL_CERT, tls->cert);
+		if (tls->key)
+			mysql_options(db->my, MYSQL_OPT_SSL_KEY, tls->key);
+		mysql_options(db->my, MYSQL_OPT_SSL_ENFORCE, &on);
+		mysql_options(db->my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+	}
 
 	MYSQL *ret = NULL;
 	int status = mysql_real_connect_start(&ret, db->my, addr->host, user, password, NULL,

@@ -44,11 +44,21 @@ struct hc_db {
 	bool hb_table_ready;   /* heartbeat table created on this connection's server */
 };
 
+/* TLS towards the server, as Connector/C takes it. */
+struct hc_db_tls {
+	const char *ca;        /* CA file to verify the server with; NULL: none given */
+	const char *cert;      /* client certificate and key; NULL: none */
+	const char *key;
+	bool verify_identity;  /* the certificate must also name the host */
+};
+
 void hc_db_init(struct hc_db *db, int cancel_fd);
-/* Connect and log in, all before deadline (monotonic µs). On failure the
- * handle is closed and err/err_no/tcp_reached say how far it got. */
+/* Connect and log in, all before deadline (monotonic µs). tls NULL:
+ * plaintext; otherwise TLS is required (no fallback to plaintext). On
+ * failure the handle is closed and err/err_no/tcp_reached say how far it
+ * got. */
 int hc_db_connect(struct hc_db *db, const struct cfg_addr *addr, const char *user,
-		  const char *password, int64_t deadline_us);
+		  const char *password, const struct hc_db_tls *tls, int64_t deadline_us);
 /* Run one statement. With res, the caller gets the stored result (frees it
  * with mysql_free_result); without, any result is read and discarded. A
  * timeout, a cancel or a broken connection closes the handle; a server

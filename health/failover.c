@@ -29,6 +29,7 @@
  * run without it. */
 struct act {
 	struct cfg *cfg;              /* reference: the strings below point into it */
+	const struct cfg_cluster *cc;
 	const char *user;
 	const char *password;
 	const char *repl_user;
@@ -44,6 +45,7 @@ static void act_take(struct hc_cluster *cl, struct act *a)
 {
 	const struct cfg_cluster *cc = cl->cc;
 	a->cfg = cfg_ref(cl->cfg);
+	a->cc = cc;
 	a->user = cc->monitor.user;
 	a->password = cc->monitor.password;
 	a->repl_user = cc->failover.replication_user ? cc->failover.replication_user : a->user;
@@ -75,7 +77,9 @@ static int act_connect(struct hc_db *db, const struct act *a, const struct cfg_a
 		       char *err, size_t len)
 {
 	hc_db_init(db, a->stop_fd);
-	int rc = hc_db_connect(db, addr, a->user, a->password, deadline(a, 0));
+	struct hc_db_tls tls;
+	int rc = hc_db_connect(db, addr, a->user, a->password, hc_cluster_tls(a->cc, &tls),
+			       deadline(a, 0));
 	if (rc != HC_DB_OK)
 		hc_fmtn(err, len, "cannot connect to %s: %s", addr->text, db->err);
 	return rc;

@@ -52,6 +52,15 @@ static void kick(int fd)
 	(void)n;
 }
 
+const struct hc_db_tls *hc_cluster_tls(const struct cfg_cluster *cc, struct hc_db_tls *buf)
+{
+	/* Clusters have no TLS settings yet (they come with the TLS work on
+	 * the proxy's backend leg); probes are plaintext until then. */
+	(void)cc;
+	memset(buf, 0, sizeof(*buf));
+	return NULL;
+}
+
 /* ------------------------------------------------------ member state */
 
 void hc_member_set_state(struct hc_mmember *mb)
@@ -230,8 +239,10 @@ static void *member_main(void *arg)
 		}
 		struct cfg *cfg = cfg_ref(cl->cfg);
 		const struct cfg_cluster *cc = cl->cc;
+		struct hc_db_tls tls;
 		struct hc_probe_req q = {
 			.addr = &mb->addr,
+			.tls = hc_cluster_tls(cc, &tls),
 			.user = cc->monitor.user,
 			.password = cc->monitor.password,
 			.timeout_ms = cc->monitor.timeout_ms,

@@ -148,6 +148,10 @@ struct hc_monitor {
 	char writer[65];             /* heartbeat row key: this host's name */
 };
 
+/* The cluster's TLS settings for monitor connections, filled into buf;
+ * NULL for plaintext. */
+const struct hc_db_tls *hc_cluster_tls(const struct cfg_cluster *cc, struct hc_db_tls *buf);
+
 /* monitor.c, for failover.c: cl->mu held by the caller for all of these. */
 void hc_cluster_publish(struct hc_cluster *cl, bool force);
 void hc_member_set_state(struct hc_mmember *mb);

@@ -254,7 +254,7 @@ void hc_probe(struct hc_db *db, const struct hc_probe_req *q, struct hc_probe_re
 	int64_t deadline = t0 + (int64_t)q->timeout_ms * 1000;
 	int rc;
 	if (!hc_db_connected(db)) {
-		rc = hc_db_connect(db, q->addr, q->user, q->password, deadline);
+		rc = hc_db_connect(db, q->addr, q->user, q->password, q->tls, deadline);
 		if (rc != HC_DB_OK) {
 			r->fail = hc_probe_classify_connect(db, rc);
 			hc_fmt(r->error, "%s", db->err);

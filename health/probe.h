@@ -41,6 +41,7 @@ struct hc_probe_req {
 	const struct cfg_addr *addr;
 	const char *user;
 	const char *password;
+	const struct hc_db_tls *tls; /* NULL: plaintext */
 	int timeout_ms;             /* the whole probe, connect included */
 	const char *hb_schema;      /* NULL: no heartbeat */
 	const char *hb_writer;      /* this tandem's row key (safe characters only) */
