@@ -106,6 +106,8 @@ class SwitchoverTest(unittest.TestCase):
         self.assertEqual(body["state"], "MAINTENANCE")
         c = st.admin.cluster()
         self.assertEqual(c["primary"], r.address)
+        log(f"maintenance of the primary: switchover {p.address} -> {r.address} took "
+            f"{c['switchover']['last']['duration_ms']} ms (no session left to drain)")
         self.assertEqual(st.admin.member(p.address)["state"], "MAINTENANCE")
         self.assertEqual(st.server_id_via_tandem(), r.server_id)
         # The member in maintenance is no failover candidate.
