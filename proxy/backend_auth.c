@@ -56,8 +56,9 @@ void sess_backend_start(struct session *s)
 	if (conn_connect(&s->backend, s->w->base, (const struct sockaddr *)&s->backend_sa,
 			 s->backend_salen, &sess_backend_cbs, s) < 0) {
 		stat_add(&s->wt->stats->backend_errors, 1);
-		hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
-				   (const struct sockaddr *)&s->backend_sa);
+		if (s->w->d->mon)
+			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
+					   (const struct sockaddr *)&s->backend_sa);
 		snprintf(why, sizeof(why), "cannot reach the database server %s (%s)",
 			 s->backend_addr, strerror(s->backend.error));
 		sess_backend_wait(s, why);

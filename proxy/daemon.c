@@ -425,12 +425,16 @@ int daemon_run(struct daemon *d)
 
 void daemon_free(struct daemon *d)
 {
+	/* The monitor goes first: its threads wake workers through their
+	 * eventfds, which worker_join closes (a later write could land in a
+	 * reused descriptor). Worker loops have ended, so nothing calls it. */
+	hc_monitor_stop(d->mon);
+	d->mon = NULL;
 	for (int i = 0; i < d->nworkers && d->workers; i++)
 		worker_join(&d->workers[i]);
 	free(d->workers);
 	http_stop(d->admin);
 	hc_accounts_stop(d->accounts);
-	hc_monitor_stop(d->mon);
 	tenant_registry_free(&d->reg);
 	free(d->bound);
 	if (d->sig_hup)
