@@ -31,7 +31,9 @@ struct hc_gate;
 /*
  * States, named for what the session waits on. Valid pointers per state:
  *   client: open in every state but CLOSED.
- *   backend: open from BACKEND_CONNECT to CLOSING (may be closed in CLOSING).
+ *   backend: open from BACKEND_CONNECT to CLOSING (may be closed in CLOSING);
+ *     closed in BACKEND_WAIT, and in IDLE once SESS_F_BACKEND_GONE is set.
+ *   gate: set while counted in at a member (BACKEND_CONNECT on, until close).
  *   user (matched account): set from CLIENT_AUTH on.
  */
 enum sess_state {
