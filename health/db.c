@@ -1,7 +1,6 @@
 /*
  * db.c — monitor connections with millisecond deadlines (see db.h).
  */
-#include "health/text.h"
 #include "health/db.h"
 
 #include <errno.h>
@@ -12,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "common/clock.h"
+#include "health/text.h"
 
 void hc_db_init(struct hc_db *db, int cancel_fd)
 {

@@ -1,11 +1,12 @@
 /*
  * decide.c — pure health and failover rules (see decide.h).
  */
-#include "health/text.h"
 #include "health/decide.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "health/text.h"
 
 const char *hc_fail_name(enum hc_fail f)
 {

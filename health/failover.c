@@ -19,8 +19,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "health/text.h"
 #include "health/monitor_int.h"
+#include "health/text.h"
 
 /* Least time an action's connect or statement may take. */
 #define ACTION_TIMEOUT_MS 3000

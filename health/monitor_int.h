@@ -1,6 +1,7 @@
 /*
  * monitor_int.h — the monitor's internal state, shared by monitor.c
- * (threads, probes, decisions, publication), failover.c (promotion,
+ * (threads, probes, decisions, publication), cluster.c (lifecycle,
+ * reconfiguration, the public entry points), failover.c (promotion,
  * switchover, maintenance) and status.c (/status and /metrics). Not for
  * use outside health/.
  *
@@ -151,6 +152,10 @@ struct hc_monitor {
 /* The cluster's TLS settings for monitor connections, filled into buf;
  * NULL for plaintext. */
 const struct hc_db_tls *hc_cluster_tls(const struct cfg_cluster *cc, struct hc_db_tls *buf);
+
+/* monitor.c: the thread bodies (arg: a struct hc_mmember / hc_cluster). */
+void *hc_member_main(void *arg);
+void *hc_cluster_main(void *arg);
 
 /* monitor.c, for failover.c: cl->mu held by the caller for all of these. */
 void hc_cluster_publish(struct hc_cluster *cl, bool force);

@@ -3,7 +3,6 @@
  * probe.h). MariaDB first; MySQL spellings where they differ (untested
  * here: no MySQL server in the test environment).
  */
-#include "health/text.h"
 #include "health/probe.h"
 
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "health/text.h"
 
 /* Server error codes that matter to the verdict. */
 #define ER_DBACCESS_DENIED 1044

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "health/text.h"
 #include "health/monitor_int.h"
+#include "health/text.h"
 
 static json_t *str_or_null(const char *s)
 {
