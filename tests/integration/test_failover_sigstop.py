@@ -77,5 +77,49 @@ class SigstopPrimaryTest(unittest.TestCase):
                       what="one writable member")
 
 
+class AntiFlapTest(unittest.TestCase):
+    """Within failover.min_interval_ms of a failover, one slow probe (a
+    timeout) does not make the new primary DOWN: it must fail `failures`
+    probes in a row. A short stall of the new primary therefore causes no
+    second failover, although a healthy replica is there to take over."""
+
+    def setUp(self):
+        self.stack = Stack("failover_antiflap", failover={"min_interval_ms": 60000}).start()
+        make_table(self.stack)
+
+    def tearDown(self):
+        self.stack.stop()
+        self.stack.cleanup()
+
+    def test_short_stall_after_failover_is_not_failed_over(self):
+        st, admin = self.stack, self.stack.admin
+        p, r = st.pair.primary, st.pair.replica
+        st.wait_healthy(p, r)
+        p.kill9()
+        until_writable(st, 1)
+        p.restart()
+        util.wait_for(lambda: admin.member(p.address)["health"] == "UP", 15, what="old primary")
+        code, body = admin.post(f"/clusters/db1/members/{p.address}/ready")
+        self.assertEqual(code, 200, body)
+        st.wait_healthy(r, p)
+        self.assertEqual(admin.cluster()["failover"]["total"], 1)
+
+        before = admin.member(r.address)["probe_failures"]
+        r.sigstop()
+        try:
+            util.wait_for(lambda: admin.member(r.address)["probe_failures"] > before, 10,
+                          what="a probe of the stalled primary to time out")
+        finally:
+            r.sigcont()
+        m = admin.member(r.address)
+        self.assertEqual(m["last_error_kind"], "query_timeout")
+        util.wait_for(lambda: admin.member(r.address)["consecutive_failures"] == 0, 10,
+                      what="the primary to answer again")
+        c = admin.cluster()
+        self.assertEqual((c["primary"], c["failover"]["total"]), (r.address, 1))
+        self.assertEqual(admin.member(r.address)["state"], "UP")
+        self.assertEqual(st.server_id_via_tandem(), r.server_id)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
