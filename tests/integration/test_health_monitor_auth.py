@@ -67,6 +67,22 @@ class MonitorAuthTest(unittest.TestCase):
                 self.assertNotIn(secret, text)
         self.assertTrue(os.path.exists(st.tandem.config_path))
 
+    def test_zzz_reload_with_the_right_password(self):
+        """Fixing the password by a reload: probes log in, members become
+        UP, the alerts clear, and nothing fails over."""
+        st, admin = self.stack, self.stack.admin
+        cfg = st.tandem.config
+        cfg["clusters"][CLUSTER]["monitor"]["password"] = "monitor-pass"
+        st.tandem.reload(cfg)
+        util.wait_for(lambda: all(m["state"] == "UP" for m in admin.cluster()["members"]), 15,
+                      what="members UP after the reload")
+        c = admin.cluster()
+        self.assertEqual(c["alerts"], [])
+        self.assertEqual((c["primary"], c["failover"]["total"]),
+                         (st.pair.primary.address, 0))
+        self.assertEqual(admin.health()[1]["status"], "ok")
+        self.assertNotIn("monitor-pass", st.tandem.log_text())
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
