@@ -1,6 +1,7 @@
 /*
  * http.h — the admin/monitoring HTTP endpoint (libevent evhttp) on the
- * main thread: GET /health, /status, /metrics and the POST admin actions.
+ * main thread: GET /health, /status, /metrics, /sessions and the POST admin
+ * actions.
  *
  * The server knows nothing of sessions or probes: the daemon hands it
  * callbacks that produce each document, so health/ does not depend on
@@ -29,6 +30,9 @@ struct http_sources {
 	/* /health: true when every tenant has a writable backend; *detail
 	 * receives a small JSON body (new reference). */
 	bool (*healthy)(void *arg, json_t **detail);
+	/* GET /sessions: live sessions with their state (new reference).
+	 * NULL means the endpoint is not offered. */
+	json_t *(*sessions)(void *arg);
 	/* POST actions (path without the query; query may be NULL). Either
 	 * return an HTTP status and set *reply (new reference) to answer now,
 	 * or return 0 and answer later with http_pending_done(p, ...) exactly

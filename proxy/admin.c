@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "health/accounts.h"
 #include "health/monitor.h"
+#include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
 #include "proxy/tenant.h"
 
@@ -224,6 +225,7 @@ struct http_sources admin_sources(struct daemon *d)
 		.status = status,
 		.metrics = metrics,
 		.healthy = healthy,
+		.sessions = admin_sessions_json,
 		.action = action,
 	};
 	return s;
