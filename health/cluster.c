@@ -85,7 +85,7 @@ static struct hc_cluster *cluster_new(struct hc_monitor *m, struct cfg *cfg,
 		mb->idx = i;
 		mb->addr = cc->members[i];
 		mb->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		atomic_init(&mb->suspect, false);
+		atomic_init(&mb->asked, 0);
 		mb->state = HC_UNKNOWN;
 		mb->state_since_us = now;
 		mb->lag_ms = -1;
@@ -294,6 +294,8 @@ static void carry_over(struct hc_cluster *nc, struct hc_cluster *oc)
 			nm->lag_ms = om->lag_ms;
 			nm->lag_source = om->lag_source;
 			nm->probes = om->probes;
+			nm->answered = om->answered;
+			atomic_store(&nm->asked, atomic_load(&om->asked));
 			nm->probe_failures = om->probe_failures;
 			nm->alert_auth = om->alert_auth;
 			if ((int)j == oc->primary)
@@ -461,18 +463,20 @@ static bool sa_matches(const struct cfg_addr *a, const struct sockaddr *sa)
 	return false;
 }
 
-void hc_monitor_suspect(struct hc_monitor *m, const char *cluster, const struct sockaddr *sa)
+uint64_t hc_monitor_suspect(struct hc_monitor *m, const char *cluster, const struct sockaddr *sa)
 {
+	uint64_t seq = 0;
 	pthread_mutex_lock(&m->mu);
 	struct hc_cluster *cl = find_cluster(m, cluster);
 	for (size_t i = 0; cl && i < cl->n; i++) {
 		struct hc_mmember *mb = &cl->members[i];
 		if (sa_matches(&mb->addr, sa)) {
-			atomic_store(&mb->suspect, true);
+			seq = atomic_fetch_add(&mb->asked, 1) + 1;
 			kick(mb->wake_fd);
 		}
 	}
 	pthread_mutex_unlock(&m->mu);
+	return seq;
 }
 
 int hc_monitor_request(struct hc_monitor *m, enum hc_request_kind kind, const char *cluster,

@@ -234,10 +234,11 @@ void *hc_member_main(void *arg)
 		}
 		pthread_mutex_unlock(&cl->mu);
 
+		/* Requests made before this probe starts are answered by it. */
+		uint64_t asked = atomic_load(&mb->asked);
 		int64_t t0 = clock_mono_us();
 		struct hc_probe_res res;
 		hc_probe(&db, &q, &res);
-		bool suspect = atomic_exchange(&mb->suspect, false);
 
 		pthread_mutex_lock(&cl->mu);
 		if (q.hb_write) {
@@ -251,8 +252,11 @@ void *hc_member_main(void *arg)
 			}
 		}
 		apply_probe(cl, mb, &res, t0, clock_mono_us());
-		if (suspect)
+		if (asked != mb->answered) {
+			/* Someone waits for this verdict: publish it even unchanged. */
+			mb->answered = asked;
 			cl->force_publish = true;
+		}
 		int delay = hc_next_probe_ms(&mb->h, &cl->pol);
 		pthread_cond_broadcast(&cl->cv);
 		pthread_mutex_unlock(&cl->mu);
@@ -284,6 +288,7 @@ static struct hc_topology *build_topology(struct hc_cluster *cl)
 		m->lag_ms = mb->lag_ms;
 		m->since_us = mb->state_since_us;
 		m->probe_us = mb->probe_us;
+		m->answered = mb->answered;
 		hc_fmt(m->version, "%s", mb->last.version);
 		hc_fmt(m->last_error, "%s", mb->last_error);
 	}

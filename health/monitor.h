@@ -37,10 +37,13 @@ void hc_monitor_stop(struct hc_monitor *m);
 
 /* Current snapshot of a cluster with a reference the caller drops, or NULL. */
 struct hc_topology *hc_monitor_topology(struct hc_monitor *m, const char *cluster);
-/* A worker saw the member refuse or reset a connection: probe it now, and
- * publish a snapshot afterwards (even an unchanged one) so sessions
- * waiting on it retry. Any thread; never blocks on I/O. */
-void hc_monitor_suspect(struct hc_monitor *m, const char *cluster, const struct sockaddr *sa);
+/* A worker saw the member refuse or reset a connection, or wants a fresh
+ * verdict on it: probe it now, and publish a snapshot afterwards (even an
+ * unchanged one) so sessions waiting on it retry. Returns the request's
+ * number: a snapshot whose member has `answered` >= it reflects a probe
+ * that started after this call (0: no such member). Any thread; never
+ * blocks on I/O. */
+uint64_t hc_monitor_suspect(struct hc_monitor *m, const char *cluster, const struct sockaddr *sa);
 
 /* Operator requests, carried out on the cluster's own thread. */
 enum hc_request_kind {

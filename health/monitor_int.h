@@ -37,7 +37,7 @@ struct hc_mmember {
 	pthread_t thread;
 	bool started;
 	int wake_fd;                 /* eventfd: probe now (suspect, reconfigure) */
-	atomic_bool suspect;         /* a worker reported a refused/reset connection */
+	atomic_uint_fast64_t asked;  /* probe requests (hc_monitor_suspect) so far */
 
 	struct hc_health h;
 	bool fenced;                 /* a former primary, kept out until an operator says so */
@@ -55,6 +55,7 @@ struct hc_mmember {
 	int64_t last_error_us;       /* wall clock of last_error */
 	int64_t lag_ms;              /* -1 unknown / not a replica */
 	const char *lag_source;      /* "heartbeat", "seconds_behind_master", "last_known", "" */
+	uint64_t answered;           /* `asked` when the last finished probe started */
 	uint64_t probes;             /* totals, for /metrics */
 	uint64_t probe_failures;
 	bool hb_inflight;            /* this member's thread is writing a heartbeat */

@@ -90,6 +90,7 @@ struct hc_member {
 	int64_t lag_ms;        /* replication lag; -1 when unknown or not a replica */
 	int64_t since_us;      /* wall clock (µs) when it entered `state` */
 	int64_t probe_us;      /* duration of the last probe, µs */
+	uint64_t answered;     /* probe requests (hc_monitor_suspect) the state reflects */
 	char version[64];      /* server version string, "" until probed */
 	char last_error[160];  /* last probe failure, "" if none */
 };

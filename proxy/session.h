@@ -104,6 +104,8 @@ struct session {
 	struct hc_gate *gate;        /* reference while counted in at a member (worker.c) */
 	size_t gate_slot;            /* that member's index in the gate */
 	int64_t backend_deadline_us; /* monotonic: the backend login must be done by then */
+	uint64_t verdict_seq;        /* a fresh probe of a DOWN primary was requested: fail once
+				      * a snapshot answers request number verdict_seq (0: none) */
 	char why[160];               /* SESS_BACKEND_WAIT: what it waits for; with
 				      * SESS_F_BACKEND_GONE: why the backend is gone */
 	uint16_t gone_code;          /* SESS_F_BACKEND_GONE: the error code to send */

@@ -343,7 +343,19 @@ enum worker_pick worker_backend_pick(struct worker *w, struct session *s,
 		else
 			snprintf(why, whylen, "the primary %s is %s", p->addr.text,
 				 hc_state_name(p->state));
-		return moving ? WORKER_PICK_WAIT : WORKER_PICK_FAIL;
+		if (moving)
+			return WORKER_PICK_WAIT;
+		if (p->state == HC_DOWN && w->d->mon) {
+			/* It may have come back since its last probe: ask for a
+			 * probe now and wait for that one verdict (a snapshot with
+			 * a newer probe of it), not longer. */
+			if (!s->verdict_seq)
+				s->verdict_seq = hc_monitor_suspect(
+					w->d->mon, cluster, (const struct sockaddr *)&p->addr.sa);
+			if (p->answered < s->verdict_seq)
+				return WORKER_PICK_WAIT;
+		}
+		return WORKER_PICK_FAIL;
 	}
 	if (!hc_gate_enter(topo->gate, (size_t)topo->primary)) {
 		snprintf(why, whylen, "%s", topo->note[0] ? topo->note

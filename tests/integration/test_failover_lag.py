@@ -87,8 +87,10 @@ class LagRefusalTest(unittest.TestCase):
         self.assertEqual(sid, p.server_id)
         util.wait_for(lambda: admin.health()[0] == 200, 10, what="/health 200")
         st.pair.start_replica_sql_thread()
-        util.wait_for(lambda: (admin.member(r.address)["lag_ms"] or 10**9) < 1000, 30,
-                      what="the replica to catch up")
+        def caught_up():
+            lag = admin.member(r.address)["lag_ms"]
+            return lag is not None and lag < 1000
+        util.wait_for(caught_up, 30, what="the replica to catch up")
         self.assertEqual(admin.cluster()["failover"]["total"], 0)
 
 
