@@ -32,6 +32,7 @@
 #define CR_CONN_HOST_ERROR_ 2003
 #define CR_UNKNOWN_HOST_ 2005
 #define CR_AUTH_PLUGIN_CANNOT_LOAD_ 2059
+#define CR_SSL_CONNECTION_ERROR_ 2026
 
 enum hc_fail hc_probe_classify_connect(const struct hc_db *db, int rc)
 {
@@ -53,6 +54,7 @@ enum hc_fail hc_probe_classify_connect(const struct hc_db *db, int rc)
 	case ER_PASSWORD_EXPIRED:
 	case ER_ACCOUNT_LOCKED:
 	case CR_AUTH_PLUGIN_CANNOT_LOAD_:
+	case CR_SSL_CONNECTION_ERROR_: /* TLS refused or not verified: a setup problem too */
 		return HC_FAIL_AUTH;
 	default:
 		break;

@@ -127,14 +127,26 @@ class Stack:
         return self
 
     def stop(self) -> None:
+        """Stop everything; then fail if tandem crashed, exited non-zero or
+        reported a sanitizer finding (the ASan+UBSan build aborts on one and
+        checks for leaks at exit)."""
+        rc = None
         try:
             for s in self.pair.servers:
                 if s.is_stopped():
                     s.sigcont()
         finally:
             if self.tandem:
-                self.tandem.stop()
+                rc = self.tandem.stop()
             self.pair.stop()
+        if not self.tandem:
+            return
+        log = self.tandem.log_text()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise AssertionError(f"tandem reported {marker}:\n{self.tandem.log_tail(60)}")
+        if rc != 0:
+            raise AssertionError(f"tandem exited with {rc}:\n{self.tandem.log_tail(60)}")
 
     def cleanup(self) -> None:
         util.remove_scratch(self.dir)
