@@ -23,6 +23,9 @@
 
 #define CFG_ADDR_TEXT 72
 
+struct ssl_ctx_st;  /* OpenSSL's SSL_CTX */
+struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
+
 /* A host:port, resolved when the config is loaded. */
 struct cfg_addr {
 	char text[CFG_ADDR_TEXT];  /* as written in the config, for logs and /status */
@@ -63,12 +66,27 @@ struct cfg_failover {
 	int min_interval_ms;
 };
 
+/* TLS towards clients, tandem the server: a tenant's "tls" or the top-level
+ * default (config/tls.c). */
+struct cfg_tls_server {
+	struct ssl_ctx_st *ctx; /* certificate, key, client CA; each session's SSL holds a reference */
+	bool require;           /* refuse a login that did not start with an SSLRequest */
+	bool verify_client;     /* "ca" given: clients must present a certificate it signed */
+};
+
+/* TLS towards a cluster's servers, tandem the client. */
+struct cfg_tls_client {
+	struct ssl_ctx_st *ctx; /* CA to verify servers with, optional client certificate */
+	bool verify_identity;   /* the member's host name or IP must match its certificate */
+};
+
 struct cfg_cluster {
 	char *name;
 	struct cfg_addr *members;  /* [0] is the configured primary, then replicas */
 	size_t nmembers;
 	struct cfg_monitor monitor;
 	struct cfg_failover failover;
+	struct cfg_tls_client *tls;  /* NULL: plaintext to the servers */
 };
 
 struct cfg_tenant {
@@ -82,6 +100,8 @@ struct cfg_tenant {
 	unsigned max_connections;  /* 0 = no per-tenant limit */
 	bool local_infile;
 	bool transaction_replay;
+	const struct cfg_tls_server *tls; /* own_tls, the top-level default, or NULL (no TLS) */
+	struct cfg_tls_server *own_tls;   /* the tenant's own "tls" object, owned */
 };
 
 struct cfg_limits {
@@ -108,6 +128,12 @@ struct cfg {
 	int log_level;         /* enum log_level */
 	char *server_version;  /* version string sent to clients */
 	struct cfg_limits limits;
+	struct cfg_tls_server *tls;  /* top-level "tls": the default of every tenant, or NULL */
+	/* caching_sha2_password RSA key from "rsa_private_key" (NULL: the key
+	 * tandem generated at start-up is used), with its public PEM text. */
+	struct evp_pkey_st *rsa_key;
+	char *rsa_public_pem;
+	size_t rsa_public_pem_len;
 	struct cfg_cluster *clusters;
 	size_t nclusters;
 	struct cfg_tenant *tenants;
