@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +140,13 @@ static bool load_pair(struct cfg_errors *e, SSL_CTX *ctx, const char *cert, cons
 		return false;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		cfg_error(e, "%s.key: cannot load a private key from %s: %s", path, key,
-			  ssl_reason(why, sizeof(why)));
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+			cfg_error(e, "%s.key: %s does not match the certificate in %s", path, key, cert);
+			ERR_clear_error();
+		} else {
+			cfg_error(e, "%s.key: cannot load a private key from %s: %s", path, key,
+				  ssl_reason(why, sizeof(why)));
+		}
 		return false;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
