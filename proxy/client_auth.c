@@ -304,6 +304,8 @@ static void send_public_key(struct session *s)
 	EVP_PKEY_free(s->rsa_key);
 	EVP_PKEY_up_ref(key);
 	s->rsa_key = key;
+	log_debug("session %llu: tandem sent its RSA public key to %s", (unsigned long long)s->id,
+		  s->peer_text);
 	more_data(s, (const uint8_t *)pem, pem_len, SESS_AUTH_SHA2_RSA);
 }
 
