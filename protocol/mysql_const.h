@@ -166,5 +166,10 @@ enum proto_track_type {
 #define TANDEM_ER_BACKEND_UNAVAILABLE  2003 /* 08S01: no backend reachable */
 #define TANDEM_ER_FAILOVER_STATE_LOST  1927 /* 08S01 in tandem's use: session state lost in failover */
 #define TANDEM_ER_FAILOVER_ROLLED_BACK 1213 /* 40001: transaction rolled back by failover, safe to retry */
+/* HY000, ER_CONNECT_TO_FOREIGN_DATA_SOURCE: TLS to the backend failed. Not
+ * CR_SSL_CONNECTION_ERROR (2026): Connector/C replaces any code in
+ * 2001..2061 that a server sends during the login with 2027 "malformed
+ * packet", and these errors reach the client during its login. */
+#define TANDEM_ER_BACKEND_TLS 1429
 
 #endif

@@ -33,7 +33,6 @@
 
 /* Largest greeting or auth packet accepted from a backend. */
 #define BACKEND_AUTH_MAX 65536
-#define CR_SSL_CONNECTION_ERROR 2026
 
 void sess_backend_start(struct session *s)
 {
@@ -205,7 +204,7 @@ static void start_tls(struct session *s)
 	const struct cfg_tls_client *tls = s->wt->cfg->cluster->tls;
 	if (!(s->backend_server_caps & CLIENT_SSL)) {
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, CR_SSL_CONNECTION_ERROR, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_TLS, "HY000",
 			  "tandem: the database server %s does not offer TLS, which cluster '%s' "
 			  "requires",
 			  s->backend_addr, s->wt->cfg->cluster->name);
@@ -223,7 +222,7 @@ static void start_tls(struct session *s)
 	if (conn_write(&s->backend, buf, wr.len) < 0 ||
 	    conn_tls_start(&s->backend, tls->ctx, false,
 			   tls->verify_identity ? s->backend_host : NULL) < 0) {
-		sess_fail(s, CR_SSL_CONNECTION_ERROR, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_TLS, "HY000",
 			  "tandem: cannot start TLS to the database server %s", s->backend_addr);
 		return;
 	}

@@ -386,6 +386,8 @@ void sess_client_auth_read(struct session *s)
 	if (span == 0)
 		return;
 	if (span < 0 || seq != s->client_seq) {
+		if (span > 0)
+			s->client_seq = (uint8_t)(seq + 1);
 		bad_handshake(s, span < 0 ? "auth packet too large" : "packets out of order");
 		return;
 	}
@@ -454,7 +456,6 @@ static void start_tls(struct session *s, const uint8_t *p, uint32_t len, uint8_t
 		return;
 	}
 	evbuffer_drain(s->client.in, (size_t)span);
-	s->client_seq = (uint8_t)(seq + 1);
 	if (conn_tls_start(&s->client, tls->ctx, true, NULL) < 0) {
 		sess_close(s, "cannot start TLS (out of memory)");
 		return;
@@ -485,7 +486,10 @@ void sess_client_handshake_read(struct session *s)
 		bad_handshake(s, "login packet too large");
 		return;
 	}
-	if (seq != s->client_seq) {
+	/* Every answer from here on, an ERR included, follows the client's packet. */
+	bool in_order = seq == s->client_seq;
+	s->client_seq = (uint8_t)(seq + 1);
+	if (!in_order) {
 		bad_handshake(s, "packets out of order");
 		return;
 	}
@@ -527,7 +531,6 @@ void sess_client_handshake_read(struct session *s)
 		memcpy(s->attrs, r.attrs.p, r.attrs.len);
 		s->attrs_len = r.attrs.len;
 	}
-	s->client_seq = (uint8_t)(seq + 1);
 
 	/* Copy the auth data out: replies may go out before the drain. */
 	uint8_t auth[256];

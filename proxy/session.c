@@ -206,7 +206,7 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 	if (s->state == SESS_BACKEND_TLS) {
 		/* Not a liveness problem: no suspicion for the monitor. */
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, 2026 /* CR_SSL_CONNECTION_ERROR */, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_TLS, "HY000",
 			  "tandem: TLS to the database server %s failed: %s", s->backend_addr,
 			  ev == CONN_EOF ? "the server closed the connection"
 					 : conn_tls_error(&s->backend));
