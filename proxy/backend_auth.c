@@ -86,7 +86,9 @@ int sess_backend_auth_reply(const struct session *s, const char *plugin, const u
 		return PROTO_SHA1_LEN;
 	}
 	if (strcmp(plugin, PROTO_PLUGIN_SHA2) == 0) {
-		if (!s->password || !s->password[0])
+		if (!s->password)
+			return -1; /* only SHA1(pw) known: no caching_sha2 reply exists */
+		if (!s->password[0])
 			return 0;
 		proto_sha2_reply(out, s->password, strlen(s->password), scramble);
 		return PROTO_SHA256_LEN;
@@ -166,7 +168,8 @@ static void send_login(struct session *s)
 	uint8_t reply[PROTO_SHA256_LEN];
 	int rlen = sess_backend_auth_reply(s, s->backend_plugin, s->backend_scramble, reply);
 	if (rlen < 0) {
-		/* Unknown default plugin: answer natively; the server switches us
+		/* A default plugin tandem cannot answer (unknown, or caching_sha2
+		 * without the password): answer natively; the server switches us
 		 * to the account's plugin if it differs. */
 		snprintf(s->backend_plugin, sizeof(s->backend_plugin), "%s", PROTO_PLUGIN_NATIVE);
 		rlen = sess_backend_auth_reply(s, s->backend_plugin, s->backend_scramble, reply);
@@ -355,6 +358,13 @@ static void auth_switch(struct session *s, const uint8_t *p, uint32_t len, uint8
 	s->backend_key_requested = false;
 	uint8_t reply[PROTO_SHA256_LEN];
 	int rlen = sess_backend_auth_reply(s, s->backend_plugin, s->backend_scramble, reply);
+	if (rlen < 0 && strcmp(s->backend_plugin, PROTO_PLUGIN_SHA2) == 0) {
+		sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
+			  "tandem: the account '%s' on %s uses caching_sha2_password, which needs its "
+			  "password; tandem knows only its mysql_native_password hash",
+			  s->user, s->backend_addr);
+		return;
+	}
 	if (rlen < 0) {
 		sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
 			  "tandem: the account '%s' uses the authentication plugin '%s', which "

@@ -200,7 +200,6 @@ START_TEST(server_errors)
 	c = load(&e, "", "\"tls\": {\"cert\": \"@/a.pem\", \"key\": \"@/b.key\"},", "", "");
 	ck_assert_ptr_null(c);
 	ck_assert(has_error(&e, "$.tenants.t1.tls.key:"));
-	dump(&e);
 	ck_assert(has_error(&e, "does not match the certificate"));
 	cfg_errors_free(&e);
 
