@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 
 #define CFG_ADDR_TEXT 72
+/* Longest tenant or cluster name. */
+#define CFG_NAME_MAX 63
 
 struct ssl_ctx_st;  /* OpenSSL's SSL_CTX */
 struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
@@ -80,6 +82,12 @@ struct cfg_tls_client {
 	bool verify_identity;   /* the member's host name or IP must match its certificate */
 };
 
+/* Loading accounts from the cluster (tenants with users_from_backend). */
+struct cfg_accounts {
+	int refresh_ms;        /* periodic reload of the account list */
+	int min_refresh_ms;    /* at most one on-demand reload (unknown user) per this */
+};
+
 struct cfg_cluster {
 	char *name;
 	struct cfg_addr *members;  /* [0] is the configured primary, then replicas */
@@ -87,6 +95,8 @@ struct cfg_cluster {
 	struct cfg_monitor monitor;
 	struct cfg_failover failover;
 	struct cfg_tls_client *tls;  /* NULL: plaintext to the servers */
+	struct cfg_accounts accounts;
+	bool accounts_used;        /* some tenant has users_from_backend on this cluster */
 };
 
 struct cfg_tenant {
@@ -102,6 +112,9 @@ struct cfg_tenant {
 	bool transaction_replay;
 	const struct cfg_tls_server *tls; /* own_tls, the top-level default, or NULL (no TLS) */
 	struct cfg_tls_server *own_tls;   /* the tenant's own "tls" object, owned */
+	bool users_from_backend;   /* accounts of the cluster may log in too */
+	char **backend_user_patterns; /* limit those to names matching one (NULL: all) */
+	size_t nbackend_user_patterns;
 };
 
 struct cfg_limits {
@@ -127,6 +140,7 @@ struct cfg {
 	int workers;
 	int log_level;         /* enum log_level */
 	char *server_version;  /* version string sent to clients */
+	char *run_user;        /* "user": drop root to this account after binding, or NULL */
 	struct cfg_limits limits;
 	struct cfg_tls_server *tls;  /* top-level "tls": the default of every tenant, or NULL */
 	/* caching_sha2_password RSA key from "rsa_private_key" (NULL: the key
@@ -163,6 +177,13 @@ void cfg_unref(struct cfg *c);
 const struct cfg_tenant *cfg_tenant_find(const struct cfg *c, const char *name);
 const struct cfg_cluster *cfg_cluster_find(const struct cfg *c, const char *name);
 const struct cfg_user *cfg_user_find(const struct cfg_tenant *t, const char *name, size_t len);
+
+/* Whether a backend account name may log in through tenant t (users_from_backend
+ * on, and the name matches one of its patterns if it has any). */
+bool cfg_tenant_backend_user_ok(const struct cfg_tenant *t, const char *name);
+/* SQL LIKE matching as MariaDB does for account hosts: '%' any run, '_' one
+ * character, '\\' escapes; case-insensitive when fold is true. */
+bool cfg_like_match(const char *pattern, const char *text, bool fold);
 
 /* Parse "a.b.c.d[/n]" or "v6[/n]"; 0 or -1. */
 int cfg_cidr_parse(const char *text, struct cfg_cidr *out);

@@ -41,7 +41,7 @@ void sess_backend_start(struct session *s)
 	const struct hc_member *m = worker_primary(s->w, cl->name, &topo);
 	if (!m) {
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: no writable database server is available for tenant '%s'",
 			  s->wt->name);
 		return;
@@ -54,7 +54,7 @@ void sess_backend_start(struct session *s)
 	if (conn_connect(&s->backend, s->w->base, (const struct sockaddr *)&s->backend_sa,
 			 s->backend_salen, &sess_backend_cbs, s) < 0) {
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: cannot reach the database server %s for tenant '%s' (%s)",
 			  s->backend_addr, s->wt->name, strerror(s->backend.error));
 		return;
@@ -113,7 +113,7 @@ static void backend_refused(struct session *s, const uint8_t *p, uint32_t len)
 	struct proto_err_pkt e;
 	stat_add(&s->wt->stats->backend_errors, 1);
 	if (proto_err_parse(p, len, CLIENT_PROTOCOL_41, &e) < 0) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s refused the login", s->backend_addr);
 		return;
 	}
@@ -127,7 +127,7 @@ static void backend_refused(struct session *s, const uint8_t *p, uint32_t len)
 static void send_backend(struct session *s, const void *buf, size_t len)
 {
 	if (conn_write(&s->backend, buf, len) < 0)
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: cannot send the login to %s", s->backend_addr);
 }
 
@@ -191,7 +191,7 @@ static void send_login(struct session *s)
 	s->backend_caps = r.caps;
 	if (rc != PROTO_OK) {
 		proto_wipe(buf, sizeof(buf));
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: cannot build the login for %s", s->backend_addr);
 		return;
 	}
@@ -207,7 +207,7 @@ static void start_tls(struct session *s)
 	const struct cfg_tls_client *tls = s->wt->cfg->cluster->tls;
 	if (!(s->backend_server_caps & CLIENT_SSL)) {
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_TLS, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_TLS, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s does not offer TLS, which cluster '%s' "
 			  "requires",
 			  s->backend_addr, s->wt->cfg->cluster->name);
@@ -225,7 +225,7 @@ static void start_tls(struct session *s)
 	if (conn_write(&s->backend, buf, wr.len) < 0 ||
 	    conn_tls_start(&s->backend, tls->ctx, false,
 			   tls->verify_identity ? s->backend_host : NULL) < 0) {
-		sess_fail(s, TANDEM_ER_BACKEND_TLS, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_TLS, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: cannot start TLS to the database server %s", s->backend_addr);
 		return;
 	}
@@ -250,7 +250,7 @@ void sess_backend_handshake_read(struct session *s)
 	if (span == 0)
 		return;
 	if (span < 0 || len == 0) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent a malformed greeting", s->backend_addr);
 		return;
 	}
@@ -261,14 +261,14 @@ void sess_backend_handshake_read(struct session *s)
 	struct proto_handshake hs;
 	int rc = proto_handshake_parse(p, len, &hs);
 	if (rc < 0 || hs.scramble_len < PROTO_SCRAMBLE_LEN) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent an unusable greeting (%s)",
 			  s->backend_addr, proto_strerror(rc < 0 ? rc : PROTO_E_MALFORMED));
 		return;
 	}
 	uint64_t missing = (s->client_caps & SESS_CAPS_SHAPE) & ~hs.caps;
 	if (missing) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s lacks capabilities 0x%llx the client uses",
 			  s->backend_addr, (unsigned long long)missing);
 		return;
@@ -294,7 +294,7 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 {
 	struct proto_ok ok;
 	if (proto_ok_parse(p, len, s->backend_caps, &ok) < 0) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent a malformed OK", s->backend_addr);
 		return;
 	}
@@ -333,7 +333,7 @@ static void send_raw(struct session *s, uint8_t seq, const void *data, size_t le
 	struct proto_wr wr;
 	proto_wr_init(&wr, stack, sizeof(stack));
 	if (proto_raw_build(&wr, seq, data, len) != PROTO_OK) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: cannot build the login for %s", s->backend_addr);
 		return;
 	}
@@ -347,7 +347,7 @@ static void auth_switch(struct session *s, const uint8_t *p, uint32_t len, uint8
 	struct proto_auth_switch as;
 	if (proto_auth_switch_parse(p, len, &as) < 0 || as.data.len < PROTO_SCRAMBLE_LEN ||
 	    as.plugin.len >= sizeof(s->backend_plugin)) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent a malformed auth switch",
 			  s->backend_addr);
 		return;
@@ -402,7 +402,7 @@ static void more_data(struct session *s, const uint8_t *p, uint32_t len, uint8_t
 	if (len == 2 && p[1] == PROTO_SHA2_FAST_AUTH_OK)
 		return; /* the OK follows */
 	if (len != 2 || p[1] != PROTO_SHA2_PERFORM_FULL_AUTH) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent an unexpected login reply",
 			  s->backend_addr);
 		return;
@@ -438,7 +438,7 @@ void sess_backend_auth_read(struct session *s)
 		if (span == 0 || s->state != st)
 			return;
 		if (span < 0 || len == 0) {
-			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 				  "tandem: the database server %s sent a malformed login reply",
 				  s->backend_addr);
 			return;
@@ -460,7 +460,7 @@ void sess_backend_auth_read(struct session *s)
 			more_data(s, p, len, seq);
 			break;
 		default:
-			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 				  "tandem: the database server %s sent an unexpected login reply",
 				  s->backend_addr);
 			return;

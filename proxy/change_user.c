@@ -91,7 +91,7 @@ void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t 
 void sess_change_user_backend(struct session *s)
 {
 	if (!conn_is_open(&s->backend)) {
-		sess_fail(s, CR_SERVER_LOST, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 			  "tandem: lost the connection to the database server");
 		return;
 	}
@@ -125,7 +125,7 @@ void sess_change_user_backend(struct session *s)
 	s->backend_key_requested = false;
 	if (rc != PROTO_OK || conn_write(&s->backend, buf, wr.len) < 0) {
 		proto_wipe(buf, sizeof(buf));
-		sess_fail(s, CR_SERVER_LOST, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 			  "tandem: cannot send COM_CHANGE_USER to the database server %s",
 			  s->backend_addr);
 		return;
@@ -138,7 +138,7 @@ void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, in
 {
 	struct proto_ok ok;
 	if (proto_ok_parse(p, len, s->backend_caps, &ok) < 0) {
-		sess_fail(s, CR_SERVER_LOST, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 			  "tandem: the database server %s sent a malformed OK", s->backend_addr);
 		return;
 	}

@@ -33,6 +33,7 @@
 #include "protocol/okerr.h"
 #include "proxy/auth_keys.h"
 #include "proxy/login.h"
+#include "proxy/backend_users.h"
 #include "proxy/session.h"
 #include "proxy/session_caps.h"
 #include "proxy/worker.h"
@@ -106,9 +107,12 @@ static void bad_handshake(struct session *s, const char *why)
 	sess_fail(s, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake (%s)", why);
 }
 
-static const struct cfg_user *find_user(const struct session *s)
+/* The account to check against (configured, or loaded from the backend).
+ * Looked up again at every step: a backend account's storage lasts until
+ * the next lookup only, and a reload may have removed the user. */
+static const struct cfg_user *find_user(struct session *s)
 {
-	return cfg_user_find(s->wt->cfg, s->user, strlen(s->user));
+	return sess_find_user(s);
 }
 
 void sess_auth_forget(struct session *s)
