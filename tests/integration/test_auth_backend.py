@@ -132,7 +132,7 @@ class BackendAuthTest(unittest.TestCase):
 
     def test_garbage_instead_of_tls(self):
         out = self.path_of("garbage", "sha", "sha-pass")
-        self.assertRegex(out, r"^ERROR 1429 \(HY000\): tandem: TLS to the database server "
+        self.assertRegex(out, r"^ERROR 1429 \(08001\): tandem: TLS to the database server "
                               r"127\.0\.0\.1:\d+ failed: TLS handshake: .+")
         # nothing of the login went out in plaintext
         self.assertNotIn("sha", self.fakes["garbage"].logins)

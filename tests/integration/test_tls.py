@@ -362,7 +362,7 @@ class TlsTest(unittest.TestCase):
     def test_backend_wrong_ca(self):
         r = self.cli("wrongca", "SELECT 1")
         self.assertEqual(r.rc, 1)
-        self.assertRegex(r.stderr, r"ERROR 1429 \(HY000\): tandem: TLS to the database server "
+        self.assertRegex(r.stderr, r"ERROR 1429 \(08001\): tandem: TLS to the database server "
                                    r"127\.0\.0\.1:\d+ failed: TLS handshake: certificate verify "
                                    r"failed \(.+\)")
 
@@ -371,7 +371,7 @@ class TlsTest(unittest.TestCase):
         try:
             r = self.cli("id", "SELECT 1")
             self.assertEqual(r.rc, 1)
-            self.assertRegex(r.stderr, r"ERROR 1429 \(HY000\): .*certificate verify failed "
+            self.assertRegex(r.stderr, r"ERROR 1429 \(08001\): .*certificate verify failed "
                                        r"\(IP address mismatch\)")
             r = self.cli("opt", "SELECT 1")     # CA check only: fine
             self.assertEqual((r.rc, r.stdout.strip()), (0, "1"), r.stderr)
@@ -383,7 +383,7 @@ class TlsTest(unittest.TestCase):
     def test_backend_without_tls_is_never_used_in_plaintext(self):
         r = self.cli("nosrvtls", "SELECT 1")
         self.assertEqual(r.rc, 1)
-        self.assertRegex(r.stderr, r"ERROR 1429 \(HY000\): tandem: the database server "
+        self.assertRegex(r.stderr, r"ERROR 1429 \(08001\): tandem: the database server "
                                    r"127\.0\.0\.1:\d+ does not offer TLS, which cluster 'notls' "
                                    r"requires")
 
