@@ -76,10 +76,15 @@ struct cfg_tls_server {
 	bool verify_client;     /* "ca" given: clients must present a certificate it signed */
 };
 
-/* TLS towards a cluster's servers, tandem the client. */
+/* TLS towards a cluster's servers, tandem the client. The paths are for
+ * the monitor's Connector/C probes (MYSQL_OPT_SSL_CA/CERT/KEY and
+ * MYSQL_OPT_SSL_VERIFY_SERVER_CERT), which cannot take an SSL_CTX. */
 struct cfg_tls_client {
 	struct ssl_ctx_st *ctx; /* CA to verify servers with, optional client certificate */
 	bool verify_identity;   /* the member's host name or IP must match its certificate */
+	char *ca_path;          /* full paths as loaded; NULL when not given (no "ca": */
+	char *cert_path;        /*   the system trust store) */
+	char *key_path;
 };
 
 /* Loading accounts from the cluster (tenants with users_from_backend). */

@@ -272,6 +272,16 @@ static struct cfg_tls_client *load_client(struct cfg_errors *e, json_t *obj, con
 	}
 	t->ctx = ctx;
 	t->verify_identity = verify_identity;
+	t->ca_path = have_ca ? strdup(ca) : NULL;
+	t->cert_path = have_cert ? strdup(cert) : NULL;
+	t->key_path = have_key ? strdup(key) : NULL;
+	if ((have_ca && !t->ca_path) || (have_cert && (!t->cert_path || !t->key_path))) {
+		cfg_error(e, "%s: out of memory", path);
+		free(t->ca_path);
+		free(t->cert_path);
+		free(t->key_path);
+		goto fail;
+	}
 	return t;
 fail:
 	SSL_CTX_free(ctx);
@@ -375,6 +385,9 @@ void cfg_tls_free(struct cfg *c)
 		struct cfg_tls_client *t = c->clusters[i].tls;
 		if (t) {
 			SSL_CTX_free(t->ctx);
+			free(t->ca_path);
+			free(t->cert_path);
+			free(t->key_path);
 			free(t);
 		}
 		c->clusters[i].tls = NULL;

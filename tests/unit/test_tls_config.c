@@ -244,6 +244,8 @@ START_TEST(cluster_tls)
 	ck_assert_ptr_nonnull(c->clusters[0].tls);
 	ck_assert_ptr_nonnull(c->clusters[0].tls->ctx);
 	ck_assert(c->clusters[0].tls->verify_identity);
+	ck_assert_ptr_nonnull(strstr(c->clusters[0].tls->ca_path, "/a.pem"));
+	ck_assert_ptr_null(c->clusters[0].tls->cert_path);
 	cfg_unref(c);
 	cfg_errors_free(&e);
 
@@ -252,6 +254,8 @@ START_TEST(cluster_tls)
 	dump(&e);
 	ck_assert_ptr_nonnull(c);
 	ck_assert(!c->clusters[0].tls->verify_identity);
+	ck_assert_ptr_null(c->clusters[0].tls->ca_path);
+	ck_assert_ptr_nonnull(strstr(c->clusters[0].tls->key_path, "/a.key"));
 	cfg_unref(c);
 	cfg_errors_free(&e);
 
