@@ -348,6 +348,35 @@ class TlsTest(unittest.TestCase):
             self.assertEqual(rawclient.parse_err(c.read_packet()[1])[:2], (3159, "HY000"))
         self.assert_still_serving()
 
+    def test_large_transfers_and_slow_reader_over_tls(self):
+        """Megabytes both ways through TLS on both legs: a 4 MiB parameter
+        up (one packet, many TLS records), the same back, and
+        200k rows read slowly enough that tandem must stop and resume
+        reading the backend (backpressure) with TLS records on both sides."""
+        blob = os.urandom(4 << 20)
+        with clients.connect(self.port("opt"), ssl_ca=str(self.ca.cert), database="test",
+                             read_timeout=120) as c:
+            self.assertIsInstance(c._sock, ssl.SSLSocket)
+            with c.cursor() as cur:
+                cur.execute("CREATE TABLE IF NOT EXISTS test.blobs (id INT PRIMARY KEY, b LONGBLOB)")
+                cur.execute("REPLACE INTO test.blobs VALUES (1, %s)", (blob,))
+                cur.execute("SELECT b, SHA2(b, 256) FROM test.blobs WHERE id = 1")
+                got, digest = cur.fetchone()
+                self.assertEqual(got, blob)
+                self.assertEqual(digest, hashlib.sha256(blob).hexdigest())
+            with c.cursor(pymysql.cursors.SSCursor) as cur:
+                cur.execute("SELECT seq, REPEAT('x', 100) FROM seq_1_to_200000")
+                n = total = 0
+                while rows := cur.fetchmany(20000):
+                    n += len(rows)
+                    total += sum(r[0] for r in rows)
+                    # a slow consumer: what tandem sent fills the socket meanwhile
+                    time.sleep(0.05)
+                self.assertEqual((n, total), (200000, 200000 * 200001 // 2))
+            with c.cursor() as cur:
+                cur.execute("SELECT 1")
+                self.assertEqual(cur.fetchall(), ((1,),))
+
     # -- backend leg ---------------------------------------------------------
 
     def test_backend_tls_verified(self):
