@@ -203,18 +203,20 @@ static bool check_cleartext(struct session *s, const struct cfg_user *u, const c
 	return ok;
 }
 
-/* A caching_sha2 reply computed with our scramble (n > 0). */
+/* A caching_sha2 reply computed with our scramble (n > 0). An unknown
+ * user (u NULL) takes the same steps as a wrong password, so the
+ * conversation tells nobody which user names exist. */
 static enum auth_verdict sha2_verdict(struct session *s, const struct cfg_user *u,
 				      const uint8_t *d, size_t n)
 {
-	if (u->password && proto_sha2_check(d, n, s->scramble, u->sha2)) {
+	if (u && u->password && proto_sha2_check(d, n, s->scramble, u->sha2)) {
 		s->sha2_fast_auth = true;
 		return AUTH_OK;
 	}
 	/* Over TLS Connector/C sends the password in clear at once. A 32-byte
 	 * reply that is not that is a fast-auth attempt: ask for the password. */
 	if (conn_is_tls(&s->client) && d[n - 1] == 0) {
-		if (check_cleartext(s, u, (const char *)d, n - 1))
+		if (u && check_cleartext(s, u, (const char *)d, n - 1))
 			return AUTH_OK;
 		return n == PROTO_SHA256_LEN ? AUTH_SHA2_FULL : AUTH_DENIED;
 	}
@@ -227,10 +229,8 @@ static enum auth_verdict first_verdict(struct session *s, const struct cfg_user 
 {
 	bool native = plugin.len == 0 || proto_str_eq(plugin, PROTO_PLUGIN_NATIVE);
 	bool sha2 = proto_str_eq(plugin, PROTO_PLUGIN_SHA2);
-	if (!u)
-		return native || sha2 ? AUTH_DENIED : AUTH_SWITCH;
 	if (native)
-		return check_native(s, u, d, n) ? AUTH_OK : AUTH_DENIED;
+		return u && check_native(s, u, d, n) ? AUTH_OK : AUTH_DENIED;
 	if (!sha2)
 		return AUTH_SWITCH;
 	/* Empty caching_sha2 data answering our (native) greeting is the
@@ -341,7 +341,7 @@ static const char *sha2_how(const struct session *s)
  * clear, over TLS), an empty packet for no password. */
 static void sha2_reply(struct session *s, const struct cfg_user *u, const uint8_t *d, size_t n)
 {
-	enum auth_verdict v = n == 0 ? (empty_password(u) ? AUTH_OK : AUTH_DENIED)
+	enum auth_verdict v = n == 0 ? (u && empty_password(u) ? AUTH_OK : AUTH_DENIED)
 				     : sha2_verdict(s, u, d, n);
 	if (v == AUTH_OK) {
 		auth_succeeded(s, u, sha2_how(s));
@@ -405,12 +405,12 @@ void sess_client_auth_read(struct session *s)
 	evbuffer_drain(s->client.in, (size_t)span);
 	s->client_seq = (uint8_t)(seq + 1);
 
+	/* An unknown user goes the same way as a wrong password (the key is
+	 * sent on request either way) and is denied where that would be. */
 	const struct cfg_user *u = find_user(s);
 	bool tls = conn_is_tls(&s->client);
-	if (!u) {
-		deny(s, len > 0);
-	} else if (s->auth_step == SESS_AUTH_NATIVE_SWITCH) {
-		if (check_native(s, u, data, len))
+	if (s->auth_step == SESS_AUTH_NATIVE_SWITCH) {
+		if (u && check_native(s, u, data, len))
 			auth_succeeded(s, u, PROTO_PLUGIN_NATIVE " (after an auth switch)");
 		else
 			deny(s, len > 0);
@@ -419,6 +419,8 @@ void sess_client_auth_read(struct session *s)
 	} else if (s->auth_step == SESS_AUTH_SHA2_FULL && len == 1 &&
 		   data[0] == PROTO_SHA2_REQUEST_PUBLIC_KEY && !tls) {
 		send_public_key(s);
+	} else if (!u) {
+		deny(s, true);
 	} else if (s->auth_step == SESS_AUTH_SHA2_FULL && tls) {
 		/* the password and its NUL, in clear over TLS */
 		if (len > 0 && data[len - 1] == 0 && check_cleartext(s, u, (const char *)data, len - 1))

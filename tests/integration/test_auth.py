@@ -283,6 +283,27 @@ class AuthTest(unittest.TestCase):
                 self.assertEqual(self.raw_err(c)[:2], (1045, "28000"), blob[:8])
         self.assert_still_serving()
 
+    def test_unknown_user_looks_like_a_wrong_password(self):
+        """caching_sha2 for a user tandem does not know takes the same steps
+        as a wrong password (full authentication, the public key on request)
+        and only then gets 1045: the conversation reveals no user names."""
+        for user in ("nobody", APP):
+            with rawclient.RawClient(self.port) as c:
+                scramble = c.read_greeting()
+                c.send_packet(1, c.login_packet(user, rawclient.sha2_reply("bad", scramble), SHA2))
+                self.assertEqual(c.read_packet(), (2, b"\x01\x04"), user)
+                c.send_packet(3, b"\x02")
+                seq, p = c.read_packet()
+                self.assertEqual((seq, p[:27]), (4, b"\x01-----BEGIN PUBLIC KEY-----"))
+                c.send_packet(5, os.urandom(256))
+                self.assertEqual(self.raw_err(c)[:2], (1045, "28000"))
+            # the "let us talk" packet (empty caching_sha2 data) is switched alike
+            with rawclient.RawClient(self.port) as c:
+                scramble = c.read_greeting()
+                c.send_packet(1, c.login_packet(user, b"", SHA2))
+                seq, p = c.read_packet()
+                self.assertEqual((seq, p), (2, b"\xfe" + SHA2.encode() + b"\0" + scramble + b"\0"))
+
     def test_stalled_login_times_out(self):
         """A client that stops half-way gets the auth timeout's ERR."""
         cfg = dict(self.tandem.config)
