@@ -34,6 +34,7 @@ struct conn_tls {
 	bool read_wants_write;   /* SSL_read needs the socket writable to go on */
 	bool write_wants_read;   /* SSL_write needs the socket readable to go on */
 	bool rev_forced;         /* rev is added only for write_wants_read */
+	bool sock_drained;       /* the last socket read returned less than asked for */
 	int pending_event;       /* 0, or CONN_EOF / CONN_ERROR seen after data, to report next */
 	char err[160];           /* why TLS failed */
 };
@@ -68,6 +69,8 @@ static int bio_read(BIO *b, char *buf, int len)
 			return n;
 	}
 	ssize_t n = read(c->fd, buf, (size_t)len);
+	if (c->tls)
+		c->tls->sock_drained = n >= 0 && n < len;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 		BIO_set_retry_read(b);
 		return -1;
@@ -184,6 +187,11 @@ static ssize_t tls_read(struct conn *c)
 		if (r > 0) {
 			filled[i] += (size_t)r;
 			got += (size_t)r;
+			/* The socket gave all it had and OpenSSL holds nothing more:
+			 * stop here rather than pay a read that says EAGAIN (epoll
+			 * is level-triggered and reports what comes next). */
+			if (t->sock_drained && !SSL_has_pending(t->ssl))
+				break;
 			continue;
 		}
 		int e = SSL_get_error(t->ssl, r);
