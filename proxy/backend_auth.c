@@ -148,6 +148,7 @@ static uint64_t login_caps(const struct session *s)
 		caps |= CLIENT_CONNECT_ATTRS;
 	if (srv & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
 		caps |= CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA;
+	caps |= srv & SESS_CAPS_BACKEND_ALWAYS;
 	if (conn_is_tls(&s->backend))
 		caps |= CLIENT_SSL;
 	return caps;
@@ -306,14 +307,13 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 		proto_auth_more_build(&w, s->client_seq++, &fast_ok, 1);
 		sess_send_client(s, more, w.len);
 	}
-	/* Same payload, the client's sequence id. */
-	uint8_t hdr[PROTO_HEADER_LEN];
-	proto_frame_build(hdr, len, s->client_seq);
-	evbuffer_add(s->client.out, hdr, sizeof(hdr));
-	evbuffer_add(s->client.out, p, len);
+	/* tandem's session setup goes out first; the client's first command
+	 * follows it on the wire (backend_setup.c). */
+	sess_setup_begin(s, &ok);
+	/* The OK in the client's shape, with the client's sequence id. */
+	int sent = sess_send_ok(s, p, len, s->client_seq);
 	evbuffer_drain(s->backend.in, (size_t)span);
-	stat_add(&s->wt->stats->bytes_to_clients, sizeof(hdr) + len);
-	if (conn_flush(&s->client) < 0) {
+	if (sent < 0 || conn_flush(&s->client) < 0) {
 		sess_close(s, "client gone at login");
 		return;
 	}
@@ -430,6 +430,9 @@ static void more_data(struct session *s, const uint8_t *p, uint32_t len, uint8_t
 void sess_backend_auth_read(struct session *s)
 {
 	enum sess_state st = s->state;
+	/* Answers to tandem's setup statement come before the COM_CHANGE_USER's. */
+	if (s->sf.setup_pending && !sess_setup_read(s))
+		return;
 	for (;;) {
 		const uint8_t *p;
 		uint32_t len;

@@ -30,11 +30,12 @@
 #include "proxy/session.h"
 #include "proxy/worker.h"
 
-/* The backend's session was reset: forget what was known of it.
- * Session facts (the facts tracker) reset here too; note that the backend
- * also dropped tandem's own session setup (session tracking variables). */
+/* The backend's session was reset: forget what was known of it, and turn
+ * session tracking on again (the server dropped tandem's setup with the
+ * rest; sess_facts_reset sends it ahead of the client's next command). */
 static void reset_session_facts(struct session *s, uint16_t status)
 {
+	sess_facts_reset(s, (uint8_t)s->charset, s->db[0] ? s->db : NULL, strlen(s->db));
 	s->status = status;
 	if (status & SERVER_STATUS_IN_TRANS)
 		s->flags |= SESS_F_IN_TRANS;
@@ -150,18 +151,17 @@ void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, in
 		proto_auth_more_build(&w, s->client_seq++, &fast_ok, 1);
 		sess_send_client(s, more, w.len);
 	}
-	uint8_t hdr[PROTO_HEADER_LEN];
-	proto_frame_build(hdr, len, s->client_seq);
-	evbuffer_add(s->client.out, hdr, sizeof(hdr));
-	evbuffer_add(s->client.out, p, len);
-	stat_add(&s->wt->stats->bytes_to_clients, sizeof(hdr) + len);
 	uint16_t status = ok.status;
+	/* before the OK: tandem's setup must reach the backend ahead of the
+	 * client's next command */
+	reset_session_facts(s, status);
+	/* the OK in the client's shape, with the client's sequence id */
+	int sent = sess_send_ok(s, p, len, s->client_seq);
 	evbuffer_drain(s->backend.in, (size_t)span);
-	if (conn_flush(&s->client) < 0) {
+	if (sent < 0 || conn_flush(&s->client) < 0) {
 		sess_close(s, "client gone during COM_CHANGE_USER");
 		return;
 	}
-	reset_session_facts(s, status);
 	log_debug("session %llu: now user '%s'", (unsigned long long)s->id, s->user);
 	sess_timer_clear(s);
 	sess_set_state(s, SESS_IDLE);

@@ -146,6 +146,12 @@ static void backend_on_read(struct conn *c, void *arg)
 		evbuffer_drain(s->backend.in, evbuffer_get_length(s->backend.in));
 		break;
 	default:
+		/* Answers to tandem's own setup statement may arrive while idle. */
+		if (s->sf.setup_pending &&
+		    (s->state == SESS_IDLE || s->state == SESS_COMMAND ||
+		     s->state == SESS_CHANGE_USER_AUTH) &&
+		    (!sess_setup_read(s) || evbuffer_get_length(s->backend.in) == 0))
+			break;
 		/* A server speaking out of turn (e.g. an idle-timeout ERR). */
 		log_info("session %llu: backend %s sent %zu unexpected bytes in state %s; closing",
 			 (unsigned long long)s->id, s->backend_addr,
@@ -432,6 +438,7 @@ void sess_free(struct session *s)
 		atomic_fetch_sub_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
 	}
 	free(s->attrs);
+	sess_facts_free(s);
 	if (s->password) {
 		proto_wipe(s->password, strlen(s->password));
 		free(s->password);

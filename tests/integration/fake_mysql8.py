@@ -4,8 +4,9 @@ as the default plugin, its fast path and its full authentication (in clear
 over TLS, or RSA-OAEP with the key it sends), accounts on other plugins,
 and a server that answers an SSLRequest with garbage.
 
-It is not a database: every COM_QUERY gets a one-row result whose single
-value says how that connection authenticated ("fast", "rsa", "tls-clear",
+It is not a database: a SET gets an OK (tandem sends its own session
+setup), every other COM_QUERY a one-row result whose single value says
+how that connection authenticated ("fast", "rsa", "tls-clear",
 "native") so a test can see which path tandem took. COM_CHANGE_USER runs
 the same authentication again. Runs in threads of the test process; every
 connection is closed by stop().
@@ -211,6 +212,8 @@ class _Conn:
                 i += 2
                 plugin, _ = _nul(p, i)
                 self.authenticate(1, user.decode(), auth, plugin.decode())
+            elif p[:1] == b"\x03" and p[1:].lstrip()[:4].upper() == b"SET ":
+                self.ok(1)       # tandem's own session setup
             elif p[:1] == b"\x03":
                 self.result(self.path)
             else:
