@@ -4,6 +4,8 @@
  * public key file, TLS CA and verification), then runs steps in order:
  *   -e SQL              run a statement, print its rows tab-separated
  *   -C USER:PASS[:DB]   mysql_change_user()
+ *   -W                  print "WAITING", then wait for a line on stdin (the
+ *                       test looks at tandem meanwhile)
  * Every error prints one line "ERROR <errno> (<sqlstate>): <message>" and
  * the steps go on (a test wants to see what follows a failed change);
  * a failed connect exits 1. Prints "CONNECTED <plugin-hint>" after connect.
@@ -68,7 +70,7 @@ int main(int argc, char **argv)
 	unsigned port = 3306;
 	int verify = 0, opt;
 	/* first pass: connection options */
-	while ((opt = getopt(argc, argv, "h:P:u:p:D:a:k:c:ve:C:")) != -1) {
+	while ((opt = getopt(argc, argv, "h:P:u:p:D:a:k:c:ve:C:W")) != -1) {
 		switch (opt) {
 		case 'h': host = optarg; break;
 		case 'P': port = (unsigned)atoi(optarg); break;
@@ -79,7 +81,7 @@ int main(int argc, char **argv)
 		case 'k': pubkey = optarg; break;
 		case 'c': ca = optarg; break;
 		case 'v': verify = 1; break;
-		case 'e': case 'C': break;
+		case 'e': case 'C': case 'W': break;
 		default:
 			fprintf(stderr, "usage: %s -P port -u user -p pass [-D db] [-a plugin] "
 					"[-k pubkey.pem] [-c ca.pem [-v]] [-e SQL | -C u:p[:db]]...\n",
@@ -109,11 +111,18 @@ int main(int argc, char **argv)
 	printf("CONNECTED %s\n", cipher ? cipher : "plain");
 	fflush(stdout);
 	optind = 1;
-	while ((opt = getopt(argc, argv, "h:P:u:p:D:a:k:c:ve:C:")) != -1) {
-		if (opt == 'e')
+	while ((opt = getopt(argc, argv, "h:P:u:p:D:a:k:c:ve:C:W")) != -1) {
+		if (opt == 'e') {
 			run_query(m, optarg);
-		else if (opt == 'C')
+		} else if (opt == 'C') {
 			change_user(m, optarg);
+		} else if (opt == 'W') {
+			char line[16];
+			printf("WAITING\n");
+			fflush(stdout);
+			if (!fgets(line, sizeof(line), stdin))
+				break;
+		}
 	}
 	mysql_close(m);
 	return 0;

@@ -12,10 +12,12 @@ in tandem's config), ghost (in tandem's config, not on the server). The
 Connector/C client is tests/integration/auth_client.c.
 """
 
+import json
 import os
 import subprocess
 import sys
 import unittest
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -187,6 +189,52 @@ class AuthTest(unittest.TestCase):
             f"CHANGED {APP}",
             f"{APP}@%\tNULL",
         ])
+
+    def test_change_user_resets_facts_and_tracking(self):
+        """tandem's view of the session (GET /sessions) starts afresh after
+        COM_CHANGE_USER, and session tracking, which the server dropped with
+        the rest of the session, is on again: a variable set afterwards shows."""
+        with subprocess.Popen(
+            [AUTH_CLIENT, "-P", str(self.port), "-u", APP, "-p", APP_PW,
+             "-e", "SET @v = 1", "-e", "SET time_zone = '+02:00'", "-W",
+             "-C", f"{APP2}:{APP2_PW}:test", "-e", "SET time_zone = '+03:00'", "-W"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as p:
+            self.run_change_user_facts(p)
+
+    def run_change_user_facts(self, p):
+        try:
+            def mine():
+                line = p.stdout.readline().strip()
+                while line != "WAITING":
+                    self.assertNotIn("ERROR", line)
+                    line = p.stdout.readline().strip()
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.tandem.admin_port()}"
+                                            "/sessions", timeout=10) as r:
+                    sessions = json.load(r)["sessions"]
+                return [x for x in sessions if x["tenant"] == "t1" and x["state"] == "idle"
+                        and x["user"] in (APP, APP2)]
+
+            self.assertEqual(p.stdout.readline().split()[0], "CONNECTED")
+            before = mine()
+            self.assertEqual(len(before), 1, before)
+            self.assertEqual(before[0]["user"], APP)
+            self.assertIn("user_vars", before[0]["facts"]["markers"])
+            self.assertEqual(before[0]["facts"]["variables"].get("time_zone"), "+02:00")
+            p.stdin.write("\n")
+            p.stdin.flush()
+            after = mine()
+            self.assertEqual(len(after), 1, after)
+            self.assertEqual(after[0]["user"], APP2)
+            self.assertEqual(after[0]["facts"]["schema"], "test")
+            self.assertNotIn("user_vars", after[0]["facts"]["markers"])
+            self.assertEqual(after[0]["facts"]["variables"].get("time_zone"), "+03:00")
+            self.assertTrue(after[0]["facts"]["tracking"])
+            p.stdin.write("\n")
+            p.stdin.flush()
+            self.assertEqual(p.wait(30), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
 
     def test_change_user_sha2(self):
         """With caching_sha2 as the client's plugin: fast auth for app,
