@@ -291,6 +291,10 @@ class FakeMySQL8:
 
     def stop(self) -> None:
         self._stop = True
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)    # wakes the blocked accept()
+        except OSError:
+            pass
         self.lsock.close()
         for s in self._socks:
             try:
