@@ -318,6 +318,42 @@ class AuthTest(unittest.TestCase):
             self.assertEqual((seq, p[:1]), (4, b"\x00"))
         self.assert_still_serving()
 
+    def raw_login(self) -> tuple[rawclient.RawClient, bytes]:
+        c = rawclient.RawClient(self.port)
+        scramble = c.read_greeting()
+        c.send_packet(1, c.login_packet(APP, rawclient.native_reply(APP_PW, scramble),
+                                        "mysql_native_password"))
+        seq, p = c.read_packet()
+        self.assertEqual((seq, p[:1]), (2, b"\x00"))
+        return c, scramble
+
+    def test_malformed_change_user(self):
+        """COM_CHANGE_USER that does not parse gets 1043; one whose reply has
+        the wrong length (or is garbage) gets 1045; both end the session."""
+        cases = [
+            (b"\x11app2", 1043),                                  # user without NUL
+            (b"\x11app2\0\x30abc", 1043),                          # auth runs past the end
+            (b"\x11app2\0\x05abcde\0", 1045),                      # 5-byte native reply
+            (b"\x11app2\0\x14" + os.urandom(20) + b"test\0\x2d\0mysql_native_password\0", 1045),
+        ]
+        for payload, code in cases:
+            c, _ = self.raw_login()
+            with c:
+                c.send_packet(0, payload)
+                seq, p = c.read_packet()
+                self.assertEqual(seq, 1)
+                self.assertEqual(rawclient.parse_err(p)[0], code, payload[:12])
+                self.assertTrue(c.wait_closed(5))
+        # and a well-formed one succeeds, with the right sequence ids
+        c, scramble = self.raw_login()
+        with c:
+            c.send_packet(0, b"\x11" + APP2.encode() + b"\0\x14"
+                          + rawclient.native_reply(APP2_PW, scramble)
+                          + b"test\0\x2d\0mysql_native_password\0")
+            seq, p = c.read_packet()
+            self.assertEqual((seq, p[:1]), (1, b"\x00"), p)
+        self.assert_still_serving()
+
     def test_sha2_full_auth_garbage(self):
         """After 0x04 (full auth, no TLS): a truncated key request, a blob of
         garbage, an empty packet — all 1045, never a crash."""

@@ -305,6 +305,7 @@ class TlsTest(unittest.TestCase):
         # garbage where the ClientHello belongs: a logged close of that client
         with rawclient.RawClient(port) as c:
             c.read_greeting()
+            self.assertTrue(c.server_caps & rawclient.CLIENT_SSL)
             c.ssl_request()
             c.send_raw(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 4)
             self.assertTrue(c.wait_closed(5))
@@ -330,9 +331,10 @@ class TlsTest(unittest.TestCase):
             c.ssl_request(seq=2)
             seq, p = c.read_packet()
             self.assertEqual(rawclient.parse_err(p)[:2], (1043, "08S01"))
-        # an SSLRequest where TLS is off; one with a wrong sequence id
+        # an SSLRequest where TLS is off (not offered); one with a wrong sequence id
         with rawclient.RawClient(self.port("notlsport")) as c:
             c.read_greeting()
+            self.assertFalse(c.server_caps & rawclient.CLIENT_SSL)
             c.ssl_request()
             code, state, msg = rawclient.parse_err(c.read_packet()[1])
             self.assertEqual((code, state), (1043, "08S01"))
