@@ -10,6 +10,7 @@
 #include "proxy/session.h"
 
 #include <arpa/inet.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,8 +20,6 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include <openssl/evp.h>
-
 #include "protocol/auth.h"
 #include "health/monitor.h"
 #include "protocol/okerr.h"
