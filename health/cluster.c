@@ -42,11 +42,15 @@ static void kick(int fd)
 
 const struct hc_db_tls *hc_cluster_tls(const struct cfg_cluster *cc, struct hc_db_tls *buf)
 {
-	/* Clusters have no TLS settings yet (they come with the TLS work on
-	 * the proxy's backend leg); probes are plaintext until then. */
-	(void)cc;
 	memset(buf, 0, sizeof(*buf));
-	return NULL;
+	if (!cc->tls)
+		return NULL;
+	/* The same files and checks as the proxy's backend leg (docs/tls.md). */
+	buf->ca = cc->tls->ca_path;
+	buf->cert = cc->tls->cert_path;
+	buf->key = cc->tls->key_path;
+	buf->verify_identity = cc->tls->verify_identity;
+	return buf;
 }
 
 /* ------------------------------------------------------------ lifecycle */

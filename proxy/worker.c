@@ -166,7 +166,8 @@ static void remove_tenant(struct worker *w, struct wtenant *t)
 		return;
 	}
 	for (struct session *s = w->sessions; s; s = s->next)
-		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE || s->state == SESS_CLIENT_AUTH))
+		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE || s->state == SESS_CLIENT_TLS ||
+				  s->state == SESS_CLIENT_AUTH))
 			sess_close(s, "tenant removed during login");
 	int ms = t->snap->limits.drain_timeout_ms;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -236,6 +237,7 @@ static void worker_primary_moved(struct worker *w, const char *cluster,
 		switch (s->state) {
 		case SESS_BACKEND_CONNECT:
 		case SESS_BACKEND_HANDSHAKE:
+		case SESS_BACKEND_TLS:
 		case SESS_BACKEND_AUTH:
 			restarted++;
 			sess_backend_wait(s, "the primary changed during the backend login");
@@ -254,6 +256,8 @@ static void worker_primary_moved(struct worker *w, const char *cluster,
 		case SESS_COMMAND:
 		case SESS_RESULT:
 		case SESS_LOCAL_INFILE:
+		case SESS_CHANGE_USER_AUTH:
+		case SESS_CHANGE_USER_BACKEND:
 			busy++;
 			stat_add(&s->wt->stats->failover_closed, 1);
 			sess_fail(s, TANDEM_ER_FAILOVER_STATE_LOST, "08S01",
