@@ -373,9 +373,6 @@ int daemon_start(struct daemon *d, const char *config_path)
 		if (worker_init(&d->workers[i], i, d) < 0)
 			return -1;
 
-	d->mon = hc_monitor_start(d->cfg, notify_workers, d);
-	if (!d->mon)
-		return -1;
 	d->accounts = hc_accounts_start(d->cfg);
 	if (!d->accounts)
 		return -1;
@@ -392,6 +389,11 @@ int daemon_start(struct daemon *d, const char *config_path)
 	}
 
 	if (d->cfg->run_user && drop_privileges(d->cfg->run_user) < 0)
+		return -1;
+	/* The monitor's threads start unprivileged (and a setuid need not
+	 * reach them); workers, which read its topology, start below. */
+	d->mon = hc_monitor_start(d->cfg, notify_workers, d);
+	if (!d->mon)
 		return -1;
 
 	d->workers_done = event_new(d->base, -1, 0, on_workers_done, d);

@@ -165,7 +165,7 @@ class Stack:
             cur.execute("SELECT @@server_id")
             return cur.fetchone()[0]
 
-    def wait_healthy(self, primary, replica, timeout: float = 30.0) -> None:
+    def wait_healthy(self, primary, replica, timeout: float = 60.0) -> None:
         """Until /status shows primary as the UP primary and replica UP and
         replicating with a heartbeat lag."""
         def ok():
@@ -179,7 +179,14 @@ class Stack:
                     and r["role"] == "replica" and r["lag_source"] == "heartbeat"
                     and r["lag_ms"] is not None and r["lag_ms"] < 1000
                     and repl.get("io_running") == "Yes" and repl.get("sql_running"))
-        util.wait_for(ok, timeout, what=f"{primary.address} primary, {replica.address} replica")
+        try:
+            util.wait_for(ok, timeout, what=f"{primary.address} primary, {replica.address} replica")
+        except util.WaitTimeout as exc:
+            c = self.admin.cluster()
+            brief = [{k: m[k] for k in ("address", "state", "role", "lag_ms", "lag_source",
+                                        "last_error", "replication")} for m in c["members"]]
+            raise util.WaitTimeout(f"{exc}; primary {c['primary']}, transition "
+                                   f"{c['transition']}, members {brief}") from None
 
 
 def make_table(stack: Stack, table: str = "test.writes") -> None:
