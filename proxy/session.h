@@ -5,7 +5,8 @@
  * A session lives on one worker from accept to close. Its life is the
  * enum below; sess_set_state() is the only place the state changes, checks
  * the transition against the table in session.c, and traces it. Each state
- * has one handler (in client_auth.c, backend_auth.c, forward.c), called from
+ * has one handler (in client_auth.c, backend_auth.c, change_user.c,
+ * forward.c), called from
  * the dispatchers in session.c when its connection has news.
  *
  * Only the worker's event loop frees a session: code that wants a session
@@ -27,20 +28,31 @@
 
 struct worker;
 struct wtenant;
+struct hc_gate;
 
 /*
  * States, named for what the session waits on. Valid pointers per state:
  *   client: open in every state but CLOSED.
- *   backend: open from BACKEND_CONNECT to CLOSING (may be closed in CLOSING).
+ *   backend: open from BACKEND_CONNECT to CLOSING (may be closed in CLOSING);
+ *     closed in BACKEND_WAIT, and in IDLE once SESS_F_BACKEND_GONE is set.
+ *   gate: set while counted in at a member (BACKEND_CONNECT on, until close).
  *   user (matched account): set from CLIENT_AUTH on.
+ *   client.tls: set from CLIENT_TLS on when the client asked for TLS;
+ *   backend.tls: set from BACKEND_TLS on when the cluster has "tls".
  */
 enum sess_state {
 	SESS_CLIENT_HANDSHAKE, /* greeting sent; waiting for SSLRequest / HandshakeResponse41 */
-	SESS_CLIENT_AUTH,      /* auth switch sent; waiting for the client's auth data */
+	SESS_CLIENT_TLS,       /* SSLRequest read; TLS handshake with the client running */
+	SESS_CLIENT_AUTH,      /* auth switch / AuthMoreData sent; waiting for the client's auth data */
+	SESS_BACKEND_WAIT,     /* no usable primary right now (failover, switchover, refused
+				* connect): waiting for the next topology, until backend_deadline_us */
 	SESS_BACKEND_CONNECT,  /* TCP connect to the primary in progress */
 	SESS_BACKEND_HANDSHAKE,/* waiting for the backend's greeting */
+	SESS_BACKEND_TLS,      /* SSLRequest sent; TLS handshake with the backend running */
 	SESS_BACKEND_AUTH,     /* login sent; waiting for OK / ERR / auth switch */
 	SESS_IDLE,             /* waiting for the client's next command */
+	SESS_CHANGE_USER_AUTH, /* COM_CHANGE_USER read; waiting for more of the client's auth data */
+	SESS_CHANGE_USER_BACKEND, /* COM_CHANGE_USER sent to the backend; waiting for OK / ERR */
 	SESS_COMMAND,          /* streaming a large client command to the backend */
 	SESS_RESULT,           /* waiting for / forwarding the backend's response */
 	SESS_LOCAL_INFILE,     /* forwarding the client's LOCAL INFILE data */
@@ -51,12 +63,24 @@ enum sess_state {
 
 const char *sess_state_name(enum sess_state st);
 
+/* Where the client's login conversation stands (SESS_CLIENT_AUTH and
+ * SESS_CHANGE_USER_AUTH): what tandem asked for last. */
+enum sess_auth_step {
+	SESS_AUTH_NATIVE_SWITCH, /* auth switch to mysql_native_password sent: 20-byte reply next */
+	SESS_AUTH_SHA2_SWITCH,   /* auth switch to caching_sha2 sent: fast reply (or password) next */
+	SESS_AUTH_SHA2_FULL,     /* caching_sha2 0x04 sent: password (TLS), key request or RSA blob next */
+	SESS_AUTH_SHA2_RSA,      /* public key sent: RSA blob next */
+};
+
 /* Conditions that can hold in any state. */
 enum sess_flag {
 	SESS_F_IN_TRANS = 1 << 0,      /* last status had SERVER_STATUS_IN_TRANS */
 	SESS_F_AUTOCOMMIT = 1 << 1,    /* last status had SERVER_STATUS_AUTOCOMMIT */
 	SESS_F_DRAINING = 1 << 2,      /* close when next idle (shutdown / tenant removed) */
 	SESS_F_COUNTED = 1 << 3,       /* counted in the tenant's open sessions */
+	SESS_F_BACKEND_GONE = 1 << 4,  /* idle, but its backend is closed or no longer the
+					* primary: the next command gets an ERR (code in
+					* gone_code, text in why) and the session closes */
 };
 
 struct session {
@@ -81,18 +105,33 @@ struct session {
 	uint64_t backend_caps;       /* negotiated with the backend */
 	uint8_t client_seq;          /* next sequence id towards the client in the auth phase */
 	uint8_t backend_seq;         /* next sequence id towards the backend in the auth phase */
-	uint8_t charset;
+	uint16_t charset;            /* collation id: 1 byte at login, 2 in COM_CHANGE_USER */
 	char user[81];
 	char db[65];
 	char *attrs;                 /* client's connect attributes, raw, to pass on */
 	size_t attrs_len;
 	bool have_stage1;            /* stage1 is known (from a native login) */
 	bool sha2_fast_auth;         /* client logged in with caching_sha2 fast auth */
+	uint8_t auth_step;           /* enum sess_auth_step, in the *_AUTH client states */
 	uint8_t stage1[20];          /* SHA1(password): reaches backends; never logged */
-	char *password;              /* plaintext, when the config has it; never logged */
+	char *password;              /* plaintext, from the config or full auth; never logged */
+	struct evp_pkey_st *rsa_key; /* reference to the RSA key whose public half the client got */
 	char backend_addr[CFG_ADDR_TEXT]; /* member connected to, for logs */
+	char backend_host[CFG_ADDR_TEXT]; /* its host, for TLS identity checks */
+	uint8_t backend_scramble[PROTO_SCRAMBLE_LEN]; /* latest from the backend (greeting / switch) */
+	char backend_plugin[64];     /* plugin the backend asked for last ("" = native) */
+	uint64_t backend_server_caps;/* what the backend's greeting offered */
+	bool backend_key_requested;  /* caching_sha2: tandem asked the backend for its RSA key */
 	struct sockaddr_storage backend_sa;
 	socklen_t backend_salen;
+	struct hc_gate *gate;        /* reference while counted in at a member (worker.c) */
+	size_t gate_slot;            /* that member's index in the gate */
+	int64_t backend_deadline_us; /* monotonic: the backend login must be done by then */
+	uint64_t verdict_seq;        /* a fresh probe of a DOWN primary was requested: fail once
+				      * a snapshot answers request number verdict_seq (0: none) */
+	char why[160];               /* SESS_BACKEND_WAIT: what it waits for; with
+				      * SESS_F_BACKEND_GONE: why the backend is gone */
+	uint16_t gone_code;          /* SESS_F_BACKEND_GONE: the error code to send */
 
 	/* command phase */
 	struct proto_framer cfr;     /* client -> backend framing */
@@ -129,6 +168,16 @@ void sess_free(struct session *s);
 /* Close-when-idle (shutdown, tenant removed); idle sessions go at once. */
 void sess_drain(struct session *s);
 
+/* No usable primary now: drop any backend connection and wait in
+ * SESS_BACKEND_WAIT for the worker's next topology (which calls
+ * sess_backend_start again), or fail with why once backend_deadline_us has
+ * passed. Safe inside the backend connection's callbacks. */
+void sess_backend_wait(struct session *s, const char *why);
+/* An idle session's backend is unusable: close it now and answer the
+ * client's next command with this ERR (then close), so the client sees an
+ * error rather than a dropped connection. */
+void sess_backend_gone(struct session *s, uint16_t code, const char *why);
+
 /* Arm / disarm the session timer. */
 void sess_timer_set(struct session *s, int ms);
 void sess_timer_clear(struct session *s);
@@ -139,14 +188,20 @@ int sess_send_client(struct session *s, const void *pkt, size_t len);
 /* Callbacks of backend connections (session.c). */
 extern const struct conn_cbs sess_backend_cbs;
 
-/* State handlers, one per state family (client_auth.c, backend_auth.c, forward.c). */
+/* State handlers, one per state family (client_auth.c, backend_auth.c,
+ * change_user.c, forward.c). */
 void sess_client_greet(struct session *s);
 void sess_client_handshake_read(struct session *s);
+void sess_client_tls_ready(struct session *s);
 void sess_client_auth_read(struct session *s);
 void sess_backend_start(struct session *s);
 void sess_backend_connected(struct session *s);
 void sess_backend_handshake_read(struct session *s);
+void sess_backend_tls_ready(struct session *s);
 void sess_backend_auth_read(struct session *s);
+/* COM_CHANGE_USER from SESS_IDLE: payload is the whole packet (0x11 first),
+ * valid during the call only; the caller drains it afterwards. */
+void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t len);
 void sess_idle_enter(struct session *s);
 void sess_idle_read(struct session *s);
 void sess_result_read(struct session *s);
