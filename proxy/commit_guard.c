@@ -141,7 +141,11 @@ void sess_guard_after_command(struct session *s)
 }
 
 /* One answer to a guard statement: 1 read (ok says whether it was an OK),
- * 0 waiting, -1 the session failed. *e is set for an ERR. */
+ * 0 waiting, -1 the session failed. *e is set for an ERR. ok and e point
+ * into the input, which is drained here: they are only good for their
+ * scalar fields afterwards; copy (when given) receives the OK's session
+ * state, which is also applied to the facts (tandem's COMMIT ends the
+ * client's write). */
 static int read_answer(struct session *s, struct proto_ok *ok, struct proto_err_pkt *e,
 		       bool *is_ok, uint8_t **copy, size_t *copy_len)
 {
@@ -154,12 +158,15 @@ static int read_answer(struct session *s, struct proto_ok *ok, struct proto_err_
 	if (span > 0 && len > 0 && p[0] == PROTO_OK_HEADER &&
 	    proto_ok_parse(p, len, s->backend_caps, ok) > 0) {
 		*is_ok = true;
-		if (copy && ok->session_state.len) {
-			*copy = malloc(ok->session_state.len);
-			if (*copy) {
-				memcpy(*copy, ok->session_state.p, ok->session_state.len);
-				*copy_len = ok->session_state.len;
+		if (copy) {
+			if (ok->session_state.len) {
+				*copy = malloc(ok->session_state.len);
+				if (*copy) {
+					memcpy(*copy, ok->session_state.p, ok->session_state.len);
+					*copy_len = ok->session_state.len;
+				}
 			}
+			sess_facts_ok(s, ok);
 		}
 	} else if (span > 0 && len > 0 && p[0] == PROTO_ERR_HEADER &&
 		   proto_err_parse(p, len, s->backend_caps, e) > 0) {
@@ -260,7 +267,6 @@ bool sess_guard_read_after(struct session *s)
 				free(g->commit_state);
 				g->commit_state = (char *)state;
 				g->commit_state_len = state_len;
-				sess_facts_ok(s, &ok);
 			} else {
 				g->commit_err = e.code;
 				memcpy(g->commit_err_state, e.sqlstate, 6);
