@@ -9,7 +9,7 @@ primary. Several rounds run on one pair by failing back and forth."""
 
 import unittest
 
-from health_helpers import (CLUSTER, Stack, log, make_table, pymysql, until_writable, util)
+from health_helpers import (CLUSTER, Stack, log, make_table, until_writable, util)
 
 ROUNDS = 3
 BOUND_S = 2.0   # detection + decision + promotion + a new session's INSERT
