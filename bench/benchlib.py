@@ -134,6 +134,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine spent busy (not idle or iowait) since
+    boot, from /proc/stat: with our own processes' CPU subtracted, what
+    everything else on the machine used, i.e. how noisy a run was."""
+    with open("/proc/stat") as f:
+        vals = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(vals) - vals[3] - vals[4]) / CLK_TCK
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -327,10 +336,21 @@ class CpuWindow:
     def open(self):
         self.t0 = time.monotonic()
         self.start = {k: cpu_seconds(p) for k, p in self.pids.items()}
+        self.busy0 = busy_cpu_seconds()
 
     def close(self):
         self.t1 = time.monotonic()
         self.end = {k: cpu_seconds(p) for k, p in self.pids.items()}
+        self.busy1 = busy_cpu_seconds()
+        # RSS under load, at the end of the window (buffers still in use)
+        self.rss = {k: rss_kib(p) for k, p in self.pids.items()}
+
+    def background_pct(self) -> float | None:
+        """CPU used by processes not in pids over the window, in % of one CPU."""
+        if self.end is None or not self.wall:
+            return None
+        ours = sum(self.end[k] - self.start[k] for k in self.pids)
+        return max(0.0, (self.busy1 - self.busy0 - ours) / self.wall * 100)
 
     def seconds(self, key) -> float | None:
         if key not in self.pids or self.start is None or self.end is None:
@@ -351,9 +371,9 @@ def run_loadgen(prog: Programs, port: int, *, connections: int, duration: float,
     argv = [*taskset(cpus), prog.loadgen, "--port", str(port), "--connections",
             str(connections), "--threads", str(threads), "--duration", str(duration),
             "--warmup", str(warmup), "--connect-parallel", "256", *map(str, extra)]
-    win = CpuWindow(cpu_pids or {})
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
+    win = CpuWindow({**(cpu_pids or {}), "loadgen": p.pid})
     result, out_lines = None, []
     err_lines = []
     t_err = threading.Thread(target=lambda: err_lines.extend(p.stderr), daemon=True)
@@ -386,7 +406,9 @@ def run_loadgen(prog: Programs, port: int, *, connections: int, duration: float,
                            f"{''.join(out_lines)[-2000:]}{''.join(err_lines)[-2000:]}")
     for k in win.pids:
         result[f"{k}_cpu_s"] = win.seconds(k)
+        result[f"{k}_rss_kib"] = win.rss.get(k) if win.end else None
     result["window_s"] = win.wall
+    result["background_pct"] = win.background_pct()
     return result
 
 
