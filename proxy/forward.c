@@ -174,6 +174,10 @@ void sess_idle_read(struct session *s)
 			if (s->state == SESS_CLOSED || s->state == SESS_CLOSING)
 				return;
 			if (s->cmd_expects_result) {
+				/* The response follows the command's last frame; an ERR
+				 * tandem sends before the backend answers (shutdown
+				 * deadline) must carry this sequence id. */
+				s->bfr.next_seq = s->cfr.next_seq;
 				sess_set_state(s, SESS_RESULT);
 				break;
 			}
@@ -220,7 +224,7 @@ void sess_idle_read(struct session *s)
 		sess_timer_set(s, limits(s)->idle_timeout_ms);
 	if (conn_is_open(&s->backend)) {
 		if (conn_flush(&s->backend) < 0) {
-			sess_fail(s, CR_SERVER_LOST, "HY000",
+			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 				  "tandem: lost the connection to the database server");
 			return;
 		}
@@ -263,7 +267,7 @@ void sess_result_read(struct session *s)
 		if (want > 1) {
 			uint8_t *dst = want <= sizeof(stack) ? stack : (heap = malloc(want));
 			if (!dst) {
-				sess_fail(s, CR_SERVER_LOST, "HY000", "tandem: out of memory");
+				sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
 				return;
 			}
 			evbuffer_ptr_set(in, &pos, off + PROTO_HEADER_LEN, EVBUFFER_PTR_SET);
@@ -278,7 +282,7 @@ void sess_result_read(struct session *s)
 				 (unsigned long long)s->id, s->backend_addr,
 				 proto_rt_state_name(s->tr.state), proto_strerror(rc));
 			s->bfr.next_seq = f.seq;
-			sess_fail(s, CR_SERVER_LOST, "HY000",
+			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 				  "tandem: the database server sent a malformed response (%s)",
 				  proto_strerror(rc));
 			return;
@@ -369,7 +373,7 @@ void sess_infile_read(struct session *s)
 		s->infile_last = f.len == 0;
 	}
 	if (conn_flush(&s->backend) < 0) {
-		sess_fail(s, CR_SERVER_LOST, "HY000", "tandem: lost the connection to the database server");
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: lost the connection to the database server");
 		return;
 	}
 	watch_backpressure(s, &s->client, &s->backend);

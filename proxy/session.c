@@ -184,7 +184,7 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
 			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
 					   (const struct sockaddr *)&s->backend_sa);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: cannot reach the database server %s for tenant '%s' (%s)",
 			  s->backend_addr, s->wt->name,
 			  ev == CONN_EOF ? "connection closed" : strerror(err));
@@ -193,7 +193,7 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 	case SESS_COMMAND:
 	case SESS_LOCAL_INFILE:
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, CR_SERVER_LOST, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 			  "tandem: lost the connection to the database server during the query (%s)",
 			  what);
 		return;
@@ -227,7 +227,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	case SESS_BACKEND_HANDSHAKE:
 	case SESS_BACKEND_AUTH:
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s for tenant '%s' did not answer within %d ms",
 			  s->backend_addr, s->wt->name,
 			  s->wt->snap->limits.connect_timeout_ms);
