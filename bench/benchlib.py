@@ -402,7 +402,7 @@ def run_loadgen(prog: Programs, port: int, *, connections: int, duration: float,
             p.wait()
         t_err.join(5)
     if result is None or p.returncode != 0:
-        raise RuntimeError(f"loadgen {' '.join(argv)} exited {p.returncode}:\n"
+        raise RuntimeError(f"loadgen {' '.join(map(str, argv))} exited {p.returncode}:\n"
                            f"{''.join(out_lines)[-2000:]}{''.join(err_lines)[-2000:]}")
     for k in win.pids:
         result[f"{k}_cpu_s"] = win.seconds(k)
