@@ -447,6 +447,20 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def paired(a: list, b: list, key: str) -> tuple | None:
+    """Round-by-round ratios a[i][key] / b[i][key] of two targets measured
+    back to back in the same round (so sharing that round's noise):
+    (median, min, max), or None if no round has both."""
+    rs = [x[key] / y[key] for x, y in zip(a, b)
+          if x.get(key) is not None and y.get(key)]
+    return (statistics.median(rs), min(rs), max(rs)) if rs else None
+
+
+def fmt_ratio(r) -> str:
+    """(median, min, max) -> '1.03 (0.91-1.12)'."""
+    return "-" if r is None else f"{r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})"
+
+
 def fmt(v, spec: str = ".1f") -> str:
     if v is None:
         return "-"
