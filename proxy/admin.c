@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "health/accounts.h"
 #include "health/monitor.h"
+#include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
 #include "proxy/tenant.h"
 
@@ -133,6 +134,7 @@ struct http_sources admin_sources(struct daemon *d)
 		.status = status,
 		.metrics = metrics,
 		.healthy = healthy,
+		.sessions = admin_sessions_json,
 		.action = NULL,
 	};
 	return s;

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "health/monitor.h"
 #include "protocol/okerr.h"
+#include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
 #include "proxy/session.h"
 
@@ -165,7 +166,8 @@ static void remove_tenant(struct worker *w, struct wtenant *t)
 		return;
 	}
 	for (struct session *s = w->sessions; s; s = s->next)
-		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE || s->state == SESS_CLIENT_AUTH))
+		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE || s->state == SESS_CLIENT_TLS ||
+				  s->state == SESS_CLIENT_AUTH))
 			sess_close(s, "tenant removed during login");
 	int ms = t->snap->limits.drain_timeout_ms;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -318,6 +320,7 @@ static void free_msg(struct wmsg *m)
 		tenant_rt_unref(m->rts ? m->rts[i] : NULL);
 	free(m->rts);
 	free(m->listens);
+	admin_snapshot_unref(m->snapshot);
 	free(m);
 }
 
@@ -343,6 +346,9 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 			break;
 		case WMSG_STOP_NOW:
 			begin_shutdown(w, true);
+			break;
+		case WMSG_SESSIONS:
+			admin_sessions_fill(w, m->snapshot);
 			break;
 		}
 		free_msg(m);
