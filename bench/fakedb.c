@@ -7,9 +7,10 @@
  *   fakedb [--listen 127.0.0.1:0] [--threads 1] [--rows 1]
  *
  * Prints "fakedb: listening on 127.0.0.1:PORT" once it accepts connections.
- * What a query gets, by its first word: SELECT the fixed result (its
- * value is 0 instead of 1 when the query mentions read_only, so a health
- * probe sees a writable primary); SHOW an empty result; "BIG <bytes>" a
+ * What a query gets, by its first word: SELECT the fixed result, except
+ * that a SELECT of @@variables gets one column per variable, 0 for a
+ * read_only one and '' for any other (what tandem's health probe reads:
+ * a writable primary with no GTID yet); SHOW an empty result; "BIG <bytes>" a
  * one-column result of about <bytes> bytes in 16 KiB rows, generated only
  * as fast as the socket drains (for the slow-reader memory benchmark);
  * anything else an OK. COM_QUIT closes; COM_PING, COM_INIT_DB and every
@@ -80,7 +81,7 @@ struct canned {
 	uint8_t bytes[2][4096];
 	size_t len[2];
 };
-static struct canned g_res_one, g_res_zero, g_res_empty;
+static struct canned g_res_one, g_res_empty;
 
 static void die(const char *what)
 {
@@ -108,20 +109,15 @@ static void put_eof(struct w_buf *b, uint8_t seq)
 	w_end(b, at, seq);
 }
 
-/* Column count and definition of a one-column result; returns the next seq. */
-static uint8_t put_columns(struct w_buf *b, bool deprecate_eof, const char *name, uint8_t type,
-			   uint16_t charset, uint32_t length)
+static void put_coldef(struct w_buf *b, uint8_t seq, const char *name, size_t name_len,
+		       uint8_t type, uint16_t charset, uint32_t length)
 {
-	uint8_t seq = 1;
 	size_t at = w_begin(b);
-	w_lenenc(b, 1);
-	w_end(b, at, seq++);
-	at = w_begin(b);
 	w_lenenc_str(b, "def", 3);
 	w_lenenc_str(b, "", 0);
 	w_lenenc_str(b, "", 0);
 	w_lenenc_str(b, "", 0);
-	w_lenenc_str(b, name, strlen(name));
+	w_lenenc_str(b, name, name_len);
 	w_lenenc_str(b, "", 0);
 	w_lenenc(b, 0x0c);
 	w_u16put(b, charset);
@@ -130,7 +126,18 @@ static uint8_t put_columns(struct w_buf *b, bool deprecate_eof, const char *name
 	w_u16put(b, 0x0081); /* NOT_NULL | BINARY */
 	w_u8put(b, 0);
 	w_u16put(b, 0);
+	w_end(b, at, seq);
+}
+
+/* Column count and definition of a one-column result; returns the next seq. */
+static uint8_t put_columns(struct w_buf *b, bool deprecate_eof, const char *name, uint8_t type,
+			   uint16_t charset, uint32_t length)
+{
+	uint8_t seq = 1;
+	size_t at = w_begin(b);
+	w_lenenc(b, 1);
 	w_end(b, at, seq++);
+	put_coldef(b, seq++, name, strlen(name), type, charset, length);
 	if (!deprecate_eof)
 		put_eof(b, seq++);
 	return seq;
@@ -239,6 +246,50 @@ static int send_bytes(struct fconn *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* A SELECT of @@variables (a health probe): one VAR_STRING column per
+ * variable, one row; "0" for a variable named *read_only, "" otherwise. */
+static int send_variables(struct fconn *c, const uint8_t *q, size_t len)
+{
+	enum { MAX_VARS = 16 };
+	const uint8_t *name[MAX_VARS];
+	size_t name_len[MAX_VARS];
+	size_t n = 0;
+	for (size_t i = 0; i + 1 < len && n < MAX_VARS; i++) {
+		if (q[i] != '@' || q[i + 1] != '@')
+			continue;
+		size_t j = i + 2;
+		while (j < len && (q[j] == '_' || q[j] == '.' || (q[j] >= 'a' && q[j] <= 'z') ||
+				   (q[j] >= 'A' && q[j] <= 'Z') || (q[j] >= '0' && q[j] <= '9')))
+			j++;
+		name[n] = q + i;
+		name_len[n++] = j - i;
+		i = j;
+	}
+	bool dep = c->caps & W_CLIENT_DEPRECATE_EOF;
+	uint8_t buf[4096];
+	struct w_buf b = {buf, 0};
+	uint8_t seq = 1;
+	size_t at = w_begin(&b);
+	w_lenenc(&b, n);
+	w_end(&b, at, seq++);
+	for (size_t i = 0; i < n; i++)
+		put_coldef(&b, seq++, (const char *)name[i], name_len[i] < 200 ? name_len[i] : 200,
+			   0xfd /* VAR_STRING */, 45, 256);
+	if (!dep)
+		put_eof(&b, seq++);
+	at = w_begin(&b);
+	for (size_t i = 0; i < n; i++) {
+		bool ro = name_len[i] >= 9 && memcmp(name[i] + name_len[i] - 9, "read_only", 9) == 0;
+		w_lenenc_str(&b, ro ? "0" : "", ro ? 1 : 0);
+	}
+	w_end(&b, at, seq++);
+	if (dep)
+		put_ok(&b, seq, true);
+	else
+		put_eof(&b, seq);
+	return send_bytes(c, buf, b.len);
+}
+
 /* Generate BIG rows until BIG_FILL bytes wait in c->out, then the end. */
 static void big_fill(struct fconn *c)
 {
@@ -303,8 +354,10 @@ static int on_packet(struct fconn *c, const uint8_t *p, uint32_t len, uint8_t se
 		return -1;
 	case W_COM_QUERY: {
 		const struct canned *r = NULL;
+		if (starts_with_word(p + 1, len - 1, "SELECT") && memmem(p, len, "@@", 2))
+			return send_variables(c, p + 1, len - 1);
 		if (starts_with_word(p + 1, len - 1, "SELECT"))
-			r = memmem(p, len, "read_only", 9) ? &g_res_zero : &g_res_one;
+			r = &g_res_one;
 		else if (starts_with_word(p + 1, len - 1, "SHOW"))
 			r = &g_res_empty;
 		else if (starts_with_word(p + 1, len - 1, "BIG ")) {
@@ -503,7 +556,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	bu_raise_nofile(1 << 20);
 	build_result(&g_res_one, g_rows, "1");
-	build_result(&g_res_zero, 1, "0");
 	build_result(&g_res_empty, 0, "");
 
 	struct sockaddr_in sa;
