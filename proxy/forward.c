@@ -99,6 +99,7 @@ static void result_done(struct session *s)
 	else
 		s->flags &= ~(unsigned)SESS_F_AUTOCOMMIT;
 	sess_facts_done(s);
+	sess_replay_result(s);
 	s->result_done = false;
 	sess_set_state(s, SESS_IDLE);
 	sess_idle_enter(s);
@@ -270,6 +271,7 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 	}
 	sess_facts_command(s, p, have, whole);
 	sess_migrate_keep(s, p, have, len, client_stmt);
+	sess_replay_command(s, p, have, len, client_stmt);
 	sess_guard_command(s, p, have, whole);
 	if (s->sf.exec_types_for && !with_types(s, p, whole, &len))
 		return true;
@@ -620,6 +622,7 @@ void sess_result_read(struct session *s)
 	while (off < avail && (s->resp_left > 0 || !s->result_done)) {
 		if (s->resp_left > 0) {
 			size_t take = avail - off < s->resp_left ? avail - off : (size_t)s->resp_left;
+			sess_replay_more(s, off, take);
 			off += take;
 			s->resp_left -= take;
 			continue;
@@ -666,6 +669,7 @@ void sess_result_read(struct session *s)
 			return;
 		}
 		s->bfr.next_seq = (uint8_t)(f.seq + 1);
+		sess_replay_frame(s, &ev, off, f.len);
 		enum pkt_action act = on_packet(s, off, &f, &ev);
 		free(heap); /* ev points into it until here */
 		if (act == PKT_FAILED)
