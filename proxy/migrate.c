@@ -564,6 +564,8 @@ void sess_migrate_logged_in(struct session *s)
 	s->backend_deadline_us = 0;
 	s->verdict_seq = 0;
 	mg->nitems = mg->next_item = 0;
+	mg->saved_status = s->sf.f.status;
+	memcpy(mg->saved_trx, s->sf.f.trx_state, sizeof(mg->saved_trx));
 	/* Tracking first (its answer is swallowed by sess_setup_read), then
 	 * the restore statements, all in one write. */
 	sess_setup_resend(s);
@@ -793,6 +795,9 @@ static void finish_move(struct session *s)
 	struct sess_migrate *mg = &s->mg;
 	mg->active = false;
 	mg->moves++;
+	/* The session's status is the client's, not the fresh login's. */
+	proto_facts_status(&s->sf.f, mg->saved_status);
+	memcpy(s->sf.f.trx_state, mg->saved_trx, sizeof(mg->saved_trx));
 	if (mg->replay_failed)
 		replay_given_up(s);
 	else if (s->rp.n && proto_facts_in_trans(&s->sf.f))
