@@ -48,12 +48,17 @@ int proto_handshake_parse(const uint8_t *payload, size_t len, struct proto_hands
 		return r.err;
 
 	if (hs->caps & CLIENT_SECURE_CONNECTION) {
-		/* part 2 is max(13, auth_len - 8) bytes, the last of them a NUL */
+		/* part 2 is max(13, auth_len - 8) bytes, the last of them a NUL
+		 * that some servers omit; a shorter part 2 is a truncated
+		 * greeting, not a shorter scramble */
 		size_t n = auth_len > 8 ? (size_t)auth_len - 8 : 0;
 		if (n < 13)
 			n = 13;
-		if (n > proto_rd_left(&r))
-			n = proto_rd_left(&r); /* some servers omit the trailing NUL */
+		if (n > proto_rd_left(&r)) {
+			if (n - 1 > proto_rd_left(&r))
+				return PROTO_E_TRUNCATED;
+			n = proto_rd_left(&r);
+		}
 		const uint8_t *part2 = proto_rd_bytes(&r, n);
 		if (!part2)
 			return r.err;
