@@ -163,12 +163,15 @@ static int result_end(struct proto_tracker *t, uint16_t status, uint16_t warning
 	return RT_DONE;
 }
 
+/* An ERR ends the whole response, even after a result that announced
+ * more: the status keeps the last flags seen, minus that announcement. */
 static int feed_err(struct proto_tracker *t, const uint8_t *p, size_t avail,
 		    struct proto_rt_event *ev)
 {
 	ev->kind = RT_PKT_ERR;
 	int rc = proto_err_parse(p, avail, t->caps, &ev->err);
 	t->state = RT_IDLE;
+	t->status &= (uint16_t)~SERVER_MORE_RESULTS_EXISTS;
 	return rc < 0 ? rc : RT_DONE;
 }
 

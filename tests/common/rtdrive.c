@@ -50,10 +50,10 @@ int rtdrive_scan(struct rtdrive *d, const uint8_t *buf, size_t avail, size_t *us
 		struct proto_rt_event ev;
 		int rc = proto_tracker_feed(d->tr, payload, want ? want : (f.len ? 1 : 0), f.len,
 					    &ev);
-		free(heap);
 		d->fed++;
 		if (d->cb)
-			d->cb(d, rc, &ev, &f);
+			d->cb(d, rc, &ev, &f); /* before free: ev may point into heap */
+		free(heap);
 		if (rc < 0) {
 			*used = off;
 			return rc;
