@@ -150,8 +150,12 @@ int proto_track_next(struct proto_rd *r, struct proto_track_item *it)
 		proto_rd_u8(&d); /* encoding specification, 0 */
 		it->value = proto_rd_lenenc_str(&d);
 		break;
-	case SESSION_TRACK_SCHEMA:
 	case SESSION_TRACK_STATE_CHANGE:
+		/* the data is the flag itself ("1"), not a length-encoded string:
+		 * servers send 02 01 31 */
+		it->value = data;
+		break;
+	case SESSION_TRACK_SCHEMA:
 	case SESSION_TRACK_TRANSACTION_CHARACTERISTICS:
 	case SESSION_TRACK_TRANSACTION_STATE:
 		it->value = proto_rd_lenenc_str(&d);
