@@ -217,7 +217,6 @@ static Suite *packet_suite(void)
 {
 	Suite *s = suite_create("packet");
 	TCase *tc = tcase_create("packet");
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, frame_round_trip);
 	tcase_add_test(tc, frame_parse_needs_four_bytes);
 	tcase_add_test(tc, framer_sequence_ids);

@@ -126,7 +126,7 @@ START_TEST(odd_splits_change_nothing)
 				ck_assert_msg(tracklog_same(&whole, &split), "%s #%d: byte by byte",
 					      v->name, k);
 			}
-			for (uint64_t seed = 1; seed <= 8; seed++) {
+			for (uint64_t seed = 1; seed <= (big ? 3 : 8); seed++) {
 				struct lcg g = {seed, big ? 3000000 : 1 + seed * 5};
 				tracklog_run(&split, v, k, random_piece, &g);
 				ck_assert_msg(tracklog_same(&whole, &split), "%s #%d: seed %llu",
@@ -441,12 +441,11 @@ START_TEST(transaction_state_through_a_session)
 			const struct vec_frame *c = &v->f[vec_cmd(v, k)];
 			ck_assert_int_eq(proto_tracker_start(&tr, c->payload, c->payload_len), RT_MORE);
 			size_t len, used;
-			uint8_t *s = vec_server_stream(v, k, &len, NULL);
+			const uint8_t *s = vec_server_stream(v, k, &len, NULL);
 			struct rtdrive d;
 			rtdrive_init(&d, &tr, NULL, NULL);
 			ck_assert_int_eq(rtdrive_scan(&d, s, len, &used), RT_DONE);
 			ck_assert_uint_eq(used, len);
-			free(s);
 			ck_assert_msg(!!(tr.status & SERVER_STATUS_IN_TRANS) == after[k].in_trans,
 				      "%s #%d: in_trans", v->name, k);
 			ck_assert_msg(!!(tr.status & SERVER_STATUS_AUTOCOMMIT) == after[k].autocommit,
@@ -463,12 +462,10 @@ static Suite *recorded_suite(void)
 {
 	Suite *s = suite_create("recorded");
 	TCase *tc = tcase_create("generic");
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, every_exchange_completes_at_its_last_frame);
 	tcase_add_test(tc, odd_splits_change_nothing);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("per_command");
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, com_query_responses);
 	tcase_add_test(tc, prepared_statement_responses);
 	tcase_add_test(tc, other_command_responses);

@@ -556,7 +556,6 @@ static Suite *tracker_suite(void)
 {
 	Suite *s = suite_create("tracker");
 	TCase *tc = tcase_create("tracker");
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, state_names);
 	tcase_add_test(tc, start_every_command);
 	tcase_add_test(tc, start_unsupported);

@@ -98,11 +98,10 @@ void tracklog_run(struct tracklog *log, const struct vec *v, int k,
 	proto_tracker_init(&log->tr, v->caps);
 	log->start_rc = proto_tracker_start(&log->tr, cmd->payload, cmd->payload_len);
 	size_t len, nframes;
-	uint8_t *stream = vec_server_stream(v, k, &len, &nframes);
+	const uint8_t *stream = vec_server_stream(v, k, &len, &nframes);
 	log->stream_len = len;
 	if (log->start_rc != RT_MORE) {
 		log->end_rc = log->start_rc;
-		free(stream);
 		return;
 	}
 	struct rtdrive d;
@@ -128,7 +127,6 @@ void tracklog_run(struct tracklog *log, const struct vec *v, int k,
 		}
 	}
 	log->used = consumed;
-	free(stream);
 }
 
 bool tracklog_same(const struct tracklog *a, const struct tracklog *b)

@@ -13,6 +13,12 @@
 #include "protocol/handshake.h"
 #include "protocol/packet.h"
 
+struct vec_stream {
+	uint8_t *p;
+	size_t len, frames;
+	bool built;
+};
+
 void vbuf_add(struct vbuf *b, const void *data, size_t n)
 {
 	if (b->len + n > b->cap) {
@@ -204,6 +210,10 @@ void vec_free(struct vec *v)
 		return;
 	for (size_t i = 0; i < v->n; i++)
 		free(v->f[i].bytes);
+	if (v->streams)
+		for (int k = 0; k <= v->exchanges; k++)
+			free(v->streams[k].p);
+	free(v->streams);
 	free(v->f);
 	free(v);
 }
@@ -233,22 +243,32 @@ int vec_find(const struct vec *v, uint8_t cmd, const char *text, int skip)
 	return -1;
 }
 
-uint8_t *vec_server_stream(const struct vec *v, int k, size_t *len, size_t *nframes)
+const uint8_t *vec_server_stream(const struct vec *cv, int k, size_t *len, size_t *nframes)
 {
-	struct vbuf b = {0};
-	size_t n = 0;
-	for (size_t i = 0; i < v->n; i++) {
-		if (v->f[i].exchange != k || v->f[i].dir != 'S')
-			continue;
-		vbuf_add(&b, v->f[i].bytes, v->f[i].len);
-		n++;
+	struct vec *v = (struct vec *)cv; /* the cache is not part of the value */
+	ck_assert_int_ge(k, -1);
+	ck_assert_int_lt(k, v->exchanges);
+	if (!v->streams) {
+		v->streams = calloc((size_t)v->exchanges + 1, sizeof(*v->streams));
+		ck_assert_ptr_nonnull(v->streams);
 	}
-	*len = b.len;
+	struct vec_stream *st = &v->streams[k + 1];
+	if (!st->built) {
+		struct vbuf b = {0};
+		for (size_t i = 0; i < v->n; i++) {
+			if (v->f[i].exchange != k || v->f[i].dir != 'S')
+				continue;
+			vbuf_add(&b, v->f[i].bytes, v->f[i].len);
+			st->frames++;
+		}
+		st->p = b.p ? b.p : malloc(1);
+		st->len = b.len;
+		st->built = true;
+	}
+	*len = st->len;
 	if (nframes)
-		*nframes = n;
-	if (!b.p)
-		b.p = malloc(1);
-	return b.p;
+		*nframes = st->frames;
+	return st->p;
 }
 
 size_t vec_server_frame(const struct vec *v, int k, size_t i)

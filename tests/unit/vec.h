@@ -34,6 +34,7 @@ struct vec {
 	int exchanges;   /* number of commands */
 	uint64_t caps;   /* server caps & client caps, as the server applies them */
 	uint64_t server_caps, client_caps;
+	struct vec_stream *streams; /* cache of vec_server_stream, per exchange + 1 */
 };
 
 /* Load tests/data/<name>.hex (the test's working directory is tests/data). */
@@ -48,9 +49,10 @@ size_t vec_cmd(const struct vec *v, int k);
 int vec_find(const struct vec *v, uint8_t cmd, const char *text, int skip);
 
 /* The server's frames of exchange k (or of the connection phase, k = -1),
- * headers included, concatenated into a malloc'd buffer: the byte stream a
- * proxy reads from the backend. *nframes gets the frame count. */
-uint8_t *vec_server_stream(const struct vec *v, int k, size_t *len, size_t *nframes);
+ * headers included, concatenated: the byte stream a proxy reads from the
+ * backend. Built once and kept in v (owned by v, valid until vec_free).
+ * *nframes, when not NULL, gets the frame count. */
+const uint8_t *vec_server_stream(const struct vec *v, int k, size_t *len, size_t *nframes);
 /* Frame index of the i-th server frame of exchange k. */
 size_t vec_server_frame(const struct vec *v, int k, size_t i);
 
