@@ -101,6 +101,36 @@ START_TEST(greeting_truncated)
 }
 END_TEST
 
+/* Scramble part 2 is 12 bytes whatever they hold; the NUL after it may be
+ * missing, with or without a plugin name following. */
+START_TEST(greeting_part2_edges)
+{
+	struct vec *v = vec_load("cli_login");
+	const uint8_t *p = v->f[0].payload;
+	size_t len = v->f[0].payload_len;
+	size_t part2 = 1 + strlen(SERVER_VERSION) + 1 + 4 + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10;
+	ck_assert_uint_eq(p[part2 + 12], 0);
+	uint8_t g[256];
+	struct proto_handshake hs;
+
+	/* no NUL, the plugin name right after the scramble */
+	memcpy(g, p, part2 + 12);
+	memcpy(g + part2 + 12, p + part2 + 13, len - part2 - 13);
+	ck_assert_int_eq(proto_handshake_parse(g, len - 1, &hs), (int)(len - 1));
+	ck_assert(proto_str_eq(hs.auth_plugin, "mysql_native_password"));
+	ck_assert_uint_eq(hs.scramble_len, PROTO_SCRAMBLE_LEN);
+	ck_assert_mem_eq(hs.scramble + 8, p + part2, 12);
+
+	/* the last scramble byte is 0 and no NUL follows: still 20 bytes */
+	memcpy(g, p, part2 + 12);
+	g[part2 + 11] = 0;
+	ck_assert_int_eq(proto_handshake_parse(g, part2 + 12, &hs), (int)(part2 + 12));
+	ck_assert_uint_eq(hs.scramble_len, PROTO_SCRAMBLE_LEN);
+	ck_assert_uint_eq(hs.scramble[19], 0);
+	vec_free(v);
+}
+END_TEST
+
 START_TEST(greeting_rejects)
 {
 	struct proto_handshake hs;
@@ -518,6 +548,7 @@ static Suite *handshake_suite(void)
 	tcase_add_test(tc, greeting_recorded);
 	tcase_add_test(tc, greeting_round_trip);
 	tcase_add_test(tc, greeting_truncated);
+	tcase_add_test(tc, greeting_part2_edges);
 	tcase_add_test(tc, greeting_rejects);
 	tcase_add_test(tc, greeting_mysql_style_caps);
 	tcase_add_test(tc, response_mariadb_cli);
