@@ -179,6 +179,16 @@ START_TEST(greeting_mysql_style_caps)
 	ck_assert_mem_eq(back.scramble, "abcdefghijklmnopqrst", 20);
 	ck_assert(proto_str_eq(back.auth_plugin, PROTO_PLUGIN_SHA2));
 	ck_assert(proto_str_eq(back.server_version, "8.0.36"));
+	/* without CLIENT_PLUGIN_AUTH the auth-data length is 0: part 2 is
+	 * still 12 bytes and a NUL */
+	hs.caps &= ~CLIENT_PLUGIN_AUTH;
+	proto_wr_init(&w, buf, sizeof(buf));
+	ck_assert_int_eq(proto_handshake_build(&w, 0, &hs), PROTO_OK);
+	ck_assert_int_eq(proto_handshake_parse(buf + 4, w.len - 4, &back), (int)(w.len - 4));
+	ck_assert_uint_eq(back.scramble_len, 20);
+	ck_assert_mem_eq(back.scramble, "abcdefghijklmnopqrst", 20);
+	ck_assert_uint_eq(back.auth_plugin.len, 0);
+	hs.caps |= CLIENT_PLUGIN_AUTH;
 	/* NOSPACE when the buffer is short */
 	proto_wr_init(&w, buf, 20);
 	ck_assert_int_eq(proto_handshake_build(&w, 0, &hs), PROTO_E_NOSPACE);

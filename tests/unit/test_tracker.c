@@ -205,8 +205,11 @@ START_TEST(feed_errors)
 	start(&t, BASE_CAPS, "0e", RT_MORE);
 	ck_assert_int_eq(proto_tracker_feed(&t, ok, 3, sizeof(ok), &ev), PROTO_E_TRUNCATED);
 	ck_assert_int_eq(proto_tracker_feed(&t, ok, 0, sizeof(ok), NULL), PROTO_E_MALFORMED);
-	/* more bytes than the frame holds are ignored */
-	ck_assert_int_eq(proto_tracker_feed(&t, ok, sizeof(ok), 7, NULL), RT_DONE);
+	/* bytes past the frame's end (the next frame's) are ignored */
+	uint8_t two[] = {0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0xff, 0xff};
+	ck_assert_int_eq(proto_tracker_feed(&t, two, sizeof(two), 7, &ev), RT_DONE);
+	ck_assert_int_eq(ev.kind, RT_PKT_OK);
+	ck_assert_uint_eq(ev.ok.info.len, 0);
 	/* a simple command answered with a row */
 	start(&t, BASE_CAPS, "0e", RT_MORE);
 	ck_assert_int_eq(FEED(&t, "0131", &ev), PROTO_E_UNEXPECTED);
@@ -302,6 +305,12 @@ START_TEST(defs_eof_must_be_eof)
 	ck_assert_int_eq(FEED(&t, "000100000000000100000000", &ev), RT_MORE);
 	FEED(&t, COLDEF, &ev);
 	ck_assert_int_eq(FEED(&t, "ff", &ev), PROTO_E_UNEXPECTED);
+	/* ... and after a prepared statement's columns */
+	start(&t, BASE_CAPS, "16", RT_MORE);
+	ck_assert_int_eq(FEED(&t, "000100000001000000000000", &ev), RT_MORE);
+	FEED(&t, COLDEF, &ev);
+	ck_assert_int_eq(t.state, RT_PREPARE_COLUMNS_EOF);
+	ck_assert_int_eq(FEED(&t, "0131", &ev), PROTO_E_UNEXPECTED);
 }
 END_TEST
 

@@ -21,9 +21,12 @@
 		ck_assert_mem_eq((bytes), exp_, en_);                                  \
 	} while (0)
 
+/* Check's default of 4 s per test case is too short for 16 MiB cases
+ * under sanitizers or on a loaded machine; CK_DEFAULT_TIMEOUT still wins. */
 #define UNIT_MAIN(make_suite)                                                          \
 	int main(void)                                                                 \
 	{                                                                              \
+		setenv("CK_DEFAULT_TIMEOUT", "240", 0);                                \
 		SRunner *sr = srunner_create(make_suite());                            \
 		srunner_run_all(sr, CK_NORMAL);                                        \
 		int failed = srunner_ntests_failed(sr);                                \
