@@ -161,12 +161,12 @@ int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs)
 		char what[160];
 		if (i < c->ntenants) {
 			a = &c->tenants[i].listen;
-			snprintf(what, sizeof(what), "tenants.%s.listen", c->tenants[i].name);
+			snprintf(what, sizeof(what), "$.tenants.%s.listen", c->tenants[i].name);
 		} else {
 			if (!c->admin_enabled)
 				continue;
 			a = &c->admin_listen;
-			snprintf(what, sizeof(what), "admin.listen");
+			snprintf(what, sizeof(what), "$.admin.listen");
 		}
 		int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		int one = 1;

@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 
 #define CFG_ADDR_TEXT 72
+/* Longest tenant or cluster name. */
+#define CFG_NAME_MAX 63
 
 /* A host:port, resolved when the config is loaded. */
 struct cfg_addr {
@@ -63,12 +65,20 @@ struct cfg_failover {
 	int min_interval_ms;
 };
 
+/* Loading accounts from the cluster (tenants with users_from_backend). */
+struct cfg_accounts {
+	int refresh_ms;        /* periodic reload of the account list */
+	int min_refresh_ms;    /* at most one on-demand reload (unknown user) per this */
+};
+
 struct cfg_cluster {
 	char *name;
 	struct cfg_addr *members;  /* [0] is the configured primary, then replicas */
 	size_t nmembers;
 	struct cfg_monitor monitor;
 	struct cfg_failover failover;
+	struct cfg_accounts accounts;
+	bool accounts_used;        /* some tenant has users_from_backend on this cluster */
 };
 
 struct cfg_tenant {
@@ -82,6 +92,9 @@ struct cfg_tenant {
 	unsigned max_connections;  /* 0 = no per-tenant limit */
 	bool local_infile;
 	bool transaction_replay;
+	bool users_from_backend;   /* accounts of the cluster may log in too */
+	char **backend_user_patterns; /* limit those to names matching one (NULL: all) */
+	size_t nbackend_user_patterns;
 };
 
 struct cfg_limits {
@@ -107,6 +120,7 @@ struct cfg {
 	int workers;
 	int log_level;         /* enum log_level */
 	char *server_version;  /* version string sent to clients */
+	char *run_user;        /* "user": drop root to this account after binding, or NULL */
 	struct cfg_limits limits;
 	struct cfg_cluster *clusters;
 	size_t nclusters;
@@ -137,6 +151,13 @@ void cfg_unref(struct cfg *c);
 const struct cfg_tenant *cfg_tenant_find(const struct cfg *c, const char *name);
 const struct cfg_cluster *cfg_cluster_find(const struct cfg *c, const char *name);
 const struct cfg_user *cfg_user_find(const struct cfg_tenant *t, const char *name, size_t len);
+
+/* Whether a backend account name may log in through tenant t (users_from_backend
+ * on, and the name matches one of its patterns if it has any). */
+bool cfg_tenant_backend_user_ok(const struct cfg_tenant *t, const char *name);
+/* SQL LIKE matching as MariaDB does for account hosts: '%' any run, '_' one
+ * character, '\\' escapes; case-insensitive when fold is true. */
+bool cfg_like_match(const char *pattern, const char *text, bool fold);
 
 /* Parse "a.b.c.d[/n]" or "v6[/n]"; 0 or -1. */
 int cfg_cidr_parse(const char *text, struct cfg_cidr *out);

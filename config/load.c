@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,9 @@ void cfg_errors_free(struct cfg_errors *e)
 struct ld {
 	struct cfg_errors *errs;
 	const char *base_dir; /* directory of the config file, for relative secret files */
+	char inline_secret[300]; /* JSON path of the first secret written in the file, or "" */
+	gid_t run_gid;           /* group of "user" (secret files may be readable by it) */
+	bool have_run_gid;
 };
 
 static bool check_keys(struct ld *ld, json_t *obj, const char *path, const char *const known[])
@@ -173,10 +177,15 @@ static char *read_secret_file(struct ld *ld, const char *file, const char *path)
 		cfg_error(ld->errs, "%s: cannot read %s: %s", path, full, strerror(errno));
 		return NULL;
 	}
+	/* Others may never read a secret; its group may when that is the
+	 * group tandem switches to ("user"), so root:tandem 0640 is quiet. */
 	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		cfg_warning(ld->errs, "%s: %s is readable by group or others (mode %03o)", path,
-			    full, (unsigned)(st.st_mode & 0777));
+	if (fstat(fileno(f), &st) == 0 &&
+	    ((st.st_mode & S_IRWXO) ||
+	     ((st.st_mode & S_IRWXG) && !(ld->have_run_gid && st.st_gid == ld->run_gid))))
+		cfg_warning(ld->errs, "%s: %s is readable by %s (mode %03o)", path, full,
+			    (st.st_mode & S_IRWXO) ? "others" : "its group",
+			    (unsigned)(st.st_mode & 0777));
 	char buf[1024];
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
@@ -206,6 +215,8 @@ static char *get_secret(struct ld *ld, json_t *obj, const char *key, const char 
 	}
 	if (!inline_pw && required)
 		cfg_error(ld->errs, "%s: %s (or %s) is required", path, key, fkey);
+	if (inline_pw && inline_pw[0] && !ld->inline_secret[0])
+		snprintf(ld->inline_secret, sizeof(ld->inline_secret), "%s.%s", path, key);
 	return xstrdup(inline_pw);
 }
 
@@ -238,7 +249,7 @@ static void load_limits(struct ld *ld, json_t *root, struct cfg_limits *l)
 	l->max_packet = (uint32_t)get_int(ld, o, "max_packet", p, 64 << 20, 1024, 1 << 30);
 	l->preauth_max_packet = (uint32_t)get_int(ld, o, "preauth_max_packet", p, 16384, 512, 1 << 20);
 	l->auth_timeout_ms = (int)get_int(ld, o, "auth_timeout_ms", p, 10000, 100, 600000);
-	l->idle_timeout_ms = (int)get_int(ld, o, "idle_timeout_ms", p, 0, 0, 86400000LL * 30);
+	l->idle_timeout_ms = (int)get_int(ld, o, "idle_timeout_ms", p, 0, 0, 86400000LL * 24);
 	l->connect_timeout_ms = (int)get_int(ld, o, "connect_timeout_ms", p, 5000, 100, 600000);
 	l->buffer_high = (uint32_t)get_int(ld, o, "buffer_high", p, 256 << 10, 4096, 1 << 30);
 	l->buffer_low = (uint32_t)get_int(ld, o, "buffer_low", p, 64 << 10, 0, 1 << 30);
@@ -285,12 +296,37 @@ static void load_failover(struct ld *ld, json_t *obj, const char *path, struct c
 	json_decref(empty);
 }
 
+static void load_accounts(struct ld *ld, json_t *obj, const char *path, struct cfg_accounts *a)
+{
+	static const char *const known[] = {"refresh_ms", "min_refresh_ms", NULL};
+	json_t *empty = json_object();
+	if (!obj)
+		obj = empty;
+	check_keys(ld, obj, path, known);
+	a->refresh_ms = (int)get_int(ld, obj, "refresh_ms", path, 60000, 1000, 86400000);
+	a->min_refresh_ms = (int)get_int(ld, obj, "min_refresh_ms", path, 2000, 100, 3600000);
+	json_decref(empty);
+}
+
+/* Tenant and cluster names appear in metric labels, log lines and
+ * fixed-size per-thread records: keep them short and plain. */
+static void check_name(struct ld *ld, const char *path, const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > CFG_NAME_MAX ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
+		cfg_error(ld->errs, "%s: names are 1..%d letters, digits, '_' or '-'", path,
+			  CFG_NAME_MAX);
+}
+
 static void load_cluster(struct ld *ld, const char *name, json_t *obj, struct cfg_cluster *c)
 {
-	static const char *const known[] = {"primary", "replicas", "monitor", "failover", NULL};
+	static const char *const known[] = {"primary", "replicas", "monitor", "failover",
+		"accounts", NULL};
 	char path[256];
 	snprintf(path, sizeof(path), "$.clusters.%s", name);
 	c->name = strdup(name);
+	check_name(ld, path, name);
 	if (!json_is_object(obj)) {
 		cfg_error(ld->errs, "%s: must be an object", path);
 		return;
@@ -333,6 +369,8 @@ static void load_cluster(struct ld *ld, const char *name, json_t *obj, struct cf
 		load_monitor(ld, mon, sub, &c->monitor);
 	snprintf(sub, sizeof(sub), "%s.failover", path);
 	load_failover(ld, get_object(ld, obj, "failover", path, false), sub, &c->failover);
+	snprintf(sub, sizeof(sub), "%s.accounts", path);
+	load_accounts(ld, get_object(ld, obj, "accounts", path, false), sub, &c->accounts);
 }
 
 static void load_user(struct ld *ld, const char *path, const char *name, json_t *obj,
@@ -365,14 +403,48 @@ static void load_user(struct ld *ld, const char *path, const char *name, json_t 
 	}
 }
 
+/* "users_from_backend": true, false, or an array of name patterns (LIKE
+ * syntax: % and _) that limits which of the cluster's accounts may log in. */
+static void load_backend_users(struct ld *ld, json_t *obj, const char *path, struct cfg_tenant *t)
+{
+	json_t *v = json_object_get(obj, "users_from_backend");
+	if (!v)
+		return;
+	if (json_is_boolean(v)) {
+		t->users_from_backend = json_is_true(v);
+		return;
+	}
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		cfg_error(ld->errs,
+			  "%s.users_from_backend: must be true, false or a non-empty array of "
+			  "user name patterns",
+			  path);
+		return;
+	}
+	t->users_from_backend = true;
+	t->backend_user_patterns = calloc(json_array_size(v), sizeof(char *));
+	for (size_t i = 0; t->backend_user_patterns && i < json_array_size(v); i++) {
+		json_t *p = json_array_get(v, i);
+		size_t len = json_is_string(p) ? strlen(json_string_value(p)) : 0;
+		if (len == 0 || len > 80) {
+			cfg_error(ld->errs, "%s.users_from_backend[%zu]: must be a user name pattern "
+				  "of 1..80 bytes", path, i);
+			continue;
+		}
+		t->backend_user_patterns[t->nbackend_user_patterns++] = strdup(json_string_value(p));
+	}
+}
+
 static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg *c,
 			struct cfg_tenant *t)
 {
 	static const char *const known[] = {"listen", "allow", "cluster", "users",
-		"max_connections", "local_infile", "transaction_replay", NULL};
+		"users_from_backend", "max_connections", "local_infile", "transaction_replay",
+		NULL};
 	char path[256];
 	snprintf(path, sizeof(path), "$.tenants.%s", name);
 	t->name = strdup(name);
+	check_name(ld, path, name);
 	if (!json_is_object(obj)) {
 		cfg_error(ld->errs, "%s: must be an object", path);
 		return;
@@ -401,7 +473,8 @@ static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg
 			cfg_error(ld->errs, "%s.cluster: no cluster named \"%s\"", path, cluster);
 	}
 
-	json_t *users = get_object(ld, obj, "users", path, true);
+	load_backend_users(ld, obj, path, t);
+	json_t *users = get_object(ld, obj, "users", path, !t->users_from_backend);
 	if (users) {
 		t->users = calloc(json_object_size(users) + 1, sizeof(*t->users));
 		const char *uname;
@@ -473,12 +546,22 @@ static void load_admin(struct ld *ld, json_t *root, struct cfg *c)
 static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 {
 	static const char *const known[] = {"admin", "workers", "log_level", "server_version",
-		"limits", "clusters", "tenants", NULL};
+		"user", "limits", "clusters", "tenants", NULL};
 	if (!json_is_object(root)) {
 		cfg_error(ld->errs, "$: the config must be a JSON object");
 		return;
 	}
 	check_keys(ld, root, "$", known);
+	c->run_user = xstrdup(get_string(ld, root, "user", "$", NULL, false));
+	if (c->run_user) {
+		struct passwd *pw = getpwnam(c->run_user);
+		if (!pw)
+			cfg_error(ld->errs, "$.user: no system account named \"%s\"", c->run_user);
+		else {
+			ld->run_gid = pw->pw_gid;
+			ld->have_run_gid = true;
+		}
+	}
 	load_admin(ld, root, c);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	c->workers = (int)get_int(ld, root, "workers", "$", cpus > 0 ? cpus : 1, 1, 256);
@@ -489,6 +572,9 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 		c->log_level = LOG_INFO;
 	}
 	c->server_version = xstrdup(get_string(ld, root, "server_version", "$", NULL, false));
+	if (c->server_version && (strlen(c->server_version) == 0 || strlen(c->server_version) > 60))
+		cfg_error(ld->errs, "$.server_version: must be 1..60 bytes");
+
 	load_limits(ld, root, &c->limits);
 
 	json_t *clusters = get_object(ld, root, "clusters", "$", true);
@@ -512,6 +598,10 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 		}
 	}
 	check_listen_unique(ld, c);
+	for (size_t i = 0; i < c->ntenants; i++)
+		for (size_t j = 0; j < c->nclusters; j++)
+			if (c->tenants[i].users_from_backend && c->tenants[i].cluster == &c->clusters[j])
+				c->clusters[j].accounts_used = true;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -547,6 +637,9 @@ static void cfg_free(struct cfg *c)
 		for (size_t j = 0; j < t->nusers; j++)
 			free_user(&t->users[j]);
 		free(t->users);
+		for (size_t j = 0; j < t->nbackend_user_patterns; j++)
+			free(t->backend_user_patterns[j]);
+		free(t->backend_user_patterns);
 	}
 	if (c->admin_token) {
 		proto_wipe(c->admin_token, strlen(c->admin_token));
@@ -555,12 +648,13 @@ static void cfg_free(struct cfg *c)
 	free(c->clusters);
 	free(c->tenants);
 	free(c->server_version);
+	free(c->run_user);
 	free(c->path);
 	free(c);
 }
 
 static struct cfg *load_json(json_t *root, const char *path, const char *base_dir,
-			     struct cfg_errors *errs)
+			     struct cfg_errors *errs, bool world_readable)
 {
 	struct cfg *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -572,6 +666,10 @@ static struct cfg *load_json(json_t *root, const char *path, const char *base_di
 	struct ld ld = {.errs = errs, .base_dir = base_dir};
 	size_t before = errs->n;
 	load_root(&ld, root, c);
+	if (world_readable && ld.inline_secret[0])
+		cfg_warning(errs, "%s: a secret is written in the config file, which others may "
+			    "read; use a *_file key with a file only tandem can read",
+			    ld.inline_secret);
 	if (errs->n > before) {
 		cfg_free(c);
 		return NULL;
@@ -579,12 +677,41 @@ static struct cfg *load_json(json_t *root, const char *path, const char *base_di
 	return c;
 }
 
+/* The whole file, NUL-terminated; NULL with an error in errs. */
+static char *read_config_text(const char *path, struct stat *st, struct cfg_errors *errs)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		cfg_error(errs, "%s: cannot read: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), st) < 0 || !S_ISREG(st->st_mode) || st->st_size > CFG_MAX_FILE) {
+		cfg_error(errs, "%s: not a regular file of at most %d bytes", path, CFG_MAX_FILE);
+		fclose(f);
+		return NULL;
+	}
+	char *text = malloc((size_t)st->st_size + 1);
+	size_t n = text ? fread(text, 1, (size_t)st->st_size, f) : 0;
+	fclose(f);
+	if (!text) {
+		cfg_error(errs, "%s: out of memory", path);
+		return NULL;
+	}
+	text[n] = 0;
+	return text;
+}
+
 struct cfg *cfg_load(const char *path, struct cfg_errors *errs)
 {
+	struct stat st;
+	char *text = read_config_text(path, &st, errs);
+	if (!text)
+		return NULL;
 	json_error_t jerr;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		cfg_error(errs, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+		free(text);
 		return NULL;
 	}
 	char dir[4096];
@@ -594,8 +721,12 @@ struct cfg *cfg_load(const char *path, struct cfg_errors *errs)
 		*slash = 0;
 	else
 		snprintf(dir, sizeof(dir), ".");
-	struct cfg *c = load_json(root, path, dir, errs);
+	size_t nerr = errs->n, nwarn = errs->nwarn;
+	struct cfg *c = load_json(root, path, dir, errs, (st.st_mode & S_IROTH) != 0);
 	json_decref(root);
+	cfg_locate_messages(text, path, errs->msgs + nerr, errs->n - nerr);
+	cfg_locate_messages(text, path, errs->warnings + nwarn, errs->nwarn - nwarn);
+	free(text);
 	return c;
 }
 
@@ -607,8 +738,10 @@ struct cfg *cfg_load_string(const char *text, struct cfg_errors *errs)
 		cfg_error(errs, "<string>:%d:%d: %s", jerr.line, jerr.column, jerr.text);
 		return NULL;
 	}
-	struct cfg *c = load_json(root, NULL, NULL, errs);
+	size_t nerr = errs->n;
+	struct cfg *c = load_json(root, NULL, NULL, errs, false);
 	json_decref(root);
+	cfg_locate_messages(text, "<string>", errs->msgs + nerr, errs->n - nerr);
 	return c;
 }
 
@@ -639,6 +772,18 @@ const struct cfg_cluster *cfg_cluster_find(const struct cfg *c, const char *name
 		if (strcmp(c->clusters[i].name, name) == 0)
 			return &c->clusters[i];
 	return NULL;
+}
+
+bool cfg_tenant_backend_user_ok(const struct cfg_tenant *t, const char *name)
+{
+	if (!t->users_from_backend)
+		return false;
+	if (t->nbackend_user_patterns == 0)
+		return true;
+	for (size_t i = 0; i < t->nbackend_user_patterns; i++)
+		if (cfg_like_match(t->backend_user_patterns[i], name, false))
+			return true;
+	return false;
 }
 
 const struct cfg_user *cfg_user_find(const struct cfg_tenant *t, const char *name, size_t len)

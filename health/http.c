@@ -90,6 +90,12 @@ static void handle(struct evhttp_request *req, void *arg)
 		evbuffer_free(out);
 		return;
 	}
+	if (method == EVHTTP_REQ_GET && strcmp(path, "/sessions") == 0 && h->src.sessions) {
+		json_t *doc = h->src.sessions(h->src.arg);
+		reply_json(req, 200, "OK", doc);
+		json_decref(doc);
+		return;
+	}
 	if (method == EVHTTP_REQ_POST && h->src.action) {
 		json_t *reply = NULL;
 		int code = h->src.action(path, &reply, h->src.arg);

@@ -1,6 +1,7 @@
 /*
  * http.h — the admin/monitoring HTTP endpoint (libevent evhttp) on the
- * main thread: GET /health, /status, /metrics and the POST admin actions.
+ * main thread: GET /health, /status, /metrics, /sessions and the POST admin
+ * actions.
  *
  * The server knows nothing of sessions or probes: the daemon hands it
  * callbacks that produce each document, so health/ does not depend on
@@ -27,6 +28,9 @@ struct http_sources {
 	/* /health: true when every tenant has a writable backend; *detail
 	 * receives a small JSON body (new reference). */
 	bool (*healthy)(void *arg, json_t **detail);
+	/* GET /sessions: live sessions with their state (new reference).
+	 * NULL means the endpoint is not offered. */
+	json_t *(*sessions)(void *arg);
 	/* POST actions: returns an HTTP status and sets *reply (new reference).
 	 * NULL means no actions are offered. */
 	int (*action)(const char *path, json_t **reply, void *arg);

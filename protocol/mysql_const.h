@@ -162,8 +162,12 @@ enum proto_track_type {
 #define CR_SERVER_GONE_ERROR        2006 /* HY000 */
 #define CR_SERVER_LOST              2013 /* HY000 */
 
-/* Tandem's own error codes (documented in docs/errors.md). */
-#define TANDEM_ER_BACKEND_UNAVAILABLE  2003 /* 08S01: no backend reachable */
+/* Tandem's own error codes (documented in docs/errors.md). Client-range
+ * codes (2000-2999, e.g. 2003/2013) must never be sent by a server:
+ * Connector/C rejects such an ERR as a malformed packet. */
+#define TANDEM_ER_BACKEND_UNAVAILABLE  1429 /* 08001: no backend reachable (login) */
+#define TANDEM_SQLSTATE_BACKEND_UNAVAILABLE "08001"
+#define TANDEM_ER_BACKEND_LOST         ER_NET_READ_ERROR /* 08S01: backend gone mid-command */
 #define TANDEM_ER_FAILOVER_STATE_LOST  1927 /* 08S01 in tandem's use: session state lost in failover */
 #define TANDEM_ER_FAILOVER_ROLLED_BACK 1213 /* 40001: transaction rolled back by failover, safe to retry */
 

@@ -151,8 +151,8 @@ int proto_track_next(struct proto_rd *r, struct proto_track_item *it)
 		it->value = proto_rd_lenenc_str(&d);
 		break;
 	case SESSION_TRACK_STATE_CHANGE:
-		/* the data is the flag itself ("1"), not a length-encoded string:
-		 * servers send 02 01 31 */
+		/* One raw byte '1' (or '0'), not a length-encoded string: both
+		 * MariaDB and MySQL write it so. */
 		it->value = data;
 		break;
 	case SESSION_TRACK_SCHEMA:

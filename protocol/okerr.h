@@ -52,8 +52,8 @@ int proto_eof_build(struct proto_wr *w, uint8_t seq, const struct proto_eof *eof
 
 /*
  * Session state-change items of an OK's session_state block. For
- * SYSTEM_VARIABLES name and value are set; for SCHEMA, STATE_CHANGE ("1"),
- * TRANSACTION_* value is set; for GTIDS value is the GTID text (the
+ * SYSTEM_VARIABLES name and value are set; for SCHEMA, STATE_CHANGE
+ * (its one raw byte, "1"), TRANSACTION_* value is set; for GTIDS value is the GTID text (the
  * encoding-specification byte is skipped). Unknown types are returned with
  * their raw data in value, so callers can skip them.
  * Returns >0 consumed, 0 at the end of the block, <0 on malformed data.

@@ -28,6 +28,7 @@ enum proto_status {
 	PROTO_E_SEQUENCE = -5,    /* sequence id out of order */
 	PROTO_E_NOSPACE = -6,     /* builder: the output buffer is too small */
 	PROTO_E_UNEXPECTED = -7,  /* a packet that cannot come in this state */
+	PROTO_E_NOMEM = -8,       /* an allocating helper (facts.h) ran out of memory */
 };
 
 /* A short, static description of a PROTO_E_* code (for logs and ERR text). */

@@ -223,6 +223,8 @@ const char *proto_strerror(int err)
 		return "output buffer too small";
 	case PROTO_E_UNEXPECTED:
 		return "unexpected packet";
+	case PROTO_E_NOMEM:
+		return "out of memory";
 	}
 	return "unknown protocol error";
 }

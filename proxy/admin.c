@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "health/accounts.h"
 #include "health/monitor.h"
+#include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
 #include "proxy/tenant.h"
 
@@ -47,8 +49,9 @@ static json_t *status(void *arg)
 				   (json_int_t)d->loaded_at_us, "last_error", d->last_reload_error,
 				   "reloads", (json_int_t)stat_get(&d->reloads), "reload_failures",
 				   (json_int_t)stat_get(&d->reload_failures));
-	return json_pack("{s:s, s:o, s:o, s:o, s:i}", "version", TANDEM_VERSION, "config", config,
-			 "tenants", tenants, "clusters", hc_monitor_status_json(d->mon), "workers",
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:i}", "version", TANDEM_VERSION, "config",
+			 config, "tenants", tenants, "clusters", hc_monitor_status_json(d->mon),
+			 "backend_accounts", hc_accounts_status_json(d->accounts), "workers",
 			 d->nworkers);
 }
 
@@ -99,7 +102,12 @@ static void metrics(struct evbuffer *out, void *arg)
 	counter(out, "tandem_config_reload_failures_total", "Rejected config reloads.", "counter");
 	evbuffer_add_printf(out, "tandem_config_reload_failures_total %llu\n",
 			    (unsigned long long)stat_get(&d->reload_failures));
+	counter(out, "tandem_config_loaded_timestamp_seconds",
+		"When the running config was loaded (Unix time).", "gauge");
+	evbuffer_add_printf(out, "tandem_config_loaded_timestamp_seconds %lld\n",
+			    (long long)(d->loaded_at_us / 1000000));
 	hc_monitor_metrics(d->mon, out);
+	hc_accounts_metrics(d->accounts, out);
 }
 
 static bool healthy(void *arg, json_t **detail)
@@ -126,6 +134,7 @@ struct http_sources admin_sources(struct daemon *d)
 		.status = status,
 		.metrics = metrics,
 		.healthy = healthy,
+		.sessions = admin_sessions_json,
 		.action = NULL,
 	};
 	return s;

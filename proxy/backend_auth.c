@@ -34,7 +34,7 @@ void sess_backend_start(struct session *s)
 	const struct hc_member *m = worker_primary(s->w, cl->name, &topo);
 	if (!m) {
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: no writable database server is available for tenant '%s'",
 			  s->wt->name);
 		return;
@@ -46,7 +46,7 @@ void sess_backend_start(struct session *s)
 	if (conn_connect(&s->backend, s->w->base, (const struct sockaddr *)&s->backend_sa,
 			 s->backend_salen, &sess_backend_cbs, s) < 0) {
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: cannot reach the database server %s for tenant '%s' (%s)",
 			  s->backend_addr, s->wt->name, strerror(s->backend.error));
 		return;
@@ -104,7 +104,7 @@ static void backend_refused(struct session *s, const uint8_t *p, uint32_t len)
 	struct proto_err_pkt e;
 	stat_add(&s->wt->stats->backend_errors, 1);
 	if (proto_err_parse(p, len, CLIENT_PROTOCOL_41, &e) < 0) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s refused the login", s->backend_addr);
 		return;
 	}
@@ -124,7 +124,7 @@ void sess_backend_handshake_read(struct session *s)
 	if (span == 0)
 		return;
 	if (span < 0 || len == 0) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent a malformed greeting", s->backend_addr);
 		return;
 	}
@@ -135,14 +135,14 @@ void sess_backend_handshake_read(struct session *s)
 	struct proto_handshake hs;
 	int rc = proto_handshake_parse(p, len, &hs);
 	if (rc < 0 || hs.scramble_len < PROTO_SCRAMBLE_LEN) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent an unusable greeting (%s)",
 			  s->backend_addr, proto_strerror(rc < 0 ? rc : PROTO_E_MALFORMED));
 		return;
 	}
 	uint64_t missing = (s->client_caps & SESS_CAPS_SHAPE) & ~hs.caps;
 	if (missing) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s lacks capabilities 0x%llx the client uses",
 			  s->backend_addr, (unsigned long long)missing);
 		return;
@@ -160,6 +160,7 @@ void sess_backend_handshake_read(struct session *s)
 		r.caps |= CLIENT_CONNECT_ATTRS;
 	if (hs.caps & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
 		r.caps |= CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA;
+	r.caps |= hs.caps & SESS_CAPS_BACKEND_ALWAYS;
 	r.max_packet = s->wt->snap->limits.max_packet;
 	r.charset = s->charset;
 	r.user.p = s->user;
@@ -194,7 +195,7 @@ void sess_backend_handshake_read(struct session *s)
 	evbuffer_drain(s->backend.in, (size_t)span);
 	if (rc != PROTO_OK || conn_write(&s->backend, buf, wr.len) < 0) {
 		proto_wipe(buf, sizeof(buf));
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: cannot send the login to %s", s->backend_addr);
 		return;
 	}
@@ -208,7 +209,7 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 {
 	struct proto_ok ok;
 	if (proto_ok_parse(p, len, s->backend_caps, &ok) < 0) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent a malformed OK", s->backend_addr);
 		return;
 	}
@@ -220,14 +221,13 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 		proto_auth_more_build(&w, s->client_seq++, &fast_ok, 1);
 		sess_send_client(s, more, w.len);
 	}
-	/* Same payload, the client's sequence id. */
-	uint8_t hdr[PROTO_HEADER_LEN];
-	proto_frame_build(hdr, len, s->client_seq);
-	evbuffer_add(s->client.out, hdr, sizeof(hdr));
-	evbuffer_add(s->client.out, p, len);
+	/* tandem's session setup goes out first; the client's first command
+	 * follows it on the wire (backend_setup.c). */
+	sess_setup_begin(s, &ok);
+	/* The OK in the client's shape, with the client's sequence id. */
+	int sent = sess_send_ok(s, p, len, s->client_seq);
 	evbuffer_drain(s->backend.in, (size_t)span);
-	stat_add(&s->wt->stats->bytes_to_clients, sizeof(hdr) + len);
-	if (conn_flush(&s->client) < 0) {
+	if (sent < 0 || conn_flush(&s->client) < 0) {
 		sess_close(s, "client gone at login");
 		return;
 	}
@@ -245,7 +245,7 @@ static void auth_switch(struct session *s, const uint8_t *p, uint32_t len, uint8
 {
 	struct proto_auth_switch as;
 	if (proto_auth_switch_parse(p, len, &as) < 0 || as.data.len < PROTO_SCRAMBLE_LEN) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent a malformed auth switch",
 			  s->backend_addr);
 		return;
@@ -279,7 +279,7 @@ void sess_backend_auth_read(struct session *s)
 		if (span == 0 || s->state != SESS_BACKEND_AUTH)
 			return;
 		if (span < 0 || len == 0) {
-			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 				  "tandem: the database server %s sent a malformed login reply",
 				  s->backend_addr);
 			return;
@@ -303,7 +303,7 @@ void sess_backend_auth_read(struct session *s)
 				  s->backend_addr);
 			return;
 		default:
-			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 				  "tandem: the database server %s sent an unexpected login reply",
 				  s->backend_addr);
 			return;

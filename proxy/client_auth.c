@@ -18,6 +18,7 @@
 #include "protocol/auth.h"
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
+#include "proxy/backend_users.h"
 #include "proxy/session.h"
 #include "proxy/session_caps.h"
 #include "proxy/worker.h"
@@ -201,7 +202,7 @@ void sess_client_handshake_read(struct session *s)
 	}
 	s->client_seq = (uint8_t)(seq + 1);
 
-	const struct cfg_user *u = cfg_user_find(s->wt->cfg, s->user, strlen(s->user));
+	const struct cfg_user *u = sess_find_user(s);
 	enum auth_verdict v = verify(s, u, r.auth_plugin, (const uint8_t *)r.auth.p, r.auth.len);
 	bool used_password = r.auth.len > 0;
 	evbuffer_drain(s->client.in, (size_t)span);
@@ -231,7 +232,7 @@ void sess_client_auth_read(struct session *s)
 		bad_handshake(s, span < 0 ? "auth packet too large" : "packets out of order");
 		return;
 	}
-	const struct cfg_user *u = cfg_user_find(s->wt->cfg, s->user, strlen(s->user));
+	const struct cfg_user *u = sess_find_user(s);
 	struct proto_str native = {PROTO_PLUGIN_NATIVE, strlen(PROTO_PLUGIN_NATIVE)};
 	enum auth_verdict v = verify(s, u, native, p, len);
 	bool used_password = len > 0;

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +22,11 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "health/accounts.h"
 #include "health/http.h"
 #include "health/monitor.h"
 #include "proxy/admin.h"
+#include "proxy/sdnotify.h"
 #include "proxy/worker.h"
 
 int daemon_bind_listener(const struct cfg_addr *a)
@@ -89,7 +93,7 @@ static int install_config(struct daemon *d, struct cfg *nc, char *errbuf, size_t
 		for (int w = 0; w < nw; w++) {
 			int fd = daemon_bind_listener(&nc->tenants[t].listen);
 			if (fd < 0) {
-				snprintf(errbuf, errlen, "tenants.%s.listen: cannot bind %s: %s",
+				snprintf(errbuf, errlen, "$.tenants.%s.listen: cannot bind %s: %s",
 					 nc->tenants[t].name, nc->tenants[t].listen.text,
 					 strerror(errno));
 				for (size_t i = 0; i < nt * (size_t)nw; i++)
@@ -156,20 +160,67 @@ static void notify_workers(void *arg)
 		worker_topology_changed(&d->workers[i]);
 }
 
+/*
+ * The admin endpoint the new config wants: the running one when its
+ * address is unchanged, else a new one bound now, so that an address that
+ * cannot be bound fails the reload before anything changed. *out is NULL
+ * when the new config disables the endpoint.
+ */
+static int prepare_admin(struct daemon *d, const struct cfg *nc, struct http_server **out,
+			 char *errbuf, size_t errlen)
+{
+	*out = NULL;
+	if (!nc->admin_enabled)
+		return 0;
+	if (d->admin && d->cfg->admin_enabled &&
+	    cfg_addr_equal(&d->cfg->admin_listen, &nc->admin_listen)) {
+		*out = d->admin;
+		return 0;
+	}
+	struct http_sources src = admin_sources(d);
+	*out = http_start(d->base, &nc->admin_listen, nc->admin_token, &src);
+	if (!*out) {
+		snprintf(errbuf, errlen, "$.admin.listen: cannot listen on %s",
+			 nc->admin_listen.text);
+		return -1;
+	}
+	return 0;
+}
+
+/* Settings that only a restart can change: warn that they wait for it. */
+static void warn_restart_only(const struct daemon *d, const struct cfg *nc)
+{
+	if (nc->workers != d->nworkers)
+		log_warn("reload: workers stays %d until restart (config says %d)", d->nworkers,
+			 nc->workers);
+	const char *was = d->cfg->run_user ? d->cfg->run_user : "";
+	const char *now = nc->run_user ? nc->run_user : "";
+	if (strcmp(was, now) != 0)
+		log_warn("reload: user stays \"%s\" until restart (config says \"%s\")", was, now);
+}
+
 int daemon_reload(struct daemon *d)
 {
+	sdn_reloading();
 	struct cfg_errors errs = {0};
 	struct cfg *nc = cfg_load(d->config_path, &errs);
 	print_errors(&errs, LOG_ERROR);
 	char why[512] = "";
 	if (!nc) {
-		snprintf(why, sizeof(why), "%s", errs.n ? errs.msgs[0] : "invalid config");
-	} else if (nc->workers != d->nworkers) {
-		log_warn("reload: workers stays %d until restart (config says %d)", d->nworkers,
-			 nc->workers);
+		if (errs.n > 1)
+			snprintf(why, sizeof(why), "%s (and %zu more errors)", errs.msgs[0], errs.n - 1);
+		else
+			snprintf(why, sizeof(why), "%s", errs.n ? errs.msgs[0] : "invalid config");
 	}
 	cfg_errors_free(&errs);
+	struct http_server *admin = d->admin;
+	if (nc && prepare_admin(d, nc, &admin, why, sizeof(why)) < 0) {
+		cfg_unref(nc);
+		nc = NULL;
+	}
 	if (nc && install_config(d, nc, why, sizeof(why)) < 0) {
+		if (admin != d->admin)
+			http_stop(admin);
 		cfg_unref(nc);
 		nc = NULL;
 	}
@@ -178,12 +229,22 @@ int daemon_reload(struct daemon *d)
 		snprintf(d->last_reload_error, sizeof(d->last_reload_error), "%s", why);
 		log_error("reload failed, running config unchanged (generation %llu): %s",
 			  (unsigned long long)d->generation, why);
+		sdn_send("READY=1\nSTATUS=reload failed; running config unchanged");
 		return -1;
 	}
+	/* Committed: workers have been handed the new config. */
+	warn_restart_only(d, nc);
 	log_set_level((enum log_level)nc->log_level);
 	hc_monitor_reconfigure(d->mon, nc);
-	if (d->admin)
-		http_set_token(d->admin, nc->admin_token);
+	hc_accounts_reconfigure(d->accounts, nc);
+	if (admin != d->admin) {
+		http_stop(d->admin);
+		d->admin = admin;
+		if (!admin)
+			log_info("admin: endpoint disabled");
+	} else if (admin) {
+		http_set_token(admin, nc->admin_token);
+	}
 	cfg_unref(d->cfg);
 	d->cfg = nc;
 	nc->generation = ++d->generation;
@@ -192,6 +253,44 @@ int daemon_reload(struct daemon *d)
 	stat_add(&d->reloads, 1);
 	log_info("config generation %llu loaded from %s (%zu tenants, %zu clusters)",
 		 (unsigned long long)d->generation, d->config_path, nc->ntenants, nc->nclusters);
+	char status[128];
+	snprintf(status, sizeof(status), "READY=1\nSTATUS=config generation %llu, %zu tenants",
+		 (unsigned long long)d->generation, nc->ntenants);
+	sdn_send(status);
+	return 0;
+}
+
+/*
+ * "user": give up root for good once every start-up socket is bound. The
+ * supplementary groups become the account's own (so group-readable secret
+ * files keep working on reload). Running as that account already is fine.
+ */
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		log_error("user: no system account named \"%s\"", user);
+		return -1;
+	}
+	if (geteuid() == pw->pw_uid && getegid() == pw->pw_gid)
+		return 0;
+	if (geteuid() != 0) {
+		log_error("user: cannot switch to \"%s\": not running as root", user);
+		return -1;
+	}
+	/* glibc applies set*id to every thread of the process (monitor threads
+	 * already run), so no thread keeps root. */
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		log_error("user: cannot switch to \"%s\": %s", user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_error("user: root privileges could be regained after switching to \"%s\"", user);
+		return -1;
+	}
+	log_info("running as user %s (uid %u, gid %u)", pw->pw_name, (unsigned)pw->pw_uid,
+		 (unsigned)pw->pw_gid);
 	return 0;
 }
 
@@ -214,6 +313,8 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	bool now = d->terms > 1;
 	log_info("%s: %s", sig == SIGINT ? "SIGINT" : "SIGTERM",
 		 now ? "stopping now" : "draining sessions, then stopping");
+	if (d->terms == 1)
+		sdn_send("STOPPING=1");
 	for (int i = 0; i < d->nworkers; i++) {
 		struct wmsg *m = calloc(1, sizeof(*m));
 		if (!m)
@@ -271,6 +372,9 @@ int daemon_start(struct daemon *d, const char *config_path)
 	d->mon = hc_monitor_start(d->cfg, notify_workers, d);
 	if (!d->mon)
 		return -1;
+	d->accounts = hc_accounts_start(d->cfg);
+	if (!d->accounts)
+		return -1;
 	char why[512];
 	if (install_config(d, d->cfg, why, sizeof(why)) < 0) {
 		log_error("%s", why);
@@ -282,6 +386,9 @@ int daemon_start(struct daemon *d, const char *config_path)
 		if (!d->admin)
 			return -1;
 	}
+
+	if (d->cfg->run_user && drop_privileges(d->cfg->run_user) < 0)
+		return -1;
 
 	d->workers_done = event_new(d->base, -1, 0, on_workers_done, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_sighup, d);
@@ -305,6 +412,7 @@ int daemon_start(struct daemon *d, const char *config_path)
 			 d->cfg->tenants[i].listen.text, d->cfg->tenants[i].cluster->name);
 	log_info("tandem %s started: %d workers, config generation 1", TANDEM_VERSION,
 		 d->nworkers);
+	sdn_send("READY=1\nSTATUS=config generation 1");
 	return 0;
 }
 
@@ -321,6 +429,7 @@ void daemon_free(struct daemon *d)
 		worker_join(&d->workers[i]);
 	free(d->workers);
 	http_stop(d->admin);
+	hc_accounts_stop(d->accounts);
 	hc_monitor_stop(d->mon);
 	tenant_registry_free(&d->reg);
 	free(d->bound);
@@ -344,14 +453,23 @@ int daemon_check_config(const char *config_path)
 	struct cfg *c = cfg_load(config_path, &errs);
 	if (c)
 		cfg_check_bindable(c, &errs);
+	/* Messages that carry no FILE:LINE:COL get the file name at least. */
+	size_t plen = strlen(config_path);
 	for (size_t i = 0; i < errs.nwarn; i++)
-		fprintf(stderr, "%s: warning: %s\n", config_path, errs.warnings[i]);
+		fprintf(stderr, "tandem: warning: %s%s%s\n",
+			strncmp(errs.warnings[i], config_path, plen) ? config_path : "",
+			strncmp(errs.warnings[i], config_path, plen) ? ": " : "", errs.warnings[i]);
 	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s: error: %s\n", config_path, errs.msgs[i]);
+		fprintf(stderr, "tandem: error: %s%s%s\n",
+			strncmp(errs.msgs[i], config_path, plen) ? config_path : "",
+			strncmp(errs.msgs[i], config_path, plen) ? ": " : "", errs.msgs[i]);
 	int rc = errs.n == 0 ? 0 : 1;
 	if (rc == 0)
-		fprintf(stderr, "%s: configuration is valid (%zu tenants, %zu clusters)\n",
+		fprintf(stderr, "tandem: %s: configuration is valid (%zu tenants, %zu clusters)\n",
 			config_path, c->ntenants, c->nclusters);
+	else
+		fprintf(stderr, "tandem: %s: configuration is invalid (%zu error%s)\n", config_path,
+			errs.n, errs.n == 1 ? "" : "s");
 	cfg_errors_free(&errs);
 	cfg_unref(c);
 	return rc;

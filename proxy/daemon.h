@@ -18,6 +18,7 @@
 
 struct worker;
 struct hc_monitor;
+struct hc_accounts;
 struct http_server;
 struct event_base;
 struct event;
@@ -41,6 +42,7 @@ struct daemon {
 	struct worker *workers;
 	int nworkers;
 	struct hc_monitor *mon;
+	struct hc_accounts *accounts; /* users_from_backend loaders */
 	struct http_server *admin;
 	struct tenant_registry reg;
 	struct bound_tenant *bound;

@@ -8,6 +8,13 @@
  * then moved to the client in one evbuffer_remove_buffer, which hands over
  * whole chains without copying. Watermarks stop reading one side while the
  * other side's output is above limits.buffer_high.
+ *
+ * The few packets tandem must change are cut out of that flow and replaced:
+ * an OK or EOF that carries session state a client without tracking must
+ * not see (the backend always tracks it, see session_caps.h), a prepare OK
+ * (the client sees tandem's statement ids, see facts.h), and a LOCAL
+ * INFILE request the client did not ask for. Rows are never touched. Every
+ * response also updates the session's facts (session_facts.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +24,7 @@
 #include "common/log.h"
 #include "protocol/command.h"
 #include "protocol/okerr.h"
+#include "protocol/sqlclass.h"
 #include "proxy/session.h"
 #include "proxy/worker.h"
 
@@ -27,20 +35,32 @@
 #define SCAN_STACK 512
 
 #define ER_MALFORMED_PACKET 1835
+#define ER_NOT_ALLOWED_COMMAND 1148 /* 42000 */
+/* A packet tandem builds in place of a backend one fits here (an OK
+ * reshaped, a prepare OK renumbered); larger ones go to the heap. */
+#define REPLACE_STACK 512
 
 static const struct cfg_limits *limits(const struct session *s)
 {
 	return &s->wt->snap->limits;
 }
 
-/* Send the client an ERR as the whole response to its command (seq 1). */
-static void reply_err(struct session *s, uint16_t code, const char *state, const char *msg)
+/* Send the client an ERR as the whole response to its command, with the
+ * sequence id that follows the command's last frame. */
+static void reply_err_seq(struct session *s, uint8_t seq, uint16_t code, const char *state,
+			  const char *msg)
 {
 	uint8_t buf[512];
 	struct proto_wr w;
 	proto_wr_init(&w, buf, sizeof(buf));
-	proto_err_build(&w, 1, code, state, msg);
+	proto_err_build(&w, seq, code, state, msg);
 	sess_send_client(s, buf, w.len);
+}
+
+/* The same for a command of one frame. */
+static void reply_err(struct session *s, uint16_t code, const char *state, const char *msg)
+{
+	reply_err_seq(s, 1, code, state, msg);
 }
 
 static void watch_backpressure(struct session *s, struct conn *reader, struct conn *writer)
@@ -74,13 +94,50 @@ static void result_done(struct session *s)
 		s->flags |= SESS_F_AUTOCOMMIT;
 	else
 		s->flags &= ~(unsigned)SESS_F_AUTOCOMMIT;
+	sess_facts_done(s);
 	s->result_done = false;
 	sess_set_state(s, SESS_IDLE);
 	sess_idle_enter(s);
 }
 
+/*
+ * tandem answers a command itself (code 0: silently, for a command that
+ * has no response). A whole command is dropped at once; a large one is
+ * streamed off, and the ERR goes out once its last byte is gone.
+ */
+static void answer_self(struct session *s, uint32_t len, bool whole, uint16_t code,
+			const char *state, const char *msg)
+{
+	if (whole) {
+		evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
+		if (code)
+			reply_err(s, code, state, msg);
+		return;
+	}
+	struct sess_facts *sf = &s->sf;
+	sf->cmd_discard = true;
+	sf->reply_code = code;
+	snprintf(sf->reply_state, sizeof(sf->reply_state), "%s", state);
+	snprintf(sf->reply_msg, sizeof(sf->reply_msg), "%s", msg);
+	s->cmd_expects_result = false;
+	s->cmd_left = PROTO_HEADER_LEN + (uint64_t)len;
+	if (limits(s)->idle_timeout_ms > 0)
+		sess_timer_clear(s);
+}
+
+/* The last byte of a command answer_self() streamed off is gone. */
+static void discard_done(struct session *s)
+{
+	struct sess_facts *sf = &s->sf;
+	sf->cmd_discard = false;
+	if (sf->reply_code)
+		reply_err_seq(s, s->cfr.next_seq, sf->reply_code, sf->reply_state, sf->reply_msg);
+	sf->reply_code = 0;
+}
+
 /* Move the rest of a streamed client frame (and any continuation frames)
- * to the backend. Returns true when the whole command has been sent. */
+ * to the backend, or drop it when tandem answers the command itself.
+ * Returns true when the whole command has been sent. */
 static bool stream_command(struct session *s)
 {
 	struct evbuffer *in = s->client.in;
@@ -88,8 +145,12 @@ static bool stream_command(struct session *s)
 		size_t avail = evbuffer_get_length(in);
 		if (s->cmd_left > 0) {
 			size_t take = avail < s->cmd_left ? avail : (size_t)s->cmd_left;
-			evbuffer_remove_buffer(in, s->backend.out, take);
-			stat_add(&s->wt->stats->bytes_from_clients, take);
+			if (s->sf.cmd_discard) {
+				evbuffer_drain(in, take);
+			} else {
+				evbuffer_remove_buffer(in, s->backend.out, take);
+				stat_add(&s->wt->stats->bytes_from_clients, take);
+			}
 			s->cmd_left -= take;
 			if (s->cmd_left > 0)
 				return false;
@@ -117,9 +178,10 @@ static bool stream_command(struct session *s)
 }
 
 /* One whole (or, for a large one, the head of a) client command.
- * p holds `have` payload bytes of a frame of `len`. Returns false when the
- * session must stop reading commands now. */
-static bool dispatch_command(struct session *s, const uint8_t *p, size_t have, uint32_t len)
+ * p holds `have` payload bytes of a frame of `len`; statement ids are
+ * rewritten in place. Returns false when the session must stop reading
+ * commands now. */
+static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_t len)
 {
 	uint8_t cmd = p[0];
 	bool whole = have == len;
@@ -140,21 +202,27 @@ static bool dispatch_command(struct session *s, const uint8_t *p, size_t have, u
 			  "tandem: COM_CHANGE_USER is not supported yet; reconnect instead");
 		return true;
 	}
+	if (proto_cmd_has_stmt_id(cmd)) {
+		uint16_t code;
+		char msg[160];
+		if (sess_facts_stmt_id(s, p, have, &code, msg, sizeof(msg)) < 0) {
+			answer_self(s, len, whole, code, "HY000", msg);
+			return true;
+		}
+	}
 	int rc = proto_tracker_start(&s->tr, p, have);
 	if (rc == PROTO_E_UNSUPPORTED) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "tandem: %s is not forwarded", proto_cmd_name(cmd));
-		evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
-		reply_err(s, ER_UNKNOWN_COM_ERROR, "08S01", msg);
+		answer_self(s, len, whole, ER_UNKNOWN_COM_ERROR, "08S01", msg);
 		return true;
 	}
 	if (rc < 0) {
-		evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
-		reply_err(s, ER_MALFORMED_PACKET, "HY000", "Malformed communication packet");
+		answer_self(s, len, whole, ER_MALFORMED_PACKET, "HY000",
+			    "Malformed communication packet");
 		return true;
 	}
-	s->infile_allowed = cmd == COM_QUERY && s->wt->cfg->local_infile &&
-			    (s->client_caps & CLIENT_LOCAL_FILES);
+	sess_facts_command(s, p, have, whole);
 	stat_add(&s->wt->stats->queries, 1);
 	s->cmd_started_us = clock_mono_us();
 	s->cmd_expects_result = rc == RT_MORE;
@@ -173,7 +241,13 @@ void sess_idle_read(struct session *s)
 				break;
 			if (s->state == SESS_CLOSED || s->state == SESS_CLOSING)
 				return;
-			if (s->cmd_expects_result) {
+			if (s->sf.cmd_discard) {
+				discard_done(s);
+			} else if (s->cmd_expects_result) {
+				/* The response follows the command's last frame; an ERR
+				 * tandem sends before the backend answers (shutdown
+				 * deadline) must carry this sequence id. */
+				s->bfr.next_seq = s->cfr.next_seq;
 				sess_set_state(s, SESS_RESULT);
 				break;
 			}
@@ -201,14 +275,22 @@ void sess_idle_read(struct session *s)
 					  "Malformed communication packet");
 			return;
 		}
-		size_t need = f.len <= CMD_WHOLE_MAX ? f.len : 16;
+		/* A large command streams through; its head is enough to route it
+		 * (and to classify the start of its SQL). */
+		size_t need = f.len <= CMD_WHOLE_MAX ? f.len : 1024;
 		if (avail < PROTO_HEADER_LEN + need)
 			break;
 		bool starts, ends;
 		proto_framer_reset_seq(&s->cfr, 0);
 		s->cfr.continued = false;
 		proto_framer_next(&s->cfr, &f, &starts, &ends);
-		const uint8_t *p = evbuffer_pullup(in, (ssize_t)(PROTO_HEADER_LEN + need));
+		/* The pulled-up bytes are the buffer's own: statement ids are
+		 * rewritten there before the bytes move on. */
+		uint8_t *p = evbuffer_pullup(in, (ssize_t)(PROTO_HEADER_LEN + need));
+		if (!p) {
+			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
+			return;
+		}
 		if (!dispatch_command(s, p + PROTO_HEADER_LEN, need, f.len))
 			return;
 		if (s->cmd_left == 0)
@@ -220,7 +302,7 @@ void sess_idle_read(struct session *s)
 		sess_timer_set(s, limits(s)->idle_timeout_ms);
 	if (conn_is_open(&s->backend)) {
 		if (conn_flush(&s->backend) < 0) {
-			sess_fail(s, CR_SERVER_LOST, "HY000",
+			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 				  "tandem: lost the connection to the database server");
 			return;
 		}
@@ -228,15 +310,248 @@ void sess_idle_read(struct session *s)
 	}
 }
 
+/* ------------------------------------------------------ OK reshaping */
+
+/*
+ * An OK differs between the legs only when the backend tracks session
+ * state, the client does not, and the OK carries state. Servers write the
+ * info text length-encoded in both shapes (clients read it so; the
+ * "string<EOF>" of the protocol docs is not what goes on the wire); with
+ * tracking, an OK with state also carries the info (maybe empty) and the
+ * state block after it, and the client must see neither the block nor the
+ * SERVER_SESSION_STATE_CHANGED flag.
+ */
+static bool ok_needs_reshape(const struct session *s, const struct proto_ok *ok)
+{
+	return (s->backend_caps & ~s->client_caps & CLIENT_SESSION_TRACK) &&
+	       (ok->status & SERVER_SESSION_STATE_CHANGED);
+}
+
+/* Build ok as a server would for a client without session tracking,
+ * framed with seq; *out is buf or a heap block the caller frees. Returns
+ * the length, or 0 when memory ran out. */
+static size_t build_client_ok(const struct proto_ok *ok, uint8_t seq, uint8_t *buf, size_t cap,
+			      uint8_t **out)
+{
+	size_t need = PROTO_HEADER_LEN + 1 + 9 + 9 + 4 + 9 + ok->info.len;
+	uint8_t *dst = need <= cap ? buf : malloc(need);
+	if (!dst)
+		return 0;
+	struct proto_wr w;
+	proto_wr_init(&w, dst, need);
+	size_t at = proto_wr_packet_begin(&w, seq);
+	proto_wr_u8(&w, ok->header);
+	proto_wr_lenenc(&w, ok->affected_rows);
+	proto_wr_lenenc(&w, ok->last_insert_id);
+	proto_wr_u16(&w, (uint16_t)(ok->status & ~SERVER_SESSION_STATE_CHANGED));
+	proto_wr_u16(&w, ok->warnings);
+	if (ok->info.len)
+		proto_wr_lenenc_str(&w, ok->info.p, ok->info.len);
+	proto_wr_packet_end(&w, at);
+	*out = dst;
+	return w.len;
+}
+
+int sess_send_ok(struct session *s, const uint8_t *payload, uint32_t len, uint8_t seq)
+{
+	struct proto_ok ok;
+	if (proto_ok_parse(payload, len, s->backend_caps, &ok) < 0)
+		return -1;
+	if (!ok_needs_reshape(s, &ok)) {
+		uint8_t hdr[PROTO_HEADER_LEN];
+		proto_frame_build(hdr, len, seq);
+		evbuffer_add(s->client.out, hdr, sizeof(hdr));
+		evbuffer_add(s->client.out, payload, len);
+		stat_add(&s->wt->stats->bytes_to_clients, sizeof(hdr) + len);
+		return 0;
+	}
+	uint8_t buf[REPLACE_STACK], *pkt;
+	size_t n = build_client_ok(&ok, seq, buf, sizeof(buf), &pkt);
+	if (!n)
+		return -1;
+	evbuffer_add(s->client.out, pkt, n);
+	stat_add(&s->wt->stats->bytes_to_clients, n);
+	if (pkt != buf)
+		free(pkt);
+	return 0;
+}
+
+/* ----------------------------------------------------- response scan */
+
+/* What became of one scanned response packet. */
+enum pkt_action {
+	PKT_PASS,     /* it stays in place and goes to the client with the rest */
+	PKT_REPLACED, /* it was cut out of the input (and replaced in the output) */
+	PKT_FAILED,   /* the session failed */
+};
+
+/* Hand the first n scanned bytes of the backend's input to the client,
+ * or drop them while a refused file request's response is swallowed. */
+static void pass_on(struct session *s, size_t n)
+{
+	if (n == 0)
+		return;
+	if (s->sf.discard) {
+		evbuffer_drain(s->backend.in, n);
+		return;
+	}
+	evbuffer_remove_buffer(s->backend.in, s->client.out, n);
+	stat_add(&s->wt->stats->bytes_to_clients, n);
+}
+
+/* Cut the frame of len payload bytes at `start` out of the input; what
+ * precedes it goes on first, then pkt (n bytes, may be NULL) in its place. */
+static enum pkt_action replace_frame(struct session *s, size_t start, uint32_t len,
+				     const uint8_t *pkt, size_t n)
+{
+	pass_on(s, start);
+	evbuffer_drain(s->backend.in, PROTO_HEADER_LEN + (size_t)len);
+	if (pkt && n && !s->sf.discard) {
+		evbuffer_add(s->client.out, pkt, n);
+		stat_add(&s->wt->stats->bytes_to_clients, n);
+	}
+	return PKT_REPLACED;
+}
+
+static enum pkt_action reshape_ok(struct session *s, size_t start, const struct proto_frame *f,
+				  const struct proto_ok *ok)
+{
+	uint8_t buf[REPLACE_STACK], *pkt;
+	size_t n = build_client_ok(ok, f->seq, buf, sizeof(buf), &pkt);
+	if (!n) {
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
+		return PKT_FAILED;
+	}
+	replace_frame(s, start, f->len, pkt, n);
+	if (pkt != buf)
+		free(pkt);
+	return PKT_REPLACED;
+}
+
+/* An EOF keeps its shape, but its status must not tell a client without
+ * session tracking that state changed (the flag is the backend leg's). */
+static enum pkt_action clear_eof_flag(struct session *s, size_t start,
+				      const struct proto_frame *f, const struct proto_eof *eof)
+{
+	uint8_t pkt[PROTO_HEADER_LEN + 8];
+	struct proto_wr w;
+	proto_wr_init(&w, pkt, sizeof(pkt));
+	struct proto_eof plain = *eof;
+	plain.status &= (uint16_t)~SERVER_SESSION_STATE_CHANGED;
+	proto_eof_build(&w, f->seq, &plain);
+	return replace_frame(s, start, f->len, pkt, w.len);
+}
+
+/* A prepare OK: the client gets tandem's id for the statement. */
+static enum pkt_action renumber_prepare(struct session *s, size_t start,
+					const struct proto_frame *f,
+					const struct proto_prepare_ok *prep)
+{
+	uint32_t id = sess_facts_prepared(s, prep);
+	size_t n = PROTO_HEADER_LEN + (size_t)f->len;
+	uint8_t buf[REPLACE_STACK];
+	uint8_t *pkt = n <= sizeof(buf) ? buf : malloc(n);
+	if (!id || !pkt) {
+		if (pkt && pkt != buf)
+			free(pkt);
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
+		return PKT_FAILED;
+	}
+	struct evbuffer_ptr pos;
+	evbuffer_ptr_set(s->backend.in, &pos, start, EVBUFFER_PTR_SET);
+	evbuffer_copyout_from(s->backend.in, &pos, pkt, n);
+	proto_stmt_id_patch(pkt + PROTO_HEADER_LEN, id);
+	replace_frame(s, start, f->len, pkt, n);
+	if (pkt != buf)
+		free(pkt);
+	return PKT_REPLACED;
+}
+
+/*
+ * The server asked for a local file the client did not request (or may
+ * not send). It is never forwarded. For a single statement, the server
+ * gets an empty file (the statement loads nothing) and the client an ERR
+ * in place of the statement's result; the server's own answer is
+ * swallowed and the session goes on. In a multi-statement text the server
+ * would then run the statements after it, which the client (seeing an
+ * ERR) believes did not run: the session ends instead, and the closed
+ * connection makes the server abort the statement.
+ */
+static enum pkt_action refuse_infile(struct session *s, size_t start, const struct proto_frame *f)
+{
+	static const char msg[] =
+		"tandem: refused the server's request for a local file: the statement is not "
+		"LOAD DATA LOCAL INFILE, or LOCAL INFILE is not enabled for this tenant and client";
+	log_warn("session %llu: backend %s asked for a local file the client did not request; "
+		 "refused",
+		 (unsigned long long)s->id, s->backend_addr);
+	if (s->sf.cmd_class.flags & (PROTO_SQL_MULTI | PROTO_SQL_PARTIAL)) {
+		pass_on(s, start);
+		s->bfr.next_seq = f->seq;
+		sess_fail(s, ER_NOT_ALLOWED_COMMAND, "42000", "%s", msg);
+		return PKT_FAILED;
+	}
+	uint8_t err[512];
+	struct proto_wr w;
+	proto_wr_init(&w, err, sizeof(err));
+	proto_err_build(&w, f->seq, ER_NOT_ALLOWED_COMMAND, "42000", msg);
+	replace_frame(s, start, f->len, err, w.len);
+	uint8_t empty[PROTO_HEADER_LEN];
+	proto_frame_build(empty, 0, (uint8_t)(f->seq + 1));
+	if (conn_write(&s->backend, empty, sizeof(empty)) < 0) {
+		sess_close(s, "backend gone");
+		return PKT_FAILED;
+	}
+	proto_tracker_infile_done(&s->tr);
+	s->sf.discard = true;
+	if (s->tr.results == 0)
+		s->sf.cmd_failed = true;
+	return PKT_REPLACED;
+}
+
+/* Facts and rewrites for one packet the tracker has just read. */
+static enum pkt_action on_packet(struct session *s, size_t start, const struct proto_frame *f,
+				 const struct proto_rt_event *ev)
+{
+	switch (ev->kind) {
+	case RT_PKT_OK:
+		sess_facts_ok(s, &ev->ok);
+		if (f->len < PROTO_MAX_FRAME && ok_needs_reshape(s, &ev->ok))
+			return reshape_ok(s, start, f, &ev->ok);
+		return PKT_PASS;
+	case RT_PKT_EOF:
+		if ((ev->eof.status & SERVER_SESSION_STATE_CHANGED) &&
+		    (s->backend_caps & ~s->client_caps & CLIENT_SESSION_TRACK) && f->len == 5)
+			return clear_eof_flag(s, start, f, &ev->eof);
+		return PKT_PASS;
+	case RT_PKT_ERR:
+		if (s->tr.results == 0)
+			s->sf.cmd_failed = true;
+		return PKT_PASS;
+	case RT_PKT_PREPARE_OK:
+		return renumber_prepare(s, start, f, &ev->prepare);
+	case RT_PKT_LOCAL_INFILE:
+		if (s->sf.infile_left > 0) {
+			s->sf.infile_left--;
+			return PKT_PASS;
+		}
+		return refuse_infile(s, start, f);
+	default:
+		return PKT_PASS;
+	}
+}
+
 /* Scan the backend's bytes frame by frame through the tracker, then pass
  * everything scanned to the client at once. */
 void sess_result_read(struct session *s)
 {
+	/* Answers to tandem's own statements come first and go nowhere. */
+	if (s->sf.setup_pending && !sess_setup_read(s))
+		return;
 	struct evbuffer *in = s->backend.in;
 	size_t avail = evbuffer_get_length(in);
 	size_t off = 0;
 	int outcome = RT_MORE;
-	size_t last_off = 0; /* where the last scanned frame starts */
 	uint8_t stack[SCAN_STACK];
 
 	while (off < avail && (s->resp_left > 0 || !s->result_done)) {
@@ -248,7 +563,6 @@ void sess_result_read(struct session *s)
 		}
 		if (avail - off < PROTO_HEADER_LEN + 1)
 			break;
-		last_off = off;
 		struct evbuffer_ptr pos;
 		uint8_t head[PROTO_HEADER_LEN + 1];
 		evbuffer_ptr_set(in, &pos, off, EVBUFFER_PTR_SET);
@@ -256,14 +570,18 @@ void sess_result_read(struct session *s)
 		struct proto_frame f;
 		proto_frame_parse(head, sizeof(head), &f);
 		uint32_t want = proto_tracker_want(&s->tr, f.len, head[PROTO_HEADER_LEN]);
-		if (avail - off < PROTO_HEADER_LEN + (size_t)want)
+		/* A prepare OK is renumbered: all of it must be here. */
+		size_t need = want;
+		if (s->tr.state == RT_PREPARE_FIRST && head[PROTO_HEADER_LEN] == PROTO_OK_HEADER)
+			need = f.len;
+		if (avail - off < PROTO_HEADER_LEN + need)
 			break;
 		const uint8_t *payload = head + PROTO_HEADER_LEN;
 		uint8_t *heap = NULL;
 		if (want > 1) {
 			uint8_t *dst = want <= sizeof(stack) ? stack : (heap = malloc(want));
 			if (!dst) {
-				sess_fail(s, CR_SERVER_LOST, "HY000", "tandem: out of memory");
+				sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
 				return;
 			}
 			evbuffer_ptr_set(in, &pos, off + PROTO_HEADER_LEN, EVBUFFER_PTR_SET);
@@ -272,53 +590,49 @@ void sess_result_read(struct session *s)
 		}
 		struct proto_rt_event ev;
 		int rc = proto_tracker_feed(&s->tr, payload, want ? want : (f.len ? 1 : 0), f.len, &ev);
-		free(heap);
 		if (rc < 0) {
+			free(heap);
 			log_warn("session %llu: backend %s broke the protocol in state %s: %s",
 				 (unsigned long long)s->id, s->backend_addr,
 				 proto_rt_state_name(s->tr.state), proto_strerror(rc));
+			pass_on(s, off);
 			s->bfr.next_seq = f.seq;
-			sess_fail(s, CR_SERVER_LOST, "HY000",
+			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 				  "tandem: the database server sent a malformed response (%s)",
 				  proto_strerror(rc));
 			return;
 		}
 		s->bfr.next_seq = (uint8_t)(f.seq + 1);
-		size_t pkt = PROTO_HEADER_LEN + (size_t)f.len;
-		if (avail - off >= pkt) {
-			off += pkt;
+		enum pkt_action act = on_packet(s, off, &f, &ev);
+		free(heap); /* ev points into it until here */
+		if (act == PKT_FAILED)
+			return;
+		if (act == PKT_REPLACED) {
+			/* Everything before it went on with it: scanning restarts. */
+			off = 0;
+			avail = evbuffer_get_length(in);
 		} else {
-			s->resp_left = pkt - (avail - off);
-			off = avail;
+			size_t pkt = PROTO_HEADER_LEN + (size_t)f.len;
+			if (avail - off >= pkt) {
+				off += pkt;
+			} else {
+				s->resp_left = pkt - (avail - off);
+				off = avail;
+			}
 		}
 		if (rc == RT_DONE) {
 			s->result_done = true;
 			outcome = RT_DONE;
-		} else if (rc == RT_INFILE) {
+		} else if (rc == RT_INFILE && act == PKT_PASS) {
 			outcome = RT_INFILE;
 			break;
 		}
 	}
 
-	if (outcome == RT_INFILE && !s->infile_allowed) {
-		/* Never forward a file request the client did not make: pass the
-		 * results before it, then end the session with an ERR in its place. */
-		log_warn("session %llu: backend %s asked for a local file the client did not "
-			 "request; refusing",
-			 (unsigned long long)s->id, s->backend_addr);
-		evbuffer_remove_buffer(in, s->client.out, last_off);
-		s->bfr.next_seq = (uint8_t)(s->bfr.next_seq - 1);
-		sess_fail(s, ER_NOT_SUPPORTED_YET, "42000",
-			  "tandem: LOAD DATA LOCAL INFILE is not enabled for this tenant");
+	pass_on(s, off);
+	if (conn_flush(&s->client) < 0) {
+		sess_close(s, "client gone");
 		return;
-	}
-	if (off) {
-		evbuffer_remove_buffer(in, s->client.out, off);
-		stat_add(&s->wt->stats->bytes_to_clients, off);
-		if (conn_flush(&s->client) < 0) {
-			sess_close(s, "client gone");
-			return;
-		}
 	}
 	if (outcome == RT_INFILE) {
 		sess_set_state(s, SESS_LOCAL_INFILE);
@@ -369,7 +683,7 @@ void sess_infile_read(struct session *s)
 		s->infile_last = f.len == 0;
 	}
 	if (conn_flush(&s->backend) < 0) {
-		sess_fail(s, CR_SERVER_LOST, "HY000", "tandem: lost the connection to the database server");
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: lost the connection to the database server");
 		return;
 	}
 	watch_backpressure(s, &s->client, &s->backend);

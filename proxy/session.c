@@ -134,6 +134,10 @@ static void backend_on_read(struct conn *c, void *arg)
 		evbuffer_drain(s->backend.in, evbuffer_get_length(s->backend.in));
 		break;
 	default:
+		/* Answers to tandem's own setup statement may arrive while idle. */
+		if (s->sf.setup_pending && (s->state == SESS_IDLE || s->state == SESS_COMMAND) &&
+		    (!sess_setup_read(s) || evbuffer_get_length(s->backend.in) == 0))
+			break;
 		/* A server speaking out of turn (e.g. an idle-timeout ERR). */
 		log_info("session %llu: backend %s sent %zu unexpected bytes in state %s; closing",
 			 (unsigned long long)s->id, s->backend_addr,
@@ -184,7 +188,7 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
 			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
 					   (const struct sockaddr *)&s->backend_sa);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: cannot reach the database server %s for tenant '%s' (%s)",
 			  s->backend_addr, s->wt->name,
 			  ev == CONN_EOF ? "connection closed" : strerror(err));
@@ -193,7 +197,7 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 	case SESS_COMMAND:
 	case SESS_LOCAL_INFILE:
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, CR_SERVER_LOST, "HY000",
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 			  "tandem: lost the connection to the database server during the query (%s)",
 			  what);
 		return;
@@ -227,7 +231,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	case SESS_BACKEND_HANDSHAKE:
 	case SESS_BACKEND_AUTH:
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, "08S01",
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s for tenant '%s' did not answer within %d ms",
 			  s->backend_addr, s->wt->name,
 			  s->wt->snap->limits.connect_timeout_ms);
@@ -379,6 +383,7 @@ void sess_free(struct session *s)
 		atomic_fetch_sub_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
 	}
 	free(s->attrs);
+	sess_facts_free(s);
 	if (s->password) {
 		proto_wipe(s->password, strlen(s->password));
 		free(s->password);

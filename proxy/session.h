@@ -23,6 +23,7 @@
 #include "protocol/packet.h"
 #include "protocol/tracker.h"
 #include "proxy/conn.h"
+#include "proxy/session_facts.h"
 
 struct worker;
 struct wtenant;
@@ -99,12 +100,13 @@ struct session {
 	struct proto_tracker tr;     /* response tracker */
 	uint64_t cmd_left;           /* payload bytes of the current client frame still to stream */
 	uint64_t resp_left;          /* bytes of the current backend frame still to pass through */
-	bool infile_allowed;         /* a LOCAL INFILE request may be forwarded */
 	bool infile_last;            /* the frame being streamed is the empty end-of-file one */
 	bool cmd_expects_result;     /* the command being sent has a response */
 	bool result_done;            /* the tracker saw the last packet; its bytes may still stream */
 	uint16_t status;             /* last server status flags */
 	int64_t cmd_started_us;
+
+	struct sess_facts sf;        /* server-side state, from the stream (session_facts.h) */
 };
 
 /* Create a session for an accepted socket and send the greeting. Returns

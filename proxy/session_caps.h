@@ -1,8 +1,9 @@
 /*
  * session_caps.h — which capabilities tandem offers clients and asks of
  * backends. One place, so the two legs of a session always agree on the
- * flags that change the shape of responses (DEPRECATE_EOF, SESSION_TRACK,
- * MULTI_RESULTS): the response tracker relies on that.
+ * flags that change the shape of responses (DEPRECATE_EOF, MULTI_RESULTS):
+ * the response tracker relies on that. SESSION_TRACK is the exception:
+ * backends always get it, and OKs are reshaped for clients without it.
  */
 #ifndef TANDEM_PROXY_SESSION_CAPS_H
 #define TANDEM_PROXY_SESSION_CAPS_H
@@ -32,8 +33,14 @@ static inline uint64_t sess_caps_offered(const struct cfg_tenant *t)
 
 /* Flags whose value must be the same on both legs. */
 #define SESS_CAPS_SHAPE                                                            \
-	(CLIENT_DEPRECATE_EOF | CLIENT_SESSION_TRACK | CLIENT_MULTI_RESULTS |       \
-	 CLIENT_PS_MULTI_RESULTS | CLIENT_PROTOCOL_41 | CLIENT_LOCAL_FILES |        \
-	 CLIENT_MULTI_STATEMENTS)
+	(CLIENT_DEPRECATE_EOF | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |    \
+	 CLIENT_PROTOCOL_41 | CLIENT_LOCAL_FILES | CLIENT_MULTI_STATEMENTS)
+
+/* Asked of every backend that offers them, whatever the client did.
+ * SESSION_TRACK: tandem learns the session's state from every OK
+ * (docs/sessions.md); for a client without it, forward.c rebuilds each OK
+ * that carries state (and clears the state flag of such an EOF). Only
+ * those packets differ between the two shapes, so rows pass untouched. */
+#define SESS_CAPS_BACKEND_ALWAYS (CLIENT_SESSION_TRACK)
 
 #endif

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "health/monitor.h"
 #include "protocol/okerr.h"
+#include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
 #include "proxy/session.h"
 
@@ -318,6 +319,7 @@ static void free_msg(struct wmsg *m)
 		tenant_rt_unref(m->rts ? m->rts[i] : NULL);
 	free(m->rts);
 	free(m->listens);
+	admin_snapshot_unref(m->snapshot);
 	free(m);
 }
 
@@ -343,6 +345,9 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 			break;
 		case WMSG_STOP_NOW:
 			begin_shutdown(w, true);
+			break;
+		case WMSG_SESSIONS:
+			admin_sessions_fill(w, m->snapshot);
 			break;
 		}
 		free_msg(m);

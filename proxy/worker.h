@@ -21,6 +21,7 @@
 
 struct daemon;
 struct session;
+struct sess_snapshot;
 struct evconnlistener;
 
 /* A tenant as one worker sees it. Lives until it is removed from the
@@ -50,6 +51,7 @@ enum wmsg_kind {
 	WMSG_CONFIG,     /* new snapshot and listening sockets */
 	WMSG_SHUTDOWN,   /* stop accepting, drain sessions, leave the loop */
 	WMSG_STOP_NOW,   /* close everything and leave the loop */
+	WMSG_SESSIONS,   /* add a snapshot of the sessions to m->snapshot (admin_sessions.h) */
 };
 
 struct wmsg {
@@ -59,6 +61,7 @@ struct wmsg {
 	struct wlisten *listens;         /* WMSG_CONFIG: fds handed over */
 	size_t nlistens;
 	struct tenant_rt **rts;          /* WMSG_CONFIG: rts[i] for listens[i], references */
+	struct sess_snapshot *snapshot;  /* WMSG_SESSIONS: a reference handed over */
 };
 
 /* Cached topology of one cluster. */

@@ -36,7 +36,11 @@ int rtdrive_scan(struct rtdrive *d, const uint8_t *buf, size_t avail, size_t *us
 		struct proto_frame f;
 		proto_frame_parse(head, sizeof(head), &f);
 		uint32_t want = proto_tracker_want(d->tr, f.len, head[PROTO_HEADER_LEN]);
-		if (avail - off < PROTO_HEADER_LEN + (size_t)want)
+		/* forward.c renumbers a prepare OK, so it waits for all of it */
+		size_t need = want;
+		if (d->tr->state == RT_PREPARE_FIRST && head[PROTO_HEADER_LEN] == PROTO_OK_HEADER)
+			need = f.len;
+		if (avail - off < PROTO_HEADER_LEN + need)
 			break;
 		const uint8_t *payload = head + PROTO_HEADER_LEN;
 		uint8_t *heap = NULL;

@@ -289,7 +289,7 @@ START_TEST(strerror_names_every_code)
 {
 	const int codes[] = {PROTO_OK, PROTO_E_TRUNCATED, PROTO_E_MALFORMED, PROTO_E_TOO_LARGE,
 			     PROTO_E_UNSUPPORTED, PROTO_E_SEQUENCE, PROTO_E_NOSPACE,
-			     PROTO_E_UNEXPECTED};
+			     PROTO_E_UNEXPECTED, PROTO_E_NOMEM};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		const char *s = proto_strerror(codes[i]);
 		ck_assert_ptr_nonnull(s);

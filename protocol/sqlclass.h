@@ -1,0 +1,53 @@
+/*
+ * sqlclass.h — a tiny lexical classifier of SQL text: what kind of session
+ * state a COM_QUERY may create that the server's session tracking does not
+ * name, and whether it may make the server ask for a client-side file.
+ *
+ * It is a lexer, not a parser: it skips whitespace, comments ('#', '-- ',
+ * C-style) and quoted strings/identifiers, splits statements at ';' and
+ * compares keywords case-insensitively. The contents of executable
+ * comments (MySQL's slash-star-bang and MariaDB's slash-star-M-bang forms)
+ * count as code, because the server runs them. Every answer is conservative: when the
+ * text is ambiguous, the flag that makes tandem more careful is set.
+ *
+ * Owns: nothing (no allocation, no state between calls). Must not: look
+ * at anything but the bytes it is given.
+ */
+#ifndef TANDEM_PROTOCOL_SQLCLASS_H
+#define TANDEM_PROTOCOL_SQLCLASS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "protocol/protocol.h"
+
+enum proto_sql_flag {
+	PROTO_SQL_LOAD_LOCAL = 1u << 0,    /* LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE */
+	PROTO_SQL_TEMP_TABLE = 1u << 1,    /* CREATE [OR REPLACE] TEMPORARY TABLE */
+	PROTO_SQL_GET_LOCK = 1u << 2,      /* a GET_LOCK( call anywhere */
+	PROTO_SQL_LOCK_TABLES = 1u << 3,   /* LOCK TABLE(S), BACKUP LOCK, FLUSH ... WITH READ LOCK */
+	PROTO_SQL_UNLOCK_TABLES = 1u << 4, /* UNLOCK TABLE(S), BACKUP UNLOCK */
+	PROTO_SQL_USER_VAR = 1u << 5,      /* assigns a user variable (@v := / SET @v = / INTO @v / CALL with @v) */
+	PROTO_SQL_PREPARE = 1u << 6,       /* SQL-level PREPARE name FROM ... */
+	PROTO_SQL_SESSION_TRACK = 1u << 7, /* a SET that names a session_track_* variable */
+	PROTO_SQL_MULTI = 1u << 8,         /* more than one statement */
+	PROTO_SQL_PARTIAL = 1u << 9,       /* the text was cut (the caller saw only its head) */
+};
+
+struct proto_sql_class {
+	unsigned flags;        /* enum proto_sql_flag */
+	unsigned statements;   /* non-empty statements seen */
+	unsigned load_local;   /* statements that may ask for a local file */
+};
+
+/*
+ * Classify len bytes of SQL text. no_backslash_escapes follows the
+ * session's SERVER_STATUS_NO_BACKSLASH_ESCAPES (a backslash in a string is
+ * then an ordinary character). partial says the caller holds only the
+ * head of a longer text: PROTO_SQL_PARTIAL is set, and an unfinished last
+ * statement still counts.
+ */
+void proto_sql_classify(const char *sql, size_t len, bool no_backslash_escapes, bool partial,
+			struct proto_sql_class *out);
+
+#endif

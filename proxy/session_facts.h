@@ -1,0 +1,111 @@
+/*
+ * session_facts.h — what a session knows about its server-side state, and
+ * the proxy code that keeps it current.
+ *
+ * The facts themselves (protocol/facts.h) are pure data; this header adds
+ * the per-session bookkeeping around them: tandem's own setup statement
+ * on every fresh backend connection (backend_setup.c), whose response the
+ * client must never see; the command in flight (its SQL class, the text a
+ * prepare or COM_INIT_DB will make current); and the commands tandem
+ * answers itself. forward.c updates the facts from every response.
+ *
+ * Owns: struct sess_facts inside struct session. Must not: touch the
+ * session's connections except through the functions declared here.
+ */
+#ifndef TANDEM_PROXY_SESSION_FACTS_H
+#define TANDEM_PROXY_SESSION_FACTS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol/facts.h"
+#include "protocol/tracker.h"
+#include "protocol/sqlclass.h"
+
+struct session;
+
+struct sess_facts {
+	struct proto_facts f;
+	uint8_t setup_pending;          /* responses to tandem's own statements the backend still owes */
+	bool setup_refused_logged;      /* the backend refused tracking once; said so in the log */
+
+	/* the command in flight */
+	struct proto_sql_class cmd_class; /* of its COM_QUERY text, or its prepared statement's */
+	unsigned stmt_flags;            /* SQL flags of the statement a COM_STMT_* names */
+	char *pending_text;             /* COM_STMT_PREPARE SQL / COM_INIT_DB schema, until answered */
+	size_t pending_len;
+	bool pending_known;             /* pending_text holds the whole text */
+	bool cmd_failed;                /* its response began with an ERR */
+	unsigned infile_left;           /* LOCAL INFILE requests it may still make */
+	bool discard;                   /* the rest of its response is dropped (refused file request) */
+
+	/* a command tandem answers itself, streamed off when it is large */
+	bool cmd_discard;               /* the client command being streamed is dropped */
+	uint16_t reply_code;            /* ERR to send once it is gone; 0: none (no response) */
+	char reply_state[6];
+	char reply_msg[160];
+};
+
+/* Free what the facts hold (sess_free). Safe on a zeroed struct. */
+void sess_facts_free(struct session *s);
+
+/*
+ * backend_setup.c. The backend accepted the login (ok is its OK): start
+ * the facts from the login, and send tandem's setup statement (session
+ * tracking on) ahead of anything the client will send, so it costs the
+ * client no round trip. Call before the login OK goes to the client.
+ */
+void sess_setup_begin(struct session *s, const struct proto_ok *login_ok);
+
+/*
+ * Consume the backend's answers to tandem's own statements; they never
+ * reach the client. Returns true when none are owed any more (the bytes
+ * after them are the client's), false while waiting or when the session
+ * failed.
+ */
+bool sess_setup_read(struct session *s);
+
+/*
+ * The backend confirmed COM_RESET_CONNECTION or COM_CHANGE_USER: the
+ * server forgot the session's state, session tracking included. Reset the
+ * facts to the given collation and schema (schema may be NULL), and send
+ * the setup statement again (its answer is swallowed as at login). The
+ * `auth` work calls this after a successful COM_CHANGE_USER.
+ */
+void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, size_t len);
+
+/*
+ * forward.c. Append an OK from the backend (payload, len) to the client's
+ * output with sequence id seq, in the client's shape: an OK that carries
+ * session state is rebuilt without it for a client that did not ask for
+ * tracking (tandem always asks backends for it; many clients do not). 0,
+ * or -1 when the OK is malformed or memory ran out.
+ */
+int sess_send_ok(struct session *s, const uint8_t *payload, uint32_t len, uint8_t seq);
+
+/*
+ * facts_track.c, called by forward.c for the command in flight.
+ */
+/* A client command is about to be forwarded (payload holds `have` of its
+ * bytes, all of them when whole): classify its SQL, keep the text a prepare
+ * or COM_INIT_DB will make current, count the file requests it may cause. */
+void sess_facts_command(struct session *s, const uint8_t *payload, size_t have, bool whole);
+/* Translate the client's statement id of a COM_STMT_* command in place to
+ * the backend's (COM_STMT_CLOSE also forgets it). 0: forward it. -1: do
+ * not; answer with *code and msg, or, when *code is 0, drop it silently
+ * (a command without a response). */
+int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_t *code,
+		       char *msg, size_t msglen);
+/* An OK of the response (each one of a multi-result response, in order). */
+void sess_facts_ok(struct session *s, const struct proto_ok *ok);
+/* A prepare OK: record the statement; its client id, or 0 (out of memory). */
+uint32_t sess_facts_prepared(struct session *s, const struct proto_prepare_ok *p);
+/* The response is complete (s->tr holds its final status and command). */
+void sess_facts_done(struct session *s);
+
+/* admin_sessions.c: the session's facts as JSON (worker thread). SQL text
+ * is summarised (length only): it may hold secrets. */
+json_t *sess_facts_json(const struct session *s);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * test_sqlclass.c — protocol/sqlclass: the lexical classifier, statement
+ * by statement, with the comment, quoting and multi-statement cases that
+ * decide whether a LOCAL INFILE request may be forwarded.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/sqlclass.h"
+
+static struct proto_sql_class classify(const char *sql)
+{
+	struct proto_sql_class c;
+	proto_sql_classify(sql, strlen(sql), false, false, &c);
+	return c;
+}
+
+static unsigned flags(const char *sql)
+{
+	return classify(sql).flags;
+}
+
+START_TEST(test_load_local)
+{
+	static const char *const yes[] = {
+		"LOAD DATA LOCAL INFILE '/tmp/x' INTO TABLE t",
+		"load data local infile '/tmp/x' into table t",
+		"  \n\tLoad Data Low_Priority Local InFile 'x' INTO TABLE t",
+		"LOAD DATA CONCURRENT LOCAL INFILE 'x' INTO TABLE t",
+		"LOAD XML LOCAL INFILE 'x.xml' INTO TABLE t",
+		"/* leading comment */ LOAD DATA LOCAL INFILE 'x' INTO TABLE t",
+		"-- a line comment\nLOAD DATA LOCAL INFILE 'x' INTO TABLE t",
+		"# hash comment\nLOAD DATA LOCAL INFILE 'x' INTO TABLE t",
+		"LOAD/*c*/DATA/*c*/LOCAL/*c*/INFILE 'x' INTO TABLE t",
+		"/*!LOAD DATA LOCAL INFILE 'x' INTO TABLE t */",
+		"/*M!100000 LOAD DATA LOCAL INFILE 'x' INTO TABLE t */",
+	};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		struct proto_sql_class c = classify(yes[i]);
+		ck_assert_msg(c.flags & PROTO_SQL_LOAD_LOCAL, "not LOAD LOCAL: %s", yes[i]);
+		ck_assert_uint_eq(c.load_local, 1);
+		ck_assert_uint_eq(c.statements, 1);
+	}
+	static const char *const no[] = {
+		"LOAD DATA INFILE '/tmp/x' INTO TABLE t",             /* server-side file */
+		"SELECT 'LOAD DATA LOCAL INFILE'",                    /* in a string */
+		"SELECT 1 -- LOAD DATA LOCAL INFILE 'x'",             /* in a comment */
+		"/* LOAD DATA LOCAL INFILE 'x' */ SELECT 1",
+		"SELECT `LOAD DATA LOCAL INFILE`",                    /* a quoted identifier */
+		"SELECT 1 FROM t WHERE a = 'x\\' LOAD DATA LOCAL INFILE'",
+		"LOAD INDEX INTO CACHE t",
+		"SELECT 1",
+		"--LOAD DATA LOCAL INFILE 'x'", /* '--' without a space is no comment, still no LOAD first */
+		"",
+		"LOAD DATA LOCAL",              /* cut before INFILE */
+	};
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		struct proto_sql_class c = classify(no[i]);
+		ck_assert_msg(!(c.flags & PROTO_SQL_LOAD_LOCAL), "LOAD LOCAL: %s", no[i]);
+		ck_assert_uint_eq(c.load_local, 0);
+	}
+}
+END_TEST
+
+START_TEST(test_multi_statements)
+{
+	struct proto_sql_class c =
+		classify("SELECT 1; LOAD DATA LOCAL INFILE 'a' INTO TABLE t; "
+			 "LOAD DATA LOCAL INFILE 'b' INTO TABLE t;");
+	ck_assert(c.flags & PROTO_SQL_MULTI);
+	ck_assert_uint_eq(c.statements, 3);
+	ck_assert_uint_eq(c.load_local, 2);
+	c = classify("SELECT ';'; SELECT \";\"; SELECT `;`");
+	ck_assert_uint_eq(c.statements, 3);
+	c = classify("SELECT 1;;  ; ");
+	ck_assert_uint_eq(c.statements, 1);
+	ck_assert(!(c.flags & PROTO_SQL_MULTI));
+	/* a string with an escaped quote does not end early */
+	c = classify("SELECT 'it\\'s; LOAD DATA LOCAL INFILE'");
+	ck_assert_uint_eq(c.statements, 1);
+	ck_assert_uint_eq(c.load_local, 0);
+	c = classify("SELECT 'it''s; still a string'");
+	ck_assert_uint_eq(c.statements, 1);
+}
+END_TEST
+
+START_TEST(test_no_backslash_escapes)
+{
+	/* With NO_BACKSLASH_ESCAPES 'a\' is a whole string: what follows is code. */
+	const char *sql = "SELECT 'a\\'; LOAD DATA LOCAL INFILE 'x' INTO TABLE t";
+	struct proto_sql_class c;
+	proto_sql_classify(sql, strlen(sql), true, false, &c);
+	ck_assert_uint_eq(c.statements, 2);
+	ck_assert_uint_eq(c.load_local, 1);
+	proto_sql_classify(sql, strlen(sql), false, false, &c);
+	ck_assert_uint_eq(c.statements, 1);
+	ck_assert_uint_eq(c.load_local, 0);
+}
+END_TEST
+
+START_TEST(test_state_markers)
+{
+	ck_assert(flags("CREATE TEMPORARY TABLE t (a int)") & PROTO_SQL_TEMP_TABLE);
+	ck_assert(flags("create or replace temporary table t (a int)") & PROTO_SQL_TEMP_TABLE);
+	ck_assert(!(flags("CREATE TABLE temporary_x (a int)") & PROTO_SQL_TEMP_TABLE));
+	ck_assert(flags("SELECT GET_LOCK('x', 10)") & PROTO_SQL_GET_LOCK);
+	ck_assert(flags("do get_lock ('x', 10)") & PROTO_SQL_GET_LOCK);
+	ck_assert(!(flags("SELECT 'GET_LOCK(x)'") & PROTO_SQL_GET_LOCK));
+	ck_assert(!(flags("SELECT get_lock_count FROM t") & PROTO_SQL_GET_LOCK));
+	ck_assert(flags("LOCK TABLES t READ") & PROTO_SQL_LOCK_TABLES);
+	ck_assert(flags("lock table t write") & PROTO_SQL_LOCK_TABLES);
+	ck_assert(flags("FLUSH TABLES WITH READ LOCK") & PROTO_SQL_LOCK_TABLES);
+	ck_assert(flags("BACKUP STAGE START") & PROTO_SQL_LOCK_TABLES);
+	ck_assert(!(flags("FLUSH TABLES") & PROTO_SQL_LOCK_TABLES));
+	ck_assert(flags("UNLOCK TABLES") & PROTO_SQL_UNLOCK_TABLES);
+	ck_assert(flags("PREPARE s FROM 'SELECT 1'") & PROTO_SQL_PREPARE);
+	ck_assert(!(flags("EXECUTE s") & PROTO_SQL_PREPARE));
+}
+END_TEST
+
+START_TEST(test_user_vars)
+{
+	static const char *const yes[] = {
+		"SET @x = 1",
+		"set @x=1, @y=2",
+		"SET @`odd name` = 1",
+		"SET @@session.time_zone='+00:00', @x = 3",
+		"SELECT @x := 1",
+		"SELECT a INTO @x FROM t",
+		"SELECT a, b FROM t INTO @x, @y",
+		"CALL p(@out)",
+		"/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */",
+		"UPDATE t SET a = (@n := @n + 1)",
+	};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_msg(flags(yes[i]) & PROTO_SQL_USER_VAR, "no user var: %s", yes[i]);
+	static const char *const no[] = {
+		"SELECT @x",
+		"SELECT * FROM t WHERE a = @x",
+		"SET time_zone = '+00:00'",
+		"SET @@session.sql_mode = ''",
+		"SELECT '@x := 1'",
+		"CREATE USER 'a'@'%' IDENTIFIED BY 'x'",
+		"SET PASSWORD FOR 'a'@'%' = PASSWORD('x')",
+		"EXECUTE s USING @x",
+	};
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		ck_assert_msg(!(flags(no[i]) & PROTO_SQL_USER_VAR), "user var: %s", no[i]);
+}
+END_TEST
+
+START_TEST(test_session_track)
+{
+	ck_assert(flags("SET session_track_schema=OFF") & PROTO_SQL_SESSION_TRACK);
+	ck_assert(flags("SET SESSION session_track_system_variables=''") & PROTO_SQL_SESSION_TRACK);
+	ck_assert(flags("SET @@session_track_state_change=0") & PROTO_SQL_SESSION_TRACK);
+	ck_assert(flags("SET @@SESSION.session_track_gtids=OFF") & PROTO_SQL_SESSION_TRACK);
+	ck_assert(!(flags("SELECT @@session_track_schema") & PROTO_SQL_SESSION_TRACK));
+	ck_assert(!(flags("SET time_zone='session_track'") & PROTO_SQL_SESSION_TRACK));
+}
+END_TEST
+
+START_TEST(test_comments_and_partial)
+{
+	/* an unterminated comment or string ends the text, never reads past it */
+	ck_assert_uint_eq(classify("SELECT 1 /* open").statements, 1);
+	ck_assert_uint_eq(classify("SELECT 'open").statements, 1);
+	ck_assert_uint_eq(classify("/*").statements, 0);
+	ck_assert_uint_eq(classify("@").statements, 1);
+	ck_assert_uint_eq(classify("-- only a comment").statements, 0);
+	ck_assert_uint_eq(classify("#").statements, 0);
+	/* each prefix of a statement classifies without reading past it */
+	const char *sql = "LOAD DATA LOCAL INFILE '/tmp/a b' INTO TABLE t; SELECT @x := 'q\\'' -- c";
+	for (size_t n = 0; n <= strlen(sql); n++) {
+		char *copy = malloc(n ? n : 1); /* exact size: ASan sees any overread */
+		memcpy(copy, sql, n);
+		struct proto_sql_class c;
+		proto_sql_classify(copy, n, false, true, &c);
+		ck_assert(c.flags & PROTO_SQL_PARTIAL);
+		if (n >= strlen("LOAD DATA LOCAL INFILE"))
+			ck_assert_uint_eq(c.load_local, 1);
+		free(copy);
+	}
+}
+END_TEST
+
+static Suite *sqlclass_suite(void)
+{
+	Suite *s = suite_create("sqlclass");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_load_local);
+	tcase_add_test(tc, test_multi_statements);
+	tcase_add_test(tc, test_no_backslash_escapes);
+	tcase_add_test(tc, test_state_markers);
+	tcase_add_test(tc, test_user_vars);
+	tcase_add_test(tc, test_session_track);
+	tcase_add_test(tc, test_comments_and_partial);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(sqlclass_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
