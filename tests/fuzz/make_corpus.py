@@ -78,7 +78,8 @@ def main() -> int:
     ap.add_argument("--minimize", metavar="BUILD_DIR", help="merge with the fuzz targets")
     args = ap.parse_args()
     seeds: dict[str, dict[str, bytes]] = {t: {} for t in (
-        "client_handshake", "command", "server_handshake", "okerr", "tracker", "packet")}
+        "client_handshake", "command", "server_handshake", "okerr", "tracker", "packet",
+        "sqlclass", "facts")}
     for path in sorted(DATA.glob("*.hex")):
         name = path.stem
         frames = load(path)
@@ -99,8 +100,20 @@ def main() -> int:
                 seeds["server_handshake"][f"{name}-switch{i}"] = p
             if d == "S" and p[:1] in (b"\x00", b"\xfe", b"\xff") and len(p) < 2048:
                 seeds["okerr"][f"{name}-{i}"] = bytes([okflags]) + p
+        facts_ops = bytearray()
         for k, (cmd, server, client_more) in enumerate(exchanges(frames)):
             seeds["command"][f"{name}-{k}"] = cmd
+            if cmd[:1] in (b"\x03", b"\x16") and len(cmd) < 1024:
+                seeds["sqlclass"][f"{name}-{k}"] = b"\x00" + cmd[1:]
+                if len(cmd) <= 256:
+                    op = 4 if cmd[0] == 0x16 else 7      # stmt_add / apply_sql
+                    facts_ops += bytes([op, len(cmd) - 1]) + cmd[1:]
+            for p in server:
+                body = p[4:]
+                if body[:1] == b"\x00" and 7 <= len(body) <= 255:
+                    facts_ops += bytes([1 | 8, len(body)]) + body   # apply_ok, by client
+            if cmd[:1] == b"\x19":
+                facts_ops += b"\x05\x01\x00"                       # stmt_remove
             for j, p in enumerate(client_more):
                 seeds["command"][f"{name}-{k}-reply{j}"] = p
             stream = b"".join(server)
@@ -109,6 +122,8 @@ def main() -> int:
             seeds["tracker"][f"{name}-{k}"] = bytes([flags | (k % 64) << 2, len(cmd)]) + cmd + stream
             if stream:
                 seeds["packet"][f"{name}-{k}"] = b"\xff" + stream
+        if facts_ops:
+            seeds["facts"][name] = bytes(facts_ops)
     seeds["command"]["native-hash"] = b"*3F57C84FDE4BBAB2C998F3A2D311684280BAE8E7"
     seeds["server_handshake"]["auth-more"] = b"\x01\x03"
     for target, files in seeds.items():
