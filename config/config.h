@@ -25,6 +25,9 @@
 /* Longest tenant or cluster name. */
 #define CFG_NAME_MAX 63
 
+struct ssl_ctx_st;  /* OpenSSL's SSL_CTX */
+struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
+
 /* A host:port, resolved when the config is loaded. */
 struct cfg_addr {
 	char text[CFG_ADDR_TEXT];  /* as written in the config, for logs and /status */
@@ -65,6 +68,25 @@ struct cfg_failover {
 	int min_interval_ms;
 };
 
+/* TLS towards clients, tandem the server: a tenant's "tls" or the top-level
+ * default (config/tls.c). */
+struct cfg_tls_server {
+	struct ssl_ctx_st *ctx; /* certificate, key, client CA; each session's SSL holds a reference */
+	bool require;           /* refuse a login that did not start with an SSLRequest */
+	bool verify_client;     /* "ca" given: clients must present a certificate it signed */
+};
+
+/* TLS towards a cluster's servers, tandem the client. The paths are for
+ * the monitor's Connector/C probes (MYSQL_OPT_SSL_CA/CERT/KEY and
+ * MYSQL_OPT_SSL_VERIFY_SERVER_CERT), which cannot take an SSL_CTX. */
+struct cfg_tls_client {
+	struct ssl_ctx_st *ctx; /* CA to verify servers with, optional client certificate */
+	bool verify_identity;   /* the member's host name or IP must match its certificate */
+	char *ca_path;          /* full paths as loaded; NULL when not given (no "ca": */
+	char *cert_path;        /*   the system trust store) */
+	char *key_path;
+};
+
 /* Loading accounts from the cluster (tenants with users_from_backend). */
 struct cfg_accounts {
 	int refresh_ms;        /* periodic reload of the account list */
@@ -77,6 +99,7 @@ struct cfg_cluster {
 	size_t nmembers;
 	struct cfg_monitor monitor;
 	struct cfg_failover failover;
+	struct cfg_tls_client *tls;  /* NULL: plaintext to the servers */
 	struct cfg_accounts accounts;
 	bool accounts_used;        /* some tenant has users_from_backend on this cluster */
 };
@@ -92,6 +115,8 @@ struct cfg_tenant {
 	unsigned max_connections;  /* 0 = no per-tenant limit */
 	bool local_infile;
 	bool transaction_replay;
+	const struct cfg_tls_server *tls; /* own_tls, the top-level default, or NULL (no TLS) */
+	struct cfg_tls_server *own_tls;   /* the tenant's own "tls" object, owned */
 	bool users_from_backend;   /* accounts of the cluster may log in too */
 	char **backend_user_patterns; /* limit those to names matching one (NULL: all) */
 	size_t nbackend_user_patterns;
@@ -122,6 +147,12 @@ struct cfg {
 	char *server_version;  /* version string sent to clients */
 	char *run_user;        /* "user": drop root to this account after binding, or NULL */
 	struct cfg_limits limits;
+	struct cfg_tls_server *tls;  /* top-level "tls": the default of every tenant, or NULL */
+	/* caching_sha2_password RSA key from "rsa_private_key" (NULL: the key
+	 * tandem generated at start-up is used), with its public PEM text. */
+	struct evp_pkey_st *rsa_key;
+	char *rsa_public_pem;
+	size_t rsa_public_pem_len;
 	struct cfg_cluster *clusters;
 	size_t nclusters;
 	struct cfg_tenant *tenants;

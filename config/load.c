@@ -322,7 +322,7 @@ static void check_name(struct ld *ld, const char *path, const char *name)
 static void load_cluster(struct ld *ld, const char *name, json_t *obj, struct cfg_cluster *c)
 {
 	static const char *const known[] = {"primary", "replicas", "monitor", "failover",
-		"accounts", NULL};
+		"accounts", "tls", NULL};
 	char path[256];
 	snprintf(path, sizeof(path), "$.clusters.%s", name);
 	c->name = strdup(name);
@@ -371,6 +371,7 @@ static void load_cluster(struct ld *ld, const char *name, json_t *obj, struct cf
 	load_failover(ld, get_object(ld, obj, "failover", path, false), sub, &c->failover);
 	snprintf(sub, sizeof(sub), "%s.accounts", path);
 	load_accounts(ld, get_object(ld, obj, "accounts", path, false), sub, &c->accounts);
+	cfg_tls_load_cluster(ld->errs, obj, path, c, ld->base_dir);
 }
 
 static void load_user(struct ld *ld, const char *path, const char *name, json_t *obj,
@@ -440,7 +441,7 @@ static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg
 {
 	static const char *const known[] = {"listen", "allow", "cluster", "users",
 		"users_from_backend", "max_connections", "local_infile", "transaction_replay",
-		NULL};
+		"tls", NULL};
 	char path[256];
 	snprintf(path, sizeof(path), "$.tenants.%s", name);
 	t->name = strdup(name);
@@ -494,6 +495,7 @@ static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg
 	t->max_connections = (unsigned)get_int(ld, obj, "max_connections", path, 0, 0, 10000000);
 	t->local_infile = get_bool(ld, obj, "local_infile", path, false);
 	t->transaction_replay = get_bool(ld, obj, "transaction_replay", path, false);
+	cfg_tls_load_tenant(ld->errs, obj, path, c, t, ld->base_dir);
 }
 
 /* Cross-field checks that need the whole document. */
@@ -546,7 +548,8 @@ static void load_admin(struct ld *ld, json_t *root, struct cfg *c)
 static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 {
 	static const char *const known[] = {"admin", "workers", "log_level", "server_version",
-		"user", "limits", "clusters", "tenants", NULL};
+		"user", "limits", "clusters", "tenants", "tls", "rsa_private_key", "rsa_public_key",
+		NULL};
 	if (!json_is_object(root)) {
 		cfg_error(ld->errs, "$: the config must be a JSON object");
 		return;
@@ -576,6 +579,7 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 		cfg_error(ld->errs, "$.server_version: must be 1..60 bytes");
 
 	load_limits(ld, root, &c->limits);
+	cfg_tls_load_root(ld->errs, root, c, ld->base_dir);
 
 	json_t *clusters = get_object(ld, root, "clusters", "$", true);
 	if (clusters) {
@@ -619,6 +623,7 @@ static void free_user(struct cfg_user *u)
 
 static void cfg_free(struct cfg *c)
 {
+	cfg_tls_free(c);
 	for (size_t i = 0; i < c->nclusters; i++) {
 		struct cfg_cluster *cl = &c->clusters[i];
 		free(cl->name);

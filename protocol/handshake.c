@@ -279,6 +279,63 @@ int proto_auth_more_build(struct proto_wr *w, uint8_t seq, const uint8_t *data, 
 	return proto_wr_packet_end(w, at);
 }
 
+int proto_change_user_parse(const uint8_t *payload, size_t len, uint64_t caps,
+			    struct proto_change_user *cu)
+{
+	struct proto_rd r;
+	memset(cu, 0, sizeof(*cu));
+	cu->user.p = cu->auth.p = cu->database.p = cu->auth_plugin.p = cu->attrs.p = "";
+	proto_rd_init(&r, payload, len);
+	if (proto_rd_u8(&r) != COM_CHANGE_USER)
+		return r.err ? r.err : PROTO_E_MALFORMED;
+	cu->user = proto_rd_nul_str(&r);
+	if (caps & CLIENT_SECURE_CONNECTION) {
+		uint8_t n = proto_rd_u8(&r);
+		const uint8_t *p = proto_rd_bytes(&r, n);
+		if (p) {
+			cu->auth.p = (const char *)p;
+			cu->auth.len = n;
+		}
+	} else {
+		cu->auth = proto_rd_nul_str(&r);
+	}
+	/* Old clients end the packet after the auth data. */
+	if (!r.err && proto_rd_left(&r) > 0)
+		cu->database = proto_rd_nul_str(&r);
+	if (!r.err && proto_rd_left(&r) > 0)
+		cu->charset = proto_rd_u16(&r);
+	if (!r.err && (caps & CLIENT_PLUGIN_AUTH) && proto_rd_left(&r) > 0)
+		cu->auth_plugin = proto_rd_nul_str(&r);
+	if (!r.err && (caps & CLIENT_CONNECT_ATTRS) && proto_rd_left(&r) > 0)
+		cu->attrs = proto_rd_lenenc_str(&r);
+	if (r.err)
+		return r.err;
+	return (int)len;
+}
+
+int proto_change_user_build(struct proto_wr *w, uint8_t seq, uint64_t caps,
+			    const struct proto_change_user *cu)
+{
+	size_t at = proto_wr_packet_begin(w, seq);
+	proto_wr_u8(w, COM_CHANGE_USER);
+	proto_wr_nul_str(w, cu->user.p, cu->user.len);
+	if (caps & CLIENT_SECURE_CONNECTION) {
+		if (cu->auth.len > 255)
+			return PROTO_E_TOO_LARGE;
+		proto_wr_u8(w, (uint8_t)cu->auth.len);
+		proto_wr_bytes(w, cu->auth.p, cu->auth.len);
+	} else {
+		proto_wr_nul_str(w, cu->auth.p, cu->auth.len);
+	}
+	proto_wr_nul_str(w, cu->database.p, cu->database.len);
+	proto_wr_u16(w, cu->charset);
+	if (caps & CLIENT_PLUGIN_AUTH)
+		proto_wr_nul_str(w, cu->auth_plugin.p, cu->auth_plugin.len);
+	if (caps & CLIENT_CONNECT_ATTRS)
+		proto_wr_lenenc_str(w, cu->attrs.p, cu->attrs.len);
+	return proto_wr_packet_end(w, at);
+}
+
 int proto_raw_build(struct proto_wr *w, uint8_t seq, const void *data, size_t len)
 {
 	size_t at = proto_wr_packet_begin(w, seq);

@@ -1,6 +1,7 @@
 /*
  * handshake.h — connection-phase packets: HandshakeV10 (server greeting),
- * SSLRequest, HandshakeResponse41, AuthSwitchRequest, AuthMoreData.
+ * SSLRequest, HandshakeResponse41, AuthSwitchRequest, AuthMoreData, and
+ * COM_CHANGE_USER (a login in the middle of a session).
  *
  * Owns: their parsing and building, and capability negotiation helpers.
  * Must not: decide policy (which plugin, which capabilities tandem offers);
@@ -71,6 +72,29 @@ int proto_auth_switch_build(struct proto_wr *w, uint8_t seq, const char *plugin,
 /* AuthMoreData: 0x01 then plugin-specific bytes. */
 int proto_auth_more_parse(const uint8_t *payload, size_t len, struct proto_str *data);
 int proto_auth_more_build(struct proto_wr *w, uint8_t seq, const uint8_t *data, size_t len);
+
+/*
+ * COM_CHANGE_USER: 0x11, user NUL, auth data (one length byte then the
+ * bytes with CLIENT_SECURE_CONNECTION, else NUL-terminated), database NUL,
+ * then — each present only when bytes remain — charset (2 bytes), plugin
+ * name NUL (CLIENT_PLUGIN_AUTH) and connect attributes (length-encoded,
+ * CLIENT_CONNECT_ATTRS). caps are the capabilities negotiated at login.
+ */
+struct proto_change_user {
+	struct proto_str user;
+	struct proto_str auth;
+	struct proto_str database;
+	uint16_t charset;      /* 0 when the packet has none */
+	struct proto_str auth_plugin; /* empty when absent */
+	struct proto_str attrs; /* attribute pairs without their length prefix */
+};
+/* Payload parser (the payload starts with the 0x11 byte). */
+int proto_change_user_parse(const uint8_t *payload, size_t len, uint64_t caps,
+			    struct proto_change_user *cu);
+/* Writes every field, charset included; PROTO_E_TOO_LARGE when the auth
+ * data does not fit its one length byte. */
+int proto_change_user_build(struct proto_wr *w, uint8_t seq, uint64_t caps,
+			    const struct proto_change_user *cu);
 
 /* A raw packet whose payload is the given bytes (auth switch response,
  * plugin data sent by a client). */

@@ -170,5 +170,8 @@ enum proto_track_type {
 #define TANDEM_ER_BACKEND_LOST         ER_NET_READ_ERROR /* 08S01: backend gone mid-command */
 #define TANDEM_ER_FAILOVER_STATE_LOST  1927 /* 08S01 in tandem's use: session state lost in failover */
 #define TANDEM_ER_FAILOVER_ROLLED_BACK 1213 /* 40001: transaction rolled back by failover, safe to retry */
+/* 08001: TLS to the backend failed (the reason is in the message). Not
+ * CR_SSL_CONNECTION_ERROR (2026), for the reason above. */
+#define TANDEM_ER_BACKEND_TLS          TANDEM_ER_BACKEND_UNAVAILABLE
 
 #endif

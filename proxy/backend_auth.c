@@ -1,15 +1,20 @@
 /*
  * backend_auth.c — tandem as the client: connect to the cluster's primary,
- * read its greeting, log in as the session's user, and hand the result
- * (OK or ERR) to the client.
+ * read its greeting, start TLS when the cluster asks for it, log in as the
+ * session's user, and hand the result (OK or ERR) to the client.
  *
  * States handled: SESS_BACKEND_CONNECT, SESS_BACKEND_HANDSHAKE,
- * SESS_BACKEND_AUTH. The login answers mysql_native_password with
+ * SESS_BACKEND_TLS, SESS_BACKEND_AUTH, and the backend conversation of
+ * SESS_CHANGE_USER_BACKEND. The login answers mysql_native_password with
  * SHA1(pw) (recovered from the client's login or computed from the
- * configured password) and caching_sha2_password fast auth with the
- * plaintext when the config has it.
+ * password) and caching_sha2_password with the password when tandem knows
+ * it: fast auth, then full authentication in clear over TLS or
+ * RSA-encrypted with the key the server sends. With "tls" on the cluster
+ * the connection never goes on in plaintext: a server that offers no TLS,
+ * or whose certificate does not verify, fails the login.
  * Must not: forward any backend byte to the client before the login ends.
  */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +22,11 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "protocol/auth.h"
+#include "protocol/auth_rsa.h"
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
 #include "proxy/daemon.h"
+#include "proxy/login.h"
 #include "proxy/session.h"
 #include "proxy/session_caps.h"
 #include "proxy/worker.h"
@@ -40,6 +47,7 @@ void sess_backend_start(struct session *s)
 		return;
 	}
 	snprintf(s->backend_addr, sizeof(s->backend_addr), "%s", m->addr.text);
+	snprintf(s->backend_host, sizeof(s->backend_host), "%s", m->addr.host);
 	memcpy(&s->backend_sa, &m->addr.sa, m->addr.salen);
 	s->backend_salen = m->addr.salen;
 	sess_set_state(s, SESS_BACKEND_CONNECT);
@@ -59,12 +67,12 @@ void sess_backend_connected(struct session *s)
 	sess_set_state(s, SESS_BACKEND_HANDSHAKE);
 }
 
-/* The scramble reply for a plugin, from what the session knows. Returns its
- * length, 0 for "no reply possible", -1 for an unknown plugin. */
-static int auth_reply(const struct session *s, struct proto_str plugin, const uint8_t *scramble,
-		      uint8_t *out)
+/* ------------------------------------------------------------ replies */
+
+int sess_backend_auth_reply(const struct session *s, const char *plugin, const uint8_t *scramble,
+			    uint8_t *out)
 {
-	if (plugin.len == 0 || proto_str_eq(plugin, PROTO_PLUGIN_NATIVE)) {
+	if (!plugin || !plugin[0] || strcmp(plugin, PROTO_PLUGIN_NATIVE) == 0) {
 		uint8_t stage1[PROTO_SHA1_LEN], stage2[PROTO_SHA1_LEN];
 		if (s->have_stage1)
 			memcpy(stage1, s->stage1, sizeof(stage1));
@@ -77,8 +85,10 @@ static int auth_reply(const struct session *s, struct proto_str plugin, const ui
 		proto_wipe(stage2, sizeof(stage2));
 		return PROTO_SHA1_LEN;
 	}
-	if (proto_str_eq(plugin, PROTO_PLUGIN_SHA2)) {
-		if (!s->password || !s->password[0])
+	if (strcmp(plugin, PROTO_PLUGIN_SHA2) == 0) {
+		if (!s->password)
+			return -1; /* only SHA1(pw) known: no caching_sha2 reply exists */
+		if (!s->password[0])
 			return 0;
 		proto_sha2_reply(out, s->password, strlen(s->password), scramble);
 		return PROTO_SHA256_LEN;
@@ -86,8 +96,7 @@ static int auth_reply(const struct session *s, struct proto_str plugin, const ui
 	return -1;
 }
 
-/* Connect attributes for the backend: the client's, plus where it came from. */
-static size_t build_attrs(const struct session *s, uint8_t *buf, size_t cap)
+size_t sess_backend_attrs(const struct session *s, uint8_t *buf, size_t cap)
 {
 	struct proto_wr w;
 	proto_wr_init(&w, buf, cap);
@@ -113,6 +122,124 @@ static void backend_refused(struct session *s, const uint8_t *p, uint32_t len)
 	memcpy(msg, e.message.p, n);
 	msg[n] = 0;
 	sess_fail(s, e.code, e.sqlstate, "%s", msg);
+}
+
+static void send_backend(struct session *s, const void *buf, size_t len)
+{
+	if (conn_write(&s->backend, buf, len) < 0)
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: cannot send the login to %s", s->backend_addr);
+}
+
+/* ----------------------------------------------------------- greeting */
+
+/* Capabilities of our login: the client's, as far as the server has them. */
+static uint64_t login_caps(const struct session *s)
+{
+	uint64_t srv = s->backend_server_caps;
+	uint64_t caps = (s->client_caps & srv & 0xffffffffULL) | CLIENT_PROTOCOL_41 |
+			CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
+	caps &= ~(CLIENT_SSL | CLIENT_COMPRESS | CLIENT_CONNECT_WITH_DB | CLIENT_CONNECT_ATTRS);
+	if (srv & CLIENT_MYSQL)
+		caps |= CLIENT_MYSQL;
+	if (s->db[0])
+		caps |= CLIENT_CONNECT_WITH_DB;
+	if (srv & CLIENT_CONNECT_ATTRS)
+		caps |= CLIENT_CONNECT_ATTRS;
+	if (srv & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
+		caps |= CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA;
+	caps |= srv & SESS_CAPS_BACKEND_ALWAYS;
+	if (conn_is_tls(&s->backend))
+		caps |= CLIENT_SSL;
+	return caps;
+}
+
+/* HandshakeResponse41, from what the greeting said (kept in the session). */
+static void send_login(struct session *s)
+{
+	struct proto_handshake_response r = {0};
+	r.caps = login_caps(s);
+	r.max_packet = s->wt->snap->limits.max_packet;
+	r.charset = (uint8_t)s->charset;
+	r.user.p = s->user;
+	r.user.len = strlen(s->user);
+	r.database.p = s->db;
+	r.database.len = strlen(s->db);
+
+	uint8_t reply[PROTO_SHA256_LEN];
+	int rlen = sess_backend_auth_reply(s, s->backend_plugin, s->backend_scramble, reply);
+	if (rlen < 0) {
+		/* A default plugin tandem cannot answer (unknown, or caching_sha2
+		 * without the password): answer natively; the server switches us
+		 * to the account's plugin if it differs. */
+		snprintf(s->backend_plugin, sizeof(s->backend_plugin), "%s", PROTO_PLUGIN_NATIVE);
+		rlen = sess_backend_auth_reply(s, s->backend_plugin, s->backend_scramble, reply);
+	}
+	r.auth.p = (const char *)reply;
+	r.auth.len = rlen > 0 ? (size_t)rlen : 0;
+	r.auth_plugin.p = s->backend_plugin[0] ? s->backend_plugin : PROTO_PLUGIN_NATIVE;
+	r.auth_plugin.len = strlen(r.auth_plugin.p);
+	uint8_t attrs[4096];
+	size_t alen = sess_backend_attrs(s, attrs, sizeof(attrs));
+	r.attrs.p = (const char *)attrs;
+	r.attrs.len = alen;
+
+	uint8_t buf[8192];
+	struct proto_wr wr;
+	proto_wr_init(&wr, buf, sizeof(buf));
+	int rc = proto_handshake_response_build(&wr, s->backend_seq, &r);
+	proto_wipe(reply, sizeof(reply));
+	s->backend_caps = r.caps;
+	if (rc != PROTO_OK) {
+		proto_wipe(buf, sizeof(buf));
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: cannot build the login for %s", s->backend_addr);
+		return;
+	}
+	sess_set_state(s, SESS_BACKEND_AUTH);
+	s->backend_seq++;
+	send_backend(s, buf, wr.len);
+	proto_wipe(buf, sizeof(buf));
+}
+
+/* The cluster wants TLS: SSLRequest, then the handshake (never plaintext). */
+static void start_tls(struct session *s)
+{
+	const struct cfg_tls_client *tls = s->wt->cfg->cluster->tls;
+	if (!(s->backend_server_caps & CLIENT_SSL)) {
+		stat_add(&s->wt->stats->backend_errors, 1);
+		sess_fail(s, TANDEM_ER_BACKEND_TLS, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: the database server %s does not offer TLS, which cluster '%s' "
+			  "requires",
+			  s->backend_addr, s->wt->cfg->cluster->name);
+		return;
+	}
+	struct proto_handshake_response r = {0};
+	r.caps = login_caps(s) | CLIENT_SSL;
+	r.max_packet = s->wt->snap->limits.max_packet;
+	r.charset = (uint8_t)s->charset;
+	uint8_t buf[64];
+	struct proto_wr wr;
+	proto_wr_init(&wr, buf, sizeof(buf));
+	proto_ssl_request_build(&wr, s->backend_seq++, &r);
+	sess_set_state(s, SESS_BACKEND_TLS);
+	if (conn_write(&s->backend, buf, wr.len) < 0 ||
+	    conn_tls_start(&s->backend, tls->ctx, false,
+			   tls->verify_identity ? s->backend_host : NULL) < 0) {
+		sess_fail(s, TANDEM_ER_BACKEND_TLS, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: cannot start TLS to the database server %s", s->backend_addr);
+		return;
+	}
+}
+
+void sess_backend_tls_ready(struct session *s)
+{
+	if (s->state != SESS_BACKEND_TLS)
+		return;
+	char desc[96];
+	conn_tls_describe(&s->backend, desc, sizeof(desc));
+	log_debug("session %llu: TLS with %s: %s", (unsigned long long)s->id, s->backend_addr, desc);
+	send_login(s);
 }
 
 void sess_backend_handshake_read(struct session *s)
@@ -147,62 +274,21 @@ void sess_backend_handshake_read(struct session *s)
 			  s->backend_addr, (unsigned long long)missing);
 		return;
 	}
-
-	struct proto_handshake_response r = {0};
-	r.caps = (s->client_caps & hs.caps & 0xffffffffULL) | CLIENT_PROTOCOL_41 |
-		 CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
-	r.caps &= ~(CLIENT_SSL | CLIENT_COMPRESS | CLIENT_CONNECT_WITH_DB | CLIENT_CONNECT_ATTRS);
-	if (hs.caps & CLIENT_MYSQL)
-		r.caps |= CLIENT_MYSQL;
-	if (s->db[0])
-		r.caps |= CLIENT_CONNECT_WITH_DB;
-	if (hs.caps & CLIENT_CONNECT_ATTRS)
-		r.caps |= CLIENT_CONNECT_ATTRS;
-	if (hs.caps & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
-		r.caps |= CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA;
-	r.caps |= hs.caps & SESS_CAPS_BACKEND_ALWAYS;
-	r.max_packet = s->wt->snap->limits.max_packet;
-	r.charset = s->charset;
-	r.user.p = s->user;
-	r.user.len = strlen(s->user);
-	r.database.p = s->db;
-	r.database.len = strlen(s->db);
-
-	uint8_t reply[PROTO_SHA256_LEN];
-	struct proto_str plugin = hs.auth_plugin;
-	int rlen = auth_reply(s, plugin, hs.scramble, reply);
-	if (rlen < 0) {
-		/* Unknown default plugin: answer natively; the server switches us
-		 * to the account's plugin if it differs. */
-		plugin.p = PROTO_PLUGIN_NATIVE;
-		plugin.len = strlen(PROTO_PLUGIN_NATIVE);
-		rlen = auth_reply(s, plugin, hs.scramble, reply);
-	}
-	r.auth.p = (const char *)reply;
-	r.auth.len = rlen > 0 ? (size_t)rlen : 0;
-	r.auth_plugin = plugin;
-	uint8_t attrs[4096];
-	size_t alen = build_attrs(s, attrs, sizeof(attrs));
-	r.attrs.p = (const char *)attrs;
-	r.attrs.len = alen;
-
-	uint8_t buf[8192];
-	struct proto_wr wr;
-	proto_wr_init(&wr, buf, sizeof(buf));
-	rc = proto_handshake_response_build(&wr, (uint8_t)(seq + 1), &r);
-	proto_wipe(reply, sizeof(reply));
-	s->backend_caps = r.caps;
+	memcpy(s->backend_scramble, hs.scramble, PROTO_SCRAMBLE_LEN);
+	s->backend_server_caps = hs.caps;
+	size_t pl = hs.auth_plugin.len < sizeof(s->backend_plugin) ? hs.auth_plugin.len : 0;
+	memcpy(s->backend_plugin, hs.auth_plugin.p, pl);
+	s->backend_plugin[pl] = 0;
+	s->backend_seq = (uint8_t)(seq + 1);
+	s->backend_key_requested = false;
 	evbuffer_drain(s->backend.in, (size_t)span);
-	if (rc != PROTO_OK || conn_write(&s->backend, buf, wr.len) < 0) {
-		proto_wipe(buf, sizeof(buf));
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: cannot send the login to %s", s->backend_addr);
-		return;
-	}
-	proto_wipe(buf, sizeof(buf));
-	s->backend_seq = (uint8_t)(seq + 2);
-	sess_set_state(s, SESS_BACKEND_AUTH);
+	if (s->wt->cfg->cluster->tls)
+		start_tls(s);
+	else
+		send_login(s);
 }
+
+/* ------------------------------------------------------------- login */
 
 /* The backend accepted the login: tell the client, and start serving. */
 static void login_done(struct session *s, const uint8_t *p, uint32_t len, int span)
@@ -241,42 +327,118 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 	sess_idle_enter(s);
 }
 
+static void send_raw(struct session *s, uint8_t seq, const void *data, size_t len)
+{
+	uint8_t stack[PROTO_RSA_MAX_CIPHERTEXT + 16];
+	struct proto_wr wr;
+	proto_wr_init(&wr, stack, sizeof(stack));
+	if (proto_raw_build(&wr, seq, data, len) != PROTO_OK) {
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: cannot build the login for %s", s->backend_addr);
+		return;
+	}
+	s->backend_seq = (uint8_t)(seq + 1);
+	send_backend(s, stack, wr.len);
+	proto_wipe(stack, wr.len);
+}
+
 static void auth_switch(struct session *s, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	struct proto_auth_switch as;
-	if (proto_auth_switch_parse(p, len, &as) < 0 || as.data.len < PROTO_SCRAMBLE_LEN) {
+	if (proto_auth_switch_parse(p, len, &as) < 0 || as.data.len < PROTO_SCRAMBLE_LEN ||
+	    as.plugin.len >= sizeof(s->backend_plugin)) {
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent a malformed auth switch",
 			  s->backend_addr);
 		return;
 	}
+	memcpy(s->backend_plugin, as.plugin.p, as.plugin.len);
+	s->backend_plugin[as.plugin.len] = 0;
+	memcpy(s->backend_scramble, as.data.p, PROTO_SCRAMBLE_LEN);
+	s->backend_key_requested = false;
 	uint8_t reply[PROTO_SHA256_LEN];
-	int rlen = auth_reply(s, as.plugin, (const uint8_t *)as.data.p, reply);
-	if (rlen < 0) {
+	int rlen = sess_backend_auth_reply(s, s->backend_plugin, s->backend_scramble, reply);
+	if (rlen < 0 && strcmp(s->backend_plugin, PROTO_PLUGIN_SHA2) == 0) {
 		sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
-			  "tandem: the account '%s' uses the authentication plugin '%.*s', which "
-			  "tandem cannot answer for",
-			  s->user, (int)as.plugin.len, as.plugin.p);
+			  "tandem: the account '%s' on %s uses caching_sha2_password, which needs its "
+			  "password; tandem knows only its mysql_native_password hash",
+			  s->user, s->backend_addr);
 		return;
 	}
-	uint8_t buf[64];
-	struct proto_wr wr;
-	proto_wr_init(&wr, buf, sizeof(buf));
-	proto_raw_build(&wr, (uint8_t)(seq + 1), reply, (size_t)rlen);
+	if (rlen < 0) {
+		sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
+			  "tandem: the account '%s' uses the authentication plugin '%s', which "
+			  "tandem cannot answer for",
+			  s->user, s->backend_plugin);
+		return;
+	}
+	send_raw(s, (uint8_t)(seq + 1), reply, (size_t)rlen);
 	proto_wipe(reply, sizeof(reply));
-	conn_write(&s->backend, buf, wr.len);
-	proto_wipe(buf, sizeof(buf));
-	s->backend_seq = (uint8_t)(seq + 2);
 }
 
+/* caching_sha2 AuthMoreData: fast-auth result, or the RSA key we asked for. */
+static void more_data(struct session *s, const uint8_t *p, uint32_t len, uint8_t seq)
+{
+	if (s->backend_key_requested) {
+		s->backend_key_requested = false;
+		EVP_PKEY *key = proto_rsa_public_key_parse(p + 1, len - 1);
+		uint8_t blob[PROTO_RSA_MAX_CIPHERTEXT];
+		size_t blen = 0;
+		int rc = key ? proto_rsa_encrypt_password(key, s->password, strlen(s->password),
+							  s->backend_scramble, blob, sizeof(blob),
+							  &blen)
+			     : PROTO_E_MALFORMED;
+		EVP_PKEY_free(key);
+		if (rc != PROTO_OK) {
+			sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
+				  "tandem: cannot use the RSA public key of the database server %s "
+				  "(%s)",
+				  s->backend_addr, proto_strerror(rc));
+			return;
+		}
+		send_raw(s, (uint8_t)(seq + 1), blob, blen);
+		return;
+	}
+	if (len == 2 && p[1] == PROTO_SHA2_FAST_AUTH_OK)
+		return; /* the OK follows */
+	if (len != 2 || p[1] != PROTO_SHA2_PERFORM_FULL_AUTH) {
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: the database server %s sent an unexpected login reply",
+			  s->backend_addr);
+		return;
+	}
+	if (!s->password) {
+		sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
+			  "tandem: the database server %s asks for caching_sha2_password full "
+			  "authentication of '%s', which needs the password; tandem knows only its "
+			  "mysql_native_password hash",
+			  s->backend_addr, s->user);
+		return;
+	}
+	if (conn_is_tls(&s->backend)) {
+		/* the password and its NUL, in clear: the channel is encrypted */
+		send_raw(s, (uint8_t)(seq + 1), s->password, strlen(s->password) + 1);
+		return;
+	}
+	uint8_t req = PROTO_SHA2_REQUEST_PUBLIC_KEY;
+	s->backend_key_requested = true;
+	send_raw(s, (uint8_t)(seq + 1), &req, 1);
+}
+
+/* Replies to our login or COM_CHANGE_USER (SESS_BACKEND_AUTH,
+ * SESS_CHANGE_USER_BACKEND): OK, ERR, auth switch, AuthMoreData. */
 void sess_backend_auth_read(struct session *s)
 {
+	enum sess_state st = s->state;
+	/* Answers to tandem's setup statement come before the COM_CHANGE_USER's. */
+	if (s->sf.setup_pending && !sess_setup_read(s))
+		return;
 	for (;;) {
 		const uint8_t *p;
 		uint32_t len;
 		uint8_t seq;
 		int span = sess_packet_peek(s->backend.in, BACKEND_AUTH_MAX, &p, &len, &seq);
-		if (span == 0 || s->state != SESS_BACKEND_AUTH)
+		if (span == 0 || s->state != st)
 			return;
 		if (span < 0 || len == 0) {
 			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
@@ -286,7 +448,10 @@ void sess_backend_auth_read(struct session *s)
 		}
 		switch (p[0]) {
 		case PROTO_OK_HEADER:
-			login_done(s, p, len, span);
+			if (st == SESS_BACKEND_AUTH)
+				login_done(s, p, len, span);
+			else
+				sess_change_user_done(s, p, len, span);
 			return;
 		case PROTO_ERR_HEADER:
 			backend_refused(s, p, len);
@@ -295,20 +460,15 @@ void sess_backend_auth_read(struct session *s)
 			auth_switch(s, p, len, seq);
 			break;
 		case PROTO_AUTH_MORE_DATA:
-			if (len >= 2 && p[1] == PROTO_SHA2_FAST_AUTH_OK)
-				break; /* the OK follows */
-			sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
-				  "tandem: the database server %s asks for caching_sha2_password full "
-				  "authentication, which needs TLS to the backend",
-				  s->backend_addr);
-			return;
+			more_data(s, p, len, seq);
+			break;
 		default:
 			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 				  "tandem: the database server %s sent an unexpected login reply",
 				  s->backend_addr);
 			return;
 		}
-		if (s->state != SESS_BACKEND_AUTH)
+		if (s->state != st)
 			return;
 		evbuffer_drain(s->backend.in, (size_t)span);
 	}

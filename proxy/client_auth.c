@@ -1,14 +1,26 @@
 /*
- * client_auth.c — tandem as the server: the greeting, the client's
- * HandshakeResponse41, and authentication against the tenant's users.
+ * client_auth.c — tandem as the server: the greeting, TLS on request, the
+ * client's HandshakeResponse41, and authentication against the tenant's
+ * users (for a login and, through login.h, for COM_CHANGE_USER).
  *
- * States handled: SESS_CLIENT_HANDSHAKE, SESS_CLIENT_AUTH.
- * mysql_native_password is verified against SHA1(SHA1(pw)), which also
- * recovers SHA1(pw) for the backend login. caching_sha2_password fast auth
- * is verified when the config holds the plaintext; any other plugin (or
- * sha2 for a hash-only user) is switched to mysql_native_password.
+ * States handled: SESS_CLIENT_HANDSHAKE, SESS_CLIENT_TLS, SESS_CLIENT_AUTH,
+ * and the client conversation of SESS_CHANGE_USER_AUTH.
+ *
+ * Plugins: mysql_native_password is verified against SHA1(SHA1(pw)), which
+ * recovers SHA1(pw) for the backend. caching_sha2_password fast auth is
+ * verified against SHA256(SHA256(pw)) when the config has the password;
+ * otherwise (a hash-only user, or a fast-auth miss) tandem asks for full
+ * authentication, as a MySQL 8 server with a cold cache does: the client
+ * sends its password over TLS, or RSA-encrypted without TLS (fetching
+ * tandem's public key first if it has none). The password is checked
+ * against the config (plaintext, or SHA1(SHA1(pw)) for a hash-only user)
+ * and, once known, reaches backends of any plugin. Every other plugin is
+ * switched to mysql_native_password. Wrong credentials get 1045 / 28000
+ * on every path, and the session closes.
+ *
  * Must not: log or copy secrets anywhere but the session's own fields.
  */
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +28,11 @@
 
 #include "common/log.h"
 #include "protocol/auth.h"
+#include "protocol/auth_rsa.h"
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
+#include "proxy/auth_keys.h"
+#include "proxy/login.h"
 #include "proxy/backend_users.h"
 #include "proxy/session.h"
 #include "proxy/session_caps.h"
@@ -26,7 +41,7 @@
 #define DEFAULT_SERVER_VERSION "5.5.5-10.11.0-MariaDB-tandem"
 #define DEFAULT_CHARSET 45 /* utf8mb4_general_ci */
 
-enum auth_verdict { AUTH_OK, AUTH_DENIED, AUTH_SWITCH };
+enum auth_verdict { AUTH_OK, AUTH_DENIED, AUTH_SWITCH, AUTH_SWITCH_SHA2, AUTH_SHA2_FULL };
 
 void sess_client_greet(struct session *s)
 {
@@ -65,6 +80,8 @@ void sess_client_greet(struct session *s)
 	s->client_seq = 1;
 }
 
+/* ------------------------------------------------------------ outcomes */
+
 /* The client's address without the port, as MySQL shows it in 1045. */
 static void peer_host(const struct session *s, char *out, size_t outlen)
 {
@@ -90,62 +107,333 @@ static void bad_handshake(struct session *s, const char *why)
 	sess_fail(s, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake (%s)", why);
 }
 
-/* Check auth data sent for plugin. Fills the session's secrets on success. */
-static enum auth_verdict verify(struct session *s, const struct cfg_user *u,
-				struct proto_str plugin, const uint8_t *data, size_t len)
+/* The account to check against (configured, or loaded from the backend).
+ * Looked up again at every step: a backend account's storage lasts until
+ * the next lookup only, and a reload may have removed the user. */
+static const struct cfg_user *find_user(struct session *s)
 {
-	bool native = plugin.len == 0 || proto_str_eq(plugin, PROTO_PLUGIN_NATIVE);
-	bool sha2 = proto_str_eq(plugin, PROTO_PLUGIN_SHA2);
-	if (!u)
-		return native || sha2 ? AUTH_DENIED : AUTH_SWITCH;
-	if (native) {
-		if (len == 0)
-			return u->password && u->password[0] == 0 ? AUTH_OK : AUTH_DENIED;
-		if (!proto_native_check(data, len, s->scramble, u->stage2, s->stage1))
-			return AUTH_DENIED;
-		s->have_stage1 = true;
-		return AUTH_OK;
-	}
-	if (sha2 && u->password) {
-		if (len == 0)
-			return u->password[0] == 0 ? AUTH_OK : AUTH_DENIED;
-		if (!proto_sha2_check(data, len, s->scramble, u->sha2))
-			return AUTH_DENIED;
-		s->sha2_fast_auth = true;
-		return AUTH_OK;
-	}
-	return AUTH_SWITCH;
+	return sess_find_user(s);
 }
 
-/* Authenticated: keep what the backend login needs, then go there. */
-static void login_ok(struct session *s, const struct cfg_user *u)
+void sess_auth_forget(struct session *s)
 {
-	if (u->password) {
-		s->password = strdup(u->password);
-		if (!s->password) {
-			sess_close(s, "out of memory");
-			return;
-		}
+	if (s->password) {
+		proto_wipe(s->password, strlen(s->password));
+		free(s->password);
+		s->password = NULL;
 	}
-	log_debug("session %llu: %s logged in as '%s' on tenant %s", (unsigned long long)s->id,
-		  s->peer_text, s->user, s->wt->name);
+	proto_wipe(s->stage1, sizeof(s->stage1));
+	s->have_stage1 = false;
+	s->sha2_fast_auth = false;
+}
+
+static bool keep_password(struct session *s, const char *pw, size_t len)
+{
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return false;
+	memcpy(copy, pw, len);
+	copy[len] = 0;
+	if (s->password) {
+		proto_wipe(s->password, strlen(s->password));
+		free(s->password);
+	}
+	s->password = copy;
+	return true;
+}
+
+/* Authenticated: keep what the backend needs, then go there. how names
+ * the method, for the debug log. */
+static void auth_succeeded(struct session *s, const struct cfg_user *u, const char *how)
+{
+	if (u->password && !s->password && !keep_password(s, u->password, strlen(u->password))) {
+		sess_close(s, "out of memory");
+		return;
+	}
+	log_debug("session %llu: %s authenticated as '%s' on tenant %s by %s%s",
+		  (unsigned long long)s->id, s->peer_text, s->user, s->wt->name, how,
+		  conn_is_tls(&s->client) ? " over TLS" : "");
+	if (s->state == SESS_CHANGE_USER_AUTH) {
+		sess_change_user_backend(s);
+		return;
+	}
 	sess_backend_start(s);
 }
 
-static void auth_switch(struct session *s)
+/* ------------------------------------------------------------- checks */
+
+static bool empty_password(const struct cfg_user *u)
+{
+	return u->password && u->password[0] == 0;
+}
+
+static bool check_native(struct session *s, const struct cfg_user *u, const uint8_t *d, size_t n)
+{
+	if (n == 0)
+		return empty_password(u);
+	if (!proto_native_check(d, n, s->scramble, u->stage2, s->stage1))
+		return false;
+	s->have_stage1 = true;
+	return true;
+}
+
+/* A password the client sent in clear (over TLS) or RSA-encrypted. */
+static bool check_cleartext(struct session *s, const struct cfg_user *u, const char *pw, size_t n)
+{
+	if (memchr(pw, 0, n))
+		return false;
+	uint8_t stage1[PROTO_SHA1_LEN], stage2[PROTO_SHA1_LEN], d2[PROTO_SHA256_LEN];
+	proto_native_stages(pw, n, stage1, stage2);
+	bool ok;
+	if (u->password) {
+		proto_sha2_digest2(pw, n, d2);
+		ok = proto_ct_equal(d2, u->sha2, sizeof(d2));
+	} else {
+		ok = proto_ct_equal(stage2, u->stage2, sizeof(stage2));
+	}
+	if (ok && keep_password(s, pw, n)) {
+		memcpy(s->stage1, stage1, sizeof(stage1));
+		s->have_stage1 = true;
+	} else {
+		ok = false;
+	}
+	proto_wipe(stage1, sizeof(stage1));
+	proto_wipe(stage2, sizeof(stage2));
+	proto_wipe(d2, sizeof(d2));
+	return ok;
+}
+
+/* A caching_sha2 reply computed with our scramble (n > 0). An unknown
+ * user (u NULL) takes the same steps as a wrong password, so the
+ * conversation tells nobody which user names exist. */
+static enum auth_verdict sha2_verdict(struct session *s, const struct cfg_user *u,
+				      const uint8_t *d, size_t n)
+{
+	if (u && u->password && proto_sha2_check(d, n, s->scramble, u->sha2)) {
+		s->sha2_fast_auth = true;
+		return AUTH_OK;
+	}
+	/* Over TLS Connector/C sends the password in clear at once. A 32-byte
+	 * reply that is not that is a fast-auth attempt: ask for the password. */
+	if (conn_is_tls(&s->client) && d[n - 1] == 0) {
+		if (u && check_cleartext(s, u, (const char *)d, n - 1))
+			return AUTH_OK;
+		return n == PROTO_SHA256_LEN ? AUTH_SHA2_FULL : AUTH_DENIED;
+	}
+	return AUTH_SHA2_FULL;
+}
+
+/* The first auth data of a login or COM_CHANGE_USER, sent for plugin. */
+static enum auth_verdict first_verdict(struct session *s, const struct cfg_user *u,
+				       struct proto_str plugin, const uint8_t *d, size_t n)
+{
+	bool native = plugin.len == 0 || proto_str_eq(plugin, PROTO_PLUGIN_NATIVE);
+	bool sha2 = proto_str_eq(plugin, PROTO_PLUGIN_SHA2);
+	if (native)
+		return u && check_native(s, u, d, n) ? AUTH_OK : AUTH_DENIED;
+	if (!sha2)
+		return AUTH_SWITCH;
+	/* Empty caching_sha2 data answering our (native) greeting is the
+	 * client library's "let us talk" packet, not an empty password: it
+	 * had no scramble for its plugin. Switch to the plugin it prefers. */
+	if (n == 0)
+		return AUTH_SWITCH_SHA2;
+	return sha2_verdict(s, u, d, n);
+}
+
+/* ------------------------------------------------------- conversation */
+
+static bool send_client(struct session *s, const uint8_t *buf, size_t len)
+{
+	if (sess_send_client(s, buf, len) < 0) {
+		sess_close(s, "client gone during login");
+		return false;
+	}
+	s->client_seq++;
+	return true;
+}
+
+/* Now waiting for the client's next auth packet. */
+static void await(struct session *s, enum sess_auth_step step)
+{
+	s->auth_step = (uint8_t)step;
+	if (s->state == SESS_CLIENT_HANDSHAKE)
+		sess_set_state(s, SESS_CLIENT_AUTH);
+}
+
+/* The session's scramble again, for plugin: replies are computed with it. */
+static void auth_switch(struct session *s, const char *plugin, enum sess_auth_step next)
 {
 	uint8_t buf[128];
 	struct proto_wr wr;
 	proto_wr_init(&wr, buf, sizeof(buf));
-	proto_auth_switch_build(&wr, s->client_seq, PROTO_PLUGIN_NATIVE, s->scramble,
-				PROTO_SCRAMBLE_LEN);
-	if (sess_send_client(s, buf, wr.len) < 0) {
-		sess_close(s, "cannot send auth switch");
+	proto_auth_switch_build(&wr, s->client_seq, plugin, s->scramble, PROTO_SCRAMBLE_LEN);
+	if (send_client(s, buf, wr.len))
+		await(s, next);
+}
+
+static void more_data(struct session *s, const uint8_t *data, size_t len,
+		      enum sess_auth_step next)
+{
+	size_t cap = len + 16;
+	uint8_t stack[64];
+	uint8_t *buf = cap <= sizeof(stack) ? stack : malloc(cap);
+	if (!buf) {
+		sess_close(s, "out of memory");
 		return;
 	}
-	s->client_seq++;
-	sess_set_state(s, SESS_CLIENT_AUTH);
+	struct proto_wr wr;
+	proto_wr_init(&wr, buf, cap);
+	bool ok = proto_auth_more_build(&wr, s->client_seq, data, len) == PROTO_OK &&
+		  send_client(s, buf, wr.len);
+	if (buf != stack)
+		free(buf);
+	if (ok)
+		await(s, next);
 }
+
+static void send_public_key(struct session *s)
+{
+	const char *pem;
+	size_t pem_len;
+	EVP_PKEY *key = auth_keys_rsa(s->wt->snap, &pem, &pem_len);
+	if (!key) {
+		stat_add(&s->wt->stats->auth_failures, 1);
+		sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
+			  "tandem: no RSA key for caching_sha2_password; use TLS");
+		return;
+	}
+	/* The blob that follows must be decrypted with this key, even if a
+	 * reload changes the configured one meanwhile. */
+	EVP_PKEY_free(s->rsa_key);
+	EVP_PKEY_up_ref(key);
+	s->rsa_key = key;
+	log_debug("session %llu: tandem sent its RSA public key to %s", (unsigned long long)s->id,
+		  s->peer_text);
+	more_data(s, (const uint8_t *)pem, pem_len, SESS_AUTH_SHA2_RSA);
+}
+
+static void check_rsa_blob(struct session *s, const struct cfg_user *u, const uint8_t *p,
+			   size_t len)
+{
+	const char *pem;
+	size_t pem_len;
+	EVP_PKEY *key = s->rsa_key ? s->rsa_key : auth_keys_rsa(s->wt->snap, &pem, &pem_len);
+	char pw[PROTO_RSA_MAX_PASSWORD + 1];
+	size_t n = 0;
+	bool ok = key && proto_rsa_decrypt_password(key, p, len, s->scramble, pw, sizeof(pw),
+						    &n) == PROTO_OK &&
+		  check_cleartext(s, u, pw, n);
+	proto_wipe(pw, sizeof(pw));
+	if (ok)
+		auth_succeeded(s, u, "caching_sha2_password full authentication (RSA)");
+	else
+		deny(s, true);
+}
+
+static const char *sha2_how(const struct session *s)
+{
+	return s->sha2_fast_auth ? "caching_sha2_password fast authentication"
+				 : "caching_sha2_password (password sent in clear)";
+}
+
+/* The reply to our switch to caching_sha2: fast auth (or the password in
+ * clear, over TLS), an empty packet for no password. */
+static void sha2_reply(struct session *s, const struct cfg_user *u, const uint8_t *d, size_t n)
+{
+	enum auth_verdict v = n == 0 ? (u && empty_password(u) ? AUTH_OK : AUTH_DENIED)
+				     : sha2_verdict(s, u, d, n);
+	if (v == AUTH_OK) {
+		auth_succeeded(s, u, sha2_how(s));
+	} else if (v == AUTH_SHA2_FULL) {
+		uint8_t full = PROTO_SHA2_PERFORM_FULL_AUTH;
+		more_data(s, &full, 1, SESS_AUTH_SHA2_FULL);
+	} else {
+		deny(s, n > 0);
+	}
+}
+
+void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data, size_t len)
+{
+	const struct cfg_user *u = find_user(s);
+	switch (first_verdict(s, u, plugin, data, len)) {
+	case AUTH_OK:
+		auth_succeeded(s, u, s->sha2_fast_auth || proto_str_eq(plugin, PROTO_PLUGIN_SHA2)
+					     ? sha2_how(s)
+					     : PROTO_PLUGIN_NATIVE);
+		break;
+	case AUTH_DENIED:
+		deny(s, len > 0);
+		break;
+	case AUTH_SWITCH:
+		auth_switch(s, PROTO_PLUGIN_NATIVE, SESS_AUTH_NATIVE_SWITCH);
+		break;
+	case AUTH_SWITCH_SHA2:
+		auth_switch(s, PROTO_PLUGIN_SHA2, SESS_AUTH_SHA2_SWITCH);
+		break;
+	case AUTH_SHA2_FULL: {
+		uint8_t full = PROTO_SHA2_PERFORM_FULL_AUTH;
+		more_data(s, &full, 1, SESS_AUTH_SHA2_FULL);
+		break;
+	}
+	}
+}
+
+/* The client's next auth packet (SESS_CLIENT_AUTH, SESS_CHANGE_USER_AUTH). */
+void sess_client_auth_read(struct session *s)
+{
+	const uint8_t *p;
+	uint32_t len;
+	uint8_t seq;
+	int span = sess_packet_peek(s->client.in, s->wt->snap->limits.preauth_max_packet, &p, &len,
+				    &seq);
+	if (span == 0)
+		return;
+	if (span < 0 || seq != s->client_seq) {
+		if (span > 0)
+			s->client_seq = (uint8_t)(seq + 1);
+		bad_handshake(s, span < 0 ? "auth packet too large" : "packets out of order");
+		return;
+	}
+	/* Copy out: the reply may be sent before the bytes are drained. */
+	uint8_t data[PROTO_RSA_MAX_CIPHERTEXT];
+	if (len > sizeof(data)) {
+		deny(s, true);
+		return;
+	}
+	memcpy(data, p, len);
+	evbuffer_drain(s->client.in, (size_t)span);
+	s->client_seq = (uint8_t)(seq + 1);
+
+	/* An unknown user goes the same way as a wrong password (the key is
+	 * sent on request either way) and is denied where that would be. */
+	const struct cfg_user *u = find_user(s);
+	bool tls = conn_is_tls(&s->client);
+	if (s->auth_step == SESS_AUTH_NATIVE_SWITCH) {
+		if (u && check_native(s, u, data, len))
+			auth_succeeded(s, u, PROTO_PLUGIN_NATIVE " (after an auth switch)");
+		else
+			deny(s, len > 0);
+	} else if (s->auth_step == SESS_AUTH_SHA2_SWITCH) {
+		sha2_reply(s, u, data, len);
+	} else if (s->auth_step == SESS_AUTH_SHA2_FULL && len == 1 &&
+		   data[0] == PROTO_SHA2_REQUEST_PUBLIC_KEY && !tls) {
+		send_public_key(s);
+	} else if (!u) {
+		deny(s, true);
+	} else if (s->auth_step == SESS_AUTH_SHA2_FULL && tls) {
+		/* the password and its NUL, in clear over TLS */
+		if (len > 0 && data[len - 1] == 0 && check_cleartext(s, u, (const char *)data, len - 1))
+			auth_succeeded(s, u, "caching_sha2_password full authentication");
+		else
+			deny(s, true);
+	} else {
+		check_rsa_blob(s, u, data, len);
+	}
+	proto_wipe(data, len);
+}
+
+/* --------------------------------------------------------- handshake */
 
 static bool copy_str(char *dst, size_t cap, struct proto_str src)
 {
@@ -154,6 +442,41 @@ static bool copy_str(char *dst, size_t cap, struct proto_str src)
 	memcpy(dst, src.p, src.len);
 	dst[src.len] = 0;
 	return true;
+}
+
+/* SSLRequest: upgrade the socket; the real response follows over TLS. */
+static void start_tls(struct session *s, const uint8_t *p, uint32_t len, uint8_t seq, int span)
+{
+	const struct cfg_tls_server *tls = s->wt->cfg->tls;
+	struct proto_handshake_response r;
+	if (!tls) {
+		bad_handshake(s, "TLS is not enabled on this port");
+		return;
+	}
+	if (conn_is_tls(&s->client)) {
+		bad_handshake(s, "a second SSLRequest");
+		return;
+	}
+	if (proto_ssl_request_parse(p, len, &r) < 0) {
+		bad_handshake(s, "malformed SSLRequest");
+		return;
+	}
+	evbuffer_drain(s->client.in, (size_t)span);
+	if (conn_tls_start(&s->client, tls->ctx, true, NULL) < 0) {
+		sess_close(s, "cannot start TLS (out of memory)");
+		return;
+	}
+	sess_set_state(s, SESS_CLIENT_TLS);
+}
+
+void sess_client_tls_ready(struct session *s)
+{
+	if (s->state != SESS_CLIENT_TLS)
+		return;
+	char desc[96];
+	conn_tls_describe(&s->client, desc, sizeof(desc));
+	log_debug("session %llu: TLS with %s: %s", (unsigned long long)s->id, s->peer_text, desc);
+	sess_set_state(s, SESS_CLIENT_HANDSHAKE);
 }
 
 void sess_client_handshake_read(struct session *s)
@@ -169,12 +492,26 @@ void sess_client_handshake_read(struct session *s)
 		bad_handshake(s, "login packet too large");
 		return;
 	}
-	if (seq != s->client_seq) {
+	/* Every answer from here on, an ERR included, follows the client's packet. */
+	bool in_order = seq == s->client_seq;
+	s->client_seq = (uint8_t)(seq + 1);
+	if (!in_order) {
 		bad_handshake(s, "packets out of order");
 		return;
 	}
 	if (proto_is_ssl_request(p, len)) {
-		bad_handshake(s, "TLS is not enabled on this port");
+		start_tls(s, p, len, seq, span);
+		return;
+	}
+	/* Decided on the first packet, before any credential is read: a
+	 * stripped handshake never becomes a plaintext login. */
+	const struct cfg_tls_server *tls = s->wt->cfg->tls;
+	if (tls && tls->require && !conn_is_tls(&s->client)) {
+		stat_add(&s->wt->stats->client_errors, 1);
+		sess_fail(s, ER_SECURE_TRANSPORT_REQUIRED, "HY000",
+			  "Connections using insecure transport are prohibited: tenant '%s' "
+			  "requires TLS",
+			  s->wt->name);
 		return;
 	}
 	uint64_t offered = sess_caps_offered(s->wt->cfg);
@@ -200,46 +537,28 @@ void sess_client_handshake_read(struct session *s)
 		memcpy(s->attrs, r.attrs.p, r.attrs.len);
 		s->attrs_len = r.attrs.len;
 	}
-	s->client_seq = (uint8_t)(seq + 1);
 
-	const struct cfg_user *u = sess_find_user(s);
-	enum auth_verdict v = verify(s, u, r.auth_plugin, (const uint8_t *)r.auth.p, r.auth.len);
-	bool used_password = r.auth.len > 0;
-	evbuffer_drain(s->client.in, (size_t)span);
-	switch (v) {
-	case AUTH_OK:
-		login_ok(s, u);
-		break;
-	case AUTH_DENIED:
-		deny(s, used_password);
-		break;
-	case AUTH_SWITCH:
-		auth_switch(s);
-		break;
-	}
-}
-
-void sess_client_auth_read(struct session *s)
-{
-	const uint8_t *p;
-	uint32_t len;
-	uint8_t seq;
-	int span = sess_packet_peek(s->client.in, s->wt->snap->limits.preauth_max_packet, &p, &len,
-				    &seq);
-	if (span == 0)
-		return;
-	if (span < 0 || seq != s->client_seq) {
-		bad_handshake(s, span < 0 ? "auth packet too large" : "packets out of order");
-		return;
-	}
-	const struct cfg_user *u = sess_find_user(s);
-	struct proto_str native = {PROTO_PLUGIN_NATIVE, strlen(PROTO_PLUGIN_NATIVE)};
-	enum auth_verdict v = verify(s, u, native, p, len);
-	bool used_password = len > 0;
-	evbuffer_drain(s->client.in, (size_t)span);
-	s->client_seq = (uint8_t)(seq + 1);
-	if (v == AUTH_OK)
-		login_ok(s, u);
+	/* Copy the auth data out: replies may go out before the drain. */
+	uint8_t auth[256];
+	size_t alen = r.auth.len < sizeof(auth) ? r.auth.len : sizeof(auth);
+	memcpy(auth, r.auth.p, alen);
+	char plugin[64];
+	struct proto_str pl = {plugin, 0};
+	if (!copy_str(plugin, sizeof(plugin), r.auth_plugin))
+		plugin[0] = 0; /* unknown, too long: switched to native */
 	else
-		deny(s, used_password);
+		pl.len = r.auth_plugin.len;
+	if (r.auth_plugin.len && !pl.len) {
+		/* a name tandem cannot hold is a plugin it does not speak */
+		static const char unknown[] = "?";
+		pl.p = unknown;
+		pl.len = 1;
+	}
+	evbuffer_drain(s->client.in, (size_t)span);
+	if (r.auth.len > sizeof(auth)) {
+		deny(s, true);
+		return;
+	}
+	sess_auth_begin(s, pl, auth, alen);
+	proto_wipe(auth, sizeof(auth));
 }

@@ -1,12 +1,19 @@
 /*
- * conn.c — direct socket I/O on evbuffers (see conn.h for why).
+ * conn.c — direct socket I/O on evbuffers, plain or TLS (see conn.h for why).
  */
 #include "proxy/conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -14,6 +21,23 @@
 /* Bytes one read may bring in; large enough that a result set arrives in
  * few syscalls, small enough that one session cannot hog a turn. */
 #define CONN_READ_CHUNK (64 * 1024)
+/* Small chains queued for a TLS peer are copied into one record of up to
+ * this many bytes rather than sent as a record (and a send) each. */
+#define TLS_COALESCE (16 * 1024)
+
+/* What a TLS conn needs beyond a plain one; allocated by conn_tls_start. */
+struct conn_tls {
+	SSL *ssl;
+	struct evbuffer *pre;    /* bytes read before TLS started, fed to OpenSSL first */
+	bool handshaking;
+	bool failed;             /* a fatal TLS error: no close_notify may be sent */
+	bool read_wants_write;   /* SSL_read needs the socket writable to go on */
+	bool write_wants_read;   /* SSL_write needs the socket readable to go on */
+	bool rev_forced;         /* rev is added only for write_wants_read */
+	bool sock_drained;       /* the last socket read returned less than asked for */
+	int pending_event;       /* 0, or CONN_EOF / CONN_ERROR seen after data, to report next */
+	char err[160];           /* why TLS failed */
+};
 
 static void set_socket_options(int fd)
 {
@@ -26,13 +50,363 @@ static void set_socket_options(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
-/* Read once into reserved space. >0 bytes, 0 would block, -1 error/EOF handled. */
+/* ------------------------------------------------------------ TLS BIO */
+
+/* A BIO on the conn: reads c->tls->pre first, then the socket. */
+static int bio_read(BIO *b, char *buf, int len)
+{
+	struct conn *c = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return 0;
+	if (c->tls && c->tls->pre) {
+		int n = evbuffer_remove(c->tls->pre, buf, (size_t)len);
+		if (evbuffer_get_length(c->tls->pre) == 0) {
+			evbuffer_free(c->tls->pre);
+			c->tls->pre = NULL;
+		}
+		if (n > 0)
+			return n;
+	}
+	ssize_t n = read(c->fd, buf, (size_t)len);
+	if (c->tls)
+		c->tls->sock_drained = n >= 0 && n < len;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	if (n < 0)
+		c->error = errno;
+	return (int)n;
+}
+
+static int bio_write(BIO *b, const char *buf, int len)
+{
+	struct conn *c = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	ssize_t n = send(c->fd, buf, (size_t)len, MSG_NOSIGNAL);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		BIO_set_retry_write(b);
+		return -1;
+	}
+	if (n < 0)
+		c->error = errno;
+	return (int)n;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static BIO_METHOD *bio_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static void bio_method_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tandem conn");
+	if (m && BIO_meth_set_read(m, bio_read) == 1 && BIO_meth_set_write(m, bio_write) == 1 &&
+	    BIO_meth_set_ctrl(m, bio_ctrl) == 1 && BIO_meth_set_create(m, bio_create) == 1) {
+		bio_method = m;
+		return;
+	}
+	BIO_meth_free(m);
+}
+
+/* ------------------------------------------------------------ TLS I/O */
+
+static void tls_record_error(struct conn *c, const char *what)
+{
+	struct conn_tls *t = c->tls;
+	long v = SSL_get_verify_result(t->ssl);
+	unsigned long e = ERR_peek_last_error();
+	if (v != X509_V_OK && t->handshaking) {
+		snprintf(t->err, sizeof(t->err), "%s: certificate verify failed (%s)", what,
+			 X509_verify_cert_error_string(v));
+	} else if (e) {
+		const char *r = ERR_reason_error_string(e);
+		snprintf(t->err, sizeof(t->err), "%s: %s", what, r ? r : "OpenSSL error");
+	} else if (c->error) {
+		snprintf(t->err, sizeof(t->err), "%s: %s", what, strerror(c->error));
+	} else {
+		snprintf(t->err, sizeof(t->err), "%s: the peer closed the connection", what);
+	}
+	ERR_clear_error();
+	t->failed = true;
+	if (!c->error)
+		c->error = EPROTO;
+}
+
+static void wev_set(struct conn *c, bool on)
+{
+	if (on && !c->writing) {
+		event_add(&c->wev, NULL);
+		c->writing = true;
+	} else if (!on && c->writing) {
+		event_del(&c->wev);
+		c->writing = false;
+	}
+}
+
+/* Read once into reserved space, record by record. >0 bytes, 0 EOF,
+ * -1 error (c->error set), -2 nothing to read now. */
+static ssize_t tls_read(struct conn *c)
+{
+	struct conn_tls *t = c->tls;
+	if (t->pending_event) {
+		int ev = t->pending_event;
+		t->pending_event = 0;
+		return ev == CONN_EOF ? 0 : -1;
+	}
+	struct evbuffer_iovec vec[2];
+	int n = evbuffer_reserve_space(c->in, CONN_READ_CHUNK, vec, 2);
+	if (n <= 0) {
+		c->error = ENOMEM;
+		return -1;
+	}
+	size_t got = 0, filled[2] = {0, 0};
+	int i = 0, status = -2;
+	while (i < n) {
+		size_t room = vec[i].iov_len - filled[i];
+		if (room == 0) {
+			i++;
+			continue;
+		}
+		ERR_clear_error();
+		int r = SSL_read(t->ssl, (char *)vec[i].iov_base + filled[i],
+				 room > INT_MAX ? INT_MAX : (int)room);
+		if (r > 0) {
+			filled[i] += (size_t)r;
+			got += (size_t)r;
+			/* The socket gave all it had and OpenSSL holds nothing more:
+			 * stop here rather than pay a read that says EAGAIN (epoll
+			 * is level-triggered and reports what comes next). */
+			if (t->sock_drained && !SSL_has_pending(t->ssl))
+				break;
+			continue;
+		}
+		int e = SSL_get_error(t->ssl, r);
+		if (e == SSL_ERROR_WANT_READ) {
+			status = -2;
+		} else if (e == SSL_ERROR_WANT_WRITE) {
+			t->read_wants_write = true;
+			wev_set(c, true);
+			status = -2;
+		} else if (e == SSL_ERROR_ZERO_RETURN ||
+			   (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && c->error == 0)) {
+			status = 0;
+		} else {
+			tls_record_error(c, "TLS read");
+			status = -1;
+		}
+		break;
+	}
+	for (int k = 0; k < n; k++)
+		vec[k].iov_len = filled[k];
+	evbuffer_commit_space(c->in, vec, n);
+	if (got == 0)
+		return status;
+	if (status == 0 || status == -1)
+		t->pending_event = status == 0 ? CONN_EOF : CONN_ERROR;
+	/* Data OpenSSL holds already will not wake epoll: come back for it. */
+	if (t->pending_event || (i >= n && SSL_has_pending(t->ssl)))
+		event_active(&c->rev, EV_READ, 1);
+	return (ssize_t)got;
+}
+
+/* Like write_some: 0 all sent, 1 would block, -1 error. */
+static int tls_write_some(struct conn *c)
+{
+	struct conn_tls *t = c->tls;
+	uint8_t stack[TLS_COALESCE];
+	while (evbuffer_get_length(c->out) > 0) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(c->out, -1, NULL, &v, 1) < 1)
+			break;
+		const void *p = v.iov_base;
+		size_t len = v.iov_len;
+		if (len < TLS_COALESCE && evbuffer_get_length(c->out) > len) {
+			/* Same prefix on a retry, as OpenSSL requires: nothing
+			 * before it is drained until SSL_write succeeds. */
+			ev_ssize_t got = evbuffer_copyout(c->out, stack, sizeof(stack));
+			if (got <= 0)
+				return -1;
+			p = stack;
+			len = (size_t)got;
+		}
+		ERR_clear_error();
+		int w = SSL_write(t->ssl, p, len > INT_MAX ? INT_MAX : (int)len);
+		if (w > 0) {
+			evbuffer_drain(c->out, (size_t)w);
+			continue;
+		}
+		int e = SSL_get_error(t->ssl, w);
+		if (e == SSL_ERROR_WANT_WRITE)
+			return 1;
+		if (e == SSL_ERROR_WANT_READ) {
+			t->write_wants_read = true;
+			if (!c->reading && !t->rev_forced) {
+				event_add(&c->rev, NULL);
+				t->rev_forced = true;
+			}
+			return 2;
+		}
+		tls_record_error(c, "TLS write");
+		return -1;
+	}
+	return 0;
+}
+
+/* One step of the handshake; reports CONN_TLS_READY or CONN_ERROR. */
+static void tls_handshake_step(struct conn *c)
+{
+	struct conn_tls *t = c->tls;
+	ERR_clear_error();
+	int r = SSL_do_handshake(t->ssl);
+	if (r == 1) {
+		t->handshaking = false;
+		wev_set(c, false);
+		c->cbs->on_event(c, CONN_TLS_READY, c->arg);
+		if (c->fd < 0 || !c->tls)
+			return;
+		/* The peer's first records may have come with its Finished. */
+		if (c->reading)
+			event_active(&c->rev, EV_READ, 1);
+		if (evbuffer_get_length(c->out) > 0 && conn_flush(c) < 0) {
+			conn_read_disable(c);
+			c->cbs->on_event(c, CONN_ERROR, c->arg);
+		}
+		return;
+	}
+	int e = SSL_get_error(t->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		wev_set(c, false);
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		wev_set(c, true);
+		return;
+	}
+	tls_record_error(c, "TLS handshake");
+	conn_read_disable(c);
+	wev_set(c, false);
+	c->cbs->on_event(c, CONN_ERROR, c->arg);
+}
+
+int conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool server, const char *verify_host)
+{
+	pthread_once(&bio_once, bio_method_init);
+	if (c->fd < 0 || c->tls || !bio_method)
+		return -1;
+	struct conn_tls *t = calloc(1, sizeof(*t));
+	SSL *ssl = t ? SSL_new(ctx) : NULL;
+	BIO *bio = ssl ? BIO_new(bio_method) : NULL;
+	if (!bio) {
+		SSL_free(ssl);
+		free(t);
+		ERR_clear_error();
+		return -1;
+	}
+	BIO_set_data(bio, c);
+	SSL_set_bio(ssl, bio, bio);
+	if (server) {
+		SSL_set_accept_state(ssl);
+	} else {
+		SSL_set_connect_state(ssl);
+		if (verify_host && verify_host[0]) {
+			X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+			/* An IP literal is matched against IP SANs, a name against DNS
+			 * SANs (and sent as SNI, which takes names only). */
+			if (X509_VERIFY_PARAM_set1_ip_asc(param, verify_host) != 1) {
+				ERR_clear_error();
+				if (SSL_set1_host(ssl, verify_host) != 1 ||
+				    SSL_set_tlsext_host_name(ssl, verify_host) != 1) {
+					SSL_free(ssl);
+					free(t);
+					ERR_clear_error();
+					return -1;
+				}
+			}
+		}
+	}
+	if (evbuffer_get_length(c->in) > 0) {
+		t->pre = evbuffer_new();
+		if (!t->pre || evbuffer_add_buffer(t->pre, c->in) < 0) {
+			if (t->pre)
+				evbuffer_free(t->pre);
+			SSL_free(ssl);
+			free(t);
+			return -1;
+		}
+	}
+	t->ssl = ssl;
+	t->handshaking = true;
+	c->tls = t;
+	conn_read_enable(c);
+	/* The first step runs from the loop: callbacks never fire inside a
+	 * conn_* call the session made. */
+	event_active(&c->rev, EV_READ, 1);
+	return 0;
+}
+
+bool conn_tls_handshaking(const struct conn *c)
+{
+	return c->tls && c->tls->handshaking;
+}
+
+const char *conn_tls_error(const struct conn *c)
+{
+	return c->tls ? c->tls->err : "";
+}
+
+void conn_tls_describe(const struct conn *c, char *buf, size_t len)
+{
+	if (!c->tls || c->tls->handshaking) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	snprintf(buf, len, "%s %s", SSL_get_version(c->tls->ssl),
+		 SSL_CIPHER_get_name(SSL_get_current_cipher(c->tls->ssl)));
+}
+
+static void tls_free(struct conn *c)
+{
+	struct conn_tls *t = c->tls;
+	if (!t)
+		return;
+	if (!t->failed && !t->handshaking && c->fd >= 0) {
+		/* One non-blocking close_notify; no wait for the peer's. */
+		ERR_clear_error();
+		SSL_shutdown(t->ssl);
+	}
+	SSL_free(t->ssl);
+	if (t->pre)
+		evbuffer_free(t->pre);
+	free(t);
+	c->tls = NULL;
+	ERR_clear_error();
+}
+
+/* ---------------------------------------------------------- plain I/O */
+
+/* Read once into reserved space. >0 bytes, 0 EOF, -1 error, -2 would block. */
 static ssize_t read_once(struct conn *c)
 {
 	struct evbuffer_iovec vec[2];
 	int n = evbuffer_reserve_space(c->in, CONN_READ_CHUNK, vec, 2);
-	if (n <= 0)
+	if (n <= 0) {
+		c->error = ENOMEM;
 		return -1;
+	}
 	struct iovec iov[2];
 	for (int i = 0; i < n; i++) {
 		iov[i].iov_base = vec[i].iov_base;
@@ -41,6 +415,10 @@ static ssize_t read_once(struct conn *c)
 	ssize_t got = readv(c->fd, iov, n);
 	if (got <= 0) {
 		evbuffer_commit_space(c->in, vec, 0);
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return -2;
+		if (got < 0)
+			c->error = errno;
 		return got;
 	}
 	size_t left = (size_t)got;
@@ -51,29 +429,6 @@ static ssize_t read_once(struct conn *c)
 	}
 	evbuffer_commit_space(c->in, vec, n);
 	return got;
-}
-
-static void on_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	(void)fd;
-	(void)what;
-	ssize_t got = read_once(c);
-	if (got > 0) {
-		c->cbs->on_read(c, c->arg);
-		return;
-	}
-	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (got == 0) {
-		c->eof = true;
-		conn_read_disable(c);
-		c->cbs->on_event(c, CONN_EOF, c->arg);
-		return;
-	}
-	c->error = errno;
-	conn_read_disable(c);
-	c->cbs->on_event(c, CONN_ERROR, c->arg);
 }
 
 static int write_some(struct conn *c)
@@ -92,47 +447,112 @@ static int write_some(struct conn *c)
 	return 0;
 }
 
+/* 0 all sent, >0 the rest waits for an event, -1 error. */
+static int flush_out(struct conn *c)
+{
+	return c->tls ? tls_write_some(c) : write_some(c);
+}
+
+/* ------------------------------------------------------------- events */
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)fd;
+	(void)what;
+	if (c->fd < 0)
+		return;
+	if (c->tls) {
+		struct conn_tls *t = c->tls;
+		if (t->handshaking) {
+			tls_handshake_step(c);
+			return;
+		}
+		if (t->write_wants_read) {
+			t->write_wants_read = false;
+			if (t->rev_forced) {
+				event_del(&c->rev);
+				t->rev_forced = false;
+			}
+			if (conn_flush(c) < 0) {
+				conn_read_disable(c);
+				c->cbs->on_event(c, CONN_ERROR, c->arg);
+				return;
+			}
+		}
+		if (!c->reading)
+			return;
+	}
+	ssize_t got = c->tls ? tls_read(c) : read_once(c);
+	if (got > 0) {
+		c->cbs->on_read(c, c->arg);
+		return;
+	}
+	if (got == -2)
+		return;
+	conn_read_disable(c);
+	if (got == 0) {
+		c->eof = true;
+		c->cbs->on_event(c, CONN_EOF, c->arg);
+		return;
+	}
+	c->cbs->on_event(c, CONN_ERROR, c->arg);
+}
+
+static void on_connected(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	c->connecting = false;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		c->error = err;
+		wev_set(c, false);
+		c->cbs->on_event(c, CONN_ERROR, c->arg);
+		return;
+	}
+	conn_read_enable(c);
+	/* keep wev armed only if the session queued bytes meanwhile */
+	if (evbuffer_get_length(c->out) == 0)
+		wev_set(c, false);
+	c->cbs->on_event(c, CONN_CONNECTED, c->arg);
+}
+
 static void on_writable(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	(void)fd;
 	(void)what;
+	if (c->fd < 0)
+		return;
 	if (c->connecting) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-		c->connecting = false;
-		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
-		if (err) {
-			c->error = err;
-			event_del(&c->wev);
-			c->writing = false;
-			c->cbs->on_event(c, CONN_ERROR, c->arg);
-			return;
-		}
-		conn_read_enable(c);
-		/* keep wev armed only if the session queued bytes meanwhile */
-		if (evbuffer_get_length(c->out) == 0) {
-			event_del(&c->wev);
-			c->writing = false;
-		}
-		c->cbs->on_event(c, CONN_CONNECTED, c->arg);
+		on_connected(c);
 		return;
 	}
-	int rc = write_some(c);
+	if (c->tls && c->tls->handshaking) {
+		tls_handshake_step(c);
+		return;
+	}
+	if (c->tls && c->tls->read_wants_write) {
+		c->tls->read_wants_write = false;
+		on_readable(c->fd, EV_READ, c);
+		if (c->fd < 0)
+			return;
+	}
+	int rc = flush_out(c);
 	if (rc < 0) {
-		event_del(&c->wev);
-		c->writing = false;
+		wev_set(c, false);
 		c->cbs->on_event(c, CONN_ERROR, c->arg);
 		return;
 	}
-	if (rc == 0) {
-		event_del(&c->wev);
-		c->writing = false;
-	}
+	if (rc != 1 && !(c->tls && c->tls->read_wants_write))
+		wev_set(c, false);
 	if (c->want_drain && evbuffer_get_length(c->out) <= c->low_mark)
 		c->cbs->on_drain(c, c->arg);
 }
+
+/* ----------------------------------------------------------- lifecycle */
 
 static int conn_setup(struct conn *c, struct event_base *base, int fd,
 		      const struct conn_cbs *cbs, void *arg)
@@ -194,9 +614,11 @@ void conn_shutdown(struct conn *c)
 	if (c->fd >= 0) {
 		event_del(&c->rev);
 		event_del(&c->wev);
+		tls_free(c);
 		close(c->fd);
 		c->fd = -1;
 	}
+	tls_free(c);
 	c->reading = c->writing = c->connecting = false;
 }
 
@@ -213,15 +635,25 @@ void conn_close(struct conn *c)
 void conn_read_enable(struct conn *c)
 {
 	if (!c->reading && c->fd >= 0 && !c->eof && !c->connecting) {
-		event_add(&c->rev, NULL);
+		if (c->tls && c->tls->rev_forced)
+			c->tls->rev_forced = false; /* already added */
+		else
+			event_add(&c->rev, NULL);
 		c->reading = true;
+		/* Records OpenSSL decrypted while reading was off wake no epoll. */
+		if (c->tls && !c->tls->handshaking &&
+		    (c->tls->pending_event || SSL_has_pending(c->tls->ssl)))
+			event_active(&c->rev, EV_READ, 1);
 	}
 }
 
 void conn_read_disable(struct conn *c)
 {
 	if (c->reading) {
-		event_del(&c->rev);
+		if (!(c->tls && c->tls->write_wants_read))
+			event_del(&c->rev);
+		else
+			c->tls->rev_forced = true;
 		c->reading = false;
 	}
 }
@@ -232,13 +664,13 @@ int conn_flush(struct conn *c)
 		return -1;
 	if (c->connecting || c->writing)
 		return 0; /* the write event will send it */
-	int rc = write_some(c);
+	if (c->tls && (c->tls->handshaking || c->tls->write_wants_read))
+		return 0; /* sent once the handshake (or the read it waits on) is done */
+	int rc = flush_out(c);
 	if (rc < 0)
 		return -1;
-	if (rc > 0) {
-		event_add(&c->wev, NULL);
-		c->writing = true;
-	}
+	if (rc == 1)
+		wev_set(c, true);
 	return 0;
 }
 

@@ -9,8 +9,20 @@
  * HAProxy does it — and reads with one readv into reserved evbuffer space
  * (evbuffer_read adds an ioctl(FIONREAD) per read).
  *
- * Owns: the fd, both evbuffers and both events. Must not: know anything of
- * MySQL; callbacks tell the session what happened and the session decides.
+ * TLS lives here too, so the session above sees the same evbuffers either
+ * way. Not libevent's OpenSSL bufferevents: they would bring back the write
+ * event per flush this file exists to avoid, and a second I/O model. A TLS
+ * conn drives its own SSL object on the same fd: SSL_read straight into
+ * reserved evbuffer space, SSL_write straight from evbuffer chains (small
+ * chains coalesced into one record), and WANT_READ / WANT_WRITE arm the
+ * matching event. A small custom BIO reads the bytes that arrived before
+ * TLS started (a client sends its ClientHello right behind the SSLRequest,
+ * so they are already in c->in) before reading the socket. A plain conn
+ * pays one pointer test per read and write; no extra syscall.
+ *
+ * Owns: the fd, both evbuffers, both events and the SSL object. Must not:
+ * know anything of MySQL; callbacks tell the session what happened and the
+ * session decides.
  * Callbacks are never called from inside conn_* calls made by the session,
  * only from the event loop, so a session never re-enters itself.
  */
@@ -26,8 +38,12 @@
 
 struct conn;
 
+struct ssl_ctx_st;
+struct conn_tls;
+
 enum conn_event {
 	CONN_CONNECTED, /* a conn_connect() finished */
+	CONN_TLS_READY, /* a conn_tls_start() handshake finished */
 	CONN_EOF,       /* the peer closed its side */
 	CONN_ERROR,     /* a socket error; errno-style code in c->error */
 };
@@ -47,7 +63,8 @@ struct conn {
 	const struct conn_cbs *cbs;
 	void *arg;
 	size_t low_mark;         /* on_drain fires when out falls to this (if want_drain) */
-	int error;               /* last socket error */
+	int error;               /* last socket error (EPROTO for a TLS failure) */
+	struct conn_tls *tls;    /* NULL: plain socket I/O */
 	bool reading;            /* rev is added */
 	bool writing;            /* wev is added */
 	bool connecting;
@@ -67,6 +84,27 @@ void conn_close(struct conn *c);
 /* Close the socket but keep the (drained) buffers until conn_close, so code
  * still on the stack may look at them safely. */
 void conn_shutdown(struct conn *c);
+
+/*
+ * Start TLS on an open conn: as the server (accepting) or the client. For
+ * a client, verify_host (a name or an IP literal, or NULL) is checked
+ * against the peer's certificate and sent as SNI when it is a name; the
+ * context decides whether the certificate is verified at all. Bytes
+ * already in c->in are taken as the start of the TLS stream. The
+ * handshake runs from the event loop: CONN_TLS_READY, or CONN_ERROR with
+ * conn_tls_error() saying why. Returns 0, or -1 (out of memory).
+ */
+int conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool server, const char *verify_host);
+/* Whether TLS is on (handshake finished or running). */
+static inline bool conn_is_tls(const struct conn *c)
+{
+	return c->tls != NULL;
+}
+bool conn_tls_handshaking(const struct conn *c);
+/* Why the TLS handshake or stream failed ("" if it did not). */
+const char *conn_tls_error(const struct conn *c);
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384" for logs, or "" without TLS. */
+void conn_tls_describe(const struct conn *c, char *buf, size_t len);
 
 void conn_read_enable(struct conn *c);
 void conn_read_disable(struct conn *c);

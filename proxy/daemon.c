@@ -26,6 +26,7 @@
 #include "health/http.h"
 #include "health/monitor.h"
 #include "proxy/admin.h"
+#include "proxy/auth_keys.h"
 #include "proxy/sdnotify.h"
 #include "proxy/worker.h"
 
@@ -356,6 +357,9 @@ int daemon_start(struct daemon *d, const char *config_path)
 		return -1;
 	log_set_level((enum log_level)d->cfg->log_level);
 	d->generation = d->cfg->generation = 1;
+	/* caching_sha2_password's RSA key, before any worker can need it */
+	if (auth_keys_init() < 0)
+		return -1;
 	d->loaded_at_us = clock_wall_us();
 
 	d->base = event_base_new();
@@ -444,6 +448,7 @@ void daemon_free(struct daemon *d)
 	if (d->base)
 		event_base_free(d->base);
 	cfg_unref(d->cfg);
+	auth_keys_free();
 	libevent_global_shutdown();
 }
 

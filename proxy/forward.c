@@ -197,10 +197,10 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 		return false;
 	}
 	if (cmd == COM_CHANGE_USER) {
+		/* a login in the middle of the session: change_user.c owns it now */
+		sess_change_user_start(s, p, len);
 		evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
-		reply_err(s, ER_NOT_SUPPORTED_YET, "42000",
-			  "tandem: COM_CHANGE_USER is not supported yet; reconnect instead");
-		return true;
+		return false;
 	}
 	if (proto_cmd_has_stmt_id(cmd)) {
 		uint16_t code;

@@ -3,13 +3,14 @@
  * and its single setter, the dispatch of connection news to the state
  * handlers, timers, failing with an ERR, and freeing.
  *
- * The handlers themselves live with their phase: client_auth.c (greeting
- * and client login), backend_auth.c (backend connect and login), forward.c
- * (commands and results).
+ * The handlers themselves live with their phase: client_auth.c (greeting,
+ * TLS and client login), backend_auth.c (backend connect, TLS and login),
+ * change_user.c (COM_CHANGE_USER), forward.c (commands and results).
  */
 #include "proxy/session.h"
 
 #include <arpa/inet.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,11 +33,15 @@ const char *sess_state_name(enum sess_state st)
 {
 	static const char *const names[SESS_NSTATES] = {
 		[SESS_CLIENT_HANDSHAKE] = "client_handshake",
+		[SESS_CLIENT_TLS] = "client_tls",
 		[SESS_CLIENT_AUTH] = "client_auth",
 		[SESS_BACKEND_CONNECT] = "backend_connect",
 		[SESS_BACKEND_HANDSHAKE] = "backend_handshake",
+		[SESS_BACKEND_TLS] = "backend_tls",
 		[SESS_BACKEND_AUTH] = "backend_auth",
 		[SESS_IDLE] = "idle",
+		[SESS_CHANGE_USER_AUTH] = "change_user_auth",
+		[SESS_CHANGE_USER_BACKEND] = "change_user_backend",
 		[SESS_COMMAND] = "command",
 		[SESS_RESULT] = "result",
 		[SESS_LOCAL_INFILE] = "local_infile",
@@ -50,12 +55,16 @@ const char *sess_state_name(enum sess_state st)
 /* allowed[from] = set of states it may move to. CLOSING and CLOSED are
  * reachable from everywhere and are not listed. */
 static const unsigned allowed[SESS_NSTATES] = {
-	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_AUTH) | T(SESS_BACKEND_CONNECT),
+	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_TLS) | T(SESS_CLIENT_AUTH) | T(SESS_BACKEND_CONNECT),
+	[SESS_CLIENT_TLS] = T(SESS_CLIENT_HANDSHAKE),
 	[SESS_CLIENT_AUTH] = T(SESS_BACKEND_CONNECT),
 	[SESS_BACKEND_CONNECT] = T(SESS_BACKEND_HANDSHAKE),
-	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_AUTH),
+	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH),
+	[SESS_BACKEND_TLS] = T(SESS_BACKEND_AUTH),
 	[SESS_BACKEND_AUTH] = T(SESS_IDLE),
-	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT),
+	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT) | T(SESS_CHANGE_USER_AUTH),
+	[SESS_CHANGE_USER_AUTH] = T(SESS_CHANGE_USER_BACKEND),
+	[SESS_CHANGE_USER_BACKEND] = T(SESS_IDLE),
 	[SESS_COMMAND] = T(SESS_RESULT) | T(SESS_IDLE),
 	[SESS_RESULT] = T(SESS_IDLE) | T(SESS_LOCAL_INFILE),
 	[SESS_LOCAL_INFILE] = T(SESS_RESULT),
@@ -93,6 +102,7 @@ static void client_on_read(struct conn *c, void *arg)
 		sess_client_handshake_read(s);
 		break;
 	case SESS_CLIENT_AUTH:
+	case SESS_CHANGE_USER_AUTH:
 		sess_client_auth_read(s);
 		break;
 	case SESS_IDLE:
@@ -124,6 +134,7 @@ static void backend_on_read(struct conn *c, void *arg)
 		sess_backend_handshake_read(s);
 		break;
 	case SESS_BACKEND_AUTH:
+	case SESS_CHANGE_USER_BACKEND:
 		sess_backend_auth_read(s);
 		break;
 	case SESS_RESULT:
@@ -135,7 +146,9 @@ static void backend_on_read(struct conn *c, void *arg)
 		break;
 	default:
 		/* Answers to tandem's own setup statement may arrive while idle. */
-		if (s->sf.setup_pending && (s->state == SESS_IDLE || s->state == SESS_COMMAND) &&
+		if (s->sf.setup_pending &&
+		    (s->state == SESS_IDLE || s->state == SESS_COMMAND ||
+		     s->state == SESS_CHANGE_USER_AUTH) &&
 		    (!sess_setup_read(s) || evbuffer_get_length(s->backend.in) == 0))
 			break;
 		/* A server speaking out of turn (e.g. an idle-timeout ERR). */
@@ -163,6 +176,19 @@ static void client_on_event(struct conn *c, enum conn_event ev, void *arg)
 	(void)c;
 	if (s->state == SESS_CLOSED)
 		return;
+	if (ev == CONN_TLS_READY) {
+		sess_client_tls_ready(s);
+		return;
+	}
+	if (s->state == SESS_CLIENT_TLS) {
+		/* No ERR is possible mid-handshake: log why, and close. */
+		stat_add(&s->wt->stats->client_errors, 1);
+		log_info("session %llu: TLS handshake with %s failed: %s", (unsigned long long)s->id,
+			 s->peer_text, ev == CONN_EOF ? "the client closed the connection"
+						     : conn_tls_error(&s->client));
+		sess_close(s, "client TLS handshake failed");
+		return;
+	}
 	log_debug("session %llu: client %s in state %s", (unsigned long long)s->id,
 		  ev == CONN_EOF ? "closed" : "error", sess_state_name(s->state));
 	sess_close(s, ev == CONN_EOF ? "client closed" : "client socket error");
@@ -176,6 +202,19 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 		return;
 	if (ev == CONN_CONNECTED) {
 		sess_backend_connected(s);
+		return;
+	}
+	if (ev == CONN_TLS_READY) {
+		sess_backend_tls_ready(s);
+		return;
+	}
+	if (s->state == SESS_BACKEND_TLS) {
+		/* Not a liveness problem: no suspicion for the monitor. */
+		stat_add(&s->wt->stats->backend_errors, 1);
+		sess_fail(s, TANDEM_ER_BACKEND_TLS, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: TLS to the database server %s failed: %s", s->backend_addr,
+			  ev == CONN_EOF ? "the server closed the connection"
+					 : conn_tls_error(&s->backend));
 		return;
 	}
 	const char *what = ev == CONN_EOF ? "closed the connection" : "socket error";
@@ -196,6 +235,7 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 	case SESS_RESULT:
 	case SESS_COMMAND:
 	case SESS_LOCAL_INFILE:
+	case SESS_CHANGE_USER_BACKEND:
 		stat_add(&s->wt->stats->backend_errors, 1);
 		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 			  "tandem: lost the connection to the database server during the query (%s)",
@@ -220,8 +260,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	switch (s->state) {
+	case SESS_CLIENT_TLS:
+		stat_add(&s->wt->stats->client_errors, 1);
+		log_info("session %llu: %s did not finish its TLS handshake within %d ms; closing",
+			 (unsigned long long)s->id, s->peer_text, s->wt->snap->limits.auth_timeout_ms);
+		sess_close(s, "TLS handshake timed out");
+		break;
 	case SESS_CLIENT_HANDSHAKE:
 	case SESS_CLIENT_AUTH:
+	case SESS_CHANGE_USER_AUTH:
 		stat_add(&s->wt->stats->client_errors, 1);
 		log_info("session %llu: %s did not finish logging in within %d ms",
 			 (unsigned long long)s->id, s->peer_text, s->wt->snap->limits.auth_timeout_ms);
@@ -229,7 +276,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		break;
 	case SESS_BACKEND_CONNECT:
 	case SESS_BACKEND_HANDSHAKE:
+	case SESS_BACKEND_TLS:
 	case SESS_BACKEND_AUTH:
+	case SESS_CHANGE_USER_BACKEND:
 		stat_add(&s->wt->stats->backend_errors, 1);
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s for tenant '%s' did not answer within %d ms",
@@ -338,6 +387,11 @@ void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const cha
 	va_end(ap);
 	log_info("session %llu (%s, tenant %s, user '%s'): error %u: %s", (unsigned long long)s->id,
 		 s->peer_text, s->wt->name, s->user, code, msg);
+	if (conn_tls_handshaking(&s->client)) {
+		/* An ERR cannot travel inside a TLS handshake. */
+		sess_close(s, "error during the client's TLS handshake");
+		return;
+	}
 
 	/* The ERR carries the sequence id the client expects next. */
 	uint8_t seq = s->client_seq;
@@ -367,7 +421,7 @@ void sess_drain(struct session *s)
 {
 	s->flags |= SESS_F_DRAINING;
 	if (s->state == SESS_IDLE || s->state == SESS_CLIENT_HANDSHAKE ||
-	    s->state == SESS_CLIENT_AUTH)
+	    s->state == SESS_CLIENT_TLS || s->state == SESS_CLIENT_AUTH)
 		sess_close(s, "draining");
 }
 
@@ -389,6 +443,7 @@ void sess_free(struct session *s)
 		free(s->password);
 	}
 	proto_wipe(s->stage1, sizeof(s->stage1));
+	EVP_PKEY_free(s->rsa_key);
 	worker_session_closed(w, s);
 	free(s);
 }

@@ -5,7 +5,8 @@
  * A session lives on one worker from accept to close. Its life is the
  * enum below; sess_set_state() is the only place the state changes, checks
  * the transition against the table in session.c, and traces it. Each state
- * has one handler (in client_auth.c, backend_auth.c, forward.c), called from
+ * has one handler (in client_auth.c, backend_auth.c, change_user.c,
+ * forward.c), called from
  * the dispatchers in session.c when its connection has news.
  *
  * Only the worker's event loop frees a session: code that wants a session
@@ -33,14 +34,20 @@ struct wtenant;
  *   client: open in every state but CLOSED.
  *   backend: open from BACKEND_CONNECT to CLOSING (may be closed in CLOSING).
  *   user (matched account): set from CLIENT_AUTH on.
+ *   client.tls: set from CLIENT_TLS on when the client asked for TLS;
+ *   backend.tls: set from BACKEND_TLS on when the cluster has "tls".
  */
 enum sess_state {
 	SESS_CLIENT_HANDSHAKE, /* greeting sent; waiting for SSLRequest / HandshakeResponse41 */
-	SESS_CLIENT_AUTH,      /* auth switch sent; waiting for the client's auth data */
+	SESS_CLIENT_TLS,       /* SSLRequest read; TLS handshake with the client running */
+	SESS_CLIENT_AUTH,      /* auth switch / AuthMoreData sent; waiting for the client's auth data */
 	SESS_BACKEND_CONNECT,  /* TCP connect to the primary in progress */
 	SESS_BACKEND_HANDSHAKE,/* waiting for the backend's greeting */
+	SESS_BACKEND_TLS,      /* SSLRequest sent; TLS handshake with the backend running */
 	SESS_BACKEND_AUTH,     /* login sent; waiting for OK / ERR / auth switch */
 	SESS_IDLE,             /* waiting for the client's next command */
+	SESS_CHANGE_USER_AUTH, /* COM_CHANGE_USER read; waiting for more of the client's auth data */
+	SESS_CHANGE_USER_BACKEND, /* COM_CHANGE_USER sent to the backend; waiting for OK / ERR */
 	SESS_COMMAND,          /* streaming a large client command to the backend */
 	SESS_RESULT,           /* waiting for / forwarding the backend's response */
 	SESS_LOCAL_INFILE,     /* forwarding the client's LOCAL INFILE data */
@@ -50,6 +57,15 @@ enum sess_state {
 };
 
 const char *sess_state_name(enum sess_state st);
+
+/* Where the client's login conversation stands (SESS_CLIENT_AUTH and
+ * SESS_CHANGE_USER_AUTH): what tandem asked for last. */
+enum sess_auth_step {
+	SESS_AUTH_NATIVE_SWITCH, /* auth switch to mysql_native_password sent: 20-byte reply next */
+	SESS_AUTH_SHA2_SWITCH,   /* auth switch to caching_sha2 sent: fast reply (or password) next */
+	SESS_AUTH_SHA2_FULL,     /* caching_sha2 0x04 sent: password (TLS), key request or RSA blob next */
+	SESS_AUTH_SHA2_RSA,      /* public key sent: RSA blob next */
+};
 
 /* Conditions that can hold in any state. */
 enum sess_flag {
@@ -81,16 +97,23 @@ struct session {
 	uint64_t backend_caps;       /* negotiated with the backend */
 	uint8_t client_seq;          /* next sequence id towards the client in the auth phase */
 	uint8_t backend_seq;         /* next sequence id towards the backend in the auth phase */
-	uint8_t charset;
+	uint16_t charset;            /* collation id: 1 byte at login, 2 in COM_CHANGE_USER */
 	char user[81];
 	char db[65];
 	char *attrs;                 /* client's connect attributes, raw, to pass on */
 	size_t attrs_len;
 	bool have_stage1;            /* stage1 is known (from a native login) */
 	bool sha2_fast_auth;         /* client logged in with caching_sha2 fast auth */
+	uint8_t auth_step;           /* enum sess_auth_step, in the *_AUTH client states */
 	uint8_t stage1[20];          /* SHA1(password): reaches backends; never logged */
-	char *password;              /* plaintext, when the config has it; never logged */
+	char *password;              /* plaintext, from the config or full auth; never logged */
+	struct evp_pkey_st *rsa_key; /* reference to the RSA key whose public half the client got */
 	char backend_addr[CFG_ADDR_TEXT]; /* member connected to, for logs */
+	char backend_host[CFG_ADDR_TEXT]; /* its host, for TLS identity checks */
+	uint8_t backend_scramble[PROTO_SCRAMBLE_LEN]; /* latest from the backend (greeting / switch) */
+	char backend_plugin[64];     /* plugin the backend asked for last ("" = native) */
+	uint64_t backend_server_caps;/* what the backend's greeting offered */
+	bool backend_key_requested;  /* caching_sha2: tandem asked the backend for its RSA key */
 	struct sockaddr_storage backend_sa;
 	socklen_t backend_salen;
 
@@ -139,14 +162,20 @@ int sess_send_client(struct session *s, const void *pkt, size_t len);
 /* Callbacks of backend connections (session.c). */
 extern const struct conn_cbs sess_backend_cbs;
 
-/* State handlers, one per state family (client_auth.c, backend_auth.c, forward.c). */
+/* State handlers, one per state family (client_auth.c, backend_auth.c,
+ * change_user.c, forward.c). */
 void sess_client_greet(struct session *s);
 void sess_client_handshake_read(struct session *s);
+void sess_client_tls_ready(struct session *s);
 void sess_client_auth_read(struct session *s);
 void sess_backend_start(struct session *s);
 void sess_backend_connected(struct session *s);
 void sess_backend_handshake_read(struct session *s);
+void sess_backend_tls_ready(struct session *s);
 void sess_backend_auth_read(struct session *s);
+/* COM_CHANGE_USER from SESS_IDLE: payload is the whole packet (0x11 first),
+ * valid during the call only; the caller drains it afterwards. */
+void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t len);
 void sess_idle_enter(struct session *s);
 void sess_idle_read(struct session *s);
 void sess_result_read(struct session *s);

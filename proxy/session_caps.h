@@ -13,7 +13,7 @@
 
 /* Offered to every client. CLIENT_MYSQL stays clear (MariaDB style) so
  * MariaDB clients exchange extended capabilities; tandem offers none yet.
- * Not offered: COMPRESS, SSL (until TLS is configured), QUERY_ATTRIBUTES,
+ * Not offered: COMPRESS, SSL (unless the tenant has TLS), QUERY_ATTRIBUTES,
  * OPTIONAL_RESULTSET_METADATA, MULTI_FACTOR_AUTH, ZSTD. */
 #define SESS_CAPS_BASE                                                                    \
 	(CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | CLIENT_NO_SCHEMA | \
@@ -28,6 +28,8 @@ static inline uint64_t sess_caps_offered(const struct cfg_tenant *t)
 	uint64_t caps = SESS_CAPS_BASE;
 	if (t && t->local_infile)
 		caps |= CLIENT_LOCAL_FILES;
+	if (t && t->tls)
+		caps |= CLIENT_SSL;
 	return caps;
 }
 

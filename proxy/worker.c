@@ -166,7 +166,8 @@ static void remove_tenant(struct worker *w, struct wtenant *t)
 		return;
 	}
 	for (struct session *s = w->sessions; s; s = s->next)
-		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE || s->state == SESS_CLIENT_AUTH))
+		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE || s->state == SESS_CLIENT_TLS ||
+				  s->state == SESS_CLIENT_AUTH))
 			sess_close(s, "tenant removed during login");
 	int ms = t->snap->limits.drain_timeout_ms;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};

@@ -1,0 +1,39 @@
+/*
+ * login.h — the pieces of a login that client_auth.c, backend_auth.c and
+ * change_user.c share: a COM_CHANGE_USER is a login in the middle of a
+ * session, with the same conversation on each leg and a different ending.
+ *
+ * Must not: grow into a second session API; handlers of states stay in
+ * session.h.
+ */
+#ifndef TANDEM_PROXY_LOGIN_H
+#define TANDEM_PROXY_LOGIN_H
+
+#include "proxy/session.h"
+
+/* client_auth.c: check the first auth data of a login or COM_CHANGE_USER
+ * for s->user and carry the conversation on (auth switch, caching_sha2
+ * full authentication) in SESS_CLIENT_AUTH / SESS_CHANGE_USER_AUTH. On
+ * success the login goes on to the backend (sess_backend_start, or
+ * sess_change_user_backend); on failure the client gets 1045 and the
+ * session closes. */
+void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data,
+		     size_t len);
+/* Forget every secret of the session's current user. */
+void sess_auth_forget(struct session *s);
+
+/* backend_auth.c: the scramble reply for a backend's plugin ("" or NULL
+ * means mysql_native_password) from what the session knows. Returns its
+ * length, 0 when only an empty reply is possible, -1 for a plugin tandem
+ * cannot answer. out holds PROTO_SHA256_LEN bytes. */
+int sess_backend_auth_reply(const struct session *s, const char *plugin, const uint8_t *scramble,
+			    uint8_t *out);
+/* Connect attributes for the backend: the client's plus where it came from. */
+size_t sess_backend_attrs(const struct session *s, uint8_t *buf, size_t cap);
+
+/* change_user.c: the client side verified; switch the backend. */
+void sess_change_user_backend(struct session *s);
+/* The backend's OK to our COM_CHANGE_USER (p/len: payload; span: bytes to drain). */
+void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, int span);
+
+#endif
