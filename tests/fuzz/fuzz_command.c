@@ -1,10 +1,12 @@
 /*
  * fuzz_command.c — what a client sends after login: a command payload
  * (command byte, statement id, the COM_STMT_EXECUTE flags the tracker
- * reads), and the raw reply to an auth switch.
+ * reads, a COM_CHANGE_USER), and the raw reply to an auth switch.
  *
  * Input: a command payload. The same bytes are also checked as an auth
- * switch reply against a fixed scramble and password hashes.
+ * switch reply against a fixed scramble and password hashes. Invariant: a
+ * COM_CHANGE_USER that parses rebuilds into bytes that parse to the same
+ * fields.
  */
 #include "fuzz.h"
 
@@ -12,7 +14,48 @@
 
 #include "protocol/auth.h"
 #include "protocol/command.h"
+#include "protocol/handshake.h"
 #include "protocol/tracker.h"
+
+static void same_str(struct proto_str a, struct proto_str b)
+{
+	FUZZ_CHECK(a.len == b.len);
+	FUZZ_CHECK(a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+/* With the capabilities of a modern client, and of one without
+ * CLIENT_SECURE_CONNECTION (NUL-terminated auth data). */
+static void change_user(const uint8_t *data, size_t size)
+{
+	static const uint64_t caps[] = {
+		CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH |
+			CLIENT_CONNECT_ATTRS,
+		CLIENT_PROTOCOL_41,
+	};
+	for (size_t i = 0; i < 2; i++) {
+		struct proto_change_user cu, back;
+		int rc = proto_change_user_parse(data, size, caps[i], &cu);
+		FUZZ_CHECK(rc < 0 || rc == (int)size);
+		if (rc < 0)
+			continue;
+		size_t cap = size + 16;
+		uint8_t *buf = malloc(cap);
+		if (!buf)
+			return;
+		struct proto_wr w;
+		proto_wr_init(&w, buf, cap);
+		FUZZ_CHECK(proto_change_user_build(&w, 0, caps[i], &cu) == PROTO_OK);
+		FUZZ_CHECK(proto_change_user_parse(buf + 4, w.len - 4, caps[i], &back) ==
+			   (int)(w.len - 4));
+		same_str(back.user, cu.user);
+		same_str(back.auth, cu.auth);
+		same_str(back.database, cu.database);
+		FUZZ_CHECK(back.charset == cu.charset);
+		same_str(back.auth_plugin, cu.auth_plugin);
+		same_str(back.attrs, cu.attrs);
+		free(buf);
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -25,6 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(proto_rt_state_name(t.state)[0] != '?');
 	if (size > 0)
 		FUZZ_CHECK(proto_cmd_name(data[0]) != NULL);
+
+	change_user(data, size);
 
 	uint32_t id = 0;
 	rc = proto_stmt_id_parse(data, size, &id);

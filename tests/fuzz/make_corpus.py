@@ -79,7 +79,7 @@ def main() -> int:
     args = ap.parse_args()
     seeds: dict[str, dict[str, bytes]] = {t: {} for t in (
         "client_handshake", "command", "server_handshake", "okerr", "tracker", "packet",
-        "sqlclass", "facts")}
+        "sqlclass", "facts", "auth_rsa")}
     for path in sorted(DATA.glob("*.hex")):
         name = path.stem
         frames = load(path)
@@ -124,6 +124,10 @@ def main() -> int:
                 seeds["packet"][f"{name}-{k}"] = b"\xff" + stream
         if facts_ops:
             seeds["facts"][name] = bytes(facts_ops)
+    seeds["auth_rsa"]["password"] = b"app-pass"
+    seeds["auth_rsa"]["public-key"] = subprocess.run(
+        "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>/dev/null"
+        " | openssl pkey -pubout", shell=True, check=True, capture_output=True).stdout
     seeds["command"]["native-hash"] = b"*3F57C84FDE4BBAB2C998F3A2D311684280BAE8E7"
     seeds["server_handshake"]["auth-more"] = b"\x01\x03"
     for target, files in seeds.items():
