@@ -295,6 +295,12 @@ class Recorder:
             "by the relay, as tandem offers none."],
             lambda p: self.run_capi(p, "cursor"), mask_ext_caps=True)
 
+        self.record("capi_change_user", [
+            "Connector/C mysql_change_user() (record_capi.c change_user): to the same",
+            "account (AuthSwitchRequest, native reply, OK), a SELECT, then with a",
+            "wrong password (ERR 1045)."],
+            lambda p: self.run_capi(p, "change_user"))
+
         def pymysql_run(port: int, ssl=None) -> None:
             conn = pymysql.connect(host=util.LOOPBACK, port=port, user=APP, password=APP_PW,
                                    database="test", autocommit=True, ssl=ssl,

@@ -76,6 +76,16 @@ int main(int argc, char **argv)
 		die(m, NULL, "connect");
 	if (strcmp(scenario, "cursor") == 0) {
 		run_cursor(m);
+	} else if (strcmp(scenario, "change_user") == 0) {
+		if (mysql_change_user(m, argv[3], argv[4], argv[5]))
+			die(m, NULL, "change_user");
+		if (mysql_query(m, "SELECT CURRENT_USER()"))
+			die(m, NULL, "query after change_user");
+		mysql_free_result(mysql_store_result(m));
+		if (!mysql_change_user(m, argv[3], "wrong-password", argv[5])) {
+			fprintf(stderr, "change_user with a wrong password succeeded\n");
+			return 1;
+		}
 	} else {
 		if (mysql_query(m, "SELECT CURRENT_USER(), DATABASE()"))
 			die(m, NULL, "query");

@@ -7,6 +7,7 @@
 #include "unit.h"
 
 #include "protocol/auth.h"
+#include "protocol/command.h"
 #include "protocol/handshake.h"
 
 #define SERVER_VERSION "5.5.5-10.11.19-MariaDB-0+deb12u1-log"
@@ -513,6 +514,52 @@ START_TEST(attrs_iteration)
 }
 END_TEST
 
+/* Connector/C's mysql_change_user(): the packet, its rebuild, the reply. */
+START_TEST(change_user_connector_c)
+{
+	struct vec *v = vec_load("capi_change_user");
+	struct proto_handshake hs;
+	ck_assert_int_gt(proto_handshake_parse(v->f[0].payload, v->f[0].payload_len, &hs), 0);
+	uint8_t s1[PROTO_SHA1_LEN], s2[PROTO_SHA1_LEN];
+	proto_native_stages("app-pass", 8, s1, s2);
+	for (int skip = 0; skip < 2; skip++) {
+		int k = vec_find(v, COM_CHANGE_USER, NULL, skip);
+		const struct vec_frame *f = &v->f[vec_cmd(v, k)];
+		struct proto_change_user cu;
+		ck_assert_int_eq(proto_change_user_parse(f->payload, f->payload_len, v->caps, &cu),
+				 (int)f->payload_len);
+		ck_assert(proto_str_eq(cu.user, "app"));
+		ck_assert_uint_eq(cu.auth.len, PROTO_SHA1_LEN);
+		ck_assert(proto_str_eq(cu.database, "test"));
+		ck_assert_uint_eq(cu.charset, 45);
+		ck_assert(proto_str_eq(cu.auth_plugin, PROTO_PLUGIN_NATIVE));
+		assert_attr(cu.attrs, "program_name", "record_capi");
+		/* the first carries app-pass's reply to the greeting's scramble,
+		 * the second a wrong password's */
+		ck_assert_int_eq(proto_native_check((const uint8_t *)cu.auth.p, cu.auth.len,
+						    hs.scramble, s2, NULL), skip == 0);
+		uint8_t buf[512];
+		struct proto_wr w;
+		proto_wr_init(&w, buf, sizeof(buf));
+		ck_assert_int_eq(proto_change_user_build(&w, 0, v->caps, &cu), PROTO_OK);
+		ck_assert_uint_eq(w.len, f->len);
+		ck_assert_mem_eq(buf, f->bytes, f->len);
+		/* every cut: the optional tail may end early, nothing else */
+		size_t db_end = (size_t)(cu.database.p - (const char *)f->payload) + cu.database.len + 1;
+		size_t auth_end = (size_t)(cu.auth.p - (const char *)f->payload) + cu.auth.len;
+		size_t plugin_end = db_end + 2 + cu.auth_plugin.len + 1;
+		for (size_t n = 0; n < f->payload_len; n++) {
+			int rc = proto_change_user_parse(f->payload, n, v->caps, &cu);
+			bool boundary = n == auth_end || n == db_end || n == db_end + 2 ||
+					n == plugin_end;
+			ck_assert_msg(boundary ? rc == (int)n : rc == PROTO_E_TRUNCATED,
+				      "prefix %zu: %d", n, rc);
+		}
+	}
+	vec_free(v);
+}
+END_TEST
+
 START_TEST(auth_switch_and_more_data)
 {
 	struct proto_auth_switch as;
@@ -569,6 +616,7 @@ static Suite *handshake_suite(void)
 	tcase_add_test(tc, response_build_variants);
 	tcase_add_test(tc, response_rejects);
 	tcase_add_test(tc, attrs_iteration);
+	tcase_add_test(tc, change_user_connector_c);
 	tcase_add_test(tc, auth_switch_and_more_data);
 	suite_add_tcase(s, tc);
 	return s;

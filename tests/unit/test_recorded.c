@@ -19,7 +19,8 @@
 #include "unit.h"
 
 static const char *const files[] = {
-	"cli_login", "cli_denied", "capi_login", "capi_sha2", "capi_cursor", "pymysql_login",
+	"cli_login", "cli_denied", "capi_login", "capi_sha2", "capi_cursor", "capi_change_user",
+	"pymysql_login",
 	"raw_eof_query", "raw_eof_stmt", "raw_eof_misc", "raw_eof_change_user_denied",
 	"raw_eof_track", "raw_eof_infile", "raw_eof_big",
 	"raw_deof_query", "raw_deof_stmt", "raw_deof_misc", "raw_deof_change_user_denied",
@@ -392,6 +393,18 @@ START_TEST(real_client_exchanges)
 	ck_assert_uint_eq(l.prepare.params, 2);
 	ck_assert_uint_eq(l.prepare.columns, 5);
 	ck_assert_uint_eq(l.prepare.stmt_id, 1);
+	vec_free(v);
+
+	/* mysql_change_user(): switch then OK; switch then ERR 1045 */
+	v = vec_load("capi_change_user");
+	for (int skip = 0; skip < 2; skip++) {
+		tracklog_run(&l, v, vec_find(v, COM_CHANGE_USER, NULL, skip), NULL, NULL);
+		assert_complete(&l);
+		ck_assert_uint_eq(l.n, 2);
+		ck_assert_int_eq(l.kind[0], RT_PKT_AUTH_SWITCH);
+		ck_assert_int_eq(l.kind[1], skip ? RT_PKT_ERR : RT_PKT_OK);
+		ck_assert_uint_eq(l.err_code, skip ? ER_ACCESS_DENIED_ERROR : 0);
+	}
 	vec_free(v);
 
 	v = vec_load("pymysql_login");
