@@ -21,7 +21,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "data"
 CORPUS = HERE / "corpus"
-MAX_SEED = 64 * 1024          # libFuzzer's inputs stay small; big rows are unit-tested
+MAX_SEED = 64 * 1024
+# A throw-away RSA public key, as a server sends it (fixed, so the seed
+# corpus does not change at every regeneration).
+PUBLIC_KEY_PEM = b"""-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC4DRLeTIT57oCmmGhSfj8uvWs5
+XNC5BNvL5tE8P9mFl8dnKBEUBWeOAgUOwpQsSi5iSn2uw0n7yTU1JXYxPeKxkYKk
+HiFHX7DUwW45vjjUXFLTSj8JQXuCS6IzCvL41wUD+lksdNFkMOBk0vxcDZFIE40K
+GkiRIQcs9KVGetCNJQIDAQAB
+-----END PUBLIC KEY-----
+"""          # libFuzzer's inputs stay small; big rows are unit-tested
 
 CLIENT_MYSQL, CLIENT_SSL = 1, 1 << 11
 CLIENT_SESSION_TRACK, CLIENT_DEPRECATE_EOF = 1 << 23, 1 << 24
@@ -125,9 +134,7 @@ def main() -> int:
         if facts_ops:
             seeds["facts"][name] = bytes(facts_ops)
     seeds["auth_rsa"]["password"] = b"app-pass"
-    seeds["auth_rsa"]["public-key"] = subprocess.run(
-        "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>/dev/null"
-        " | openssl pkey -pubout", shell=True, check=True, capture_output=True).stdout
+    seeds["auth_rsa"]["public-key"] = PUBLIC_KEY_PEM
     seeds["command"]["native-hash"] = b"*3F57C84FDE4BBAB2C998F3A2D311684280BAE8E7"
     seeds["server_handshake"]["auth-more"] = b"\x01\x03"
     for target, files in seeds.items():
