@@ -627,14 +627,19 @@ void sess_result_read(struct session *s)
 			s->resp_left -= take;
 			continue;
 		}
-		if (avail - off < PROTO_HEADER_LEN + 1)
+		if (avail - off < PROTO_HEADER_LEN)
 			break;
 		struct evbuffer_ptr pos;
-		uint8_t head[PROTO_HEADER_LEN + 1];
+		uint8_t head[PROTO_HEADER_LEN + 1] = {0};
 		evbuffer_ptr_set(in, &pos, off, EVBUFFER_PTR_SET);
-		evbuffer_copyout_from(in, &pos, head, sizeof(head));
+		evbuffer_copyout_from(in, &pos, head, avail - off > PROTO_HEADER_LEN
+								? sizeof(head) : PROTO_HEADER_LEN);
 		struct proto_frame f;
 		proto_frame_parse(head, sizeof(head), &f);
+		/* the first payload byte tells rows from terminators; an empty
+		 * frame (the end of a 16 MiB+ packet) has none to wait for */
+		if (f.len > 0 && avail - off < PROTO_HEADER_LEN + 1)
+			break;
 		uint32_t want = proto_tracker_want(&s->tr, f.len, head[PROTO_HEADER_LEN]);
 		/* A prepare OK is renumbered: all of it must be here. */
 		size_t need = want;
