@@ -80,8 +80,10 @@ static void free_vars(struct proto_facts *f)
 
 static void free_stmts(struct proto_facts *f)
 {
-	for (uint32_t i = 0; i < f->stmt_cap; i++)
+	for (uint32_t i = 0; i < f->stmt_cap; i++) {
 		free(f->stmts[i].sql);
+		free(f->stmts[i].types);
+	}
 	free(f->stmts);
 	f->stmts = NULL;
 	f->stmt_cap = f->nstmts = 0;
@@ -363,10 +365,12 @@ bool proto_facts_stmt_remove(struct proto_facts *f, uint32_t client_id)
 	if (!st)
 		return false;
 	free(st->sql);
+	free(st->types);
 	uint32_t mask = f->stmt_cap - 1;
 	uint32_t hole = (uint32_t)(st - f->stmts);
 	f->stmts[hole].client_id = 0;
 	f->stmts[hole].sql = NULL;
+	f->stmts[hole].types = NULL;
 	/* Backward shift: move later entries of the run into the hole when
 	 * their home slot does not lie cyclically between the hole and them. */
 	for (uint32_t i = (hole + 1) & mask; f->stmts[i].client_id; i = (i + 1) & mask) {
@@ -377,6 +381,7 @@ bool proto_facts_stmt_remove(struct proto_facts *f, uint32_t client_id)
 		f->stmts[hole] = f->stmts[i];
 		f->stmts[i].client_id = 0;
 		f->stmts[i].sql = NULL;
+		f->stmts[i].types = NULL;
 		hole = i;
 	}
 	f->nstmts--;
@@ -389,5 +394,28 @@ bool proto_facts_stmt_rebind(struct proto_facts *f, uint32_t client_id, uint32_t
 	if (!st)
 		return false;
 	st->backend_id = backend_id;
+	st->bound = false;
 	return true;
+}
+
+void proto_facts_stmt_bound(struct proto_facts *f, uint32_t client_id)
+{
+	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	if (st)
+		st->bound = true;
+}
+
+int proto_facts_stmt_types(struct proto_facts *f, uint32_t client_id, const uint8_t *types,
+			   size_t len)
+{
+	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	if (!st)
+		return PROTO_OK;
+	uint8_t *copy = realloc(st->types, len ? len : 1);
+	if (!copy)
+		return PROTO_E_NOMEM;
+	memcpy(copy, types, len);
+	st->types = copy;
+	st->bound = true;
+	return PROTO_OK;
 }

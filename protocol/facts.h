@@ -59,6 +59,9 @@ struct proto_facts_stmt {
 	char *sql;           /* the SQL text sent with COM_STMT_PREPARE; NULL if too large to keep */
 	size_t sql_len;
 	unsigned sql_flags;  /* enum proto_sql_flag of sql: what each execution may change */
+	uint8_t *types;      /* 2 bytes per parameter, from the last execution that sent them */
+	bool bound;          /* the backend holds parameter types (an execution sent them
+			      * since the statement was prepared there) */
 };
 
 struct proto_facts {
@@ -160,7 +163,15 @@ const struct proto_facts_stmt *proto_facts_stmt_find(const struct proto_facts *f
 						     uint32_t client_id);
 /* Forget a statement (COM_STMT_CLOSE). false if the id was unknown. */
 bool proto_facts_stmt_remove(struct proto_facts *f, uint32_t client_id);
-/* Give a statement a new backend id (after it was prepared again). */
+/* Give a statement a new backend id (after it was prepared again): the
+ * new backend has no parameter types bound for it yet. */
 bool proto_facts_stmt_rebind(struct proto_facts *f, uint32_t client_id, uint32_t backend_id);
+
+/* An execution sent parameter types (2 bytes per parameter): keep them,
+ * the backend holds them now. PROTO_OK or PROTO_E_NOMEM. */
+int proto_facts_stmt_types(struct proto_facts *f, uint32_t client_id, const uint8_t *types,
+			   size_t len);
+/* tandem sent the kept types with an execution: the backend holds them. */
+void proto_facts_stmt_bound(struct proto_facts *f, uint32_t client_id);
 
 #endif

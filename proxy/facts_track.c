@@ -109,9 +109,45 @@ int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_
 	/* What an execution may change, from the SQL seen at prepare time;
 	 * sess_facts_command() keeps it for the response. */
 	s->sf.stmt_flags = st->sql_flags;
+	s->sf.exec_types_for = 0;
+	if (cmd == COM_STMT_EXECUTE && st->params > 0) {
+		/* Parameter types travel with the first execution only. Keep
+		 * them: after a move the new backend needs them again, and the
+		 * client will not send them (it does not know it moved). */
+		size_t off = 10 + ((size_t)st->params + 7) / 8;
+		size_t tlen = 2 * (size_t)st->params;
+		if (have > off && payload[off] == 1 && have >= off + 1 + tlen) {
+			if (proto_facts_stmt_types(&s->sf.f, id, payload + off + 1, tlen) < 0)
+				s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
+		} else if (have > off && payload[off] == 0 && !st->bound && st->types) {
+			s->sf.exec_types_for = id;
+		}
+	}
 	if (cmd == COM_STMT_CLOSE)
 		proto_facts_stmt_remove(&s->sf.f, id);
 	return 0;
+}
+
+uint8_t *sess_facts_exec_types(struct session *s, uint32_t client_id, const uint8_t *payload,
+			       size_t len, size_t *newlen)
+{
+	const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, client_id);
+	if (!st || !st->types || st->params == 0)
+		return NULL;
+	size_t off = 10 + ((size_t)st->params + 7) / 8;
+	size_t tlen = 2 * (size_t)st->params;
+	if (len <= off || payload[off] != 0)
+		return NULL;
+	uint8_t *p = malloc(len + tlen);
+	if (!p)
+		return NULL;
+	memcpy(p, payload, off);
+	p[off] = 1;
+	memcpy(p + off + 1, st->types, tlen);
+	memcpy(p + off + 1 + tlen, payload + off + 1, len - off - 1);
+	*newlen = len + tlen;
+	proto_facts_stmt_bound(&s->sf.f, client_id); /* the backend holds them from now on */
+	return p;
 }
 
 void sess_facts_ok(struct session *s, const struct proto_ok *ok)
