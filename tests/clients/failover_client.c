@@ -7,7 +7,7 @@
  *   schema   (i % 3 == 0): USE of another schema than the login one;
  *   vars     (i % 3 == 1): SET of session variables — time_zone, sql_mode,
  *            group_concat_max_len, lc_time_names, the isolation level, and
- *            a character set through SET NAMES;
+ *            the character set (SET NAMES [COLLATE], SET CHARACTER SET);
  *   prepared (i % 3 == 2): three server-side prepared statements with
  *            parameters of several types (integer, string, double,
  *            datetime, a NULL; a read of a table; an INSERT), each run once.
@@ -271,6 +271,7 @@ static void setup_vars(struct sess *s)
 		"SET NAMES latin1",
 		"SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci",
 		"SET NAMES utf8 COLLATE utf8_bin",
+		"SET CHARACTER SET latin1",
 	};
 	static const char *const locales[] = {"de_DE", "fr_FR", "ja_JP", "en_GB"};
 	static const char *const isolation[] = {"READ COMMITTED", "SERIALIZABLE",
@@ -282,7 +283,7 @@ static void setup_vars(struct sess *s)
 		 "lc_time_names = '%s'",
 		 k % 2 ? '-' : '+', k % 12, (k % 4) * 15, modes[k % 4], 1024 + s->i,
 		 locales[k % 4]);
-	const char *stmts[] = {sql, names[k % 3]};
+	const char *stmts[] = {sql, names[k % 4]};
 	for (size_t n = 0; n < 2; n++)
 		if (mysql_query(s->db, stmts[n]))
 			die("session %d: %s: %s", s->i, stmts[n], mysql_error(s->db));

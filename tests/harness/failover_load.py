@@ -120,6 +120,8 @@ class IdleClients:
         except (OSError, subprocess.TimeoutExpired):
             self.p.kill()
             self.p.wait(10)
+        for f in (self.p.stdout, self.p.stderr):
+            f.close()
         return self.p.returncode
 
 
