@@ -121,7 +121,10 @@ enum proto_facts_origin {
  * client sets PROTO_FACTS_TRACKING_OFF), schema, transaction state (an 'L'
  * in its 8th place means LOCK TABLES), characteristics, GTIDs; a
  * STATE_CHANGE item that no other item explains sets PROTO_FACTS_UNTRACKED
- * unless origin has PROTO_FACTS_EXPLAINED. Returns PROTO_OK, a PROTO_E_*
+ * unless origin has PROTO_FACTS_EXPLAINED. A client block that names
+ * character_set_connection but not collation_connection (SET NAMES, SET
+ * CHARACTER SET: MariaDB does not report the collation they change)
+ * forgets the recorded collation_connection. Returns PROTO_OK, a PROTO_E_*
  * parse error (items before the bad one are applied), or PROTO_E_NOMEM.
  */
 int proto_facts_apply_ok(struct proto_facts *f, const struct proto_ok *ok, unsigned origin);
@@ -145,6 +148,10 @@ int proto_facts_init_db(struct proto_facts *f, const char *schema, size_t len);
  * and the GTID is history, not state. PROTO_OK or PROTO_E_NOMEM.
  */
 int proto_facts_reset(struct proto_facts *f, uint8_t charset, const char *schema, size_t len);
+
+/* The client set a variable the server does not report (the collation of
+ * SET NAMES ... COLLATE): record it as changed. PROTO_OK or PROTO_E_NOMEM. */
+int proto_facts_set_var(struct proto_facts *f, const char *name, const char *value, size_t len);
 
 /* A variable's current value, or NULL. name is case-insensitive. */
 const struct proto_facts_var *proto_facts_var_find(const struct proto_facts *f,
