@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import pymysql
 
 from . import accounts, clients, util
+from .pair import MariaDBPair
 
 # The errors a client may see when its session is moved (docs/sessions.md):
 # 1213 (40001) rolled back, retry; 1158 (08S01) outcome unknown; 1927
@@ -57,6 +58,43 @@ def sqlstate(e: Exception) -> str | None:
     """The SQLSTATE of a server ERR raised by PyMySQL (None for errors the
     library made up itself, e.g. a lost connection)."""
     return getattr(e, "sqlstate", None)
+
+
+# Semi-sync on both servers, so either can be primary and the other its
+# acknowledging replica, with the wait after the binlog sync and before
+# the engine commit (AFTER_SYNC): a transaction no replica acknowledged is
+# only prepared on the primary, and a killed primary restarted with
+# --init-rpl-role=SLAVE (restart_as_replica) rolls it back and truncates
+# it from its binlog. Without that, whatever the primary wrote that the
+# replica had not received (a heartbeat, a write in flight) stays in the
+# old primary's binlog, and it cannot replicate from the new one (GTID
+# strict mode: error 1236). wait-no-slave OFF: a primary without a
+# replica does not wait out the timeout on every commit.
+_SEMI_SYNC_BOTH = ["--rpl-semi-sync-master-wait-point=AFTER_SYNC",
+                   "--skip-rpl-semi-sync-master-wait-no-slave"]
+
+
+def failover_pair(base_dir, semi_sync: bool = True, timeout_ms: int = 10000) -> MariaDBPair:
+    """A MariaDBPair for repeated kill -9 / rejoin rounds (semi_sync) or
+    for one kill with plain asynchronous replication."""
+    if not semi_sync:
+        return MariaDBPair(base_dir)
+    return MariaDBPair(
+        base_dir, semi_sync=True, semi_sync_timeout_ms=timeout_ms,
+        primary_args=[*_SEMI_SYNC_BOTH, "--rpl-semi-sync-slave-enabled=ON"],
+        replica_args=[*_SEMI_SYNC_BOTH, "--rpl-semi-sync-master-enabled=ON",
+                      f"--rpl-semi-sync-master-timeout={timeout_ms}"])
+
+
+def restart_as_replica(server) -> None:
+    """Restart a killed server so that it may rejoin as a replica: its
+    unacknowledged (prepared) transactions are rolled back and cut from
+    its binlog (MariaDB's semi-sync crash recovery, --init-rpl-role=SLAVE)."""
+    server.extra_args.append("--init-rpl-role=SLAVE")
+    try:
+        server.restart()
+    finally:
+        server.extra_args.remove("--init-rpl-role=SLAVE")
 
 
 def failover_client_binary() -> str:

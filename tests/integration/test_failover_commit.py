@@ -80,7 +80,11 @@ def caught_up(primary, replica, timeout: float = 30) -> None:
 class InDoubtCommitTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = RelayStack("failover_commit").start()
+        # semi-sync (AFTER_SYNC) so that a killed primary can rejoin as a
+        # replica for the next case (failover_load.failover_pair)
+        cls.stack = RelayStack("failover_commit")
+        cls.stack.pair = failover_load.failover_pair(cls.stack.dir / "pair")
+        cls.stack.start()
         with cls.stack.connect() as c, c.cursor() as cur:
             cur.execute(f"CREATE TABLE {TABLE} (id INT AUTO_INCREMENT PRIMARY KEY, "
                         "v INT NOT NULL)")
@@ -138,7 +142,7 @@ class InDoubtCommitTest(unittest.TestCase):
 
     def bring_back(self, killed):
         st = self.stack
-        killed.restart()
+        failover_load.restart_as_replica(killed)
         relay = st.relays[killed.name]
         util.wait_for(lambda: st.admin.member(relay.address)["health"] == "UP", 30,
                       what="the killed server to answer probes")

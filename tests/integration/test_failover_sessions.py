@@ -37,7 +37,11 @@ from harness import failover_load as fl
 class SessionsFailoverTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack("failover_sessions").start()
+        # semi-sync (AFTER_SYNC) so that a killed primary can rejoin as a
+        # replica for the next test (failover_load.failover_pair)
+        cls.stack = Stack("failover_sessions")
+        cls.stack.pair = fl.failover_pair(cls.stack.dir / "pair")
+        cls.stack.start()
         fl.make_oracle_table(cls.stack.port)
         with cls.stack.connect() as c, c.cursor() as cur:
             cur.execute("CREATE TABLE test.trx (id INT AUTO_INCREMENT PRIMARY KEY, "
@@ -76,7 +80,7 @@ class SessionsFailoverTest(unittest.TestCase):
 
     def bring_back(self, killed):
         st = self.stack
-        killed.restart()
+        fl.restart_as_replica(killed)
         util.wait_for(lambda: st.admin.member(killed.address)["health"] == "UP", 30,
                       what="the killed server to answer probes")
         code, body = st.admin.post(f"/clusters/{CLUSTER}/members/{killed.address}/ready")
