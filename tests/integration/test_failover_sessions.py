@@ -17,6 +17,9 @@ next test:
   - an idle session inside a transaction: its next command gets ERR 1213
     (40001), then it works; its uncommitted row is not on the new primary;
     ROLLBACK as the next command is simply answered OK;
+  - a statement in flight that cannot run again: ERR 1213 (40001) inside a
+    transaction, 1158 (08S01, outcome unknown) outside; both counted in
+    tandem_failover_errors_total; the sessions go on;
   - a session with a temporary table: ERR 1927 (08S01) naming what was
     lost, then it works with clean state;
   - KILL of a session's backend connection on the primary: it moves to the
@@ -178,7 +181,56 @@ class SessionsFailoverTest(unittest.TestCase):
         self.assertIn("after", rows)
         self.bring_back(p)
 
-    def test_4_temporary_table_is_reported_lost(self):
+    def test_4_statements_in_flight_are_answered(self):
+        """A statement that cannot simply run again gets its documented
+        error at once: 1213 inside a transaction (rolled back), 1158
+        outside (outcome unknown); both sessions go on, and the errors are
+        counted in tandem_failover_errors_total."""
+        p, r = self.healthy_roles()
+        before = self.tenant()
+        in_trx = self.stack.connect(read_timeout=60)
+        outside = self.stack.connect(read_timeout=60)
+        with in_trx.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("INSERT INTO test.trx (v) VALUES ('in-flight')")
+        got = {}
+        stmts = {"in_trx": (in_trx, "SELECT SLEEP(3), 'in-trx'"),
+                 "outside": (outside, "DO SLEEP(3)")}
+
+        def run(name):
+            conn, sql = stmts[name]
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(sql)
+                    got[name] = cur.fetchall()
+            except pymysql.MySQLError as e:
+                got[name] = (e.args[0], fl.sqlstate(e), e.args[1])
+        threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in stmts]
+        for th in threads:
+            th.start()
+        util.wait_for(lambda: p.query_value(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO IN (%s, %s)",
+            tuple(sql for _, sql in stmts.values())) == 2, 10,
+            what="both statements on the primary")
+        self.kill_primary(p, r)
+        for th in threads:
+            th.join(60)
+        log(f"statements in flight during kill -9: {got}")
+        self.assertEqual(got["in_trx"][:2], (1213, "40001"), got)
+        self.assertEqual(got["outside"][:2], (1158, "08S01"), got)
+        self.assertIn("unknown", got["outside"][2])
+        with in_trx.cursor() as a, outside.cursor() as b:
+            a.execute("SELECT @@server_id, @@in_transaction")
+            self.assertEqual(a.fetchone(), (r.server_id, 0))
+            b.execute("SELECT @@server_id")
+            self.assertEqual(b.fetchone()[0], r.server_id)
+        in_trx.close()
+        outside.close()
+        self.assertEqual(r.query_value("SELECT COUNT(*) FROM test.trx WHERE v = 'in-flight'"), 0)
+        self.assertEqual(self.tenant()["failover_errors"], before["failover_errors"] + 2)
+        self.bring_back(p)
+
+    def test_5_temporary_table_is_reported_lost(self):
         p, r = self.healthy_roles()
         conn = self.stack.connect()
         with conn.cursor() as cur:
@@ -197,7 +249,7 @@ class SessionsFailoverTest(unittest.TestCase):
         conn.close()
         self.bring_back(p)
 
-    def test_5_killed_backend_connection(self):
+    def test_6_killed_backend_connection(self):
         p, r = self.healthy_roles()
         before = self.tenant()
         conn = self.stack.connect()
@@ -221,7 +273,7 @@ class SessionsFailoverTest(unittest.TestCase):
         self.assertEqual(after["failover_errors"], before["failover_errors"])
         self.assertEqual(self.stack.admin.cluster()["primary"], p.address)
 
-    def test_6_switchover_with_a_writer_and_a_reader(self):
+    def test_7_switchover_with_a_writer_and_a_reader(self):
         st = self.stack
         p, r = self.healthy_roles()
         writer = fl.AckedWriter(st.port, w=6)
