@@ -202,6 +202,7 @@ static bool answer_lost(struct session *s, const char *where)
 		snprintf(msg, sizeof(msg),
 			 "tandem: %s during this statement; whether it took effect is unknown",
 			 where);
+	stat_add(&s->wt->stats->failover_errors, 1);
 	if (!clean) {
 		sess_fail(s, code, state, "%s", msg);
 		return false;
