@@ -19,6 +19,7 @@ must not judge: the tests assert, the benchmark reports.
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import threading
@@ -328,3 +329,48 @@ def percentile(xs, p: float):
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
+
+
+# -- sysbench across a failover -----------------------------------------------------
+
+# The documented failover errors sysbench may ignore (its transaction is
+# then retried). Nothing else: a lost connection must make it fail.
+SYSBENCH_IGNORE = "--mysql-ignore-errors=" + ",".join(str(c) for c in FAILOVER_ERRORS)
+
+
+class SysbenchRun(threading.Thread):
+    """`sysbench <test> run` in the background (progress every second),
+    through port; result holds the parsed SysbenchResult when it ends."""
+
+    def __init__(self, port: int, test: str, *, threads: int, time_s: int, tables: int,
+                 table_size: int):
+        super().__init__(daemon=True, name=f"sysbench-{test}")
+        self.args = dict(threads=threads, time_s=time_s, tables=tables, table_size=table_size,
+                         histogram=False, timeout=time_s + 180,
+                         extra_args=(SYSBENCH_IGNORE, "--report-interval=1"))
+        self.port = port
+        self.test = test
+        self.started_at = None    # monotonic
+        self.result = None
+        self.error = None
+
+    def run(self):
+        self.started_at = time.monotonic()
+        try:
+            self.result = clients.sysbench("run", self.port, self.test, **self.args)
+        except Exception as e:  # noqa: BLE001 - reported by the caller
+            self.error = repr(e)
+
+    def intervals(self) -> list[tuple[int, float, float]]:
+        """(second, tps, error/s) of each progress line."""
+        out = []
+        for m in re.finditer(r"^\[ (\d+)s \] thds: \d+ tps: ([\d.]+) .*?err/s: ([\d.]+)",
+                             self.result.output if self.result else "", re.M):
+            out.append((int(m.group(1)), float(m.group(2)), float(m.group(3))))
+        return out
+
+    def tps_after(self, at: float) -> float:
+        """Transactions per second summed over the progress lines that
+        cover only time after the monotonic moment at."""
+        since = at - self.started_at
+        return sum(tps for sec, tps, _ in self.intervals() if sec - 1 >= since)
