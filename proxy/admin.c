@@ -42,6 +42,8 @@ static json_t *tenant_json(struct daemon *d, const struct cfg_tenant *t)
 			    json_integer((json_int_t)SUM(rt, failover_closed)));
 	json_object_set_new(o, "sessions_moved", json_integer((json_int_t)SUM(rt, sessions_moved)));
 	json_object_set_new(o, "reads_rerun", json_integer((json_int_t)SUM(rt, reads_rerun)));
+	json_object_set_new(o, "transactions_replayed",
+			    json_integer((json_int_t)SUM(rt, transactions_replayed)));
 	json_object_set_new(o, "failover_errors",
 			    json_integer((json_int_t)SUM(rt, failover_errors)));
 	if (t->cluster)
@@ -109,6 +111,9 @@ static void metrics(struct evbuffer *out, void *arg)
 	  "counter", sessions_moved);
 	T("tandem_reads_rerun_total", "Interrupted reads run again on the new backend after a move.",
 	  "counter", reads_rerun);
+	T("tandem_transactions_replayed_total",
+	  "Open transactions replayed on the new backend after a move, answers matching.",
+	  "counter", transactions_replayed);
 	T("tandem_failover_errors_total",
 	  "Errors sent to clients because a move lost their command, transaction or session state.",
 	  "counter", failover_errors);

@@ -99,6 +99,7 @@ static void result_done(struct session *s)
 	else
 		s->flags &= ~(unsigned)SESS_F_AUTOCOMMIT;
 	sess_facts_done(s);
+	sess_replay_result(s);
 	s->result_done = false;
 	sess_set_state(s, SESS_IDLE);
 	sess_idle_enter(s);
@@ -270,6 +271,7 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 	}
 	sess_facts_command(s, p, have, whole);
 	sess_migrate_keep(s, p, have, len, client_stmt);
+	sess_replay_command(s, p, have, len, client_stmt);
 	sess_guard_command(s, p, have, whole);
 	if (s->sf.exec_types_for && !with_types(s, p, whole, &len))
 		return true;
@@ -620,18 +622,24 @@ void sess_result_read(struct session *s)
 	while (off < avail && (s->resp_left > 0 || !s->result_done)) {
 		if (s->resp_left > 0) {
 			size_t take = avail - off < s->resp_left ? avail - off : (size_t)s->resp_left;
+			sess_replay_more(s, off, take);
 			off += take;
 			s->resp_left -= take;
 			continue;
 		}
-		if (avail - off < PROTO_HEADER_LEN + 1)
+		if (avail - off < PROTO_HEADER_LEN)
 			break;
 		struct evbuffer_ptr pos;
-		uint8_t head[PROTO_HEADER_LEN + 1];
+		uint8_t head[PROTO_HEADER_LEN + 1] = {0};
 		evbuffer_ptr_set(in, &pos, off, EVBUFFER_PTR_SET);
-		evbuffer_copyout_from(in, &pos, head, sizeof(head));
+		evbuffer_copyout_from(in, &pos, head, avail - off > PROTO_HEADER_LEN
+								? sizeof(head) : PROTO_HEADER_LEN);
 		struct proto_frame f;
 		proto_frame_parse(head, sizeof(head), &f);
+		/* the first payload byte tells rows from terminators; an empty
+		 * frame (the end of a 16 MiB+ packet) has none to wait for */
+		if (f.len > 0 && avail - off < PROTO_HEADER_LEN + 1)
+			break;
 		uint32_t want = proto_tracker_want(&s->tr, f.len, head[PROTO_HEADER_LEN]);
 		/* A prepare OK is renumbered: all of it must be here. */
 		size_t need = want;
@@ -666,6 +674,7 @@ void sess_result_read(struct session *s)
 			return;
 		}
 		s->bfr.next_seq = (uint8_t)(f.seq + 1);
+		sess_replay_frame(s, &ev, off, f.len);
 		enum pkt_action act = on_packet(s, off, &f, &ev);
 		free(heap); /* ev points into it until here */
 		if (act == PKT_FAILED)

@@ -37,6 +37,7 @@ enum mig_item_kind {
 	MI_SET,         /* SET SESSION of one variable the client changed (ref: index) */
 	MI_PREPARE,     /* COM_STMT_PREPARE of one statement (ref: client id) */
 	MI_MARKER,      /* the commit-marker lookup of a cut-off guarded commit */
+	MI_ROLLBACK,    /* ROLLBACK of a replayed transaction that came out different */
 };
 
 /* Markers of state tandem cannot carry to another server. */
@@ -230,7 +231,10 @@ static bool settle(struct session *s, const char *where)
 	mg->inflight = MIG_NONE;
 	switch (s->state) {
 	case SESS_IDLE:
-		if (proto_facts_in_trans(&s->sf.f) || (s->flags & SESS_F_IN_TRANS)) {
+		if ((proto_facts_in_trans(&s->sf.f) || (s->flags & SESS_F_IN_TRANS)) &&
+		    sess_replay_possible(s)) {
+			mg->replay = true;
+		} else if (proto_facts_in_trans(&s->sf.f) || (s->flags & SESS_F_IN_TRANS)) {
 			owe(s, MIG_P_ROLLED_BACK,
 			    "tandem: %s while a transaction was open; it was rolled back and can be "
 			    "retried",
@@ -249,6 +253,13 @@ static bool settle(struct session *s, const char *where)
 		}
 		if (!mg->answered && rerunnable(s)) {
 			mg->inflight = MIG_RERUN;
+			break;
+		}
+		/* Inside a transaction tandem can replay: the transaction so far,
+		 * then this statement again, its answer the client's. */
+		if (!mg->answered && mg->cmd_kept && s->rp.recording && sess_replay_possible(s)) {
+			mg->inflight = MIG_RERUN;
+			mg->replay = true;
 			break;
 		}
 		if (!answer_lost(s, where))
@@ -296,6 +307,7 @@ static void move(struct session *s)
 	mg->started_us = clock_mono_us();
 	mg->nitems = mg->next_item = 0;
 	mg->restore_failed = false;
+	mg->replaying = mg->replay_failed = false;
 	s->verdict_seq = 0;
 	int wait_ms = s->wt->cfg->cluster->failover.session_wait_ms;
 	s->backend_deadline_us = mg->started_us + (int64_t)wait_ms * 1000;
@@ -540,7 +552,8 @@ static void start_item(struct session *s)
 {
 	struct sess_migrate *mg = &s->mg;
 	static const uint8_t cmds[] = {[MI_INIT_DB] = COM_INIT_DB, [MI_SET] = COM_QUERY,
-				       [MI_PREPARE] = COM_STMT_PREPARE, [MI_MARKER] = COM_QUERY};
+				       [MI_PREPARE] = COM_STMT_PREPARE, [MI_MARKER] = COM_QUERY,
+				       [MI_ROLLBACK] = COM_QUERY};
 	uint8_t cmd = cmds[mg->items[mg->next_item].kind];
 	proto_tracker_init(&mg->rtr, s->backend_caps);
 	proto_tracker_start(&mg->rtr, &cmd, 1);
@@ -552,6 +565,8 @@ void sess_migrate_logged_in(struct session *s)
 	s->backend_deadline_us = 0;
 	s->verdict_seq = 0;
 	mg->nitems = mg->next_item = 0;
+	mg->saved_status = s->sf.f.status;
+	memcpy(mg->saved_trx, s->sf.f.trx_state, sizeof(mg->saved_trx));
 	/* Tracking first (its answer is swallowed by sess_setup_read), then
 	 * the restore statements, all in one write. */
 	sess_setup_resend(s);
@@ -598,18 +613,17 @@ static void item_refused(struct session *s, const struct mig_item *it,
 
 static void finish_move(struct session *s);
 
-void sess_restore_read(struct session *s)
+/* Read the answers owed for the restore items. True when all are in. */
+static bool read_items(struct session *s)
 {
 	struct sess_migrate *mg = &s->mg;
-	if (s->sf.setup_pending && !sess_setup_read(s))
-		return;
 	while (mg->next_item < mg->nitems) {
 		const uint8_t *p;
 		uint32_t len;
 		uint8_t seq;
 		int span = sess_packet_peek(s->backend.in, RESTORE_PACKET_MAX, &p, &len, &seq);
 		if (span == 0)
-			return;
+			return false;
 		struct proto_rt_event ev;
 		int rc = span < 0 || len == 0 ? PROTO_E_MALFORMED
 					       : proto_tracker_feed(&mg->rtr, p, len, len, &ev);
@@ -618,7 +632,7 @@ void sess_restore_read(struct session *s)
 				 "packet",
 				 (unsigned long long)s->id, s->backend_addr);
 			sess_backend_wait(s, "malformed answer to a restore statement");
-			return;
+			return false;
 		}
 		const struct mig_item *it = &mg->items[mg->next_item];
 		if (it->kind == MI_MARKER) {
@@ -626,14 +640,76 @@ void sess_restore_read(struct session *s)
 				sess_guard_lookup_row(s, p, len);
 			else if (ev.kind == RT_PKT_ERR)
 				s->cg.outcome = CG_UNKNOWN;
-		} else if (ev.kind == RT_PKT_ERR) {
+		} else if (ev.kind == RT_PKT_ERR && it->kind != MI_ROLLBACK) {
 			item_refused(s, it, &ev.err);
-		}
-		else if (ev.kind == RT_PKT_PREPARE_OK && it->kind == MI_PREPARE)
+		} else if (ev.kind == RT_PKT_PREPARE_OK && it->kind == MI_PREPARE) {
 			proto_facts_stmt_rebind(&s->sf.f, it->ref, ev.prepare.stmt_id);
+		}
 		evbuffer_drain(s->backend.in, (size_t)span);
 		if (rc == RT_DONE && ++mg->next_item < mg->nitems)
 			start_item(s);
+	}
+	return true;
+}
+
+/*
+ * Once the session is rebuilt: whether its transaction is to be replayed
+ * (it was open, or a guarded COMMIT did not land and can be replayed and
+ * committed again). True when the replay was started.
+ */
+static bool start_replay(struct session *s)
+{
+	struct sess_migrate *mg = &s->mg;
+	if (mg->inflight == MIG_RESOLVE && s->cg.outcome == CG_LOST && mg->cmd_kept &&
+	    s->rp.recording && sess_replay_possible(s)) {
+		/* the commit never reached the new primary: build the transaction
+		 * again and run the client's COMMIT on it */
+		mg->inflight = MIG_RERUN;
+		mg->replay = true;
+		s->cg.mode = CG_NONE;
+	}
+	if (!mg->replay || mg->inflight == MIG_RESOLVE)
+		return false;
+	mg->replay = false;
+	sess_replay_send(s);
+	if (conn_flush(&s->backend) < 0) {
+		sess_backend_wait(s, "cannot send the replayed statements");
+		return false;
+	}
+	mg->replaying = true;
+	return true;
+}
+
+void sess_restore_read(struct session *s)
+{
+	struct sess_migrate *mg = &s->mg;
+	if (s->sf.setup_pending && !sess_setup_read(s))
+		return;
+	for (;;) {
+		if (!read_items(s))
+			return;
+		if (mg->replaying) {
+			int rc = sess_replay_read(s);
+			if (rc == 0)
+				return;
+			mg->replaying = false;
+			if (rc < 0) {
+				/* Different answers: this is not the client's transaction. */
+				mg->replay_failed = true;
+				if (add_item(mg, MI_ROLLBACK, 0)) {
+					send_command(s, COM_QUERY, "ROLLBACK", 8);
+					start_item(s);
+					if (conn_flush(&s->backend) < 0) {
+						sess_backend_wait(s, "cannot roll back a failed replay");
+						return;
+					}
+				}
+			}
+			continue;
+		}
+		if (!mg->replay_failed && start_replay(s))
+			continue;
+		break;
 	}
 	finish_move(s);
 }
@@ -679,6 +755,7 @@ static void rerun(struct session *s)
 	if (client_id)
 		proto_stmt_id_patch(mg->cmd, client_id);
 	proto_tracker_start(&s->tr, mg->cmd, mg->cmd_len);
+	sess_replay_rerun(s);
 	s->cmd_expects_result = true;
 	s->bfr.next_seq = 1;
 	mg->inflight = MIG_NONE;
@@ -688,11 +765,44 @@ static void rerun(struct session *s)
 		sess_backend_lost(s, "closed the connection");
 }
 
+/* The transaction could not be replayed, or came out different: the
+ * client learns it was rolled back (now, when it waits for an answer; at
+ * its next command otherwise). */
+static void replay_given_up(struct session *s)
+{
+	struct sess_migrate *mg = &s->mg;
+	if (mg->inflight == MIG_RERUN) {
+		uint8_t buf[300];
+		struct proto_wr w;
+		proto_wr_init(&w, buf, sizeof(buf));
+		proto_err_build(&w, 1, TANDEM_ER_FAILOVER_ROLLED_BACK, "40001",
+				"tandem: the transaction was replayed on the new primary after a failover "
+				"and came out different; it was rolled back and can be retried");
+		sess_send_client(s, buf, w.len);
+		stat_add(&s->wt->stats->failover_errors, 1);
+		mg->inflight = MIG_NONE;
+	} else {
+		owe(s, MIG_P_ROLLED_BACK,
+		    "tandem: the transaction was replayed on the new primary after a failover and "
+		    "came out different; it was rolled back and can be retried");
+	}
+	sess_replay_clear(s);
+	proto_facts_status(&s->sf.f, (uint16_t)(s->sf.f.status & ~SERVER_STATUS_IN_TRANS));
+	s->flags &= ~(unsigned)SESS_F_IN_TRANS;
+}
+
 static void finish_move(struct session *s)
 {
 	struct sess_migrate *mg = &s->mg;
 	mg->active = false;
 	mg->moves++;
+	/* The session's status is the client's, not the fresh login's. */
+	proto_facts_status(&s->sf.f, mg->saved_status);
+	memcpy(s->sf.f.trx_state, mg->saved_trx, sizeof(mg->saved_trx));
+	if (mg->replay_failed)
+		replay_given_up(s);
+	else if (s->rp.n && proto_facts_in_trans(&s->sf.f))
+		stat_add(&s->wt->stats->transactions_replayed, 1);
 	stat_add(&s->wt->stats->sessions_moved, 1);
 	log_info("session %llu (tenant %s): moved to %s in %lld ms%s%s",
 		 (unsigned long long)s->id, s->wt->name, s->backend_addr,
@@ -713,6 +823,7 @@ static void finish_move(struct session *s)
 	if (mg->inflight == MIG_RESOLVE) {
 		mg->inflight = MIG_NONE;
 		sess_guard_answer(s);
+		sess_replay_clear(s); /* committed, or given up: the transaction is over */
 		if (conn_flush(&s->client) < 0) {
 			sess_close(s, "client gone");
 			return;

@@ -66,6 +66,11 @@ struct sess_migrate {
 	size_t nitems, next_item, item_cap;
 	struct proto_tracker rtr; /* reads the restore answers */
 	bool restore_failed;    /* some restore statement was refused (pending says which) */
+	bool replay;            /* the open transaction is to be replayed (replay.h) */
+	bool replaying;         /* RESTORE is reading the replayed statements' answers */
+	bool replay_failed;     /* they differed: tandem rolled the new transaction back */
+	uint16_t saved_status;  /* the session's status flags and transaction state before */
+	char saved_trx[9];      /* the move: the new login's answers must not replace them */
 
 	/* The command in flight, kept whole (one frame up to 64 KiB) when it is
 	 * a read that could run again: payload bytes, with the statement id the

@@ -535,6 +535,7 @@ void sess_free(struct session *s)
 	sess_facts_free(s);
 	sess_migrate_free(s);
 	sess_guard_free(s);
+	sess_replay_free(s);
 	if (s->password) {
 		proto_wipe(s->password, strlen(s->password));
 		free(s->password);

@@ -26,6 +26,7 @@
 #include "proxy/commit_guard.h"
 #include "proxy/conn.h"
 #include "proxy/migrate.h"
+#include "proxy/replay.h"
 #include "proxy/session_facts.h"
 
 struct worker;
@@ -154,6 +155,7 @@ struct session {
 	struct sess_facts sf;        /* server-side state, from the stream (session_facts.h) */
 	struct sess_migrate mg;      /* moving to a new backend connection (migrate.h) */
 	struct sess_guard cg;        /* commit markers (commit_guard.h) */
+	struct sess_replay rp;       /* the open transaction, for replay (replay.h) */
 };
 
 /* Create a session for an accepted socket and send the greeting. Returns

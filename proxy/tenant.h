@@ -46,6 +46,7 @@ struct tenant_counters {
 	stat_t sessions_moved;      /* sessions moved to a new backend connection */
 	stat_t reads_rerun;         /* interrupted reads run again after a move */
 	stat_t failover_errors;     /* errors sent because a move lost a command or state */
+	stat_t transactions_replayed; /* open transactions rebuilt on a new backend */
 } __attribute__((aligned(64)));
 
 struct tenant_rt {
