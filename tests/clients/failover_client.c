@@ -25,7 +25,15 @@
  * and @@server_id when given. A session that fails a check is counted,
  * with its first error, and is checked again at the next check.
  *
- * Usage: failover_client HOST PORT USER PASSWORD DB N
+ * With a 7th argument "cursor", one more session (not among the N) opens
+ * a read-only cursor on a prepared statement over 100 rows and fetches 15
+ * of them; a check then fetches the rest and reports, as "cursor": how
+ * many rows came, the error that ended the fetching (its code, SQLSTATE
+ * and message; code 0 if none), and whether the statement, executed
+ * again, then returns all 100 rows. A cursor lives on the server: it
+ * cannot move with the session.
+ *
+ * Usage: failover_client HOST PORT USER PASSWORD DB N [cursor]
  * Exit status 0 after EOF on stdin; 2 when a session could not be set up.
  * Must not: reconnect (that would hide a lost session) or retry a check.
  */
@@ -102,6 +110,15 @@ struct sess {
 
 static struct sess *sessions;
 static int nsess;
+
+/* The cursor session (argument "cursor"). */
+static struct {
+	MYSQL *db;
+	MYSQL_STMT *st;
+	MYSQL_BIND r;
+	long long v;
+	int fetched; /* rows fetched so far */
+} cur;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -399,6 +416,58 @@ static void setup_prepared(struct sess *s)
 	s->checks = 0;
 }
 
+static void json_str(const char *p);
+
+/* ------------------------------------------------------------- cursor */
+
+#define CURSOR_SQL "SELECT seq FROM seq_1_to_100"
+
+static void cursor_setup(const char *host, unsigned port, const char *user, const char *pass,
+			 const char *dbname)
+{
+	cur.db = mysql_init(NULL);
+	my_bool no = 0;
+	mysql_options(cur.db, MYSQL_OPT_RECONNECT, &no);
+	if (!mysql_real_connect(cur.db, host, user, pass, dbname, port, NULL, 0))
+		die("cursor session: connect: %s", mysql_error(cur.db));
+	cur.st = mysql_stmt_init(cur.db);
+	unsigned long type = CURSOR_TYPE_READ_ONLY, prefetch = 5;
+	if (!cur.st || mysql_stmt_prepare(cur.st, CURSOR_SQL, strlen(CURSOR_SQL)) ||
+	    mysql_stmt_attr_set(cur.st, STMT_ATTR_CURSOR_TYPE, &type) ||
+	    mysql_stmt_attr_set(cur.st, STMT_ATTR_PREFETCH_ROWS, &prefetch))
+		die("cursor session: prepare: %s", mysql_error(cur.db));
+	memset(&cur.r, 0, sizeof(cur.r));
+	cur.r.buffer_type = MYSQL_TYPE_LONGLONG;
+	cur.r.buffer = &cur.v;
+	if (mysql_stmt_execute(cur.st) || mysql_stmt_bind_result(cur.st, &cur.r))
+		die("cursor session: execute: %s", mysql_stmt_error(cur.st));
+	for (cur.fetched = 0; cur.fetched < 15; cur.fetched++)
+		if (mysql_stmt_fetch(cur.st))
+			die("cursor session: fetch: %s", mysql_stmt_error(cur.st));
+}
+
+/* Fetch the rest; then execute again and count every row. */
+static void cursor_check(void)
+{
+	int rc;
+	while ((rc = mysql_stmt_fetch(cur.st)) == 0)
+		cur.fetched++;
+	unsigned code = rc == MYSQL_NO_DATA ? 0 : mysql_stmt_errno(cur.st);
+	char state[6], msg[300];
+	snprintf(state, sizeof(state), "%s", code ? mysql_stmt_sqlstate(cur.st) : "");
+	snprintf(msg, sizeof(msg), "%s", code ? mysql_stmt_error(cur.st) : "");
+	int again = -1;
+	if (mysql_stmt_execute(cur.st) == 0) {
+		for (again = 0; mysql_stmt_fetch(cur.st) == 0;)
+			again++;
+	}
+	printf(", \"cursor\": {\"fetched\": %d, \"code\": %u, \"sqlstate\": \"%s\", \"error\": ",
+	       cur.fetched, code, state);
+	json_str(msg);
+	printf(", \"rows_again\": %d}", again);
+	cur.fetched = again > 0 ? again : 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static bool check_one(struct sess *s, long server_id)
@@ -461,7 +530,10 @@ static void check_all(long server_id)
 	       nsess, nsess - nfail, now_ms() - t0);
 	for (int k = 0; k < K_COUNT; k++)
 		printf("%s\"%s\": [%d, %d]", k ? ", " : "", kind_name[k], ok[k], total[k]);
-	printf("}, \"errors\": {");
+	printf("}");
+	if (cur.st)
+		cursor_check();
+	printf(", \"errors\": {");
 	for (int c = 0, n = 0; c < 8; c++)
 		if (counts[c])
 			printf("%s\"%u\": %u", n++ ? ", " : "", codes[c], counts[c]);
@@ -480,14 +552,14 @@ static void check_all(long server_id)
 
 int main(int argc, char **argv)
 {
-	if (argc != 7)
-		die("usage: failover_client HOST PORT USER PASSWORD DB N");
+	if (argc < 7 || argc > 8 || (argc == 8 && strcmp(argv[7], "cursor") != 0))
+		die("usage: failover_client HOST PORT USER PASSWORD DB N [cursor]");
 	const char *host = argv[1], *user = argv[3], *pass = argv[4], *dbname = argv[5];
 	unsigned port = (unsigned)atoi(argv[2]);
 	nsess = atoi(argv[6]);
-	if (nsess < 1)
-		die("N must be at least 1");
-	sessions = calloc((size_t)nsess, sizeof(*sessions));
+	if (nsess < 0)
+		die("N must not be negative");
+	sessions = calloc((size_t)nsess + 1, sizeof(*sessions));
 	if (!sessions)
 		die("out of memory");
 	double t0 = now_ms();
@@ -520,6 +592,8 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	if (argc == 8)
+		cursor_setup(host, port, user, pass, dbname);
 	printf("{\"phase\": \"ready\", \"sessions\": %d, \"elapsed_ms\": %.1f}\n", nsess,
 	       now_ms() - t0);
 	fflush(stdout);
@@ -543,6 +617,10 @@ int main(int argc, char **argv)
 			mysql_stmt_close(s->c.st);
 		mysql_close(s->db);
 	}
+	if (cur.st)
+		mysql_stmt_close(cur.st);
+	if (cur.db)
+		mysql_close(cur.db);
 	free(sessions);
 	return 0;
 }

@@ -108,9 +108,12 @@ class IdleClients:
     """failover_client with n sessions through tandem at port."""
 
     def __init__(self, port: int, n: int, binary: str | None = None,
-                 user: str = accounts.APP_USER, db: str = "test"):
+                 user: str = accounts.APP_USER, db: str = "test", cursor: bool = False):
+        """cursor: one more session with an open server-side cursor (the
+        check line then has "cursor": fetched, code, sqlstate, error,
+        rows_again)."""
         self.argv = [binary or failover_client_binary(), util.LOOPBACK, str(port), user,
-                     accounts.PASSWORDS[user], db, str(n)]
+                     accounts.PASSWORDS[user], db, str(n), *(["cursor"] if cursor else [])]
         self.n = n
         self.p = None
         self.ready = None

@@ -20,8 +20,10 @@ next test:
   - a statement in flight that cannot run again: ERR 1213 (40001) inside a
     transaction, 1158 (08S01, outcome unknown) outside; both counted in
     tandem_failover_errors_total; the sessions go on;
-  - a session with a temporary table: ERR 1927 (08S01) naming what was
-    lost, then it works with clean state;
+  - a session with a temporary table, and one with a server-side cursor
+    left open (Connector/C, CURSOR_TYPE_READ_ONLY): the next command (the
+    next fetch) gets ERR 1927 (08S01) naming what was lost, then the
+    session works with clean state;
   - KILL of a session's backend connection on the primary: it moves to the
     same primary with its state; no error;
   - a switchover with one persistent writer (autocommit INSERTs) and one
@@ -230,14 +232,27 @@ class SessionsFailoverTest(unittest.TestCase):
         self.assertEqual(self.tenant()["failover_errors"], before["failover_errors"] + 2)
         self.bring_back(p)
 
-    def test_5_temporary_table_is_reported_lost(self):
+    def test_5_unmovable_state_is_reported_lost(self):
+        """A temporary table, and a server-side cursor left open: the next
+        command gets ERR 1927 (08S01) naming what was lost, and does not
+        run; then the session goes on with clean state."""
         p, r = self.healthy_roles()
         conn = self.stack.connect()
         with conn.cursor() as cur:
             cur.execute("SET sql_mode = 'ANSI_QUOTES'")
             cur.execute("CREATE TEMPORARY TABLE test.tmp_scratch (a INT)")
             cur.execute("INSERT INTO test.tmp_scratch VALUES (1)")
-        self.kill_primary(p, r)
+        cursor = fl.IdleClients(self.stack.port, 0, cursor=True)
+        try:
+            cursor.open()
+            self.kill_primary(p, r)
+            got = cursor.check(r.server_id)["cursor"]
+        finally:
+            cursor.close()
+        log(f"open cursor (15 of 100 rows fetched) across kill -9: {got}")
+        self.assertEqual((got["code"], got["sqlstate"]), (1927, "08S01"), got)
+        self.assertIn("cursor", got["error"])
+        self.assertEqual((got["fetched"], got["rows_again"]), (15, 100), got)
         with conn.cursor() as cur:
             msg = self.expect_error(cur, "SELECT COUNT(*) FROM test.tmp_scratch", 1927, "08S01")
             log(f"session with a temporary table, next command: ERR 1927: {msg}")
