@@ -435,7 +435,23 @@ bool proto_facts_stmt_rebind(struct proto_facts *f, uint32_t client_id, uint32_t
 		return false;
 	st->backend_id = backend_id;
 	st->bound = false;
+	st->cursor_open = false; /* the new backend has none */
 	return true;
+}
+
+void proto_facts_stmt_cursor(struct proto_facts *f, uint32_t client_id, bool open)
+{
+	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	if (st)
+		st->cursor_open = open;
+}
+
+uint32_t proto_facts_open_cursor(const struct proto_facts *f)
+{
+	for (uint32_t i = 0; i < f->stmt_cap; i++)
+		if (f->stmts[i].client_id && f->stmts[i].cursor_open)
+			return f->stmts[i].client_id;
+	return 0;
 }
 
 void proto_facts_stmt_bound(struct proto_facts *f, uint32_t client_id)

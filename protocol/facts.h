@@ -62,6 +62,8 @@ struct proto_facts_stmt {
 	uint8_t *types;      /* 2 bytes per parameter, from the last execution that sent them */
 	bool bound;          /* the backend holds parameter types (an execution sent them
 			      * since the statement was prepared there) */
+	bool cursor_open;    /* an execution left a cursor open on the backend that
+			      * fetches have not read to its end */
 };
 
 struct proto_facts {
@@ -180,5 +182,13 @@ int proto_facts_stmt_types(struct proto_facts *f, uint32_t client_id, const uint
 			   size_t len);
 /* tandem sent the kept types with an execution: the backend holds them. */
 void proto_facts_stmt_bound(struct proto_facts *f, uint32_t client_id);
+
+/* A statement's cursor: opened by an execution whose answer said
+ * SERVER_STATUS_CURSOR_EXISTS, closed by a fetch that reached the last
+ * row, a reset, or an execution without one. A cursor lives on the
+ * server that opened it: it cannot move with the session. */
+void proto_facts_stmt_cursor(struct proto_facts *f, uint32_t client_id, bool open);
+/* The client id of a statement with an open cursor, or 0 (none). */
+uint32_t proto_facts_open_cursor(const struct proto_facts *f);
 
 #endif

@@ -180,6 +180,14 @@ uint32_t sess_facts_prepared(struct session *s, const struct proto_prepare_ok *p
 	return id;
 }
 
+/* The client id of the statement the command in flight names (MariaDB's
+ * "the last one prepared" resolved). */
+static uint32_t cmd_stmt(const struct session *s)
+{
+	uint32_t id = s->mg.cmd_client_id;
+	return id == UINT32_MAX ? s->sf.f.last_stmt_id : id;
+}
+
 void sess_facts_done(struct session *s)
 {
 	struct sess_facts *sf = &s->sf;
@@ -197,6 +205,15 @@ void sess_facts_done(struct session *s)
 			break;
 		case COM_STMT_EXECUTE:
 			proto_facts_apply_sql(&sf->f, &sf->cmd_class);
+			proto_facts_stmt_cursor(&sf->f, cmd_stmt(s),
+						(s->tr.status & SERVER_STATUS_CURSOR_EXISTS) != 0);
+			break;
+		case COM_STMT_FETCH:
+			if (s->tr.status & SERVER_STATUS_LAST_ROW_SENT)
+				proto_facts_stmt_cursor(&sf->f, cmd_stmt(s), false);
+			break;
+		case COM_STMT_RESET:
+			proto_facts_stmt_cursor(&sf->f, cmd_stmt(s), false);
 			break;
 		case COM_INIT_DB:
 			if (sf->pending_known)

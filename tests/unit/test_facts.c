@@ -419,6 +419,32 @@ START_TEST(test_charset_without_collation)
 }
 END_TEST
 
+/* A cursor is open from an execution that said so until a fetch reads its
+ * last row, a reset, or the statement's re-preparation elsewhere. */
+START_TEST(test_cursors)
+{
+	struct proto_facts f;
+	proto_facts_init(&f, 45, NULL, 0);
+	uint32_t a, b;
+	ck_assert_int_eq(proto_facts_stmt_add(&f, 7, "SELECT 1", 8, 0, 1, &a), PROTO_OK);
+	ck_assert_int_eq(proto_facts_stmt_add(&f, 8, "SELECT 2", 8, 0, 1, &b), PROTO_OK);
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), 0);
+	proto_facts_stmt_cursor(&f, b, true);
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), b);
+	proto_facts_stmt_cursor(&f, b, false);
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), 0);
+	proto_facts_stmt_cursor(&f, a, true);
+	ck_assert(proto_facts_stmt_rebind(&f, a, 70));
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), 0);
+	proto_facts_stmt_cursor(&f, a, true);
+	ck_assert(proto_facts_stmt_remove(&f, a));
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), 0);
+	proto_facts_stmt_cursor(&f, 99, true); /* unknown id: nothing */
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), 0);
+	proto_facts_free(&f);
+}
+END_TEST
+
 static Suite *facts_suite(void)
 {
 	Suite *s = suite_create("facts");
@@ -435,6 +461,7 @@ static Suite *facts_suite(void)
 	tcase_add_test(tc, test_statement_ids_wrap);
 	tcase_add_test(tc, test_malformed_track);
 	tcase_add_test(tc, test_charset_without_collation);
+	tcase_add_test(tc, test_cursors);
 	suite_add_tcase(s, tc);
 	return s;
 }
