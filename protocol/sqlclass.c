@@ -32,6 +32,8 @@ struct tok {
 	char c;                 /* TOK_PUNCT */
 	char word[WORD_MAX + 1]; /* TOK_WORD / TOK_SYSVAR: upper-cased head */
 	size_t wlen;            /* full length of the word */
+	const char *at;         /* the token's bytes in the text (quotes included) */
+	size_t len;
 };
 
 struct lexer {
@@ -133,14 +135,22 @@ static void take_word(struct lexer *lx, struct tok *t)
 	t->word[n] = 0;
 }
 
+static void lex_tok(struct lexer *lx, struct tok *t);
+
 static void next_tok(struct lexer *lx, struct tok *t)
 {
 	t->kind = TOK_END;
 	t->word[0] = 0;
 	t->wlen = 0;
 	skip_blank(lx);
-	if (lx->p >= lx->end)
-		return;
+	t->at = lx->p;
+	if (lx->p < lx->end)
+		lex_tok(lx, t);
+	t->len = (size_t)(lx->p - t->at);
+}
+
+static void lex_tok(struct lexer *lx, struct tok *t)
+{
 	const char *p = lx->p;
 	unsigned char c = (unsigned char)*p;
 	size_t left = (size_t)(lx->end - p);
@@ -187,6 +197,7 @@ struct stmt {
 	bool is_set, is_call, is_flush, is_select;
 	bool seen_read;      /* FLUSH ...: READ seen */
 	bool seen_lock_in;   /* LOCK IN seen (of LOCK IN SHARE MODE) */
+	unsigned names_at;   /* SET: token index of NAMES + 1; 0: none */
 	struct tok prev;     /* the previous token */
 };
 
@@ -273,6 +284,26 @@ static enum proto_sql_kind kind_of(const struct stmt *st)
 	return PROTO_SQL_KIND_OTHER;
 }
 
+/* The collation name of SET NAMES ... COLLATE: a word, 'string' or `name`. */
+static void take_collate(const struct tok *t, struct proto_sql_class *out)
+{
+	const char *p = t->at;
+	size_t n = t->len;
+	if ((t->kind == TOK_STRING || t->kind == TOK_QIDENT) && n >= 2) {
+		p++;
+		n -= 2;
+	} else if (t->kind != TOK_WORD) {
+		return;
+	}
+	if (n == 0 || n > 64)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!is_word_byte((unsigned char)p[i]) || (unsigned char)p[i] >= 0x80)
+			return;
+	out->collate = p;
+	out->collate_len = n;
+}
+
 /* Patterns that may appear anywhere in a statement; t follows st->prev. */
 static void classify_tok(struct stmt *st, const struct tok *t, struct proto_sql_class *out)
 {
@@ -289,6 +320,12 @@ static void classify_tok(struct stmt *st, const struct tok *t, struct proto_sql_
 		if ((t->kind == TOK_WORD || t->kind == TOK_SYSVAR) &&
 		    strncmp(t->word, "SESSION_TRACK", 13) == 0)
 			out->flags |= PROTO_SQL_SESSION_TRACK;
+		if (word_is(t, "NAMES") && !st->names_at)
+			st->names_at = st->ntok + 1;
+		/* SET NAMES cs COLLATE name: tokens NAMES+1, +2, +3 */
+		if (st->names_at && st->ntok == st->names_at + 2 && word_is(pv, "COLLATE") &&
+		    !out->collate)
+			take_collate(t, out);
 	}
 	if (st->is_flush) {
 		if (word_is(t, "READ"))

@@ -178,6 +178,7 @@ static bool answer_lost(struct session *s, const char *where)
 		snprintf(msg, sizeof(msg),
 			 "tandem: %s during this statement; whether it took effect is unknown",
 			 where);
+	stat_add(&s->wt->stats->failover_errors, 1);
 	if (!clean) {
 		sess_fail(s, code, state, "%s", msg);
 		return false;
@@ -246,8 +247,9 @@ static bool settle(struct session *s, const char *where)
 		return false;
 	}
 	unsigned lost = s->sf.f.markers & UNMOVABLE;
-	if (lost) {
-		char names[160] = "";
+	uint32_t cursor = proto_facts_open_cursor(&s->sf.f);
+	if (lost || cursor) {
+		char names[200] = "";
 		size_t n = 0;
 		for (unsigned bit = 1; bit && bit <= lost; bit <<= 1) {
 			const char *name = (lost & bit) ? proto_facts_marker_name(bit) : NULL;
@@ -255,11 +257,17 @@ static bool settle(struct session *s, const char *where)
 				n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
 						      n ? ", " : "", name);
 		}
+		/* A cursor lives on the server that opened it. */
+		if (cursor && n < sizeof(names))
+			n += (size_t)snprintf(names + n, sizeof(names) - n,
+					      "%sthe open cursor of prepared statement %u",
+					      n ? ", " : "", cursor);
 		mig_owe(s, MIG_P_STATE_LOST,
 		    "tandem: %s; session state that cannot move to another server was lost (%s); "
 		    "the session goes on with clean state",
 		    where, names);
-		/* the new server starts without any of it */
+		/* the new server starts without any of it (re-preparing a
+		 * statement clears its cursor) */
 		s->sf.f.markers &= ~lost;
 	}
 	return true;
