@@ -63,6 +63,8 @@ struct proto_facts_stmt {
 	uint8_t *types;      /* 2 bytes per parameter, from the last execution that sent them */
 	bool bound;          /* the backend holds parameter types (an execution sent them
 			      * since the statement was prepared there) */
+	bool cursor_open;    /* an execution left a cursor open on the backend that
+			      * fetches have not read to its end */
 };
 
 struct proto_facts {
@@ -122,7 +124,10 @@ enum proto_facts_origin {
  * client sets PROTO_FACTS_TRACKING_OFF), schema, transaction state (an 'L'
  * in its 8th place means LOCK TABLES), characteristics, GTIDs; a
  * STATE_CHANGE item that no other item explains sets PROTO_FACTS_UNTRACKED
- * unless origin has PROTO_FACTS_EXPLAINED. Returns PROTO_OK, a PROTO_E_*
+ * unless origin has PROTO_FACTS_EXPLAINED. A client block that names
+ * character_set_connection but not collation_connection (SET NAMES, SET
+ * CHARACTER SET: MariaDB does not report the collation they change)
+ * forgets the recorded collation_connection. Returns PROTO_OK, a PROTO_E_*
  * parse error (items before the bad one are applied), or PROTO_E_NOMEM.
  */
 int proto_facts_apply_ok(struct proto_facts *f, const struct proto_ok *ok, unsigned origin);
@@ -146,6 +151,10 @@ int proto_facts_init_db(struct proto_facts *f, const char *schema, size_t len);
  * and the GTID is history, not state. PROTO_OK or PROTO_E_NOMEM.
  */
 int proto_facts_reset(struct proto_facts *f, uint8_t charset, const char *schema, size_t len);
+
+/* The client set a variable the server does not report (the collation of
+ * SET NAMES ... COLLATE): record it as changed. PROTO_OK or PROTO_E_NOMEM. */
+int proto_facts_set_var(struct proto_facts *f, const char *name, const char *value, size_t len);
 
 /* A variable's current value, or NULL. name is case-insensitive. */
 const struct proto_facts_var *proto_facts_var_find(const struct proto_facts *f,
@@ -174,5 +183,13 @@ int proto_facts_stmt_types(struct proto_facts *f, uint32_t client_id, const uint
 			   size_t len);
 /* tandem sent the kept types with an execution: the backend holds them. */
 void proto_facts_stmt_bound(struct proto_facts *f, uint32_t client_id);
+
+/* A statement's cursor: opened by an execution whose answer said
+ * SERVER_STATUS_CURSOR_EXISTS, closed by a fetch that reached the last
+ * row, a reset, or an execution without one. A cursor lives on the
+ * server that opened it: it cannot move with the session. */
+void proto_facts_stmt_cursor(struct proto_facts *f, uint32_t client_id, bool open);
+/* The client id of a statement with an open cursor, or 0 (none). */
+uint32_t proto_facts_open_cursor(const struct proto_facts *f);
 
 #endif

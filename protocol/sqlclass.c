@@ -68,9 +68,9 @@ static bool may_start_comment(unsigned char c)
 /* The words any pattern below looks at. */
 enum kw {
 	KW_NONE = 0, /* any other word */
-	KW_ANALYZE, KW_BACKUP, KW_BEGIN, KW_CALL, KW_COMMIT, KW_CONCURRENT, KW_CREATE, KW_DATA,
-	KW_DELETE, KW_DESC, KW_DESCRIBE, KW_EXPLAIN, KW_FLUSH, KW_FOR, KW_GET_LOCK, KW_HELP,
-	KW_IN, KW_INFILE, KW_INSERT, KW_INTO, KW_LOAD, KW_LOCAL, KW_LOCK, KW_LOW_PRIORITY,
+	KW_ANALYZE, KW_BACKUP, KW_BEGIN, KW_CALL, KW_COLLATE, KW_COMMIT, KW_CONCURRENT, KW_CREATE,
+	KW_DATA, KW_DELETE, KW_DESC, KW_DESCRIBE, KW_EXPLAIN, KW_FLUSH, KW_FOR, KW_GET_LOCK, KW_HELP,
+	KW_IN, KW_INFILE, KW_INSERT, KW_INTO, KW_LOAD, KW_LOCAL, KW_LOCK, KW_LOW_PRIORITY, KW_NAMES,
 	KW_PREPARE, KW_READ, KW_REPLACE, KW_RETURNING, KW_ROLLBACK, KW_SELECT, KW_SET, KW_SHARE,
 	KW_SHOW, KW_STAGE, KW_START, KW_TABLE, KW_TABLES, KW_TEMPORARY, KW_TO, KW_TRANSACTION,
 	KW_UNLOCK, KW_UPDATE, KW_USE, KW_WORK, KW_XML,
@@ -82,9 +82,9 @@ struct kwdef {
 };
 #define K(s) [KW_##s] = {#s, sizeof(#s) - 1}
 static const struct kwdef kw_defs[] = {
-	K(ANALYZE), K(BACKUP), K(BEGIN), K(CALL), K(COMMIT), K(CONCURRENT), K(CREATE), K(DATA),
-	K(DELETE), K(DESC), K(DESCRIBE), K(EXPLAIN), K(FLUSH), K(FOR), K(GET_LOCK), K(HELP),
-	K(IN), K(INFILE), K(INSERT), K(INTO), K(LOAD), K(LOCAL), K(LOCK), K(LOW_PRIORITY),
+	K(ANALYZE), K(BACKUP), K(BEGIN), K(CALL), K(COLLATE), K(COMMIT), K(CONCURRENT), K(CREATE),
+	K(DATA), K(DELETE), K(DESC), K(DESCRIBE), K(EXPLAIN), K(FLUSH), K(FOR), K(GET_LOCK), K(HELP),
+	K(IN), K(INFILE), K(INSERT), K(INTO), K(LOAD), K(LOCAL), K(LOCK), K(LOW_PRIORITY), K(NAMES),
 	K(PREPARE), K(READ), K(REPLACE), K(RETURNING), K(ROLLBACK), K(SELECT), K(SET), K(SHARE),
 	K(SHOW), K(STAGE), K(START), K(TABLE), K(TABLES), K(TEMPORARY), K(TO), K(TRANSACTION),
 	K(UNLOCK), K(UPDATE), K(USE), K(WORK), K(XML),
@@ -96,7 +96,7 @@ static const struct kwdef kw_defs[] = {
 static const uint8_t kw_by_first[26][7] = {
 	['A' - 'A'] = {KW_ANALYZE},
 	['B' - 'A'] = {KW_BACKUP, KW_BEGIN},
-	['C' - 'A'] = {KW_CALL, KW_COMMIT, KW_CONCURRENT, KW_CREATE},
+	['C' - 'A'] = {KW_CALL, KW_COLLATE, KW_COMMIT, KW_CONCURRENT, KW_CREATE},
 	['D' - 'A'] = {KW_DATA, KW_DELETE, KW_DESC, KW_DESCRIBE},
 	['E' - 'A'] = {KW_EXPLAIN},
 	['F' - 'A'] = {KW_FLUSH, KW_FOR},
@@ -104,6 +104,7 @@ static const uint8_t kw_by_first[26][7] = {
 	['H' - 'A'] = {KW_HELP},
 	['I' - 'A'] = {KW_IN, KW_INFILE, KW_INSERT, KW_INTO},
 	['L' - 'A'] = {KW_LOAD, KW_LOCAL, KW_LOCK, KW_LOW_PRIORITY},
+	['N' - 'A'] = {KW_NAMES},
 	['P' - 'A'] = {KW_PREPARE},
 	['R' - 'A'] = {KW_READ, KW_REPLACE, KW_RETURNING, KW_ROLLBACK},
 	['S' - 'A'] = {KW_SELECT, KW_SET, KW_SHARE, KW_SHOW, KW_STAGE, KW_START},
@@ -131,7 +132,7 @@ static bool word_eq(const char *p, const char *name, size_t n)
 static const uint16_t kw_lens_by_first[26] = {
 	['A' - 'A'] = L(7),
 	['B' - 'A'] = L(5) | L(6),
-	['C' - 'A'] = L(4) | L(6) | L(10),
+	['C' - 'A'] = L(4) | L(6) | L(7) | L(10),
 	['D' - 'A'] = L(4) | L(6) | L(8),
 	['E' - 'A'] = L(7),
 	['F' - 'A'] = L(3) | L(5),
@@ -139,6 +140,7 @@ static const uint16_t kw_lens_by_first[26] = {
 	['H' - 'A'] = L(4),
 	['I' - 'A'] = L(2) | L(4) | L(6),
 	['L' - 'A'] = L(4) | L(5) | L(12),
+	['N' - 'A'] = L(5),
 	['P' - 'A'] = L(7),
 	['R' - 'A'] = L(4) | L(7) | L(8) | L(9),
 	['S' - 'A'] = L(3) | L(4) | L(5) | L(6),
@@ -181,6 +183,8 @@ struct tok {
 	uint8_t kw;      /* TOK_WORD: enum kw */
 	const char *w;   /* TOK_WORD / TOK_SYSVAR: the word, in the text */
 	size_t wlen;
+	const char *at;  /* the token's bytes in the text (quotes included) */
+	size_t len;
 };
 
 struct lexer {
@@ -282,8 +286,11 @@ static void next_tok(struct lexer *lx, struct tok *t)
 {
 	t->kind = TOK_END;
 	t->kw = KW_NONE;
+	t->w = NULL;
 	t->wlen = 0;
+	t->len = 0;
 	skip_blank(lx);
+	t->at = lx->p;
 	if (lx->p >= lx->end)
 		return;
 	const char *p = lx->p;
@@ -322,6 +329,7 @@ static void next_tok(struct lexer *lx, struct tok *t)
 		t->c = (char)c;
 		lx->p++;
 	}
+	t->len = (size_t)(lx->p - t->at);
 }
 
 /* ------------------------------------------------------- statements */
@@ -336,6 +344,7 @@ struct stmt {
 	bool is_set, is_call, is_flush, is_select;
 	bool seen_read;      /* FLUSH ...: READ seen */
 	bool seen_lock_in;   /* LOCK IN seen (of LOCK IN SHARE MODE) */
+	unsigned names_at;   /* SET: token index of NAMES + 1; 0: none */
 	unsigned ntok;       /* tokens in the statement */
 };
 
@@ -447,10 +456,38 @@ static enum proto_sql_kind kind_of(const struct stmt *st)
 	}
 }
 
+/* The collation name of SET NAMES ... COLLATE: a word, 'string' or `name`. */
+static void take_collate(const struct tok *t, struct proto_sql_class *out)
+{
+	const char *p = t->at;
+	size_t n = t->len;
+	if ((t->kind == TOK_STRING || t->kind == TOK_QIDENT) && n >= 2) {
+		p++;
+		n -= 2;
+	} else if (t->kind != TOK_WORD) {
+		return;
+	}
+	if (n == 0 || n > 64)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!is_word_byte((unsigned char)p[i]) || (unsigned char)p[i] >= 0x80)
+			return;
+	out->collate = p;
+	out->collate_len = n;
+}
+
 /* Patterns that may appear anywhere in a statement; t follows the
  * statement's previous token. */
 static void classify_tok(struct stmt *st, const struct tok *t, struct proto_sql_class *out)
 {
+	if (st->is_set) {
+		if (t->kind == TOK_WORD && t->kw == KW_NAMES && !st->names_at)
+			st->names_at = st->ntok + 1;
+		/* SET NAMES cs COLLATE name: tokens NAMES+1, +2, +3 */
+		if (st->names_at && st->ntok == st->names_at + 2 && prev_is(st, KW_COLLATE) &&
+		    !out->collate)
+			take_collate(t, out);
+	}
 	switch (t->kind) {
 	case TOK_PUNCT:
 		if (t->c == '(' && prev_is(st, KW_GET_LOCK))

@@ -58,6 +58,11 @@ struct proto_sql_class {
 	enum proto_sql_kind kind; /* of the first statement */
 	unsigned statements;   /* non-empty statements seen */
 	unsigned load_local;   /* statements that may ask for a local file */
+	/* SET NAMES cs COLLATE name: the name (without quotes), pointing into
+	 * the text; NULL when there is none. MariaDB's session tracking does
+	 * not report the collation this sets (only the character sets). */
+	const char *collate;
+	size_t collate_len;
 };
 
 /*

@@ -103,7 +103,11 @@ void sess_guard_command(struct session *s, const uint8_t *payload, size_t have, 
 	g->commit_err = 0;
 	g->outcome = CG_UNKNOWN;
 	const struct proto_facts *f = &s->sf.f;
-	if (!s->wt->cfg->commit_guard || g->off || !whole || !f->tracking)
+	/* Tracking still being set up (the session's first command travels
+	 * right behind tandem's setup statement) will be on, or refused, by
+	 * the time this command runs: it does not make the command unguarded. */
+	if (!s->wt->cfg->commit_guard || g->off || !whole ||
+	    (!f->tracking && !s->sf.setup_pending))
 		return;
 	struct proto_sql_class c;
 	if (!classify(s, payload, have, &c) || (c.flags & (PROTO_SQL_MULTI | PROTO_SQL_PARTIAL)))

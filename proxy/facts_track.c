@@ -31,6 +31,7 @@ static void clear_pending(struct sess_facts *sf)
 	sf->pending_text = NULL;
 	sf->pending_len = 0;
 	sf->pending_known = false;
+	sf->collate[0] = 0;
 }
 
 /* Keep the text of a prepare or COM_INIT_DB until its answer. */
@@ -65,6 +66,13 @@ void sess_facts_command(struct session *s, const uint8_t *payload, size_t have, 
 		proto_sql_classify((const char *)payload + 1, have - 1,
 				   (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, !whole,
 				   &sf->cmd_class);
+		/* The text goes on to the backend: keep the collation name, which
+		 * the server will not report. */
+		if (sf->cmd_class.collate) {
+			memcpy(sf->collate, sf->cmd_class.collate, sf->cmd_class.collate_len);
+			sf->collate[sf->cmd_class.collate_len] = 0;
+			sf->cmd_class.collate = NULL;
+		}
 		/* A file request is forwarded only for a LOAD DATA LOCAL the client
 		 * sent, on a tenant that allows it, to a client that offered files. */
 		if (s->wt->cfg->local_infile && (s->client_caps & CLIENT_LOCAL_FILES))
@@ -172,6 +180,14 @@ uint32_t sess_facts_prepared(struct session *s, const struct proto_prepare_ok *p
 	return id;
 }
 
+/* The client id of the statement the command in flight names (MariaDB's
+ * "the last one prepared" resolved). */
+static uint32_t cmd_stmt(const struct session *s)
+{
+	uint32_t id = s->mg.cmd_client_id;
+	return id == UINT32_MAX ? s->sf.f.last_stmt_id : id;
+}
+
 void sess_facts_done(struct session *s)
 {
 	struct sess_facts *sf = &s->sf;
@@ -179,8 +195,25 @@ void sess_facts_done(struct session *s)
 	if (!sf->cmd_failed) {
 		switch (s->tr.cmd) {
 		case COM_QUERY:
+			if (sf->collate[0] && (sf->cmd_class.flags & PROTO_SQL_MULTI))
+				sf->f.markers |= PROTO_FACTS_INCOMPLETE; /* which statement won? */
+			else if (sf->collate[0] &&
+				 proto_facts_set_var(&sf->f, "collation_connection", sf->collate,
+						     strlen(sf->collate)) < 0)
+				sf->f.markers |= PROTO_FACTS_INCOMPLETE;
+			proto_facts_apply_sql(&sf->f, &sf->cmd_class);
+			break;
 		case COM_STMT_EXECUTE:
 			proto_facts_apply_sql(&sf->f, &sf->cmd_class);
+			proto_facts_stmt_cursor(&sf->f, cmd_stmt(s),
+						(s->tr.status & SERVER_STATUS_CURSOR_EXISTS) != 0);
+			break;
+		case COM_STMT_FETCH:
+			if (s->tr.status & SERVER_STATUS_LAST_ROW_SENT)
+				proto_facts_stmt_cursor(&sf->f, cmd_stmt(s), false);
+			break;
+		case COM_STMT_RESET:
+			proto_facts_stmt_cursor(&sf->f, cmd_stmt(s), false);
 			break;
 		case COM_INIT_DB:
 			if (sf->pending_known)

@@ -36,6 +36,7 @@ struct sess_facts {
 	char *pending_text;             /* COM_STMT_PREPARE SQL / COM_INIT_DB schema, until answered */
 	size_t pending_len;
 	bool pending_known;             /* pending_text holds the whole text */
+	char collate[65];               /* its SET NAMES ... COLLATE name; "" none */
 	bool cmd_failed;                /* its response began with an ERR */
 	unsigned infile_left;           /* LOCAL INFILE requests it may still make */
 	bool discard;                   /* the rest of its response is dropped (refused file request) */

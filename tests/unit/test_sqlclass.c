@@ -161,6 +161,35 @@ START_TEST(test_session_track)
 }
 END_TEST
 
+/* The collation of SET NAMES ... COLLATE, which the server does not report. */
+static const char *collate(const char *sql, char *buf)
+{
+	struct proto_sql_class c = classify(sql);
+	if (!c.collate)
+		return NULL;
+	ck_assert(c.collate >= sql && c.collate + c.collate_len <= sql + strlen(sql));
+	memcpy(buf, c.collate, c.collate_len);
+	buf[c.collate_len] = 0;
+	return buf;
+}
+
+START_TEST(test_set_names_collate)
+{
+	char b[80];
+	ck_assert_str_eq(collate("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci", b),
+			 "utf8mb4_unicode_ci");
+	ck_assert_str_eq(collate("set names 'utf8mb4' collate 'utf8mb4_bin'", b), "utf8mb4_bin");
+	ck_assert_str_eq(collate("SET NAMES `latin1` COLLATE `latin1_german2_ci`, time_zone='+01:00'",
+				 b), "latin1_german2_ci");
+	ck_assert_str_eq(collate("/*!40101 SET NAMES utf8 COLLATE utf8_bin */", b), "utf8_bin");
+	ck_assert_ptr_null(collate("SET NAMES utf8mb4", b));
+	ck_assert_ptr_null(collate("SET collation_connection = 'utf8mb4_bin'", b));
+	ck_assert_ptr_null(collate("SELECT 'a' COLLATE utf8mb4_bin", b));
+	ck_assert_ptr_null(collate("SET @x = 'a' COLLATE utf8mb4_bin, NAMES latin1", b));
+	ck_assert_ptr_null(collate("SET NAMES utf8mb4 COLLATE 'bad name'", b));
+}
+END_TEST
+
 START_TEST(test_comments_and_partial)
 {
 	/* an unterminated comment or string ends the text, never reads past it */
@@ -390,6 +419,7 @@ static Suite *sqlclass_suite(void)
 	tcase_add_test(tc, test_state_markers);
 	tcase_add_test(tc, test_user_vars);
 	tcase_add_test(tc, test_session_track);
+	tcase_add_test(tc, test_set_names_collate);
 	tcase_add_test(tc, test_comments_and_partial);
 	tcase_add_test(tc, test_keywords_any_case);
 	tcase_add_test(tc, test_quoted_runs);
