@@ -464,6 +464,8 @@ size_t proto_tracker_skip_rows(const struct proto_tracker *t, const uint8_t *buf
 	 * long (is_terminator()); ERR (0xFF) never is. */
 	uint32_t row_fe = (t->caps & CLIENT_DEPRECATE_EOF) ? PROTO_MAX_FRAME : 9;
 	size_t off = 0;
+	const uint8_t *seq = NULL; /* kept in a local: a store through last_seq
+				    * could alias buf and force reloads */
 	while (n - off > PROTO_HEADER_LEN) {
 		const uint8_t *h = buf + off;
 		uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
@@ -472,9 +474,11 @@ size_t proto_tracker_skip_rows(const struct proto_tracker *t, const uint8_t *buf
 		    (first == PROTO_EOF_HEADER && len < row_fe) ||
 		    n - off - PROTO_HEADER_LEN < len)
 			break;
-		*last_seq = h[3];
+		seq = h + 3;
 		off += PROTO_HEADER_LEN + (size_t)len;
 	}
+	if (seq)
+		*last_seq = *seq;
 	return off;
 }
 
