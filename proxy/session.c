@@ -24,6 +24,7 @@
 #include "health/monitor.h"
 #include "protocol/okerr.h"
 #include "proxy/daemon.h"
+#include "proxy/login.h"
 #include "proxy/worker.h"
 
 /* How long a session may take to flush its final ERR before it is cut. */
@@ -183,6 +184,8 @@ static void client_on_event(struct conn *c, enum conn_event ev, void *arg)
 	if (s->state == SESS_CLIENT_TLS) {
 		/* No ERR is possible mid-handshake: log why, and close. */
 		stat_add(&s->wt->stats->client_errors, 1);
+		if (ev != CONN_EOF)
+			sess_login_failed(s);
 		log_info("session %llu: TLS handshake with %s failed: %s", (unsigned long long)s->id,
 			 s->peer_text, ev == CONN_EOF ? "the client closed the connection"
 						     : conn_tls_error(&s->client));
@@ -262,6 +265,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	switch (s->state) {
 	case SESS_CLIENT_TLS:
 		stat_add(&s->wt->stats->client_errors, 1);
+		sess_login_failed(s);
 		log_info("session %llu: %s did not finish its TLS handshake within %d ms; closing",
 			 (unsigned long long)s->id, s->peer_text, s->wt->snap->limits.auth_timeout_ms);
 		sess_close(s, "TLS handshake timed out");
@@ -270,6 +274,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	case SESS_CLIENT_AUTH:
 	case SESS_CHANGE_USER_AUTH:
 		stat_add(&s->wt->stats->client_errors, 1);
+		sess_login_failed(s);
 		log_info("session %llu: %s did not finish logging in within %d ms",
 			 (unsigned long long)s->id, s->peer_text, s->wt->snap->limits.auth_timeout_ms);
 		sess_fail(s, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake: login timed out");
