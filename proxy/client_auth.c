@@ -104,8 +104,8 @@ void sess_login_failed(struct session *s)
 		return;
 	char host[64];
 	peer_host(s, host, sizeof(host));
-	log_warn("tenant %s: source %s blocked for %d s after %u failed logins within %d s",
-		 s->wt->name, host, cl->auth_block_ms / 1000, n, cl->auth_failure_window_ms / 1000);
+	log_warn("tenant %s: source %s blocked for %d ms after %u failed logins within %d ms",
+		 s->wt->name, host, cl->auth_block_ms, n, cl->auth_failure_window_ms);
 }
 
 static void deny(struct session *s, bool used_password)
