@@ -410,8 +410,7 @@ void sess_client_auth_read(struct session *s)
 	if (span == 0)
 		return;
 	if (span < 0 || seq != s->client_seq) {
-		if (span > 0)
-			s->client_seq = (uint8_t)(seq + 1);
+		s->client_seq = (uint8_t)(seq + 1);
 		bad_handshake(s, span < 0 ? "auth packet too large" : "packets out of order");
 		return;
 	}
@@ -509,6 +508,7 @@ void sess_client_handshake_read(struct session *s)
 	if (span == 0)
 		return;
 	if (span < 0) {
+		s->client_seq = (uint8_t)(seq + 1);
 		bad_handshake(s, "login packet too large");
 		return;
 	}

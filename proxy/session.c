@@ -272,13 +272,19 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		break;
 	case SESS_CLIENT_HANDSHAKE:
 	case SESS_CLIENT_AUTH:
-	case SESS_CHANGE_USER_AUTH:
+	case SESS_CHANGE_USER_AUTH: {
 		stat_add(&s->wt->stats->client_errors, 1);
 		sess_login_failed(s);
 		log_info("session %llu: %s did not finish logging in within %d ms",
 			 (unsigned long long)s->id, s->peer_text, s->wt->snap->limits.auth_timeout_ms);
+		/* A client stalled half-way through a packet expects the answer
+		 * to follow that packet: its library drops an ERR out of order. */
+		uint8_t hdr[PROTO_HEADER_LEN];
+		if (evbuffer_copyout(s->client.in, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr))
+			s->client_seq = (uint8_t)(hdr[3] + 1);
 		sess_fail(s, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake: login timed out");
 		break;
+	}
 	case SESS_BACKEND_CONNECT:
 	case SESS_BACKEND_HANDSHAKE:
 	case SESS_BACKEND_TLS:
@@ -467,6 +473,7 @@ int sess_packet_peek(struct evbuffer *in, uint32_t max, const uint8_t **payload,
 		return 0;
 	struct proto_frame f;
 	proto_frame_parse(hdr, sizeof(hdr), &f);
+	*seq = f.seq; /* an ERR for a refused packet follows it too */
 	/* Connection-phase packets are small; a full frame here is abuse. */
 	if (f.len > max || f.len >= PROTO_MAX_FRAME)
 		return PROTO_E_TOO_LARGE;
