@@ -561,14 +561,21 @@ void sess_result_read(struct session *s)
 			s->resp_left -= take;
 			continue;
 		}
-		if (avail - off < PROTO_HEADER_LEN + 1)
+		if (avail - off < PROTO_HEADER_LEN)
 			break;
 		struct evbuffer_ptr pos;
-		uint8_t head[PROTO_HEADER_LEN + 1];
+		uint8_t head[PROTO_HEADER_LEN + 1] = {0};
 		evbuffer_ptr_set(in, &pos, off, EVBUFFER_PTR_SET);
-		evbuffer_copyout_from(in, &pos, head, sizeof(head));
+		evbuffer_copyout_from(in, &pos, head, PROTO_HEADER_LEN);
 		struct proto_frame f;
-		proto_frame_parse(head, sizeof(head), &f);
+		proto_frame_parse(head, PROTO_HEADER_LEN, &f);
+		/* An empty frame has no first byte to wait for (and the byte
+		 * after its header belongs to the next frame). */
+		if (f.len > 0) {
+			if (avail - off < PROTO_HEADER_LEN + 1)
+				break;
+			evbuffer_copyout_from(in, &pos, head, sizeof(head));
+		}
 		uint32_t want = proto_tracker_want(&s->tr, f.len, head[PROTO_HEADER_LEN]);
 		/* A prepare OK is renumbered: all of it must be here. */
 		size_t need = want;

@@ -179,7 +179,7 @@ class Bystander:
                 with self.conn.cursor() as cur:
                     cur.execute(f"SELECT {n}")
                     row = cur.fetchone()
-                if row != (n,):
+                if row is None or str(row[0]) != str(n):
                     self.errors.append(f"SELECT {n} returned {row!r}")
             except Exception as exc:  # noqa: BLE001 - every failure is a finding
                 self.errors.append(repr(exc))
