@@ -66,6 +66,9 @@ struct cfg_failover {
 	int max_lag_ms;
 	int catchup_timeout_ms;
 	int min_interval_ms;
+	int drain_timeout_ms;      /* switchover: wait this long for sessions to leave the old primary */
+	char *replication_user;    /* for turning a former primary into a replica; NULL: monitor's */
+	char *replication_password;
 };
 
 /* TLS towards clients, tandem the server: a tenant's "tls" or the top-level

@@ -290,7 +290,8 @@ static void load_monitor(struct ld *ld, json_t *obj, const char *path, struct cf
 static void load_failover(struct ld *ld, json_t *obj, const char *path, struct cfg_failover *f)
 {
 	static const char *const known[] = {"auto", "promote", "max_lag_ms", "catchup_timeout_ms",
-		"min_interval_ms", NULL};
+		"min_interval_ms", "drain_timeout_ms", "replication_user", "replication_password",
+		"replication_password_file", NULL};
 	json_t *empty = json_object();
 	if (!obj)
 		obj = empty;
@@ -300,6 +301,11 @@ static void load_failover(struct ld *ld, json_t *obj, const char *path, struct c
 	f->max_lag_ms = (int)get_int(ld, obj, "max_lag_ms", path, 5000, 0, 86400000);
 	f->catchup_timeout_ms = (int)get_int(ld, obj, "catchup_timeout_ms", path, 5000, 0, 600000);
 	f->min_interval_ms = (int)get_int(ld, obj, "min_interval_ms", path, 60000, 0, 86400000);
+	f->drain_timeout_ms = (int)get_int(ld, obj, "drain_timeout_ms", path, 2000, 0, 600000);
+	f->replication_user = xstrdup(get_string(ld, obj, "replication_user", path, NULL, false));
+	f->replication_password = get_secret(ld, obj, "replication_password", path, false);
+	if (f->replication_password && !f->replication_user)
+		cfg_error(ld->errs, "%s.replication_password: needs replication_user", path);
 	json_decref(empty);
 }
 
@@ -641,6 +647,12 @@ static void cfg_free(struct cfg *c)
 			free(cl->monitor.password);
 		}
 		free(cl->monitor.heartbeat_schema);
+		free(cl->failover.replication_user);
+		if (cl->failover.replication_password) {
+			proto_wipe(cl->failover.replication_password,
+				   strlen(cl->failover.replication_password));
+			free(cl->failover.replication_password);
+		}
 	}
 	for (size_t i = 0; i < c->ntenants; i++) {
 		struct cfg_tenant *t = &c->tenants[i];

@@ -18,6 +18,8 @@
 struct event_base;
 struct evbuffer;
 struct http_server;
+/* A request whose answer comes later, possibly from another thread. */
+struct http_pending;
 
 struct http_sources {
 	void *arg;
@@ -31,10 +33,18 @@ struct http_sources {
 	/* GET /sessions: live sessions with their state (new reference).
 	 * NULL means the endpoint is not offered. */
 	json_t *(*sessions)(void *arg);
-	/* POST actions: returns an HTTP status and sets *reply (new reference).
-	 * NULL means no actions are offered. */
-	int (*action)(const char *path, json_t **reply, void *arg);
+	/* POST actions (path without the query; query may be NULL). Either
+	 * return an HTTP status and set *reply (new reference) to answer now,
+	 * or return 0 and answer later with http_pending_done(p, ...) exactly
+	 * once, from any thread. NULL means no actions are offered. */
+	int (*action)(const char *path, const char *query, struct http_pending *p,
+		      json_t **reply, void *arg);
 };
+
+/* Answer a request that an action deferred (takes the reply reference).
+ * Any thread: the answer is sent from the server's event loop. If the
+ * server has stopped meanwhile, the answer is dropped. */
+void http_pending_done(struct http_pending *p, int code, json_t *reply);
 
 /* Listen on addr. token may be NULL (then no Authorization is required).
  * Returns NULL and logs on failure. */

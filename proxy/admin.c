@@ -1,12 +1,16 @@
 /*
- * admin.c — /status, /metrics and /health for the daemon (see admin.h).
- * Counters are summed over workers at read time; nothing here blocks a
- * worker.
+ * admin.c — /status, /metrics, /health and the POST actions for the daemon
+ * (see admin.h). Counters are summed over workers at read time; nothing
+ * here blocks a worker, and the actions only queue requests for the
+ * monitor's threads, which answer later.
  */
 #include "proxy/admin.h"
 
 #include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -36,6 +40,11 @@ static json_t *tenant_json(struct daemon *d, const struct cfg_tenant *t)
 	json_object_set_new(o, "auth_throttled", json_integer((json_int_t)SUM(rt, auth_throttled)));
 	json_object_set_new(o, "backend_errors", json_integer((json_int_t)SUM(rt, backend_errors)));
 	json_object_set_new(o, "queries", json_integer((json_int_t)SUM(rt, queries)));
+	json_object_set_new(o, "failover_closed_sessions",
+			    json_integer((json_int_t)SUM(rt, failover_closed)));
+	if (t->cluster)
+		json_object_set_new(o, "last_failover",
+				    hc_monitor_last_failover_json(d->mon, t->cluster->name));
 	return o;
 }
 
@@ -93,6 +102,9 @@ static void metrics(struct evbuffer *out, void *arg)
 	  backend_errors);
 	T("tandem_client_errors_total", "Sessions closed for bad input or timeouts.", "counter",
 	  client_errors);
+	T("tandem_failover_closed_sessions_total",
+	  "Sessions closed with an error because their primary moved (failover, switchover).",
+	  "counter", failover_closed);
 	T("tandem_queries_total", "Commands forwarded to backends.", "counter", queries);
 	T("tandem_client_received_bytes_total", "Bytes received from clients.", "counter",
 	  bytes_from_clients);
@@ -119,6 +131,20 @@ static void metrics(struct evbuffer *out, void *arg)
 	hc_accounts_metrics(d->accounts, out);
 }
 
+/* A tenant has a writable backend when its cluster's chosen primary is UP
+ * and writable, with no failover or switchover in progress. A primary the
+ * monitor cannot judge (UNKNOWN: not probed yet, or the monitor cannot log
+ * in) still counts: sessions reach it, and the alert says why. */
+static bool tenant_writable(const struct hc_topology *topo)
+{
+	const struct hc_member *p = hc_topology_primary(topo);
+	if (!p || topo->transition != HC_TR_NONE)
+		return false;
+	if (p->state == HC_UNKNOWN)
+		return true;
+	return p->state == HC_UP && !p->read_only;
+}
+
 static bool healthy(void *arg, json_t **detail)
 {
 	struct daemon *d = arg;
@@ -126,14 +152,79 @@ static bool healthy(void *arg, json_t **detail)
 	for (size_t i = 0; i < d->cfg->ntenants; i++) {
 		const struct cfg_tenant *t = &d->cfg->tenants[i];
 		struct hc_topology *topo = hc_monitor_topology(d->mon, t->cluster->name);
-		if (!hc_topology_primary(topo))
+		if (!tenant_writable(topo))
 			json_array_append_new(missing, json_string(t->name));
 		hc_topology_unref(topo);
 	}
 	bool ok = json_array_size(missing) == 0;
-	*detail = json_pack("{s:s, s:o}", "status", ok ? "ok" : "degraded",
-			    "tenants_without_primary", missing);
+	json_t *alerts = hc_monitor_alerts_json(d->mon);
+	const char *word = !ok ? "degraded" : json_array_size(alerts) ? "warning" : "ok";
+	*detail = json_pack("{s:s, s:o, s:o}", "status", word, "tenants_without_primary", missing,
+			    "alerts", alerts);
 	return ok;
+}
+
+/* ------------------------------------------------------------- actions */
+
+static void request_done(int code, json_t *body, void *arg)
+{
+	http_pending_done(arg, code, body);
+}
+
+/*
+ * POST /clusters/<name>/switchover[?to=<member>]
+ * POST /clusters/<name>/members/<member>/maintenance
+ * POST /clusters/<name>/members/<member>/ready
+ * Segments are URL-decoded (an IPv6 member is written %5B::1%5D:3306).
+ */
+static int action(const char *path, const char *query, struct http_pending *p, json_t **reply,
+		  void *arg)
+{
+	struct daemon *d = arg;
+	char *seg[6] = {0};
+	int nseg = 0;
+	char *copy = strdup(path);
+	if (!copy) {
+		*reply = json_pack("{s:s}", "error", "out of memory");
+		return 503;
+	}
+	bool bad = false;
+	for (char *save = NULL, *tok = strtok_r(copy, "/", &save); tok && nseg < 6;
+	     tok = strtok_r(NULL, "/", &save)) {
+		seg[nseg] = evhttp_uridecode(tok, 0, NULL);
+		bad = bad || !seg[nseg];
+		nseg++;
+	}
+	int code = bad ? 400 : 404;
+	enum hc_request_kind kind = HC_REQ_SWITCHOVER;
+	const char *member = NULL;
+	char *to = NULL;
+	if (bad) {
+		/* a segment could not be decoded */
+	} else if (nseg == 3 && strcmp(seg[0], "clusters") == 0 && strcmp(seg[2], "switchover") == 0) {
+		code = 0;
+		struct evkeyvalq q = {0};
+		if (query && evhttp_parse_query_str(query, &q) == 0) {
+			const char *v = evhttp_find_header(&q, "to");
+			to = v ? strdup(v) : NULL;
+		}
+		evhttp_clear_headers(&q);
+		member = to ? to : "";
+	} else if (nseg == 5 && strcmp(seg[0], "clusters") == 0 && strcmp(seg[2], "members") == 0 &&
+		   (strcmp(seg[4], "maintenance") == 0 || strcmp(seg[4], "ready") == 0)) {
+		code = 0;
+		kind = strcmp(seg[4], "ready") == 0 ? HC_REQ_READY : HC_REQ_MAINTENANCE;
+		member = seg[3];
+	}
+	if (code == 0)
+		code = hc_monitor_request(d->mon, kind, seg[1], member, request_done, p, reply);
+	else
+		*reply = json_pack("{s:s}", "error", bad ? "bad path" : "not found");
+	free(to);
+	for (int i = 0; i < nseg; i++)
+		free(seg[i]);
+	free(copy);
+	return code;
 }
 
 struct http_sources admin_sources(struct daemon *d)
@@ -144,7 +235,7 @@ struct http_sources admin_sources(struct daemon *d)
 		.metrics = metrics,
 		.healthy = healthy,
 		.sessions = admin_sessions_json,
-		.action = NULL,
+		.action = action,
 	};
 	return s;
 }

@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "health/monitor.h"
 #include "protocol/auth.h"
 #include "protocol/auth_rsa.h"
 #include "protocol/handshake.h"
@@ -36,16 +37,25 @@
 
 void sess_backend_start(struct session *s)
 {
-	struct hc_topology *topo = NULL;
-	const struct cfg_cluster *cl = s->wt->cfg->cluster;
-	const struct hc_member *m = worker_primary(s->w, cl->name, &topo);
-	if (!m) {
+	if (!s->backend_deadline_us)
+		s->backend_deadline_us = clock_mono_us() +
+					 (int64_t)s->wt->snap->limits.connect_timeout_ms * 1000;
+	const struct hc_member *m = NULL;
+	char why[200];
+	switch (worker_backend_pick(s->w, s, &m, why, sizeof(why))) {
+	case WORKER_PICK_GO:
+		break;
+	case WORKER_PICK_WAIT:
+		sess_backend_wait(s, why);
+		return;
+	case WORKER_PICK_FAIL:
 		stat_add(&s->wt->stats->backend_errors, 1);
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: no writable database server is available for tenant '%s'",
-			  s->wt->name);
+			  "tandem: no writable database server is available for tenant '%s': %s",
+			  s->wt->name, why);
 		return;
 	}
+	conn_close(&s->backend); /* a retry: free the last attempt's buffers */
 	snprintf(s->backend_addr, sizeof(s->backend_addr), "%s", m->addr.text);
 	snprintf(s->backend_host, sizeof(s->backend_host), "%s", m->addr.host);
 	memcpy(&s->backend_sa, &m->addr.sa, m->addr.salen);
@@ -54,12 +64,16 @@ void sess_backend_start(struct session *s)
 	if (conn_connect(&s->backend, s->w->base, (const struct sockaddr *)&s->backend_sa,
 			 s->backend_salen, &sess_backend_cbs, s) < 0) {
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: cannot reach the database server %s for tenant '%s' (%s)",
-			  s->backend_addr, s->wt->name, strerror(s->backend.error));
+		if (s->w->d->mon)
+			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
+					   (const struct sockaddr *)&s->backend_sa);
+		snprintf(why, sizeof(why), "cannot reach the database server %s (%s)",
+			 s->backend_addr, strerror(s->backend.error));
+		sess_backend_wait(s, why);
 		return;
 	}
-	sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
+	int ms = (int)((s->backend_deadline_us - clock_mono_us() + 999) / 1000);
+	sess_timer_set(s, ms > 0 ? ms : 1);
 }
 
 void sess_backend_connected(struct session *s)

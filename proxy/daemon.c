@@ -377,9 +377,6 @@ int daemon_start(struct daemon *d, const char *config_path)
 		if (worker_init(&d->workers[i], i, d) < 0)
 			return -1;
 
-	d->mon = hc_monitor_start(d->cfg, notify_workers, d);
-	if (!d->mon)
-		return -1;
 	d->accounts = hc_accounts_start(d->cfg);
 	if (!d->accounts)
 		return -1;
@@ -396,6 +393,11 @@ int daemon_start(struct daemon *d, const char *config_path)
 	}
 
 	if (d->cfg->run_user && drop_privileges(d->cfg->run_user) < 0)
+		return -1;
+	/* The monitor's threads start unprivileged (and a setuid need not
+	 * reach them); workers, which read its topology, start below. */
+	d->mon = hc_monitor_start(d->cfg, notify_workers, d);
+	if (!d->mon)
 		return -1;
 
 	d->workers_done = event_new(d->base, -1, 0, on_workers_done, d);
@@ -433,12 +435,16 @@ int daemon_run(struct daemon *d)
 
 void daemon_free(struct daemon *d)
 {
+	/* The monitor goes first: its threads wake workers through their
+	 * eventfds, which worker_join closes (a later write could land in a
+	 * reused descriptor). Worker loops have ended, so nothing calls it. */
+	hc_monitor_stop(d->mon);
+	d->mon = NULL;
 	for (int i = 0; i < d->nworkers && d->workers; i++)
 		worker_join(&d->workers[i]);
 	free(d->workers);
 	http_stop(d->admin);
 	hc_accounts_stop(d->accounts);
-	hc_monitor_stop(d->mon);
 	tenant_registry_free(&d->reg);
 	throttle_free(d->throttle);
 	free(d->bound);

@@ -36,6 +36,7 @@ const char *sess_state_name(enum sess_state st)
 		[SESS_CLIENT_HANDSHAKE] = "client_handshake",
 		[SESS_CLIENT_TLS] = "client_tls",
 		[SESS_CLIENT_AUTH] = "client_auth",
+		[SESS_BACKEND_WAIT] = "backend_wait",
 		[SESS_BACKEND_CONNECT] = "backend_connect",
 		[SESS_BACKEND_HANDSHAKE] = "backend_handshake",
 		[SESS_BACKEND_TLS] = "backend_tls",
@@ -56,13 +57,15 @@ const char *sess_state_name(enum sess_state st)
 /* allowed[from] = set of states it may move to. CLOSING and CLOSED are
  * reachable from everywhere and are not listed. */
 static const unsigned allowed[SESS_NSTATES] = {
-	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_TLS) | T(SESS_CLIENT_AUTH) | T(SESS_BACKEND_CONNECT),
+	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_TLS) | T(SESS_CLIENT_AUTH) | T(SESS_BACKEND_CONNECT) |
+				  T(SESS_BACKEND_WAIT),
 	[SESS_CLIENT_TLS] = T(SESS_CLIENT_HANDSHAKE),
-	[SESS_CLIENT_AUTH] = T(SESS_BACKEND_CONNECT),
-	[SESS_BACKEND_CONNECT] = T(SESS_BACKEND_HANDSHAKE),
-	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH),
-	[SESS_BACKEND_TLS] = T(SESS_BACKEND_AUTH),
-	[SESS_BACKEND_AUTH] = T(SESS_IDLE),
+	[SESS_CLIENT_AUTH] = T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT),
+	[SESS_BACKEND_WAIT] = T(SESS_BACKEND_CONNECT),
+	[SESS_BACKEND_CONNECT] = T(SESS_BACKEND_HANDSHAKE) | T(SESS_BACKEND_WAIT),
+	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH) | T(SESS_BACKEND_WAIT),
+	[SESS_BACKEND_TLS] = T(SESS_BACKEND_AUTH) | T(SESS_BACKEND_WAIT),
+	[SESS_BACKEND_AUTH] = T(SESS_IDLE) | T(SESS_BACKEND_WAIT),
 	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT) | T(SESS_CHANGE_USER_AUTH),
 	[SESS_CHANGE_USER_AUTH] = T(SESS_CHANGE_USER_BACKEND),
 	[SESS_CHANGE_USER_BACKEND] = T(SESS_IDLE),
@@ -107,6 +110,12 @@ static void client_on_read(struct conn *c, void *arg)
 		sess_client_auth_read(s);
 		break;
 	case SESS_IDLE:
+		if (s->flags & SESS_F_BACKEND_GONE) {
+			sess_fail(s, s->gone_code, "08S01", "%s", s->why);
+			break;
+		}
+		sess_idle_read(s);
+		break;
 	case SESS_COMMAND:
 		sess_idle_read(s);
 		break;
@@ -225,16 +234,19 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 	switch (s->state) {
 	case SESS_BACKEND_CONNECT:
 	case SESS_BACKEND_HANDSHAKE:
-	case SESS_BACKEND_AUTH:
+	case SESS_BACKEND_AUTH: {
 		stat_add(&s->wt->stats->backend_errors, 1);
 		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
 			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
 					   (const struct sockaddr *)&s->backend_sa);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: cannot reach the database server %s for tenant '%s' (%s)",
-			  s->backend_addr, s->wt->name,
-			  ev == CONN_EOF ? "connection closed" : strerror(err));
+		/* Nothing reached the client yet: wait for the monitor's verdict
+		 * (a failover may be starting) instead of failing at once. */
+		char why[200];
+		snprintf(why, sizeof(why), "cannot reach the database server %s (%s)",
+			 s->backend_addr, ev == CONN_EOF ? "connection closed" : strerror(err));
+		sess_backend_wait(s, why);
 		return;
+	}
 	case SESS_RESULT:
 	case SESS_COMMAND:
 	case SESS_LOCAL_INFILE:
@@ -244,6 +256,19 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 			  "tandem: lost the connection to the database server during the query (%s)",
 			  what);
 		return;
+	case SESS_IDLE: {
+		log_info("session %llu: backend %s %s while idle", (unsigned long long)s->id,
+			 s->backend_addr, what);
+		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
+			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
+					   (const struct sockaddr *)&s->backend_sa);
+		char why[160];
+		snprintf(why, sizeof(why),
+			 "tandem: the database server %s closed this idle connection (%s); reconnect",
+			 s->backend_addr, ev == CONN_EOF ? "connection closed" : strerror(err));
+		sess_backend_gone(s, TANDEM_ER_BACKEND_LOST, why);
+		return;
+	}
 	default:
 		log_info("session %llu: backend %s %s while %s", (unsigned long long)s->id,
 			 s->backend_addr, what, sess_state_name(s->state));
@@ -291,10 +316,19 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	case SESS_BACKEND_AUTH:
 	case SESS_CHANGE_USER_BACKEND:
 		stat_add(&s->wt->stats->backend_errors, 1);
+		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
+			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
+					   (const struct sockaddr *)&s->backend_sa);
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s for tenant '%s' did not answer within %d ms",
 			  s->backend_addr, s->wt->name,
 			  s->wt->snap->limits.connect_timeout_ms);
+		break;
+	case SESS_BACKEND_WAIT:
+		stat_add(&s->wt->stats->backend_errors, 1);
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: no writable database server for tenant '%s' within %d ms: %s",
+			  s->wt->name, s->wt->snap->limits.connect_timeout_ms, s->why);
 		break;
 	case SESS_IDLE:
 		log_info("session %llu: idle for %d ms; closing", (unsigned long long)s->id,
@@ -384,6 +418,7 @@ void sess_close(struct session *s, const char *why)
 	/* Stop all I/O now; memory goes when the loop is back at the top. */
 	conn_read_disable(&s->client);
 	conn_read_disable(&s->backend);
+	worker_backend_release(s);
 	worker_reap_later(s->w, s);
 }
 
@@ -416,6 +451,7 @@ void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const cha
 	proto_err_build(&wr, seq, code, sqlstate, msg);
 
 	conn_shutdown(&s->backend);
+	worker_backend_release(s);
 	sess_set_state(s, SESS_CLOSING);
 	conn_read_disable(&s->client);
 	if (!conn_is_open(&s->client) || conn_write(&s->client, buf, wr.len) < 0 ||
@@ -436,12 +472,46 @@ void sess_drain(struct session *s)
 		sess_close(s, "draining");
 }
 
+void sess_backend_wait(struct session *s, const char *why)
+{
+	conn_shutdown(&s->backend);
+	worker_backend_release(s);
+	int64_t left = s->backend_deadline_us - clock_mono_us();
+	if (left <= 0) {
+		stat_add(&s->wt->stats->backend_errors, 1);
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: no writable database server for tenant '%s' within %d ms: %s",
+			  s->wt->name, s->wt->snap->limits.connect_timeout_ms, why);
+		return;
+	}
+	snprintf(s->why, sizeof(s->why), "%s", why);
+	if (s->state != SESS_BACKEND_WAIT) {
+		log_debug("session %llu: waiting for a usable primary: %s", (unsigned long long)s->id,
+			  why);
+		sess_set_state(s, SESS_BACKEND_WAIT);
+	}
+	sess_timer_set(s, (int)((left + 999) / 1000));
+}
+
+void sess_backend_gone(struct session *s, uint16_t code, const char *why)
+{
+	conn_shutdown(&s->backend);
+	worker_backend_release(s);
+	s->flags |= SESS_F_BACKEND_GONE;
+	s->gone_code = code;
+	snprintf(s->why, sizeof(s->why), "%s", why);
+	/* A command may already be waiting in the buffer. */
+	if (evbuffer_get_length(s->client.in) > 0)
+		sess_fail(s, code, "08S01", "%s", why);
+}
+
 void sess_free(struct session *s)
 {
 	struct worker *w = s->w;
 	sess_timer_clear(s);
 	conn_close(&s->client);
 	conn_close(&s->backend);
+	worker_backend_release(s);
 	if (s->flags & SESS_F_COUNTED) {
 		stat_add(&s->wt->stats->sessions_open, (uint64_t)-1);
 		atomic_fetch_sub_explicit(&s->wt->rt->open, 1, memory_order_relaxed);

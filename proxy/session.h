@@ -28,11 +28,14 @@
 
 struct worker;
 struct wtenant;
+struct hc_gate;
 
 /*
  * States, named for what the session waits on. Valid pointers per state:
  *   client: open in every state but CLOSED.
- *   backend: open from BACKEND_CONNECT to CLOSING (may be closed in CLOSING).
+ *   backend: open from BACKEND_CONNECT to CLOSING (may be closed in CLOSING);
+ *     closed in BACKEND_WAIT, and in IDLE once SESS_F_BACKEND_GONE is set.
+ *   gate: set while counted in at a member (BACKEND_CONNECT on, until close).
  *   user (matched account): set from CLIENT_AUTH on.
  *   client.tls: set from CLIENT_TLS on when the client asked for TLS;
  *   backend.tls: set from BACKEND_TLS on when the cluster has "tls".
@@ -41,6 +44,8 @@ enum sess_state {
 	SESS_CLIENT_HANDSHAKE, /* greeting sent; waiting for SSLRequest / HandshakeResponse41 */
 	SESS_CLIENT_TLS,       /* SSLRequest read; TLS handshake with the client running */
 	SESS_CLIENT_AUTH,      /* auth switch / AuthMoreData sent; waiting for the client's auth data */
+	SESS_BACKEND_WAIT,     /* no usable primary right now (failover, switchover, refused
+				* connect): waiting for the next topology, until backend_deadline_us */
 	SESS_BACKEND_CONNECT,  /* TCP connect to the primary in progress */
 	SESS_BACKEND_HANDSHAKE,/* waiting for the backend's greeting */
 	SESS_BACKEND_TLS,      /* SSLRequest sent; TLS handshake with the backend running */
@@ -73,6 +78,9 @@ enum sess_flag {
 	SESS_F_AUTOCOMMIT = 1 << 1,    /* last status had SERVER_STATUS_AUTOCOMMIT */
 	SESS_F_DRAINING = 1 << 2,      /* close when next idle (shutdown / tenant removed) */
 	SESS_F_COUNTED = 1 << 3,       /* counted in the tenant's open sessions */
+	SESS_F_BACKEND_GONE = 1 << 4,  /* idle, but its backend is closed or no longer the
+					* primary: the next command gets an ERR (code in
+					* gone_code, text in why) and the session closes */
 };
 
 struct session {
@@ -116,6 +124,14 @@ struct session {
 	bool backend_key_requested;  /* caching_sha2: tandem asked the backend for its RSA key */
 	struct sockaddr_storage backend_sa;
 	socklen_t backend_salen;
+	struct hc_gate *gate;        /* reference while counted in at a member (worker.c) */
+	size_t gate_slot;            /* that member's index in the gate */
+	int64_t backend_deadline_us; /* monotonic: the backend login must be done by then */
+	uint64_t verdict_seq;        /* a fresh probe of a DOWN primary was requested: fail once
+				      * a snapshot answers request number verdict_seq (0: none) */
+	char why[160];               /* SESS_BACKEND_WAIT: what it waits for; with
+				      * SESS_F_BACKEND_GONE: why the backend is gone */
+	uint16_t gone_code;          /* SESS_F_BACKEND_GONE: the error code to send */
 
 	/* command phase */
 	struct proto_framer cfr;     /* client -> backend framing */
@@ -151,6 +167,16 @@ void sess_free(struct session *s);
 
 /* Close-when-idle (shutdown, tenant removed); idle sessions go at once. */
 void sess_drain(struct session *s);
+
+/* No usable primary now: drop any backend connection and wait in
+ * SESS_BACKEND_WAIT for the worker's next topology (which calls
+ * sess_backend_start again), or fail with why once backend_deadline_us has
+ * passed. Safe inside the backend connection's callbacks. */
+void sess_backend_wait(struct session *s, const char *why);
+/* An idle session's backend is unusable: close it now and answer the
+ * client's next command with this ERR (then close), so the client sees an
+ * error rather than a dropped connection. */
+void sess_backend_gone(struct session *s, uint16_t code, const char *why);
 
 /* Arm / disarm the session timer. */
 void sess_timer_set(struct session *s, int ms);

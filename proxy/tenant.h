@@ -43,6 +43,7 @@ struct tenant_counters {
 	stat_t bytes_from_clients;
 	stat_t bytes_to_clients;
 	stat_t client_errors;       /* sessions closed for bad input or timeouts */
+	stat_t failover_closed;     /* sessions closed because their primary moved */
 } __attribute__((aligned(64)));
 
 struct tenant_rt {

@@ -223,6 +223,88 @@ static struct wtenant *add_tenant(struct worker *w, const char *name, struct ten
 
 /* ----------------------------------------------------------- topology */
 
+static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+static bool in_cluster(const struct session *s, const char *cluster)
+{
+	return s->wt->cfg && s->wt->cfg->cluster && strcmp(s->wt->cfg->cluster->name, cluster) == 0;
+}
+
+/*
+ * The cluster's primary moved from `old` to `nw` (failover or switchover).
+ * This is the one place sessions learn it; the failover-rerouting work
+ * (#5) replaces it with moving sessions to the new primary. Until then:
+ * sessions still logging in to the old primary start over against the new
+ * one, busy sessions get the failover error now, and idle ones at their
+ * next command (the ERR is that command's answer, so clients see a clean
+ * error rather than a dropped connection).
+ */
+static void worker_primary_moved(struct worker *w, const char *cluster,
+				 const struct hc_member *old, const struct hc_member *nw)
+{
+	unsigned busy = 0, idle = 0, restarted = 0;
+	for (struct session *s = w->sessions; s; s = s->next) {
+		if (!in_cluster(s, cluster) || !same_sockaddr(&s->backend_sa, &old->addr.sa) ||
+		    (s->flags & SESS_F_BACKEND_GONE))
+			continue;
+		switch (s->state) {
+		case SESS_BACKEND_CONNECT:
+		case SESS_BACKEND_HANDSHAKE:
+		case SESS_BACKEND_TLS:
+		case SESS_BACKEND_AUTH:
+			restarted++;
+			sess_backend_wait(s, "the primary changed during the backend login");
+			break;
+		case SESS_IDLE: {
+			idle++;
+			char why[160];
+			snprintf(why, sizeof(why),
+				 "tandem: the primary of cluster '%s' changed from %s to %s; this "
+				 "connection was closed, reconnect",
+				 cluster, old->addr.text, nw->addr.text);
+			sess_backend_gone(s, TANDEM_ER_FAILOVER_STATE_LOST, why);
+			stat_add(&s->wt->stats->failover_closed, 1);
+			break;
+		}
+		case SESS_COMMAND:
+		case SESS_RESULT:
+		case SESS_LOCAL_INFILE:
+		case SESS_CHANGE_USER_AUTH:
+		case SESS_CHANGE_USER_BACKEND:
+			busy++;
+			stat_add(&s->wt->stats->failover_closed, 1);
+			sess_fail(s, TANDEM_ER_FAILOVER_STATE_LOST, "08S01",
+				  "tandem: the primary of cluster '%s' changed from %s to %s during "
+				  "this command; its outcome is unknown and this connection was "
+				  "closed, reconnect",
+				  cluster, old->addr.text, nw->addr.text);
+			break;
+		default:
+			break;
+		}
+	}
+	if (busy || idle || restarted)
+		log_info("worker %d: cluster %s primary %s -> %s: %u busy session(s) failed, %u idle "
+			 "will fail at their next command, %u restarted their login",
+			 w->id, cluster, old->addr.text, nw->addr.text, busy, idle, restarted);
+}
+
 static void refresh_topology(struct worker *w)
 {
 	for (size_t i = 0; i < w->ntopos; i++) {
@@ -234,37 +316,99 @@ static void refresh_topology(struct worker *w)
 		if (old && old->gen != fresh->gen)
 			log_debug("worker %d: cluster %s topology generation %llu", w->id,
 				  fresh->cluster, (unsigned long long)fresh->gen);
+		const struct hc_member *was = hc_topology_primary(old);
+		const struct hc_member *now = hc_topology_primary(fresh);
+		if (was && now && !cfg_addr_equal(&was->addr, &now->addr))
+			worker_primary_moved(w, fresh->cluster, was, now);
 		hc_topology_unref(old);
 	}
+	/* Sessions waiting for a usable primary try again with what is new. */
+	for (struct session *s = w->sessions; s; s = s->next)
+		if (s->state == SESS_BACKEND_WAIT)
+			sess_backend_start(s);
 }
 
 static void rebuild_topologies(struct worker *w)
 {
-	for (size_t i = 0; i < w->ntopos; i++)
-		hc_topology_unref(w->topos[i].topo);
-	free(w->topos);
+	struct wtopo *old = w->topos;
+	size_t nold = w->ntopos;
 	w->ntopos = 0;
 	w->topos = calloc(w->cfg->nclusters + 1, sizeof(*w->topos));
-	if (!w->topos)
-		return;
-	for (size_t i = 0; i < w->cfg->nclusters; i++)
-		snprintf(w->topos[w->ntopos++].cluster, sizeof(w->topos[0].cluster), "%s",
-			 w->cfg->clusters[i].name);
+	if (w->topos) {
+		/* Keep the cached snapshots: refresh_topology compares with them. */
+		for (size_t i = 0; i < w->cfg->nclusters; i++) {
+			struct wtopo *t = &w->topos[w->ntopos++];
+			snprintf(t->cluster, sizeof(t->cluster), "%s", w->cfg->clusters[i].name);
+			for (size_t j = 0; j < nold; j++)
+				if (strcmp(old[j].cluster, t->cluster) == 0)
+					t->topo = hc_topology_ref(old[j].topo);
+		}
+	}
+	for (size_t i = 0; i < nold; i++)
+		hc_topology_unref(old[i].topo);
+	free(old);
 	refresh_topology(w);
 }
 
-const struct hc_member *worker_primary(struct worker *w, const char *cluster,
-				       struct hc_topology **topo_out)
+enum worker_pick worker_backend_pick(struct worker *w, struct session *s,
+				     const struct hc_member **m, char *why, size_t whylen)
 {
-	for (size_t i = 0; i < w->ntopos; i++) {
-		if (strcmp(w->topos[i].cluster, cluster) == 0) {
-			*topo_out = w->topos[i].topo;
-			return hc_topology_primary(w->topos[i].topo);
-		}
+	const char *cluster = s->wt->cfg->cluster->name;
+	const struct hc_topology *topo = NULL;
+	*m = NULL;
+	why[0] = 0;
+	for (size_t i = 0; i < w->ntopos; i++)
+		if (strcmp(w->topos[i].cluster, cluster) == 0)
+			topo = w->topos[i].topo;
+	if (!topo) {
+		snprintf(why, whylen, "the monitor has no view of cluster '%s' yet", cluster);
+		return WORKER_PICK_WAIT;
 	}
-	/* A removed tenant's cluster may be gone from the current config. */
-	*topo_out = NULL;
-	return NULL;
+	bool moving = topo->transition != HC_TR_NONE;
+	const struct hc_member *p = hc_topology_primary(topo);
+	if (!p) {
+		snprintf(why, whylen, "cluster '%s' has no primary", cluster);
+		return moving ? WORKER_PICK_WAIT : WORKER_PICK_FAIL;
+	}
+	if (p->state == HC_DOWN || p->state == HC_FENCED || p->state == HC_MAINTENANCE) {
+		if (topo->note[0])
+			snprintf(why, whylen, "%s", topo->note);
+		else
+			snprintf(why, whylen, "the primary %s is %s", p->addr.text,
+				 hc_state_name(p->state));
+		if (moving)
+			return WORKER_PICK_WAIT;
+		if (p->state == HC_DOWN && w->d->mon) {
+			/* It may have come back since its last probe: ask for a
+			 * probe now and wait for that one verdict (a snapshot with
+			 * a newer probe of it), not longer. */
+			if (!s->verdict_seq)
+				s->verdict_seq = hc_monitor_suspect(
+					w->d->mon, cluster, (const struct sockaddr *)&p->addr.sa);
+			if (p->answered < s->verdict_seq)
+				return WORKER_PICK_WAIT;
+		}
+		return WORKER_PICK_FAIL;
+	}
+	if (!hc_gate_enter(topo->gate, (size_t)topo->primary)) {
+		snprintf(why, whylen, "%s", topo->note[0] ? topo->note
+							  : "the primary is not taking new sessions");
+		return WORKER_PICK_WAIT;
+	}
+	worker_backend_release(s);
+	s->gate = hc_gate_ref(topo->gate);
+	s->gate_slot = (size_t)topo->primary;
+	*m = p;
+	return WORKER_PICK_GO;
+}
+
+void worker_backend_release(struct session *s)
+{
+	if (!s->gate)
+		return;
+	hc_gate_leave(s->gate, s->gate_slot);
+	hc_gate_unref(s->gate);
+	s->gate = NULL;
 }
 
 /* ------------------------------------------------------------ messages */

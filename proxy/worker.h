@@ -106,8 +106,18 @@ void worker_post(struct worker *w, struct wmsg *msg);
 void worker_topology_changed(struct worker *w);
 
 /* Worker thread only: */
-const struct hc_member *worker_primary(struct worker *w, const char *cluster,
-				       struct hc_topology **topo_out);
+
+enum worker_pick {
+	WORKER_PICK_GO,   /* connect to *m; the session is counted in at it */
+	WORKER_PICK_WAIT, /* no usable primary now, but the monitor may bring one */
+	WORKER_PICK_FAIL, /* none will come (why says so) */
+};
+/* Choose the member a new backend connection of s goes to (the cluster's
+ * primary) and count s in at it through the topology's gate (s->gate). */
+enum worker_pick worker_backend_pick(struct worker *w, struct session *s,
+				     const struct hc_member **m, char *why, size_t whylen);
+/* Count s out of the member it was counted in at. Idempotent. */
+void worker_backend_release(struct session *s);
 void worker_session_closed(struct worker *w, struct session *s);
 void worker_reap_later(struct worker *w, struct session *s);
 

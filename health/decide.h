@@ -1,0 +1,95 @@
+/*
+ * decide.h — the monitor's judgements, as pure functions: what one probe
+ * outcome does to a member's health, how soon to probe again, and which
+ * replica (if any) a failover may promote.
+ *
+ * Owns: failure kinds, the per-member health counter, candidate rules.
+ * Must not: do I/O, read clocks or take locks (callers pass the time), so
+ * every rule here is unit-tested (tests/unit/test_decide.c).
+ */
+#ifndef TANDEM_HEALTH_DECIDE_H
+#define TANDEM_HEALTH_DECIDE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "health/topology.h"
+
+/* How a probe failed: the layer it reached tells the operator where to look. */
+enum hc_fail {
+	HC_FAIL_NONE = 0,
+	HC_FAIL_CONNECT,           /* TCP connect refused / unreachable */
+	HC_FAIL_CONNECT_TIMEOUT,   /* TCP connect did not finish in timeout_ms */
+	HC_FAIL_HANDSHAKE,         /* connected, but the greeting or login broke */
+	HC_FAIL_HANDSHAKE_TIMEOUT, /* connected, but no greeting/login answer in time (hung server) */
+	HC_FAIL_AUTH,              /* the server refused the monitor's login: misconfiguration */
+	HC_FAIL_QUERY,             /* the connection broke during the probe queries */
+	HC_FAIL_QUERY_TIMEOUT,     /* a probe query got no answer in time */
+	HC_FAIL_SERVER,            /* the server answered with a fatal state (shutting down, full) */
+	HC_FAIL_MONITOR,           /* the server answered, but refused a probe query (privileges) */
+};
+
+const char *hc_fail_name(enum hc_fail f);
+/* Whether the failure counts towards DOWN. AUTH and MONITOR do not: a
+ * server that answers is alive, and a wrong monitor password must never
+ * cause a failover. */
+bool hc_fail_counts(enum hc_fail f);
+bool hc_fail_is_timeout(enum hc_fail f);
+
+struct hc_policy {
+	int interval_ms;
+	int timeout_ms;
+	int failures;
+	bool auto_failover;
+	bool promote;
+	int max_lag_ms;
+	int min_interval_ms;
+};
+
+/* A member's health as probes see it (UNKNOWN, UP or DOWN only; FENCED and
+ * MAINTENANCE are operator overlays, see hc_overlay()). */
+struct hc_health {
+	enum hc_state health;
+	int fails;                /* consecutive failures that count */
+	int64_t fail_since_us;    /* monotonic time of the first of them, 0 if none */
+	enum hc_fail last;        /* outcome of the last probe */
+};
+
+/*
+ * Apply one probe outcome. DOWN after `failures` counted failures in a row,
+ * or at once on a timeout — a hung server is failed, not healthy — unless
+ * strict (the anti-flap window after a failover), where only `failures` in
+ * a row will do. Returns true when health changed.
+ */
+bool hc_health_apply(struct hc_health *h, enum hc_fail outcome, const struct hc_policy *p,
+		     bool strict, int64_t now_mono_us);
+
+/* Milliseconds until the next probe: a failing member that is not DOWN yet
+ * is re-probed at interval/5 (at least 20 ms) to confirm quickly. */
+int hc_next_probe_ms(const struct hc_health *h, const struct hc_policy *p);
+
+enum hc_state hc_overlay(enum hc_state health, bool fenced, bool maintenance);
+
+/* What the failover decision needs to know of each member. */
+struct hc_cand {
+	enum hc_state health;
+	bool fenced;
+	bool maintenance;
+	bool read_only;         /* as last probed */
+	bool replicating;       /* has replication configured */
+	int64_t lag_ms;         /* last known lag (-1 unknown) */
+	const char *name;       /* for the explanation */
+};
+
+/*
+ * The member a failover away from `primary` should go to, or -1 with the
+ * reason in why. promote: any UP replica (not fenced, not in maintenance)
+ * whose last known lag is known and <= max_lag_ms; the lowest lag wins,
+ * then config order. !promote: only a member some external tool has
+ * already made writable (its lag is checked when known).
+ */
+int hc_pick_candidate(const struct hc_cand *c, size_t n, int primary, const struct hc_policy *p,
+		      char *why, size_t whylen);
+
+#endif
