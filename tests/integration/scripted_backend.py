@@ -431,6 +431,7 @@ class ScriptedBackend:
         self.port = self.lsock.getsockname()[1]
         self.address = f"{host}:{self.port}"
         self.events: list[tuple[int, str]] = []
+        self.log: list[str] = []   # the same, timestamped, for post-mortems
         self._armed: list[str] = []
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
@@ -465,15 +466,21 @@ class ScriptedBackend:
                 pass
         self._thread.join(5)
 
-    def arm(self, name: str):
-        """The next accepted connection runs CONNECTION_SCRIPTS[name]."""
+    def arm(self, name: str, times: int = 1):
+        """The next `times` accepted connections run CONNECTION_SCRIPTS[name]."""
         assert name in CONNECTION_SCRIPTS, name
         with self._lock:
-            self._armed.append(name)
+            self._armed += [name] * times
+
+    def disarm(self):
+        """Forget scripts no connection has taken yet."""
+        with self._lock:
+            self._armed.clear()
 
     def record(self, cid: int, what: str):
         with self._lock:
             self.events.append((cid, what))
+            self.log.append(f"{time.monotonic():.3f} {cid} {what}")
 
     def events_of(self, cid: int) -> list[str]:
         with self._lock:
