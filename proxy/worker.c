@@ -101,6 +101,12 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct wtenant *t = arg;
 	struct worker *w = t->w;
 	(void)l;
+	if (t->backoffs) {
+		log_info("tenant %s: accepting again after %u pause(s), %lld ms out of descriptors",
+			 t->name, t->backoffs,
+			 (long long)((clock_mono_us() - t->backoff_since_us) / 1000));
+		t->backoffs = 0;
+	}
 	if (w->shutting_down || t->removed) {
 		close(fd);
 		return;
@@ -146,9 +152,14 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	struct wtenant *t = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-		/* Out of descriptors: pause instead of spinning on accept. */
-		log_warn("tenant %s: accept failed (%s); pausing accepts for %d ms", t->name,
-			 strerror(err), ACCEPT_BACKOFF_MS);
+		/* Out of descriptors: pause instead of spinning on accept. One
+		 * line per episode; the first accept after it logs the end. */
+		if (t->backoffs++ == 0) {
+			t->backoff_since_us = clock_mono_us();
+			log_warn("tenant %s: accept failed (%s); pausing accepts, retrying every %d ms "
+				 "until a descriptor is free",
+				 t->name, strerror(err), ACCEPT_BACKOFF_MS);
+		}
 		evconnlistener_disable(l);
 		struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
 		evtimer_add(t->backoff_timer, &tv);
