@@ -17,6 +17,17 @@ import urllib.request
 from harness import accounts, clients, rawclient, util
 
 
+# -- config ----------------------------------------------------------------------
+
+def no_failover(cfg: dict) -> dict:
+    """These tests are not about failover: a loaded machine (or tandem under
+    valgrind) that makes a few probes time out must not move the primary
+    under them. The monitor still probes and reports."""
+    for c in cfg["clusters"].values():
+        c["failover"] = {"auto": False}
+    return cfg
+
+
 # -- admin endpoint --------------------------------------------------------------
 
 def admin_get(port: int, path: str, token: str | None = None, method: str = "GET",

@@ -59,6 +59,7 @@ class ClientBadInputTest(unittest.TestCase):
         cls.dir = util.scratch_dir("badin-client")
         cls.pair = MariaDBPair(cls.dir / "pair").start()
         cfg = pair_config(cls.pair, ["t1"], workers=1)
+        sc.no_failover(cfg)
         cfg["limits"] = {"auth_timeout_ms": AUTH_TIMEOUT_MS, "max_packet": MAX_PACKET,
                          "max_auth_failures": 0}
         cls.tandem = TandemProcess(None, cfg, cls.dir).start()

@@ -57,6 +57,7 @@ class IsolationTest(unittest.TestCase):
         srv = certs.make_cert(ca, cls.dir / "certs", "tandem")
         cfg = pair_config(cls.pair, ["a", "b", "walled", "tlsreq", "thr", "fromdb"],
                           workers=1)
+        sc.no_failover(cfg)
         cfg["tenants"]["fromdb"]["users"] = {}
         cfg["tenants"]["fromdb"]["users_from_backend"] = True
         cfg["tenants"]["b"]["users"] = {BOB: {"password": BOB_PW}}

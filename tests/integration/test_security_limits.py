@@ -56,6 +56,7 @@ class LimitsTest(unittest.TestCase):
 
     def start_tandem(self, name, limits=None, tenants=("t1",), **tenant_extra):
         cfg = pair_config(self.pair, list(tenants), workers=1)
+        sc.no_failover(cfg)
         cfg["limits"] = {"max_auth_failures": 0, **(limits or {})}
         for t in cfg["tenants"].values():
             t.update(tenant_extra)
@@ -234,6 +235,7 @@ class LimitsTest(unittest.TestCase):
                               str(util.repo_root() / "build" / "tandem")))
         wrapper.chmod(0o755)
         cfg = pair_config(self.pair, ["t1"], workers=1)
+        sc.no_failover(cfg)
         cfg["limits"] = {"max_auth_failures": 0, "auth_timeout_ms": 60000}
         t = TandemProcess(str(wrapper), cfg, self.dir, name="lowfd").start()
         self.addCleanup(t.stop)

@@ -93,6 +93,7 @@ class SecretsTest(unittest.TestCase):
                         str(rsa_pub)], check=True, capture_output=True)
 
         cfg = pair_config(pair, ["t1", "fromdb"], workers=1)
+        sc.no_failover(cfg)
         cfg["log_level"] = "debug"
         cfg["admin"]["token_file"] = str(secrets_dir / "admin.token")
         cfg["rsa_private_key"] = str(rsa_priv)
