@@ -14,7 +14,9 @@
   counted in /metrics, and free up when sessions close;
 - out of descriptors (tandem run with a low RLIMIT_NOFILE): accepting
   pauses with one logged line per episode, the process does not spin
-  (CPU time from /proc), and accepting resumes when descriptors free up.
+  (CPU time from /proc), a login that finds no descriptor for its backend
+  connection gets 1040 / 08004 at once, and accepting resumes when
+  descriptors free up.
 
 The 16 MiB+ packet before login and max_packet after it are cases of the
 client bad-input suite (test_bad_input_client.py).
@@ -268,18 +270,26 @@ class LimitsTest(unittest.TestCase):
         self.assertLessEqual(lines, 3, "the back-off is logged once per episode")
         # the bystander, which holds its descriptors, still works
         sc.raw_query_ok(bystander)
-        # free descriptors: the waiting connection is greeted and logs in
-        for c in held[:-1]:
-            c.close()
+        # one descriptor frees up: the waiting connection takes it, and its
+        # login finds none left for the backend: 1040 at once, no waiting
+        held[0].close()
         last = held[-1]
         last.sock.settimeout(15)
         scramble = last.read_greeting()
         last.send_packet(1, last.login_packet(APP, rawclient.native_reply(APP_PW, scramble),
                                               "mysql_native_password"))
-        seq, p = last.read_packet()
-        self.assertEqual((seq, p[:1]), (2, b"\x00"), p)
-        sc.raw_query_ok(last)
+        t0 = time.monotonic()
+        seq, code, state, msg = sc.read_err(last)
+        self.assertEqual((seq, code, state), (2, 1040, "08004"), msg)
+        self.assertIn("no descriptor left", msg)
+        self.assertLess(time.monotonic() - t0, 4, "the login waited for a backend")
         last.close()
+        # free descriptors: new connections are greeted and log in
+        for c in held[1:-1]:
+            c.close()
+        again = sc.raw_login(port)
+        sc.raw_query_ok(again)
+        again.close()
         util.wait_for(lambda: "accepting again" in t.log_text(), 10,
                       what="the recovery to be logged")
         bystander.close()
