@@ -184,7 +184,9 @@ def tandem_config(backend: str, workers: int, limits: dict | None = None) -> dic
     return {
         "admin": {"listen": f"127.0.0.1:{util.free_port()}"},
         "workers": workers,
-        "limits": {"max_auth_failures": 0, **(limits or {})},
+        # the fake is not under test: on a loaded machine its answers may
+        # take seconds, which must not fail a login
+        "limits": {"max_auth_failures": 0, "connect_timeout_ms": 30000, **(limits or {})},
         "clusters": {"fake": {"primary": backend,
                               # the fake is not under test: a probe slowed by the
                               # load must not take it out of service
@@ -201,7 +203,13 @@ def tandem_config(backend: str, workers: int, limits: dict | None = None) -> dic
 
 def start_tandem(binary, workdir: Path, backend: str, workers: int = 2,
                  limits: dict | None = None) -> TandemProcess:
-    t = TandemProcess(binary, tandem_config(backend, workers, limits), workdir)
+    """tandem in front of the fake. Under AddressSanitizer (a build-asan
+    binary) freed memory waits in a 256 MiB quarantine before reuse, which
+    alone would fill RSS: it is kept small so RSS shows what tandem holds
+    (the option means nothing to a build without ASan)."""
+    env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
+               + ":quarantine_size_mb=1")
+    t = TandemProcess(binary, tandem_config(backend, workers, limits), workdir, env=env)
     return t.start()
 
 
