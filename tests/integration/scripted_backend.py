@@ -23,6 +23,7 @@ the connection; a script that closes its own side records only
 
 import random
 import re
+import select
 import socket
 import struct
 import threading
@@ -299,7 +300,32 @@ def _bad_login_ok(c: Conn):
     c.wait_closed()
 
 
+def _deaf_after_login(c: Conn):
+    """Logs in, answers tandem's setup statement, then stops reading: what
+    the client sends piles up in front of it."""
+    c.greet()
+    seq = c.read_login()
+    c.ok(seq)
+    _, p = c.read()
+    c.answer(p)
+    c.srv.record(c.id, "deaf")
+    # notice tandem's close without reading what piled up (POLLRDHUP), or
+    # give up and close when the test says so (release_deaf)
+    poller = select.poll()
+    poller.register(c.sock, select.POLLRDHUP)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if poller.poll(200):
+            raise PeerClosed
+        if c.srv.deaf_release.is_set():
+            c.srv.record(c.id, "gave up")
+            c.sock.shutdown(socket.SHUT_RDWR)
+            raise SelfClosed
+    c.srv.record(c.id, "wait timed out")
+
+
 CONNECTION_SCRIPTS = {
+    "deaf_after_login": _deaf_after_login,
     "garbage_greeting": _garbage_greeting,
     "truncated_greeting": _truncated_greeting,
     "greeting_past_its_frame": _greeting_past_its_frame,
@@ -433,6 +459,7 @@ class ScriptedBackend:
         self.events: list[tuple[int, str]] = []
         self.log: list[str] = []   # the same, timestamped, for post-mortems
         self._armed: list[str] = []
+        self.deaf_release = threading.Event()   # deaf_after_login connections close
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
         self._next_id = 0

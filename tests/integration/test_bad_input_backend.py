@@ -20,10 +20,12 @@ an EOF in place of a column definition, a row longer than its packet, a
 frame longer than what is sent (then a stall), an unsolicited LOCAL INFILE
 request, a stall mid-result, a close mid-result, an OK whose session-state
 block runs past its end, a truncated ERR, an empty packet among rows, and
-bytes nobody asked for.
+bytes nobody asked for; a server that stops reading while a client
+streams a 15 MiB command at it (tandem's memory stays flat).
 """
 
 import sys
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -243,6 +245,56 @@ class BackendBadInputTest(unittest.TestCase):
             self.assert_backend_closed(cid)
             util.wait_for(lambda: sc.tenant_metric(self.tandem, "tandem_sessions", "t1")
                           == base, 20, what="the session to close")
+
+    def test_server_that_stops_reading(self):
+        """A client streams a 15 MiB command to a server that has stopped
+        reading: tandem buffers about limits.buffer_high of it, then stops
+        reading the client (its RSS stays flat). While it does not read the
+        client it does not see the client give up either (documented in
+        docs/security.md): the session ends when the server ends its side."""
+        self.fake.arm("deaf_after_login")
+        self.addCleanup(self.fake.disarm)
+        c = sc.raw_login(self.port)
+        util.wait_for(lambda: self.fake.conn_with("deaf"), 10, what="the server to go deaf")
+        cid = self.fake.conn_with("deaf")
+        rss0 = sc.rss_kib(self.tandem.pid)
+        n = 15 << 20                     # one frame (below 16 MiB)
+        sent = [0]
+
+        def stream():
+            c.sock.settimeout(60)
+            try:
+                c.sock.sendall(n.to_bytes(3, "little") + b"\x00" + b"\x03SELECT '")
+                chunk = b"x" * (256 << 10)
+                while sent[0] < n:
+                    c.sock.sendall(chunk)
+                    sent[0] += len(chunk)
+            except OSError:
+                pass
+        th = threading.Thread(target=stream, daemon=True)
+        th.start()
+        # the client's sending stalls once tandem stops reading it
+        last = [-1]
+
+        def stalled():
+            now, was = sent[0], last[0]
+            last[0] = now
+            return now == was and now > 0
+        util.wait_for(stalled, 30, interval=1.0, what="the client's sending to stall")
+        grew = sc.rss_kib(self.tandem.pid) - rss0
+        print(f"deaf server: client pushed {sent[0] >> 20} MiB before stalling; "
+              f"tandem RSS +{grew} KiB", flush=True)
+        self.assertLess(sent[0], n)
+        self.assertLess(grew, 8 << 10)
+        self.bystander.wait_queries(3)
+        base = sc.tenant_metric(self.tandem, "tandem_sessions", "t1") - 1
+        c.close()
+        th.join(30)
+        self.fake.deaf_release.set()
+        self.addCleanup(self.fake.deaf_release.clear)
+        util.wait_for(lambda: "gave up" in self.fake.events_of(cid), 10)
+        util.wait_for(lambda: sc.tenant_metric(self.tandem, "tandem_sessions", "t1") == base,
+                      20, what="the session to close once the server gave up")
 
     def test_bytes_nobody_asked_for(self):
         """A second answer after the response: the session is closed and the
