@@ -17,6 +17,7 @@ PACKAGES=(
   libdbd-mariadb-perl
   # tools the tests and people debugging them use
   openssl curl procps iproute2 strace valgrind
+  linux-perf                          # bench/profile (perf record)
 )
 
 # One dpkg-query for all packages: the common case is "nothing to do".
