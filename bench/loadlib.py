@@ -1,16 +1,14 @@
 """loadlib: the pieces of the load benchmarks (bench/sessions, bench/storm)
-and their smoke test: a fake MySQL server and a MySQL client load
-generator, both asyncio and spread over several processes, plus starting
-tandem in front of the fake and reading its descriptors, RSS and CPU from
-/proc.
+and their smoke test: tandem in front of bench/fakedb, many idle sessions
+held by asyncio clients in several processes (then each runs a query), a
+connection storm by bench/stormgen, and tandem's descriptors, RSS and CPU
+from /proc.
 
-Why a Python fake and not a real server: 10,000 sessions need 10,000
-backend connections, and a storm of logins needs a backend whose own
-login costs next to nothing, or the backend is what gets measured. The
-fake accepts any mysql_native_password login, answers SELECT with one row
-and anything else with an OK, and answers the health monitor's probes.
-Nothing here checks tandem's answers beyond what a client must (an OK
-after the login, a complete result after a query): the tests do that.
+Why a fake and not a real server: 10,000 sessions need 10,000 backend
+connections, and a storm of logins needs a backend whose own login costs
+next to nothing, or the backend is what gets measured. Nothing here checks
+tandem's answers beyond what a client must (an OK after the login, a
+complete result after a query): the tests do that.
 
 Runs under Debian's /usr/bin/python3. Must not: assert timing (benchmarks
 report; tests assert behaviour).
@@ -20,9 +18,10 @@ import asyncio
 import hashlib
 import multiprocessing as mp
 import os
+import re
 import resource
-import socket
 import struct
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from harness import accounts, util  # noqa: E402
+from harness import accounts, procs, util  # noqa: E402
 from harness.tandem import TandemProcess  # noqa: E402
 
 APP, APP_PW = accounts.APP_USER, accounts.APP_PASSWORD
@@ -94,88 +93,36 @@ def native_reply(password: str, scramble: bytes) -> bytes:
 
 # -- the fake server ---------------------------------------------------------------
 
-COLDEF = (lenenc_str(b"def") + b"\0\0\0" + lenenc_str(b"v") + lenenc_str(b"v") + b"\x0c"
-          + struct.pack("<HIBHB", 63, 21, 0x08, 0, 0) + b"\0\0")
-EOF_PKT = b"\xfe\x00\x00\x02\x00"
-
-
-async def _serve_fake(r: asyncio.StreamReader, w: asyncio.StreamWriter):
-    scramble = os.urandom(20).translate(bytes((i % 94) + 33 for i in range(256)))
-    w.write(frame(0, b"\x0a" + b"5.5.5-10.11.0-MariaDB-loadfake\0" + struct.pack("<I", 1)
-                  + scramble[:8] + b"\0" + struct.pack("<H", SERVER_CAPS & 0xFFFF) + b"\x2d"
-                  + struct.pack("<H", 2) + struct.pack("<H", SERVER_CAPS >> 16) + b"\x15"
-                  + b"\0" * 10 + scramble[8:] + b"\0" + NATIVE + b"\0"))
-    try:
-        seq, p = await read_packet(r)
-        caps = struct.unpack_from("<I", p)[0]
-        ok_tail = b"\x00" if caps & (1 << 23) else b""
-        ok = b"\x00\x00\x00\x02\x00\x00\x00" + ok_tail
-        w.write(frame(seq + 1, ok))
-        while True:
-            _, p = await read_packet(r)
-            if not p or p[0] == 0x01:
-                break
-            if p[0] == 0x03 and p[1:7].upper() == b"SELECT":
-                items = p[7:].split(b" FROM ")[0].split(b",")
-                vals = [b"0" if b"read_only" in x else b"" if b"gtid" in x else b"1"
-                        for x in items]
-                out = frame(1, bytes([len(vals)]))
-                s = 2
-                for _ in vals:
-                    out += frame(s, COLDEF)
-                    s += 1
-                out += frame(s, EOF_PKT)
-                out += frame(s + 1, b"".join(lenenc_str(v) for v in vals))
-                out += frame(s + 2, EOF_PKT)
-                w.write(out)
-            else:
-                w.write(frame(1, ok))
-    except (asyncio.IncompleteReadError, ConnectionError, OSError):
-        pass
-    finally:
-        w.close()
-
-
-def _fake_process(sock: socket.socket, ready):
-    raise_nofile()
-
-    async def main():
-        server = await asyncio.start_server(_serve_fake, sock=sock, backlog=4096)
-        ready.set()
-        async with server:
-            await server.serve_forever()
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
-
-
 class FakeBackend:
-    """The fake server in `procs` processes sharing one listening socket."""
+    """bench/fakedb (C, one epoll loop per thread) on a free port: it
+    accepts any login, answers SELECT with one row (and the health
+    monitor's probes), anything else with an OK."""
 
-    def __init__(self, procs: int = 1):
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=4096)
-        self.port = self.sock.getsockname()[1]
-        self.address = f"127.0.0.1:{self.port}"
-        self.procs = []
-        self.nprocs = procs
+    def __init__(self, build_dir: Path, workdir: Path, threads: int = 2):
+        self.binary = Path(build_dir) / "bench" / "fakedb"
+        self.log = Path(workdir) / "fakedb.log"
+        self.proc = procs.ManagedProcess([self.binary, "--threads", str(threads)], self.log,
+                                         name="fakedb")
+        self.port = None
+        self.address = None
 
     def start(self) -> "FakeBackend":
-        ctx = mp.get_context("fork")
-        for _ in range(self.nprocs):
-            ready = ctx.Event()
-            p = ctx.Process(target=_fake_process, args=(self.sock, ready), daemon=True)
-            p.start()
-            ready.wait(30)
-            self.procs.append(p)
+        if not os.access(self.binary, os.X_OK):
+            raise RuntimeError(f"{self.binary} is missing: ninja -C {self.binary.parents[1]}")
+        self.proc.start()
+        m = util.wait_for(lambda: re.search(r"listening on [\d.]+:(\d+)",
+                                            self.log.read_text() if self.log.exists() else ""),
+                          10, what="fakedb to listen")
+        self.port = int(m.group(1))
+        self.address = f"127.0.0.1:{self.port}"
         return self
 
+    @property
+    def pid(self):
+        return self.proc.pid
+
     def stop(self):
-        for p in self.procs:
-            p.terminate()
-        for p in self.procs:
-            p.join(10)
-        self.sock.close()
+        self.proc.stop(5)
 
 
 # -- tandem in front of it ------------------------------------------------------------
@@ -291,18 +238,18 @@ def _hold_process(port, n, parallel, q_ready, q_cmd, q_done):
 
 
 class Sessions:
-    """n logged-in idle sessions through tandem, held by `procs` processes.
+    """n logged-in idle sessions through tandem, held by `nprocs` processes.
     open() returns (opened, errors); query() has each run SELECT 1 and
     returns (ok, errors); close() quits them all."""
 
-    def __init__(self, port: int, n: int, procs: int = 4, parallel: int = 200):
+    def __init__(self, port: int, n: int, nprocs: int = 4, parallel: int = 200):
         ctx = mp.get_context("fork")
         self.q_ready, self.q_done = ctx.Queue(), ctx.Queue()
-        self.q_cmd = [ctx.Queue() for _ in range(procs)]
-        share = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+        self.q_cmd = [ctx.Queue() for _ in range(nprocs)]
+        share = [n // nprocs + (1 if i < n % nprocs else 0) for i in range(nprocs)]
         self.procs = [ctx.Process(target=_hold_process, daemon=True,
                                   args=(port, share[i], parallel, self.q_ready, self.q_cmd[i],
-                                        self.q_done)) for i in range(procs)]
+                                        self.q_done)) for i in range(nprocs)]
 
     def open(self, timeout: float = 300) -> tuple[int, list, int]:
         for p in self.procs:
@@ -331,71 +278,17 @@ class Sessions:
             p.join(60)
 
 
-async def _storm(port: int, rate: float, seconds: float, q):
-    """Open-loop: start a connect/login/quit every 1/rate s for `seconds`."""
-    ok, errors, lat = 0, [], []
-    inflight = set()
-
-    async def one():
-        nonlocal ok
-        t0 = time.monotonic()
-        try:
-            r, w = await asyncio.wait_for(login(port), 30)
-            w.write(frame(0, b"\x01"))
-            await w.drain()
-            w.close()
-            await w.wait_closed()
-            ok += 1
-            lat.append(time.monotonic() - t0)
-        except Exception as e:  # noqa: BLE001
-            errors.append(repr(e))
-    start = time.monotonic()
-    i = 0
-    while True:
-        now = time.monotonic()
-        if now - start >= seconds:
-            break
-        due = start + i / rate
-        if due > now:
-            await asyncio.sleep(due - now)
-        task = asyncio.create_task(one())
-        inflight.add(task)
-        task.add_done_callback(inflight.discard)
-        i += 1
-    started_for = time.monotonic() - start
-    if inflight:
-        await asyncio.wait(inflight, timeout=60)
-    lat.sort()
-    q.put((i, ok, errors[:3], len(errors), started_for,
-           lat[len(lat) // 2] if lat else None, lat[int(len(lat) * 0.99)] if lat else None))
-
-
-def _storm_process(port, rate, seconds, q):
-    raise_nofile()
-    asyncio.run(_storm(port, rate, seconds, q))
-
-
-def storm(port: int, rate: float, seconds: float, procs: int = 4) -> dict:
-    """Connect, log in and quit at `rate` per second in total for `seconds`;
-    returns counts, achieved rate and latency percentiles."""
-    ctx = mp.get_context("fork")
-    q = ctx.Queue()
-    ps = [ctx.Process(target=_storm_process, args=(port, rate / procs, seconds, q), daemon=True)
-          for _ in range(procs)]
-    t0 = time.monotonic()
-    for p in ps:
-        p.start()
-    res = [q.get(timeout=seconds + 120) for _ in ps]
-    for p in ps:
-        p.join(30)
-    wall = time.monotonic() - t0
-    started = sum(r[0] for r in res)
-    ok = sum(r[1] for r in res)
-    p50s = [r[5] for r in res if r[5] is not None]
-    p99s = [r[6] for r in res if r[6] is not None]
-    return {"started": started, "ok": ok, "errors": sum(r[3] for r in res),
-            "error_samples": [e for r in res for e in r[2]][:5],
-            "seconds": max(r[4] for r in res), "wall": wall,
-            "rate": ok / max(r[4] for r in res),
-            "p50_ms": max(p50s) * 1000 if p50s else None,
-            "p99_ms": max(p99s) * 1000 if p99s else None}
+def storm(build_dir: Path, port: int, rate: float, seconds: float, threads: int = 16) -> dict:
+    """bench/stormgen: connect, log in and quit at `rate` per second in total
+    for `seconds`; returns its counts, achieved rate and latency (us)."""
+    binary = Path(build_dir) / "bench" / "stormgen"
+    p = subprocess.run([binary, "--port", str(port), "--rate", str(rate), "--seconds",
+                        str(seconds), "--threads", str(threads)],
+                       capture_output=True, text=True, timeout=seconds + 300)
+    line = next((ln for ln in p.stdout.splitlines() if ln.startswith("result ")), None)
+    if line is None:
+        raise RuntimeError(f"stormgen printed no result: {p.stdout}{p.stderr}")
+    head, _, err = line.partition(" first_error=")
+    r = {k: float(v) for k, v in (kv.split("=") for kv in head.split()[1:])}
+    r["first_error"] = err
+    return r
