@@ -48,22 +48,20 @@ int proto_handshake_parse(const uint8_t *payload, size_t len, struct proto_hands
 		return r.err;
 
 	if (hs->caps & CLIENT_SECURE_CONNECTION) {
-		/* part 2 is max(13, auth_len - 8) bytes, the last of them a NUL */
+		/* part 2 is max(13, auth_len - 8) bytes: the rest of the
+		 * scramble, then a NUL that some servers omit. The scramble
+		 * bytes must all be there; they are never taken to end early at
+		 * a 0 byte, and a plugin name may follow without the NUL. */
 		size_t n = auth_len > 8 ? (size_t)auth_len - 8 : 0;
 		if (n < 13)
 			n = 13;
-		if (n > proto_rd_left(&r))
-			n = proto_rd_left(&r); /* some servers omit the trailing NUL */
-		const uint8_t *part2 = proto_rd_bytes(&r, n);
+		const uint8_t *part2 = proto_rd_bytes(&r, n - 1);
 		if (!part2)
 			return r.err;
-		size_t keep = n;
-		if (keep > 0 && part2[keep - 1] == 0)
-			keep--;
-		if (keep > PROTO_SCRAMBLE_LEN - 8)
-			keep = PROTO_SCRAMBLE_LEN - 8;
-		memcpy(hs->scramble + 8, part2, keep);
-		hs->scramble_len = 8 + keep;
+		if (proto_rd_left(&r) > 0 && r.p[0] == 0)
+			proto_rd_u8(&r);
+		memcpy(hs->scramble + 8, part2, PROTO_SCRAMBLE_LEN - 8);
+		hs->scramble_len = PROTO_SCRAMBLE_LEN;
 	}
 	if (hs->caps & CLIENT_PLUGIN_AUTH) {
 		if (proto_rd_left(&r) == 0)

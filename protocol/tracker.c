@@ -163,12 +163,15 @@ static int result_end(struct proto_tracker *t, uint16_t status, uint16_t warning
 	return RT_DONE;
 }
 
+/* An ERR ends the whole response, even after a result that announced
+ * more: the status keeps the last flags seen, minus that announcement. */
 static int feed_err(struct proto_tracker *t, const uint8_t *p, size_t avail,
 		    struct proto_rt_event *ev)
 {
 	ev->kind = RT_PKT_ERR;
 	int rc = proto_err_parse(p, avail, t->caps, &ev->err);
 	t->state = RT_IDLE;
+	t->status &= (uint16_t)~SERVER_MORE_RESULTS_EXISTS;
 	return rc < 0 ? rc : RT_DONE;
 }
 
@@ -384,29 +387,10 @@ static int feed_auth(struct proto_tracker *t, const uint8_t *p, size_t avail,
 	return PROTO_E_UNEXPECTED;
 }
 
-int proto_tracker_feed(struct proto_tracker *t, const uint8_t *payload, size_t avail,
+/* The first frame of a packet, by state. */
+static int feed_packet(struct proto_tracker *t, const uint8_t *payload, size_t avail,
 		       uint32_t payload_len, struct proto_rt_event *ev)
 {
-	struct proto_rt_event scratch;
-	if (!ev)
-		ev = &scratch;
-	ev->kind = RT_PKT_CONTINUATION;
-
-	/* The tail of a 16 MiB+ packet: a row or a huge OK; pass it by. */
-	if (t->continued) {
-		t->continued = payload_len == PROTO_MAX_FRAME;
-		return t->state == RT_IDLE ? RT_DONE : RT_MORE;
-	}
-	if (t->state == RT_IDLE || t->state == RT_LOCAL_INFILE)
-		return PROTO_E_UNEXPECTED;
-	if (payload_len == 0 || avail == 0)
-		return PROTO_E_MALFORMED;
-	if (avail > payload_len)
-		avail = payload_len;
-	if (avail < proto_tracker_want(t, payload_len, payload[0]))
-		return PROTO_E_TRUNCATED;
-	t->continued = payload_len == PROTO_MAX_FRAME;
-
 	switch (t->state) {
 	case RT_FIRST:
 		return feed_first(t, payload, avail, payload_len, ev);
@@ -453,6 +437,34 @@ int proto_tracker_feed(struct proto_tracker *t, const uint8_t *payload, size_t a
 		break;
 	}
 	return PROTO_E_UNEXPECTED;
+}
+
+int proto_tracker_feed(struct proto_tracker *t, const uint8_t *payload, size_t avail,
+		       uint32_t payload_len, struct proto_rt_event *ev)
+{
+	struct proto_rt_event scratch;
+	if (!ev)
+		ev = &scratch;
+	ev->kind = RT_PKT_CONTINUATION;
+
+	/* The tail of a 16 MiB+ packet: a row or a huge OK; pass it by. A
+	 * response that this packet completed is done after its last frame. */
+	if (t->continued) {
+		t->continued = payload_len == PROTO_MAX_FRAME;
+		return t->state == RT_IDLE && !t->continued ? RT_DONE : RT_MORE;
+	}
+	if (t->state == RT_IDLE || t->state == RT_LOCAL_INFILE)
+		return PROTO_E_UNEXPECTED;
+	if (payload_len == 0 || avail == 0)
+		return PROTO_E_MALFORMED;
+	if (avail > payload_len)
+		avail = payload_len;
+	if (avail < proto_tracker_want(t, payload_len, payload[0]))
+		return PROTO_E_TRUNCATED;
+	t->continued = payload_len == PROTO_MAX_FRAME;
+	int rc = feed_packet(t, payload, avail, payload_len, ev);
+	/* the proxy must pass the continuation frames on before it is done */
+	return rc == RT_DONE && t->continued ? RT_MORE : rc;
 }
 
 void proto_tracker_infile_done(struct proto_tracker *t)

@@ -86,7 +86,8 @@ struct proto_tracker {
 	bool continued;         /* the previous frame was 0xFFFFFF bytes */
 	uint64_t cols_left;
 	uint32_t params_left;
-	uint16_t status;        /* latest server status flags seen */
+	uint16_t status;        /* latest server status flags seen; an ERR keeps
+				 * them but clears SERVER_MORE_RESULTS_EXISTS */
 	uint16_t warnings;
 	uint64_t results;       /* result sets / OKs completed in this response */
 };

@@ -2,6 +2,7 @@
 directories. Nothing here starts or stops a process (that is procs.py)."""
 
 import os
+import random
 import shutil
 import socket
 import tempfile
@@ -16,12 +17,47 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+# Ports handed out by free_port(): below the kernel's ephemeral range
+# (32768-60999 here), so no outgoing connection takes one by chance, and
+# reserved for the life of the process that asked (a file per port under
+# PORT_DIR, holding its pid), so that tests running in parallel never get
+# the same port between "it was free" and "tandem bound it".
+PORT_RANGE = (20000, 32000)
+PORT_DIR = Path(os.environ.get("TANDEM_PORT_DIR", "/tmp/tandem-test-ports"))
+
+
+def _reserve(port: int) -> bool:
+    PORT_DIR.mkdir(parents=True, exist_ok=True)
+    f = PORT_DIR / str(port)
+    for _ in range(2):
+        try:
+            fd = os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = int(f.read_text() or 0)
+            except (OSError, ValueError):
+                owner = 0
+            if owner and Path(f"/proc/{owner}").exists():
+                return False
+            f.unlink(missing_ok=True)   # its owner is gone: reclaim it
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return True
+    return False
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that was free a moment ago. Racy by nature: whoever binds it
-    later must be ready to pick another (MariaDBServer.start retries)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port that is free now and that no other test process will be
+    given while this one lives. Whoever binds it must still cope with a
+    foreign program taking it (MariaDBServer.start retries)."""
+    for _ in range(1000):
+        port = random.randint(*PORT_RANGE)
+        if not port_is_free(port, host) or not _reserve(port):
+            continue
+        if port_is_free(port, host):
+            return port
+    raise RuntimeError(f"no free port in {PORT_RANGE}")
 
 
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
