@@ -67,6 +67,7 @@ struct cfg_failover {
 	int catchup_timeout_ms;
 	int min_interval_ms;
 	int drain_timeout_ms;      /* switchover: wait this long for sessions to leave the old primary */
+	int session_wait_ms;       /* a session whose backend is gone waits this long for a primary */
 	char *replication_user;    /* for turning a former primary into a replica; NULL: monitor's */
 	char *replication_password;
 };
@@ -118,6 +119,7 @@ struct cfg_tenant {
 	unsigned max_connections;  /* 0 = no per-tenant limit */
 	bool local_infile;
 	bool transaction_replay;
+	bool commit_guard;         /* mark commits so one cut off by a failover can be resolved */
 	const struct cfg_tls_server *tls; /* own_tls, the top-level default, or NULL (no TLS) */
 	struct cfg_tls_server *own_tls;   /* the tenant's own "tls" object, owned */
 	bool users_from_backend;   /* accounts of the cluster may log in too */

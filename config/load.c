@@ -290,7 +290,7 @@ static void load_monitor(struct ld *ld, json_t *obj, const char *path, struct cf
 static void load_failover(struct ld *ld, json_t *obj, const char *path, struct cfg_failover *f)
 {
 	static const char *const known[] = {"auto", "promote", "max_lag_ms", "catchup_timeout_ms",
-		"min_interval_ms", "drain_timeout_ms", "replication_user", "replication_password",
+		"min_interval_ms", "drain_timeout_ms", "session_wait_ms", "replication_user", "replication_password",
 		"replication_password_file", NULL};
 	json_t *empty = json_object();
 	if (!obj)
@@ -302,6 +302,7 @@ static void load_failover(struct ld *ld, json_t *obj, const char *path, struct c
 	f->catchup_timeout_ms = (int)get_int(ld, obj, "catchup_timeout_ms", path, 5000, 0, 600000);
 	f->min_interval_ms = (int)get_int(ld, obj, "min_interval_ms", path, 60000, 0, 86400000);
 	f->drain_timeout_ms = (int)get_int(ld, obj, "drain_timeout_ms", path, 2000, 0, 600000);
+	f->session_wait_ms = (int)get_int(ld, obj, "session_wait_ms", path, 15000, 0, 600000);
 	f->replication_user = xstrdup(get_string(ld, obj, "replication_user", path, NULL, false));
 	f->replication_password = get_secret(ld, obj, "replication_password", path, false);
 	if (f->replication_password && !f->replication_user)
@@ -453,7 +454,7 @@ static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg
 			struct cfg_tenant *t)
 {
 	static const char *const known[] = {"listen", "allow", "cluster", "users",
-		"users_from_backend", "max_connections", "local_infile", "transaction_replay",
+		"users_from_backend", "max_connections", "local_infile", "transaction_replay", "commit_guard",
 		"tls", NULL};
 	char path[256];
 	snprintf(path, sizeof(path), "$.tenants.%s", name);
@@ -508,6 +509,7 @@ static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg
 	t->max_connections = (unsigned)get_int(ld, obj, "max_connections", path, 0, 0, 10000000);
 	t->local_infile = get_bool(ld, obj, "local_infile", path, false);
 	t->transaction_replay = get_bool(ld, obj, "transaction_replay", path, false);
+	t->commit_guard = get_bool(ld, obj, "commit_guard", path, true);
 	cfg_tls_load_tenant(ld->errs, obj, path, c, t, ld->base_dir);
 }
 

@@ -42,6 +42,7 @@ struct hc_db {
 	char err[256];         /* its text, never containing a password */
 	bool tcp_reached;      /* the last connect got past TCP (for layered verdicts) */
 	bool hb_table_ready;   /* heartbeat table created on this connection's server */
+	unsigned hb_writes;    /* heartbeats written on this connection (marker purge cadence) */
 };
 
 /* TLS towards the server, as Connector/C takes it. */

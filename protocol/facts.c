@@ -80,8 +80,10 @@ static void free_vars(struct proto_facts *f)
 
 static void free_stmts(struct proto_facts *f)
 {
-	for (uint32_t i = 0; i < f->stmt_cap; i++)
+	for (uint32_t i = 0; i < f->stmt_cap; i++) {
 		free(f->stmts[i].sql);
+		free(f->stmts[i].types);
+	}
 	free(f->stmts);
 	f->stmts = NULL;
 	f->stmt_cap = f->nstmts = 0;
@@ -150,12 +152,46 @@ static bool has_prefix(struct proto_str s, const char *prefix)
 
 /* --------------------------------------------------------- session state */
 
+/* Character-set variables a block named (MariaDB reports a SET NAMES or
+ * SET CHARACTER SET by its character sets only, not by the collation it
+ * changes with them). */
+enum { SEEN_CS_CONNECTION = 1u << 0, SEEN_COLLATION_CONNECTION = 1u << 1 };
+
+static bool name_is(struct proto_str s, const char *name)
+{
+	size_t n = strlen(name);
+	return s.len == n && strncasecmp(s.p, name, n) == 0;
+}
+
+static void forget_var(struct proto_facts *f, const char *name)
+{
+	for (size_t i = 0; i < f->nvars; i++) {
+		if (strcasecmp(f->vars[i].name, name) != 0)
+			continue;
+		free(f->vars[i].name);
+		free(f->vars[i].value);
+		memmove(&f->vars[i], &f->vars[i + 1], (f->nvars - i - 1) * sizeof(f->vars[0]));
+		f->nvars--;
+		return;
+	}
+}
+
+int proto_facts_set_var(struct proto_facts *f, const char *name, const char *value, size_t len)
+{
+	struct proto_str n = {name, strlen(name)}, v = {value, len};
+	return set_var(f, n, v, true);
+}
+
 static int apply_item(struct proto_facts *f, const struct proto_track_item *it, bool by_client,
-		      unsigned *named, bool *state_changed)
+		      unsigned *named, bool *state_changed, unsigned *seen)
 {
 	switch (it->type) {
 	case SESSION_TRACK_SYSTEM_VARIABLES:
 		(*named)++;
+		if (name_is(it->name, "character_set_connection"))
+			*seen |= SEEN_CS_CONNECTION;
+		else if (name_is(it->name, "collation_connection"))
+			*seen |= SEEN_COLLATION_CONNECTION;
 		/* MariaDB reports the GTID of each commit as this variable. */
 		if (it->name.len == 9 && strncasecmp(it->name.p, "last_gtid", 9) == 0)
 			return it->value.len ? set_str(f, &f->last_gtid, it->value.p, it->value.len,
@@ -201,7 +237,7 @@ int proto_facts_apply_track(struct proto_facts *f, const uint8_t *items, size_t 
 			    unsigned origin)
 {
 	bool by_client = (origin & PROTO_FACTS_BY_CLIENT) != 0;
-	unsigned named = 0;
+	unsigned named = 0, seen = 0;
 	bool state_changed = false;
 	int result = PROTO_OK;
 	struct proto_rd r;
@@ -215,12 +251,18 @@ int proto_facts_apply_track(struct proto_facts *f, const uint8_t *items, size_t 
 			result = rc;
 			break;
 		}
-		rc = apply_item(f, &it, by_client, &named, &state_changed);
+		rc = apply_item(f, &it, by_client, &named, &state_changed, &seen);
 		if (rc < 0 && result == PROTO_OK)
 			result = rc;
 	}
 	if (state_changed && named == 0 && by_client && !(origin & PROTO_FACTS_EXPLAINED))
 		f->markers |= PROTO_FACTS_UNTRACKED;
+	/* A new connection character set without its collation: the server
+	 * set the collation too (the set's default, or a COLLATE the caller
+	 * records with proto_facts_set_var), so the one recorded is stale.
+	 * Forgotten, setting the character set again restores the default. */
+	if (by_client && (seen & SEEN_CS_CONNECTION) && !(seen & SEEN_COLLATION_CONNECTION))
+		forget_var(f, "collation_connection");
 	return result;
 }
 
@@ -363,10 +405,12 @@ bool proto_facts_stmt_remove(struct proto_facts *f, uint32_t client_id)
 	if (!st)
 		return false;
 	free(st->sql);
+	free(st->types);
 	uint32_t mask = f->stmt_cap - 1;
 	uint32_t hole = (uint32_t)(st - f->stmts);
 	f->stmts[hole].client_id = 0;
 	f->stmts[hole].sql = NULL;
+	f->stmts[hole].types = NULL;
 	/* Backward shift: move later entries of the run into the hole when
 	 * their home slot does not lie cyclically between the hole and them. */
 	for (uint32_t i = (hole + 1) & mask; f->stmts[i].client_id; i = (i + 1) & mask) {
@@ -377,6 +421,7 @@ bool proto_facts_stmt_remove(struct proto_facts *f, uint32_t client_id)
 		f->stmts[hole] = f->stmts[i];
 		f->stmts[i].client_id = 0;
 		f->stmts[i].sql = NULL;
+		f->stmts[i].types = NULL;
 		hole = i;
 	}
 	f->nstmts--;
@@ -389,5 +434,44 @@ bool proto_facts_stmt_rebind(struct proto_facts *f, uint32_t client_id, uint32_t
 	if (!st)
 		return false;
 	st->backend_id = backend_id;
+	st->bound = false;
+	st->cursor_open = false; /* the new backend has none */
 	return true;
+}
+
+void proto_facts_stmt_cursor(struct proto_facts *f, uint32_t client_id, bool open)
+{
+	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	if (st)
+		st->cursor_open = open;
+}
+
+uint32_t proto_facts_open_cursor(const struct proto_facts *f)
+{
+	for (uint32_t i = 0; i < f->stmt_cap; i++)
+		if (f->stmts[i].client_id && f->stmts[i].cursor_open)
+			return f->stmts[i].client_id;
+	return 0;
+}
+
+void proto_facts_stmt_bound(struct proto_facts *f, uint32_t client_id)
+{
+	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	if (st)
+		st->bound = true;
+}
+
+int proto_facts_stmt_types(struct proto_facts *f, uint32_t client_id, const uint8_t *types,
+			   size_t len)
+{
+	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	if (!st)
+		return PROTO_OK;
+	uint8_t *copy = realloc(st->types, len ? len : 1);
+	if (!copy)
+		return PROTO_E_NOMEM;
+	memcpy(copy, types, len);
+	st->types = copy;
+	st->bound = true;
+	return PROTO_OK;
 }

@@ -59,6 +59,11 @@ struct proto_facts_stmt {
 	char *sql;           /* the SQL text sent with COM_STMT_PREPARE; NULL if too large to keep */
 	size_t sql_len;
 	unsigned sql_flags;  /* enum proto_sql_flag of sql: what each execution may change */
+	uint8_t *types;      /* 2 bytes per parameter, from the last execution that sent them */
+	bool bound;          /* the backend holds parameter types (an execution sent them
+			      * since the statement was prepared there) */
+	bool cursor_open;    /* an execution left a cursor open on the backend that
+			      * fetches have not read to its end */
 };
 
 struct proto_facts {
@@ -118,7 +123,10 @@ enum proto_facts_origin {
  * client sets PROTO_FACTS_TRACKING_OFF), schema, transaction state (an 'L'
  * in its 8th place means LOCK TABLES), characteristics, GTIDs; a
  * STATE_CHANGE item that no other item explains sets PROTO_FACTS_UNTRACKED
- * unless origin has PROTO_FACTS_EXPLAINED. Returns PROTO_OK, a PROTO_E_*
+ * unless origin has PROTO_FACTS_EXPLAINED. A client block that names
+ * character_set_connection but not collation_connection (SET NAMES, SET
+ * CHARACTER SET: MariaDB does not report the collation they change)
+ * forgets the recorded collation_connection. Returns PROTO_OK, a PROTO_E_*
  * parse error (items before the bad one are applied), or PROTO_E_NOMEM.
  */
 int proto_facts_apply_ok(struct proto_facts *f, const struct proto_ok *ok, unsigned origin);
@@ -143,6 +151,10 @@ int proto_facts_init_db(struct proto_facts *f, const char *schema, size_t len);
  */
 int proto_facts_reset(struct proto_facts *f, uint8_t charset, const char *schema, size_t len);
 
+/* The client set a variable the server does not report (the collation of
+ * SET NAMES ... COLLATE): record it as changed. PROTO_OK or PROTO_E_NOMEM. */
+int proto_facts_set_var(struct proto_facts *f, const char *name, const char *value, size_t len);
+
 /* A variable's current value, or NULL. name is case-insensitive. */
 const struct proto_facts_var *proto_facts_var_find(const struct proto_facts *f,
 						   const char *name);
@@ -160,7 +172,23 @@ const struct proto_facts_stmt *proto_facts_stmt_find(const struct proto_facts *f
 						     uint32_t client_id);
 /* Forget a statement (COM_STMT_CLOSE). false if the id was unknown. */
 bool proto_facts_stmt_remove(struct proto_facts *f, uint32_t client_id);
-/* Give a statement a new backend id (after it was prepared again). */
+/* Give a statement a new backend id (after it was prepared again): the
+ * new backend has no parameter types bound for it yet. */
 bool proto_facts_stmt_rebind(struct proto_facts *f, uint32_t client_id, uint32_t backend_id);
+
+/* An execution sent parameter types (2 bytes per parameter): keep them,
+ * the backend holds them now. PROTO_OK or PROTO_E_NOMEM. */
+int proto_facts_stmt_types(struct proto_facts *f, uint32_t client_id, const uint8_t *types,
+			   size_t len);
+/* tandem sent the kept types with an execution: the backend holds them. */
+void proto_facts_stmt_bound(struct proto_facts *f, uint32_t client_id);
+
+/* A statement's cursor: opened by an execution whose answer said
+ * SERVER_STATUS_CURSOR_EXISTS, closed by a fetch that reached the last
+ * row, a reset, or an execution without one. A cursor lives on the
+ * server that opened it: it cannot move with the session. */
+void proto_facts_stmt_cursor(struct proto_facts *f, uint32_t client_id, bool open);
+/* The client id of a statement with an open cursor, or 0 (none). */
+uint32_t proto_facts_open_cursor(const struct proto_facts *f);
 
 #endif

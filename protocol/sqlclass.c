@@ -32,6 +32,8 @@ struct tok {
 	char c;                 /* TOK_PUNCT */
 	char word[WORD_MAX + 1]; /* TOK_WORD / TOK_SYSVAR: upper-cased head */
 	size_t wlen;            /* full length of the word */
+	const char *at;         /* the token's bytes in the text (quotes included) */
+	size_t len;
 };
 
 struct lexer {
@@ -133,14 +135,22 @@ static void take_word(struct lexer *lx, struct tok *t)
 	t->word[n] = 0;
 }
 
+static void lex_tok(struct lexer *lx, struct tok *t);
+
 static void next_tok(struct lexer *lx, struct tok *t)
 {
 	t->kind = TOK_END;
 	t->word[0] = 0;
 	t->wlen = 0;
 	skip_blank(lx);
-	if (lx->p >= lx->end)
-		return;
+	t->at = lx->p;
+	if (lx->p < lx->end)
+		lex_tok(lx, t);
+	t->len = (size_t)(lx->p - t->at);
+}
+
+static void lex_tok(struct lexer *lx, struct tok *t)
+{
 	const char *p = lx->p;
 	unsigned char c = (unsigned char)*p;
 	size_t left = (size_t)(lx->end - p);
@@ -184,8 +194,10 @@ struct stmt {
 	char head[HEAD_WORDS][WORD_MAX + 1]; /* its first words, upper-cased */
 	unsigned nhead;
 	unsigned ntok;       /* tokens in the statement */
-	bool is_set, is_call, is_flush;
+	bool is_set, is_call, is_flush, is_select;
 	bool seen_read;      /* FLUSH ...: READ seen */
+	bool seen_lock_in;   /* LOCK IN seen (of LOCK IN SHARE MODE) */
+	unsigned names_at;   /* SET: token index of NAMES + 1; 0: none */
 	struct tok prev;     /* the previous token */
 };
 
@@ -226,6 +238,72 @@ static void classify_head(const struct stmt *st, struct proto_sql_class *out)
 		out->flags |= PROTO_SQL_PREPARE;
 }
 
+const char *proto_sql_kind_name(enum proto_sql_kind k)
+{
+	switch (k) {
+	case PROTO_SQL_KIND_OTHER: return "other";
+	case PROTO_SQL_KIND_READ: return "read";
+	case PROTO_SQL_KIND_WRITE: return "write";
+	case PROTO_SQL_KIND_BEGIN: return "begin";
+	case PROTO_SQL_KIND_COMMIT: return "commit";
+	case PROTO_SQL_KIND_ROLLBACK: return "rollback";
+	case PROTO_SQL_KIND_SET: return "set";
+	case PROTO_SQL_KIND_USE: return "use";
+	}
+	return "?";
+}
+
+/* The kind of a statement from its first words. */
+static enum proto_sql_kind kind_of(const struct stmt *st)
+{
+	static const char *const reads[] = {"SELECT", "SHOW", "DESCRIBE", "DESC", "HELP", NULL};
+	static const char *const writes[] = {"INSERT", "UPDATE", "DELETE", "REPLACE", NULL};
+	for (unsigned i = 0; reads[i]; i++)
+		if (head_is(st, 0, reads[i]))
+			return PROTO_SQL_KIND_READ;
+	if (head_is(st, 0, "EXPLAIN") && !head_is(st, 1, "ANALYZE"))
+		return PROTO_SQL_KIND_READ;
+	for (unsigned i = 0; writes[i]; i++)
+		if (head_is(st, 0, writes[i]))
+			return PROTO_SQL_KIND_WRITE;
+	/* BEGIN NOT ATOMIC opens a compound statement, not a transaction */
+	if (head_is(st, 0, "BEGIN") && (st->nhead == 1 || head_is(st, 1, "WORK")))
+		return PROTO_SQL_KIND_BEGIN;
+	if (head_is(st, 0, "START") && head_is(st, 1, "TRANSACTION"))
+		return PROTO_SQL_KIND_BEGIN;
+	if (head_is(st, 0, "COMMIT"))
+		return PROTO_SQL_KIND_COMMIT;
+	if (head_is(st, 0, "ROLLBACK") && !head_is(st, 1, "TO") &&
+	    !(head_is(st, 1, "WORK") && head_is(st, 2, "TO")))
+		return PROTO_SQL_KIND_ROLLBACK;
+	if (head_is(st, 0, "SET") && !head_is(st, 1, "TRANSACTION") &&
+	    !(head_is(st, 2, "TRANSACTION")))
+		return PROTO_SQL_KIND_SET;
+	if (head_is(st, 0, "USE"))
+		return PROTO_SQL_KIND_USE;
+	return PROTO_SQL_KIND_OTHER;
+}
+
+/* The collation name of SET NAMES ... COLLATE: a word, 'string' or `name`. */
+static void take_collate(const struct tok *t, struct proto_sql_class *out)
+{
+	const char *p = t->at;
+	size_t n = t->len;
+	if ((t->kind == TOK_STRING || t->kind == TOK_QIDENT) && n >= 2) {
+		p++;
+		n -= 2;
+	} else if (t->kind != TOK_WORD) {
+		return;
+	}
+	if (n == 0 || n > 64)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!is_word_byte((unsigned char)p[i]) || (unsigned char)p[i] >= 0x80)
+			return;
+	out->collate = p;
+	out->collate_len = n;
+}
+
 /* Patterns that may appear anywhere in a statement; t follows st->prev. */
 static void classify_tok(struct stmt *st, const struct tok *t, struct proto_sql_class *out)
 {
@@ -242,6 +320,12 @@ static void classify_tok(struct stmt *st, const struct tok *t, struct proto_sql_
 		if ((t->kind == TOK_WORD || t->kind == TOK_SYSVAR) &&
 		    strncmp(t->word, "SESSION_TRACK", 13) == 0)
 			out->flags |= PROTO_SQL_SESSION_TRACK;
+		if (word_is(t, "NAMES") && !st->names_at)
+			st->names_at = st->ntok + 1;
+		/* SET NAMES cs COLLATE name: tokens NAMES+1, +2, +3 */
+		if (st->names_at && st->ntok == st->names_at + 2 && word_is(pv, "COLLATE") &&
+		    !out->collate)
+			take_collate(t, out);
 	}
 	if (st->is_flush) {
 		if (word_is(t, "READ"))
@@ -249,11 +333,25 @@ static void classify_tok(struct stmt *st, const struct tok *t, struct proto_sql_
 		else if (word_is(t, "LOCK") && st->seen_read)
 			out->flags |= PROTO_SQL_LOCK_TABLES;
 	}
+	if (st->is_select && st->ntok > 0) {
+		if (word_is(pv, "FOR") && (word_is(t, "UPDATE") || word_is(t, "SHARE")))
+			out->flags |= PROTO_SQL_LOCKING_READ;
+		if (word_is(pv, "LOCK") && word_is(t, "IN"))
+			st->seen_lock_in = true;
+		if (st->seen_lock_in && word_is(t, "SHARE"))
+			out->flags |= PROTO_SQL_LOCKING_READ;
+		if (word_is(t, "INTO"))
+			out->flags |= PROTO_SQL_INTO;
+	}
+	if (word_is(t, "RETURNING"))
+		out->flags |= PROTO_SQL_RETURNING;
 }
 
 static void end_stmt(struct stmt *st, struct proto_sql_class *out)
 {
 	if (st->ntok > 0) {
+		if (out->statements == 0)
+			out->kind = kind_of(st);
 		out->statements++;
 		classify_head(st, out);
 	}
@@ -289,6 +387,7 @@ void proto_sql_classify(const char *sql, size_t len, bool no_backslash_escapes, 
 				st.is_set = strcmp(t.word, "SET") == 0;
 				st.is_call = strcmp(t.word, "CALL") == 0;
 				st.is_flush = strcmp(t.word, "FLUSH") == 0;
+				st.is_select = strcmp(t.word, "SELECT") == 0;
 			}
 		}
 		classify_tok(&st, &t, out);

@@ -32,12 +32,37 @@ enum proto_sql_flag {
 	PROTO_SQL_SESSION_TRACK = 1u << 7, /* a SET that names a session_track_* variable */
 	PROTO_SQL_MULTI = 1u << 8,         /* more than one statement */
 	PROTO_SQL_PARTIAL = 1u << 9,       /* the text was cut (the caller saw only its head) */
+	PROTO_SQL_LOCKING_READ = 1u << 10, /* SELECT ... FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE */
+	PROTO_SQL_INTO = 1u << 11,         /* SELECT ... INTO (a file or variables) */
+	PROTO_SQL_RETURNING = 1u << 12,    /* INSERT/DELETE/REPLACE ... RETURNING: a write with rows */
 };
+
+/* What the first statement of a text is, for deciding what a failover may
+ * do with it (retry a read, resolve a commit). Conservative: anything not
+ * recognised for sure is OTHER. */
+enum proto_sql_kind {
+	PROTO_SQL_KIND_OTHER = 0,
+	PROTO_SQL_KIND_READ,     /* SELECT, SHOW, DESCRIBE/DESC, EXPLAIN (not ANALYZE), HELP */
+	PROTO_SQL_KIND_WRITE,    /* INSERT, UPDATE, DELETE, REPLACE */
+	PROTO_SQL_KIND_BEGIN,    /* BEGIN [WORK], START TRANSACTION */
+	PROTO_SQL_KIND_COMMIT,   /* COMMIT [WORK] [AND [NO] CHAIN] [[NO] RELEASE] */
+	PROTO_SQL_KIND_ROLLBACK, /* ROLLBACK [WORK] (not ROLLBACK TO SAVEPOINT) */
+	PROTO_SQL_KIND_SET,      /* SET ... (not SET TRANSACTION, which is OTHER) */
+	PROTO_SQL_KIND_USE,      /* USE db */
+};
+
+const char *proto_sql_kind_name(enum proto_sql_kind k);
 
 struct proto_sql_class {
 	unsigned flags;        /* enum proto_sql_flag */
+	enum proto_sql_kind kind; /* of the first statement */
 	unsigned statements;   /* non-empty statements seen */
 	unsigned load_local;   /* statements that may ask for a local file */
+	/* SET NAMES cs COLLATE name: the name (without quotes), pointing into
+	 * the text; NULL when there is none. MariaDB's session tracking does
+	 * not report the collation this sets (only the character sets). */
+	const char *collate;
+	size_t collate_len;
 };
 
 /*

@@ -42,6 +42,12 @@ static json_t *tenant_json(struct daemon *d, const struct cfg_tenant *t)
 	json_object_set_new(o, "queries", json_integer((json_int_t)SUM(rt, queries)));
 	json_object_set_new(o, "failover_closed_sessions",
 			    json_integer((json_int_t)SUM(rt, failover_closed)));
+	json_object_set_new(o, "sessions_moved", json_integer((json_int_t)SUM(rt, sessions_moved)));
+	json_object_set_new(o, "reads_rerun", json_integer((json_int_t)SUM(rt, reads_rerun)));
+	json_object_set_new(o, "transactions_replayed",
+			    json_integer((json_int_t)SUM(rt, transactions_replayed)));
+	json_object_set_new(o, "failover_errors",
+			    json_integer((json_int_t)SUM(rt, failover_errors)));
 	if (t->cluster)
 		json_object_set_new(o, "last_failover",
 				    hc_monitor_last_failover_json(d->mon, t->cluster->name));
@@ -105,6 +111,17 @@ static void metrics(struct evbuffer *out, void *arg)
 	T("tandem_failover_closed_sessions_total",
 	  "Sessions closed with an error because their primary moved (failover, switchover).",
 	  "counter", failover_closed);
+	T("tandem_sessions_moved_total",
+	  "Sessions moved to a new backend connection (failover, switchover, broken connection).",
+	  "counter", sessions_moved);
+	T("tandem_reads_rerun_total", "Interrupted reads run again on the new backend after a move.",
+	  "counter", reads_rerun);
+	T("tandem_transactions_replayed_total",
+	  "Open transactions replayed on the new backend after a move, answers matching.",
+	  "counter", transactions_replayed);
+	T("tandem_failover_errors_total",
+	  "Errors sent to clients because a move lost their command, transaction or session state.",
+	  "counter", failover_errors);
 	T("tandem_queries_total", "Commands forwarded to backends.", "counter", queries);
 	T("tandem_client_received_bytes_total", "Bytes received from clients.", "counter",
 	  bytes_from_clients);

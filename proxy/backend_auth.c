@@ -51,6 +51,7 @@ void sess_backend_start(struct session *s)
 		return;
 	case WORKER_PICK_FAIL:
 		stat_add(&s->wt->stats->backend_errors, 1);
+		/* (a move that finds no primary gives up in sess_fail) */
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: no writable database server is available for tenant '%s': %s",
 			  s->wt->name, why);
@@ -322,6 +323,12 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 	if (proto_ok_parse(p, len, s->backend_caps, &ok) < 0) {
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent a malformed OK", s->backend_addr);
+		return;
+	}
+	if (s->mg.active) {
+		/* A move: this OK is tandem's, the client logged in long ago. */
+		evbuffer_drain(s->backend.in, (size_t)span);
+		sess_migrate_logged_in(s);
 		return;
 	}
 	if (s->sha2_fast_auth) {

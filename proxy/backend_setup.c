@@ -81,6 +81,11 @@ void sess_setup_begin(struct session *s, const struct proto_ok *login_ok)
 	setup_send(s);
 }
 
+void sess_setup_resend(struct session *s)
+{
+	setup_send(s);
+}
+
 void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, size_t len)
 {
 	if (proto_facts_reset(&s->sf.f, charset, schema, len) < 0)

@@ -31,6 +31,7 @@ static void clear_pending(struct sess_facts *sf)
 	sf->pending_text = NULL;
 	sf->pending_len = 0;
 	sf->pending_known = false;
+	sf->collate[0] = 0;
 }
 
 /* Keep the text of a prepare or COM_INIT_DB until its answer. */
@@ -65,6 +66,13 @@ void sess_facts_command(struct session *s, const uint8_t *payload, size_t have, 
 		proto_sql_classify((const char *)payload + 1, have - 1,
 				   (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, !whole,
 				   &sf->cmd_class);
+		/* The text goes on to the backend: keep the collation name, which
+		 * the server will not report. */
+		if (sf->cmd_class.collate) {
+			memcpy(sf->collate, sf->cmd_class.collate, sf->cmd_class.collate_len);
+			sf->collate[sf->cmd_class.collate_len] = 0;
+			sf->cmd_class.collate = NULL;
+		}
 		/* A file request is forwarded only for a LOAD DATA LOCAL the client
 		 * sent, on a tenant that allows it, to a client that offered files. */
 		if (s->wt->cfg->local_infile && (s->client_caps & CLIENT_LOCAL_FILES))
@@ -109,9 +117,45 @@ int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_
 	/* What an execution may change, from the SQL seen at prepare time;
 	 * sess_facts_command() keeps it for the response. */
 	s->sf.stmt_flags = st->sql_flags;
+	s->sf.exec_types_for = 0;
+	if (cmd == COM_STMT_EXECUTE && st->params > 0) {
+		/* Parameter types travel with the first execution only. Keep
+		 * them: after a move the new backend needs them again, and the
+		 * client will not send them (it does not know it moved). */
+		size_t off = 10 + ((size_t)st->params + 7) / 8;
+		size_t tlen = 2 * (size_t)st->params;
+		if (have > off && payload[off] == 1 && have >= off + 1 + tlen) {
+			if (proto_facts_stmt_types(&s->sf.f, id, payload + off + 1, tlen) < 0)
+				s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
+		} else if (have > off && payload[off] == 0 && !st->bound && st->types) {
+			s->sf.exec_types_for = id;
+		}
+	}
 	if (cmd == COM_STMT_CLOSE)
 		proto_facts_stmt_remove(&s->sf.f, id);
 	return 0;
+}
+
+uint8_t *sess_facts_exec_types(struct session *s, uint32_t client_id, const uint8_t *payload,
+			       size_t len, size_t *newlen)
+{
+	const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, client_id);
+	if (!st || !st->types || st->params == 0)
+		return NULL;
+	size_t off = 10 + ((size_t)st->params + 7) / 8;
+	size_t tlen = 2 * (size_t)st->params;
+	if (len <= off || payload[off] != 0)
+		return NULL;
+	uint8_t *p = malloc(len + tlen);
+	if (!p)
+		return NULL;
+	memcpy(p, payload, off);
+	p[off] = 1;
+	memcpy(p + off + 1, st->types, tlen);
+	memcpy(p + off + 1 + tlen, payload + off + 1, len - off - 1);
+	*newlen = len + tlen;
+	proto_facts_stmt_bound(&s->sf.f, client_id); /* the backend holds them from now on */
+	return p;
 }
 
 void sess_facts_ok(struct session *s, const struct proto_ok *ok)
@@ -136,6 +180,14 @@ uint32_t sess_facts_prepared(struct session *s, const struct proto_prepare_ok *p
 	return id;
 }
 
+/* The client id of the statement the command in flight names (MariaDB's
+ * "the last one prepared" resolved). */
+static uint32_t cmd_stmt(const struct session *s)
+{
+	uint32_t id = s->mg.cmd_client_id;
+	return id == UINT32_MAX ? s->sf.f.last_stmt_id : id;
+}
+
 void sess_facts_done(struct session *s)
 {
 	struct sess_facts *sf = &s->sf;
@@ -143,8 +195,25 @@ void sess_facts_done(struct session *s)
 	if (!sf->cmd_failed) {
 		switch (s->tr.cmd) {
 		case COM_QUERY:
+			if (sf->collate[0] && (sf->cmd_class.flags & PROTO_SQL_MULTI))
+				sf->f.markers |= PROTO_FACTS_INCOMPLETE; /* which statement won? */
+			else if (sf->collate[0] &&
+				 proto_facts_set_var(&sf->f, "collation_connection", sf->collate,
+						     strlen(sf->collate)) < 0)
+				sf->f.markers |= PROTO_FACTS_INCOMPLETE;
+			proto_facts_apply_sql(&sf->f, &sf->cmd_class);
+			break;
 		case COM_STMT_EXECUTE:
 			proto_facts_apply_sql(&sf->f, &sf->cmd_class);
+			proto_facts_stmt_cursor(&sf->f, cmd_stmt(s),
+						(s->tr.status & SERVER_STATUS_CURSOR_EXISTS) != 0);
+			break;
+		case COM_STMT_FETCH:
+			if (s->tr.status & SERVER_STATUS_LAST_ROW_SENT)
+				proto_facts_stmt_cursor(&sf->f, cmd_stmt(s), false);
+			break;
+		case COM_STMT_RESET:
+			proto_facts_stmt_cursor(&sf->f, cmd_stmt(s), false);
 			break;
 		case COM_INIT_DB:
 			if (sf->pending_known)

@@ -35,6 +35,7 @@
 #define SCAN_STACK 512
 
 #define ER_MALFORMED_PACKET 1835
+#define ER_WRONG_ARGUMENTS 1210 /* HY000 Incorrect arguments to mysqld_stmt_execute */
 #define ER_NOT_ALLOWED_COMMAND 1148 /* 42000 */
 /* A packet tandem builds in place of a backend one fits here (an OK
  * reshaped, a prepare OK renumbered); larger ones go to the heap. */
@@ -78,6 +79,9 @@ void sess_idle_enter(struct session *s)
 		sess_close(s, "draining");
 		return;
 	}
+	/* A switchover waits for this session to leave the old primary. */
+	if (s->mg.park && sess_migrate_idle(s))
+		return;
 	conn_read_enable(&s->client);
 	sess_idle_read(s);
 }
@@ -95,6 +99,7 @@ static void result_done(struct session *s)
 	else
 		s->flags &= ~(unsigned)SESS_F_AUTOCOMMIT;
 	sess_facts_done(s);
+	sess_replay_result(s);
 	s->result_done = false;
 	sess_set_state(s, SESS_IDLE);
 	sess_idle_enter(s);
@@ -177,6 +182,35 @@ static bool stream_command(struct session *s)
 	}
 }
 
+/*
+ * The statement moved to a new backend, which has no parameter types for
+ * it, and the client (which does not know) sent none: put the kept types
+ * into the command, in the client's input where it waits to be forwarded.
+ * p is invalid afterwards; *len is the new payload length. False when the
+ * command was answered with an error instead.
+ */
+static bool with_types(struct session *s, uint8_t *p, bool whole, uint32_t *len)
+{
+	uint32_t id = s->sf.exec_types_for;
+	s->sf.exec_types_for = 0;
+	size_t nlen = 0;
+	uint8_t *np = whole ? sess_facts_exec_types(s, id, p, *len, &nlen) : NULL;
+	if (!np) {
+		answer_self(s, *len, whole, ER_WRONG_ARGUMENTS, "HY000",
+			    "tandem: this statement moved to a new server after a failover and its "
+			    "parameter types could not be sent again; prepare it again");
+		return false;
+	}
+	uint8_t hdr[PROTO_HEADER_LEN];
+	proto_frame_build(hdr, (uint32_t)nlen, 0);
+	evbuffer_drain(s->client.in, PROTO_HEADER_LEN + *len);
+	evbuffer_prepend(s->client.in, np, nlen);
+	evbuffer_prepend(s->client.in, hdr, sizeof(hdr));
+	free(np);
+	*len = (uint32_t)nlen;
+	return true;
+}
+
 /* One whole (or, for a large one, the head of a) client command.
  * p holds `have` payload bytes of a frame of `len`; statement ids are
  * rewritten in place. Returns false when the session must stop reading
@@ -196,15 +230,28 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 		sess_fail(s, ER_MALFORMED_PACKET, "HY000", "Malformed communication packet");
 		return false;
 	}
+	if (s->mg.pending) {
+		/* The session moved after a failover and lost something: this
+		 * command's answer says so (migrate.h), and it is not run. */
+		uint16_t code;
+		const char *state, *msg;
+		if (sess_migrate_owed(s, p, have, &code, &state, &msg)) {
+			stat_add(&s->wt->stats->failover_errors, 1);
+			answer_self(s, len, whole, code, state, msg);
+			return true;
+		}
+	}
 	if (cmd == COM_CHANGE_USER) {
 		/* a login in the middle of the session: change_user.c owns it now */
 		sess_change_user_start(s, p, len);
 		evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
 		return false;
 	}
+	uint32_t client_stmt = 0;
 	if (proto_cmd_has_stmt_id(cmd)) {
 		uint16_t code;
 		char msg[160];
+		proto_stmt_id_parse(p, have, &client_stmt);
 		if (sess_facts_stmt_id(s, p, have, &code, msg, sizeof(msg)) < 0) {
 			answer_self(s, len, whole, code, "HY000", msg);
 			return true;
@@ -223,6 +270,11 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 		return true;
 	}
 	sess_facts_command(s, p, have, whole);
+	sess_migrate_keep(s, p, have, len, client_stmt);
+	sess_replay_command(s, p, have, len, client_stmt);
+	sess_guard_command(s, p, have, whole);
+	if (s->sf.exec_types_for && !with_types(s, p, whole, &len))
+		return true;
 	stat_add(&s->wt->stats->queries, 1);
 	s->cmd_started_us = clock_mono_us();
 	s->cmd_expects_result = rc == RT_MORE;
@@ -248,6 +300,7 @@ void sess_idle_read(struct session *s)
 				 * tandem sends before the backend answers (shutdown
 				 * deadline) must carry this sequence id. */
 				s->bfr.next_seq = s->cfr.next_seq;
+				sess_guard_after_command(s);
 				sess_set_state(s, SESS_RESULT);
 				break;
 			}
@@ -395,8 +448,12 @@ static void pass_on(struct session *s, size_t n)
 		evbuffer_drain(s->backend.in, n);
 		return;
 	}
-	evbuffer_remove_buffer(s->backend.in, s->client.out, n);
-	stat_add(&s->wt->stats->bytes_to_clients, n);
+	struct evbuffer *out = sess_guard_out(s);
+	evbuffer_remove_buffer(s->backend.in, out, n);
+	if (out == s->client.out) {
+		stat_add(&s->wt->stats->bytes_to_clients, n);
+		s->mg.answered = true;
+	}
 }
 
 /* Cut the frame of len payload bytes at `start` out of the input; what
@@ -407,8 +464,12 @@ static enum pkt_action replace_frame(struct session *s, size_t start, uint32_t l
 	pass_on(s, start);
 	evbuffer_drain(s->backend.in, PROTO_HEADER_LEN + (size_t)len);
 	if (pkt && n && !s->sf.discard) {
-		evbuffer_add(s->client.out, pkt, n);
-		stat_add(&s->wt->stats->bytes_to_clients, n);
+		struct evbuffer *out = sess_guard_out(s);
+		evbuffer_add(out, pkt, n);
+		if (out == s->client.out) {
+			stat_add(&s->wt->stats->bytes_to_clients, n);
+			s->mg.answered = true;
+		}
 	}
 	return PKT_REPLACED;
 }
@@ -527,6 +588,8 @@ static enum pkt_action on_packet(struct session *s, size_t start, const struct p
 	case RT_PKT_ERR:
 		if (s->tr.results == 0)
 			s->sf.cmd_failed = true;
+		if (s->cg.holding)
+			s->cg.held_err = true;
 		return PKT_PASS;
 	case RT_PKT_PREPARE_OK:
 		return renumber_prepare(s, start, f, &ev->prepare);
@@ -548,6 +611,8 @@ void sess_result_read(struct session *s)
 	/* Answers to tandem's own statements come first and go nowhere. */
 	if (s->sf.setup_pending && !sess_setup_read(s))
 		return;
+	if (s->cg.before && !sess_guard_read_before(s))
+		return;
 	struct evbuffer *in = s->backend.in;
 	size_t avail = evbuffer_get_length(in);
 	size_t off = 0;
@@ -557,6 +622,7 @@ void sess_result_read(struct session *s)
 	while (off < avail && (s->resp_left > 0 || !s->result_done)) {
 		if (s->resp_left > 0) {
 			size_t take = avail - off < s->resp_left ? avail - off : (size_t)s->resp_left;
+			sess_replay_more(s, off, take);
 			off += take;
 			s->resp_left -= take;
 			continue;
@@ -566,16 +632,14 @@ void sess_result_read(struct session *s)
 		struct evbuffer_ptr pos;
 		uint8_t head[PROTO_HEADER_LEN + 1] = {0};
 		evbuffer_ptr_set(in, &pos, off, EVBUFFER_PTR_SET);
-		evbuffer_copyout_from(in, &pos, head, PROTO_HEADER_LEN);
+		evbuffer_copyout_from(in, &pos, head, avail - off > PROTO_HEADER_LEN
+								? sizeof(head) : PROTO_HEADER_LEN);
 		struct proto_frame f;
-		proto_frame_parse(head, PROTO_HEADER_LEN, &f);
-		/* An empty frame has no first byte to wait for (and the byte
-		 * after its header belongs to the next frame). */
-		if (f.len > 0) {
-			if (avail - off < PROTO_HEADER_LEN + 1)
-				break;
-			evbuffer_copyout_from(in, &pos, head, sizeof(head));
-		}
+		proto_frame_parse(head, sizeof(head), &f);
+		/* the first payload byte tells rows from terminators; an empty
+		 * frame (the end of a 16 MiB+ packet) has none to wait for */
+		if (f.len > 0 && avail - off < PROTO_HEADER_LEN + 1)
+			break;
 		uint32_t want = proto_tracker_want(&s->tr, f.len, head[PROTO_HEADER_LEN]);
 		/* A prepare OK is renumbered: all of it must be here. */
 		size_t need = want;
@@ -610,6 +674,7 @@ void sess_result_read(struct session *s)
 			return;
 		}
 		s->bfr.next_seq = (uint8_t)(f.seq + 1);
+		sess_replay_frame(s, &ev, off, f.len);
 		enum pkt_action act = on_packet(s, off, &f, &ev);
 		free(heap); /* ev points into it until here */
 		if (act == PKT_FAILED)
@@ -649,6 +714,15 @@ void sess_result_read(struct session *s)
 		return;
 	}
 	if (s->result_done && s->resp_left == 0) {
+		/* A guarded autocommit write: its answer waits for tandem's COMMIT. */
+		if (s->cg.after || s->cg.holding) {
+			if (!sess_guard_read_after(s))
+				return;
+			if (conn_flush(&s->client) < 0) {
+				sess_close(s, "client gone");
+				return;
+			}
+		}
 		result_done(s);
 		return;
 	}

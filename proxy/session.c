@@ -47,6 +47,7 @@ const char *sess_state_name(enum sess_state st)
 		[SESS_COMMAND] = "command",
 		[SESS_RESULT] = "result",
 		[SESS_LOCAL_INFILE] = "local_infile",
+		[SESS_RESTORE] = "restore",
 		[SESS_CLOSING] = "closing",
 		[SESS_CLOSED] = "closed",
 	};
@@ -56,25 +57,32 @@ const char *sess_state_name(enum sess_state st)
 #define T(s) (1u << (s))
 /* allowed[from] = set of states it may move to. CLOSING and CLOSED are
  * reachable from everywhere and are not listed. */
+/* A move (migrate.h) leaves an attached state for BACKEND_CONNECT or
+ * BACKEND_WAIT; a move that gives up ends IDLE with SESS_F_BACKEND_GONE. */
+#define MOVE (T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT))
+#define GIVE_UP T(SESS_IDLE)
 static const unsigned allowed[SESS_NSTATES] = {
 	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_TLS) | T(SESS_CLIENT_AUTH) | T(SESS_BACKEND_CONNECT) |
 				  T(SESS_BACKEND_WAIT),
 	[SESS_CLIENT_TLS] = T(SESS_CLIENT_HANDSHAKE),
 	[SESS_CLIENT_AUTH] = T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT),
-	[SESS_BACKEND_WAIT] = T(SESS_BACKEND_CONNECT),
-	[SESS_BACKEND_CONNECT] = T(SESS_BACKEND_HANDSHAKE) | T(SESS_BACKEND_WAIT),
-	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH) | T(SESS_BACKEND_WAIT),
-	[SESS_BACKEND_TLS] = T(SESS_BACKEND_AUTH) | T(SESS_BACKEND_WAIT),
-	[SESS_BACKEND_AUTH] = T(SESS_IDLE) | T(SESS_BACKEND_WAIT),
-	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT) | T(SESS_CHANGE_USER_AUTH),
-	[SESS_CHANGE_USER_AUTH] = T(SESS_CHANGE_USER_BACKEND),
-	[SESS_CHANGE_USER_BACKEND] = T(SESS_IDLE),
-	[SESS_COMMAND] = T(SESS_RESULT) | T(SESS_IDLE),
-	[SESS_RESULT] = T(SESS_IDLE) | T(SESS_LOCAL_INFILE),
-	[SESS_LOCAL_INFILE] = T(SESS_RESULT),
+	[SESS_BACKEND_WAIT] = T(SESS_BACKEND_CONNECT) | GIVE_UP,
+	[SESS_BACKEND_CONNECT] = T(SESS_BACKEND_HANDSHAKE) | T(SESS_BACKEND_WAIT) | GIVE_UP,
+	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP,
+	[SESS_BACKEND_TLS] = T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP,
+	[SESS_BACKEND_AUTH] = T(SESS_IDLE) | T(SESS_RESTORE) | MOVE,
+	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT) | T(SESS_CHANGE_USER_AUTH) | MOVE,
+	[SESS_CHANGE_USER_AUTH] = T(SESS_CHANGE_USER_BACKEND) | MOVE,
+	[SESS_CHANGE_USER_BACKEND] = T(SESS_IDLE) | MOVE,
+	[SESS_COMMAND] = T(SESS_RESULT) | T(SESS_IDLE) | MOVE,
+	[SESS_RESULT] = T(SESS_IDLE) | T(SESS_LOCAL_INFILE) | MOVE,
+	[SESS_LOCAL_INFILE] = T(SESS_RESULT) | MOVE,
+	[SESS_RESTORE] = T(SESS_IDLE) | T(SESS_RESULT) | MOVE,
 	[SESS_CLOSING] = 0,
 	[SESS_CLOSED] = 0,
 };
+#undef MOVE
+#undef GIVE_UP
 #undef T
 
 void sess_set_state(struct session *s, enum sess_state to)
@@ -150,6 +158,9 @@ static void backend_on_read(struct conn *c, void *arg)
 	case SESS_RESULT:
 		sess_result_read(s);
 		break;
+	case SESS_RESTORE:
+		sess_restore_read(s);
+		break;
 	case SESS_CLOSING:
 	case SESS_CLOSED:
 		evbuffer_drain(s->backend.in, evbuffer_get_length(s->backend.in));
@@ -161,7 +172,18 @@ static void backend_on_read(struct conn *c, void *arg)
 		     s->state == SESS_CHANGE_USER_AUTH) &&
 		    (!sess_setup_read(s) || evbuffer_get_length(s->backend.in) == 0))
 			break;
-		/* A server speaking out of turn (e.g. an idle-timeout ERR). */
+		/* A server speaking out of turn: an ERR before it closes the
+		 * connection (shutdown, KILL, idle timeout) means the connection is
+		 * lost, not the session; anything else is a broken server. */
+		if (s->state == SESS_IDLE) {
+			uint8_t head[PROTO_HEADER_LEN + 1];
+			if (evbuffer_copyout(s->backend.in, head, sizeof(head)) == sizeof(head) &&
+			    head[PROTO_HEADER_LEN] == PROTO_ERR_HEADER) {
+				evbuffer_drain(s->backend.in, evbuffer_get_length(s->backend.in));
+				sess_backend_lost(s, "ended the connection with an error");
+				break;
+			}
+		}
 		log_info("session %llu: backend %s sent %zu unexpected bytes in state %s; closing",
 			 (unsigned long long)s->id, s->backend_addr,
 			 evbuffer_get_length(s->backend.in), sess_state_name(s->state));
@@ -250,23 +272,22 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 	case SESS_RESULT:
 	case SESS_COMMAND:
 	case SESS_LOCAL_INFILE:
+	case SESS_CHANGE_USER_AUTH:
 	case SESS_CHANGE_USER_BACKEND:
+	case SESS_IDLE:
 		stat_add(&s->wt->stats->backend_errors, 1);
-		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
-			  "tandem: lost the connection to the database server during the query (%s)",
-			  what);
-		return;
-	case SESS_IDLE: {
-		log_info("session %llu: backend %s %s while idle", (unsigned long long)s->id,
-			 s->backend_addr, what);
 		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
 			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
 					   (const struct sockaddr *)&s->backend_sa);
-		char why[160];
-		snprintf(why, sizeof(why),
-			 "tandem: the database server %s closed this idle connection (%s); reconnect",
-			 s->backend_addr, ev == CONN_EOF ? "connection closed" : strerror(err));
-		sess_backend_gone(s, TANDEM_ER_BACKEND_LOST, why);
+		if (s->flags & SESS_F_BACKEND_GONE)
+			return;
+		sess_backend_lost(s, ev == CONN_EOF ? "closed the connection" : "reset the connection");
+		return;
+	case SESS_RESTORE: {
+		char why[200];
+		snprintf(why, sizeof(why), "the database server %s %s while the session was restored",
+			 s->backend_addr, what);
+		sess_backend_wait(s, why);
 		return;
 	}
 	default:
@@ -315,6 +336,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	case SESS_BACKEND_TLS:
 	case SESS_BACKEND_AUTH:
 	case SESS_CHANGE_USER_BACKEND:
+	case SESS_RESTORE:
 		stat_add(&s->wt->stats->backend_errors, 1);
 		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
 			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
@@ -445,6 +467,9 @@ void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const cha
 		seq = s->bfr.next_seq;
 	else if (s->state == SESS_IDLE || s->state == SESS_COMMAND)
 		seq = 1;
+	/* A failed move: the client is owed an answer, or nothing yet. */
+	if (s->mg.active && sess_migrate_failed(s, code, msg, &seq))
+		return;
 	uint8_t buf[512];
 	struct proto_wr wr;
 	proto_wr_init(&wr, buf, sizeof(buf));
@@ -519,6 +544,9 @@ void sess_free(struct session *s)
 	}
 	free(s->attrs);
 	sess_facts_free(s);
+	sess_migrate_free(s);
+	sess_guard_free(s);
+	sess_replay_free(s);
 	if (s->password) {
 		proto_wipe(s->password, strlen(s->password));
 		free(s->password);

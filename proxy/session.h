@@ -23,7 +23,10 @@
 #include "protocol/handshake.h"
 #include "protocol/packet.h"
 #include "protocol/tracker.h"
+#include "proxy/commit_guard.h"
 #include "proxy/conn.h"
+#include "proxy/migrate.h"
+#include "proxy/replay.h"
 #include "proxy/session_facts.h"
 
 struct worker;
@@ -39,6 +42,8 @@ struct hc_gate;
  *   user (matched account): set from CLIENT_AUTH on.
  *   client.tls: set from CLIENT_TLS on when the client asked for TLS;
  *   backend.tls: set from BACKEND_TLS on when the cluster has "tls".
+ * The BACKEND_* states serve the first login and also a move to a new
+ * backend (mg.active, migrate.h); RESTORE serves only a move.
  */
 enum sess_state {
 	SESS_CLIENT_HANDSHAKE, /* greeting sent; waiting for SSLRequest / HandshakeResponse41 */
@@ -56,6 +61,8 @@ enum sess_state {
 	SESS_COMMAND,          /* streaming a large client command to the backend */
 	SESS_RESULT,           /* waiting for / forwarding the backend's response */
 	SESS_LOCAL_INFILE,     /* forwarding the client's LOCAL INFILE data */
+	SESS_RESTORE,          /* moved to a new backend: waiting for the answers to tandem's
+				* restore statements (tracking, schema, variables, re-prepares) */
 	SESS_CLOSING,          /* last bytes (an ERR) flushing to the client */
 	SESS_CLOSED,           /* queued for the reaper; nothing may touch it */
 	SESS_NSTATES
@@ -146,6 +153,9 @@ struct session {
 	int64_t cmd_started_us;
 
 	struct sess_facts sf;        /* server-side state, from the stream (session_facts.h) */
+	struct sess_migrate mg;      /* moving to a new backend connection (migrate.h) */
+	struct sess_guard cg;        /* commit markers (commit_guard.h) */
+	struct sess_replay rp;       /* the open transaction, for replay (replay.h) */
 };
 
 /* Create a session for an accepted socket and send the greeting. Returns

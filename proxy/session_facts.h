@@ -36,9 +36,13 @@ struct sess_facts {
 	char *pending_text;             /* COM_STMT_PREPARE SQL / COM_INIT_DB schema, until answered */
 	size_t pending_len;
 	bool pending_known;             /* pending_text holds the whole text */
+	char collate[65];               /* its SET NAMES ... COLLATE name; "" none */
 	bool cmd_failed;                /* its response began with an ERR */
 	unsigned infile_left;           /* LOCAL INFILE requests it may still make */
 	bool discard;                   /* the rest of its response is dropped (refused file request) */
+	uint32_t exec_types_for;        /* client id of a COM_STMT_EXECUTE that must carry the
+					 * statement's parameter types (the backend lost them in a
+					 * move); 0: none */
 
 	/* a command tandem answers itself, streamed off when it is large */
 	bool cmd_discard;               /* the client command being streamed is dropped */
@@ -57,6 +61,10 @@ void sess_facts_free(struct session *s);
  * client no round trip. Call before the login OK goes to the client.
  */
 void sess_setup_begin(struct session *s, const struct proto_ok *login_ok);
+
+/* A moved session's new backend: send the setup statement again, keeping
+ * the facts (they describe the session, not the connection). */
+void sess_setup_resend(struct session *s);
 
 /*
  * Consume the backend's answers to tandem's own statements; they never
@@ -97,6 +105,12 @@ void sess_facts_command(struct session *s, const uint8_t *payload, size_t have, 
  * (a command without a response). */
 int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_t *code,
 		       char *msg, size_t msglen);
+/* A COM_STMT_EXECUTE (payload of len bytes, backend id already in place)
+ * of a statement whose types the backend does not hold: a new payload with
+ * the kept types in it (malloc'd; *newlen its length), or NULL (memory). */
+uint8_t *sess_facts_exec_types(struct session *s, uint32_t client_id, const uint8_t *payload,
+			       size_t len, size_t *newlen);
+
 /* An OK of the response (each one of a multi-result response, in order). */
 void sess_facts_ok(struct session *s, const struct proto_ok *ok);
 /* A prepare OK: record the statement; its client id, or 0 (out of memory). */

@@ -44,6 +44,10 @@ struct tenant_counters {
 	stat_t bytes_to_clients;
 	stat_t client_errors;       /* sessions closed for bad input or timeouts */
 	stat_t failover_closed;     /* sessions closed because their primary moved */
+	stat_t sessions_moved;      /* sessions moved to a new backend connection */
+	stat_t reads_rerun;         /* interrupted reads run again after a move */
+	stat_t failover_errors;     /* errors sent because a move lost a command or state */
+	stat_t transactions_replayed; /* open transactions rebuilt on a new backend */
 } __attribute__((aligned(64)));
 
 struct tenant_rt {

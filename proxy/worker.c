@@ -234,86 +234,23 @@ static struct wtenant *add_tenant(struct worker *w, const char *name, struct ten
 
 /* ----------------------------------------------------------- topology */
 
-static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
-		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
-		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return false;
-}
-
 static bool in_cluster(const struct session *s, const char *cluster)
 {
 	return s->wt->cfg && s->wt->cfg->cluster && strcmp(s->wt->cfg->cluster->name, cluster) == 0;
 }
 
 /*
- * The cluster's primary moved from `old` to `nw` (failover or switchover).
- * This is the one place sessions learn it; the failover-rerouting work
- * (#5) replaces it with moving sessions to the new primary. Until then:
- * sessions still logging in to the old primary start over against the new
- * one, busy sessions get the failover error now, and idle ones at their
- * next command (the ERR is that command's answer, so clients see a clean
- * error rather than a dropped connection).
+ * A new topology for a cluster: every session of it checks where it
+ * stands. Those whose backend is no longer where sessions belong (the
+ * primary moved or went down, or a switchover parks them) move to the new
+ * primary with their state (migrate.c); sessions still logging in start
+ * over there.
  */
-static void worker_primary_moved(struct worker *w, const char *cluster,
-				 const struct hc_member *old, const struct hc_member *nw)
+static void topology_changed(struct worker *w, const struct hc_topology *t)
 {
-	unsigned busy = 0, idle = 0, restarted = 0;
-	for (struct session *s = w->sessions; s; s = s->next) {
-		if (!in_cluster(s, cluster) || !same_sockaddr(&s->backend_sa, &old->addr.sa) ||
-		    (s->flags & SESS_F_BACKEND_GONE))
-			continue;
-		switch (s->state) {
-		case SESS_BACKEND_CONNECT:
-		case SESS_BACKEND_HANDSHAKE:
-		case SESS_BACKEND_TLS:
-		case SESS_BACKEND_AUTH:
-			restarted++;
-			sess_backend_wait(s, "the primary changed during the backend login");
-			break;
-		case SESS_IDLE: {
-			idle++;
-			char why[160];
-			snprintf(why, sizeof(why),
-				 "tandem: the primary of cluster '%s' changed from %s to %s; this "
-				 "connection was closed, reconnect",
-				 cluster, old->addr.text, nw->addr.text);
-			sess_backend_gone(s, TANDEM_ER_FAILOVER_STATE_LOST, why);
-			stat_add(&s->wt->stats->failover_closed, 1);
-			break;
-		}
-		case SESS_COMMAND:
-		case SESS_RESULT:
-		case SESS_LOCAL_INFILE:
-		case SESS_CHANGE_USER_AUTH:
-		case SESS_CHANGE_USER_BACKEND:
-			busy++;
-			stat_add(&s->wt->stats->failover_closed, 1);
-			sess_fail(s, TANDEM_ER_FAILOVER_STATE_LOST, "08S01",
-				  "tandem: the primary of cluster '%s' changed from %s to %s during "
-				  "this command; its outcome is unknown and this connection was "
-				  "closed, reconnect",
-				  cluster, old->addr.text, nw->addr.text);
-			break;
-		default:
-			break;
-		}
-	}
-	if (busy || idle || restarted)
-		log_info("worker %d: cluster %s primary %s -> %s: %u busy session(s) failed, %u idle "
-			 "will fail at their next command, %u restarted their login",
-			 w->id, cluster, old->addr.text, nw->addr.text, busy, idle, restarted);
+	for (struct session *s = w->sessions; s; s = s->next)
+		if (in_cluster(s, t->cluster))
+			sess_migrate_topology(s, t);
 }
 
 static void refresh_topology(struct worker *w)
@@ -327,10 +264,8 @@ static void refresh_topology(struct worker *w)
 		if (old && old->gen != fresh->gen)
 			log_debug("worker %d: cluster %s topology generation %llu", w->id,
 				  fresh->cluster, (unsigned long long)fresh->gen);
-		const struct hc_member *was = hc_topology_primary(old);
-		const struct hc_member *now = hc_topology_primary(fresh);
-		if (was && now && !cfg_addr_equal(&was->addr, &now->addr))
-			worker_primary_moved(w, fresh->cluster, was, now);
+		if (!old || old->gen != fresh->gen)
+			topology_changed(w, fresh);
 		hc_topology_unref(old);
 	}
 	/* Sessions waiting for a usable primary try again with what is new. */

@@ -114,6 +114,19 @@ class BenchSmokeTest(unittest.TestCase):
                 self.assertNumber(ratio)
                 self.assertNumber(proxy_cpu)
 
+    def test_failover_tables(self):
+        text = section(self.out, "failover")
+        self.assertIn(": done in", text, text[-2000:])
+        for title, first in (("failover: kill -9 of the primary under load", "1"),
+                             ("failover: over 1 round(s)", "median")):
+            rows = table_rows(text, title)
+            self.assertEqual([r[0] for r in rows], [first], text)
+            rnd, idle_kept, p50, p99, writer_errors, *rest = rows[0]
+            self.assertRegex(idle_kept, r"^\d+/30$")
+            self.assertRegex(writer_errors, r"^(-|(\d+:\d+,?)+)$")
+            for cell in (p50, p99, *rest):
+                self.assertNumber(cell)
+
     def test_profile_tables(self):
         text = section(self.out, "profile")
         self.assertIn(": done in", text, text[-2000:])

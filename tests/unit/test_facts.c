@@ -370,6 +370,81 @@ START_TEST(test_malformed_track)
 }
 END_TEST
 
+/* One SESSION_TRACK_SYSTEM_VARIABLES item, appended to b at *n. */
+static void var_item(uint8_t *b, size_t *n, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+	b[(*n)++] = 0;
+	b[(*n)++] = (uint8_t)(1 + nl + 1 + vl);
+	b[(*n)++] = (uint8_t)nl;
+	memcpy(b + *n, name, nl);
+	*n += nl;
+	b[(*n)++] = (uint8_t)vl;
+	memcpy(b + *n, value, vl);
+	*n += vl;
+}
+
+/* MariaDB reports SET NAMES (and SET CHARACTER SET) by the character sets
+ * alone: the collation_connection recorded before is stale then, and the
+ * one of a COLLATE clause is set by the caller. */
+START_TEST(test_charset_without_collation)
+{
+	struct proto_facts f;
+	proto_facts_init(&f, 45, NULL, 0);
+	uint8_t b[512];
+	size_t n = 0;
+	var_item(b, &n, "collation_connection", "utf8mb4_unicode_ci");
+	ck_assert_int_eq(proto_facts_apply_track(&f, b, n, PROTO_FACTS_BY_CLIENT), PROTO_OK);
+	ck_assert_str_eq(var(&f, "collation_connection"), "utf8mb4_unicode_ci");
+	/* the recorded SET NAMES latin1: three character sets, no collation */
+	ck_assert_int_eq(apply(&f, "set_names", PROTO_FACTS_BY_CLIENT), PROTO_OK);
+	ck_assert_ptr_null(var(&f, "collation_connection"));
+	ck_assert_str_eq(var(&f, "character_set_connection"), "latin1");
+	/* both in one block: the collation stays */
+	n = 0;
+	var_item(b, &n, "character_set_connection", "utf8mb4");
+	var_item(b, &n, "collation_connection", "utf8mb4_bin");
+	ck_assert_int_eq(proto_facts_apply_track(&f, b, n, PROTO_FACTS_BY_CLIENT), PROTO_OK);
+	ck_assert_str_eq(var(&f, "collation_connection"), "utf8mb4_bin");
+	/* tandem's own setup does not count as the client's */
+	n = 0;
+	var_item(b, &n, "character_set_connection", "utf8mb4");
+	ck_assert_int_eq(proto_facts_apply_track(&f, b, n, PROTO_FACTS_BY_TANDEM), PROTO_OK);
+	ck_assert_str_eq(var(&f, "collation_connection"), "utf8mb4_bin");
+	/* a COLLATE clause, recorded by the caller, is a client change */
+	ck_assert_int_eq(proto_facts_set_var(&f, "collation_connection", "latin1_bin", 10), PROTO_OK);
+	ck_assert_str_eq(var(&f, "collation_connection"), "latin1_bin");
+	ck_assert(proto_facts_var_find(&f, "collation_connection")->changed);
+	proto_facts_free(&f);
+}
+END_TEST
+
+/* A cursor is open from an execution that said so until a fetch reads its
+ * last row, a reset, or the statement's re-preparation elsewhere. */
+START_TEST(test_cursors)
+{
+	struct proto_facts f;
+	proto_facts_init(&f, 45, NULL, 0);
+	uint32_t a, b;
+	ck_assert_int_eq(proto_facts_stmt_add(&f, 7, "SELECT 1", 8, 0, 1, &a), PROTO_OK);
+	ck_assert_int_eq(proto_facts_stmt_add(&f, 8, "SELECT 2", 8, 0, 1, &b), PROTO_OK);
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), 0);
+	proto_facts_stmt_cursor(&f, b, true);
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), b);
+	proto_facts_stmt_cursor(&f, b, false);
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), 0);
+	proto_facts_stmt_cursor(&f, a, true);
+	ck_assert(proto_facts_stmt_rebind(&f, a, 70));
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), 0);
+	proto_facts_stmt_cursor(&f, a, true);
+	ck_assert(proto_facts_stmt_remove(&f, a));
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), 0);
+	proto_facts_stmt_cursor(&f, 99, true); /* unknown id: nothing */
+	ck_assert_uint_eq(proto_facts_open_cursor(&f), 0);
+	proto_facts_free(&f);
+}
+END_TEST
+
 static Suite *facts_suite(void)
 {
 	Suite *s = suite_create("facts");
@@ -385,6 +460,8 @@ static Suite *facts_suite(void)
 	tcase_add_test(tc, test_statement_sql_flags);
 	tcase_add_test(tc, test_statement_ids_wrap);
 	tcase_add_test(tc, test_malformed_track);
+	tcase_add_test(tc, test_charset_without_collation);
+	tcase_add_test(tc, test_cursors);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -161,6 +161,35 @@ START_TEST(test_session_track)
 }
 END_TEST
 
+/* The collation of SET NAMES ... COLLATE, which the server does not report. */
+static const char *collate(const char *sql, char *buf)
+{
+	struct proto_sql_class c = classify(sql);
+	if (!c.collate)
+		return NULL;
+	ck_assert(c.collate >= sql && c.collate + c.collate_len <= sql + strlen(sql));
+	memcpy(buf, c.collate, c.collate_len);
+	buf[c.collate_len] = 0;
+	return buf;
+}
+
+START_TEST(test_set_names_collate)
+{
+	char b[80];
+	ck_assert_str_eq(collate("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci", b),
+			 "utf8mb4_unicode_ci");
+	ck_assert_str_eq(collate("set names 'utf8mb4' collate 'utf8mb4_bin'", b), "utf8mb4_bin");
+	ck_assert_str_eq(collate("SET NAMES `latin1` COLLATE `latin1_german2_ci`, time_zone='+01:00'",
+				 b), "latin1_german2_ci");
+	ck_assert_str_eq(collate("/*!40101 SET NAMES utf8 COLLATE utf8_bin */", b), "utf8_bin");
+	ck_assert_ptr_null(collate("SET NAMES utf8mb4", b));
+	ck_assert_ptr_null(collate("SET collation_connection = 'utf8mb4_bin'", b));
+	ck_assert_ptr_null(collate("SELECT 'a' COLLATE utf8mb4_bin", b));
+	ck_assert_ptr_null(collate("SET @x = 'a' COLLATE utf8mb4_bin, NAMES latin1", b));
+	ck_assert_ptr_null(collate("SET NAMES utf8mb4 COLLATE 'bad name'", b));
+}
+END_TEST
+
 START_TEST(test_comments_and_partial)
 {
 	/* an unterminated comment or string ends the text, never reads past it */
@@ -185,16 +214,82 @@ START_TEST(test_comments_and_partial)
 }
 END_TEST
 
+
+/* The statement kind decides what a failover may do with an interrupted
+ * command: only READ is re-run; COMMIT and WRITE are resolved. */
+START_TEST(test_kinds)
+{
+	static const struct {
+		const char *sql;
+		enum proto_sql_kind kind;
+	} cases[] = {
+		{"SELECT 1", PROTO_SQL_KIND_READ},
+		{"  select * from t where id = 3", PROTO_SQL_KIND_READ},
+		{"/* c */ SHOW TABLES", PROTO_SQL_KIND_READ},
+		{"DESC t", PROTO_SQL_KIND_READ},
+		{"EXPLAIN SELECT 1", PROTO_SQL_KIND_READ},
+		{"EXPLAIN ANALYZE SELECT 1", PROTO_SQL_KIND_OTHER},
+		{"INSERT INTO t VALUES (1)", PROTO_SQL_KIND_WRITE},
+		{"update t set a=1", PROTO_SQL_KIND_WRITE},
+		{"DELETE FROM t", PROTO_SQL_KIND_WRITE},
+		{"REPLACE INTO t VALUES (1)", PROTO_SQL_KIND_WRITE},
+		{"BEGIN", PROTO_SQL_KIND_BEGIN},
+		{"begin work", PROTO_SQL_KIND_BEGIN},
+		{"BEGIN NOT ATOMIC SELECT 1; END", PROTO_SQL_KIND_OTHER},
+		{"START TRANSACTION READ ONLY", PROTO_SQL_KIND_BEGIN},
+		{"COMMIT", PROTO_SQL_KIND_COMMIT},
+		{"commit work and no chain", PROTO_SQL_KIND_COMMIT},
+		{"ROLLBACK", PROTO_SQL_KIND_ROLLBACK},
+		{"ROLLBACK TO SAVEPOINT a", PROTO_SQL_KIND_OTHER},
+		{"ROLLBACK WORK TO a", PROTO_SQL_KIND_OTHER},
+		{"SET time_zone = '+00:00'", PROTO_SQL_KIND_SET},
+		{"SET TRANSACTION ISOLATION LEVEL READ COMMITTED", PROTO_SQL_KIND_OTHER},
+		{"SET SESSION TRANSACTION READ ONLY", PROTO_SQL_KIND_OTHER},
+		{"USE demo", PROTO_SQL_KIND_USE},
+		{"CREATE TABLE t (a int)", PROTO_SQL_KIND_OTHER},
+		{"(SELECT 1)", PROTO_SQL_KIND_OTHER},
+		{"SELECT 1; DELETE FROM t", PROTO_SQL_KIND_READ},
+		{"", PROTO_SQL_KIND_OTHER},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proto_sql_class c = classify(cases[i].sql);
+		ck_assert_msg(c.kind == cases[i].kind, "%s: %s, want %s", cases[i].sql,
+			      proto_sql_kind_name(c.kind), proto_sql_kind_name(cases[i].kind));
+	}
+	ck_assert(classify("SELECT 1; DELETE FROM t").flags & PROTO_SQL_MULTI);
+}
+END_TEST
+
+START_TEST(test_read_flags)
+{
+	ck_assert(flags("SELECT * FROM t FOR UPDATE") & PROTO_SQL_LOCKING_READ);
+	ck_assert(flags("select * from t where a=1 for share") & PROTO_SQL_LOCKING_READ);
+	ck_assert(flags("SELECT * FROM t LOCK IN SHARE MODE") & PROTO_SQL_LOCKING_READ);
+	ck_assert(!(flags("SELECT 'for update' FROM t") & PROTO_SQL_LOCKING_READ));
+	ck_assert(!(flags("SELECT `for`, `update` FROM t") & PROTO_SQL_LOCKING_READ));
+	ck_assert(flags("SELECT a INTO @x FROM t") & PROTO_SQL_INTO);
+	ck_assert(flags("SELECT * FROM t INTO OUTFILE '/tmp/x'") & PROTO_SQL_INTO);
+	ck_assert(!(flags("INSERT INTO t VALUES (1)") & PROTO_SQL_INTO));
+	ck_assert(flags("INSERT INTO t VALUES (1) RETURNING id") & PROTO_SQL_RETURNING);
+	ck_assert(flags("DELETE FROM t RETURNING *") & PROTO_SQL_RETURNING);
+	ck_assert(!(flags("SELECT 1") & (PROTO_SQL_LOCKING_READ | PROTO_SQL_INTO | PROTO_SQL_RETURNING)));
+}
+END_TEST
+
 static Suite *sqlclass_suite(void)
 {
 	Suite *s = suite_create("sqlclass");
+
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_load_local);
+	tcase_add_test(tc, test_kinds);
+	tcase_add_test(tc, test_read_flags);
 	tcase_add_test(tc, test_multi_statements);
 	tcase_add_test(tc, test_no_backslash_escapes);
 	tcase_add_test(tc, test_state_markers);
 	tcase_add_test(tc, test_user_vars);
 	tcase_add_test(tc, test_session_track);
+	tcase_add_test(tc, test_set_names_collate);
 	tcase_add_test(tc, test_comments_and_partial);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,124 @@
+/*
+ * migrate.h — moving a session to a new backend connection without the
+ * client noticing: after a failover or a switchover (the monitor published
+ * another primary), or when the session's backend connection broke.
+ *
+ * A move reuses the login states (BACKEND_WAIT, BACKEND_CONNECT,
+ * BACKEND_HANDSHAKE, BACKEND_TLS, BACKEND_AUTH) with mg.active set, so the
+ * login OK is swallowed instead of sent to the client; then SESS_RESTORE
+ * sends, pipelined, what rebuilds the session on the new server (session
+ * tracking, the schema, every variable the client changed, every prepared
+ * statement again under the client's unchanged statement id) and swallows
+ * the answers. What was in flight is then settled:
+ *   - a read none of whose answer had reached the client runs again;
+ *   - anything else gets a documented error at once, in place of its
+ *     answer, and an open transaction is reported rolled back;
+ * and state that cannot be moved (temporary tables, named locks, LOCK
+ * TABLES, user variables) is reported by an error on the client's next
+ * command, after which the session goes on with clean state. The errors
+ * are listed in docs/sessions.md.
+ *
+ * Owns: struct sess_migrate. Must not: send the client anything but those
+ * errors and the answer to a command it is owed.
+ */
+#ifndef TANDEM_PROXY_MIGRATE_H
+#define TANDEM_PROXY_MIGRATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/tracker.h"
+
+struct session;
+struct hc_topology;
+
+/* What happens to the command that was in flight when the backend went. */
+enum mig_inflight {
+	MIG_NONE = 0,  /* none was (or the client already got its answer) */
+	MIG_RERUN,     /* a read none of whose answer reached the client: run it again */
+	MIG_RESOLVE,   /* a guarded commit: its marker on the new primary tells (commit_guard.h) */
+};
+
+/* An error owed to the client's next command. */
+enum mig_pending {
+	MIG_P_NONE = 0,
+	MIG_P_STATE_LOST,   /* session state that could not be moved is gone */
+	MIG_P_ROLLED_BACK,  /* the open transaction was rolled back by the move */
+};
+
+/* One answer the new backend owes for tandem's restore statements. */
+struct mig_item {
+	uint8_t kind;       /* enum mig_item_kind (migrate.c) */
+	uint32_t ref;       /* statement client id, or variable index */
+};
+
+struct sess_migrate {
+	bool active;            /* a move is under way */
+	bool park;              /* leave the backend once idle outside a transaction (switchover) */
+	unsigned moves;         /* completed moves of this session */
+	int64_t started_us;     /* monotonic: when the current move began */
+	enum mig_inflight inflight;
+	enum mig_pending pending;
+	char pending_msg[300];  /* says what was lost */
+
+	struct mig_item *items; /* restore answers owed, in order */
+	size_t nitems, next_item, item_cap;
+	struct proto_tracker rtr; /* reads the restore answers */
+	bool restore_failed;    /* some restore statement was refused (pending says which) */
+	bool replay;            /* the open transaction is to be replayed (replay.h) */
+	bool replaying;         /* RESTORE is reading the replayed statements' answers */
+	bool replay_failed;     /* they differed: tandem rolled the new transaction back */
+	uint16_t saved_status;  /* the session's status flags and transaction state before */
+	char saved_trx[9];      /* the move: the new login's answers must not replace them */
+
+	/* The command in flight, kept whole (one frame up to 64 KiB) when it is
+	 * a read that could run again: payload bytes, with the statement id the
+	 * client sent. */
+	uint8_t *cmd;
+	size_t cmd_len, cmd_cap;
+	bool cmd_kept;
+	uint32_t cmd_client_id; /* statement id the command in flight named (client's), 0: none */
+	bool answered;          /* a byte of its answer went to the client */
+};
+
+/* Free what a move holds (sess_free). Safe on a zeroed struct. */
+void sess_migrate_free(struct session *s);
+
+/* The backend connection of an attached session (IDLE, COMMAND, RESULT,
+ * LOCAL_INFILE, CHANGE_USER_*) broke, or the topology says it must go:
+ * settle the command in flight, drop the connection, and move. */
+void sess_backend_lost(struct session *s, const char *why);
+
+/* A new topology for the session's cluster arrived (worker thread). */
+void sess_migrate_topology(struct session *s, const struct hc_topology *t);
+
+/* A session that may have to leave its backend now that it is idle
+ * (switchover parking). True when it left (the caller stops). */
+bool sess_migrate_idle(struct session *s);
+
+/* sess_fail() during a move: the failure is the move's. True when it was
+ * handled here (nothing more to do); false to send the ERR as owed, with
+ * *seq the sequence id the client expects. */
+bool sess_migrate_failed(struct session *s, uint16_t code, const char *msg, uint8_t *seq);
+
+/* backend_auth.c: the backend accepted the login of a move. */
+void sess_migrate_logged_in(struct session *s);
+
+/* SESS_RESTORE: the backend's answers to the restore statements. */
+void sess_restore_read(struct session *s);
+
+/* forward.c, for each command about to be forwarded: keep a copy when it
+ * is one that could run again (payload holds have bytes of a len-byte
+ * command; client_stmt is the id a COM_STMT_EXECUTE carried, before tandem
+ * translated it). */
+void sess_migrate_keep(struct session *s, const uint8_t *payload, size_t have, uint32_t len,
+		       uint32_t client_stmt);
+
+/* forward.c, before a command is forwarded: the error the session owes,
+ * if it owes one for this command (code set, message in msg); false when
+ * the command goes ahead. */
+bool sess_migrate_owed(struct session *s, const uint8_t *payload, size_t have, uint16_t *code,
+		       const char **sqlstate, const char **msg);
+
+#endif

@@ -1,0 +1,330 @@
+/*
+ * replay.c — recording an open transaction and running it again after a
+ * move (see replay.h).
+ */
+#include "proxy/replay.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "protocol/command.h"
+#include "protocol/packet.h"
+#include "protocol/sqlclass.h"
+#include "proxy/session.h"
+#include "proxy/worker.h"
+
+/* Largest answer packet read while replaying (a row). */
+#define REPLAY_PACKET_MAX (16u << 20)
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+static uint64_t hash_u64(uint64_t h, uint64_t v)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	return hash_bytes(h, b, sizeof(b));
+}
+
+/* What of one answer packet goes into the checksum (the parts a second
+ * server must reproduce; never session-state data). */
+static uint64_t hash_event(uint64_t h, const struct proto_rt_event *ev)
+{
+	switch (ev->kind) {
+	case RT_PKT_OK:
+		h = hash_u64(h, ev->ok.affected_rows);
+		return hash_u64(h, ev->ok.last_insert_id);
+	case RT_PKT_ERR:
+		return hash_u64(h, 0xe000u + ev->err.code);
+	case RT_PKT_EOF:
+		return hash_u64(h, 0xe0f);
+	default:
+		return h;
+	}
+}
+
+static bool hashed_kind(enum proto_rt_kind k)
+{
+	return k == RT_PKT_ROW || k == RT_PKT_COLUMN_DEF || k == RT_PKT_COLUMN_COUNT ||
+	       k == RT_PKT_STRING || k == RT_PKT_CONTINUATION;
+}
+
+void sess_replay_clear(struct session *s)
+{
+	struct sess_replay *r = &s->rp;
+	for (size_t i = 0; i < r->n; i++)
+		free(r->e[i].cmd);
+	r->n = 0;
+	r->bytes = 0;
+	r->broken = false;
+	r->recording = false;
+	r->hash_rest = false;
+}
+
+void sess_replay_free(struct session *s)
+{
+	sess_replay_clear(s);
+	free(s->rp.e);
+	s->rp.e = NULL;
+	s->rp.cap = 0;
+}
+
+static bool enabled(const struct session *s)
+{
+	return s->wt->cfg->transaction_replay;
+}
+
+void sess_replay_command(struct session *s, const uint8_t *payload, size_t have, uint32_t len,
+			 uint32_t client_stmt)
+{
+	struct sess_replay *r = &s->rp;
+	r->recording = false;
+	r->hash_rest = false;
+	if (!enabled(s))
+		return;
+	/* Outside a transaction the record starts afresh: what was kept
+	 * belonged to one that ended. */
+	if (!proto_facts_in_trans(&s->sf.f))
+		sess_replay_clear(s);
+	if (r->broken)
+		return;
+	uint8_t cmd = payload[0];
+	bool keepable = have == len && len <= 64 * 1024 &&
+			(cmd == COM_QUERY || cmd == COM_STMT_EXECUTE);
+	if (keepable && cmd == COM_QUERY) {
+		/* USE and SET inside a transaction change how what follows runs:
+		 * the restored session has their final effect, not the order. */
+		struct proto_sql_class c;
+		proto_sql_classify((const char *)payload + 1, have - 1, false, false, &c);
+		if (c.kind == PROTO_SQL_KIND_USE || c.kind == PROTO_SQL_KIND_SET)
+			keepable = false;
+	}
+	if (keepable && cmd == COM_STMT_EXECUTE && have >= 6 && (payload[5] & 0x07))
+		keepable = false; /* a cursor's rows come by COM_STMT_FETCH, not replayed */
+	if (cmd == COM_STMT_CLOSE || cmd == COM_STMT_SEND_LONG_DATA || cmd == COM_STMT_PREPARE ||
+	    cmd == COM_PING || cmd == COM_STATISTICS || cmd == COM_FIELD_LIST)
+		return; /* no effect on the transaction's data */
+	if (!keepable || r->n >= REPLAY_MAX_STATEMENTS || r->bytes + len > REPLAY_MAX_BYTES) {
+		if (proto_facts_in_trans(&s->sf.f) || cmd == COM_QUERY || cmd == COM_STMT_EXECUTE)
+			r->broken = true;
+		return;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct replay_entry *e = realloc(r->e, cap * sizeof(*e));
+		if (!e) {
+			r->broken = true;
+			return;
+		}
+		r->e = e;
+		r->cap = cap;
+	}
+	uint8_t *copy = malloc(len);
+	if (!copy) {
+		r->broken = true;
+		return;
+	}
+	memcpy(copy, payload, len);
+	if (cmd == COM_STMT_EXECUTE)
+		proto_stmt_id_patch(copy, client_stmt);
+	r->e[r->n] = (struct replay_entry){copy, len, cmd == COM_STMT_EXECUTE ? client_stmt : 0,
+					   FNV_OFFSET};
+	r->n++;
+	r->bytes += len;
+	r->recording = true;
+}
+
+/* Hash bytes [start, start + n) of the backend's input into the entry. */
+static void hash_input(struct session *s, size_t start, size_t n)
+{
+	struct sess_replay *r = &s->rp;
+	struct evbuffer_ptr pos;
+	if (n == 0 || evbuffer_ptr_set(s->backend.in, &pos, start, EVBUFFER_PTR_SET) < 0)
+		return;
+	struct evbuffer_iovec v[8];
+	while (n > 0) {
+		int k = evbuffer_peek(s->backend.in, (ssize_t)n, &pos, v, 8);
+		if (k <= 0)
+			return;
+		size_t done = 0;
+		for (int i = 0; i < k && i < 8 && done < n; i++) {
+			size_t take = v[i].iov_len < n - done ? v[i].iov_len : n - done;
+			r->e[r->n - 1].sum = hash_bytes(r->e[r->n - 1].sum, v[i].iov_base, take);
+			done += take;
+		}
+		if (done == 0)
+			return;
+		n -= done;
+		if (n && evbuffer_ptr_set(s->backend.in, &pos, done, EVBUFFER_PTR_ADD) < 0)
+			return;
+	}
+}
+
+void sess_replay_frame(struct session *s, const struct proto_rt_event *ev, size_t start,
+		       uint32_t len)
+{
+	struct sess_replay *r = &s->rp;
+	if (!r->recording)
+		return;
+	struct replay_entry *e = &r->e[r->n - 1];
+	r->hash_rest = false;
+	if (!hashed_kind(ev->kind)) {
+		e->sum = hash_event(e->sum, ev);
+		return;
+	}
+	size_t avail = evbuffer_get_length(s->backend.in);
+	size_t from = start + PROTO_HEADER_LEN;
+	size_t n = from < avail ? avail - from : 0;
+	if (n > len)
+		n = len;
+	hash_input(s, from, n);
+	r->hash_rest = n < len;
+}
+
+void sess_replay_more(struct session *s, size_t start, size_t n)
+{
+	if (s->rp.recording && s->rp.hash_rest)
+		hash_input(s, start, n);
+}
+
+void sess_replay_result(struct session *s)
+{
+	struct sess_replay *r = &s->rp;
+	if (!r->recording)
+		return;
+	r->recording = false;
+	r->hash_rest = false;
+	/* The statement ended the transaction (COMMIT, ROLLBACK, DDL) or ran
+	 * outside one: nothing to keep. */
+	if (!proto_facts_in_trans(&s->sf.f))
+		sess_replay_clear(s);
+}
+
+void sess_replay_rerun(struct session *s)
+{
+	struct sess_replay *r = &s->rp;
+	if (r->recording)
+		r->e[r->n - 1].sum = FNV_OFFSET;
+	r->hash_rest = false;
+}
+
+/* ------------------------------------------------------------ replaying */
+
+bool sess_replay_possible(const struct session *s)
+{
+	const struct sess_replay *r = &s->rp;
+	return enabled(s) && !r->broken && (r->n > (r->recording ? 1u : 0u) || r->recording);
+}
+
+/* The entries that are complete (the one in flight runs again later). */
+static size_t complete(const struct sess_replay *r)
+{
+	return r->recording ? r->n - 1 : r->n;
+}
+
+static void start_answer(struct session *s)
+{
+	struct sess_replay *r = &s->rp;
+	proto_tracker_init(&r->tr, s->backend_caps);
+	proto_tracker_start(&r->tr, r->e[r->next].cmd, r->e[r->next].len);
+	r->sum = FNV_OFFSET;
+}
+
+void sess_replay_send(struct session *s)
+{
+	struct sess_replay *r = &s->rp;
+	r->active = true;
+	r->next = 0;
+	r->mismatch = false;
+	size_t n = complete(r);
+	for (size_t i = 0; i < n; i++) {
+		struct replay_entry *e = &r->e[i];
+		uint8_t hdr[PROTO_HEADER_LEN];
+		proto_frame_build(hdr, e->len, 0);
+		if (e->client_stmt) {
+			const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, e->client_stmt);
+			if (!st) {
+				r->mismatch = true; /* the statement could not be prepared again */
+				continue;
+			}
+			proto_stmt_id_patch(e->cmd, st->backend_id);
+			size_t tlen = 0;
+			uint8_t *typed = !st->bound ? sess_facts_exec_types(s, e->client_stmt, e->cmd,
+									    e->len, &tlen)
+						    : NULL;
+			if (typed) {
+				proto_frame_build(hdr, (uint32_t)tlen, 0);
+				evbuffer_add(s->backend.out, hdr, sizeof(hdr));
+				evbuffer_add(s->backend.out, typed, tlen);
+				free(typed);
+			} else {
+				evbuffer_add(s->backend.out, hdr, sizeof(hdr));
+				evbuffer_add(s->backend.out, e->cmd, e->len);
+			}
+			proto_stmt_id_patch(e->cmd, e->client_stmt);
+			continue;
+		}
+		evbuffer_add(s->backend.out, hdr, sizeof(hdr));
+		evbuffer_add(s->backend.out, e->cmd, e->len);
+	}
+	/* Skipped entries owe no answer; answers come for the rest, in order. */
+	while (r->next < n && r->e[r->next].client_stmt &&
+	       !proto_facts_stmt_find(&s->sf.f, r->e[r->next].client_stmt))
+		r->next++;
+	if (r->next < n)
+		start_answer(s);
+}
+
+int sess_replay_read(struct session *s)
+{
+	struct sess_replay *r = &s->rp;
+	size_t n = complete(r);
+	while (r->next < n) {
+		const uint8_t *p;
+		uint32_t len;
+		uint8_t seq;
+		int span = sess_packet_peek(s->backend.in, REPLAY_PACKET_MAX, &p, &len, &seq);
+		if (span == 0)
+			return 0;
+		struct proto_rt_event ev;
+		int rc = span < 0 || len == 0 ? PROTO_E_MALFORMED
+					       : proto_tracker_feed(&r->tr, p, len, len, &ev);
+		if (rc < 0) {
+			sess_backend_wait(s, "malformed answer to a replayed statement");
+			return 0;
+		}
+		if (hashed_kind(ev.kind))
+			r->sum = hash_bytes(r->sum, p, len);
+		else
+			r->sum = hash_event(r->sum, &ev);
+		evbuffer_drain(s->backend.in, (size_t)span);
+		if (rc != RT_DONE && rc != RT_INFILE)
+			continue;
+		if (rc == RT_INFILE || r->sum != r->e[r->next].sum) {
+			r->mismatch = true;
+			log_info("session %llu: replayed statement %zu of %zu answered differently on "
+				 "the new primary",
+				 (unsigned long long)s->id, r->next + 1, n);
+		}
+		r->next++;
+		while (r->next < n && r->e[r->next].client_stmt &&
+		       !proto_facts_stmt_find(&s->sf.f, r->e[r->next].client_stmt))
+			r->next++;
+		if (r->next < n)
+			start_answer(s);
+	}
+	r->active = false;
+	return r->mismatch ? -1 : 1;
+}
