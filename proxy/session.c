@@ -424,6 +424,10 @@ struct session *sess_accept(struct worker *w, struct wtenant *wt, int fd,
 	stat_add(&wt->stats->sessions_open, 1);
 	stat_add(&wt->stats->sessions_accepted, 1);
 
+	/* Timers count from the loop's cached time, taken when this batch of
+	 * events began; a worker that accepts hundreds of connections in one
+	 * batch would otherwise give the last ones a shorter login time. */
+	event_base_update_cache_time(w->base);
 	sess_timer_set(s, wt->snap->limits.auth_timeout_ms);
 	sess_client_greet(s);
 	return s;

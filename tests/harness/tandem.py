@@ -95,7 +95,7 @@ class TandemProcess:
 
     def start(self, timeout: float = 30.0, wait_admin: bool = False) -> "TandemProcess":
         """Write the config, start the daemon, and return once every tenant
-        listener (and the admin one if wait_admin) accepts TCP connections.
+        listener (and the admin one if wait_admin) listens.
         Raises TandemFailed with the log tail if it exits or times out."""
         if os.environ.get("TANDEM_TEST_SLOW_TANDEM"):
             timeout = max(timeout, 180.0)    # under valgrind: start-up takes long
@@ -110,7 +110,7 @@ class TandemProcess:
             if not self._proc.is_running():
                 raise TandemFailed(f"{self.name} exited with {self._proc.returncode} "
                                    f"before listening:\n{self.log_tail()}")
-            pending[:] = [a for a in pending if not util.can_connect(*a, timeout=0.5)]
+            pending[:] = [a for a in pending if not util.is_listening(*a)]
             return not pending
 
         try:

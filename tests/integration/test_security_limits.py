@@ -178,7 +178,10 @@ class LimitsTest(unittest.TestCase):
             c.sock.settimeout(60)
             state = "head"
             while True:
-                seq, p = c.read_packet()
+                try:
+                    seq, p = c.read_packet()
+                except rawclient.Closed as e:
+                    self.fail(f"closed after {total} bytes: {e}\n{t.log_tail()}")
                 total += 4 + len(p)
                 if p[:1] == b"\xff":
                     self.fail(f"ERR instead of rows: {rawclient.parse_err(p)}")
