@@ -239,7 +239,8 @@ static void load_limits(struct ld *ld, json_t *root, struct cfg_limits *l)
 {
 	static const char *const known[] = {"max_packet", "preauth_max_packet", "auth_timeout_ms",
 		"idle_timeout_ms", "connect_timeout_ms", "buffer_high", "buffer_low",
-		"max_connections", "shutdown_timeout_ms", "drain_timeout_ms", NULL};
+		"max_connections", "shutdown_timeout_ms", "drain_timeout_ms", "max_auth_failures",
+		"auth_failure_window_ms", "auth_block_ms", "auth_throttle_sources", NULL};
 	json_t *o = get_object(ld, root, "limits", "$", false);
 	json_t *empty = json_object();
 	if (!o)
@@ -256,6 +257,12 @@ static void load_limits(struct ld *ld, json_t *root, struct cfg_limits *l)
 	l->max_connections = (unsigned)get_int(ld, o, "max_connections", p, 0, 0, 10000000);
 	l->shutdown_timeout_ms = (int)get_int(ld, o, "shutdown_timeout_ms", p, 30000, 0, 3600000);
 	l->drain_timeout_ms = (int)get_int(ld, o, "drain_timeout_ms", p, 60000, 0, 86400000);
+	l->max_auth_failures = (unsigned)get_int(ld, o, "max_auth_failures", p, 20, 0, 1000000);
+	l->auth_failure_window_ms =
+		(int)get_int(ld, o, "auth_failure_window_ms", p, 60000, 1000, 86400000);
+	l->auth_block_ms = (int)get_int(ld, o, "auth_block_ms", p, 300000, 1000, 86400000);
+	l->auth_throttle_sources =
+		(unsigned)get_int(ld, o, "auth_throttle_sources", p, 10000, 16, 1000000);
 	if (l->buffer_low >= l->buffer_high)
 		cfg_error(ld->errs, "$.limits.buffer_low: must be below buffer_high");
 	json_decref(empty);

@@ -24,13 +24,14 @@
 
 #define ER_NO_SUCH_TABLE_ 1146
 
-/* MariaDB >= 10.4 keeps authentication in mysql.global_priv (JSON). */
+/* MariaDB >= 10.4 keeps authentication in mysql.global_priv (JSON).
+ * JSON_VALUE gives a JSON true as '1' (MariaDB 10.11), 'true' elsewhere. */
 static const char *const Q_MARIADB =
 	"SELECT User, Host, JSON_VALUE(Priv, '$.plugin'), "
 	"JSON_VALUE(Priv, '$.authentication_string'), "
-	"IF(JSON_VALUE(Priv, '$.account_locked') = 'true', 'locked', '') "
+	"IF(JSON_VALUE(Priv, '$.account_locked') IN ('true', '1'), 'locked', '') "
 	"FROM mysql.global_priv "
-	"WHERE IFNULL(JSON_VALUE(Priv, '$.is_role'), 'false') <> 'true'";
+	"WHERE IFNULL(JSON_VALUE(Priv, '$.is_role'), 'false') NOT IN ('true', '1')";
 /* MySQL (and MariaDB's compatibility view). */
 static const char *const Q_MYSQL =
 	"SELECT User, Host, plugin, authentication_string, "

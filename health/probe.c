@@ -163,10 +163,13 @@ static int read_role(struct hc_db *db, struct hc_probe_res *r, int64_t deadline_
 	if (rc != HC_DB_OK)
 		return rc;
 	MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+	/* A server (or something posing as one) may answer with fewer columns
+	 * than asked for: row[] has mysql_num_fields() entries, no more. */
+	unsigned nf = res ? mysql_num_fields(res) : 0;
 	if (row) {
 		r->read_only = row[0] && atoi(row[0]) != 0;
-		copy_field(r->gtid_binlog_pos, sizeof(r->gtid_binlog_pos), row[1]);
-		if (!db->mariadb && mysql_num_fields(res) > 2)
+		copy_field(r->gtid_binlog_pos, sizeof(r->gtid_binlog_pos), nf > 1 ? row[1] : NULL);
+		if (!db->mariadb && nf > 2)
 			r->super_read_only = row[2] && atoi(row[2]) != 0;
 	}
 	if (res)

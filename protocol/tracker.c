@@ -247,8 +247,19 @@ static int feed_first(struct proto_tracker *t, const uint8_t *p, size_t avail, u
 	return RT_MORE;
 }
 
-static int feed_columns(struct proto_tracker *t, struct proto_rt_event *ev)
+/* Every column (and parameter) definition opens with its catalog, the
+ * length-encoded string "def": a packet that does not is the sign of a
+ * column count that lied (an EOF, ERR or row where a definition should
+ * be), and the rest of the stream cannot be framed as a result. */
+static bool is_column_def(const uint8_t *p)
 {
+	return p[0] == 3;
+}
+
+static int feed_columns(struct proto_tracker *t, const uint8_t *p, struct proto_rt_event *ev)
+{
+	if (!is_column_def(p))
+		return PROTO_E_UNEXPECTED;
 	ev->kind = RT_PKT_COLUMN_DEF;
 	if (--t->cols_left == 0)
 		t->state = (t->caps & CLIENT_DEPRECATE_EOF) ? RT_ROWS : RT_COLUMNS_EOF;
@@ -307,6 +318,8 @@ static int feed_prepare_defs(struct proto_tracker *t, const uint8_t *p, size_t a
 			     uint32_t len, struct proto_rt_event *ev)
 {
 	bool deprecate_eof = (t->caps & CLIENT_DEPRECATE_EOF) != 0;
+	if ((t->state == RT_PREPARE_PARAMS || t->state == RT_PREPARE_COLUMNS) && !is_column_def(p))
+		return PROTO_E_UNEXPECTED;
 	switch (t->state) {
 	case RT_PREPARE_PARAMS:
 		ev->kind = RT_PKT_COLUMN_DEF;
@@ -383,7 +396,7 @@ static int feed_packet(struct proto_tracker *t, const uint8_t *payload, size_t a
 	case RT_FIRST:
 		return feed_first(t, payload, avail, payload_len, ev);
 	case RT_COLUMNS:
-		return feed_columns(t, ev);
+		return feed_columns(t, payload, ev);
 	case RT_COLUMNS_EOF: {
 		int rc = feed_defs_eof(t, payload, avail, payload_len, ev);
 		if (rc < 0)

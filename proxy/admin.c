@@ -19,6 +19,7 @@
 #include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
 #include "proxy/tenant.h"
+#include "proxy/throttle.h"
 
 #define SUM(rt, field) tenant_rt_sum((rt), offsetof(struct tenant_counters, field))
 
@@ -36,6 +37,7 @@ static json_t *tenant_json(struct daemon *d, const struct cfg_tenant *t)
 	json_object_set_new(o, "sessions_rejected",
 			    json_integer((json_int_t)SUM(rt, sessions_rejected)));
 	json_object_set_new(o, "auth_failures", json_integer((json_int_t)SUM(rt, auth_failures)));
+	json_object_set_new(o, "auth_throttled", json_integer((json_int_t)SUM(rt, auth_throttled)));
 	json_object_set_new(o, "backend_errors", json_integer((json_int_t)SUM(rt, backend_errors)));
 	json_object_set_new(o, "queries", json_integer((json_int_t)SUM(rt, queries)));
 	json_object_set_new(o, "failover_closed_sessions",
@@ -99,6 +101,9 @@ static void metrics(struct evbuffer *out, void *arg)
 	T("tandem_sessions_rejected_total", "Connections refused by connection limits.",
 	  "counter", sessions_rejected);
 	T("tandem_auth_failures_total", "Failed client logins.", "counter", auth_failures);
+	T("tandem_auth_throttled_total",
+	  "Connections refused (ERR 1129) because their source is blocked after failed logins.",
+	  "counter", auth_throttled);
 	T("tandem_backend_errors_total", "Backend connections that failed or broke.", "counter",
 	  backend_errors);
 	T("tandem_client_errors_total", "Sessions closed for bad input or timeouts.", "counter",
@@ -135,6 +140,10 @@ static void metrics(struct evbuffer *out, void *arg)
 		"When the running config was loaded (Unix time).", "gauge");
 	evbuffer_add_printf(out, "tandem_config_loaded_timestamp_seconds %lld\n",
 			    (long long)(d->loaded_at_us / 1000000));
+	counter(out, "tandem_auth_blocked_sources",
+		"Source addresses blocked now by the failed-login throttle (all tenants).", "gauge");
+	evbuffer_add_printf(out, "tandem_auth_blocked_sources %zu\n",
+			    throttle_nblocked(d->throttle, clock_mono_us()));
 	hc_monitor_metrics(d->mon, out);
 	hc_accounts_metrics(d->accounts, out);
 }

@@ -14,6 +14,7 @@
  * or whose certificate does not verify, fails the login.
  * Must not: forward any backend byte to the client before the login ends.
  */
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,16 @@ void sess_backend_start(struct session *s)
 	sess_set_state(s, SESS_BACKEND_CONNECT);
 	if (conn_connect(&s->backend, s->w->base, (const struct sockaddr *)&s->backend_sa,
 			 s->backend_salen, &sess_backend_cbs, s) < 0) {
+		int err = s->backend.error;
+		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+			/* tandem's own shortage, not the server's: no waiting for a
+			 * failover, no suspicion on the server; the client may retry */
+			sess_fail(s, ER_CON_COUNT_ERROR, "08004",
+				  "Too many connections: tandem has no descriptor left for a "
+				  "connection to the database server (%s)",
+				  strerror(err));
+			return;
+		}
 		stat_add(&s->wt->stats->backend_errors, 1);
 		if (s->w->d->mon)
 			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,

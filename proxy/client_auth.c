@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "protocol/auth.h"
 #include "protocol/auth_rsa.h"
@@ -35,7 +36,9 @@
 #include "proxy/login.h"
 #include "proxy/backend_users.h"
 #include "proxy/session.h"
+#include "proxy/daemon.h"
 #include "proxy/session_caps.h"
+#include "proxy/throttle.h"
 #include "proxy/worker.h"
 
 #define DEFAULT_SERVER_VERSION "5.5.5-10.11.0-MariaDB-tandem"
@@ -91,11 +94,26 @@ static void peer_host(const struct session *s, char *out, size_t outlen)
 		*colon = 0;
 }
 
+void sess_login_failed(struct session *s)
+{
+	const struct cfg_limits *cl = &s->wt->snap->limits;
+	struct throttle_limits l = throttle_limits_of(cl);
+	unsigned n;
+	if (!throttle_failed(s->w->d->throttle, &l, s->wt->name, (const struct sockaddr *)&s->peer,
+			     clock_mono_us(), &n))
+		return;
+	char host[64];
+	peer_host(s, host, sizeof(host));
+	log_warn("tenant %s: source %s blocked for %d ms after %u failed logins within %d ms",
+		 s->wt->name, host, cl->auth_block_ms, n, cl->auth_failure_window_ms);
+}
+
 static void deny(struct session *s, bool used_password)
 {
 	char host[64];
 	peer_host(s, host, sizeof(host));
 	stat_add(&s->wt->stats->auth_failures, 1);
+	sess_login_failed(s);
 	sess_fail(s, ER_ACCESS_DENIED_ERROR, "28000",
 		  "Access denied for user '%s'@'%s' (using password: %s)", s->user, host,
 		  used_password ? "YES" : "NO");
@@ -104,6 +122,7 @@ static void deny(struct session *s, bool used_password)
 static void bad_handshake(struct session *s, const char *why)
 {
 	stat_add(&s->wt->stats->client_errors, 1);
+	sess_login_failed(s);
 	sess_fail(s, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake (%s)", why);
 }
 
@@ -150,6 +169,7 @@ static void auth_succeeded(struct session *s, const struct cfg_user *u, const ch
 		sess_close(s, "out of memory");
 		return;
 	}
+	throttle_succeeded(s->w->d->throttle, s->wt->name, (const struct sockaddr *)&s->peer);
 	log_debug("session %llu: %s authenticated as '%s' on tenant %s by %s%s",
 		  (unsigned long long)s->id, s->peer_text, s->user, s->wt->name, how,
 		  conn_is_tls(&s->client) ? " over TLS" : "");
@@ -390,8 +410,7 @@ void sess_client_auth_read(struct session *s)
 	if (span == 0)
 		return;
 	if (span < 0 || seq != s->client_seq) {
-		if (span > 0)
-			s->client_seq = (uint8_t)(seq + 1);
+		s->client_seq = (uint8_t)(seq + 1);
 		bad_handshake(s, span < 0 ? "auth packet too large" : "packets out of order");
 		return;
 	}
@@ -489,6 +508,7 @@ void sess_client_handshake_read(struct session *s)
 	if (span == 0)
 		return;
 	if (span < 0) {
+		s->client_seq = (uint8_t)(seq + 1);
 		bad_handshake(s, "login packet too large");
 		return;
 	}
@@ -508,6 +528,7 @@ void sess_client_handshake_read(struct session *s)
 	const struct cfg_tls_server *tls = s->wt->cfg->tls;
 	if (tls && tls->require && !conn_is_tls(&s->client)) {
 		stat_add(&s->wt->stats->client_errors, 1);
+		sess_login_failed(s);
 		sess_fail(s, ER_SECURE_TRANSPORT_REQUIRED, "HY000",
 			  "Connections using insecure transport are prohibited: tenant '%s' "
 			  "requires TLS",

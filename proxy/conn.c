@@ -589,11 +589,14 @@ int conn_connect(struct conn *c, struct event_base *base, const struct sockaddr 
 		 socklen_t salen, const struct conn_cbs *cbs, void *arg)
 {
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		c->error = errno; /* EMFILE: the caller tells its shortage from the server's */
 		return -1;
+	}
 	if (conn_setup(c, base, fd, cbs, arg) < 0) {
 		close(fd);
 		c->fd = -1;
+		c->error = ENOMEM;
 		return -1;
 	}
 	set_socket_options(fd);

@@ -76,7 +76,8 @@ struct conn {
  * starts at once. Returns 0, or -1 (fd is not closed then). */
 int conn_open_fd(struct conn *c, struct event_base *base, int fd, const struct conn_cbs *cbs,
 		 void *arg);
-/* Start a non-blocking connect; CONN_CONNECTED or CONN_ERROR follows. */
+/* Start a non-blocking connect; CONN_CONNECTED or CONN_ERROR follows.
+ * Returns -1 with c->error set when it cannot start (EMFILE: no socket). */
 int conn_connect(struct conn *c, struct event_base *base, const struct sockaddr *sa,
 		 socklen_t salen, const struct conn_cbs *cbs, void *arg);
 /* Close the socket and free the buffers. Safe on a zeroed or closed conn. */

@@ -28,6 +28,7 @@
 #include "proxy/admin.h"
 #include "proxy/auth_keys.h"
 #include "proxy/sdnotify.h"
+#include "proxy/throttle.h"
 #include "proxy/worker.h"
 
 int daemon_bind_listener(const struct cfg_addr *a)
@@ -365,6 +366,9 @@ int daemon_start(struct daemon *d, const char *config_path)
 	d->base = event_base_new();
 	if (!d->base)
 		return -1;
+	d->throttle = throttle_new();
+	if (!d->throttle)
+		return -1;
 	d->nworkers = d->cfg->workers;
 	d->workers = calloc((size_t)d->nworkers, sizeof(*d->workers));
 	if (!d->workers)
@@ -442,6 +446,7 @@ void daemon_free(struct daemon *d)
 	http_stop(d->admin);
 	hc_accounts_stop(d->accounts);
 	tenant_registry_free(&d->reg);
+	throttle_free(d->throttle);
 	free(d->bound);
 	if (d->sig_hup)
 		event_free(d->sig_hup);

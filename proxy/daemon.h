@@ -20,6 +20,7 @@ struct worker;
 struct hc_monitor;
 struct hc_accounts;
 struct http_server;
+struct throttle;
 struct event_base;
 struct event;
 
@@ -49,6 +50,7 @@ struct daemon {
 	size_t nbound;
 
 	atomic_uint open_sessions;    /* whole process, for limits.max_connections */
+	struct throttle *throttle;    /* failed logins per source, shared by workers */
 	stat_t sessions_rejected_global;
 
 	struct event *sig_hup, *sig_term, *sig_int;

@@ -19,6 +19,10 @@
  * session closes. */
 void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data,
 		     size_t len);
+/* A login (or COM_CHANGE_USER) failed for a reason the client controls:
+ * wrong credentials, garbage, a timeout, TLS refused or broken. Counts
+ * against the source in the failed-login throttle (throttle.h). */
+void sess_login_failed(struct session *s);
 /* Forget every secret of the session's current user. */
 void sess_auth_forget(struct session *s);
 

@@ -24,6 +24,7 @@
 #include "health/monitor.h"
 #include "protocol/okerr.h"
 #include "proxy/daemon.h"
+#include "proxy/login.h"
 #include "proxy/worker.h"
 
 /* How long a session may take to flush its final ERR before it is cut. */
@@ -214,6 +215,8 @@ static void client_on_event(struct conn *c, enum conn_event ev, void *arg)
 	if (s->state == SESS_CLIENT_TLS) {
 		/* No ERR is possible mid-handshake: log why, and close. */
 		stat_add(&s->wt->stats->client_errors, 1);
+		if (ev != CONN_EOF)
+			sess_login_failed(s);
 		log_info("session %llu: TLS handshake with %s failed: %s", (unsigned long long)s->id,
 			 s->peer_text, ev == CONN_EOF ? "the client closed the connection"
 						     : conn_tls_error(&s->client));
@@ -308,18 +311,26 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	switch (s->state) {
 	case SESS_CLIENT_TLS:
 		stat_add(&s->wt->stats->client_errors, 1);
+		sess_login_failed(s);
 		log_info("session %llu: %s did not finish its TLS handshake within %d ms; closing",
 			 (unsigned long long)s->id, s->peer_text, s->wt->snap->limits.auth_timeout_ms);
 		sess_close(s, "TLS handshake timed out");
 		break;
 	case SESS_CLIENT_HANDSHAKE:
 	case SESS_CLIENT_AUTH:
-	case SESS_CHANGE_USER_AUTH:
+	case SESS_CHANGE_USER_AUTH: {
 		stat_add(&s->wt->stats->client_errors, 1);
+		sess_login_failed(s);
 		log_info("session %llu: %s did not finish logging in within %d ms",
 			 (unsigned long long)s->id, s->peer_text, s->wt->snap->limits.auth_timeout_ms);
+		/* A client stalled half-way through a packet expects the answer
+		 * to follow that packet: its library drops an ERR out of order. */
+		uint8_t hdr[PROTO_HEADER_LEN];
+		if (evbuffer_copyout(s->client.in, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr))
+			s->client_seq = (uint8_t)(hdr[3] + 1);
 		sess_fail(s, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake: login timed out");
 		break;
+	}
 	case SESS_BACKEND_CONNECT:
 	case SESS_BACKEND_HANDSHAKE:
 	case SESS_BACKEND_TLS:
@@ -413,6 +424,10 @@ struct session *sess_accept(struct worker *w, struct wtenant *wt, int fd,
 	stat_add(&wt->stats->sessions_open, 1);
 	stat_add(&wt->stats->sessions_accepted, 1);
 
+	/* Timers count from the loop's cached time, taken when this batch of
+	 * events began; a worker that accepts hundreds of connections in one
+	 * batch would otherwise give the last ones a shorter login time. */
+	event_base_update_cache_time(w->base);
 	sess_timer_set(s, wt->snap->limits.auth_timeout_ms);
 	sess_client_greet(s);
 	return s;
@@ -560,6 +575,7 @@ int sess_packet_peek(struct evbuffer *in, uint32_t max, const uint8_t **payload,
 		return 0;
 	struct proto_frame f;
 	proto_frame_parse(hdr, sizeof(hdr), &f);
+	*seq = f.seq; /* an ERR for a refused packet follows it too */
 	/* Connection-phase packets are small; a full frame here is abuse. */
 	if (f.len > max || f.len >= PROTO_MAX_FRAME)
 		return PROTO_E_TOO_LARGE;

@@ -36,6 +36,7 @@ struct tenant_counters {
 	stat_t sessions_refused;    /* refused at accept: allowlist */
 	stat_t sessions_rejected;   /* refused at accept: connection limits */
 	stat_t auth_failures;       /* wrong user or password */
+	stat_t auth_throttled;      /* refused at accept: source blocked by failed logins */
 	stat_t backend_errors;      /* backend unreachable or refused the login */
 	stat_t sessions_open;       /* gauge: open now, on this worker (+/-) */
 	stat_t queries;             /* commands forwarded */

@@ -8,6 +8,7 @@
  */
 #include "proxy/worker.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/listener.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
 #include "proxy/session.h"
+#include "proxy/throttle.h"
 
 /* How long accepting pauses when the process is out of file descriptors. */
 #define ACCEPT_BACKOFF_MS 100
@@ -68,12 +70,43 @@ static void refuse(int fd, uint16_t code, const char *state, const char *msg)
 	close(fd);
 }
 
+/* A source blocked by the failed-login throttle gets MySQL's 1129 where
+ * the greeting would be: no scramble, so no credential of it is read. */
+static bool refuse_if_blocked(struct wtenant *t, int fd, const struct sockaddr *sa)
+{
+	struct throttle_limits l = throttle_limits_of(&t->snap->limits);
+	int64_t left_us = 0;
+	if (!throttle_blocked(t->w->d->throttle, &l, t->name, sa, clock_mono_us(), &left_us))
+		return false;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+	char msg[200];
+	snprintf(msg, sizeof(msg),
+		 "Host '%s' is blocked because of many connection errors; tandem unblocks it in "
+		 "%lld s",
+		 ip, (long long)((left_us + 999999) / 1000000));
+	stat_add(&t->stats->auth_throttled, 1);
+	log_debug("tenant %s: refused a connection from %s: blocked after failed logins", t->name,
+		  ip);
+	refuse(fd, ER_HOST_IS_BLOCKED, "HY000", msg);
+	return true;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
 	struct wtenant *t = arg;
 	struct worker *w = t->w;
 	(void)l;
+	if (t->backoffs) {
+		log_info("tenant %s: accepting again after %u pause(s), %lld ms out of descriptors",
+			 t->name, t->backoffs,
+			 (long long)((clock_mono_us() - t->backoff_since_us) / 1000));
+		t->backoffs = 0;
+	}
 	if (w->shutting_down || t->removed) {
 		close(fd);
 		return;
@@ -86,6 +119,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		close(fd);
 		return;
 	}
+	if (refuse_if_blocked(t, fd, sa))
+		return;
 	unsigned tenant_open = atomic_fetch_add_explicit(&t->rt->open, 1, memory_order_relaxed);
 	unsigned all_open = atomic_fetch_add_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
 	unsigned tenant_max = t->cfg->max_connections;
@@ -117,9 +152,14 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	struct wtenant *t = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-		/* Out of descriptors: pause instead of spinning on accept. */
-		log_warn("tenant %s: accept failed (%s); pausing accepts for %d ms", t->name,
-			 strerror(err), ACCEPT_BACKOFF_MS);
+		/* Out of descriptors: pause instead of spinning on accept. One
+		 * line per episode; the first accept after it logs the end. */
+		if (t->backoffs++ == 0) {
+			t->backoff_since_us = clock_mono_us();
+			log_warn("tenant %s: accept failed (%s); pausing accepts, retrying every %d ms "
+				 "until a descriptor is free",
+				 t->name, strerror(err), ACCEPT_BACKOFF_MS);
+		}
 		evconnlistener_disable(l);
 		struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
 		evtimer_add(t->backoff_timer, &tv);

@@ -39,6 +39,8 @@ struct wtenant {
 	bool removed;
 	struct event *drain_timer;       /* removed: cut remaining sessions when it fires */
 	struct event *backoff_timer;     /* accept paused (out of fds) until it fires */
+	unsigned backoffs;               /* pauses in the current out-of-fds episode */
+	int64_t backoff_since_us;        /* when that episode began (monotonic) */
 };
 
 /* A listening socket bound by the main thread for one tenant on one worker. */

@@ -38,12 +38,19 @@ int rtdrive_scan(struct rtdrive *d, const uint8_t *buf, size_t avail, size_t *us
 				continue;
 			}
 		}
-		if (avail - off < PROTO_HEADER_LEN + 1)
+		if (avail - off < PROTO_HEADER_LEN)
 			break;
-		uint8_t head[PROTO_HEADER_LEN + 1];
-		memcpy(head, buf + off, sizeof(head));
+		uint8_t head[PROTO_HEADER_LEN + 1] = {0};
+		memcpy(head, buf + off, PROTO_HEADER_LEN);
 		struct proto_frame f;
-		proto_frame_parse(head, sizeof(head), &f);
+		proto_frame_parse(head, PROTO_HEADER_LEN, &f);
+		/* An empty frame has no first byte to wait for (and the byte
+		 * after its header belongs to the next frame). */
+		if (f.len > 0) {
+			if (avail - off < PROTO_HEADER_LEN + 1)
+				break;
+			memcpy(head, buf + off, sizeof(head));
+		}
 		uint32_t want = proto_tracker_want(d->tr, f.len, head[PROTO_HEADER_LEN]);
 		/* forward.c renumbers a prepare OK, so it waits for all of it */
 		size_t need = want;

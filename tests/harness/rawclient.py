@@ -47,8 +47,12 @@ def sha2_reply(password: str, scramble: bytes) -> bytes:
 
 
 class RawClient:
-    def __init__(self, port: int, host: str = util.LOOPBACK, timeout: float = 10.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port: int, host: str = util.LOOPBACK, timeout: float = 10.0,
+                 source: str | None = None):
+        """source: the local address to connect from (any 127.x.y.z works on
+        loopback), for tests of per-source behaviour."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.greeting = None
         self.scramble = b""
         self.server_caps = 0

@@ -118,10 +118,12 @@ class LoadCase(unittest.TestCase):
         before = self.stack.admin.status()["tenants"][TENANT]
         queries = before["queries"]
         sb.start()
-        # Kill in the middle of the run: after 3 s and some thousands of queries.
+        # Kill in the middle of the 10 s run: after 3 s, once queries flow.
+        # (Only a few hundred: on a loaded CI machine under ASan sysbench
+        # may do little more in those seconds.)
         util.wait_for(lambda: time.monotonic() - sb.started_at >= 3
                       and self.stack.admin.status()["tenants"][TENANT]["queries"]
-                      > queries + 2000, 30, what="sysbench to run")
+                      > queries + 300, 6, what="sysbench to run")
         kill_at = self.kill_primary(p, r)
         sb.join(300)
         res = sb.result

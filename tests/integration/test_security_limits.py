@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""Limits against resource abuse, against a real MariaDB pair:
+
+- slowloris: connections that send nothing, or a login one byte at a
+  time, are cut at limits.auth_timeout_ms (1043 / 08S01, "timed out"),
+  hundreds at once, while a bystander on the same worker keeps working;
+- idle timeout: an idle session is closed (logged) and its client sees the
+  connection gone; a busy one and a long query are not cut;
+- a slow client reading a 200 MiB result: tandem's RSS stays far below
+  the result's size (backpressure by limits.buffer_high), and the
+  bystander keeps working;
+- connection limits: a tenant's max_connections and the global
+  limits.max_connections give 1040 / 08004 in place of the greeting, are
+  counted in /metrics, and free up when sessions close;
+- out of descriptors (tandem run with a low RLIMIT_NOFILE): accepting
+  pauses with one logged line per episode, the process does not spin
+  (CPU time from /proc), a login that finds no descriptor for its backend
+  connection gets 1040 / 08004 at once, and accepting resumes when
+  descriptors free up.
+
+The 16 MiB+ packet before login and max_packet after it are cases of the
+client bad-input suite (test_bad_input_client.py).
+"""
+
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pymysql  # noqa: E402
+
+from harness import accounts, clients, rawclient, util  # noqa: E402
+from harness.pair import MariaDBPair  # noqa: E402
+from harness.tandem import TandemProcess, pair_config  # noqa: E402
+import security_common as sc  # noqa: E402
+
+APP, APP_PW = accounts.APP_USER, accounts.APP_PASSWORD
+AUTH_TIMEOUT_MS = 2000
+
+
+class LimitsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = util.scratch_dir("sec-limits")
+        cls.pair = MariaDBPair(cls.dir / "pair").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pair.stop()
+        util.remove_scratch(cls.dir)
+
+    def start_tandem(self, name, limits=None, tenants=("t1",), env=None, **tenant_extra):
+        cfg = pair_config(self.pair, list(tenants), workers=1)
+        sc.no_failover(cfg)
+        cfg["limits"] = {"max_auth_failures": 0, **(limits or {})}
+        for t in cfg["tenants"].values():
+            t.update(tenant_extra)
+        t = TandemProcess(None, cfg, self.dir, name=name, env=env).start()
+        self.addCleanup(t.stop)
+        return t
+
+    # -- slowloris -----------------------------------------------------------------
+
+    def test_slowloris_cut_at_the_login_timeout(self):
+        t = self.start_tandem("slowloris", {"auth_timeout_ms": AUTH_TIMEOUT_MS})
+        port = t.tenant_port("t1")
+        with sc.Bystander(port) as b:
+            b.wait_queries(2)
+            silent = [rawclient.RawClient(port) for _ in range(200)]
+            t0 = time.monotonic()
+            # one that sends its login a byte at a time, 4 bytes a second
+            trickle = rawclient.RawClient(port)
+            scramble = trickle.read_greeting()
+            pkt = trickle.login_packet(APP, rawclient.native_reply(APP_PW, scramble),
+                                       "mysql_native_password")
+            data = len(pkt).to_bytes(3, "little") + b"\x01" + pkt
+            got = []
+
+            def dribble():
+                try:
+                    for byte in data:
+                        trickle.sock.sendall(bytes([byte]))
+                        time.sleep(0.25)     # the client's pace, not a synchronisation
+                except OSError:
+                    pass
+            th = threading.Thread(target=dribble, daemon=True)
+            th.start()
+            trickle.sock.settimeout(30)
+            got.append(sc.read_err(trickle))
+            elapsed = time.monotonic() - t0
+            for c in silent:
+                c.sock.settimeout(30)
+                c.read_greeting()
+                got.append(sc.read_err(c))
+                self.assertTrue(c.wait_closed(10))
+                c.close()
+            trickle.close()
+            b.wait_queries(3)
+            b.check(self, min_queries=5)
+        self.assertEqual({(code, state) for _, code, state, _ in got}, {(1043, "08S01")})
+        self.assertTrue(all("timed out" in msg for *_, msg in got))
+        self.assertGreaterEqual(elapsed, AUTH_TIMEOUT_MS / 1000 * 0.9)
+        self.assertEqual(sc.tenant_metric(t, "tandem_sessions", "t1"), 0)
+        self.assertGreaterEqual(sc.tenant_metric(t, "tandem_client_errors_total", "t1"), 201)
+
+    # -- idle timeout --------------------------------------------------------------
+
+    def test_idle_timeout(self):
+        t = self.start_tandem("idle", {"idle_timeout_ms": 1500})
+        port = t.tenant_port("t1")
+        idle = clients.connect(port)
+        busy = clients.connect(port)
+        slow = clients.connect(port, read_timeout=30)
+        t0 = time.monotonic()
+        result = {}
+
+        def long_query():
+            with slow.cursor() as cur:
+                cur.execute("SELECT SLEEP(3), 7")
+                result["slow"] = cur.fetchone()
+        th = threading.Thread(target=long_query)
+        th.start()
+        # busy runs a query every 0.3 s for 3.5 s: never idle for 1.5 s
+        while time.monotonic() - t0 < 3.5:
+            with busy.cursor() as cur:
+                cur.execute("SELECT 1")
+            time.sleep(0.3)                  # the client's pace
+        th.join(30)
+        self.assertEqual(result.get("slow"), (0, 7))
+        util.wait_for(lambda: "idle for 1500 ms; closing" in t.log_text(), 10,
+                      what="the idle session to be closed")
+        with self.assertRaises(pymysql.err.OperationalError) as cm:
+            with idle.cursor() as cur:
+                cur.execute("SELECT 1")
+        self.assertIn(cm.exception.args[0], (2006, 2013))
+        with busy.cursor() as cur:
+            cur.execute("SELECT 2")
+            self.assertEqual(cur.fetchone(), (2,))
+        for c in (busy, slow):
+            c.close()
+
+    # -- slow reader ---------------------------------------------------------------
+
+    def test_slow_reader_of_a_huge_result(self):
+        """200 MiB read at ~40 MiB/s (the server could send it much faster):
+        tandem holds no more than a few times limits.buffer_high."""
+        # Under AddressSanitizer (the CI build) freed memory waits in a
+        # 256 MiB quarantine before reuse, which alone would fill RSS: keep
+        # it small so RSS shows what tandem holds. No effect without ASan.
+        env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
+                   + ":quarantine_size_mb=1")
+        t = self.start_tandem("slowread", env=env)
+        port = t.tenant_port("t1")
+        rows, row_bytes = 200, 1 << 20
+        c = sc.raw_login(port)
+        rss0 = sc.rss_kib(t.pid)
+        peak = [rss0]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set() and t.is_running():
+                peak[0] = max(peak[0], sc.rss_kib(t.pid))
+                stop.wait(0.05)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        with sc.Bystander(port) as b:
+            c.send_packet(0, b"\x03" + f"SELECT REPEAT('x', {row_bytes}) FROM test.seq_1_to_{rows}"
+                          .encode())
+            got_rows, total, t0 = 0, 0, time.monotonic()
+            rate = 40 << 20
+            c.sock.settimeout(60)
+            state = "head"
+            while True:
+                try:
+                    seq, p = c.read_packet()
+                except rawclient.Closed as e:
+                    self.fail(f"closed after {total} bytes: {e}\n{t.log_tail()}")
+                total += 4 + len(p)
+                if p[:1] == b"\xff":
+                    self.fail(f"ERR instead of rows: {rawclient.parse_err(p)}")
+                if state == "head" and p[:1] == b"\xfe" and len(p) < 9:
+                    state = "rows"
+                elif state == "rows":
+                    if p[:1] == b"\xfe" and len(p) < 9:
+                        break
+                    got_rows += 1
+                ahead = total / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)        # read no faster than `rate`
+            b.check(self, min_queries=5)
+        stop.set()
+        sampler.join(5)
+        c.close()
+        self.assertEqual(got_rows, rows)
+        grew = peak[0] - rss0
+        print(f"slow reader: {total >> 20} MiB in {time.monotonic() - t0:.1f} s; "
+              f"tandem RSS {rss0} KiB -> peak {peak[0]} KiB (+{grew} KiB)", flush=True)
+        self.assertLess(grew, 16 << 10, f"tandem grew by {grew} KiB for a 200 MiB result")
+
+    # -- connection limits ------------------------------------------------------------
+
+    def first_packet(self, port):
+        c = rawclient.RawClient(port)
+        seq, p = c.read_packet()
+        return c, seq, p
+
+    def test_connection_limits(self):
+        t = self.start_tandem("limits", {"max_connections": 5}, tenants=("a", "b"),
+                              max_connections=3)
+        a, b = t.tenant_port("a"), t.tenant_port("b")
+        held = [sc.raw_login(a) for _ in range(3)]
+        c, seq, p = self.first_packet(a)           # a's 4th
+        with c:
+            self.assertEqual((seq,) + rawclient.parse_err(p)[:2], (0, 1040, "08004"))
+            self.assertTrue(c.wait_closed(5))
+        held += [sc.raw_login(b) for _ in range(2)]
+        c, seq, p = self.first_packet(b)           # the process's 6th
+        with c:
+            code, state, msg = rawclient.parse_err(p)
+            self.assertEqual((seq, code, state), (0, 1040, "08004"))
+            self.assertIn("Too many connections", msg)
+        self.assertEqual(sc.tenant_metric(t, "tandem_sessions_rejected_total", "a"), 1)
+        self.assertEqual(sc.tenant_metric(t, "tandem_sessions_rejected_total", "b"), 1)
+        # closing one frees a place
+        held.pop().close()
+        util.wait_for(lambda: sc.tenant_metric(t, "tandem_sessions", "b") == 1, 10)
+        held.append(sc.raw_login(b))
+        for h in held:
+            h.close()
+
+    # -- out of descriptors ---------------------------------------------------------
+
+    def test_out_of_descriptors_backs_off(self):
+        nofile = 64
+        wrapper = self.dir / "tandem-lowfd.sh"
+        wrapper.write_text("#!/bin/sh\nexec prlimit --nofile=%d:%d -- %s \"$@\"\n"
+                           % (nofile, nofile, os.environ.get("TANDEM_BIN") or
+                              str(util.repo_root() / "build" / "tandem")))
+        wrapper.chmod(0o755)
+        cfg = pair_config(self.pair, ["t1"], workers=1)
+        sc.no_failover(cfg)
+        cfg["limits"] = {"max_auth_failures": 0, "auth_timeout_ms": 60000}
+        t = TandemProcess(str(wrapper), cfg, self.dir, name="lowfd").start()
+        self.addCleanup(t.stop)
+        port = t.tenant_port("t1")
+        bystander = sc.raw_login(port)
+        base_fds = sc.open_fds(t.pid)
+        # connections that never log in hold one descriptor each
+        held = []
+        greeted = 0
+        for _ in range(nofile + 20):
+            c = rawclient.RawClient(port, timeout=2)
+            held.append(c)
+            try:
+                c.read_greeting()
+                greeted += 1
+            except (TimeoutError, socket.timeout):
+                break
+        self.assertLess(greeted, nofile, "tandem accepted more than its descriptor limit")
+        util.wait_for(lambda: "pausing accepts" in t.log_text(), 10,
+                      what="the back-off to be logged")
+        # while it is out of descriptors, it does not spin
+        cpu0, t0 = sc.cpu_seconds(t.pid), time.monotonic()
+        time.sleep(3)                        # a measurement window, not a synchronisation
+        cpu = sc.cpu_seconds(t.pid) - cpu0
+        wall = time.monotonic() - t0
+        lines = t.log_text().count("pausing accepts")
+        print(f"out of descriptors: {cpu:.2f} s CPU in {wall:.1f} s; "
+              f"{lines} back-off line(s) logged", flush=True)
+        self.assertLess(cpu, 0.5, "tandem spins while out of descriptors")
+        self.assertLessEqual(lines, 3, "the back-off is logged once per episode")
+        # the bystander, which holds its descriptors, still works
+        sc.raw_query_ok(bystander)
+        # one descriptor frees up: the waiting connection takes it, and its
+        # login finds none left for the backend: 1040 at once, no waiting
+        held[0].close()
+        last = held[-1]
+        last.sock.settimeout(15)
+        scramble = last.read_greeting()
+        last.send_packet(1, last.login_packet(APP, rawclient.native_reply(APP_PW, scramble),
+                                              "mysql_native_password"))
+        t0 = time.monotonic()
+        seq, code, state, msg = sc.read_err(last)
+        self.assertEqual((seq, code, state), (2, 1040, "08004"), msg)
+        self.assertIn("no descriptor left", msg)
+        self.assertLess(time.monotonic() - t0, 4, "the login waited for a backend")
+        last.close()
+        # free descriptors: new connections are greeted and log in
+        for c in held[1:-1]:
+            c.close()
+        again = sc.raw_login(port)
+        sc.raw_query_ok(again)
+        again.close()
+        util.wait_for(lambda: "accepting again" in t.log_text(), 10,
+                      what="the recovery to be logged")
+        bystander.close()
+        util.wait_for(lambda: sc.open_fds(t.pid) <= base_fds, 10,
+                      what="descriptors to return to where they were")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
