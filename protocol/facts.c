@@ -385,6 +385,7 @@ int proto_facts_stmt_add(struct proto_facts *f, uint32_t backend_id, const char 
 		struct proto_sql_class c;
 		proto_sql_classify(sql, sql_len, false, false, &c);
 		e.sql_flags = c.flags;
+		e.sql_kind = (uint8_t)c.kind;
 	}
 	/* 0 is "no statement" and 0xFFFFFFFF is MariaDB's "the last one
 	 * prepared"; after a wrap, skip ids still in use. */

@@ -59,6 +59,7 @@ struct proto_facts_stmt {
 	char *sql;           /* the SQL text sent with COM_STMT_PREPARE; NULL if too large to keep */
 	size_t sql_len;
 	unsigned sql_flags;  /* enum proto_sql_flag of sql: what each execution may change */
+	uint8_t sql_kind;    /* enum proto_sql_kind of sql (OTHER when sql is NULL) */
 	uint8_t *types;      /* 2 bytes per parameter, from the last execution that sent them */
 	bool bound;          /* the backend holds parameter types (an execution sent them
 			      * since the statement was prepared there) */

@@ -7,6 +7,7 @@
 #include "protocol/tracker.h"
 
 #include "protocol/handshake.h"
+#include "protocol/packet.h"
 
 const char *proto_rt_state_name(enum proto_rt_state st)
 {
@@ -465,6 +466,33 @@ int proto_tracker_feed(struct proto_tracker *t, const uint8_t *payload, size_t a
 	int rc = feed_packet(t, payload, avail, payload_len, ev);
 	/* the proxy must pass the continuation frames on before it is done */
 	return rc == RT_DONE && t->continued ? RT_MORE : rc;
+}
+
+size_t proto_tracker_skip_rows(const struct proto_tracker *t, const uint8_t *buf, size_t n,
+			       uint8_t *last_seq)
+{
+	if (t->state != RT_ROWS || t->continued)
+		return 0;
+	/* A 0xFE first byte is a row only when the frame is at least this
+	 * long (is_terminator()); ERR (0xFF) never is. */
+	uint32_t row_fe = (t->caps & CLIENT_DEPRECATE_EOF) ? PROTO_MAX_FRAME : 9;
+	size_t off = 0;
+	const uint8_t *seq = NULL; /* kept in a local: a store through last_seq
+				    * could alias buf and force reloads */
+	while (n - off > PROTO_HEADER_LEN) {
+		const uint8_t *h = buf + off;
+		uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
+		uint8_t first = h[PROTO_HEADER_LEN];
+		if (len == 0 || len == PROTO_MAX_FRAME || first == PROTO_ERR_HEADER ||
+		    (first == PROTO_EOF_HEADER && len < row_fe) ||
+		    n - off - PROTO_HEADER_LEN < len)
+			break;
+		seq = h + 3;
+		off += PROTO_HEADER_LEN + (size_t)len;
+	}
+	if (seq)
+		*last_seq = *seq;
+	return off;
 }
 
 void proto_tracker_infile_done(struct proto_tracker *t)

@@ -117,6 +117,19 @@ uint32_t proto_tracker_want(const struct proto_tracker *t, uint32_t payload_len,
 int proto_tracker_feed(struct proto_tracker *t, const uint8_t *payload, size_t avail,
 		       uint32_t payload_len, struct proto_rt_event *ev);
 
+/*
+ * Rows go by without a call each: in the rows state, the length of the run
+ * of whole row frames at the head of buf (n contiguous bytes starting at a
+ * frame header). It stops before the first frame that is not wholly in buf
+ * or that proto_tracker_want()/proto_tracker_feed() would treat as anything
+ * but a plain row (an ERR, a terminator, an empty frame, a 16 MiB frame
+ * that continues); those go through them as usual. Feeding the skipped
+ * frames one by one would only have answered RT_PKT_ROW / RT_MORE for each
+ * and changed nothing in t, so t is not changed. *last_seq gets the
+ * sequence id of the last frame skipped (untouched when none is).
+ */
+size_t proto_tracker_skip_rows(const struct proto_tracker *t, const uint8_t *buf, size_t n,
+			       uint8_t *last_seq);
 /* The client finished sending its LOCAL INFILE data (empty packet sent):
  * the server's OK or ERR comes next. */
 void proto_tracker_infile_done(struct proto_tracker *t);

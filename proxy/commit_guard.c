@@ -70,20 +70,25 @@ static bool wrote(const struct proto_facts *f)
 	return strpbrk(f->trx_state, "wW") != NULL;
 }
 
-/* The SQL class of the command (a COM_QUERY's text, a prepared statement's). */
+/* The SQL class (flags and kind) of a whole command: a COM_QUERY's is
+ * the one sess_facts_command() just gave its text (the same call: the
+ * session's backslash mode, not partial), a prepared statement's the one
+ * its text got at prepare time. Classified once, not again here: every
+ * query comes by. */
 static bool classify(const struct session *s, const uint8_t *p, size_t have,
 		     struct proto_sql_class *c)
 {
 	if (p[0] == COM_QUERY) {
-		proto_sql_classify((const char *)p + 1, have - 1,
-				   (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, false, c);
+		*c = s->sf.cmd_class;
 		return true;
 	}
 	if (p[0] == COM_STMT_EXECUTE && have >= 10 && !(p[5] & 0x07)) {
 		const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, s->mg.cmd_client_id);
 		if (!st || !st->sql)
 			return false;
-		proto_sql_classify(st->sql, st->sql_len, false, false, c);
+		memset(c, 0, sizeof(*c));
+		c->flags = st->sql_flags;
+		c->kind = (enum proto_sql_kind)st->sql_kind;
 		return true;
 	}
 	return false;

@@ -70,8 +70,9 @@ struct sess_guard {
 
 void sess_guard_free(struct session *s);
 
-/* forward.c, before the client's command is written to the backend:
- * decide whether it is guarded and write what goes before it. */
+/* forward.c, before the client's command is written to the backend
+ * (after sess_facts_command(), whose SQL class it uses): decide whether
+ * it is guarded and write what goes before it. */
 void sess_guard_command(struct session *s, const uint8_t *payload, size_t have, bool whole);
 /* forward.c, once the client's command is wholly written: what goes after it. */
 void sess_guard_after_command(struct session *s);

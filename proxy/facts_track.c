@@ -27,8 +27,10 @@
 
 static void clear_pending(struct sess_facts *sf)
 {
-	free(sf->pending_text);
-	sf->pending_text = NULL;
+	if (sf->pending_text) { /* only prepares and COM_INIT_DB keep one */
+		free(sf->pending_text);
+		sf->pending_text = NULL;
+	}
 	sf->pending_len = 0;
 	sf->pending_known = false;
 	sf->collate[0] = 0;

@@ -629,27 +629,49 @@ void sess_result_read(struct session *s)
 		}
 		if (avail - off < PROTO_HEADER_LEN)
 			break;
+		/* The bytes from off that lie in one chain (usually the whole
+		 * read): frames are looked at there, and copied out only when
+		 * the part the tracker needs straddles two chains. */
 		struct evbuffer_ptr pos;
-		uint8_t head[PROTO_HEADER_LEN + 1] = {0};
+		struct evbuffer_iovec v = {0};
 		evbuffer_ptr_set(in, &pos, off, EVBUFFER_PTR_SET);
-		evbuffer_copyout_from(in, &pos, head, avail - off > PROTO_HEADER_LEN
-								? sizeof(head) : PROTO_HEADER_LEN);
+		evbuffer_peek(in, -1, &pos, &v, 1);
+		const uint8_t *at = v.iov_base;
+		size_t run = v.iov_len;
+		/* Plain rows go by without a look each (a transaction being
+		 * recorded for replay hashes them one by one instead). */
+		if (!s->rp.recording) {
+			uint8_t seq;
+			size_t rows = proto_tracker_skip_rows(&s->tr, at, run, &seq);
+			if (rows > 0) {
+				off += rows;
+				s->bfr.next_seq = (uint8_t)(seq + 1);
+				continue;
+			}
+		}
+		uint8_t head[PROTO_HEADER_LEN + 1] = {0};
+		const uint8_t *h = at;
+		if (run <= PROTO_HEADER_LEN) {
+			evbuffer_copyout_from(in, &pos, head, avail - off > PROTO_HEADER_LEN
+									? sizeof(head) : PROTO_HEADER_LEN);
+			h = head;
+		}
 		struct proto_frame f;
-		proto_frame_parse(head, sizeof(head), &f);
+		proto_frame_parse(h, PROTO_HEADER_LEN + 1, &f);
 		/* the first payload byte tells rows from terminators; an empty
 		 * frame (the end of a 16 MiB+ packet) has none to wait for */
 		if (f.len > 0 && avail - off < PROTO_HEADER_LEN + 1)
 			break;
-		uint32_t want = proto_tracker_want(&s->tr, f.len, head[PROTO_HEADER_LEN]);
+		uint32_t want = proto_tracker_want(&s->tr, f.len, h[PROTO_HEADER_LEN]);
 		/* A prepare OK is renumbered: all of it must be here. */
 		size_t need = want;
-		if (s->tr.state == RT_PREPARE_FIRST && head[PROTO_HEADER_LEN] == PROTO_OK_HEADER)
+		if (s->tr.state == RT_PREPARE_FIRST && h[PROTO_HEADER_LEN] == PROTO_OK_HEADER)
 			need = f.len;
 		if (avail - off < PROTO_HEADER_LEN + need)
 			break;
-		const uint8_t *payload = head + PROTO_HEADER_LEN;
+		const uint8_t *payload = h + PROTO_HEADER_LEN;
 		uint8_t *heap = NULL;
-		if (want > 1) {
+		if (want > 1 && run < PROTO_HEADER_LEN + (size_t)want) {
 			uint8_t *dst = want <= sizeof(stack) ? stack : (heap = malloc(want));
 			if (!dst) {
 				sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
@@ -662,7 +684,8 @@ void sess_result_read(struct session *s)
 		struct proto_rt_event ev;
 		int rc = proto_tracker_feed(&s->tr, payload, want ? want : (f.len ? 1 : 0), f.len, &ev);
 		if (rc < 0) {
-			free(heap);
+			if (heap)
+				free(heap);
 			log_warn("session %llu: backend %s broke the protocol in state %s: %s",
 				 (unsigned long long)s->id, s->backend_addr,
 				 proto_rt_state_name(s->tr.state), proto_strerror(rc));
@@ -675,8 +698,11 @@ void sess_result_read(struct session *s)
 		}
 		s->bfr.next_seq = (uint8_t)(f.seq + 1);
 		sess_replay_frame(s, &ev, off, f.len);
+		/* ev may point into `in`: on_packet reads it before it cuts
+		 * or moves anything there. */
 		enum pkt_action act = on_packet(s, off, &f, &ev);
-		free(heap); /* ev points into it until here */
+		if (heap)
+			free(heap); /* ev points into it until here */
 		if (act == PKT_FAILED)
 			return;
 		if (act == PKT_REPLACED) {

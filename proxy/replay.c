@@ -105,10 +105,12 @@ void sess_replay_command(struct session *s, const uint8_t *payload, size_t have,
 			(cmd == COM_QUERY || cmd == COM_STMT_EXECUTE);
 	if (keepable && cmd == COM_QUERY) {
 		/* USE and SET inside a transaction change how what follows runs:
-		 * the restored session has their final effect, not the order. */
-		struct proto_sql_class c;
-		proto_sql_classify((const char *)payload + 1, have - 1, false, false, &c);
-		if (c.kind == PROTO_SQL_KIND_USE || c.kind == PROTO_SQL_KIND_SET)
+		 * the restored session has their final effect, not the order.
+		 * The kind is the one sess_facts_command() just found (a
+		 * statement's kind does not depend on the backslash mode: it is
+		 * decided by the words before any quote). */
+		enum proto_sql_kind kind = s->sf.cmd_class.kind;
+		if (kind == PROTO_SQL_KIND_USE || kind == PROTO_SQL_KIND_SET)
 			keepable = false;
 	}
 	if (keepable && cmd == COM_STMT_EXECUTE && have >= 6 && (payload[5] & 0x07))

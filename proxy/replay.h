@@ -61,7 +61,8 @@ struct sess_replay {
 void sess_replay_free(struct session *s);
 
 /* forward.c: a command is about to be forwarded (payload holds have of its
- * len bytes; client_stmt as the client sent it). */
+ * len bytes; client_stmt as the client sent it), after sess_facts_command()
+ * has classified it. */
 void sess_replay_command(struct session *s, const uint8_t *payload, size_t have, uint32_t len,
 			 uint32_t client_stmt);
 /* forward.c: one frame of the answer was scanned at offset `start` of the

@@ -13,6 +13,7 @@ void rtdrive_init(struct rtdrive *d, struct proto_tracker *tr, rtdrive_cb cb, vo
 {
 	memset(d, 0, sizeof(*d));
 	d->tr = tr;
+	d->skip_rows = true;
 	d->cb = cb;
 	d->arg = arg;
 }
@@ -28,6 +29,14 @@ int rtdrive_scan(struct rtdrive *d, const uint8_t *buf, size_t avail, size_t *us
 			off += take;
 			d->resp_left -= take;
 			continue;
+		}
+		if (d->skip_rows) {
+			uint8_t seq;
+			size_t rows = proto_tracker_skip_rows(d->tr, buf + off, avail - off, &seq);
+			if (rows > 0) {
+				off += rows;
+				continue;
+			}
 		}
 		if (avail - off < PROTO_HEADER_LEN)
 			break;

@@ -8,7 +8,8 @@
  * feeds them, and passes the frame on (even if its tail has not arrived
  * yet: resp_left counts the bytes still to pass). This file repeats that
  * loop over a plain byte array so tests can feed recorded streams in any
- * split. If forward.c changes how it feeds the tracker, change this too.
+ * split. Runs of plain rows are passed by with proto_tracker_skip_rows()
+ * when skip_rows is set (the default), as forward.c does. If forward.c changes how it feeds the tracker, change this too.
  *
  * Owns: nothing but the struct it is given. Must not: allocate beyond the
  * temporary copy forward.c also makes.
@@ -33,6 +34,9 @@ struct rtdrive {
 	uint64_t resp_left;  /* bytes of a scanned frame not yet arrived */
 	bool result_done;    /* the tracker said RT_DONE */
 	size_t fed;          /* frames fed so far */
+	bool skip_rows;      /* pass plain rows by with proto_tracker_skip_rows(), as
+			      * forward.c does unless it records for replay; set by
+			      * rtdrive_init(); skipped rows are not fed (no cb) */
 	rtdrive_cb cb;       /* may be NULL */
 	void *arg;           /* for cb */
 };

@@ -306,6 +306,16 @@ START_TEST(test_statement_sql_flags)
 	ck_assert_uint_eq(proto_facts_stmt_find(&f, a)->sql_flags, PROTO_SQL_GET_LOCK);
 	ck_assert_uint_eq(proto_facts_stmt_find(&f, b)->sql_flags, PROTO_SQL_USER_VAR);
 	ck_assert_uint_eq(proto_facts_stmt_find(&f, c)->sql_flags, 0);
+	/* the kind too: the commit guard decides on it at every execution */
+	ck_assert_uint_eq(proto_facts_stmt_find(&f, a)->sql_kind, PROTO_SQL_KIND_READ);
+	ck_assert_uint_eq(proto_facts_stmt_find(&f, b)->sql_kind, PROTO_SQL_KIND_SET);
+	ck_assert_uint_eq(proto_facts_stmt_find(&f, c)->sql_kind, PROTO_SQL_KIND_OTHER);
+	uint32_t d, e;
+	const char *ins = "insert into t values (?)";
+	proto_facts_stmt_add(&f, 13, ins, strlen(ins), 1, 0, &d);
+	proto_facts_stmt_add(&f, 14, "COMMIT", 6, 0, 0, &e);
+	ck_assert_uint_eq(proto_facts_stmt_find(&f, d)->sql_kind, PROTO_SQL_KIND_WRITE);
+	ck_assert_uint_eq(proto_facts_stmt_find(&f, e)->sql_kind, PROTO_SQL_KIND_COMMIT);
 	proto_facts_free(&f);
 }
 END_TEST

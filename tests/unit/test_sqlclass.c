@@ -276,6 +276,136 @@ START_TEST(test_read_flags)
 }
 END_TEST
 
+/* Every keyword the classifier knows, in every case: the lexer compares
+ * words in place, case-insensitively, through a table by first letter and
+ * length. Each sentence leans on one or two keywords; near misses (a byte
+ * more or less, a digit or '_' in place of a letter) are no keyword. */
+static void recase(const char *in, char *out, int mode)
+{
+	size_t i = 0;
+	for (; in[i]; i++) {
+		char c = in[i];
+		bool lower = mode == 1 || (mode == 2 && i % 2);
+		if (lower && c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		out[i] = c;
+	}
+	out[i] = 0;
+}
+
+START_TEST(test_keywords_any_case)
+{
+	static const struct {
+		const char *sql;
+		unsigned flags; /* all of these set */
+		enum proto_sql_kind kind;
+	} cases[] = {
+		{"EXPLAIN ANALYZE SELECT 1", 0, PROTO_SQL_KIND_OTHER},
+		{"EXPLAIN SELECT 1", 0, PROTO_SQL_KIND_READ},
+		{"BACKUP LOCK T", PROTO_SQL_LOCK_TABLES, PROTO_SQL_KIND_OTHER},
+		{"BACKUP STAGE START", PROTO_SQL_LOCK_TABLES, PROTO_SQL_KIND_OTHER},
+		{"BACKUP UNLOCK", PROTO_SQL_UNLOCK_TABLES, PROTO_SQL_KIND_OTHER},
+		{"BEGIN WORK", 0, PROTO_SQL_KIND_BEGIN},
+		{"START TRANSACTION", 0, PROTO_SQL_KIND_BEGIN},
+		{"CALL P(@X)", PROTO_SQL_USER_VAR, PROTO_SQL_KIND_OTHER},
+		{"COMMIT", 0, PROTO_SQL_KIND_COMMIT},
+		{"LOAD DATA CONCURRENT LOCAL INFILE 'X' INTO TABLE T", PROTO_SQL_LOAD_LOCAL,
+		 PROTO_SQL_KIND_OTHER},
+		{"LOAD XML LOW_PRIORITY LOCAL INFILE 'X' INTO TABLE T", PROTO_SQL_LOAD_LOCAL,
+		 PROTO_SQL_KIND_OTHER},
+		{"CREATE TEMPORARY TABLE T (A INT)", PROTO_SQL_TEMP_TABLE, PROTO_SQL_KIND_OTHER},
+		{"DELETE FROM T RETURNING A", PROTO_SQL_RETURNING, PROTO_SQL_KIND_WRITE},
+		{"INSERT INTO T VALUES (1)", 0, PROTO_SQL_KIND_WRITE},
+		{"UPDATE T SET A = 1", 0, PROTO_SQL_KIND_WRITE},
+		{"REPLACE INTO T VALUES (1)", 0, PROTO_SQL_KIND_WRITE},
+		{"DESC T", 0, PROTO_SQL_KIND_READ},
+		{"DESCRIBE T", 0, PROTO_SQL_KIND_READ},
+		{"SHOW TABLES", 0, PROTO_SQL_KIND_READ},
+		{"HELP 'X'", 0, PROTO_SQL_KIND_READ},
+		{"FLUSH TABLES WITH READ LOCK", PROTO_SQL_LOCK_TABLES, PROTO_SQL_KIND_OTHER},
+		{"SELECT A FROM T FOR UPDATE", PROTO_SQL_LOCKING_READ, PROTO_SQL_KIND_READ},
+		{"SELECT A FROM T FOR SHARE", PROTO_SQL_LOCKING_READ, PROTO_SQL_KIND_READ},
+		{"SELECT A FROM T LOCK IN SHARE MODE", PROTO_SQL_LOCKING_READ, PROTO_SQL_KIND_READ},
+		{"SELECT GET_LOCK('A', 1)", PROTO_SQL_GET_LOCK, PROTO_SQL_KIND_READ},
+		{"SELECT A INTO @X FROM T", PROTO_SQL_INTO | PROTO_SQL_USER_VAR, PROTO_SQL_KIND_READ},
+		{"PREPARE S FROM 'SELECT 1'", PROTO_SQL_PREPARE, PROTO_SQL_KIND_OTHER},
+		{"ROLLBACK", 0, PROTO_SQL_KIND_ROLLBACK},
+		{"ROLLBACK TO S", 0, PROTO_SQL_KIND_OTHER},
+		{"SET SESSION_TRACK_SCHEMA = 1", PROTO_SQL_SESSION_TRACK, PROTO_SQL_KIND_SET},
+		{"SET TRANSACTION READ ONLY", 0, PROTO_SQL_KIND_OTHER},
+		{"LOCK TABLE T READ", PROTO_SQL_LOCK_TABLES, PROTO_SQL_KIND_OTHER},
+		{"LOCK TABLES T READ", PROTO_SQL_LOCK_TABLES, PROTO_SQL_KIND_OTHER},
+		{"UNLOCK TABLE", PROTO_SQL_UNLOCK_TABLES, PROTO_SQL_KIND_OTHER},
+		{"UNLOCK TABLES", PROTO_SQL_UNLOCK_TABLES, PROTO_SQL_KIND_OTHER},
+		{"USE DB", 0, PROTO_SQL_KIND_USE},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int mode = 0; mode < 3; mode++) {
+			char sql[128];
+			recase(cases[i].sql, sql, mode);
+			struct proto_sql_class c = classify(sql);
+			ck_assert_msg((c.flags & cases[i].flags) == cases[i].flags, "flags %#x: %s",
+				      c.flags, sql);
+			ck_assert_msg(c.kind == cases[i].kind, "kind %s: %s",
+				      proto_sql_kind_name(c.kind), sql);
+		}
+	}
+	static const char *const near[] = {
+		"SELECTS 1", "SELEC 1", "5ELECT 1", "_SELECT 1", "$SELECT 1", "INSERT_ INTO T",
+		"INSERTS INTO T", "SHOW1 TABLES", "COMMITT", "ROLLBAC", "US DB", "USED DB",
+		"\xc3\x89XPLAIN SELECT 1", "BEGIN2", "SET1 A = 1",
+	};
+	for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++)
+		ck_assert_msg(classify(near[i]).kind == PROTO_SQL_KIND_OTHER, "a keyword: %s", near[i]);
+	ck_assert(!(flags("SELECT GET_LOCKS('a', 1)") & PROTO_SQL_GET_LOCK));
+	ck_assert(!(flags("SELECT A INTOX @X FROM T") & (PROTO_SQL_INTO | PROTO_SQL_USER_VAR)));
+	ck_assert(!(flags("SELECT A FROM T FOR UPDATES") & PROTO_SQL_LOCKING_READ));
+	ck_assert(!(flags("SET SESSION_TRAC = 1") & PROTO_SQL_SESSION_TRACK));
+	ck_assert(flags("SET session_trackX = 1") & PROTO_SQL_SESSION_TRACK); /* a prefix */
+	ck_assert(!(flags("LOAD DATA LOCAL INFILES 'X' INTO TABLE T") & PROTO_SQL_LOAD_LOCAL));
+}
+END_TEST
+
+/* Quoted runs are skipped by jumping from quote to backslash to quote:
+ * where each ends decides what is code after it. */
+START_TEST(test_quoted_runs)
+{
+	static const struct {
+		const char *sql;
+		unsigned statements;     /* with backslash escapes */
+		unsigned statements_nbe; /* with NO_BACKSLASH_ESCAPES */
+	} cases[] = {
+		{"SELECT 'a\\\\'; SELECT 2", 2, 2},  /* 'a\\' ends at its second quote */
+		{"SELECT 'a\\''; SELECT 2", 2, 1},   /* 'a\'' vs 'a\' then an open quote */
+		{"SELECT 'a\\'; SELECT 2", 1, 2},    /* open with escapes */
+		{"SELECT 'a''b;c'; SELECT 2", 2, 2}, /* doubled quote */
+		{"SELECT 'a'''; SELECT 2", 2, 2},
+		{"SELECT '\\\\\\''; SELECT 2", 2, 1},
+		{"SELECT \"a\\\";b\"; SELECT 2", 2, 2},
+		{"SELECT `a\\`; SELECT 2", 2, 2}, /* no escapes in backticks */
+		{"SELECT `a``;b`; SELECT 2", 2, 2},
+		{"SELECT 'x\\", 1, 1}, /* backslash last */
+		{"SELECT '", 1, 1},
+		{"SELECT ''; SELECT 2", 2, 2},
+		{"SELECT '\\;'; SELECT 2", 2, 2},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *sql = cases[i].sql;
+		size_t n = strlen(sql);
+		char *copy = malloc(n); /* exact size: ASan sees any overread */
+		memcpy(copy, sql, n);
+		struct proto_sql_class c;
+		proto_sql_classify(copy, n, false, false, &c);
+		ck_assert_msg(c.statements == cases[i].statements, "%u statements: %s",
+			      c.statements, sql);
+		proto_sql_classify(copy, n, true, false, &c);
+		ck_assert_msg(c.statements == cases[i].statements_nbe, "%u statements (nbe): %s",
+			      c.statements, sql);
+		free(copy);
+	}
+}
+END_TEST
+
 static Suite *sqlclass_suite(void)
 {
 	Suite *s = suite_create("sqlclass");
@@ -291,6 +421,8 @@ static Suite *sqlclass_suite(void)
 	tcase_add_test(tc, test_session_track);
 	tcase_add_test(tc, test_set_names_collate);
 	tcase_add_test(tc, test_comments_and_partial);
+	tcase_add_test(tc, test_keywords_any_case);
+	tcase_add_test(tc, test_quoted_runs);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -535,6 +535,92 @@ START_TEST(rows_split_in_frames)
 }
 END_TEST
 
+/* proto_tracker_skip_rows passes by exactly the frames that feeding one by
+ * one would have called plain rows, stops before anything else, and
+ * leaves the tracker as it was. */
+START_TEST(skip_rows_stops_where_feed_would_differ)
+{
+	for (int deof = 0; deof < 2; deof++) {
+		uint64_t caps = BASE_CAPS | (deof ? DEOF : 0);
+		struct proto_tracker t;
+		struct proto_rt_event ev;
+		uint8_t seq = 9;
+		start(&t, caps, "0378", RT_MORE);
+		/* not in the rows state yet: nothing is skipped */
+		uint8_t colcount[] = {1, 0, 0, 1, 1};
+		ck_assert_uint_eq(proto_tracker_skip_rows(&t, colcount, sizeof(colcount), &seq), 0);
+		ck_assert_uint_eq(seq, 9);
+		FEED(&t, "01", &ev);
+		FEED(&t, COLDEF, &ev);
+		if (!deof)
+			FEED(&t, EOF_AC, &ev);
+		ck_assert_int_eq(t.state, RT_ROWS);
+		struct proto_tracker before = t;
+
+		/* rows, the last one headed 0xFE where that can be a row (a
+		 * 9-byte row without DEPRECATE_EOF; with it, only a 16 MiB
+		 * frame, so a row of a 251+ byte string there), then what must
+		 * stop the run */
+		static const uint8_t fe_row[9] = {0xfe, 1, 0, 0, 0, 0, 0, 0, 'x'};
+		static const uint8_t fc_row[4] = {0xfc, 1, 0, 'x'};
+		const uint8_t *third = deof ? fc_row : fe_row;
+		uint32_t third_len = deof ? sizeof(fc_row) : sizeof(fe_row);
+		struct vbuf b = {0};
+		vbuf_frame(&b, "\x01" "1", 2, 3);
+		vbuf_frame(&b, "\xfb", 1, 4);
+		vbuf_frame(&b, third, third_len, 5);
+		size_t rows_end = b.len;
+		static const char *stops[] = {"ff150423323130303073", /* ERR */
+					      "fe00000200",           /* EOF / short OK */
+					      ""};                    /* empty frame */
+		for (size_t i = 0; i < 3; i++) {
+			uint8_t stop[32];
+			size_t sn = vec_unhex(stops[i], stop, sizeof(stop));
+			struct vbuf s = {0};
+			vbuf_frame(&s, "\x01" "1", 2, 3);
+			vbuf_frame(&s, "\xfb", 1, 4);
+			vbuf_frame(&s, third, third_len, 5);
+			vbuf_frame(&s, stop, (uint32_t)sn, 6);
+			seq = 0;
+			ck_assert_uint_eq(proto_tracker_skip_rows(&t, s.p, s.len, &seq), rows_end);
+			ck_assert_uint_eq(seq, 5);
+			ck_assert_int_eq(t.state, before.state);
+			ck_assert(t.continued == before.continued);
+			ck_assert_uint_eq(t.results, before.results);
+			ck_assert_uint_eq(t.status, before.status);
+			/* what stopped it is no plain row: feed says so */
+			if (sn > 0) {
+				struct proto_tracker copy = t;
+				int rc = feed(&copy, stop, sn, &ev);
+				ck_assert(rc < 0 || ev.kind != RT_PKT_ROW);
+			}
+			/* every prefix: only whole frames go by */
+			const size_t ends[] = {0, PROTO_HEADER_LEN + 2, 2 * PROTO_HEADER_LEN + 3,
+					       rows_end};
+			for (size_t n = 0; n <= s.len; n++) {
+				size_t want = 0;
+				for (size_t e = 0; e < 4; e++)
+					if (ends[e] <= n)
+						want = ends[e];
+				ck_assert_uint_eq(proto_tracker_skip_rows(&t, s.p, n, &seq), want);
+			}
+			vbuf_free(&s);
+		}
+		vbuf_free(&b);
+
+		/* a 16 MiB frame continues a packet: feed must see it */
+		uint8_t huge[PROTO_HEADER_LEN + 1] = {0xff, 0xff, 0xff, 7, 0x01};
+		ck_assert_uint_eq(proto_tracker_skip_rows(&t, huge, sizeof(huge), &seq), 0);
+		/* nor is anything skipped in the middle of a continued packet */
+		uint8_t row[] = {2, 0, 0, 8, 0x01, '1'};
+		t.continued = true;
+		ck_assert_uint_eq(proto_tracker_skip_rows(&t, row, sizeof(row), &seq), 0);
+		t.continued = false;
+		ck_assert_uint_eq(proto_tracker_skip_rows(&t, row, sizeof(row), &seq), sizeof(row));
+	}
+}
+END_TEST
+
 /* An OK that spans frames (a 16 MiB info text without session tracking):
  * the response ends after its last frame, not its first. */
 START_TEST(ok_spanning_frames)
@@ -581,6 +667,7 @@ static Suite *tracker_suite(void)
 	tcase_add_test(tc, simple_string_auth);
 	tcase_add_test(tc, rows_split_in_frames);
 	tcase_add_test(tc, ok_spanning_frames);
+	tcase_add_test(tc, skip_rows_stops_where_feed_would_differ);
 	suite_add_tcase(s, tc);
 	return s;
 }

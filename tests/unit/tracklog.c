@@ -106,6 +106,7 @@ void tracklog_run(struct tracklog *log, const struct vec *v, int k,
 	}
 	struct rtdrive d;
 	rtdrive_init(&d, &log->tr, on_feed, log);
+	d.skip_rows = false; /* the log shows every row */
 	size_t arrived = 0, consumed = 0, i = 0;
 	for (;;) {
 		if (arrived < len) {
