@@ -9,6 +9,7 @@ PACKAGES=(
   # build
   build-essential pkg-config meson ninja-build
   clang libclang-rt-14-dev            # libFuzzer and the sanitizer runtimes
+  clang-format                        # scripts/format (checked by scripts/test)
   libevent-dev libmariadb-dev libssl-dev libjansson-dev
   check                               # unit tests
   # integration tests and the demo: real servers, real clients
