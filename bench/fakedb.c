@@ -48,22 +48,22 @@
 	 W_CLIENT_PS_MULTI_RESULTS | W_CLIENT_PLUGIN_AUTH | W_CLIENT_CONNECT_ATTRS |       \
 	 W_CLIENT_PLUGIN_AUTH_LENENC | W_CLIENT_SESSION_TRACK | W_CLIENT_DEPRECATE_EOF)
 
-#define READ_BUF (256 * 1024)       /* per thread; also the largest command accepted */
-#define BIG_ROW 16380               /* value bytes per row of a BIG result */
-#define BIG_FILL (256 * 1024)       /* generate a BIG result this far ahead of the socket */
+#define READ_BUF (256 * 1024) /* per thread; also the largest command accepted */
+#define BIG_ROW  16380        /* value bytes per row of a BIG result */
+#define BIG_FILL (256 * 1024) /* generate a BIG result this far ahead of the socket */
 
 struct fconn {
 	int fd;
 	bool authed;
-	bool epollout;             /* EPOLLOUT is in the interest set */
-	uint32_t caps;             /* client caps & SERVER_CAPS */
-	uint8_t *in;               /* an incomplete packet left from the last read */
+	bool epollout; /* EPOLLOUT is in the interest set */
+	uint32_t caps; /* client caps & SERVER_CAPS */
+	uint8_t *in;   /* an incomplete packet left from the last read */
 	size_t in_len;
-	uint8_t *out;              /* bytes the socket did not take yet */
+	uint8_t *out; /* bytes the socket did not take yet */
 	size_t out_off, out_len, out_cap;
-	uint64_t big_left;         /* value bytes of a BIG result still to generate */
+	uint64_t big_left; /* value bytes of a BIG result still to generate */
 	bool big_active;
-	uint8_t big_seq;           /* next sequence id of the BIG result */
+	uint8_t big_seq; /* next sequence id of the BIG result */
 };
 
 struct fthread {
@@ -279,7 +279,8 @@ static int send_variables(struct fconn *c, const uint8_t *q, size_t len)
 		put_eof(&b, seq++);
 	at = w_begin(&b);
 	for (size_t i = 0; i < n; i++) {
-		bool ro = name_len[i] >= 9 && memcmp(name[i] + name_len[i] - 9, "read_only", 9) == 0;
+		bool ro =
+			name_len[i] >= 9 && memcmp(name[i] + name_len[i] - 9, "read_only", 9) == 0;
 		w_lenenc_str(&b, ro ? "0" : "", ro ? 1 : 0);
 	}
 	w_end(&b, at, seq++);
@@ -483,7 +484,8 @@ static void on_accept(struct fthread *t)
 		w_put(&b, "mysql_native_password", 22);
 		w_end(&b, at, 0);
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 || send_bytes(c, buf, b.len) < 0) {
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+		    send_bytes(c, buf, b.len) < 0) {
 			conn_free(t, c);
 			continue;
 		}
@@ -566,7 +568,8 @@ int main(int argc, char **argv)
 		ts[i].lfd = make_listener(&sa);
 		if (i == 0) {
 			socklen_t len = sizeof(sa);
-			getsockname(ts[0].lfd, (struct sockaddr *)&sa, &len); /* the port 0 became */
+			getsockname(ts[0].lfd, (struct sockaddr *)&sa,
+				    &len); /* the port 0 became */
 		}
 		ts[i].epfd = epoll_create1(EPOLL_CLOEXEC);
 		ts[i].rbuf = malloc(READ_BUF);

@@ -55,20 +55,20 @@
 #include "bench/benchutil.h"
 #include "bench/wire.h"
 
-#define CLIENT_CAPS                                                                      \
-	(W_CLIENT_LONG_PASSWORD | W_CLIENT_LONG_FLAG | W_CLIENT_PROTOCOL_41 |            \
+#define CLIENT_CAPS                                                                       \
+	(W_CLIENT_LONG_PASSWORD | W_CLIENT_LONG_FLAG | W_CLIENT_PROTOCOL_41 |             \
 	 W_CLIENT_TRANSACTIONS | W_CLIENT_SECURE_CONNECTION | W_CLIENT_MULTI_STATEMENTS | \
-	 W_CLIENT_MULTI_RESULTS | W_CLIENT_PS_MULTI_RESULTS | W_CLIENT_PLUGIN_AUTH |     \
+	 W_CLIENT_MULTI_RESULTS | W_CLIENT_PS_MULTI_RESULTS | W_CLIENT_PLUGIN_AUTH |      \
 	 W_CLIENT_PLUGIN_AUTH_LENENC | W_CLIENT_SESSION_TRACK)
 
-#define READ_BUF (256 * 1024)
+#define READ_BUF  (256 * 1024)
 #define LOGIN_BUF 1024 /* greeting / auth packets are far smaller */
 
 /* ---------------------------------------------------------- histogram */
 
 /* Log-linear buckets over nanoseconds: values below 64 exactly, then 32
  * buckets per power of two (at most ~3% wide). */
-#define H_SUB 5
+#define H_SUB     5
 #define H_BUCKETS 1600
 
 static unsigned h_index(uint64_t v)
@@ -118,13 +118,22 @@ static struct {
 	bool deprecate_eof;
 	uint64_t big_bytes;
 	double read_rate_mib;
-	uint64_t requests;         /* per connection; 0 = run for the duration */
+	uint64_t requests; /* per connection; 0 = run for the duration */
 	bool wait_go;
 } opt = {
-	.user = "app", .password = "app-pass", .db = NULL, .query = "SELECT 1",
-	.mode = MODE_RT, .connections = 1, .threads = 1, .parallel = 128,
-	.duration = 5, .warmup = 1, .deprecate_eof = true,
-	.big_bytes = 1ull << 30, .read_rate_mib = 100,
+	.user = "app",
+	.password = "app-pass",
+	.db = NULL,
+	.query = "SELECT 1",
+	.mode = MODE_RT,
+	.connections = 1,
+	.threads = 1,
+	.parallel = 128,
+	.duration = 5,
+	.warmup = 1,
+	.deprecate_eof = true,
+	.big_bytes = 1ull << 30,
+	.read_rate_mib = 100,
 };
 
 /* ------------------------------------------------------------- shared */
@@ -143,15 +152,15 @@ static size_t g_query_len;
 enum rs_state { RS_FIRST, RS_COLS, RS_COLS_EOF, RS_ROWS };
 
 struct scanner {
-	uint8_t hdr[5];        /* header + first payload byte being gathered */
+	uint8_t hdr[5]; /* header + first payload byte being gathered */
 	uint8_t hdr_have;
-	bool cont;             /* the packet being skipped is a continuation frame */
-	bool prev_full;        /* the last frame was 0xffffff long: next continues it */
-	uint64_t skip;         /* payload bytes of the current frame still to skip */
-	bool ending;           /* the frame being skipped ends the response */
+	bool cont;      /* the packet being skipped is a continuation frame */
+	bool prev_full; /* the last frame was 0xffffff long: next continues it */
+	uint64_t skip;  /* payload bytes of the current frame still to skip */
+	bool ending;    /* the frame being skipped ends the response */
 	enum rs_state st;
 	uint64_t ncols, cols_seen;
-	bool error;            /* the response was an ERR */
+	bool error; /* the response was an ERR */
 };
 
 /* Classify one packet start; returns true when the response is complete. */
@@ -192,8 +201,7 @@ static bool rs_packet(struct scanner *s, uint32_t len, int first, bool deprecate
 
 /* Feed bytes; returns how many were used up to and including the end of a
  * response (then *done is set), or all of them. */
-static size_t rs_feed(struct scanner *s, const uint8_t *p, size_t n, bool deprecate_eof,
-		      bool *done)
+static size_t rs_feed(struct scanner *s, const uint8_t *p, size_t n, bool deprecate_eof, bool *done)
 {
 	size_t off = 0;
 	*done = false;
@@ -241,12 +249,12 @@ enum lstate { L_CONNECTING, L_GREETING, L_AUTH, L_READY, L_WAIT, L_DEAD };
 struct lconn {
 	int fd;
 	enum lstate st;
-	bool deprecate_eof;        /* negotiated */
-	uint8_t *lbuf;             /* login packets, freed once logged in */
+	bool deprecate_eof; /* negotiated */
+	uint8_t *lbuf;      /* login packets, freed once logged in */
 	size_t llen;
 	struct scanner sc;
 	uint64_t sent_ns;
-	uint64_t done;             /* round trips completed in the measured phase */
+	uint64_t done; /* round trips completed in the measured phase */
 };
 
 static void native_reply(const char *pw, const uint8_t scramble[20], uint8_t out[20])
@@ -279,7 +287,8 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 static int send_login(struct lconn *c, const uint8_t *p, uint32_t len)
 {
 	if (len < 1 || p[0] != 10) {
-		fprintf(stderr, "loadgen: unexpected greeting (first byte 0x%02x)\n", len ? p[0] : 0);
+		fprintf(stderr, "loadgen: unexpected greeting (first byte 0x%02x)\n",
+			len ? p[0] : 0);
 		return -1;
 	}
 	const uint8_t *end = p + len;
@@ -342,8 +351,9 @@ static int login_packet(struct lconn *c, const uint8_t *p, uint32_t len, uint8_t
 	case 0x00:
 		return 1;
 	case 0xff:
-		fprintf(stderr, "loadgen: login refused: error %u: %.*s\n", len >= 3 ? w_u16(p + 1) : 0,
-			len > 9 ? (int)(len - 9) : 0, (const char *)p + 9);
+		fprintf(stderr, "loadgen: login refused: error %u: %.*s\n",
+			len >= 3 ? w_u16(p + 1) : 0, len > 9 ? (int)(len - 9) : 0,
+			(const char *)p + 9);
 		return -1;
 	case 0x01: /* caching_sha2 fast auth success: the OK follows */
 		return 0;
@@ -412,11 +422,11 @@ struct lthread {
 	int epfd;
 	struct lconn *conns;
 	int nconns;
-	int next_connect;     /* index of the next connection to open */
-	int logging_in;       /* connects/logins in progress */
+	int next_connect; /* index of the next connection to open */
+	int logging_in;   /* connects/logins in progress */
 	int logged_in;
 	int dead;
-	int finished;         /* connections that ran their --requests */
+	int finished; /* connections that ran their --requests */
 	uint8_t *rbuf;
 	uint64_t hist[H_BUCKETS];
 	uint64_t rts, errors, max_ns;
@@ -483,7 +493,8 @@ static void on_response_bytes(struct lthread *t, struct lconn *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		if (c->st == L_READY || atomic_load_explicit(&g_phase, memory_order_relaxed) < PH_STOP)
+		if (c->st == L_READY ||
+		    atomic_load_explicit(&g_phase, memory_order_relaxed) < PH_STOP)
 			t->closed_by_peer++;
 		if (c->st == L_WAIT)
 			t->errors++;
@@ -622,8 +633,8 @@ static bool wait_logins(void)
 		int ok = atomic_load(&g_logged_in), bad = atomic_load(&g_failed);
 		if (ok + bad >= opt.connections) {
 			if (bad) {
-				fprintf(stderr, "loadgen: %d of %d connections failed to log in\n", bad,
-					opt.connections);
+				fprintf(stderr, "loadgen: %d of %d connections failed to log in\n",
+					bad, opt.connections);
 				return false;
 			}
 			fprintf(stderr, "loadgen: %d connections logged in in %.2f s\n", ok,
@@ -698,11 +709,10 @@ static void free_all(struct lthread *ts, struct lconn *conns)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: loadgen --port P [--host H] [--user U] [--password PW] [--db DB]\n"
-		"       [--mode rt|idle|bigread] [--connections N] [--threads T]\n"
-		"       [--duration S] [--warmup S] [--query SQL] [--connect-parallel K]\n"
-		"       [--no-deprecate-eof] [--big-bytes B] [--read-rate-mib M]\n");
+	fprintf(stderr, "usage: loadgen --port P [--host H] [--user U] [--password PW] [--db DB]\n"
+			"       [--mode rt|idle|bigread] [--connections N] [--threads T]\n"
+			"       [--duration S] [--warmup S] [--query SQL] [--connect-parallel K]\n"
+			"       [--no-deprecate-eof] [--big-bytes B] [--read-rate-mib M]\n");
 	exit(2);
 }
 
@@ -752,8 +762,8 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--requests") == 0)
 			opt.requests = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--mode") == 0)
-			opt.mode = strcmp(v, "rt") == 0     ? MODE_RT
-				   : strcmp(v, "idle") == 0 ? MODE_IDLE
+			opt.mode = strcmp(v, "rt") == 0        ? MODE_RT
+				   : strcmp(v, "idle") == 0    ? MODE_IDLE
 				   : strcmp(v, "bigread") == 0 ? MODE_BIGREAD
 							       : (usage(), MODE_RT);
 		else

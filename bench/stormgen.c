@@ -35,9 +35,9 @@
 #include "bench/benchutil.h"
 #include "bench/wire.h"
 
-#define CAPS                                                                             \
-	(W_CLIENT_LONG_PASSWORD | W_CLIENT_LONG_FLAG | W_CLIENT_PROTOCOL_41 |            \
-	 W_CLIENT_TRANSACTIONS | W_CLIENT_SECURE_CONNECTION | W_CLIENT_MULTI_RESULTS |    \
+#define CAPS                                                                           \
+	(W_CLIENT_LONG_PASSWORD | W_CLIENT_LONG_FLAG | W_CLIENT_PROTOCOL_41 |          \
+	 W_CLIENT_TRANSACTIONS | W_CLIENT_SECURE_CONNECTION | W_CLIENT_MULTI_RESULTS | \
 	 W_CLIENT_PLUGIN_AUTH)
 #define MAX_SAMPLES (1u << 22)
 
@@ -256,7 +256,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (port <= 0 || opt.rate <= 0 || opt.threads < 1 || opt.seconds <= 0) {
-		fprintf(stderr, "usage: stormgen --port P [--rate R] [--seconds S] [--threads T]\n");
+		fprintf(stderr,
+			"usage: stormgen --port P [--rate R] [--seconds S] [--threads T]\n");
 		return 2;
 	}
 	opt.sa.sin_family = AF_INET;

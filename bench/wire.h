@@ -15,33 +15,33 @@
 #include <stdint.h>
 #include <string.h>
 
-#define W_HDR 4                    /* 3-byte length + 1-byte sequence id */
-#define W_MAX_PAYLOAD 0xffffffu    /* a frame of this length continues */
+#define W_HDR         4         /* 3-byte length + 1-byte sequence id */
+#define W_MAX_PAYLOAD 0xffffffu /* a frame of this length continues */
 
 /* Capability bits (the protocol's low 32). */
-#define W_CLIENT_LONG_PASSWORD (1u << 0)
-#define W_CLIENT_LONG_FLAG (1u << 2)
-#define W_CLIENT_CONNECT_WITH_DB (1u << 3)
-#define W_CLIENT_LOCAL_FILES (1u << 7)
-#define W_CLIENT_PROTOCOL_41 (1u << 9)
-#define W_CLIENT_SSL (1u << 11)
-#define W_CLIENT_TRANSACTIONS (1u << 13)
-#define W_CLIENT_SECURE_CONNECTION (1u << 15)
-#define W_CLIENT_MULTI_STATEMENTS (1u << 16)
-#define W_CLIENT_MULTI_RESULTS (1u << 17)
-#define W_CLIENT_PS_MULTI_RESULTS (1u << 18)
-#define W_CLIENT_PLUGIN_AUTH (1u << 19)
-#define W_CLIENT_CONNECT_ATTRS (1u << 20)
+#define W_CLIENT_LONG_PASSWORD      (1u << 0)
+#define W_CLIENT_LONG_FLAG          (1u << 2)
+#define W_CLIENT_CONNECT_WITH_DB    (1u << 3)
+#define W_CLIENT_LOCAL_FILES        (1u << 7)
+#define W_CLIENT_PROTOCOL_41        (1u << 9)
+#define W_CLIENT_SSL                (1u << 11)
+#define W_CLIENT_TRANSACTIONS       (1u << 13)
+#define W_CLIENT_SECURE_CONNECTION  (1u << 15)
+#define W_CLIENT_MULTI_STATEMENTS   (1u << 16)
+#define W_CLIENT_MULTI_RESULTS      (1u << 17)
+#define W_CLIENT_PS_MULTI_RESULTS   (1u << 18)
+#define W_CLIENT_PLUGIN_AUTH        (1u << 19)
+#define W_CLIENT_CONNECT_ATTRS      (1u << 20)
 #define W_CLIENT_PLUGIN_AUTH_LENENC (1u << 21)
-#define W_CLIENT_SESSION_TRACK (1u << 23)
-#define W_CLIENT_DEPRECATE_EOF (1u << 24)
+#define W_CLIENT_SESSION_TRACK      (1u << 23)
+#define W_CLIENT_DEPRECATE_EOF      (1u << 24)
 
 #define W_STATUS_AUTOCOMMIT 0x0002
 
-#define W_COM_QUIT 0x01
+#define W_COM_QUIT    0x01
 #define W_COM_INIT_DB 0x02
-#define W_COM_QUERY 0x03
-#define W_COM_PING 0x0e
+#define W_COM_QUERY   0x03
+#define W_COM_PING    0x0e
 
 static inline uint32_t w_u24(const uint8_t *p)
 {

@@ -20,11 +20,11 @@ void log_set_thread_name(const char *name);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
-#define log_debug(...)                                  \
-	do {                                            \
-		if (log_get_level() >= LOG_DEBUG)       \
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                   \
+	do {                                             \
+		if (log_get_level() >= LOG_DEBUG)        \
 			log_msg(LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 

@@ -57,8 +57,8 @@ int cfg_addr_parse(const char *text, bool numeric_only, struct cfg_addr *out, ch
 	snprintf(portstr, sizeof(portstr), "%ld", port);
 	int rc = getaddrinfo(out->host, portstr, &hints, &res);
 	if (rc != 0 || !res) {
-		snprintf(err, errlen, numeric_only ? "not a numeric IP address: %s"
-						   : "cannot resolve host: %s",
+		snprintf(err, errlen,
+			 numeric_only ? "not a numeric IP address: %s" : "cannot resolve host: %s",
 			 gai_strerror(rc));
 		return -1;
 	}

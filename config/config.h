@@ -30,7 +30,7 @@ struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
 
 /* A host:port, resolved when the config is loaded. */
 struct cfg_addr {
-	char text[CFG_ADDR_TEXT];  /* as written in the config, for logs and /status */
+	char text[CFG_ADDR_TEXT]; /* as written in the config, for logs and /status */
 	char host[CFG_ADDR_TEXT];
 	uint16_t port;
 	struct sockaddr_storage sa;
@@ -38,46 +38,47 @@ struct cfg_addr {
 };
 
 struct cfg_cidr {
-	int family;        /* AF_INET or AF_INET6 */
-	uint8_t addr[16];  /* network address, host bits cleared */
-	unsigned prefix;   /* prefix length in bits */
+	int family;       /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network address, host bits cleared */
+	unsigned prefix;  /* prefix length in bits */
 };
 
 struct cfg_user {
 	char *name;
-	char *password;        /* plaintext, or NULL for hash-only users */
-	uint8_t stage2[20];    /* SHA1(SHA1(password)): mysql_native_password hash */
-	uint8_t sha2[32];      /* SHA256(SHA256(password)), valid when password != NULL */
+	char *password;     /* plaintext, or NULL for hash-only users */
+	uint8_t stage2[20]; /* SHA1(SHA1(password)): mysql_native_password hash */
+	uint8_t sha2[32];   /* SHA256(SHA256(password)), valid when password != NULL */
 };
 
 struct cfg_monitor {
 	char *user;
 	char *password;
-	int interval_ms;       /* between probes of one member */
-	int timeout_ms;        /* connect/read/write timeout of one probe */
-	int failures;          /* consecutive failed probes that make a member DOWN */
+	int interval_ms; /* between probes of one member */
+	int timeout_ms;  /* connect/read/write timeout of one probe */
+	int failures;    /* consecutive failed probes that make a member DOWN */
 	char *heartbeat_schema;
-	bool heartbeat;        /* write/read the heartbeat table for ms lag */
+	bool heartbeat; /* write/read the heartbeat table for ms lag */
 };
 
 struct cfg_failover {
-	bool auto_failover;    /* "auto" */
+	bool auto_failover; /* "auto" */
 	bool promote;
 	int max_lag_ms;
 	int catchup_timeout_ms;
 	int min_interval_ms;
-	int drain_timeout_ms;      /* switchover: wait this long for sessions to leave the old primary */
-	int session_wait_ms;       /* a session whose backend is gone waits this long for a primary */
-	char *replication_user;    /* for turning a former primary into a replica; NULL: monitor's */
+	int drain_timeout_ms; /* switchover: wait this long for sessions to leave the old primary */
+	int session_wait_ms;  /* a session whose backend is gone waits this long for a primary */
+	char *replication_user; /* for turning a former primary into a replica; NULL: monitor's */
 	char *replication_password;
 };
 
 /* TLS towards clients, tandem the server: a tenant's "tls" or the top-level
  * default (config/tls.c). */
 struct cfg_tls_server {
-	struct ssl_ctx_st *ctx; /* certificate, key, client CA; each session's SSL holds a reference */
-	bool require;           /* refuse a login that did not start with an SSLRequest */
-	bool verify_client;     /* "ca" given: clients must present a certificate it signed */
+	struct ssl_ctx_st
+		*ctx;       /* certificate, key, client CA; each session's SSL holds a reference */
+	bool require;       /* refuse a login that did not start with an SSLRequest */
+	bool verify_client; /* "ca" given: clients must present a certificate it signed */
 };
 
 /* TLS towards a cluster's servers, tandem the client. The paths are for
@@ -93,19 +94,19 @@ struct cfg_tls_client {
 
 /* Loading accounts from the cluster (tenants with users_from_backend). */
 struct cfg_accounts {
-	int refresh_ms;        /* periodic reload of the account list */
-	int min_refresh_ms;    /* at most one on-demand reload (unknown user) per this */
+	int refresh_ms;     /* periodic reload of the account list */
+	int min_refresh_ms; /* at most one on-demand reload (unknown user) per this */
 };
 
 struct cfg_cluster {
 	char *name;
-	struct cfg_addr *members;  /* [0] is the configured primary, then replicas */
+	struct cfg_addr *members; /* [0] is the configured primary, then replicas */
 	size_t nmembers;
 	struct cfg_monitor monitor;
 	struct cfg_failover failover;
-	struct cfg_tls_client *tls;  /* NULL: plaintext to the servers */
+	struct cfg_tls_client *tls; /* NULL: plaintext to the servers */
 	struct cfg_accounts accounts;
-	bool accounts_used;        /* some tenant has users_from_backend on this cluster */
+	bool accounts_used; /* some tenant has users_from_backend on this cluster */
 };
 
 struct cfg_tenant {
@@ -116,48 +117,48 @@ struct cfg_tenant {
 	const struct cfg_cluster *cluster; /* points into the same snapshot */
 	struct cfg_user *users;
 	size_t nusers;
-	unsigned max_connections;  /* 0 = no per-tenant limit */
+	unsigned max_connections; /* 0 = no per-tenant limit */
 	bool local_infile;
 	bool transaction_replay;
-	bool commit_guard;         /* mark commits so one cut off by a failover can be resolved */
+	bool commit_guard; /* mark commits so one cut off by a failover can be resolved */
 	const struct cfg_tls_server *tls; /* own_tls, the top-level default, or NULL (no TLS) */
 	struct cfg_tls_server *own_tls;   /* the tenant's own "tls" object, owned */
-	bool users_from_backend;   /* accounts of the cluster may log in too */
-	char **backend_user_patterns; /* limit those to names matching one (NULL: all) */
+	bool users_from_backend;          /* accounts of the cluster may log in too */
+	char **backend_user_patterns;     /* limit those to names matching one (NULL: all) */
 	size_t nbackend_user_patterns;
 };
 
 struct cfg_limits {
-	uint32_t max_packet;          /* largest logical packet after auth, bytes */
-	uint32_t preauth_max_packet;  /* largest packet before auth completes */
-	int auth_timeout_ms;          /* handshake + auth must finish within */
-	int idle_timeout_ms;          /* 0 = sessions may idle forever */
-	int connect_timeout_ms;       /* backend connect + auth */
-	uint32_t buffer_high;         /* stop reading a side above this many buffered bytes */
-	uint32_t buffer_low;          /* resume below this */
-	unsigned max_connections;     /* whole process; 0 = no limit */
+	uint32_t max_packet;         /* largest logical packet after auth, bytes */
+	uint32_t preauth_max_packet; /* largest packet before auth completes */
+	int auth_timeout_ms;         /* handshake + auth must finish within */
+	int idle_timeout_ms;         /* 0 = sessions may idle forever */
+	int connect_timeout_ms;      /* backend connect + auth */
+	uint32_t buffer_high;        /* stop reading a side above this many buffered bytes */
+	uint32_t buffer_low;         /* resume below this */
+	unsigned max_connections;    /* whole process; 0 = no limit */
 	int shutdown_timeout_ms;
-	int drain_timeout_ms;         /* removed tenant's sessions end by then */
+	int drain_timeout_ms; /* removed tenant's sessions end by then */
 	/* failed-login throttle (proxy/throttle.h), per (tenant, source address) */
-	unsigned max_auth_failures;   /* failed logins that block the address; 0 = off */
-	int auth_failure_window_ms;   /* ...counted within this window */
-	int auth_block_ms;            /* how long the address stays blocked */
+	unsigned max_auth_failures;     /* failed logins that block the address; 0 = off */
+	int auth_failure_window_ms;     /* ...counted within this window */
+	int auth_block_ms;              /* how long the address stays blocked */
 	unsigned auth_throttle_sources; /* addresses tracked at most (memory bound) */
 };
 
 struct cfg {
 	atomic_int refs;
-	uint64_t generation;   /* set by whoever installs the snapshot */
+	uint64_t generation; /* set by whoever installs the snapshot */
 	char *path;
 	struct cfg_addr admin_listen;
 	bool admin_enabled;
-	char *admin_token;     /* bearer token, or NULL */
+	char *admin_token; /* bearer token, or NULL */
 	int workers;
-	int log_level;         /* enum log_level */
-	char *server_version;  /* version string sent to clients */
-	char *run_user;        /* "user": drop root to this account after binding, or NULL */
+	int log_level;        /* enum log_level */
+	char *server_version; /* version string sent to clients */
+	char *run_user;       /* "user": drop root to this account after binding, or NULL */
 	struct cfg_limits limits;
-	struct cfg_tls_server *tls;  /* top-level "tls": the default of every tenant, or NULL */
+	struct cfg_tls_server *tls; /* top-level "tls": the default of every tenant, or NULL */
 	/* caching_sha2_password RSA key from "rsa_private_key" (NULL: the key
 	 * tandem generated at start-up is used), with its public PEM text. */
 	struct evp_pkey_st *rsa_key;

@@ -72,7 +72,7 @@ void cfg_errors_free(struct cfg_errors *e)
 /* The walker's context: where we are, where errors go. */
 struct ld {
 	struct cfg_errors *errs;
-	const char *base_dir; /* directory of the config file, for relative secret files */
+	const char *base_dir;    /* directory of the config file, for relative secret files */
 	char inline_secret[300]; /* JSON path of the first secret written in the file, or "" */
 	gid_t run_gid;           /* group of "user" (secret files may be readable by it) */
 	bool have_run_gid;
@@ -83,7 +83,8 @@ static bool check_keys(struct ld *ld, json_t *obj, const char *path, const char 
 	const char *key;
 	json_t *val;
 	bool ok = true;
-	json_object_foreach(obj, key, val) {
+	json_object_foreach(obj, key, val)
+	{
 		bool found = false;
 		for (size_t i = 0; known[i]; i++)
 			if (strcmp(key, known[i]) == 0)
@@ -140,7 +141,8 @@ static long long get_int(struct ld *ld, json_t *obj, const char *key, const char
 	}
 	long long n = json_integer_value(v);
 	if (n < min || n > max) {
-		cfg_error(ld->errs, "%s.%s: %lld is out of range %lld..%lld", path, key, n, min, max);
+		cfg_error(ld->errs, "%s.%s: %lld is out of range %lld..%lld", path, key, n, min,
+			  max);
 		return dflt;
 	}
 	return n;
@@ -237,10 +239,12 @@ static void get_addr(struct ld *ld, json_t *obj, const char *key, const char *pa
 
 static void load_limits(struct ld *ld, json_t *root, struct cfg_limits *l)
 {
-	static const char *const known[] = {"max_packet", "preauth_max_packet", "auth_timeout_ms",
-		"idle_timeout_ms", "connect_timeout_ms", "buffer_high", "buffer_low",
-		"max_connections", "shutdown_timeout_ms", "drain_timeout_ms", "max_auth_failures",
-		"auth_failure_window_ms", "auth_block_ms", "auth_throttle_sources", NULL};
+	static const char *const known[] = {
+		"max_packet",       "preauth_max_packet",    "auth_timeout_ms",
+		"idle_timeout_ms",  "connect_timeout_ms",    "buffer_high",
+		"buffer_low",       "max_connections",       "shutdown_timeout_ms",
+		"drain_timeout_ms", "max_auth_failures",     "auth_failure_window_ms",
+		"auth_block_ms",    "auth_throttle_sources", NULL};
 	json_t *o = get_object(ld, root, "limits", "$", false);
 	json_t *empty = json_object();
 	if (!o)
@@ -248,7 +252,8 @@ static void load_limits(struct ld *ld, json_t *root, struct cfg_limits *l)
 	check_keys(ld, o, "$.limits", known);
 	const char *p = "$.limits";
 	l->max_packet = (uint32_t)get_int(ld, o, "max_packet", p, 64 << 20, 1024, 1 << 30);
-	l->preauth_max_packet = (uint32_t)get_int(ld, o, "preauth_max_packet", p, 16384, 512, 1 << 20);
+	l->preauth_max_packet =
+		(uint32_t)get_int(ld, o, "preauth_max_packet", p, 16384, 512, 1 << 20);
 	l->auth_timeout_ms = (int)get_int(ld, o, "auth_timeout_ms", p, 10000, 100, 600000);
 	l->idle_timeout_ms = (int)get_int(ld, o, "idle_timeout_ms", p, 0, 0, 86400000LL * 24);
 	l->connect_timeout_ms = (int)get_int(ld, o, "connect_timeout_ms", p, 5000, 100, 600000);
@@ -270,8 +275,9 @@ static void load_limits(struct ld *ld, json_t *root, struct cfg_limits *l)
 
 static void load_monitor(struct ld *ld, json_t *obj, const char *path, struct cfg_monitor *m)
 {
-	static const char *const known[] = {"user", "password", "password_file", "interval_ms",
-		"timeout_ms", "failures", "heartbeat", "heartbeat_schema", NULL};
+	static const char *const known[] = {"user",        "password",         "password_file",
+					    "interval_ms", "timeout_ms",       "failures",
+					    "heartbeat",   "heartbeat_schema", NULL};
 	check_keys(ld, obj, path, known);
 	m->user = xstrdup(get_string(ld, obj, "user", path, NULL, true));
 	m->password = get_secret(ld, obj, "password", path, true);
@@ -280,18 +286,28 @@ static void load_monitor(struct ld *ld, json_t *obj, const char *path, struct cf
 	m->failures = (int)get_int(ld, obj, "failures", path, 3, 1, 100);
 	m->heartbeat = get_bool(ld, obj, "heartbeat", path, true);
 	const char *schema = get_string(ld, obj, "heartbeat_schema", path, "tandem", false);
-	if (schema && (strlen(schema) == 0 || strlen(schema) > 64 ||
-		       strspn(schema, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$") !=
-			       strlen(schema)))
-		cfg_error(ld->errs, "%s.heartbeat_schema: must be 1..64 letters, digits, _ or $", path);
+	if (schema &&
+	    (strlen(schema) == 0 || strlen(schema) > 64 ||
+	     strspn(schema, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$") !=
+		     strlen(schema)))
+		cfg_error(ld->errs, "%s.heartbeat_schema: must be 1..64 letters, digits, _ or $",
+			  path);
 	m->heartbeat_schema = xstrdup(schema);
 }
 
 static void load_failover(struct ld *ld, json_t *obj, const char *path, struct cfg_failover *f)
 {
-	static const char *const known[] = {"auto", "promote", "max_lag_ms", "catchup_timeout_ms",
-		"min_interval_ms", "drain_timeout_ms", "session_wait_ms", "replication_user", "replication_password",
-		"replication_password_file", NULL};
+	static const char *const known[] = {"auto",
+					    "promote",
+					    "max_lag_ms",
+					    "catchup_timeout_ms",
+					    "min_interval_ms",
+					    "drain_timeout_ms",
+					    "session_wait_ms",
+					    "replication_user",
+					    "replication_password",
+					    "replication_password_file",
+					    NULL};
 	json_t *empty = json_object();
 	if (!obj)
 		obj = empty;
@@ -335,8 +351,8 @@ static void check_name(struct ld *ld, const char *path, const char *name)
 
 static void load_cluster(struct ld *ld, const char *name, json_t *obj, struct cfg_cluster *c)
 {
-	static const char *const known[] = {"primary", "replicas", "monitor", "failover",
-		"accounts", "tls", NULL};
+	static const char *const known[] = {"primary",  "replicas", "monitor", "failover",
+					    "accounts", "tls",      NULL};
 	char path[256];
 	snprintf(path, sizeof(path), "$.clusters.%s", name);
 	c->name = strdup(name);
@@ -406,7 +422,8 @@ static void load_user(struct ld *ld, const char *path, const char *name, json_t 
 	}
 	if (hash) {
 		if (proto_native_hash_parse(hash, strlen(hash), u->stage2) != 0)
-			cfg_error(ld->errs, "%s.password_hash: must be \"*\" and 40 hex digits", path);
+			cfg_error(ld->errs, "%s.password_hash: must be \"*\" and 40 hex digits",
+				  path);
 		return;
 	}
 	u->password = get_secret(ld, obj, "password", path, true);
@@ -442,20 +459,31 @@ static void load_backend_users(struct ld *ld, json_t *obj, const char *path, str
 		json_t *p = json_array_get(v, i);
 		size_t len = json_is_string(p) ? strlen(json_string_value(p)) : 0;
 		if (len == 0 || len > 80) {
-			cfg_error(ld->errs, "%s.users_from_backend[%zu]: must be a user name pattern "
-				  "of 1..80 bytes", path, i);
+			cfg_error(ld->errs,
+				  "%s.users_from_backend[%zu]: must be a user name pattern "
+				  "of 1..80 bytes",
+				  path, i);
 			continue;
 		}
-		t->backend_user_patterns[t->nbackend_user_patterns++] = strdup(json_string_value(p));
+		t->backend_user_patterns[t->nbackend_user_patterns++] =
+			strdup(json_string_value(p));
 	}
 }
 
 static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg *c,
 			struct cfg_tenant *t)
 {
-	static const char *const known[] = {"listen", "allow", "cluster", "users",
-		"users_from_backend", "max_connections", "local_infile", "transaction_replay", "commit_guard",
-		"tls", NULL};
+	static const char *const known[] = {"listen",
+					    "allow",
+					    "cluster",
+					    "users",
+					    "users_from_backend",
+					    "max_connections",
+					    "local_infile",
+					    "transaction_replay",
+					    "commit_guard",
+					    "tls",
+					    NULL};
 	char path[256];
 	snprintf(path, sizeof(path), "$.tenants.%s", name);
 	t->name = strdup(name);
@@ -474,8 +502,11 @@ static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg
 		t->allow = calloc(json_array_size(allow), sizeof(*t->allow));
 		for (size_t i = 0; t->allow && i < json_array_size(allow); i++) {
 			json_t *a = json_array_get(allow, i);
-			if (!json_is_string(a) || cfg_cidr_parse(json_string_value(a), &t->allow[t->nallow]) < 0)
-				cfg_error(ld->errs, "%s.allow[%zu]: not a CIDR (like \"10.0.0.0/8\")", path, i);
+			if (!json_is_string(a) ||
+			    cfg_cidr_parse(json_string_value(a), &t->allow[t->nallow]) < 0)
+				cfg_error(ld->errs,
+					  "%s.allow[%zu]: not a CIDR (like \"10.0.0.0/8\")", path,
+					  i);
 			else
 				t->nallow++;
 		}
@@ -494,7 +525,8 @@ static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg
 		t->users = calloc(json_object_size(users) + 1, sizeof(*t->users));
 		const char *uname;
 		json_t *u;
-		json_object_foreach(users, uname, u) {
+		json_object_foreach(users, uname, u)
+		{
 			char upath[400];
 			snprintf(upath, sizeof(upath), "%s.users.%s", path, uname);
 			if (!t->users)
@@ -521,7 +553,8 @@ static void check_listen_unique(struct ld *ld, struct cfg *c)
 			continue;
 		for (size_t j = i + 1; j < c->ntenants; j++)
 			if (cfg_addr_equal(&c->tenants[i].listen, &c->tenants[j].listen))
-				cfg_error(ld->errs, "$.tenants.%s.listen: %s is also used by tenant %s",
+				cfg_error(ld->errs,
+					  "$.tenants.%s.listen: %s is also used by tenant %s",
 					  c->tenants[j].name, c->tenants[j].listen.text,
 					  c->tenants[i].name);
 		if (c->admin_enabled && cfg_addr_equal(&c->tenants[i].listen, &c->admin_listen))
@@ -556,15 +589,16 @@ static void load_admin(struct ld *ld, json_t *root, struct cfg *c)
 	c->admin_token = get_secret(ld, o, "token", "$.admin", false);
 	if (c->admin_enabled && c->admin_listen.salen && !is_loopback(&c->admin_listen) &&
 	    !c->admin_token)
-		cfg_error(ld->errs, "$.admin.token: required when admin.listen is not a loopback address");
+		cfg_error(ld->errs,
+			  "$.admin.token: required when admin.listen is not a loopback address");
 	json_decref(empty);
 }
 
 static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 {
-	static const char *const known[] = {"admin", "workers", "log_level", "server_version",
-		"user", "limits", "clusters", "tenants", "tls", "rsa_private_key", "rsa_public_key",
-		NULL};
+	static const char *const known[] = {
+		"admin",    "workers", "log_level", "server_version",  "user",           "limits",
+		"clusters", "tenants", "tls",       "rsa_private_key", "rsa_public_key", NULL};
 	if (!json_is_object(root)) {
 		cfg_error(ld->errs, "$: the config must be a JSON object");
 		return;
@@ -601,7 +635,8 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 		c->clusters = calloc(json_object_size(clusters) + 1, sizeof(*c->clusters));
 		const char *name;
 		json_t *v;
-		json_object_foreach(clusters, name, v) {
+		json_object_foreach(clusters, name, v)
+		{
 			if (c->clusters)
 				load_cluster(ld, name, v, &c->clusters[c->nclusters++]);
 		}
@@ -611,7 +646,8 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 		c->tenants = calloc(json_object_size(tenants) + 1, sizeof(*c->tenants));
 		const char *name;
 		json_t *v;
-		json_object_foreach(tenants, name, v) {
+		json_object_foreach(tenants, name, v)
+		{
 			if (c->tenants)
 				load_tenant(ld, name, v, c, &c->tenants[c->ntenants++]);
 		}
@@ -619,7 +655,8 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 	check_listen_unique(ld, c);
 	for (size_t i = 0; i < c->ntenants; i++)
 		for (size_t j = 0; j < c->nclusters; j++)
-			if (c->tenants[i].users_from_backend && c->tenants[i].cluster == &c->clusters[j])
+			if (c->tenants[i].users_from_backend &&
+			    c->tenants[i].cluster == &c->clusters[j])
 				c->clusters[j].accounts_used = true;
 }
 
@@ -693,7 +730,8 @@ static struct cfg *load_json(json_t *root, const char *path, const char *base_di
 	size_t before = errs->n;
 	load_root(&ld, root, c);
 	if (world_readable && ld.inline_secret[0])
-		cfg_warning(errs, "%s: a secret is written in the config file, which others may "
+		cfg_warning(errs,
+			    "%s: a secret is written in the config file, which others may "
 			    "read; use a *_file key with a file only tandem can read",
 			    ld.inline_secret);
 	if (errs->n > before) {

@@ -50,8 +50,8 @@ static const char *skip_value(const char *p)
 		}
 		return p;
 	}
-	while (*p && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
-	       *p != '\t' && *p != '\r')
+	while (*p && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' && *p != '\t' &&
+	       *p != '\r')
 		p++;
 	return p;
 }

@@ -87,7 +87,8 @@ static bool check_keys(struct cfg_errors *e, json_t *obj, const char *path,
 	const char *key;
 	json_t *val;
 	bool ok = true;
-	json_object_foreach(obj, key, val) {
+	json_object_foreach(obj, key, val)
+	{
 		bool found = false;
 		for (size_t i = 0; known[i]; i++)
 			if (strcmp(key, known[i]) == 0)
@@ -120,11 +121,11 @@ static void common_settings(SSL_CTX *ctx)
 	/* IGNORE_UNEXPECTED_EOF: a peer that closes without close_notify is an
 	 * ordinary EOF, as on a plain socket (MySQL clients often do it). */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				 SSL_OP_IGNORE_UNEXPECTED_EOF);
+					 SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* conn.c writes from evbuffer chains that may move between retries, and
 	 * wants partial writes; idle sessions should not pin 2 x 17 KiB. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				  SSL_MODE_RELEASE_BUFFERS);
+				      SSL_MODE_RELEASE_BUFFERS);
 	/* Read whole socket chunks rather than a header then a body. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 }
@@ -141,7 +142,8 @@ static bool load_pair(struct cfg_errors *e, SSL_CTX *ctx, const char *cert, cons
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
-			cfg_error(e, "%s.key: %s does not match the certificate in %s", path, key, cert);
+			cfg_error(e, "%s.key: %s does not match the certificate in %s", path, key,
+				  cert);
 			ERR_clear_error();
 		} else {
 			cfg_error(e, "%s.key: cannot load a private key from %s: %s", path, key,
@@ -164,7 +166,8 @@ static struct cfg_tls_server *load_server(struct cfg_errors *e, json_t *obj, con
 {
 	static const char *const known[] = {"cert", "key", "ca", "require", NULL};
 	if (!json_is_object(obj)) {
-		cfg_error(e, "%s: must be an object {\"cert\", \"key\", \"ca\", \"require\"}", path);
+		cfg_error(e, "%s: must be an object {\"cert\", \"key\", \"ca\", \"require\"}",
+			  path);
 		return NULL;
 	}
 	size_t before = e->n;
@@ -230,7 +233,8 @@ static struct cfg_tls_client *load_client(struct cfg_errors *e, json_t *obj, con
 {
 	static const char *const known[] = {"ca", "cert", "key", "verify_identity", NULL};
 	if (!json_is_object(obj)) {
-		cfg_error(e, "%s: must be an object {\"ca\", \"cert\", \"key\", \"verify_identity\"}",
+		cfg_error(e,
+			  "%s: must be an object {\"ca\", \"cert\", \"key\", \"verify_identity\"}",
 			  path);
 		return NULL;
 	}
@@ -306,8 +310,8 @@ static EVP_PKEY *read_key(const char *file, bool private)
 static void load_rsa(struct cfg_errors *e, json_t *root, struct cfg *c, const char *base_dir)
 {
 	char priv[4096], pub[4096], why[160];
-	bool have_priv = file_key(e, root, "rsa_private_key", "$", base_dir, false, priv,
-				  sizeof(priv));
+	bool have_priv =
+		file_key(e, root, "rsa_private_key", "$", base_dir, false, priv, sizeof(priv));
 	bool have_pub = file_key(e, root, "rsa_public_key", "$", base_dir, false, pub, sizeof(pub));
 	if (!have_priv) {
 		if (have_pub)
@@ -317,8 +321,10 @@ static void load_rsa(struct cfg_errors *e, json_t *root, struct cfg *c, const ch
 	warn_if_exposed(e, priv, "$", "rsa_private_key");
 	EVP_PKEY *key = read_key(priv, true);
 	if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA || EVP_PKEY_get_bits(key) < 2048) {
-		cfg_error(e, "$.rsa_private_key: %s is not an RSA private key of 2048 bits or more%s%s",
-			  priv, key ? "" : ": ", key ? "" : ssl_reason(why, sizeof(why)));
+		cfg_error(
+			e,
+			"$.rsa_private_key: %s is not an RSA private key of 2048 bits or more%s%s",
+			priv, key ? "" : ": ", key ? "" : ssl_reason(why, sizeof(why)));
 		EVP_PKEY_free(key);
 		return;
 	}
@@ -327,7 +333,8 @@ static void load_rsa(struct cfg_errors *e, json_t *root, struct cfg *c, const ch
 		bool match = pk && EVP_PKEY_eq(pk, key) == 1;
 		EVP_PKEY_free(pk);
 		if (!match) {
-			cfg_error(e, "$.rsa_public_key: %s is not the public half of %s", pub, priv);
+			cfg_error(e, "$.rsa_public_key: %s is not the public half of %s", pub,
+				  priv);
 			EVP_PKEY_free(key);
 			ERR_clear_error();
 			return;

@@ -195,7 +195,8 @@ static void ip_text(const struct sockaddr *sa, char *out, size_t len)
 {
 	out[0] = 0;
 	if (sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+			  (socklen_t)len);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(a6))

@@ -33,9 +33,8 @@ static const char *const Q_MARIADB =
 	"FROM mysql.global_priv "
 	"WHERE IFNULL(JSON_VALUE(Priv, '$.is_role'), 'false') NOT IN ('true', '1')";
 /* MySQL (and MariaDB's compatibility view). */
-static const char *const Q_MYSQL =
-	"SELECT User, Host, plugin, authentication_string, "
-	"IF(account_locked = 'Y', 'locked', '') FROM mysql.user";
+static const char *const Q_MYSQL = "SELECT User, Host, plugin, authentication_string, "
+				   "IF(account_locked = 'Y', 'locked', '') FROM mysql.user";
 
 struct loader {
 	struct hc_accounts *owner;
@@ -44,16 +43,16 @@ struct loader {
 	pthread_cond_t cv;
 	struct loader *next;
 	/* guarded by owner->mu */
-	struct cfg *cfg;                  /* reference; cl points into it */
+	struct cfg *cfg; /* reference; cl points into it */
 	const struct cfg_cluster *cl;
-	struct hc_account_list *list;     /* last good list, or NULL */
+	struct hc_account_list *list; /* last good list, or NULL */
 	bool stop;
 	bool refresh_requested;
-	bool used;                        /* scratch for reconfigure */
-	int64_t last_attempt_us;          /* monotonic */
-	int64_t loaded_at_us;             /* wall clock of the last good load */
-	char source[CFG_ADDR_TEXT];       /* member the last good list came from */
-	char last_error[300];             /* "" after a good load */
+	bool used;                  /* scratch for reconfigure */
+	int64_t last_attempt_us;    /* monotonic */
+	int64_t loaded_at_us;       /* wall clock of the last good load */
+	char source[CFG_ADDR_TEXT]; /* member the last good list came from */
+	char last_error[300];       /* "" after a good load */
 	uint64_t loads, failures;
 };
 
@@ -141,8 +140,8 @@ static struct hc_account_list *fetch(MYSQL *my, const char *addr, char *err, siz
 
 /* One load: from the first writable member, else from the first reachable
  * one (accounts replicate). Blocking, no lock held. */
-static struct hc_account_list *load_once(const struct cfg_cluster *cl, char *source,
-					 char *err, size_t errlen)
+static struct hc_account_list *load_once(const struct cfg_cluster *cl, char *source, char *err,
+					 size_t errlen)
 {
 	MYSQL *fallback = NULL;
 	size_t fallback_i = 0;
@@ -431,7 +430,8 @@ json_t *hc_accounts_status_json(struct hc_accounts *a)
 							"host", acc->host, "plugin", acc->plugin,
 							"reason", acc->why_unusable));
 		}
-		json_object_set_new(o, ld->cluster,
+		json_object_set_new(
+			o, ld->cluster,
 			json_pack("{s:b, s:s, s:I, s:I, s:I, s:o, s:s, s:I, s:I}", "loaded",
 				  ld->list != NULL, "source", ld->source, "loaded_at_us",
 				  (json_int_t)ld->loaded_at_us, "accounts", (json_int_t)n, "usable",
@@ -464,7 +464,8 @@ void hc_accounts_metrics(struct hc_accounts *a, struct evbuffer *out)
 				 "loads of a cluster's accounts.\n"
 				 "# TYPE tandem_backend_account_load_failures_total counter\n");
 	for (struct loader *ld = a->loaders; ld; ld = ld->next)
-		evbuffer_add_printf(out, "tandem_backend_account_load_failures_total{cluster=\"%s\"} "
+		evbuffer_add_printf(out,
+				    "tandem_backend_account_load_failures_total{cluster=\"%s\"} "
 				    "%llu\n",
 				    ld->cluster, (unsigned long long)ld->failures);
 	pthread_mutex_unlock(&a->mu);

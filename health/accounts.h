@@ -28,24 +28,24 @@ struct evbuffer;
 struct hc_accounts;
 
 enum hc_host_kind {
-	HC_HOST_EXACT,    /* no wildcard: an IP (or a name, compared as text) */
-	HC_HOST_NETMASK,  /* "a.b.c.d/m.m.m.m" or "a.b.c.d/len" */
-	HC_HOST_PATTERN,  /* '%' / '_' wildcards */
-	HC_HOST_ANY,      /* "%" */
-	HC_HOST_LOCAL,    /* "localhost": unix socket only, never TCP */
+	HC_HOST_EXACT,   /* no wildcard: an IP (or a name, compared as text) */
+	HC_HOST_NETMASK, /* "a.b.c.d/m.m.m.m" or "a.b.c.d/len" */
+	HC_HOST_PATTERN, /* '%' / '_' wildcards */
+	HC_HOST_ANY,     /* "%" */
+	HC_HOST_LOCAL,   /* "localhost": unix socket only, never TCP */
 };
 
 struct hc_account {
 	char user[81];
-	char host[256];            /* as stored, for /status and logs */
+	char host[256]; /* as stored, for /status and logs */
 	char plugin[64];
 	enum hc_host_kind kind;
-	unsigned literal_prefix;   /* PATTERN: bytes before the first wildcard */
-	struct cfg_cidr net;       /* NETMASK */
-	bool usable;               /* mysql_native_password with a valid hash */
-	const char *why_unusable;  /* static text, when !usable */
-	bool empty_password;       /* usable, and the password is empty */
-	uint8_t stage2[20];        /* SHA1(SHA1(pw)); never logged */
+	unsigned literal_prefix;  /* PATTERN: bytes before the first wildcard */
+	struct cfg_cidr net;      /* NETMASK */
+	bool usable;              /* mysql_native_password with a valid hash */
+	const char *why_unusable; /* static text, when !usable */
+	bool empty_password;      /* usable, and the password is empty */
+	uint8_t stage2[20];       /* SHA1(SHA1(pw)); never logged */
 };
 
 /* A cluster's accounts, most specific host first (the server's order). */

@@ -118,7 +118,8 @@ static int cluster_start(struct hc_cluster *cl)
 	hc_cluster_publish(cl, true);
 	pthread_mutex_unlock(&cl->mu);
 	for (size_t i = 0; i < cl->n; i++) {
-		if (pthread_create(&cl->members[i].thread, NULL, hc_member_main, &cl->members[i]) != 0)
+		if (pthread_create(&cl->members[i].thread, NULL, hc_member_main, &cl->members[i]) !=
+		    0)
 			return -1;
 		cl->members[i].started = true;
 	}
@@ -171,8 +172,8 @@ static void writer_name(char *out, size_t len)
 	size_t j = 0;
 	for (size_t i = 0; host[i] && j + 1 < len && j < 64; i++) {
 		char c = host[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '.' || c == '-' || c == '_';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
 		out[j++] = ok ? c : '_';
 	}
 	out[j] = 0;
@@ -236,18 +237,20 @@ static void reload_unfence(struct hc_cluster *cl)
 		return;
 	const struct hc_mmember *p = &cl->members[cl->primary];
 	if (!cfg_addr_equal(&cl->cc->members[0], &p->addr)) {
-		log_warn("cluster %s: the config names %s as primary, but tandem routes to %s since "
-			 "a failover; write %s as primary in the config to make it permanent",
-			 cl->name, cl->cc->members[0].text, p->addr.text, p->addr.text);
+		log_warn(
+			"cluster %s: the config names %s as primary, but tandem routes to %s since "
+			"a failover; write %s as primary in the config to make it permanent",
+			cl->name, cl->cc->members[0].text, p->addr.text, p->addr.text);
 		return;
 	}
 	for (size_t i = 0; i < cl->n; i++) {
 		struct hc_mmember *mb = &cl->members[i];
 		if (mb->fenced) {
 			mb->fenced = false;
-			log_info("cluster %s: %s is no longer fenced: the reloaded config names %s as "
-				 "primary",
-				 cl->name, mb->addr.text, p->addr.text);
+			log_info(
+				"cluster %s: %s is no longer fenced: the reloaded config names %s as "
+				"primary",
+				cl->name, mb->addr.text, p->addr.text);
 			hc_member_set_state(mb);
 		}
 	}
@@ -359,7 +362,8 @@ void hc_monitor_reconfigure(struct hc_monitor *m, struct cfg *cfg)
 	join_retired(m);
 	struct hc_cluster **next = calloc(cfg->nclusters + 1, sizeof(*next));
 	if (!next) {
-		log_error("monitor: out of memory applying the new config; monitoring is unchanged");
+		log_error(
+			"monitor: out of memory applying the new config; monitoring is unchanged");
 		return;
 	}
 	size_t nn = 0;
@@ -367,7 +371,8 @@ void hc_monitor_reconfigure(struct hc_monitor *m, struct cfg *cfg)
 	size_t nstarted = 0;
 	if (!started) {
 		free(next);
-		log_error("monitor: out of memory applying the new config; monitoring is unchanged");
+		log_error(
+			"monitor: out of memory applying the new config; monitoring is unchanged");
 		return;
 	}
 	for (size_t i = 0; i < cfg->nclusters; i++) {

@@ -171,8 +171,9 @@ int hc_db_connect(struct hc_db *db, const struct cfg_addr *addr, const char *use
 	if (rc != HC_DB_OK || !ret) {
 		if (rc == HC_DB_TIMEOUT)
 			set_err(db, CR_SERVER_LOST,
-				db->tcp_reached ? "timed out waiting for the server's greeting or login answer"
-						: "timed out connecting");
+				db->tcp_reached
+					? "timed out waiting for the server's greeting or login answer"
+					: "timed out connecting");
 		else if (rc == HC_DB_CANCELLED)
 			set_err(db, CR_SERVER_LOST, "cancelled");
 		else
@@ -254,7 +255,8 @@ int hc_db_query(struct hc_db *db, const char *sql, MYSQL_RES **res, int64_t dead
 			*res = NULL;
 		}
 		set_err(db, CR_SERVER_LOST,
-			rc == HC_DB_TIMEOUT ? "timed out waiting for the server's answer" : "cancelled");
+			rc == HC_DB_TIMEOUT ? "timed out waiting for the server's answer"
+					    : "cancelled");
 		hc_db_close(db);
 		return rc;
 	}
@@ -269,8 +271,8 @@ uint64_t hc_db_affected(const struct hc_db *db)
 	return n == (my_ulonglong)-1 ? 0 : (uint64_t)n;
 }
 
-int hc_db_query_value(struct hc_db *db, const char *sql, char *out, size_t outlen,
-		      bool *is_null, int64_t deadline_us)
+int hc_db_query_value(struct hc_db *db, const char *sql, char *out, size_t outlen, bool *is_null,
+		      int64_t deadline_us)
 {
 	MYSQL_RES *res = NULL;
 	out[0] = 0;

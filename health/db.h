@@ -33,24 +33,24 @@ enum hc_db_rc {
 };
 
 struct hc_db {
-	MYSQL *my;             /* NULL when not connected */
-	int cancel_fd;         /* -1: none */
-	bool mariadb;          /* server flavour, known once connected */
+	MYSQL *my;                /* NULL when not connected */
+	int cancel_fd;            /* -1: none */
+	bool mariadb;             /* server flavour, known once connected */
 	unsigned long version_id; /* e.g. 101119 */
 	char version[64];
-	unsigned err_no;       /* last error (0 if none) */
-	char err[256];         /* its text, never containing a password */
-	bool tcp_reached;      /* the last connect got past TCP (for layered verdicts) */
-	bool hb_table_ready;   /* heartbeat table created on this connection's server */
-	unsigned hb_writes;    /* heartbeats written on this connection (marker purge cadence) */
+	unsigned err_no;     /* last error (0 if none) */
+	char err[256];       /* its text, never containing a password */
+	bool tcp_reached;    /* the last connect got past TCP (for layered verdicts) */
+	bool hb_table_ready; /* heartbeat table created on this connection's server */
+	unsigned hb_writes;  /* heartbeats written on this connection (marker purge cadence) */
 };
 
 /* TLS towards the server, as Connector/C takes it. */
 struct hc_db_tls {
-	const char *ca;        /* CA file to verify the server with; NULL: none given */
-	const char *cert;      /* client certificate and key; NULL: none */
+	const char *ca;   /* CA file to verify the server with; NULL: none given */
+	const char *cert; /* client certificate and key; NULL: none */
 	const char *key;
-	bool verify_identity;  /* the certificate must also name the host */
+	bool verify_identity; /* the certificate must also name the host */
 };
 
 void hc_db_init(struct hc_db *db, int cancel_fd);
@@ -69,8 +69,8 @@ int hc_db_query(struct hc_db *db, const char *sql, MYSQL_RES **res, int64_t dead
 uint64_t hc_db_affected(const struct hc_db *db);
 /* First column of the first row as text into out ("" for NULL / no row).
  * Returns the hc_db_rc; HC_DB_OK with *is_null when the value is NULL. */
-int hc_db_query_value(struct hc_db *db, const char *sql, char *out, size_t outlen,
-		      bool *is_null, int64_t deadline_us);
+int hc_db_query_value(struct hc_db *db, const char *sql, char *out, size_t outlen, bool *is_null,
+		      int64_t deadline_us);
 /* Quote a string for SQL (into out, at least 2*len+1 bytes); needs a
  * connection. Returns the escaped length. */
 unsigned long hc_db_escape(struct hc_db *db, char *out, const char *in, unsigned long len);

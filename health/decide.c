@@ -11,16 +11,26 @@
 const char *hc_fail_name(enum hc_fail f)
 {
 	switch (f) {
-	case HC_FAIL_NONE: return "none";
-	case HC_FAIL_CONNECT: return "connect";
-	case HC_FAIL_CONNECT_TIMEOUT: return "connect_timeout";
-	case HC_FAIL_HANDSHAKE: return "handshake";
-	case HC_FAIL_HANDSHAKE_TIMEOUT: return "handshake_timeout";
-	case HC_FAIL_AUTH: return "auth";
-	case HC_FAIL_QUERY: return "query";
-	case HC_FAIL_QUERY_TIMEOUT: return "query_timeout";
-	case HC_FAIL_SERVER: return "server";
-	case HC_FAIL_MONITOR: return "monitor";
+	case HC_FAIL_NONE:
+		return "none";
+	case HC_FAIL_CONNECT:
+		return "connect";
+	case HC_FAIL_CONNECT_TIMEOUT:
+		return "connect_timeout";
+	case HC_FAIL_HANDSHAKE:
+		return "handshake";
+	case HC_FAIL_HANDSHAKE_TIMEOUT:
+		return "handshake_timeout";
+	case HC_FAIL_AUTH:
+		return "auth";
+	case HC_FAIL_QUERY:
+		return "query";
+	case HC_FAIL_QUERY_TIMEOUT:
+		return "query_timeout";
+	case HC_FAIL_SERVER:
+		return "server";
+	case HC_FAIL_MONITOR:
+		return "monitor";
 	}
 	return "?";
 }
@@ -122,11 +132,12 @@ int hc_pick_candidate(const struct hc_cand *c, size_t n, int primary, const stru
 		if (m->lag_ms > p->max_lag_ms) {
 			char text[96];
 			hc_fmt(text, "lag %lld ms is above failover.max_lag_ms %d",
-				 (long long)m->lag_ms, p->max_lag_ms);
+			       (long long)m->lag_ms, p->max_lag_ms);
 			note(why, whylen, m->name, text);
 			continue;
 		}
-		if (best < 0 || (m->lag_ms >= 0 && (c[best].lag_ms < 0 || m->lag_ms < c[best].lag_ms)))
+		if (best < 0 ||
+		    (m->lag_ms >= 0 && (c[best].lag_ms < 0 || m->lag_ms < c[best].lag_ms)))
 			best = (int)i;
 	}
 	if (best >= 0)

@@ -26,8 +26,8 @@ enum hc_fail {
 	HC_FAIL_AUTH,              /* the server refused the monitor's login: misconfiguration */
 	HC_FAIL_QUERY,             /* the connection broke during the probe queries */
 	HC_FAIL_QUERY_TIMEOUT,     /* a probe query got no answer in time */
-	HC_FAIL_SERVER,            /* the server answered with a fatal state (shutting down, full) */
-	HC_FAIL_MONITOR,           /* the server answered, but refused a probe query (privileges) */
+	HC_FAIL_SERVER,  /* the server answered with a fatal state (shutting down, full) */
+	HC_FAIL_MONITOR, /* the server answered, but refused a probe query (privileges) */
 };
 
 const char *hc_fail_name(enum hc_fail f);
@@ -51,9 +51,9 @@ struct hc_policy {
  * MAINTENANCE are operator overlays, see hc_overlay()). */
 struct hc_health {
 	enum hc_state health;
-	int fails;                /* consecutive failures that count */
-	int64_t fail_since_us;    /* monotonic time of the first of them, 0 if none */
-	enum hc_fail last;        /* outcome of the last probe */
+	int fails;             /* consecutive failures that count */
+	int64_t fail_since_us; /* monotonic time of the first of them, 0 if none */
+	enum hc_fail last;     /* outcome of the last probe */
 };
 
 /*
@@ -76,10 +76,10 @@ struct hc_cand {
 	enum hc_state health;
 	bool fenced;
 	bool maintenance;
-	bool read_only;         /* as last probed */
-	bool replicating;       /* has replication configured */
-	int64_t lag_ms;         /* last known lag (-1 unknown) */
-	const char *name;       /* for the explanation */
+	bool read_only;   /* as last probed */
+	bool replicating; /* has replication configured */
+	int64_t lag_ms;   /* last known lag (-1 unknown) */
+	const char *name; /* for the explanation */
 };
 
 /*

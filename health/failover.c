@@ -28,7 +28,7 @@
 /* What an action needs from the config, taken under cl->mu so the SQL can
  * run without it. */
 struct act {
-	struct cfg *cfg;              /* reference: the strings below point into it */
+	struct cfg *cfg; /* reference: the strings below point into it */
 	const struct cfg_cluster *cc;
 	const char *user;
 	const char *password;
@@ -49,13 +49,15 @@ static void act_take(struct hc_cluster *cl, struct act *a)
 	a->user = cc->monitor.user;
 	a->password = cc->monitor.password;
 	a->repl_user = cc->failover.replication_user ? cc->failover.replication_user : a->user;
-	a->repl_password = cc->failover.replication_user
-		? (cc->failover.replication_password ? cc->failover.replication_password : "")
-		: a->password;
+	a->repl_password =
+		cc->failover.replication_user
+			? (cc->failover.replication_password ? cc->failover.replication_password
+							     : "")
+			: a->password;
 	/* Actions are rare and must not give up on a merely busy server the
 	 * way a probe should: each statement gets at least ACTION_TIMEOUT_MS. */
 	a->timeout_ms = cc->monitor.timeout_ms > ACTION_TIMEOUT_MS ? cc->monitor.timeout_ms
-								    : ACTION_TIMEOUT_MS;
+								   : ACTION_TIMEOUT_MS;
 	a->catchup_ms = cc->failover.catchup_timeout_ms;
 	a->drain_ms = cc->failover.drain_timeout_ms;
 	a->promote = cc->failover.promote;
@@ -123,7 +125,8 @@ static int promote(const struct act *a, const struct cfg_addr *addr, const char 
 	struct hc_repl repl;
 	int rc = hc_probe_replication(&db, &repl, deadline(a, 0));
 	if (rc != HC_DB_OK) {
-		hc_fmtn(err, len, "cannot read the replication state of %s: %s", addr->text, db.err);
+		hc_fmtn(err, len, "cannot read the replication state of %s: %s", addr->text,
+			db.err);
 		hc_db_close(&db);
 		return -1;
 	}
@@ -134,32 +137,36 @@ static int promote(const struct act *a, const struct cfg_addr *addr, const char 
 	rec->caught_up = true;
 	if (repl.configured && !repl.sql_running && repl.last_sql_errno == 0) {
 		/* It was stopped by hand: applying what it has beats losing it. */
-		if (hc_db_query(&db, db.mariadb ? "START SLAVE SQL_THREAD" : "START REPLICA SQL_THREAD",
+		if (hc_db_query(&db,
+				db.mariadb ? "START SLAVE SQL_THREAD" : "START REPLICA SQL_THREAD",
 				NULL, deadline(a, 0)) != HC_DB_OK)
 			log_warn("cannot start the SQL thread of %s: %s", addr->text, db.err);
 	}
 	if (pos[0] && (repl.configured || wait_pos)) {
 		if (!gtid_safe(pos)) {
-			hc_fmtn(err, len, "unexpected characters in the GTID position of %s", addr->text);
+			hc_fmtn(err, len, "unexpected characters in the GTID position of %s",
+				addr->text);
 			hc_db_close(&db);
 			return -1;
 		}
 		hc_fmt(sql,
-			 db.mariadb ? "SELECT MASTER_GTID_WAIT('%s', %.3f)"
-				    : "SELECT WAIT_FOR_EXECUTED_GTID_SET('%s', %.3f)",
-			 pos, a->catchup_ms / 1000.0);
+		       db.mariadb ? "SELECT MASTER_GTID_WAIT('%s', %.3f)"
+				  : "SELECT WAIT_FOR_EXECUTED_GTID_SET('%s', %.3f)",
+		       pos, a->catchup_ms / 1000.0);
 		char val[16];
-		rc = hc_db_query_value(&db, sql, val, sizeof(val), NULL, deadline(a, a->catchup_ms));
+		rc = hc_db_query_value(&db, sql, val, sizeof(val), NULL,
+				       deadline(a, a->catchup_ms));
 		if (rc != HC_DB_OK) {
 			hc_fmtn(err, len, "waiting for %s to apply its relay log: %s", addr->text,
-				 db.err);
+				db.err);
 			hc_db_close(&db);
 			return -1;
 		}
 		rec->caught_up = strcmp(val, "0") == 0;
 		if (!rec->caught_up && must_catch_up) {
-			hc_fmtn(err, len, "%s did not reach GTID %s within catchup_timeout_ms (%d ms)",
-				 addr->text, pos, a->catchup_ms);
+			hc_fmtn(err, len,
+				"%s did not reach GTID %s within catchup_timeout_ms (%d ms)",
+				addr->text, pos, a->catchup_ms);
 			hc_db_close(&db);
 			return -1;
 		}
@@ -201,11 +208,11 @@ static int rejoin(struct hc_db *db, const struct act *a, const struct cfg_addr *
 	hc_db_query(db, stop_replica_sql(db), NULL, deadline(a, 0)); /* may not be running */
 	/* current_pos: a former primary's position is what it wrote itself. */
 	hc_fmt(sql,
-		 db->mariadb ? "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%u, MASTER_USER='%s', "
-			       "MASTER_PASSWORD='%s', MASTER_USE_GTID=current_pos"
-			     : "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%u, MASTER_USER='%s', "
-			       "MASTER_PASSWORD='%s', MASTER_AUTO_POSITION=1",
-		 host, (unsigned)source->port, user, pw);
+	       db->mariadb ? "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%u, MASTER_USER='%s', "
+			     "MASTER_PASSWORD='%s', MASTER_USE_GTID=current_pos"
+			   : "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%u, MASTER_USER='%s', "
+			     "MASTER_PASSWORD='%s', MASTER_AUTO_POSITION=1",
+	       host, (unsigned)source->port, user, pw);
 	int rc = hc_db_query(db, sql, NULL, deadline(a, 0));
 	memset(sql, 0, sizeof(sql));
 	memset(pw, 0, sizeof(pw));
@@ -254,14 +261,13 @@ void hc_failover_run(struct hc_cluster *cl, int to)
 	hc_fmt(rec.kind, "failover");
 	hc_fmt(rec.from, "%s", old->addr.text);
 	hc_fmt(rec.to, "%s", nw->addr.text);
-	hc_fmt(rec.reason, "primary down after %d failed probe(s): %s (%s)",
-		 old->h.fails, old->last_error, hc_fail_name(old->last_fail));
+	hc_fmt(rec.reason, "primary down after %d failed probe(s): %s (%s)", old->h.fails,
+	       old->last_error, hc_fail_name(old->last_fail));
 	rec.detect_ms = (t_down - t_first) / 1000;
 	rec.data_loss_window_ms = nw->lag_ms;
 
 	cl->transition = HC_TR_FAILOVER;
-	hc_fmt(cl->note, "failover from %s to %s in progress", old->addr.text,
-		 nw->addr.text);
+	hc_fmt(cl->note, "failover from %s to %s in progress", old->addr.text, nw->addr.text);
 	hc_cluster_publish(cl, false);
 	log_warn("cluster %s: primary %s is down (%s); failing over to %s (lag %lld ms)", cl->name,
 		 old->addr.text, hc_fail_name(old->last_fail), nw->addr.text,
@@ -309,10 +315,11 @@ void hc_failover_run(struct hc_cluster *cl, int to)
 	rec.decide_ms = (now - t_down) / 1000;
 	rec.total_ms = (now - t_first) / 1000;
 	rec.at_us = clock_wall_us();
-	hc_fmt(rec.notes, "%s%s is fenced: it gets no traffic and is set "
-		 "read_only when it answers again",
-		 rec.caught_up ? "" : "the replica had not applied everything it received; ",
-		 old->addr.text);
+	hc_fmt(rec.notes,
+	       "%s%s is fenced: it gets no traffic and is set "
+	       "read_only when it answers again",
+	       rec.caught_up ? "" : "the replica had not applied everything it received; ",
+	       old->addr.text);
 	cl->last_failover = rec;
 	log_warn("cluster %s: failover %s -> %s done in %lld ms (detection %lld ms, decision and "
 		 "promotion %lld ms); estimated data-loss window %lld ms",
@@ -340,14 +347,15 @@ static struct hc_mmember *switch_target(struct hc_cluster *cl, const char *want,
 			no = "in maintenance";
 		else if (mb->h.health != HC_UP)
 			no = "not UP";
-		else if (!mb->last.repl.configured || strcmp(mb->last.repl.io_running, "Yes") != 0 ||
-			 !mb->last.repl.sql_running)
+		else if (!mb->last.repl.configured ||
+			 strcmp(mb->last.repl.io_running, "Yes") != 0 || !mb->last.repl.sql_running)
 			no = "not replicating";
 		else if (mb->lag_ms < 0 || mb->lag_ms > cl->pol.max_lag_ms)
 			no = "lag unknown or above failover.max_lag_ms";
 		if (no) {
 			size_t used = strlen(why);
-			hc_fmtn(why + used, len - used, "%s%s: %s", used ? "; " : "", mb->addr.text, no);
+			hc_fmtn(why + used, len - used, "%s%s: %s", used ? "; " : "", mb->addr.text,
+				no);
 			continue;
 		}
 		if (!best || mb->lag_ms < best->lag_ms)
@@ -355,7 +363,7 @@ static struct hc_mmember *switch_target(struct hc_cluster *cl, const char *want,
 	}
 	if (!best && !why[0])
 		hc_fmtn(why, len, want[0] ? "%s is the primary" : "the cluster has no replica",
-			 want);
+			want);
 	return best;
 }
 
@@ -400,11 +408,11 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 	hc_fmt(rec.from, "%s", p->addr.text);
 	hc_fmt(rec.to, "%s", t->addr.text);
 	hc_fmt(rec.reason, "operator request");
-	log_info("cluster %s: switchover from %s to %s starts", cl->name, p->addr.text, t->addr.text);
+	log_info("cluster %s: switchover from %s to %s starts", cl->name, p->addr.text,
+		 t->addr.text);
 
 	cl->transition = HC_TR_SWITCHOVER;
-	hc_fmt(cl->note, "switchover from %s to %s in progress", p->addr.text,
-		 t->addr.text);
+	hc_fmt(cl->note, "switchover from %s to %s in progress", p->addr.text, t->addr.text);
 	cl->hb_paused = true;
 	hc_gate_set_closed(cl->gate, p->idx, true);
 	hc_cluster_publish(cl, false);
@@ -435,16 +443,17 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 	char pos[HC_GTID_TEXT] = "";
 	int rc = act_connect(&pdb, &a, paddr, err, sizeof(err));
 	if (rc == HC_DB_OK)
-		rc = act_exec(&pdb, &a, pdb.mariadb ? "SET GLOBAL read_only = ON"
-						    : "SET GLOBAL super_read_only = ON",
+		rc = act_exec(&pdb, &a,
+			      pdb.mariadb ? "SET GLOBAL read_only = ON"
+					  : "SET GLOBAL super_read_only = ON",
 			      "making the old primary read-only", err, sizeof(err));
 	if (rc == HC_DB_OK) {
-		rc = hc_db_query_value(&pdb, pdb.mariadb ? "SELECT @@global.gtid_binlog_pos"
-							 : "SELECT @@global.gtid_executed",
+		rc = hc_db_query_value(&pdb,
+				       pdb.mariadb ? "SELECT @@global.gtid_binlog_pos"
+						   : "SELECT @@global.gtid_executed",
 				       pos, sizeof(pos), NULL, deadline(&a, 0));
 		if (rc != HC_DB_OK)
-			hc_fmt(err, "reading the old primary's GTID position: %s",
-				 pdb.err);
+			hc_fmt(err, "reading the old primary's GTID position: %s", pdb.err);
 	}
 	bool made_read_only = rc == HC_DB_OK;
 	if (rc == HC_DB_OK)
@@ -452,8 +461,9 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 										: HC_DB_ERROR;
 	if (rc != HC_DB_OK && made_read_only) {
 		char e2[200];
-		if (act_exec(&pdb, &a, pdb.mariadb ? "SET GLOBAL read_only = OFF"
-						   : "SET GLOBAL super_read_only = OFF",
+		if (act_exec(&pdb, &a,
+			     pdb.mariadb ? "SET GLOBAL read_only = OFF"
+					 : "SET GLOBAL super_read_only = OFF",
 			     "restoring the old primary", e2, sizeof(e2)) != HC_DB_OK)
 			log_error("cluster %s: switchover aborted and %s", cl->name, e2);
 	}
@@ -465,8 +475,8 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 		log_warn("cluster %s: switchover from %s to %s aborted: %s", cl->name, p->addr.text,
 			 t->addr.text, err);
 		switch_abort(cl, p);
-		*body = json_pack("{s:s, s:s}", "error", "switchover aborted; the primary is unchanged",
-				  "reason", err);
+		*body = json_pack("{s:s, s:s}", "error",
+				  "switchover aborted; the primary is unchanged", "reason", err);
 		return 409;
 	}
 	cl->primary = (int)t->idx;
@@ -495,9 +505,12 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 
 	pthread_mutex_lock(&cl->mu);
 	act_drop(&a);
-	hc_fmt(rec.notes, "%s%s%s", jrc == 0 ? "old primary now replicates from the new one" : "old primary is read-only but not replicating: ",
-		 jrc == 0 ? "" : jerr,
-		 left > 0 ? "; some sessions were still on the old primary after drain_timeout_ms" : "");
+	hc_fmt(rec.notes, "%s%s%s",
+	       jrc == 0 ? "old primary now replicates from the new one"
+			: "old primary is read-only but not replicating: ",
+	       jrc == 0 ? "" : jerr,
+	       left > 0 ? "; some sessions were still on the old primary after drain_timeout_ms"
+			: "");
 	cl->last_switchover = rec;
 	log_info("cluster %s: switchover %s -> %s done in %lld ms (%s)", cl->name, rec.from, rec.to,
 		 (long long)rec.total_ms, rec.notes);
@@ -594,7 +607,8 @@ void hc_request_run(struct hc_cluster *cl, struct hc_request *req)
 		if (mb->maintenance) {
 			mb->maintenance = false;
 			hc_member_set_state(mb);
-			log_info("cluster %s: %s is back from maintenance", cl->name, mb->addr.text);
+			log_info("cluster %s: %s is back from maintenance", cl->name,
+				 mb->addr.text);
 			hc_cluster_publish(cl, false);
 		}
 		if (mb->fenced) {

@@ -37,8 +37,8 @@ struct hc_hb_entry {
 
 struct hc_hb {
 	struct hc_hb_entry e[HC_HB_RING];
-	size_t head;     /* index of the oldest entry */
-	size_t n;        /* entries held */
+	size_t head; /* index of the oldest entry */
+	size_t n;    /* entries held */
 	int64_t last_value;
 };
 

@@ -20,7 +20,7 @@ struct http_server {
 	struct evhttp *http;
 	struct http_sources src;
 	char *token;
-	struct http_pending *pending;  /* deferred answers not sent yet */
+	struct http_pending *pending; /* deferred answers not sent yet */
 };
 
 /*
@@ -33,9 +33,9 @@ struct http_server {
 struct http_pending {
 	pthread_mutex_t mu;
 	int refs;
-	struct http_server *h;         /* NULL once the server stopped */
+	struct http_server *h; /* NULL once the server stopped */
 	struct evhttp_request *req;
-	struct event *ev;              /* fires on the server's loop to send the answer */
+	struct event *ev; /* fires on the server's loop to send the answer */
 	int code;
 	json_t *reply;
 	struct http_pending *prev, *next;
@@ -61,8 +61,8 @@ static bool authorized(struct http_server *h, struct evhttp_request *req)
 {
 	if (!h->token)
 		return true;
-	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-					      "Authorization");
+	const char *auth =
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	size_t tlen = strlen(h->token);
 	if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != tlen)
 		return false;

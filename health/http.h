@@ -37,8 +37,8 @@ struct http_sources {
 	 * return an HTTP status and set *reply (new reference) to answer now,
 	 * or return 0 and answer later with http_pending_done(p, ...) exactly
 	 * once, from any thread. NULL means no actions are offered. */
-	int (*action)(const char *path, const char *query, struct http_pending *p,
-		      json_t **reply, void *arg);
+	int (*action)(const char *path, const char *query, struct http_pending *p, json_t **reply,
+		      void *arg);
 };
 
 /* Answer a request that an action deferred (takes the reply reference).

@@ -118,8 +118,8 @@ static void apply_probe(struct hc_cluster *cl, struct hc_mmember *mb, const stru
 	if (mb->h.health == HC_DOWN && before != HC_DOWN) {
 		mb->down_mono_us = now;
 		mb->role = HC_ROLE_UNKNOWN; /* whatever it was, nobody can write there now */
-		log_warn("cluster %s: member %s is DOWN after %d failed probe(s): %s (%s)", cl->name,
-			 mb->addr.text, mb->h.fails, r->error, hc_fail_name(r->fail));
+		log_warn("cluster %s: member %s is DOWN after %d failed probe(s): %s (%s)",
+			 cl->name, mb->addr.text, mb->h.fails, r->error, hc_fail_name(r->fail));
 	} else if (before == HC_DOWN && mb->h.health != HC_DOWN) {
 		log_info("cluster %s: member %s answers again", cl->name, mb->addr.text);
 	}
@@ -151,9 +151,10 @@ static void apply_probe(struct hc_cluster *cl, struct hc_mmember *mb, const stru
 		mb->last_fail = r->fail;
 		mb->last_error_us = clock_wall_us();
 		if (!hc_fail_counts(r->fail) && !mb->alert_auth) {
-			log_error("cluster %s: the monitor cannot probe %s (%s): %s; its health stays "
-				  "unknown and it takes no part in failover until this is fixed",
-				  cl->name, mb->addr.text, hc_fail_name(r->fail), r->error);
+			log_error(
+				"cluster %s: the monitor cannot probe %s (%s): %s; its health stays "
+				"unknown and it takes no part in failover until this is fixed",
+				cl->name, mb->addr.text, hc_fail_name(r->fail), r->error);
 			mb->alert_auth = true;
 		}
 	}
@@ -326,8 +327,10 @@ void hc_cluster_publish(struct hc_cluster *cl, bool force)
 	pthread_mutex_unlock(&cl->pub_mu);
 	hc_topology_unref(old);
 	log_debug("cluster %s: topology generation %llu: primary %s%s%s", cl->name,
-		  (unsigned long long)t->gen, cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none",
-		  cl->transition ? ", " : "", cl->transition ? hc_transition_name(cl->transition) : "");
+		  (unsigned long long)t->gen,
+		  cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none",
+		  cl->transition ? ", " : "",
+		  cl->transition ? hc_transition_name(cl->transition) : "");
 	if (cl->mon->notify)
 		cl->mon->notify(cl->mon->arg);
 }
@@ -363,7 +366,8 @@ static void discover(struct hc_cluster *cl, int64_t now)
 		return;
 	log_warn("cluster %s: the configured primary %s is read-only and %s is the only writable "
 		 "member: routing writes to %s",
-		 cl->name, p->addr.text, cl->members[found].addr.text, cl->members[found].addr.text);
+		 cl->name, p->addr.text, cl->members[found].addr.text,
+		 cl->members[found].addr.text);
 	cl->primary = found;
 	cl->primary_last_ok_mono = now;
 }
@@ -376,7 +380,8 @@ static void check_writable(struct hc_cluster *cl)
 		const struct hc_mmember *mb = &cl->members[i];
 		if (mb->h.health == HC_UP && mb->role == HC_ROLE_PRIMARY) {
 			size_t used = strlen(list);
-			hc_fmtn(list + used, sizeof(list) - used, "%s%s", w ? ", " : "", mb->addr.text);
+			hc_fmtn(list + used, sizeof(list) - used, "%s%s", w ? ", " : "",
+				mb->addr.text);
 			w++;
 		}
 	}
@@ -384,10 +389,11 @@ static void check_writable(struct hc_cluster *cl)
 	if (w > 1 && !cl->split_alerted) {
 		cl->split_alerted = true;
 		cl->split_brain_events++;
-		log_error("cluster %s: ALERT: %d members are writable (%s); tandem sends writes only "
-			  "to %s",
-			  cl->name, w, list,
-			  cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none");
+		log_error(
+			"cluster %s: ALERT: %d members are writable (%s); tandem sends writes only "
+			"to %s",
+			cl->name, w, list,
+			cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none");
 	} else if (w <= 1 && cl->split_alerted) {
 		cl->split_alerted = false;
 		log_info("cluster %s: only one member is writable again", cl->name);
@@ -416,8 +422,8 @@ static void check_primary(struct hc_cluster *cl, int64_t now)
 	if (p->h.health != HC_DOWN) {
 		if (atomic_load(&cl->gate->slot[cl->primary].closed)) {
 			hc_gate_set_closed(cl->gate, (size_t)cl->primary, false);
-			log_info("cluster %s: primary %s is back; sessions go to it again", cl->name,
-				 p->addr.text);
+			log_info("cluster %s: primary %s is back; sessions go to it again",
+				 cl->name, p->addr.text);
 		}
 		cl->refused_this_outage = false;
 		cl->note[0] = 0;
@@ -429,7 +435,8 @@ static void check_primary(struct hc_cluster *cl, int64_t now)
 		hc_cluster_refuse(cl, "failover.auto is off");
 		return;
 	}
-	if (cl->last_attempt_mono && now - cl->last_attempt_mono < (int64_t)cl->pol.interval_ms * 1000)
+	if (cl->last_attempt_mono &&
+	    now - cl->last_attempt_mono < (int64_t)cl->pol.interval_ms * 1000)
 		return; /* a promotion just failed; try again next interval */
 	struct hc_cand *c = calloc(cl->n + 1, sizeof(*c));
 	if (!c)
@@ -500,4 +507,3 @@ void *hc_cluster_main(void *arg)
 	pthread_mutex_unlock(&cl->mu);
 	return NULL;
 }
-

@@ -36,38 +36,38 @@ struct hc_mmember {
 	struct cfg_addr addr;
 	pthread_t thread;
 	bool started;
-	int wake_fd;                 /* eventfd: probe now (suspect, reconfigure) */
-	atomic_uint_fast64_t asked;  /* probe requests (hc_monitor_suspect) so far */
+	int wake_fd;                /* eventfd: probe now (suspect, reconfigure) */
+	atomic_uint_fast64_t asked; /* probe requests (hc_monitor_suspect) so far */
 
 	struct hc_health h;
-	bool fenced;                 /* a former primary, kept out until an operator says so */
-	bool maintenance;            /* out of rotation by operator request */
-	enum hc_state state;         /* hc_overlay() of the above, as published */
-	int64_t state_since_us;      /* wall clock when `state` was entered */
-	int64_t down_mono_us;        /* monotonic time health last became DOWN */
-	bool probed;                 /* at least one probe finished */
-	struct hc_probe_res last;    /* facts of the last successful probe */
-	enum hc_role role;           /* from the last successful probe */
-	int64_t probe_us;            /* duration of the last probe */
+	bool fenced;              /* a former primary, kept out until an operator says so */
+	bool maintenance;         /* out of rotation by operator request */
+	enum hc_state state;      /* hc_overlay() of the above, as published */
+	int64_t state_since_us;   /* wall clock when `state` was entered */
+	int64_t down_mono_us;     /* monotonic time health last became DOWN */
+	bool probed;              /* at least one probe finished */
+	struct hc_probe_res last; /* facts of the last successful probe */
+	enum hc_role role;        /* from the last successful probe */
+	int64_t probe_us;         /* duration of the last probe */
 	int64_t last_probe_wall_us;
-	char last_error[256];        /* last failure ("" after a success) */
+	char last_error[256]; /* last failure ("" after a success) */
 	enum hc_fail last_fail;
-	int64_t last_error_us;       /* wall clock of last_error */
-	int64_t lag_ms;              /* -1 unknown / not a replica */
-	const char *lag_source;      /* "heartbeat", "seconds_behind_master", "last_known", "" */
-	uint64_t answered;           /* `asked` when the last finished probe started */
-	uint64_t probes;             /* totals, for /metrics */
+	int64_t last_error_us;  /* wall clock of last_error */
+	int64_t lag_ms;         /* -1 unknown / not a replica */
+	const char *lag_source; /* "heartbeat", "seconds_behind_master", "last_known", "" */
+	uint64_t answered;      /* `asked` when the last finished probe started */
+	uint64_t probes;        /* totals, for /metrics */
 	uint64_t probe_failures;
-	bool hb_inflight;            /* this member's thread is writing a heartbeat */
+	bool hb_inflight; /* this member's thread is writing a heartbeat */
 	char fence_error[160];
-	bool alert_auth;             /* logged: the monitor cannot log in here */
+	bool alert_auth; /* logged: the monitor cannot log in here */
 };
 
 /* A finished failover or switchover, as /status reports it. */
 struct hc_event_rec {
 	bool valid;
-	char kind[16];               /* "failover", "switchover" */
-	int64_t at_us;               /* wall clock when the new primary was published */
+	char kind[16]; /* "failover", "switchover" */
+	int64_t at_us; /* wall clock when the new primary was published */
 	char from[CFG_ADDR_TEXT];
 	char to[CFG_ADDR_TEXT];
 	char reason[256];
@@ -96,44 +96,44 @@ struct hc_cluster {
 	char name[64];
 	pthread_t thread;
 	bool started;
-	int stop_fd;                 /* eventfd, readable once stopping: cancels I/O */
+	int stop_fd; /* eventfd, readable once stopping: cancels I/O */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;           /* the cluster thread waits here; also hb_inflight */
+	pthread_cond_t cv; /* the cluster thread waits here; also hb_inflight */
 	pthread_mutex_t pub_mu;
-	struct hc_topology *topo;    /* published snapshot (pub_mu) */
+	struct hc_topology *topo; /* published snapshot (pub_mu) */
 
 	/* guarded by mu */
-	struct cfg *cfg;             /* reference; cc points into it */
+	struct cfg *cfg; /* reference; cc points into it */
 	const struct cfg_cluster *cc;
 	struct hc_policy pol;
 	struct hc_mmember *members;
 	size_t n;
-	int primary;                 /* chosen primary, -1 none */
+	int primary; /* chosen primary, -1 none */
 	enum hc_transition transition;
-	char note[160];              /* why the primary is unusable ("" if it is) */
+	char note[160]; /* why the primary is unusable ("" if it is) */
 	bool stopping;
-	bool dirty;                  /* re-evaluate */
-	bool force_publish;          /* publish even without a change (suspect probes) */
-	bool discovered;             /* start-up primary check done */
+	bool dirty;         /* re-evaluate */
+	bool force_publish; /* publish even without a change (suspect probes) */
+	bool discovered;    /* start-up primary check done */
 	int64_t started_mono_us;
 	struct hc_gate *gate;
 	uint64_t gen;
 	struct hc_hb hb;
-	bool hb_paused;              /* no heartbeat writes (switchover in progress) */
-	int64_t hb_last_write_us;    /* wall clock of the last committed heartbeat */
+	bool hb_paused;           /* no heartbeat writes (switchover in progress) */
+	int64_t hb_last_write_us; /* wall clock of the last committed heartbeat */
 	char hb_error[160];
-	int64_t primary_last_ok_mono;/* last successful probe of the chosen primary */
-	int64_t last_failover_mono;  /* start of the anti-flap window; 0 none */
-	int64_t last_attempt_mono;   /* last failed promotion attempt (retry pacing) */
+	int64_t primary_last_ok_mono; /* last successful probe of the chosen primary */
+	int64_t last_failover_mono;   /* start of the anti-flap window; 0 none */
+	int64_t last_attempt_mono;    /* last failed promotion attempt (retry pacing) */
 	struct hc_event_rec last_failover;
 	struct hc_event_rec last_switchover;
-	char refusal[512];           /* why the last needed failover did not happen */
+	char refusal[512]; /* why the last needed failover did not happen */
 	int64_t refusal_us;
-	bool refused_this_outage;    /* counted once per outage */
+	bool refused_this_outage; /* counted once per outage */
 	uint64_t failovers;
 	uint64_t failovers_refused;
 	uint64_t switchovers;
-	int writable;                /* UP members with read_only=OFF */
+	int writable; /* UP members with read_only=OFF */
 	bool split_alerted;
 	uint64_t split_brain_events;
 	struct hc_request *reqs;
@@ -147,7 +147,7 @@ struct hc_monitor {
 	size_t nretired;
 	hc_notify_fn notify;
 	void *arg;
-	char writer[65];             /* heartbeat row key: this host's name */
+	char writer[65]; /* heartbeat row key: this host's name */
 };
 
 /* The cluster's TLS settings for monitor connections, filled into buf;

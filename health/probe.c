@@ -13,26 +13,26 @@
 #include "health/text.h"
 
 /* Server error codes that matter to the verdict. */
-#define ER_DBACCESS_DENIED 1044
-#define ER_ACCESS_DENIED 1045
-#define ER_TOO_MANY_CONNECTIONS 1040
-#define ER_SERVER_SHUTDOWN_ 1053
-#define ER_HOST_BLOCKED 1129
-#define ER_HOST_NOT_PRIVILEGED_ 1130
-#define ER_USER_LIMIT_REACHED 1203
-#define ER_NOT_SUPPORTED_AUTH 1251
-#define ER_PLUGIN_NOT_LOADED 1524
+#define ER_DBACCESS_DENIED           1044
+#define ER_ACCESS_DENIED             1045
+#define ER_TOO_MANY_CONNECTIONS      1040
+#define ER_SERVER_SHUTDOWN_          1053
+#define ER_HOST_BLOCKED              1129
+#define ER_HOST_NOT_PRIVILEGED_      1130
+#define ER_USER_LIMIT_REACHED        1203
+#define ER_NOT_SUPPORTED_AUTH        1251
+#define ER_PLUGIN_NOT_LOADED         1524
 #define ER_ACCESS_DENIED_NO_PASSWORD 1698
-#define ER_MUST_CHANGE_PASSWORD 1820
-#define ER_PASSWORD_EXPIRED 1862
-#define ER_CONNECTION_KILLED_ 1927
-#define ER_ACCOUNT_LOCKED 4151
-#define ER_NO_SUCH_TABLE 1146
-#define CR_CONNECTION_ERROR_ 2002
-#define CR_CONN_HOST_ERROR_ 2003
-#define CR_UNKNOWN_HOST_ 2005
-#define CR_AUTH_PLUGIN_CANNOT_LOAD_ 2059
-#define CR_SSL_CONNECTION_ERROR_ 2026
+#define ER_MUST_CHANGE_PASSWORD      1820
+#define ER_PASSWORD_EXPIRED          1862
+#define ER_CONNECTION_KILLED_        1927
+#define ER_ACCOUNT_LOCKED            4151
+#define ER_NO_SUCH_TABLE             1146
+#define CR_CONNECTION_ERROR_         2002
+#define CR_CONN_HOST_ERROR_          2003
+#define CR_UNKNOWN_HOST_             2005
+#define CR_AUTH_PLUGIN_CANNOT_LOAD_  2059
+#define CR_SSL_CONNECTION_ERROR_     2026
 
 enum hc_fail hc_probe_classify_connect(const struct hc_db *db, int rc)
 {
@@ -122,13 +122,14 @@ int hc_probe_replication(struct hc_db *db, struct hc_repl *out, int64_t deadline
 		const char *host = cell(row, column(f, nf, "Master_Host", "Source_Host"));
 		const char *port = cell(row, column(f, nf, "Master_Port", "Source_Port"));
 		out->configured = host && host[0];
-		hc_fmt(out->source, "%s:%s", host ? host : "",
-			 port ? port : "");
+		hc_fmt(out->source, "%s:%s", host ? host : "", port ? port : "");
 		copy_field(out->io_running, sizeof(out->io_running),
 			   cell(row, column(f, nf, "Slave_IO_Running", "Replica_IO_Running")));
-		const char *sql_run = cell(row, column(f, nf, "Slave_SQL_Running", "Replica_SQL_Running"));
+		const char *sql_run =
+			cell(row, column(f, nf, "Slave_SQL_Running", "Replica_SQL_Running"));
 		out->sql_running = sql_run && strcmp(sql_run, "Yes") == 0;
-		const char *sbm = cell(row, column(f, nf, "Seconds_Behind_Master", "Seconds_Behind_Source"));
+		const char *sbm =
+			cell(row, column(f, nf, "Seconds_Behind_Master", "Seconds_Behind_Source"));
 		out->seconds_behind = sbm ? atoll(sbm) : -1;
 		const char *v = cell(row, column(f, nf, "Last_IO_Errno", NULL));
 		out->last_io_errno = v ? (unsigned)atoi(v) : 0;
@@ -155,9 +156,10 @@ int hc_probe_replication(struct hc_db *db, struct hc_repl *out, int64_t deadline
 /* read_only and the server's own GTID position, one round trip. */
 static int read_role(struct hc_db *db, struct hc_probe_res *r, int64_t deadline_us)
 {
-	const char *sql = db->mariadb
-		? "SELECT @@global.read_only, @@global.gtid_binlog_pos"
-		: "SELECT @@global.read_only, @@global.gtid_executed, @@global.super_read_only";
+	const char *sql =
+		db->mariadb
+			? "SELECT @@global.read_only, @@global.gtid_binlog_pos"
+			: "SELECT @@global.read_only, @@global.gtid_executed, @@global.super_read_only";
 	MYSQL_RES *res = NULL;
 	int rc = hc_db_query(db, sql, &res, deadline_us);
 	if (rc != HC_DB_OK)
@@ -187,29 +189,29 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 		rc = hc_db_query(db, sql, NULL, deadline_us);
 		if (rc == HC_DB_OK) {
 			hc_fmt(sql,
-				 "CREATE TABLE IF NOT EXISTS `%s`.`heartbeat` ("
-				 "writer VARCHAR(64) NOT NULL PRIMARY KEY, "
-				 "ts_us BIGINT NOT NULL) ENGINE=InnoDB",
-				 q->hb_schema);
+			       "CREATE TABLE IF NOT EXISTS `%s`.`heartbeat` ("
+			       "writer VARCHAR(64) NOT NULL PRIMARY KEY, "
+			       "ts_us BIGINT NOT NULL) ENGINE=InnoDB",
+			       q->hb_schema);
 			rc = hc_db_query(db, sql, NULL, deadline_us);
 		}
 		if (rc == HC_DB_OK) {
 			/* Commit markers (proxy/commit_guard.h): written by client
 			 * sessions in their own transactions, read after a failover. */
 			hc_fmt(sql,
-				 "CREATE TABLE IF NOT EXISTS `%s`.`commit_marker` ("
-				 "id BIGINT UNSIGNED NOT NULL PRIMARY KEY, "
-				 "seq BIGINT UNSIGNED NOT NULL, "
-				 "affected BIGINT NOT NULL DEFAULT 0, "
-				 "insert_id BIGINT UNSIGNED NOT NULL DEFAULT 0, "
-				 "at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) "
-				 "ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
-				 q->hb_schema);
+			       "CREATE TABLE IF NOT EXISTS `%s`.`commit_marker` ("
+			       "id BIGINT UNSIGNED NOT NULL PRIMARY KEY, "
+			       "seq BIGINT UNSIGNED NOT NULL, "
+			       "affected BIGINT NOT NULL DEFAULT 0, "
+			       "insert_id BIGINT UNSIGNED NOT NULL DEFAULT 0, "
+			       "at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) "
+			       "ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
+			       q->hb_schema);
 			rc = hc_db_query(db, sql, NULL, deadline_us);
 		}
 		if (rc != HC_DB_OK) {
-			hc_fmt(r->hb_error, "cannot create %s.heartbeat: %s",
-				 q->hb_schema, db->err);
+			hc_fmt(r->hb_error, "cannot create %s.heartbeat: %s", q->hb_schema,
+			       db->err);
 			return rc;
 		}
 		db->hb_table_ready = true;
@@ -218,9 +220,9 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 	 * monitor account may hold READ_ONLY ADMIN, which read_only does not
 	 * stop, and a stray write there would be an errant transaction. */
 	hc_fmt(sql,
-		 "INSERT INTO `%s`.`heartbeat` (writer, ts_us) SELECT '%s', %lld FROM DUAL "
-		 "WHERE @@global.read_only = 0 ON DUPLICATE KEY UPDATE ts_us = VALUES(ts_us)",
-		 q->hb_schema, q->hb_writer, (long long)q->hb_value);
+	       "INSERT INTO `%s`.`heartbeat` (writer, ts_us) SELECT '%s', %lld FROM DUAL "
+	       "WHERE @@global.read_only = 0 ON DUPLICATE KEY UPDATE ts_us = VALUES(ts_us)",
+	       q->hb_schema, q->hb_writer, (long long)q->hb_value);
 	rc = hc_db_query(db, sql, NULL, deadline_us);
 	if (rc != HC_DB_OK) {
 		hc_fmt(r->hb_error, "heartbeat write failed: %s", db->err);
@@ -231,9 +233,9 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 	 * of sessions long gone are dropped now and then, in small bites. */
 	if (r->hb_written && ++db->hb_writes % 240 == 0) {
 		hc_fmt(sql,
-			 "DELETE FROM `%s`.`commit_marker` WHERE at < NOW(6) - INTERVAL 1 DAY "
-			 "AND @@global.read_only = 0 LIMIT 1000",
-			 q->hb_schema);
+		       "DELETE FROM `%s`.`commit_marker` WHERE at < NOW(6) - INTERVAL 1 DAY "
+		       "AND @@global.read_only = 0 LIMIT 1000",
+		       q->hb_schema);
 		hc_db_query(db, sql, NULL, deadline_us);
 	}
 	return HC_DB_OK;
@@ -244,13 +246,14 @@ static int heartbeat_read(struct hc_db *db, const struct hc_probe_req *q, struct
 {
 	char sql[256], val[32];
 	bool is_null = true;
-	hc_fmt(sql, "SELECT ts_us FROM `%s`.`heartbeat` WHERE writer = '%s'",
-		 q->hb_schema, q->hb_writer);
+	hc_fmt(sql, "SELECT ts_us FROM `%s`.`heartbeat` WHERE writer = '%s'", q->hb_schema,
+	       q->hb_writer);
 	int rc = hc_db_query_value(db, sql, val, sizeof(val), &is_null, deadline_us);
 	if (rc != HC_DB_OK) {
 		hc_fmt(r->hb_error, "%s",
-			 db->err_no == ER_NO_SUCH_TABLE ? "the heartbeat table has not reached this replica"
-							: db->err);
+		       db->err_no == ER_NO_SUCH_TABLE
+			       ? "the heartbeat table has not reached this replica"
+			       : db->err);
 		return rc;
 	}
 	if (is_null) {
@@ -264,7 +267,8 @@ static int heartbeat_read(struct hc_db *db, const struct hc_probe_req *q, struct
 
 static void make_read_only(struct hc_db *db, struct hc_probe_res *r, int64_t deadline_us)
 {
-	const char *sql = db->mariadb ? "SET GLOBAL read_only = ON" : "SET GLOBAL super_read_only = ON";
+	const char *sql =
+		db->mariadb ? "SET GLOBAL read_only = ON" : "SET GLOBAL super_read_only = ON";
 	int rc = hc_db_query(db, sql, NULL, deadline_us);
 	if (rc == HC_DB_OK) {
 		r->read_only = true;
@@ -306,8 +310,7 @@ void hc_probe(struct hc_db *db, const struct hc_probe_req *q, struct hc_probe_re
 			hc_fmt(r->error, "%s", db->err);
 			goto done;
 		}
-		hc_fmt(r->repl.last_io_error,
-			 "cannot read replication status: %s", db->err);
+		hc_fmt(r->repl.last_io_error, "cannot read replication status: %s", db->err);
 	}
 	if (q->make_read_only && !r->read_only)
 		make_read_only(db, r, deadline);

@@ -24,8 +24,8 @@
 
 /* A replica's replication, from SHOW SLAVE STATUS (or SHOW REPLICA STATUS). */
 struct hc_repl {
-	bool configured;            /* a replication source is set up */
-	char io_running[16];        /* "Yes", "No", "Connecting" */
+	bool configured;     /* a replication source is set up */
+	char io_running[16]; /* "Yes", "No", "Connecting" */
 	bool sql_running;
 	int64_t seconds_behind;     /* Seconds_Behind_Master; -1 when NULL */
 	char source[CFG_ADDR_TEXT]; /* host:port it replicates from */
@@ -42,30 +42,30 @@ struct hc_probe_req {
 	const char *user;
 	const char *password;
 	const struct hc_db_tls *tls; /* NULL: plaintext */
-	int timeout_ms;             /* the whole probe, connect included */
-	const char *hb_schema;      /* NULL: no heartbeat */
-	const char *hb_writer;      /* this tandem's row key (safe characters only) */
-	bool hb_write;              /* write hb_value (only done if the server is writable) */
+	int timeout_ms;              /* the whole probe, connect included */
+	const char *hb_schema;       /* NULL: no heartbeat */
+	const char *hb_writer;       /* this tandem's row key (safe characters only) */
+	bool hb_write;               /* write hb_value (only done if the server is writable) */
 	int64_t hb_value;
-	bool make_read_only;        /* fenced: set read_only=ON if the server is writable */
+	bool make_read_only; /* fenced: set read_only=ON if the server is writable */
 };
 
 struct hc_probe_res {
 	enum hc_fail fail;
-	char error[256];            /* why it failed ("" if not) */
-	int64_t duration_us;        /* the whole probe */
-	bool reconnected;           /* a new monitor connection was made */
+	char error[256];     /* why it failed ("" if not) */
+	int64_t duration_us; /* the whole probe */
+	bool reconnected;    /* a new monitor connection was made */
 	bool mariadb;
 	char version[64];
 	bool read_only;
 	bool super_read_only;
 	char gtid_binlog_pos[HC_GTID_TEXT]; /* what it has written itself / gtid_executed */
 	struct hc_repl repl;
-	bool hb_read;               /* hb_applied is valid */
-	int64_t hb_applied;         /* newest heartbeat value the replica has applied */
-	bool hb_written;            /* hb_value committed on this server */
-	char hb_error[160];         /* heartbeat problem ("" if none) */
-	bool fenced_now;            /* this probe set read_only=ON */
+	bool hb_read;       /* hb_applied is valid */
+	int64_t hb_applied; /* newest heartbeat value the replica has applied */
+	bool hb_written;    /* hb_value committed on this server */
+	char hb_error[160]; /* heartbeat problem ("" if none) */
+	bool fenced_now;    /* this probe set read_only=ON */
 	char fence_error[160];
 };
 

@@ -34,15 +34,15 @@ static json_t *replication_json(const struct hc_repl *r)
 
 static json_t *member_json(const struct hc_cluster *cl, const struct hc_mmember *mb)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:I, s:b, s:b}", "address", mb->addr.text,
-			      "state", hc_state_name(mb->state), "role", hc_role_name(mb->role),
-			      "primary", (int)mb->idx == cl->primary, "since_us",
-			      (json_int_t)mb->state_since_us, "fenced", mb->fenced, "maintenance",
-			      mb->maintenance);
+	json_t *o =
+		json_pack("{s:s, s:s, s:s, s:b, s:I, s:b, s:b}", "address", mb->addr.text, "state",
+			  hc_state_name(mb->state), "role", hc_role_name(mb->role), "primary",
+			  (int)mb->idx == cl->primary, "since_us", (json_int_t)mb->state_since_us,
+			  "fenced", mb->fenced, "maintenance", mb->maintenance);
 	json_object_set_new(o, "health", json_string(hc_state_name(mb->h.health)));
-	json_object_set_new(o, "read_only", mb->probed && mb->last.version[0]
-						    ? json_boolean(mb->last.read_only)
-						    : json_null());
+	json_object_set_new(o, "read_only",
+			    mb->probed && mb->last.version[0] ? json_boolean(mb->last.read_only)
+							      : json_null());
 	json_object_set_new(o, "lag_ms", mb->lag_ms >= 0 ? json_integer(mb->lag_ms) : json_null());
 	json_object_set_new(o, "lag_source", str_or_null(mb->lag_source));
 	json_object_set_new(o, "probe_ms", json_real((double)mb->probe_us / 1000.0));
@@ -69,15 +69,15 @@ static void cluster_alerts(const struct hc_cluster *cl, json_t *arr)
 	char buf[600];
 	if (cl->writable > 1) {
 		hc_fmt(buf, "cluster %s: %d members are writable; tandem writes only to %s",
-			 cl->name, cl->writable,
-			 cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none");
+		       cl->name, cl->writable,
+		       cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none");
 		json_array_append_new(arr, json_string(buf));
 	}
 	for (size_t i = 0; i < cl->n; i++) {
 		const struct hc_mmember *mb = &cl->members[i];
 		if (mb->alert_auth) {
-			hc_fmt(buf, "cluster %s: the monitor cannot probe %s (%s): %s",
-				 cl->name, mb->addr.text, hc_fail_name(mb->last_fail), mb->last_error);
+			hc_fmt(buf, "cluster %s: the monitor cannot probe %s (%s): %s", cl->name,
+			       mb->addr.text, hc_fail_name(mb->last_fail), mb->last_error);
 			json_array_append_new(arr, json_string(buf));
 		}
 	}
@@ -92,9 +92,10 @@ static json_t *cluster_json(struct hc_cluster *cl)
 	json_t *members = json_array();
 	for (size_t i = 0; i < cl->n; i++)
 		json_array_append_new(members, member_json(cl, &cl->members[i]));
-	json_t *o = json_pack("{s:I, s:o, s:s, s:o}", "generation", (json_int_t)cl->gen, "primary",
-			      str_or_null(cl->primary >= 0 ? cl->members[cl->primary].addr.text : ""),
-			      "transition", hc_transition_name(cl->transition), "members", members);
+	json_t *o =
+		json_pack("{s:I, s:o, s:s, s:o}", "generation", (json_int_t)cl->gen, "primary",
+			  str_or_null(cl->primary >= 0 ? cl->members[cl->primary].addr.text : ""),
+			  "transition", hc_transition_name(cl->transition), "members", members);
 	json_object_set_new(o, "note", str_or_null(cl->note));
 	json_object_set_new(o, "writable_members", json_integer(cl->writable));
 	json_t *alerts = json_array();
@@ -116,11 +117,11 @@ static json_t *cluster_json(struct hc_cluster *cl)
 	bool hb = cl->cc->monitor.heartbeat;
 	json_t *h = json_pack("{s:b}", "enabled", hb);
 	if (hb) {
-		json_object_set_new(h, "table", json_sprintf("%s.heartbeat",
-							     cl->cc->monitor.heartbeat_schema));
-		json_object_set_new(h, "last_write_us", cl->hb_last_write_us
-								? json_integer(cl->hb_last_write_us)
-								: json_null());
+		json_object_set_new(h, "table",
+				    json_sprintf("%s.heartbeat", cl->cc->monitor.heartbeat_schema));
+		json_object_set_new(h, "last_write_us",
+				    cl->hb_last_write_us ? json_integer(cl->hb_last_write_us)
+							 : json_null());
 		json_object_set_new(h, "error", str_or_null(cl->hb_error));
 	}
 	json_object_set_new(o, "heartbeat", h);
@@ -209,8 +210,8 @@ static void s_state(struct evbuffer *o, const char *n, const struct hc_cluster *
 {
 	static const enum hc_state all[] = {HC_UNKNOWN, HC_UP, HC_DOWN, HC_FENCED, HC_MAINTENANCE};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		evbuffer_add_printf(o, "%s" LABELS ",state=\"%s\"} %d\n", n, cl->name, mb->addr.text,
-				    hc_state_name(all[i]), mb->state == all[i]);
+		evbuffer_add_printf(o, "%s" LABELS ",state=\"%s\"} %d\n", n, cl->name,
+				    mb->addr.text, hc_state_name(all[i]), mb->state == all[i]);
 }
 
 static void s_role(struct evbuffer *o, const char *n, const struct hc_cluster *cl,
@@ -348,10 +349,14 @@ void hc_monitor_metrics(struct hc_monitor *m, struct evbuffer *out)
 	pthread_mutex_lock(&m->mu);
 	each_member(m, out, "tandem_member_up", "1 when the member's last probes succeeded.",
 		    "gauge", s_up);
-	each_member(m, out, "tandem_member_state", "The member's state (one series per state, 1 "
-		    "for the current one).", "gauge", s_state);
-	each_member(m, out, "tandem_member_role", "The member's role from read_only (one series "
-		    "per role, 1 for the current one).", "gauge", s_role);
+	each_member(m, out, "tandem_member_state",
+		    "The member's state (one series per state, 1 "
+		    "for the current one).",
+		    "gauge", s_state);
+	each_member(m, out, "tandem_member_role",
+		    "The member's role from read_only (one series "
+		    "per role, 1 for the current one).",
+		    "gauge", s_role);
 	each_member(m, out, "tandem_member_primary", "1 for the member tandem sends sessions to.",
 		    "gauge", s_primary);
 	each_member(m, out, "tandem_member_replication_lag_seconds",
@@ -376,12 +381,14 @@ void hc_monitor_metrics(struct hc_monitor *m, struct evbuffer *out)
 		     "counter", c_switchovers);
 	each_cluster(m, out, "tandem_last_failover_duration_seconds",
 		     "From the first failed probe of the old primary to the new primary's "
-		     "publication, for the last failover.", "gauge", c_last_duration);
+		     "publication, for the last failover.",
+		     "gauge", c_last_duration);
 	each_cluster(m, out, "tandem_last_failover_timestamp_seconds",
 		     "Unix time of the last failover.", "gauge", c_last_time);
 	each_cluster(m, out, "tandem_last_failover_data_loss_window_seconds",
 		     "Estimated data-loss window of the last failover (the replica's lag when "
-		     "the primary was last seen).", "gauge", c_loss);
+		     "the primary was last seen).",
+		     "gauge", c_loss);
 	each_cluster(m, out, "tandem_cluster_writable_members",
 		     "Members with read_only=OFF; more than 1 is an alert.", "gauge", c_writable);
 	each_cluster(m, out, "tandem_cluster_split_brain_events_total",

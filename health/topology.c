@@ -11,11 +11,16 @@
 const char *hc_state_name(enum hc_state s)
 {
 	switch (s) {
-	case HC_UNKNOWN: return "UNKNOWN";
-	case HC_UP: return "UP";
-	case HC_DOWN: return "DOWN";
-	case HC_FENCED: return "FENCED";
-	case HC_MAINTENANCE: return "MAINTENANCE";
+	case HC_UNKNOWN:
+		return "UNKNOWN";
+	case HC_UP:
+		return "UP";
+	case HC_DOWN:
+		return "DOWN";
+	case HC_FENCED:
+		return "FENCED";
+	case HC_MAINTENANCE:
+		return "MAINTENANCE";
 	}
 	return "?";
 }
@@ -23,9 +28,12 @@ const char *hc_state_name(enum hc_state s)
 const char *hc_role_name(enum hc_role r)
 {
 	switch (r) {
-	case HC_ROLE_UNKNOWN: return "unknown";
-	case HC_ROLE_PRIMARY: return "primary";
-	case HC_ROLE_REPLICA: return "replica";
+	case HC_ROLE_UNKNOWN:
+		return "unknown";
+	case HC_ROLE_PRIMARY:
+		return "primary";
+	case HC_ROLE_REPLICA:
+		return "replica";
 	}
 	return "?";
 }
@@ -33,9 +41,12 @@ const char *hc_role_name(enum hc_role r)
 const char *hc_transition_name(enum hc_transition t)
 {
 	switch (t) {
-	case HC_TR_NONE: return "none";
-	case HC_TR_FAILOVER: return "failover";
-	case HC_TR_SWITCHOVER: return "switchover";
+	case HC_TR_NONE:
+		return "none";
+	case HC_TR_FAILOVER:
+		return "failover";
+	case HC_TR_SWITCHOVER:
+		return "switchover";
 	}
 	return "?";
 }

@@ -23,17 +23,17 @@
 #include "config/config.h"
 
 enum hc_state {
-	HC_UNKNOWN = 0,   /* not probed yet, or the monitor cannot log in */
-	HC_UP,            /* last probes succeeded */
-	HC_DOWN,          /* failed `failures` probes in a row, or timed out */
-	HC_FENCED,        /* a former primary: never routed to until an operator says so */
-	HC_MAINTENANCE,   /* taken out of rotation by an operator */
+	HC_UNKNOWN = 0, /* not probed yet, or the monitor cannot log in */
+	HC_UP,          /* last probes succeeded */
+	HC_DOWN,        /* failed `failures` probes in a row, or timed out */
+	HC_FENCED,      /* a former primary: never routed to until an operator says so */
+	HC_MAINTENANCE, /* taken out of rotation by an operator */
 };
 
 enum hc_role {
 	HC_ROLE_UNKNOWN = 0,
-	HC_ROLE_PRIMARY,  /* writable (read_only=OFF) */
-	HC_ROLE_REPLICA,  /* read_only=ON */
+	HC_ROLE_PRIMARY, /* writable (read_only=OFF) */
+	HC_ROLE_REPLICA, /* read_only=ON */
 };
 
 /* What the cluster is in the middle of. While not NONE, sessions that find
@@ -61,8 +61,8 @@ const char *hc_transition_name(enum hc_transition t);
  * so at least one side sees the other.
  */
 struct hc_gate_slot {
-	atomic_int sessions;   /* backend connections counted in */
-	atomic_bool closed;    /* new sessions may not enter */
+	atomic_int sessions; /* backend connections counted in */
+	atomic_bool closed;  /* new sessions may not enter */
 };
 
 struct hc_gate {
@@ -87,22 +87,22 @@ struct hc_member {
 	enum hc_state state;
 	enum hc_role role;
 	bool read_only;
-	int64_t lag_ms;        /* replication lag; -1 when unknown or not a replica */
-	int64_t since_us;      /* wall clock (µs) when it entered `state` */
-	int64_t probe_us;      /* duration of the last probe, µs */
-	uint64_t answered;     /* probe requests (hc_monitor_suspect) the state reflects */
-	char version[64];      /* server version string, "" until probed */
-	char last_error[160];  /* last probe failure, "" if none */
+	int64_t lag_ms;       /* replication lag; -1 when unknown or not a replica */
+	int64_t since_us;     /* wall clock (µs) when it entered `state` */
+	int64_t probe_us;     /* duration of the last probe, µs */
+	uint64_t answered;    /* probe requests (hc_monitor_suspect) the state reflects */
+	char version[64];     /* server version string, "" until probed */
+	char last_error[160]; /* last probe failure, "" if none */
 };
 
 struct hc_topology {
 	atomic_int refs;
-	uint64_t gen;           /* grows with every publication for this cluster */
+	uint64_t gen; /* grows with every publication for this cluster */
 	char cluster[64];
-	int primary;            /* index of the member tandem routes sessions to, -1 if none */
+	int primary; /* index of the member tandem routes sessions to, -1 if none */
 	enum hc_transition transition;
-	char note[160];         /* why the primary is unusable, for session errors; "" if it is */
-	struct hc_gate *gate;   /* reference; index = member index; NULL in tests */
+	char note[160];       /* why the primary is unusable, for session errors; "" if it is */
+	struct hc_gate *gate; /* reference; index = member index; NULL in tests */
 	size_t nmembers;
 	struct hc_member members[];
 };

@@ -20,17 +20,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_SHA1_LEN 20
+#define PROTO_SHA1_LEN   20
 #define PROTO_SHA256_LEN 32
 
 #define PROTO_PLUGIN_NATIVE "mysql_native_password"
-#define PROTO_PLUGIN_SHA2 "caching_sha2_password"
-#define PROTO_PLUGIN_CLEAR "mysql_clear_password"
+#define PROTO_PLUGIN_SHA2   "caching_sha2_password"
+#define PROTO_PLUGIN_CLEAR  "mysql_clear_password"
 
 /* caching_sha2 AuthMoreData status bytes */
 #define PROTO_SHA2_REQUEST_PUBLIC_KEY 0x02
-#define PROTO_SHA2_FAST_AUTH_OK 0x03
-#define PROTO_SHA2_PERFORM_FULL_AUTH 0x04
+#define PROTO_SHA2_FAST_AUTH_OK       0x03
+#define PROTO_SHA2_PERFORM_FULL_AUTH  0x04
 
 /* SHA1(pw) and SHA1(SHA1(pw)). */
 void proto_native_stages(const char *pw, size_t len, uint8_t stage1[PROTO_SHA1_LEN],

@@ -15,7 +15,7 @@
 #include <strings.h>
 
 static const char *const marker_names[PROTO_FACTS_NMARKERS] = {
-	"temp_table", "get_lock", "lock_tables", "user_vars",
+	"temp_table",  "get_lock",         "lock_tables",  "user_vars",
 	"sql_prepare", "untracked_change", "tracking_off", "incomplete",
 };
 
@@ -101,8 +101,7 @@ void proto_facts_free(struct proto_facts *f)
 
 /* ------------------------------------------------------------ variables */
 
-const struct proto_facts_var *proto_facts_var_find(const struct proto_facts *f,
-						   const char *name)
+const struct proto_facts_var *proto_facts_var_find(const struct proto_facts *f, const char *name)
 {
 	for (size_t i = 0; i < f->nvars; i++)
 		if (strcasecmp(f->vars[i].name, name) == 0)
@@ -194,9 +193,9 @@ static int apply_item(struct proto_facts *f, const struct proto_track_item *it, 
 			*seen |= SEEN_COLLATION_CONNECTION;
 		/* MariaDB reports the GTID of each commit as this variable. */
 		if (it->name.len == 9 && strncasecmp(it->name.p, "last_gtid", 9) == 0)
-			return it->value.len ? set_str(f, &f->last_gtid, it->value.p, it->value.len,
-						       true)
-					     : PROTO_OK;
+			return it->value.len
+				       ? set_str(f, &f->last_gtid, it->value.p, it->value.len, true)
+				       : PROTO_OK;
 		if (by_client && has_prefix(it->name, "session_track_"))
 			f->markers |= PROTO_FACTS_TRACKING_OFF;
 		return set_var(f, it->name, it->value, by_client);
@@ -402,7 +401,8 @@ int proto_facts_stmt_add(struct proto_facts *f, uint32_t backend_id, const char 
 
 bool proto_facts_stmt_remove(struct proto_facts *f, uint32_t client_id)
 {
-	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	struct proto_facts_stmt *st =
+		(struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
 	if (!st)
 		return false;
 	free(st->sql);
@@ -431,7 +431,8 @@ bool proto_facts_stmt_remove(struct proto_facts *f, uint32_t client_id)
 
 bool proto_facts_stmt_rebind(struct proto_facts *f, uint32_t client_id, uint32_t backend_id)
 {
-	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	struct proto_facts_stmt *st =
+		(struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
 	if (!st)
 		return false;
 	st->backend_id = backend_id;
@@ -442,7 +443,8 @@ bool proto_facts_stmt_rebind(struct proto_facts *f, uint32_t client_id, uint32_t
 
 void proto_facts_stmt_cursor(struct proto_facts *f, uint32_t client_id, bool open)
 {
-	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	struct proto_facts_stmt *st =
+		(struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
 	if (st)
 		st->cursor_open = open;
 }
@@ -457,7 +459,8 @@ uint32_t proto_facts_open_cursor(const struct proto_facts *f)
 
 void proto_facts_stmt_bound(struct proto_facts *f, uint32_t client_id)
 {
-	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	struct proto_facts_stmt *st =
+		(struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
 	if (st)
 		st->bound = true;
 }
@@ -465,7 +468,8 @@ void proto_facts_stmt_bound(struct proto_facts *f, uint32_t client_id)
 int proto_facts_stmt_types(struct proto_facts *f, uint32_t client_id, const uint8_t *types,
 			   size_t len)
 {
-	struct proto_facts_stmt *st = (struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
+	struct proto_facts_stmt *st =
+		(struct proto_facts_stmt *)proto_facts_stmt_find(f, client_id);
 	if (!st)
 		return PROTO_OK;
 	uint8_t *copy = realloc(st->types, len ? len : 1);

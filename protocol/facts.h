@@ -29,14 +29,16 @@
 /* Session state that cannot be moved to another server by replaying what
  * the facts hold. A session with any of these set must not be migrated. */
 enum proto_facts_marker {
-	PROTO_FACTS_TEMP_TABLE = 1u << 0,    /* a temporary table was created */
-	PROTO_FACTS_GET_LOCK = 1u << 1,      /* GET_LOCK() was called: a named lock may be held */
-	PROTO_FACTS_LOCK_TABLES = 1u << 2,   /* LOCK TABLES (or a backup/global read lock) is held */
-	PROTO_FACTS_USER_VARS = 1u << 3,     /* a user variable was assigned */
-	PROTO_FACTS_SQL_PREPARE = 1u << 4,   /* a statement was prepared with SQL PREPARE */
-	PROTO_FACTS_UNTRACKED = 1u << 5,     /* the server reported a state change no item names */
-	PROTO_FACTS_TRACKING_OFF = 1u << 6,  /* the client changed session_track_*: facts may miss changes */
-	PROTO_FACTS_INCOMPLETE = 1u << 7,    /* tandem could not record something (memory, no tracking) */
+	PROTO_FACTS_TEMP_TABLE = 1u << 0,  /* a temporary table was created */
+	PROTO_FACTS_GET_LOCK = 1u << 1,    /* GET_LOCK() was called: a named lock may be held */
+	PROTO_FACTS_LOCK_TABLES = 1u << 2, /* LOCK TABLES (or a backup/global read lock) is held */
+	PROTO_FACTS_USER_VARS = 1u << 3,   /* a user variable was assigned */
+	PROTO_FACTS_SQL_PREPARE = 1u << 4, /* a statement was prepared with SQL PREPARE */
+	PROTO_FACTS_UNTRACKED = 1u << 5,   /* the server reported a state change no item names */
+	PROTO_FACTS_TRACKING_OFF =
+		1u << 6, /* the client changed session_track_*: facts may miss changes */
+	PROTO_FACTS_INCOMPLETE = 1u
+				 << 7, /* tandem could not record something (memory, no tracking) */
 	PROTO_FACTS_NMARKERS = 8
 };
 
@@ -45,9 +47,9 @@ const char *proto_facts_marker_name(unsigned marker);
 
 /* A session variable the server reported through SESSION_TRACK_SYSTEM_VARIABLES. */
 struct proto_facts_var {
-	char *name;      /* as the server spells it, NUL-terminated */
-	char *value;     /* its current value */
-	bool changed;    /* changed by the client (not by login or tandem's own setup) */
+	char *name;   /* as the server spells it, NUL-terminated */
+	char *value;  /* its current value */
+	bool changed; /* changed by the client (not by login or tandem's own setup) */
 };
 
 /* One prepared statement. client_id 0 marks an empty table slot. */
@@ -56,34 +58,34 @@ struct proto_facts_stmt {
 	uint32_t backend_id; /* the id the backend gave it */
 	uint16_t params;
 	uint16_t columns;
-	char *sql;           /* the SQL text sent with COM_STMT_PREPARE; NULL if too large to keep */
+	char *sql; /* the SQL text sent with COM_STMT_PREPARE; NULL if too large to keep */
 	size_t sql_len;
-	unsigned sql_flags;  /* enum proto_sql_flag of sql: what each execution may change */
-	uint8_t sql_kind;    /* enum proto_sql_kind of sql (OTHER when sql is NULL) */
-	uint8_t *types;      /* 2 bytes per parameter, from the last execution that sent them */
-	bool bound;          /* the backend holds parameter types (an execution sent them
+	unsigned sql_flags; /* enum proto_sql_flag of sql: what each execution may change */
+	uint8_t sql_kind;   /* enum proto_sql_kind of sql (OTHER when sql is NULL) */
+	uint8_t *types;     /* 2 bytes per parameter, from the last execution that sent them */
+	bool bound;         /* the backend holds parameter types (an execution sent them
 			      * since the statement was prepared there) */
-	bool cursor_open;    /* an execution left a cursor open on the backend that
+	bool cursor_open;   /* an execution left a cursor open on the backend that
 			      * fetches have not read to its end */
 };
 
 struct proto_facts {
-	char *schema;            /* current default schema; NULL: none */
-	uint8_t charset;         /* collation id the client logged in with */
-	uint16_t status;         /* last SERVER_STATUS_* flags seen */
-	bool tracking;           /* the backend reports session state (tandem's setup succeeded) */
-	char trx_state[9];       /* 8-char SESSION_TRACK_TRANSACTION_STATE, "" until reported */
-	char *trx_chars;         /* SESSION_TRACK_TRANSACTION_CHARACTERISTICS text; NULL: none */
-	char *last_gtid;         /* last GTID the session committed; NULL: none seen */
-	unsigned markers;        /* enum proto_facts_marker */
+	char *schema;      /* current default schema; NULL: none */
+	uint8_t charset;   /* collation id the client logged in with */
+	uint16_t status;   /* last SERVER_STATUS_* flags seen */
+	bool tracking;     /* the backend reports session state (tandem's setup succeeded) */
+	char trx_state[9]; /* 8-char SESSION_TRACK_TRANSACTION_STATE, "" until reported */
+	char *trx_chars;   /* SESSION_TRACK_TRANSACTION_CHARACTERISTICS text; NULL: none */
+	char *last_gtid;   /* last GTID the session committed; NULL: none seen */
+	unsigned markers;  /* enum proto_facts_marker */
 
 	struct proto_facts_var *vars;
 	size_t nvars, var_cap;
 
 	struct proto_facts_stmt *stmts; /* open addressing on client_id, linear probing */
-	uint32_t stmt_cap;       /* 0 or a power of two */
+	uint32_t stmt_cap;              /* 0 or a power of two */
 	uint32_t nstmts;
-	uint32_t last_stmt_id;   /* the last client id handed out */
+	uint32_t last_stmt_id; /* the last client id handed out */
 };
 
 /* Start from what the login said: the client's collation and schema
@@ -114,7 +116,8 @@ static inline bool proto_facts_read_only_trans(const struct proto_facts *f)
 enum proto_facts_origin {
 	PROTO_FACTS_BY_TANDEM = 0,       /* login or tandem's own setup: the baseline */
 	PROTO_FACTS_BY_CLIENT = 1u << 0, /* the answer to a client command */
-	PROTO_FACTS_EXPLAINED = 1u << 1, /* the classifier already named what the statement changes */
+	PROTO_FACTS_EXPLAINED = 1u
+				<< 1, /* the classifier already named what the statement changes */
 };
 
 /*
@@ -157,8 +160,7 @@ int proto_facts_reset(struct proto_facts *f, uint8_t charset, const char *schema
 int proto_facts_set_var(struct proto_facts *f, const char *name, const char *value, size_t len);
 
 /* A variable's current value, or NULL. name is case-insensitive. */
-const struct proto_facts_var *proto_facts_var_find(const struct proto_facts *f,
-						   const char *name);
+const struct proto_facts_var *proto_facts_var_find(const struct proto_facts *f, const char *name);
 
 /*
  * A prepare succeeded on the backend: record it under a fresh client id

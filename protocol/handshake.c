@@ -145,7 +145,8 @@ int proto_ssl_request_parse(const uint8_t *payload, size_t len, struct proto_han
 	return (int)len;
 }
 
-int proto_ssl_request_build(struct proto_wr *w, uint8_t seq, const struct proto_handshake_response *r)
+int proto_ssl_request_build(struct proto_wr *w, uint8_t seq,
+			    const struct proto_handshake_response *r)
 {
 	size_t at = proto_wr_packet_begin(w, seq);
 	build_response_head(w, r);

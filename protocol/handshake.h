@@ -12,19 +12,19 @@
 
 #include "protocol/protocol.h"
 
-#define PROTO_SCRAMBLE_LEN 20
+#define PROTO_SCRAMBLE_LEN    20
 #define PROTO_SSL_REQUEST_LEN 32
 
 struct proto_handshake {
-	uint8_t protocol_version;       /* always 10 */
+	uint8_t protocol_version; /* always 10 */
 	struct proto_str server_version;
 	uint32_t connection_id;
 	uint8_t scramble[PROTO_SCRAMBLE_LEN + 1]; /* copied: 8 + 12 bytes joined */
-	size_t scramble_len;            /* normally 20 */
-	uint64_t caps;                  /* incl. MariaDB extended caps in the high bits */
+	size_t scramble_len;                      /* normally 20 */
+	uint64_t caps;                            /* incl. MariaDB extended caps in the high bits */
 	uint8_t charset;
 	uint16_t status;
-	struct proto_str auth_plugin;   /* empty without CLIENT_PLUGIN_AUTH */
+	struct proto_str auth_plugin; /* empty without CLIENT_PLUGIN_AUTH */
 };
 
 /* Payload parser. PROTO_E_UNSUPPORTED for protocol versions other than 10
@@ -34,21 +34,22 @@ int proto_handshake_parse(const uint8_t *payload, size_t len, struct proto_hands
 int proto_handshake_build(struct proto_wr *w, uint8_t seq, const struct proto_handshake *hs);
 
 struct proto_handshake_response {
-	uint64_t caps;         /* client flags; MariaDB ext caps in the high bits */
+	uint64_t caps; /* client flags; MariaDB ext caps in the high bits */
 	uint32_t max_packet;
 	uint8_t charset;
 	struct proto_str user;
-	struct proto_str auth;  /* auth-response bytes */
-	struct proto_str database; /* empty without CLIENT_CONNECT_WITH_DB */
+	struct proto_str auth;        /* auth-response bytes */
+	struct proto_str database;    /* empty without CLIENT_CONNECT_WITH_DB */
 	struct proto_str auth_plugin; /* empty without CLIENT_PLUGIN_AUTH */
-	struct proto_str attrs; /* connect-attribute pairs without their length prefix */
+	struct proto_str attrs;       /* connect-attribute pairs without their length prefix */
 };
 
 /* A 32-byte response with CLIENT_SSL set is an SSLRequest: the client wants
  * TLS before sending the rest. */
 bool proto_is_ssl_request(const uint8_t *payload, size_t len);
 int proto_ssl_request_parse(const uint8_t *payload, size_t len, struct proto_handshake_response *r);
-int proto_ssl_request_build(struct proto_wr *w, uint8_t seq, const struct proto_handshake_response *r);
+int proto_ssl_request_build(struct proto_wr *w, uint8_t seq,
+			    const struct proto_handshake_response *r);
 
 /* Payload parser; PROTO_E_UNSUPPORTED for pre-4.1 clients. The server_caps
  * are what the server offered (for MariaDB extended caps interpretation). */
@@ -84,9 +85,9 @@ struct proto_change_user {
 	struct proto_str user;
 	struct proto_str auth;
 	struct proto_str database;
-	uint16_t charset;      /* 0 when the packet has none */
+	uint16_t charset;             /* 0 when the packet has none */
 	struct proto_str auth_plugin; /* empty when absent */
-	struct proto_str attrs; /* attribute pairs without their length prefix */
+	struct proto_str attrs;       /* attribute pairs without their length prefix */
 };
 /* Payload parser (the payload starts with the 0x11 byte). */
 int proto_change_user_parse(const uint8_t *payload, size_t len, uint64_t caps,

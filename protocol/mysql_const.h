@@ -13,46 +13,46 @@
 #include <stdint.h>
 
 /* ---- capability flags (HandshakeV10 / HandshakeResponse41) ---- */
-#define CLIENT_MYSQL                       (1ULL << 0)  /* a.k.a. CLIENT_LONG_PASSWORD */
-#define CLIENT_FOUND_ROWS                  (1ULL << 1)
-#define CLIENT_LONG_FLAG                   (1ULL << 2)
-#define CLIENT_CONNECT_WITH_DB             (1ULL << 3)
-#define CLIENT_NO_SCHEMA                   (1ULL << 4)
-#define CLIENT_COMPRESS                    (1ULL << 5)
-#define CLIENT_ODBC                        (1ULL << 6)
-#define CLIENT_LOCAL_FILES                 (1ULL << 7)
-#define CLIENT_IGNORE_SPACE                (1ULL << 8)
-#define CLIENT_PROTOCOL_41                 (1ULL << 9)
-#define CLIENT_INTERACTIVE                 (1ULL << 10)
-#define CLIENT_SSL                         (1ULL << 11)
-#define CLIENT_IGNORE_SIGPIPE              (1ULL << 12)
-#define CLIENT_TRANSACTIONS                (1ULL << 13)
-#define CLIENT_RESERVED                    (1ULL << 14)
-#define CLIENT_SECURE_CONNECTION           (1ULL << 15)
-#define CLIENT_MULTI_STATEMENTS            (1ULL << 16)
-#define CLIENT_MULTI_RESULTS               (1ULL << 17)
-#define CLIENT_PS_MULTI_RESULTS            (1ULL << 18)
-#define CLIENT_PLUGIN_AUTH                 (1ULL << 19)
-#define CLIENT_CONNECT_ATTRS               (1ULL << 20)
+#define CLIENT_MYSQL                          (1ULL << 0) /* a.k.a. CLIENT_LONG_PASSWORD */
+#define CLIENT_FOUND_ROWS                     (1ULL << 1)
+#define CLIENT_LONG_FLAG                      (1ULL << 2)
+#define CLIENT_CONNECT_WITH_DB                (1ULL << 3)
+#define CLIENT_NO_SCHEMA                      (1ULL << 4)
+#define CLIENT_COMPRESS                       (1ULL << 5)
+#define CLIENT_ODBC                           (1ULL << 6)
+#define CLIENT_LOCAL_FILES                    (1ULL << 7)
+#define CLIENT_IGNORE_SPACE                   (1ULL << 8)
+#define CLIENT_PROTOCOL_41                    (1ULL << 9)
+#define CLIENT_INTERACTIVE                    (1ULL << 10)
+#define CLIENT_SSL                            (1ULL << 11)
+#define CLIENT_IGNORE_SIGPIPE                 (1ULL << 12)
+#define CLIENT_TRANSACTIONS                   (1ULL << 13)
+#define CLIENT_RESERVED                       (1ULL << 14)
+#define CLIENT_SECURE_CONNECTION              (1ULL << 15)
+#define CLIENT_MULTI_STATEMENTS               (1ULL << 16)
+#define CLIENT_MULTI_RESULTS                  (1ULL << 17)
+#define CLIENT_PS_MULTI_RESULTS               (1ULL << 18)
+#define CLIENT_PLUGIN_AUTH                    (1ULL << 19)
+#define CLIENT_CONNECT_ATTRS                  (1ULL << 20)
 #define CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA (1ULL << 21)
-#define CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS (1ULL << 22)
-#define CLIENT_SESSION_TRACK               (1ULL << 23)
-#define CLIENT_DEPRECATE_EOF               (1ULL << 24)
-#define CLIENT_OPTIONAL_RESULTSET_METADATA (1ULL << 25)
-#define CLIENT_ZSTD_COMPRESSION            (1ULL << 26)
-#define CLIENT_QUERY_ATTRIBUTES            (1ULL << 27)
-#define CLIENT_MULTI_FACTOR_AUTH           (1ULL << 28)
-#define CLIENT_CAPABILITY_EXTENSION        (1ULL << 29)
-#define CLIENT_SSL_VERIFY_SERVER_CERT      (1ULL << 30)
-#define CLIENT_REMEMBER_OPTIONS            (1ULL << 31)
+#define CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS   (1ULL << 22)
+#define CLIENT_SESSION_TRACK                  (1ULL << 23)
+#define CLIENT_DEPRECATE_EOF                  (1ULL << 24)
+#define CLIENT_OPTIONAL_RESULTSET_METADATA    (1ULL << 25)
+#define CLIENT_ZSTD_COMPRESSION               (1ULL << 26)
+#define CLIENT_QUERY_ATTRIBUTES               (1ULL << 27)
+#define CLIENT_MULTI_FACTOR_AUTH              (1ULL << 28)
+#define CLIENT_CAPABILITY_EXTENSION           (1ULL << 29)
+#define CLIENT_SSL_VERIFY_SERVER_CERT         (1ULL << 30)
+#define CLIENT_REMEMBER_OPTIONS               (1ULL << 31)
 
 /* MariaDB extended capabilities, high 32 bits */
-#define MARIADB_CLIENT_PROGRESS            (1ULL << 32)
-#define MARIADB_CLIENT_COM_MULTI           (1ULL << 33)
+#define MARIADB_CLIENT_PROGRESS             (1ULL << 32)
+#define MARIADB_CLIENT_COM_MULTI            (1ULL << 33)
 #define MARIADB_CLIENT_STMT_BULK_OPERATIONS (1ULL << 34)
-#define MARIADB_CLIENT_EXTENDED_METADATA   (1ULL << 35)
-#define MARIADB_CLIENT_CACHE_METADATA      (1ULL << 36)
-#define MARIADB_CLIENT_BULK_UNIT_RESULTS   (1ULL << 37)
+#define MARIADB_CLIENT_EXTENDED_METADATA    (1ULL << 35)
+#define MARIADB_CLIENT_CACHE_METADATA       (1ULL << 36)
+#define MARIADB_CLIENT_BULK_UNIT_RESULTS    (1ULL << 37)
 
 /* ---- server status flags (OK / EOF) ---- */
 #define SERVER_STATUS_IN_TRANS             0x0001
@@ -110,20 +110,20 @@ enum proto_cmd {
 };
 
 /* ---- first bytes of response packets ---- */
-#define PROTO_OK_HEADER         0x00
-#define PROTO_LOCAL_INFILE      0xfb
-#define PROTO_EOF_HEADER        0xfe
-#define PROTO_AUTH_SWITCH       0xfe
-#define PROTO_AUTH_MORE_DATA    0x01
-#define PROTO_ERR_HEADER        0xff
+#define PROTO_OK_HEADER      0x00
+#define PROTO_LOCAL_INFILE   0xfb
+#define PROTO_EOF_HEADER     0xfe
+#define PROTO_AUTH_SWITCH    0xfe
+#define PROTO_AUTH_MORE_DATA 0x01
+#define PROTO_ERR_HEADER     0xff
 
 /* Largest payload one frame carries; a frame this long is continued. */
-#define PROTO_MAX_FRAME         0xffffffu
-#define PROTO_FRAME_CONTINUED   0xffffffu
+#define PROTO_MAX_FRAME       0xffffffu
+#define PROTO_FRAME_CONTINUED 0xffffffu
 
 /* COM_STMT_EXECUTE flags */
-#define CURSOR_TYPE_NO_CURSOR   0x00
-#define CURSOR_TYPE_READ_ONLY   0x01
+#define CURSOR_TYPE_NO_CURSOR 0x00
+#define CURSOR_TYPE_READ_ONLY 0x01
 
 /* COM_SET_OPTION values */
 #define MYSQL_OPTION_MULTI_STATEMENTS_ON  0
@@ -140,38 +140,40 @@ enum proto_track_type {
 };
 
 /* ---- server error codes tandem sends itself (with their SQLSTATE) ---- */
-#define ER_CON_COUNT_ERROR          1040 /* 08004 Too many connections */
-#define ER_HANDSHAKE_ERROR          1043 /* 08S01 Bad handshake */
-#define ER_ACCESS_DENIED_ERROR      1045 /* 28000 */
-#define ER_NO_DB_ERROR              1046 /* 3D000 */
-#define ER_UNKNOWN_COM_ERROR        1047 /* 08S01 Unknown command */
-#define ER_SERVER_SHUTDOWN          1053 /* 08S01 Server shutdown in progress */
-#define ER_NET_PACKET_TOO_LARGE     1153 /* 08S01 */
-#define ER_NET_READ_ERROR           1158 /* 08S01 */
-#define ER_NET_PACKETS_OUT_OF_ORDER 1156 /* 08S01 */
-#define ER_NET_READ_INTERRUPTED     1159 /* 08S01 read timeout */
-#define ER_HOST_IS_BLOCKED          1129 /* HY000 */
-#define ER_HOST_NOT_PRIVILEGED      1130 /* HY000 */
-#define ER_NOT_SUPPORTED_AUTH_MODE  1251 /* 08004 */
-#define ER_NOT_SUPPORTED_YET        1235 /* 42000 */
-#define ER_UNKNOWN_STMT_HANDLER     1243 /* HY000 */
+#define ER_CON_COUNT_ERROR           1040 /* 08004 Too many connections */
+#define ER_HANDSHAKE_ERROR           1043 /* 08S01 Bad handshake */
+#define ER_ACCESS_DENIED_ERROR       1045 /* 28000 */
+#define ER_NO_DB_ERROR               1046 /* 3D000 */
+#define ER_UNKNOWN_COM_ERROR         1047 /* 08S01 Unknown command */
+#define ER_SERVER_SHUTDOWN           1053 /* 08S01 Server shutdown in progress */
+#define ER_NET_PACKET_TOO_LARGE      1153 /* 08S01 */
+#define ER_NET_READ_ERROR            1158 /* 08S01 */
+#define ER_NET_PACKETS_OUT_OF_ORDER  1156 /* 08S01 */
+#define ER_NET_READ_INTERRUPTED      1159 /* 08S01 read timeout */
+#define ER_HOST_IS_BLOCKED           1129 /* HY000 */
+#define ER_HOST_NOT_PRIVILEGED       1130 /* HY000 */
+#define ER_NOT_SUPPORTED_AUTH_MODE   1251 /* 08004 */
+#define ER_NOT_SUPPORTED_YET         1235 /* 42000 */
+#define ER_UNKNOWN_STMT_HANDLER      1243 /* HY000 */
 #define ER_SECURE_TRANSPORT_REQUIRED 3159 /* HY000 */
-#define ER_LOCK_DEADLOCK            1213 /* 40001 */
-#define ER_CONNECTION_KILLED        1927 /* 70100 */
-#define CR_CONN_HOST_ERROR          2003 /* HY000 Can't connect */
-#define CR_SERVER_GONE_ERROR        2006 /* HY000 */
-#define CR_SERVER_LOST              2013 /* HY000 */
+#define ER_LOCK_DEADLOCK             1213 /* 40001 */
+#define ER_CONNECTION_KILLED         1927 /* 70100 */
+#define CR_CONN_HOST_ERROR           2003 /* HY000 Can't connect */
+#define CR_SERVER_GONE_ERROR         2006 /* HY000 */
+#define CR_SERVER_LOST               2013 /* HY000 */
 
 /* Tandem's own error codes (documented in docs/errors.md). Client-range
  * codes (2000-2999, e.g. 2003/2013) must never be sent by a server:
  * Connector/C rejects such an ERR as a malformed packet. */
-#define TANDEM_ER_BACKEND_UNAVAILABLE  1429 /* 08001: no backend reachable (login) */
+#define TANDEM_ER_BACKEND_UNAVAILABLE       1429 /* 08001: no backend reachable (login) */
 #define TANDEM_SQLSTATE_BACKEND_UNAVAILABLE "08001"
-#define TANDEM_ER_BACKEND_LOST         ER_NET_READ_ERROR /* 08S01: backend gone mid-command */
-#define TANDEM_ER_FAILOVER_STATE_LOST  1927 /* 08S01 in tandem's use: session state lost in failover */
-#define TANDEM_ER_FAILOVER_ROLLED_BACK 1213 /* 40001: transaction rolled back by failover, safe to retry */
+#define TANDEM_ER_BACKEND_LOST              ER_NET_READ_ERROR /* 08S01: backend gone mid-command */
+#define TANDEM_ER_FAILOVER_STATE_LOST \
+	1927 /* 08S01 in tandem's use: session state lost in failover */
+#define TANDEM_ER_FAILOVER_ROLLED_BACK \
+	1213 /* 40001: transaction rolled back by failover, safe to retry */
 /* 08001: TLS to the backend failed (the reason is in the message). Not
  * CR_SSL_CONNECTION_ERROR (2026), for the reason above. */
-#define TANDEM_ER_BACKEND_TLS          TANDEM_ER_BACKEND_UNAVAILABLE
+#define TANDEM_ER_BACKEND_TLS TANDEM_ER_BACKEND_UNAVAILABLE
 
 #endif

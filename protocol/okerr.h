@@ -11,10 +11,10 @@
 #include "protocol/protocol.h"
 
 struct proto_ok {
-	uint8_t header;          /* 0x00, or 0xFE when it ends a result set (DEPRECATE_EOF) */
+	uint8_t header; /* 0x00, or 0xFE when it ends a result set (DEPRECATE_EOF) */
 	uint64_t affected_rows;
 	uint64_t last_insert_id;
-	uint16_t status;         /* SERVER_STATUS_* */
+	uint16_t status; /* SERVER_STATUS_* */
 	uint16_t warnings;
 	struct proto_str info;
 	struct proto_str session_state; /* raw tracker items, when SERVER_SESSION_STATE_CHANGED */
@@ -35,7 +35,7 @@ static inline bool proto_is_eof(const uint8_t *payload, size_t len)
 
 struct proto_err_pkt {
 	uint16_t code;
-	char sqlstate[6];        /* 5 chars + NUL; "HY000" when the server sent none */
+	char sqlstate[6]; /* 5 chars + NUL; "HY000" when the server sent none */
 	struct proto_str message;
 };
 int proto_err_parse(const uint8_t *payload, size_t len, uint64_t caps, struct proto_err_pkt *e);
@@ -59,7 +59,7 @@ int proto_eof_build(struct proto_wr *w, uint8_t seq, const struct proto_eof *eof
  * Returns >0 consumed, 0 at the end of the block, <0 on malformed data.
  */
 struct proto_track_item {
-	uint8_t type;           /* enum proto_track_type */
+	uint8_t type; /* enum proto_track_type */
 	struct proto_str name;
 	struct proto_str value;
 };

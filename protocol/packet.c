@@ -47,8 +47,8 @@ int proto_framer_next(struct proto_framer *fr, const struct proto_frame *f, bool
 	return PROTO_OK;
 }
 
-int proto_packet_scan(const uint8_t *buf, size_t avail, uint64_t max_payload,
-		      uint64_t *payload_len, uint8_t *first_seq, uint8_t *last_seq)
+int proto_packet_scan(const uint8_t *buf, size_t avail, uint64_t max_payload, uint64_t *payload_len,
+		      uint8_t *first_seq, uint8_t *last_seq)
 {
 	size_t off = 0;
 	uint64_t total = 0;

@@ -55,8 +55,8 @@ int proto_framer_next(struct proto_framer *fr, const struct proto_frame *f, bool
  * *payload_len is the joined payload length and *first_seq its first frame's
  * sequence id, *last_seq its last.
  */
-int proto_packet_scan(const uint8_t *buf, size_t avail, uint64_t max_payload,
-		      uint64_t *payload_len, uint8_t *first_seq, uint8_t *last_seq);
+int proto_packet_scan(const uint8_t *buf, size_t avail, uint64_t max_payload, uint64_t *payload_len,
+		      uint8_t *first_seq, uint8_t *last_seq);
 /* Copy the payload of a packet found by proto_packet_scan (span bytes) into
  * out, which holds at least payload_len bytes. */
 void proto_packet_join(const uint8_t *buf, size_t span, uint8_t *out);

@@ -29,12 +29,30 @@ static uint64_t rd_le(struct proto_rd *r, size_t n)
 	return v;
 }
 
-uint8_t proto_rd_u8(struct proto_rd *r) { return (uint8_t)rd_le(r, 1); }
-uint16_t proto_rd_u16(struct proto_rd *r) { return (uint16_t)rd_le(r, 2); }
-uint32_t proto_rd_u24(struct proto_rd *r) { return (uint32_t)rd_le(r, 3); }
-uint32_t proto_rd_u32(struct proto_rd *r) { return (uint32_t)rd_le(r, 4); }
-uint64_t proto_rd_u48(struct proto_rd *r) { return rd_le(r, 6); }
-uint64_t proto_rd_u64(struct proto_rd *r) { return rd_le(r, 8); }
+uint8_t proto_rd_u8(struct proto_rd *r)
+{
+	return (uint8_t)rd_le(r, 1);
+}
+uint16_t proto_rd_u16(struct proto_rd *r)
+{
+	return (uint16_t)rd_le(r, 2);
+}
+uint32_t proto_rd_u24(struct proto_rd *r)
+{
+	return (uint32_t)rd_le(r, 3);
+}
+uint32_t proto_rd_u32(struct proto_rd *r)
+{
+	return (uint32_t)rd_le(r, 4);
+}
+uint64_t proto_rd_u48(struct proto_rd *r)
+{
+	return rd_le(r, 6);
+}
+uint64_t proto_rd_u64(struct proto_rd *r)
+{
+	return rd_le(r, 8);
+}
 
 uint64_t proto_rd_lenenc(struct proto_rd *r, bool *is_null)
 {
@@ -138,11 +156,26 @@ static void wr_le(struct proto_wr *w, uint64_t v, size_t n)
 	proto_wr_bytes(w, b, n);
 }
 
-void proto_wr_u8(struct proto_wr *w, uint8_t v) { wr_le(w, v, 1); }
-void proto_wr_u16(struct proto_wr *w, uint16_t v) { wr_le(w, v, 2); }
-void proto_wr_u24(struct proto_wr *w, uint32_t v) { wr_le(w, v, 3); }
-void proto_wr_u32(struct proto_wr *w, uint32_t v) { wr_le(w, v, 4); }
-void proto_wr_u64(struct proto_wr *w, uint64_t v) { wr_le(w, v, 8); }
+void proto_wr_u8(struct proto_wr *w, uint8_t v)
+{
+	wr_le(w, v, 1);
+}
+void proto_wr_u16(struct proto_wr *w, uint16_t v)
+{
+	wr_le(w, v, 2);
+}
+void proto_wr_u24(struct proto_wr *w, uint32_t v)
+{
+	wr_le(w, v, 3);
+}
+void proto_wr_u32(struct proto_wr *w, uint32_t v)
+{
+	wr_le(w, v, 4);
+}
+void proto_wr_u64(struct proto_wr *w, uint64_t v)
+{
+	wr_le(w, v, 8);
+}
 
 size_t proto_lenenc_size(uint64_t v)
 {

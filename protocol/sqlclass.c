@@ -26,6 +26,7 @@
 #define W 1 /* a word byte: [A-Za-z0-9_$] and every byte >= 0x80 */
 #define S 2 /* whitespace: space \t \n \r \f \v */
 #define C 4 /* may start a comment (or end an executable one): # - / * */
+/* clang-format off */
 static const uint8_t byte_class[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, S, S, S, S, S, 0, 0, /* 0x00 */
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -44,6 +45,7 @@ static const uint8_t byte_class[256] = {
 	W, W, W, W, W, W, W, W, W, W, W, W, W, W, W, W,
 	W, W, W, W, W, W, W, W, W, W, W, W, W, W, W, W,
 };
+/* clang-format on */
 #undef W
 #undef S
 #undef C
@@ -68,12 +70,53 @@ static bool may_start_comment(unsigned char c)
 /* The words any pattern below looks at. */
 enum kw {
 	KW_NONE = 0, /* any other word */
-	KW_ANALYZE, KW_BACKUP, KW_BEGIN, KW_CALL, KW_COLLATE, KW_COMMIT, KW_CONCURRENT, KW_CREATE,
-	KW_DATA, KW_DELETE, KW_DESC, KW_DESCRIBE, KW_EXPLAIN, KW_FLUSH, KW_FOR, KW_GET_LOCK, KW_HELP,
-	KW_IN, KW_INFILE, KW_INSERT, KW_INTO, KW_LOAD, KW_LOCAL, KW_LOCK, KW_LOW_PRIORITY, KW_NAMES,
-	KW_PREPARE, KW_READ, KW_REPLACE, KW_RETURNING, KW_ROLLBACK, KW_SELECT, KW_SET, KW_SHARE,
-	KW_SHOW, KW_STAGE, KW_START, KW_TABLE, KW_TABLES, KW_TEMPORARY, KW_TO, KW_TRANSACTION,
-	KW_UNLOCK, KW_UPDATE, KW_USE, KW_WORK, KW_XML,
+	KW_ANALYZE,
+	KW_BACKUP,
+	KW_BEGIN,
+	KW_CALL,
+	KW_COLLATE,
+	KW_COMMIT,
+	KW_CONCURRENT,
+	KW_CREATE,
+	KW_DATA,
+	KW_DELETE,
+	KW_DESC,
+	KW_DESCRIBE,
+	KW_EXPLAIN,
+	KW_FLUSH,
+	KW_FOR,
+	KW_GET_LOCK,
+	KW_HELP,
+	KW_IN,
+	KW_INFILE,
+	KW_INSERT,
+	KW_INTO,
+	KW_LOAD,
+	KW_LOCAL,
+	KW_LOCK,
+	KW_LOW_PRIORITY,
+	KW_NAMES,
+	KW_PREPARE,
+	KW_READ,
+	KW_REPLACE,
+	KW_RETURNING,
+	KW_ROLLBACK,
+	KW_SELECT,
+	KW_SET,
+	KW_SHARE,
+	KW_SHOW,
+	KW_STAGE,
+	KW_START,
+	KW_TABLE,
+	KW_TABLES,
+	KW_TEMPORARY,
+	KW_TO,
+	KW_TRANSACTION,
+	KW_UNLOCK,
+	KW_UPDATE,
+	KW_USE,
+	KW_WORK,
+	KW_XML,
 };
 
 struct kwdef {
@@ -82,12 +125,14 @@ struct kwdef {
 };
 #define K(s) [KW_##s] = {#s, sizeof(#s) - 1}
 static const struct kwdef kw_defs[] = {
-	K(ANALYZE), K(BACKUP), K(BEGIN), K(CALL), K(COLLATE), K(COMMIT), K(CONCURRENT), K(CREATE),
-	K(DATA), K(DELETE), K(DESC), K(DESCRIBE), K(EXPLAIN), K(FLUSH), K(FOR), K(GET_LOCK), K(HELP),
-	K(IN), K(INFILE), K(INSERT), K(INTO), K(LOAD), K(LOCAL), K(LOCK), K(LOW_PRIORITY), K(NAMES),
-	K(PREPARE), K(READ), K(REPLACE), K(RETURNING), K(ROLLBACK), K(SELECT), K(SET), K(SHARE),
-	K(SHOW), K(STAGE), K(START), K(TABLE), K(TABLES), K(TEMPORARY), K(TO), K(TRANSACTION),
-	K(UNLOCK), K(UPDATE), K(USE), K(WORK), K(XML),
+	K(ANALYZE),      K(BACKUP), K(BEGIN),   K(CALL),      K(COLLATE), K(COMMIT),
+	K(CONCURRENT),   K(CREATE), K(DATA),    K(DELETE),    K(DESC),    K(DESCRIBE),
+	K(EXPLAIN),      K(FLUSH),  K(FOR),     K(GET_LOCK),  K(HELP),    K(IN),
+	K(INFILE),       K(INSERT), K(INTO),    K(LOAD),      K(LOCAL),   K(LOCK),
+	K(LOW_PRIORITY), K(NAMES),  K(PREPARE), K(READ),      K(REPLACE), K(RETURNING),
+	K(ROLLBACK),     K(SELECT), K(SET),     K(SHARE),     K(SHOW),    K(STAGE),
+	K(START),        K(TABLE),  K(TABLES),  K(TEMPORARY), K(TO),      K(TRANSACTION),
+	K(UNLOCK),       K(UPDATE), K(USE),     K(WORK),      K(XML),
 };
 #undef K
 
@@ -167,30 +212,30 @@ static uint8_t keyword(const char *p, size_t len)
 
 enum tok_kind {
 	TOK_END,
-	TOK_WORD,     /* identifier, keyword or number */
-	TOK_USERVAR,  /* @name, @'name' */
-	TOK_SYSVAR,   /* @@name */
-	TOK_STRING,   /* '...', "..." */
-	TOK_QIDENT,   /* `...` */
-	TOK_ASSIGN,   /* := */
-	TOK_SEMI,     /* ; */
-	TOK_PUNCT,    /* any other single byte; c holds it */
+	TOK_WORD,    /* identifier, keyword or number */
+	TOK_USERVAR, /* @name, @'name' */
+	TOK_SYSVAR,  /* @@name */
+	TOK_STRING,  /* '...', "..." */
+	TOK_QIDENT,  /* `...` */
+	TOK_ASSIGN,  /* := */
+	TOK_SEMI,    /* ; */
+	TOK_PUNCT,   /* any other single byte; c holds it */
 };
 
 struct tok {
 	enum tok_kind kind;
-	char c;          /* TOK_PUNCT */
-	uint8_t kw;      /* TOK_WORD: enum kw */
-	const char *w;   /* TOK_WORD / TOK_SYSVAR: the word, in the text */
+	char c;        /* TOK_PUNCT */
+	uint8_t kw;    /* TOK_WORD: enum kw */
+	const char *w; /* TOK_WORD / TOK_SYSVAR: the word, in the text */
 	size_t wlen;
-	const char *at;  /* the token's bytes in the text (quotes included) */
+	const char *at; /* the token's bytes in the text (quotes included) */
 	size_t len;
 };
 
 struct lexer {
 	const char *p, *end;
-	bool nbe;      /* no backslash escapes */
-	bool in_exec;  /* inside an executable comment */
+	bool nbe;     /* no backslash escapes */
+	bool in_exec; /* inside an executable comment */
 };
 
 /* Skip a quoted run starting at the opening quote q. Backticks and, with
@@ -237,10 +282,9 @@ static void skip_blank(struct lexer *lx)
 			p++;
 		} else if (!may_start_comment((unsigned char)*p)) {
 			break;
-		} else if (*p == '#' ||
-			   (left >= 2 && p[0] == '-' && p[1] == '-' &&
-			    (left == 2 || is_space((unsigned char)p[2]) ||
-			     (unsigned char)p[2] < 0x20))) {
+		} else if (*p == '#' || (left >= 2 && p[0] == '-' && p[1] == '-' &&
+					 (left == 2 || is_space((unsigned char)p[2]) ||
+					  (unsigned char)p[2] < 0x20))) {
 			const char *nl = memchr(p, '\n', left);
 			p = nl ? nl + 1 : end;
 		} else if (lx->in_exec && left >= 2 && p[0] == '*' && p[1] == '/') {
@@ -311,7 +355,8 @@ static void next_tok(struct lexer *lx, struct tok *t)
 		lx->p += 2;
 		take_word(lx, t);
 	} else if (c == '@' && left >= 2 &&
-		   (is_word_byte((unsigned char)p[1]) || p[1] == '\'' || p[1] == '"' || p[1] == '`')) {
+		   (is_word_byte((unsigned char)p[1]) || p[1] == '\'' || p[1] == '"' ||
+		    p[1] == '`')) {
 		t->kind = TOK_USERVAR;
 		lx->p++;
 		if (is_word_byte((unsigned char)*lx->p))
@@ -339,13 +384,13 @@ static void next_tok(struct lexer *lx, struct tok *t)
 struct stmt {
 	uint8_t head[HEAD_WORDS]; /* its first words, as enum kw */
 	uint8_t nhead;
-	uint8_t prev_kind;   /* the previous token: enum tok_kind */
-	uint8_t prev_kw;     /* ... and its keyword, if a word */
+	uint8_t prev_kind; /* the previous token: enum tok_kind */
+	uint8_t prev_kw;   /* ... and its keyword, if a word */
 	bool is_set, is_call, is_flush, is_select;
-	bool seen_read;      /* FLUSH ...: READ seen */
-	bool seen_lock_in;   /* LOCK IN seen (of LOCK IN SHARE MODE) */
-	unsigned names_at;   /* SET: token index of NAMES + 1; 0: none */
-	unsigned ntok;       /* tokens in the statement */
+	bool seen_read;    /* FLUSH ...: READ seen */
+	bool seen_lock_in; /* LOCK IN seen (of LOCK IN SHARE MODE) */
+	unsigned names_at; /* SET: token index of NAMES + 1; 0: none */
+	unsigned ntok;     /* tokens in the statement */
 };
 
 static bool head_is(const struct stmt *st, unsigned i, enum kw k)
@@ -404,14 +449,22 @@ static void classify_head(const struct stmt *st, struct proto_sql_class *out)
 const char *proto_sql_kind_name(enum proto_sql_kind k)
 {
 	switch (k) {
-	case PROTO_SQL_KIND_OTHER: return "other";
-	case PROTO_SQL_KIND_READ: return "read";
-	case PROTO_SQL_KIND_WRITE: return "write";
-	case PROTO_SQL_KIND_BEGIN: return "begin";
-	case PROTO_SQL_KIND_COMMIT: return "commit";
-	case PROTO_SQL_KIND_ROLLBACK: return "rollback";
-	case PROTO_SQL_KIND_SET: return "set";
-	case PROTO_SQL_KIND_USE: return "use";
+	case PROTO_SQL_KIND_OTHER:
+		return "other";
+	case PROTO_SQL_KIND_READ:
+		return "read";
+	case PROTO_SQL_KIND_WRITE:
+		return "write";
+	case PROTO_SQL_KIND_BEGIN:
+		return "begin";
+	case PROTO_SQL_KIND_COMMIT:
+		return "commit";
+	case PROTO_SQL_KIND_ROLLBACK:
+		return "rollback";
+	case PROTO_SQL_KIND_SET:
+		return "set";
+	case PROTO_SQL_KIND_USE:
+		return "use";
 	}
 	return "?";
 }

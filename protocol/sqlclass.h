@@ -22,19 +22,21 @@
 #include "protocol/protocol.h"
 
 enum proto_sql_flag {
-	PROTO_SQL_LOAD_LOCAL = 1u << 0,    /* LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE */
-	PROTO_SQL_TEMP_TABLE = 1u << 1,    /* CREATE [OR REPLACE] TEMPORARY TABLE */
-	PROTO_SQL_GET_LOCK = 1u << 2,      /* a GET_LOCK( call anywhere */
-	PROTO_SQL_LOCK_TABLES = 1u << 3,   /* LOCK TABLE(S), BACKUP LOCK, FLUSH ... WITH READ LOCK */
+	PROTO_SQL_LOAD_LOCAL = 1u << 0,  /* LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE */
+	PROTO_SQL_TEMP_TABLE = 1u << 1,  /* CREATE [OR REPLACE] TEMPORARY TABLE */
+	PROTO_SQL_GET_LOCK = 1u << 2,    /* a GET_LOCK( call anywhere */
+	PROTO_SQL_LOCK_TABLES = 1u << 3, /* LOCK TABLE(S), BACKUP LOCK, FLUSH ... WITH READ LOCK */
 	PROTO_SQL_UNLOCK_TABLES = 1u << 4, /* UNLOCK TABLE(S), BACKUP UNLOCK */
-	PROTO_SQL_USER_VAR = 1u << 5,      /* assigns a user variable (@v := / SET @v = / INTO @v / CALL with @v) */
+	PROTO_SQL_USER_VAR =
+		1u << 5, /* assigns a user variable (@v := / SET @v = / INTO @v / CALL with @v) */
 	PROTO_SQL_PREPARE = 1u << 6,       /* SQL-level PREPARE name FROM ... */
 	PROTO_SQL_SESSION_TRACK = 1u << 7, /* a SET that names a session_track_* variable */
 	PROTO_SQL_MULTI = 1u << 8,         /* more than one statement */
 	PROTO_SQL_PARTIAL = 1u << 9,       /* the text was cut (the caller saw only its head) */
-	PROTO_SQL_LOCKING_READ = 1u << 10, /* SELECT ... FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE */
-	PROTO_SQL_INTO = 1u << 11,         /* SELECT ... INTO (a file or variables) */
-	PROTO_SQL_RETURNING = 1u << 12,    /* INSERT/DELETE/REPLACE ... RETURNING: a write with rows */
+	PROTO_SQL_LOCKING_READ = 1u
+				 << 10, /* SELECT ... FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE */
+	PROTO_SQL_INTO = 1u << 11,      /* SELECT ... INTO (a file or variables) */
+	PROTO_SQL_RETURNING = 1u << 12, /* INSERT/DELETE/REPLACE ... RETURNING: a write with rows */
 };
 
 /* What the first statement of a text is, for deciding what a failover may
@@ -54,10 +56,10 @@ enum proto_sql_kind {
 const char *proto_sql_kind_name(enum proto_sql_kind k);
 
 struct proto_sql_class {
-	unsigned flags;        /* enum proto_sql_flag */
+	unsigned flags;           /* enum proto_sql_flag */
 	enum proto_sql_kind kind; /* of the first statement */
-	unsigned statements;   /* non-empty statements seen */
-	unsigned load_local;   /* statements that may ask for a local file */
+	unsigned statements;      /* non-empty statements seen */
+	unsigned load_local;      /* statements that may ask for a local file */
 	/* SET NAMES cs COLLATE name: the name (without quotes), pointing into
 	 * the text; NULL when there is none. MariaDB's session tracking does
 	 * not report the collation this sets (only the character sets). */

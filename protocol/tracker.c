@@ -187,8 +187,8 @@ static int feed_ok_end(struct proto_tracker *t, const uint8_t *p, size_t avail,
 }
 
 /* A 0xFE terminator: an EOF, or with DEPRECATE_EOF an OK. */
-static int feed_terminator(struct proto_tracker *t, const uint8_t *p, size_t avail,
-			   uint32_t len, struct proto_rt_event *ev)
+static int feed_terminator(struct proto_tracker *t, const uint8_t *p, size_t avail, uint32_t len,
+			   struct proto_rt_event *ev)
 {
 	if (len < 9 && !(t->caps & CLIENT_DEPRECATE_EOF)) {
 		ev->kind = RT_PKT_EOF;
@@ -314,8 +314,8 @@ static int feed_prepare_first(struct proto_tracker *t, const uint8_t *p, size_t 
 	return prepare_after_params(t);
 }
 
-static int feed_prepare_defs(struct proto_tracker *t, const uint8_t *p, size_t avail,
-			     uint32_t len, struct proto_rt_event *ev)
+static int feed_prepare_defs(struct proto_tracker *t, const uint8_t *p, size_t avail, uint32_t len,
+			     struct proto_rt_event *ev)
 {
 	bool deprecate_eof = (t->caps & CLIENT_DEPRECATE_EOF) != 0;
 	if ((t->state == RT_PREPARE_PARAMS || t->state == RT_PREPARE_COLUMNS) && !is_column_def(p))
@@ -484,8 +484,7 @@ size_t proto_tracker_skip_rows(const struct proto_tracker *t, const uint8_t *buf
 		uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
 		uint8_t first = h[PROTO_HEADER_LEN];
 		if (len == 0 || len == PROTO_MAX_FRAME || first == PROTO_ERR_HEADER ||
-		    (first == PROTO_EOF_HEADER && len < row_fe) ||
-		    n - off - PROTO_HEADER_LEN < len)
+		    (first == PROTO_EOF_HEADER && len < row_fe) || n - off - PROTO_HEADER_LEN < len)
 			break;
 		seq = h + 3;
 		off += PROTO_HEADER_LEN + (size_t)len;

@@ -19,30 +19,30 @@
 #include "protocol/okerr.h"
 
 enum proto_rt_state {
-	RT_IDLE = 0,        /* no response expected */
-	RT_FIRST,           /* first packet of a result: OK, ERR, LOCAL INFILE or column count */
-	RT_COLUMNS,         /* column definitions, cols_left to come */
-	RT_COLUMNS_EOF,     /* the EOF after column definitions (no DEPRECATE_EOF) */
-	RT_ROWS,            /* rows until EOF / OK(0xFE) / ERR */
-	RT_PREPARE_FIRST,   /* COM_STMT_PREPARE: OK(stmt) or ERR */
-	RT_PREPARE_PARAMS,  /* parameter definitions, params_left to come */
+	RT_IDLE = 0,       /* no response expected */
+	RT_FIRST,          /* first packet of a result: OK, ERR, LOCAL INFILE or column count */
+	RT_COLUMNS,        /* column definitions, cols_left to come */
+	RT_COLUMNS_EOF,    /* the EOF after column definitions (no DEPRECATE_EOF) */
+	RT_ROWS,           /* rows until EOF / OK(0xFE) / ERR */
+	RT_PREPARE_FIRST,  /* COM_STMT_PREPARE: OK(stmt) or ERR */
+	RT_PREPARE_PARAMS, /* parameter definitions, params_left to come */
 	RT_PREPARE_PARAMS_EOF,
 	RT_PREPARE_COLUMNS, /* column definitions of a prepared statement */
 	RT_PREPARE_COLUMNS_EOF,
-	RT_FIELD_LIST,      /* COM_FIELD_LIST: definitions until EOF or ERR */
-	RT_SIMPLE,          /* one OK / ERR / EOF packet */
-	RT_STRING,          /* COM_STATISTICS: one string packet, or ERR */
-	RT_LOCAL_INFILE,    /* server asked for a file; the client's data is flowing */
-	RT_AUTH,            /* COM_CHANGE_USER: OK, ERR, auth switch or more data */
+	RT_FIELD_LIST,   /* COM_FIELD_LIST: definitions until EOF or ERR */
+	RT_SIMPLE,       /* one OK / ERR / EOF packet */
+	RT_STRING,       /* COM_STATISTICS: one string packet, or ERR */
+	RT_LOCAL_INFILE, /* server asked for a file; the client's data is flowing */
+	RT_AUTH,         /* COM_CHANGE_USER: OK, ERR, auth switch or more data */
 };
 
 const char *proto_rt_state_name(enum proto_rt_state st);
 
 /* What one fed packet was. */
 enum proto_rt_kind {
-	RT_PKT_OK,           /* an OK (ok is set) */
-	RT_PKT_ERR,          /* an ERR (err is set) */
-	RT_PKT_EOF,          /* an EOF (eof is set) */
+	RT_PKT_OK,  /* an OK (ok is set) */
+	RT_PKT_ERR, /* an ERR (err is set) */
+	RT_PKT_EOF, /* an EOF (eof is set) */
 	RT_PKT_COLUMN_COUNT,
 	RT_PKT_COLUMN_DEF,
 	RT_PKT_ROW,
@@ -72,24 +72,24 @@ struct proto_rt_event {
 
 /* proto_tracker_feed results, besides <0 errors. */
 enum proto_rt_result {
-	RT_MORE = 1,        /* the response goes on */
-	RT_DONE = 2,        /* the response is complete; see status */
-	RT_INFILE = 3,      /* the server wants the client's file (LOCAL INFILE) */
+	RT_MORE = 1,   /* the response goes on */
+	RT_DONE = 2,   /* the response is complete; see status */
+	RT_INFILE = 3, /* the server wants the client's file (LOCAL INFILE) */
 };
 
 struct proto_tracker {
-	uint64_t caps;          /* negotiated capabilities of the connection */
+	uint64_t caps; /* negotiated capabilities of the connection */
 	enum proto_rt_state state;
-	uint8_t cmd;            /* command in flight */
-	bool binary;            /* binary-protocol rows (COM_STMT_EXECUTE/FETCH) */
-	bool cursor;            /* COM_STMT_EXECUTE opened a cursor */
-	bool continued;         /* the previous frame was 0xFFFFFF bytes */
+	uint8_t cmd;    /* command in flight */
+	bool binary;    /* binary-protocol rows (COM_STMT_EXECUTE/FETCH) */
+	bool cursor;    /* COM_STMT_EXECUTE opened a cursor */
+	bool continued; /* the previous frame was 0xFFFFFF bytes */
 	uint64_t cols_left;
 	uint32_t params_left;
-	uint16_t status;        /* latest server status flags seen; an ERR keeps
+	uint16_t status; /* latest server status flags seen; an ERR keeps
 				 * them but clears SERVER_MORE_RESULTS_EXISTS */
 	uint16_t warnings;
-	uint64_t results;       /* result sets / OKs completed in this response */
+	uint64_t results; /* result sets / OKs completed in this response */
 };
 
 void proto_tracker_init(struct proto_tracker *t, uint64_t caps);

@@ -33,7 +33,8 @@ static json_t *tenant_json(struct daemon *d, const struct cfg_tenant *t)
 	json_object_set_new(o, "sessions", json_integer((json_int_t)SUM(rt, sessions_open)));
 	json_object_set_new(o, "sessions_accepted",
 			    json_integer((json_int_t)SUM(rt, sessions_accepted)));
-	json_object_set_new(o, "sessions_refused", json_integer((json_int_t)SUM(rt, sessions_refused)));
+	json_object_set_new(o, "sessions_refused",
+			    json_integer((json_int_t)SUM(rt, sessions_refused)));
 	json_object_set_new(o, "sessions_rejected",
 			    json_integer((json_int_t)SUM(rt, sessions_rejected)));
 	json_object_set_new(o, "auth_failures", json_integer((json_int_t)SUM(rt, auth_failures)));
@@ -61,11 +62,11 @@ static json_t *status(void *arg)
 	for (size_t i = 0; i < d->cfg->ntenants; i++)
 		json_object_set_new(tenants, d->cfg->tenants[i].name,
 				    tenant_json(d, &d->cfg->tenants[i]));
-	json_t *config = json_pack("{s:I, s:I, s:s, s:I, s:I}", "generation",
-				   (json_int_t)d->generation, "loaded_at_us",
-				   (json_int_t)d->loaded_at_us, "last_error", d->last_reload_error,
-				   "reloads", (json_int_t)stat_get(&d->reloads), "reload_failures",
-				   (json_int_t)stat_get(&d->reload_failures));
+	json_t *config =
+		json_pack("{s:I, s:I, s:s, s:I, s:I}", "generation", (json_int_t)d->generation,
+			  "loaded_at_us", (json_int_t)d->loaded_at_us, "last_error",
+			  d->last_reload_error, "reloads", (json_int_t)stat_get(&d->reloads),
+			  "reload_failures", (json_int_t)stat_get(&d->reload_failures));
 	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:i}", "version", TANDEM_VERSION, "config",
 			 config, "tenants", tenants, "clusters", hc_monitor_status_json(d->mon),
 			 "backend_accounts", hc_accounts_status_json(d->accounts), "workers",
@@ -77,8 +78,8 @@ static void counter(struct evbuffer *out, const char *name, const char *help, co
 	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void per_tenant(struct evbuffer *out, struct daemon *d, const char *name,
-		       const char *help, const char *type, size_t field)
+static void per_tenant(struct evbuffer *out, struct daemon *d, const char *name, const char *help,
+		       const char *type, size_t field)
 {
 	counter(out, name, help, type);
 	for (size_t i = 0; i < d->reg.n; i++) {
@@ -98,8 +99,8 @@ static void metrics(struct evbuffer *out, void *arg)
 	  sessions_accepted);
 	T("tandem_sessions_refused_total", "Connections refused by the source allowlist.",
 	  "counter", sessions_refused);
-	T("tandem_sessions_rejected_total", "Connections refused by connection limits.",
-	  "counter", sessions_rejected);
+	T("tandem_sessions_rejected_total", "Connections refused by connection limits.", "counter",
+	  sessions_rejected);
 	T("tandem_auth_failures_total", "Failed client logins.", "counter", auth_failures);
 	T("tandem_auth_throttled_total",
 	  "Connections refused (ERR 1129) because their source is blocked after failed logins.",
@@ -114,8 +115,8 @@ static void metrics(struct evbuffer *out, void *arg)
 	T("tandem_sessions_moved_total",
 	  "Sessions moved to a new backend connection (failover, switchover, broken connection).",
 	  "counter", sessions_moved);
-	T("tandem_reads_rerun_total", "Interrupted reads run again on the new backend after a move.",
-	  "counter", reads_rerun);
+	T("tandem_reads_rerun_total",
+	  "Interrupted reads run again on the new backend after a move.", "counter", reads_rerun);
 	T("tandem_transactions_replayed_total",
 	  "Open transactions replayed on the new backend after a move, answers matching.",
 	  "counter", transactions_replayed);
@@ -141,7 +142,8 @@ static void metrics(struct evbuffer *out, void *arg)
 	evbuffer_add_printf(out, "tandem_config_loaded_timestamp_seconds %lld\n",
 			    (long long)(d->loaded_at_us / 1000000));
 	counter(out, "tandem_auth_blocked_sources",
-		"Source addresses blocked now by the failed-login throttle (all tenants).", "gauge");
+		"Source addresses blocked now by the failed-login throttle (all tenants).",
+		"gauge");
 	evbuffer_add_printf(out, "tandem_auth_blocked_sources %zu\n",
 			    throttle_nblocked(d->throttle, clock_mono_us()));
 	hc_monitor_metrics(d->mon, out);
@@ -218,7 +220,8 @@ static int action(const char *path, const char *query, struct http_pending *p, j
 	char *to = NULL;
 	if (bad) {
 		/* a segment could not be decoded */
-	} else if (nseg == 3 && strcmp(seg[0], "clusters") == 0 && strcmp(seg[2], "switchover") == 0) {
+	} else if (nseg == 3 && strcmp(seg[0], "clusters") == 0 &&
+		   strcmp(seg[2], "switchover") == 0) {
 		code = 0;
 		struct evkeyvalq q = {0};
 		if (query && evhttp_parse_query_str(query, &q) == 0) {

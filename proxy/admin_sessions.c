@@ -24,10 +24,10 @@
 struct sess_snapshot {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int refs;             /* guarded by mu */
-	int pending;          /* workers yet to answer; guarded by mu */
-	json_t *sessions;     /* array; guarded by mu */
-	json_t *answered;     /* worker ids that answered; guarded by mu */
+	int refs;         /* guarded by mu */
+	int pending;      /* workers yet to answer; guarded by mu */
+	json_t *sessions; /* array; guarded by mu */
+	json_t *answered; /* worker ids that answered; guarded by mu */
 };
 
 void admin_snapshot_unref(struct sess_snapshot *snap)
@@ -61,31 +61,30 @@ json_t *sess_facts_json(const struct session *s)
 	json_t *markers = json_array();
 	for (unsigned i = 0; i < PROTO_FACTS_NMARKERS; i++)
 		if (f->markers & (1u << i))
-			json_array_append_new(markers, json_string(proto_facts_marker_name(1u << i)));
+			json_array_append_new(markers,
+					      json_string(proto_facts_marker_name(1u << i)));
 	json_t *stmts = json_array();
 	for (uint32_t i = 0; i < f->stmt_cap; i++) {
 		const struct proto_facts_stmt *st = &f->stmts[i];
 		if (!st->client_id)
 			continue;
 		/* The SQL itself may hold secrets (a password literal): only its size. */
-		json_array_append_new(stmts, json_pack("{s:I, s:I, s:i, s:i, s:o}",
-			"id", (json_int_t)st->client_id, "backend_id", (json_int_t)st->backend_id,
-			"params", st->params, "columns", st->columns, "sql_bytes",
-			st->sql ? json_integer((json_int_t)st->sql_len) : json_null()));
+		json_array_append_new(
+			stmts,
+			json_pack("{s:I, s:I, s:i, s:i, s:o}", "id", (json_int_t)st->client_id,
+				  "backend_id", (json_int_t)st->backend_id, "params", st->params,
+				  "columns", st->columns, "sql_bytes",
+				  st->sql ? json_integer((json_int_t)st->sql_len) : json_null()));
 	}
-	return json_pack("{s:o, s:i, s:b, s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o}",
-		"schema", str_or_null(f->schema),
-		"charset", f->charset,
-		"autocommit", proto_facts_autocommit(f),
-		"in_transaction", proto_facts_in_trans(f),
-		"read_only_transaction", proto_facts_read_only_trans(f),
-		"tracking", f->tracking,
-		"transaction_state", f->trx_state[0] ? json_string(f->trx_state) : json_null(),
-		"transaction_characteristics", str_or_null(f->trx_chars),
-		"last_gtid", str_or_null(f->last_gtid),
-		"variables", vars,
-		"markers", markers,
-		"prepared_statements", stmts);
+	return json_pack("{s:o, s:i, s:b, s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "schema",
+			 str_or_null(f->schema), "charset", f->charset, "autocommit",
+			 proto_facts_autocommit(f), "in_transaction", proto_facts_in_trans(f),
+			 "read_only_transaction", proto_facts_read_only_trans(f), "tracking",
+			 f->tracking, "transaction_state",
+			 f->trx_state[0] ? json_string(f->trx_state) : json_null(),
+			 "transaction_characteristics", str_or_null(f->trx_chars), "last_gtid",
+			 str_or_null(f->last_gtid), "variables", vars, "markers", markers,
+			 "prepared_statements", stmts);
 }
 
 void admin_sessions_fill(struct worker *w, struct sess_snapshot *snap)
@@ -94,10 +93,10 @@ void admin_sessions_fill(struct worker *w, struct sess_snapshot *snap)
 	for (struct session *s = w->sessions; s; s = s->next) {
 		if (s->state == SESS_CLOSED)
 			continue;
-		json_t *o = json_pack("{s:I, s:i, s:s, s:s, s:s, s:s, s:s}",
-			"id", (json_int_t)s->id, "worker", w->id, "tenant", s->wt->name,
-			"user", s->user, "client", s->peer_text, "backend", s->backend_addr,
-			"state", sess_state_name(s->state));
+		json_t *o = json_pack("{s:I, s:i, s:s, s:s, s:s, s:s, s:s}", "id",
+				      (json_int_t)s->id, "worker", w->id, "tenant", s->wt->name,
+				      "user", s->user, "client", s->peer_text, "backend",
+				      s->backend_addr, "state", sess_state_name(s->state));
 		if (o) {
 			json_object_set_new(o, "facts", sess_facts_json(s));
 			json_array_append_new(mine, o);

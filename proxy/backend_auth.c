@@ -39,8 +39,8 @@
 void sess_backend_start(struct session *s)
 {
 	if (!s->backend_deadline_us)
-		s->backend_deadline_us = clock_mono_us() +
-					 (int64_t)s->wt->snap->limits.connect_timeout_ms * 1000;
+		s->backend_deadline_us =
+			clock_mono_us() + (int64_t)s->wt->snap->limits.connect_timeout_ms * 1000;
 	const struct hc_member *m = NULL;
 	char why[200];
 	switch (worker_backend_pick(s->w, s, &m, why, sizeof(why))) {
@@ -264,7 +264,8 @@ void sess_backend_tls_ready(struct session *s)
 		return;
 	char desc[96];
 	conn_tls_describe(&s->backend, desc, sizeof(desc));
-	log_debug("session %llu: TLS with %s: %s", (unsigned long long)s->id, s->backend_addr, desc);
+	log_debug("session %llu: TLS with %s: %s", (unsigned long long)s->id, s->backend_addr,
+		  desc);
 	send_login(s);
 }
 
@@ -278,7 +279,8 @@ void sess_backend_handshake_read(struct session *s)
 		return;
 	if (span < 0 || len == 0) {
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: the database server %s sent a malformed greeting", s->backend_addr);
+			  "tandem: the database server %s sent a malformed greeting",
+			  s->backend_addr);
 		return;
 	}
 	if (p[0] == PROTO_ERR_HEADER) {
@@ -295,9 +297,10 @@ void sess_backend_handshake_read(struct session *s)
 	}
 	uint64_t missing = (s->client_caps & SESS_CAPS_SHAPE) & ~hs.caps;
 	if (missing) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: the database server %s lacks capabilities 0x%llx the client uses",
-			  s->backend_addr, (unsigned long long)missing);
+		sess_fail(
+			s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			"tandem: the database server %s lacks capabilities 0x%llx the client uses",
+			s->backend_addr, (unsigned long long)missing);
 		return;
 	}
 	memcpy(s->backend_scramble, hs.scramble, PROTO_SCRAMBLE_LEN);
@@ -391,10 +394,11 @@ static void auth_switch(struct session *s, const uint8_t *p, uint32_t len, uint8
 	uint8_t reply[PROTO_SHA256_LEN];
 	int rlen = sess_backend_auth_reply(s, s->backend_plugin, s->backend_scramble, reply);
 	if (rlen < 0 && strcmp(s->backend_plugin, PROTO_PLUGIN_SHA2) == 0) {
-		sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
-			  "tandem: the account '%s' on %s uses caching_sha2_password, which needs its "
-			  "password; tandem knows only its mysql_native_password hash",
-			  s->user, s->backend_addr);
+		sess_fail(
+			s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
+			"tandem: the account '%s' on %s uses caching_sha2_password, which needs its "
+			"password; tandem knows only its mysql_native_password hash",
+			s->user, s->backend_addr);
 		return;
 	}
 	if (rlen < 0) {
@@ -473,7 +477,8 @@ void sess_backend_auth_read(struct session *s)
 		if (span == 0 || s->state != st)
 			return;
 		if (span < 0 || len == 0) {
-			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE,
+				  TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 				  "tandem: the database server %s sent a malformed login reply",
 				  s->backend_addr);
 			return;
@@ -495,7 +500,8 @@ void sess_backend_auth_read(struct session *s)
 			more_data(s, p, len, seq);
 			break;
 		default:
-			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE,
+				  TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 				  "tandem: the database server %s sent an unexpected login reply",
 				  s->backend_addr);
 			return;

@@ -76,7 +76,8 @@ void sess_setup_begin(struct session *s, const struct proto_ok *login_ok)
 {
 	proto_facts_free(&s->sf.f);
 	if (proto_facts_init(&s->sf.f, s->charset, s->db, strlen(s->db)) < 0)
-		log_warn("session %llu: out of memory for session facts", (unsigned long long)s->id);
+		log_warn("session %llu: out of memory for session facts",
+			 (unsigned long long)s->id);
 	proto_facts_apply_ok(&s->sf.f, login_ok, PROTO_FACTS_BY_TANDEM);
 	setup_send(s);
 }
@@ -89,7 +90,8 @@ void sess_setup_resend(struct session *s)
 void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, size_t len)
 {
 	if (proto_facts_reset(&s->sf.f, charset, schema, len) < 0)
-		log_warn("session %llu: out of memory for session facts", (unsigned long long)s->id);
+		log_warn("session %llu: out of memory for session facts",
+			 (unsigned long long)s->id);
 	setup_send(s);
 }
 

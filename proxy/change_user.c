@@ -65,7 +65,8 @@ void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t 
 	    !copy_name(s->db, sizeof(s->db), cu.database)) {
 		stat_add(&s->wt->stats->client_errors, 1);
 		sess_login_failed(s);
-		sess_fail(s, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake (malformed COM_CHANGE_USER)");
+		sess_fail(s, ER_HANDSHAKE_ERROR, "08S01",
+			  "Bad handshake (malformed COM_CHANGE_USER)");
 		return;
 	}
 	/* Whatever happens next, the previous user's secrets are of no use. */

@@ -42,7 +42,7 @@
 #include "proxy/worker.h"
 
 #define DEFAULT_SERVER_VERSION "5.5.5-10.11.0-MariaDB-tandem"
-#define DEFAULT_CHARSET 45 /* utf8mb4_general_ci */
+#define DEFAULT_CHARSET        45 /* utf8mb4_general_ci */
 
 enum auth_verdict { AUTH_OK, AUTH_DENIED, AUTH_SWITCH, AUTH_SWITCH_SHA2, AUTH_SHA2_FULL };
 
@@ -57,8 +57,8 @@ void sess_client_greet(struct session *s)
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		s->scramble[i] = (uint8_t)(33 + rnd[i] % 94);
 
-	const char *version = s->wt->snap->server_version ? s->wt->snap->server_version
-							   : DEFAULT_SERVER_VERSION;
+	const char *version =
+		s->wt->snap->server_version ? s->wt->snap->server_version : DEFAULT_SERVER_VERSION;
 	struct proto_handshake hs = {0};
 	hs.protocol_version = 10;
 	hs.server_version.p = version;
@@ -226,8 +226,8 @@ static bool check_cleartext(struct session *s, const struct cfg_user *u, const c
 /* A caching_sha2 reply computed with our scramble (n > 0). An unknown
  * user (u NULL) takes the same steps as a wrong password, so the
  * conversation tells nobody which user names exist. */
-static enum auth_verdict sha2_verdict(struct session *s, const struct cfg_user *u,
-				      const uint8_t *d, size_t n)
+static enum auth_verdict sha2_verdict(struct session *s, const struct cfg_user *u, const uint8_t *d,
+				      size_t n)
 {
 	if (u && u->password && proto_sha2_check(d, n, s->scramble, u->sha2)) {
 		s->sha2_fast_auth = true;
@@ -292,8 +292,7 @@ static void auth_switch(struct session *s, const char *plugin, enum sess_auth_st
 		await(s, next);
 }
 
-static void more_data(struct session *s, const uint8_t *data, size_t len,
-		      enum sess_auth_step next)
+static void more_data(struct session *s, const uint8_t *data, size_t len, enum sess_auth_step next)
 {
 	size_t cap = len + 16;
 	uint8_t stack[64];
@@ -341,8 +340,9 @@ static void check_rsa_blob(struct session *s, const struct cfg_user *u, const ui
 	EVP_PKEY *key = s->rsa_key ? s->rsa_key : auth_keys_rsa(s->wt->snap, &pem, &pem_len);
 	char pw[PROTO_RSA_MAX_PASSWORD + 1];
 	size_t n = 0;
-	bool ok = key && proto_rsa_decrypt_password(key, p, len, s->scramble, pw, sizeof(pw),
-						    &n) == PROTO_OK &&
+	bool ok = key &&
+		  proto_rsa_decrypt_password(key, p, len, s->scramble, pw, sizeof(pw), &n) ==
+			  PROTO_OK &&
 		  check_cleartext(s, u, pw, n);
 	proto_wipe(pw, sizeof(pw));
 	if (ok)
@@ -378,9 +378,10 @@ void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *
 	const struct cfg_user *u = find_user(s);
 	switch (first_verdict(s, u, plugin, data, len)) {
 	case AUTH_OK:
-		auth_succeeded(s, u, s->sha2_fast_auth || proto_str_eq(plugin, PROTO_PLUGIN_SHA2)
-					     ? sha2_how(s)
-					     : PROTO_PLUGIN_NATIVE);
+		auth_succeeded(s, u,
+			       s->sha2_fast_auth || proto_str_eq(plugin, PROTO_PLUGIN_SHA2)
+				       ? sha2_how(s)
+				       : PROTO_PLUGIN_NATIVE);
 		break;
 	case AUTH_DENIED:
 		deny(s, len > 0);
@@ -442,7 +443,8 @@ void sess_client_auth_read(struct session *s)
 		deny(s, true);
 	} else if (s->auth_step == SESS_AUTH_SHA2_FULL && tls) {
 		/* the password and its NUL, in clear over TLS */
-		if (len > 0 && data[len - 1] == 0 && check_cleartext(s, u, (const char *)data, len - 1))
+		if (len > 0 && data[len - 1] == 0 &&
+		    check_cleartext(s, u, (const char *)data, len - 1))
 			auth_succeeded(s, u, "caching_sha2_password full authentication");
 		else
 			deny(s, true);

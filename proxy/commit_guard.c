@@ -83,7 +83,8 @@ static bool classify(const struct session *s, const uint8_t *p, size_t have,
 		return true;
 	}
 	if (p[0] == COM_STMT_EXECUTE && have >= 10 && !(p[5] & 0x07)) {
-		const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, s->mg.cmd_client_id);
+		const struct proto_facts_stmt *st =
+			proto_facts_stmt_find(&s->sf.f, s->mg.cmd_client_id);
 		if (!st || !st->sql)
 			return false;
 		memset(c, 0, sizeof(*c));
@@ -106,8 +107,7 @@ void sess_guard_command(struct session *s, const uint8_t *payload, size_t have, 
 	/* Tracking still being set up (the session's first command travels
 	 * right behind tandem's setup statement) will be on, or refused, by
 	 * the time this command runs: it does not make the command unguarded. */
-	if (!s->wt->cfg->commit_guard || g->off || !whole ||
-	    (!f->tracking && !s->sf.setup_pending))
+	if (!s->wt->cfg->commit_guard || g->off || !whole || (!f->tracking && !s->sf.setup_pending))
 		return;
 	struct proto_sql_class c;
 	if (!classify(s, payload, have, &c) || (c.flags & (PROTO_SQL_MULTI | PROTO_SQL_PARTIAL)))
@@ -155,8 +155,8 @@ void sess_guard_after_command(struct session *s)
  * scalar fields afterwards; copy (when given) receives the OK's session
  * state, which is also applied to the facts (tandem's COMMIT ends the
  * client's write). */
-static int read_answer(struct session *s, struct proto_ok *ok, struct proto_err_pkt *e,
-		       bool *is_ok, uint8_t **copy, size_t *copy_len)
+static int read_answer(struct session *s, struct proto_ok *ok, struct proto_err_pkt *e, bool *is_ok,
+		       uint8_t **copy, size_t *copy_len)
 {
 	const uint8_t *p;
 	uint32_t len;
@@ -202,11 +202,12 @@ static void marker_refused(struct session *s, const struct proto_err_pkt *e)
 		return;
 	}
 	if (!g->off)
-		log_warn("session %llu (tenant %s): commit marker refused (error %u: %s); commits of "
-			 "this session cut off by a failover will be reported as of unknown outcome. "
-			 "Grant SELECT, INSERT, UPDATE on %s.commit_marker to '%s'",
-			 (unsigned long long)s->id, s->wt->name, e->code, g->commit_err_msg,
-			 schema(s), s->user);
+		log_warn(
+			"session %llu (tenant %s): commit marker refused (error %u: %s); commits of "
+			"this session cut off by a failover will be reported as of unknown outcome. "
+			"Grant SELECT, INSERT, UPDATE on %s.commit_marker to '%s'",
+			(unsigned long long)s->id, s->wt->name, e->code, g->commit_err_msg,
+			schema(s), s->user);
 	g->off = true;
 }
 
@@ -233,8 +234,8 @@ static void release_ok(struct session *s, const uint8_t *pkt, size_t n)
 {
 	struct sess_guard *g = &s->cg;
 	struct proto_ok ok;
-	if (n < PROTO_HEADER_LEN ||
-	    proto_ok_parse(pkt + PROTO_HEADER_LEN, n - PROTO_HEADER_LEN, s->backend_caps, &ok) < 0) {
+	if (n < PROTO_HEADER_LEN || proto_ok_parse(pkt + PROTO_HEADER_LEN, n - PROTO_HEADER_LEN,
+						   s->backend_caps, &ok) < 0) {
 		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: a malformed OK");
 		return;
 	}
@@ -294,10 +295,12 @@ bool sess_guard_read_after(struct session *s)
 		struct proto_wr w;
 		proto_wr_init(&w, buf, sizeof(buf));
 		if (g->commit_err)
-			proto_err_build(&w, seq, g->commit_err, g->commit_err_state, g->commit_err_msg);
+			proto_err_build(&w, seq, g->commit_err, g->commit_err_state,
+					g->commit_err_msg);
 		else
-			proto_err_build(&w, seq, ER_LOCK_DEADLOCK, "40001",
-					"Deadlock found when trying to get lock; try restarting transaction");
+			proto_err_build(
+				&w, seq, ER_LOCK_DEADLOCK, "40001",
+				"Deadlock found when trying to get lock; try restarting transaction");
 		sess_send_client(s, buf, w.len);
 		s->tr.status = (uint16_t)(s->tr.status & ~SERVER_STATUS_IN_TRANS);
 	} else if (g->held_err) {
@@ -334,9 +337,10 @@ bool sess_guard_release_error(struct session *s)
 void sess_guard_send_lookup(struct session *s)
 {
 	char sql[200];
-	int n = snprintf(sql, sizeof(sql),
-			 "SELECT seq, affected, insert_id FROM `%s`.`commit_marker` WHERE id = %llu",
-			 schema(s), (unsigned long long)s->cg.id);
+	int n = snprintf(
+		sql, sizeof(sql),
+		"SELECT seq, affected, insert_id FROM `%s`.`commit_marker` WHERE id = %llu",
+		schema(s), (unsigned long long)s->cg.id);
 	send_query(s, sql, (size_t)n);
 	s->cg.outcome = CG_LOST; /* unless a row says otherwise (or an ERR: unknown) */
 }
@@ -371,16 +375,17 @@ void sess_guard_answer(struct session *s)
 	uint8_t buf[512];
 	struct proto_wr w;
 	proto_wr_init(&w, buf, sizeof(buf));
-	uint16_t status = (uint16_t)(s->sf.f.status & ~(SERVER_STATUS_IN_TRANS |
-							 SERVER_SESSION_STATE_CHANGED |
-							 SERVER_MORE_RESULTS_EXISTS));
+	uint16_t status = (uint16_t)(s->sf.f.status &
+				     ~(SERVER_STATUS_IN_TRANS | SERVER_SESSION_STATE_CHANGED |
+				       SERVER_MORE_RESULTS_EXISTS));
 	log_info("session %llu (tenant %s): the %s cut off by the failover %s",
 		 (unsigned long long)s->id, s->wt->name,
 		 g->mode == CG_COMMIT ? "COMMIT" : "autocommit write",
 		 g->outcome == CG_LANDED ? "landed on the new primary: the client gets its OK"
-		 : g->outcome == CG_LOST ? "did not reach the new primary: the client is told it was "
-					   "rolled back"
-					 : "cannot be resolved (no commit marker): outcome unknown");
+		 : g->outcome == CG_LOST
+			 ? "did not reach the new primary: the client is told it was "
+			   "rolled back"
+			 : "cannot be resolved (no commit marker): outcome unknown");
 	if (g->outcome == CG_LANDED && g->mode == CG_WRAP && g->holding && !g->held_err &&
 	    evbuffer_get_length(g->held) > PROTO_HEADER_LEN) {
 		/* the write's own OK arrived before the cut: it is exact */
@@ -401,15 +406,17 @@ void sess_guard_answer(struct session *s)
 		proto_ok_build(&w, 1, &ok, s->backend_caps);
 		sess_send_ok(s, buf + PROTO_HEADER_LEN, (uint32_t)(w.len - PROTO_HEADER_LEN), 1);
 	} else if (g->outcome == CG_LOST) {
-		proto_err_build(&w, 1, TANDEM_ER_FAILOVER_ROLLED_BACK, "40001",
-				"tandem: the primary failed before this commit reached the new primary; "
-				"the transaction was rolled back and can be retried");
+		proto_err_build(
+			&w, 1, TANDEM_ER_FAILOVER_ROLLED_BACK, "40001",
+			"tandem: the primary failed before this commit reached the new primary; "
+			"the transaction was rolled back and can be retried");
 		sess_send_client(s, buf, w.len);
 		stat_add(&s->wt->stats->failover_errors, 1);
 	} else {
-		proto_err_build(&w, 1, TANDEM_ER_BACKEND_LOST, "08S01",
-				"tandem: the primary failed during this commit and its outcome cannot be "
-				"determined");
+		proto_err_build(
+			&w, 1, TANDEM_ER_BACKEND_LOST, "08S01",
+			"tandem: the primary failed during this commit and its outcome cannot be "
+			"determined");
 		sess_send_client(s, buf, w.len);
 		stat_add(&s->wt->stats->failover_errors, 1);
 	}

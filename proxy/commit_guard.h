@@ -59,7 +59,7 @@ struct sess_guard {
 	uint16_t commit_status; /* status flags of tandem's COMMIT's OK */
 	char *commit_state;     /* its session-state items (malloc'd), for the rebuilt OK */
 	size_t commit_state_len;
-	uint16_t commit_err;    /* tandem's COMMIT failed: this code ... */
+	uint16_t commit_err; /* tandem's COMMIT failed: this code ... */
 	char commit_err_state[6];
 	char commit_err_msg[200];
 

@@ -28,15 +28,15 @@
 /* What a TLS conn needs beyond a plain one; allocated by conn_tls_start. */
 struct conn_tls {
 	SSL *ssl;
-	struct evbuffer *pre;    /* bytes read before TLS started, fed to OpenSSL first */
+	struct evbuffer *pre; /* bytes read before TLS started, fed to OpenSSL first */
 	bool handshaking;
-	bool failed;             /* a fatal TLS error: no close_notify may be sent */
-	bool read_wants_write;   /* SSL_read needs the socket writable to go on */
-	bool write_wants_read;   /* SSL_write needs the socket readable to go on */
-	bool rev_forced;         /* rev is added only for write_wants_read */
-	bool sock_drained;       /* the last socket read returned less than asked for */
-	int pending_event;       /* 0, or CONN_EOF / CONN_ERROR seen after data, to report next */
-	char err[160];           /* why TLS failed */
+	bool failed;           /* a fatal TLS error: no close_notify may be sent */
+	bool read_wants_write; /* SSL_read needs the socket writable to go on */
+	bool write_wants_read; /* SSL_write needs the socket readable to go on */
+	bool rev_forced;       /* rev is added only for write_wants_read */
+	bool sock_drained;     /* the last socket read returned less than asked for */
+	int pending_event;     /* 0, or CONN_EOF / CONN_ERROR seen after data, to report next */
+	char err[160];         /* why TLS failed */
 };
 
 static void set_socket_options(int fd)
@@ -554,8 +554,8 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 
 /* ----------------------------------------------------------- lifecycle */
 
-static int conn_setup(struct conn *c, struct event_base *base, int fd,
-		      const struct conn_cbs *cbs, void *arg)
+static int conn_setup(struct conn *c, struct event_base *base, int fd, const struct conn_cbs *cbs,
+		      void *arg)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;

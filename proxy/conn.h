@@ -49,27 +49,27 @@ enum conn_event {
 };
 
 struct conn_cbs {
-	void (*on_read)(struct conn *c, void *arg);          /* new bytes in c->in */
-	void (*on_drain)(struct conn *c, void *arg);         /* c->out fell to the low mark */
+	void (*on_read)(struct conn *c, void *arg);  /* new bytes in c->in */
+	void (*on_drain)(struct conn *c, void *arg); /* c->out fell to the low mark */
 	void (*on_event)(struct conn *c, enum conn_event ev, void *arg);
 };
 
 struct conn {
-	int fd;                  /* -1 when closed */
+	int fd; /* -1 when closed */
 	struct evbuffer *in;
 	struct evbuffer *out;
-	struct event rev;        /* persistent read event */
-	struct event wev;        /* armed only while out cannot be flushed */
+	struct event rev; /* persistent read event */
+	struct event wev; /* armed only while out cannot be flushed */
 	const struct conn_cbs *cbs;
 	void *arg;
-	size_t low_mark;         /* on_drain fires when out falls to this (if want_drain) */
-	int error;               /* last socket error (EPROTO for a TLS failure) */
-	struct conn_tls *tls;    /* NULL: plain socket I/O */
-	bool reading;            /* rev is added */
-	bool writing;            /* wev is added */
+	size_t low_mark;      /* on_drain fires when out falls to this (if want_drain) */
+	int error;            /* last socket error (EPROTO for a TLS failure) */
+	struct conn_tls *tls; /* NULL: plain socket I/O */
+	bool reading;         /* rev is added */
+	bool writing;         /* wev is added */
 	bool connecting;
 	bool want_drain;
-	bool eof;                /* the peer closed its side */
+	bool eof; /* the peer closed its side */
 };
 
 /* Adopt an accepted, connected socket (made non-blocking here). Reading

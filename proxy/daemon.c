@@ -210,7 +210,8 @@ int daemon_reload(struct daemon *d)
 	char why[512] = "";
 	if (!nc) {
 		if (errs.n > 1)
-			snprintf(why, sizeof(why), "%s (and %zu more errors)", errs.msgs[0], errs.n - 1);
+			snprintf(why, sizeof(why), "%s (and %zu more errors)", errs.msgs[0],
+				 errs.n - 1);
 		else
 			snprintf(why, sizeof(why), "%s", errs.n ? errs.msgs[0] : "invalid config");
 	}
@@ -288,7 +289,8 @@ static int drop_privileges(const char *user)
 		return -1;
 	}
 	if (setuid(0) == 0) {
-		log_error("user: root privileges could be regained after switching to \"%s\"", user);
+		log_error("user: root privileges could be regained after switching to \"%s\"",
+			  user);
 		return -1;
 	}
 	log_info("running as user %s (uid %u, gid %u)", pw->pw_name, (unsigned)pw->pw_uid,
@@ -420,8 +422,7 @@ int daemon_start(struct daemon *d, const char *config_path)
 	for (size_t i = 0; i < d->cfg->ntenants; i++)
 		log_info("tenant %s listening on %s (cluster %s)", d->cfg->tenants[i].name,
 			 d->cfg->tenants[i].listen.text, d->cfg->tenants[i].cluster->name);
-	log_info("tandem %s started: %d workers, config generation 1", TANDEM_VERSION,
-		 d->nworkers);
+	log_info("tandem %s started: %d workers, config generation 1", TANDEM_VERSION, d->nworkers);
 	sdn_send("READY=1\nSTATUS=config generation 1");
 	return 0;
 }

@@ -33,10 +33,10 @@ struct bound_tenant {
 struct daemon {
 	struct event_base *base;
 	const char *config_path;
-	struct cfg *cfg;              /* current snapshot (reference) */
-	uint64_t generation;          /* of cfg; 1 for the first */
-	int64_t loaded_at_us;         /* wall clock */
-	char last_reload_error[512];  /* "" after a good reload */
+	struct cfg *cfg;             /* current snapshot (reference) */
+	uint64_t generation;         /* of cfg; 1 for the first */
+	int64_t loaded_at_us;        /* wall clock */
+	char last_reload_error[512]; /* "" after a good reload */
 	stat_t reloads;
 	stat_t reload_failures;
 
@@ -49,15 +49,15 @@ struct daemon {
 	struct bound_tenant *bound;
 	size_t nbound;
 
-	atomic_uint open_sessions;    /* whole process, for limits.max_connections */
-	struct throttle *throttle;    /* failed logins per source, shared by workers */
+	atomic_uint open_sessions; /* whole process, for limits.max_connections */
+	struct throttle *throttle; /* failed logins per source, shared by workers */
 	stat_t sessions_rejected_global;
 
 	struct event *sig_hup, *sig_term, *sig_int;
 	struct event *shutdown_timer;
-	int terms;                    /* SIGTERM/SIGINT received */
+	int terms; /* SIGTERM/SIGINT received */
 	atomic_int workers_running;
-	struct event *workers_done;   /* activated (thread-safely) by the last worker out */
+	struct event *workers_done; /* activated (thread-safely) by the last worker out */
 };
 
 /* Load the config, bind, start everything. 0 or -1 (errors printed). */

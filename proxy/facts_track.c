@@ -21,9 +21,9 @@
  * saying "state changed" is then explained. */
 #define ER_MALFORMED_PACKET 1835 /* HY000 */
 
-#define SQL_MARKING                                                                    \
-	(PROTO_SQL_TEMP_TABLE | PROTO_SQL_GET_LOCK | PROTO_SQL_LOCK_TABLES |          \
-	 PROTO_SQL_USER_VAR | PROTO_SQL_PREPARE | PROTO_SQL_SESSION_TRACK)
+#define SQL_MARKING                                                                               \
+	(PROTO_SQL_TEMP_TABLE | PROTO_SQL_GET_LOCK | PROTO_SQL_LOCK_TABLES | PROTO_SQL_USER_VAR | \
+	 PROTO_SQL_PREPARE | PROTO_SQL_SESSION_TRACK)
 
 static void clear_pending(struct sess_facts *sf)
 {
@@ -87,8 +87,8 @@ void sess_facts_command(struct session *s, const uint8_t *payload, size_t have, 
 	}
 }
 
-int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_t *code,
-		       char *msg, size_t msglen)
+int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_t *code, char *msg,
+		       size_t msglen)
 {
 	uint8_t cmd = payload[0];
 	bool answered = cmd != COM_STMT_CLOSE && cmd != COM_STMT_SEND_LONG_DATA;

@@ -34,8 +34,8 @@
 /* Response packet bytes the tracker may want copied on the stack. */
 #define SCAN_STACK 512
 
-#define ER_MALFORMED_PACKET 1835
-#define ER_WRONG_ARGUMENTS 1210 /* HY000 Incorrect arguments to mysqld_stmt_execute */
+#define ER_MALFORMED_PACKET    1835
+#define ER_WRONG_ARGUMENTS     1210 /* HY000 Incorrect arguments to mysqld_stmt_execute */
 #define ER_NOT_ALLOWED_COMMAND 1148 /* 42000 */
 /* A packet tandem builds in place of a backend one fits here (an OK
  * reshaped, a prepare OK renumbered); larger ones go to the heap. */
@@ -171,11 +171,13 @@ static bool stream_command(struct session *s)
 		int rc = proto_framer_next(&s->cfr, &f, &starts, &ends);
 		if (rc < 0) {
 			stat_add(&s->wt->stats->client_errors, 1);
-			sess_fail(s, rc == PROTO_E_TOO_LARGE ? ER_NET_PACKET_TOO_LARGE
-							     : ER_NET_PACKETS_OUT_OF_ORDER,
-				  "08S01", "%s", rc == PROTO_E_TOO_LARGE
-				  ? "Got a packet bigger than 'max_allowed_packet' bytes"
-				  : "Got packets out of order");
+			sess_fail(s,
+				  rc == PROTO_E_TOO_LARGE ? ER_NET_PACKET_TOO_LARGE
+							  : ER_NET_PACKETS_OUT_OF_ORDER,
+				  "08S01", "%s",
+				  rc == PROTO_E_TOO_LARGE
+					  ? "Got a packet bigger than 'max_allowed_packet' bytes"
+					  : "Got packets out of order");
 			return false;
 		}
 		s->cmd_left = PROTO_HEADER_LEN + (uint64_t)f.len;
@@ -491,8 +493,8 @@ static enum pkt_action reshape_ok(struct session *s, size_t start, const struct 
 
 /* An EOF keeps its shape, but its status must not tell a client without
  * session tracking that state changed (the flag is the backend leg's). */
-static enum pkt_action clear_eof_flag(struct session *s, size_t start,
-				      const struct proto_frame *f, const struct proto_eof *eof)
+static enum pkt_action clear_eof_flag(struct session *s, size_t start, const struct proto_frame *f,
+				      const struct proto_eof *eof)
 {
 	uint8_t pkt[PROTO_HEADER_LEN + 8];
 	struct proto_wr w;
@@ -621,7 +623,8 @@ void sess_result_read(struct session *s)
 
 	while (off < avail && (s->resp_left > 0 || !s->result_done)) {
 		if (s->resp_left > 0) {
-			size_t take = avail - off < s->resp_left ? avail - off : (size_t)s->resp_left;
+			size_t take =
+				avail - off < s->resp_left ? avail - off : (size_t)s->resp_left;
 			sess_replay_more(s, off, take);
 			off += take;
 			s->resp_left -= take;
@@ -652,8 +655,9 @@ void sess_result_read(struct session *s)
 		uint8_t head[PROTO_HEADER_LEN + 1] = {0};
 		const uint8_t *h = at;
 		if (run <= PROTO_HEADER_LEN) {
-			evbuffer_copyout_from(in, &pos, head, avail - off > PROTO_HEADER_LEN
-									? sizeof(head) : PROTO_HEADER_LEN);
+			evbuffer_copyout_from(in, &pos, head,
+					      avail - off > PROTO_HEADER_LEN ? sizeof(head)
+									     : PROTO_HEADER_LEN);
 			h = head;
 		}
 		struct proto_frame f;
@@ -674,7 +678,8 @@ void sess_result_read(struct session *s)
 		if (want > 1 && run < PROTO_HEADER_LEN + (size_t)want) {
 			uint8_t *dst = want <= sizeof(stack) ? stack : (heap = malloc(want));
 			if (!dst) {
-				sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
+				sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
+					  "tandem: out of memory");
 				return;
 			}
 			evbuffer_ptr_set(in, &pos, off + PROTO_HEADER_LEN, EVBUFFER_PTR_SET);
@@ -682,7 +687,8 @@ void sess_result_read(struct session *s)
 			payload = dst;
 		}
 		struct proto_rt_event ev;
-		int rc = proto_tracker_feed(&s->tr, payload, want ? want : (f.len ? 1 : 0), f.len, &ev);
+		int rc = proto_tracker_feed(&s->tr, payload, want ? want : (f.len ? 1 : 0), f.len,
+					    &ev);
 		if (rc < 0) {
 			if (heap)
 				free(heap);
@@ -782,7 +788,8 @@ void sess_infile_read(struct session *s)
 		struct proto_frame f;
 		proto_frame_parse(hdr, sizeof(hdr), &f);
 		if (f.seq != s->cfr.next_seq) {
-			sess_fail(s, ER_NET_PACKETS_OUT_OF_ORDER, "08S01", "Got packets out of order");
+			sess_fail(s, ER_NET_PACKETS_OUT_OF_ORDER, "08S01",
+				  "Got packets out of order");
 			return;
 		}
 		s->cfr.next_seq = (uint8_t)(f.seq + 1);
@@ -790,7 +797,8 @@ void sess_infile_read(struct session *s)
 		s->infile_last = f.len == 0;
 	}
 	if (conn_flush(&s->backend) < 0) {
-		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: lost the connection to the database server");
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
+			  "tandem: lost the connection to the database server");
 		return;
 	}
 	watch_backpressure(s, &s->client, &s->backend);

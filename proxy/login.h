@@ -17,8 +17,7 @@
  * success the login goes on to the backend (sess_backend_start, or
  * sess_change_user_backend); on failure the client gets 1045 and the
  * session closes. */
-void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data,
-		     size_t len);
+void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data, size_t len);
 /* A login (or COM_CHANGE_USER) failed for a reason the client controls:
  * wrong credentials, garbage, a timeout, TLS refused or broken. Counts
  * against the source in the failed-login throttle (throttle.h). */

@@ -13,10 +13,9 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: tandem -c FILE           run with the config in FILE\n"
-		"       tandem --check -c FILE   validate FILE and exit 0 (valid) or 1\n"
-		"       tandem --version\n");
+	fprintf(out, "usage: tandem -c FILE           run with the config in FILE\n"
+		     "       tandem --check -c FILE   validate FILE and exit 0 (valid) or 1\n"
+		     "       tandem --version\n");
 }
 
 int main(int argc, char **argv)

@@ -32,9 +32,9 @@
 /* A kept command is at most this long (a read worth re-running is short). */
 #define KEEP_MAX (64 * 1024)
 /* Markers of state tandem cannot carry to another server. */
-#define UNMOVABLE                                                                          \
-	(PROTO_FACTS_TEMP_TABLE | PROTO_FACTS_GET_LOCK | PROTO_FACTS_LOCK_TABLES |          \
-	 PROTO_FACTS_USER_VARS | PROTO_FACTS_SQL_PREPARE | PROTO_FACTS_UNTRACKED |          \
+#define UNMOVABLE                                                                  \
+	(PROTO_FACTS_TEMP_TABLE | PROTO_FACTS_GET_LOCK | PROTO_FACTS_LOCK_TABLES | \
+	 PROTO_FACTS_USER_VARS | PROTO_FACTS_SQL_PREPARE | PROTO_FACTS_UNTRACKED | \
 	 PROTO_FACTS_TRACKING_OFF | PROTO_FACTS_INCOMPLETE)
 
 void sess_migrate_free(struct session *s)
@@ -56,15 +56,15 @@ static bool rerunnable(const struct session *s)
 	const struct sess_migrate *mg = &s->mg;
 	if (!mg->cmd_kept || mg->cmd_len < 1 || proto_facts_in_trans(&s->sf.f))
 		return false;
-	static const unsigned risky = PROTO_SQL_LOCKING_READ | PROTO_SQL_INTO |
-				      PROTO_SQL_USER_VAR | PROTO_SQL_GET_LOCK |
-				      PROTO_SQL_MULTI | PROTO_SQL_PARTIAL | PROTO_SQL_LOAD_LOCAL |
-				      PROTO_SQL_TEMP_TABLE | PROTO_SQL_LOCK_TABLES |
-				      PROTO_SQL_PREPARE | PROTO_SQL_SESSION_TRACK;
+	static const unsigned risky =
+		PROTO_SQL_LOCKING_READ | PROTO_SQL_INTO | PROTO_SQL_USER_VAR | PROTO_SQL_GET_LOCK |
+		PROTO_SQL_MULTI | PROTO_SQL_PARTIAL | PROTO_SQL_LOAD_LOCAL | PROTO_SQL_TEMP_TABLE |
+		PROTO_SQL_LOCK_TABLES | PROTO_SQL_PREPARE | PROTO_SQL_SESSION_TRACK;
 	struct proto_sql_class c;
 	if (mg->cmd[0] == COM_QUERY) {
 		proto_sql_classify((const char *)mg->cmd + 1, mg->cmd_len - 1,
-				   (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, false, &c);
+				   (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, false,
+				   &c);
 	} else if (mg->cmd[0] == COM_STMT_EXECUTE && mg->cmd_len >= 5) {
 		uint32_t id;
 		proto_stmt_id_parse(mg->cmd, mg->cmd_len, &id);
@@ -211,9 +211,9 @@ static bool settle(struct session *s, const char *where)
 			mg->replay = true;
 		} else if (proto_facts_in_trans(&s->sf.f) || (s->flags & SESS_F_IN_TRANS)) {
 			mig_owe(s, MIG_P_ROLLED_BACK,
-			    "tandem: %s while a transaction was open; it was rolled back and can be "
-			    "retried",
-			    where);
+				"tandem: %s while a transaction was open; it was rolled back and can be "
+				"retried",
+				where);
 			proto_facts_status(&s->sf.f,
 					   (uint16_t)(s->sf.f.status & ~SERVER_STATUS_IN_TRANS));
 			s->flags &= ~(unsigned)SESS_F_IN_TRANS;
@@ -263,9 +263,9 @@ static bool settle(struct session *s, const char *where)
 					      "%sthe open cursor of prepared statement %u",
 					      n ? ", " : "", cursor);
 		mig_owe(s, MIG_P_STATE_LOST,
-		    "tandem: %s; session state that cannot move to another server was lost (%s); "
-		    "the session goes on with clean state",
-		    where, names);
+			"tandem: %s; session state that cannot move to another server was lost (%s); "
+			"the session goes on with clean state",
+			where, names);
 		/* the new server starts without any of it (re-preparing a
 		 * statement clears its cursor) */
 		s->sf.f.markers &= ~lost;

@@ -19,7 +19,7 @@
 #define REPLAY_PACKET_MAX (16u << 20)
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+#define FNV_PRIME  0x100000001b3ULL
 
 static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
 {
@@ -101,8 +101,8 @@ void sess_replay_command(struct session *s, const uint8_t *payload, size_t have,
 	if (r->broken)
 		return;
 	uint8_t cmd = payload[0];
-	bool keepable = have == len && len <= 64 * 1024 &&
-			(cmd == COM_QUERY || cmd == COM_STMT_EXECUTE);
+	bool keepable =
+		have == len && len <= 64 * 1024 && (cmd == COM_QUERY || cmd == COM_STMT_EXECUTE);
 	if (keepable && cmd == COM_QUERY) {
 		/* USE and SET inside a transaction change how what follows runs:
 		 * the restored session has their final effect, not the order.
@@ -256,15 +256,16 @@ void sess_replay_send(struct session *s)
 		uint8_t hdr[PROTO_HEADER_LEN];
 		proto_frame_build(hdr, e->len, 0);
 		if (e->client_stmt) {
-			const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, e->client_stmt);
+			const struct proto_facts_stmt *st =
+				proto_facts_stmt_find(&s->sf.f, e->client_stmt);
 			if (!st) {
 				r->mismatch = true; /* the statement could not be prepared again */
 				continue;
 			}
 			proto_stmt_id_patch(e->cmd, st->backend_id);
 			size_t tlen = 0;
-			uint8_t *typed = !st->bound ? sess_facts_exec_types(s, e->client_stmt, e->cmd,
-									    e->len, &tlen)
+			uint8_t *typed = !st->bound ? sess_facts_exec_types(s, e->client_stmt,
+									    e->cmd, e->len, &tlen)
 						    : NULL;
 			if (typed) {
 				proto_frame_build(hdr, (uint32_t)tlen, 0);
@@ -302,7 +303,7 @@ int sess_replay_read(struct session *s)
 			return 0;
 		struct proto_rt_event ev;
 		int rc = span < 0 || len == 0 ? PROTO_E_MALFORMED
-					       : proto_tracker_feed(&r->tr, p, len, len, &ev);
+					      : proto_tracker_feed(&r->tr, p, len, len, &ev);
 		if (rc < 0) {
 			sess_backend_wait(s, "malformed answer to a replayed statement");
 			return 0;
@@ -316,9 +317,10 @@ int sess_replay_read(struct session *s)
 			continue;
 		if (rc == RT_INFILE || r->sum != r->e[r->next].sum) {
 			r->mismatch = true;
-			log_info("session %llu: replayed statement %zu of %zu answered differently on "
-				 "the new primary",
-				 (unsigned long long)s->id, r->next + 1, n);
+			log_info(
+				"session %llu: replayed statement %zu of %zu answered differently on "
+				"the new primary",
+				(unsigned long long)s->id, r->next + 1, n);
 		}
 		r->next++;
 		while (r->next < n && r->e[r->next].client_stmt &&

@@ -36,10 +36,24 @@ enum mig_item_kind {
 /* Variables the server reports but a client cannot (or must not) set:
  * they are the server's own, or tandem's session tracking. */
 static const char *const unsettable[] = {
-	"last_gtid", "in_transaction", "warning_count", "error_count", "rand_seed1", "rand_seed2",
-	"session_track_system_variables", "session_track_schema", "session_track_state_change",
-	"session_track_transaction_info", "session_track_gtids", "timestamp", "last_insert_id",
-	"insert_id", "identity", "pseudo_thread_id", "gtid_seq_no", NULL,
+	"last_gtid",
+	"in_transaction",
+	"warning_count",
+	"error_count",
+	"rand_seed1",
+	"rand_seed2",
+	"session_track_system_variables",
+	"session_track_schema",
+	"session_track_state_change",
+	"session_track_transaction_info",
+	"session_track_gtids",
+	"timestamp",
+	"last_insert_id",
+	"insert_id",
+	"identity",
+	"pseudo_thread_id",
+	"gtid_seq_no",
+	NULL,
 };
 
 static const struct cfg_limits *limits(const struct session *s)
@@ -149,7 +163,8 @@ static void queue_restore(struct session *s)
 	for (int pass = 0; pass < 3; pass++) {
 		for (size_t i = 0; i < f->nvars; i++) {
 			const struct proto_facts_var *v = &f->vars[i];
-			if (var_order(v) == pass && settable(v) && add_item(mg, MI_SET, (uint32_t)i))
+			if (var_order(v) == pass && settable(v) &&
+			    add_item(mg, MI_SET, (uint32_t)i))
 				send_set(s, v);
 		}
 	}
@@ -160,9 +175,9 @@ static void queue_restore(struct session *s)
 			continue;
 		if (!st->sql) {
 			mig_owe(s, MIG_P_STATE_LOST,
-			    "tandem: the session moved to another server; prepared statement %u "
-			    "could not be prepared again (its text was too large to keep)",
-			    st->client_id);
+				"tandem: the session moved to another server; prepared statement %u "
+				"could not be prepared again (its text was too large to keep)",
+				st->client_id);
 			continue;
 		}
 		if (add_item(mg, MI_PREPARE, st->client_id))
@@ -175,8 +190,10 @@ static void queue_restore(struct session *s)
 static void start_item(struct session *s)
 {
 	struct sess_migrate *mg = &s->mg;
-	static const uint8_t cmds[] = {[MI_INIT_DB] = COM_INIT_DB, [MI_SET] = COM_QUERY,
-				       [MI_PREPARE] = COM_STMT_PREPARE, [MI_MARKER] = COM_QUERY,
+	static const uint8_t cmds[] = {[MI_INIT_DB] = COM_INIT_DB,
+				       [MI_SET] = COM_QUERY,
+				       [MI_PREPARE] = COM_STMT_PREPARE,
+				       [MI_MARKER] = COM_QUERY,
 				       [MI_ROLLBACK] = COM_QUERY};
 	uint8_t cmd = cmds[mg->items[mg->next_item].kind];
 	proto_tracker_init(&mg->rtr, s->backend_caps);
@@ -230,9 +247,9 @@ static void item_refused(struct session *s, const struct mig_item *it,
 		 (unsigned long long)s->id, what, s->backend_addr, e->code, (int)e->message.len,
 		 e->message.p);
 	mig_owe(s, MIG_P_STATE_LOST,
-	    "tandem: the session moved to another server after a failover and %s could not be "
-	    "restored there (error %u)",
-	    what, e->code);
+		"tandem: the session moved to another server after a failover and %s could not be "
+		"restored there (error %u)",
+		what, e->code);
 }
 
 static void finish_move(struct session *s);
@@ -250,7 +267,7 @@ static bool read_items(struct session *s)
 			return false;
 		struct proto_rt_event ev;
 		int rc = span < 0 || len == 0 ? PROTO_E_MALFORMED
-					       : proto_tracker_feed(&mg->rtr, p, len, len, &ev);
+					      : proto_tracker_feed(&mg->rtr, p, len, len, &ev);
 		if (rc < 0) {
 			log_warn("session %llu: %s answered a restore statement with a malformed "
 				 "packet",
@@ -324,7 +341,8 @@ void sess_restore_read(struct session *s)
 					send_command(s, COM_QUERY, "ROLLBACK", 8);
 					start_item(s);
 					if (conn_flush(&s->backend) < 0) {
-						sess_backend_wait(s, "cannot roll back a failed replay");
+						sess_backend_wait(
+							s, "cannot roll back a failed replay");
 						return;
 					}
 				}
@@ -350,9 +368,10 @@ static void rerun(struct session *s)
 			uint8_t buf[300];
 			struct proto_wr w;
 			proto_wr_init(&w, buf, sizeof(buf));
-			proto_err_build(&w, 1, ER_UNKNOWN_STMT_HANDLER, "HY000",
-					"tandem: the prepared statement could not be restored after a "
-					"failover");
+			proto_err_build(
+				&w, 1, ER_UNKNOWN_STMT_HANDLER, "HY000",
+				"tandem: the prepared statement could not be restored after a "
+				"failover");
 			mg->inflight = MIG_NONE;
 			sess_send_client(s, buf, w.len);
 			sess_set_state(s, SESS_IDLE);
@@ -366,9 +385,9 @@ static void rerun(struct session *s)
 	size_t typed_len = 0;
 	const struct proto_facts_stmt *st =
 		client_id ? proto_facts_stmt_find(&s->sf.f, client_id) : NULL;
-	uint8_t *typed = st && !st->bound
-				 ? sess_facts_exec_types(s, client_id, mg->cmd, mg->cmd_len, &typed_len)
-				 : NULL;
+	uint8_t *typed = st && !st->bound ? sess_facts_exec_types(s, client_id, mg->cmd,
+								  mg->cmd_len, &typed_len)
+					  : NULL;
 	const uint8_t *wire = typed ? typed : mg->cmd;
 	size_t wire_len = typed ? typed_len : mg->cmd_len;
 	uint8_t hdr[PROTO_HEADER_LEN];
@@ -399,16 +418,17 @@ static void replay_given_up(struct session *s)
 		uint8_t buf[300];
 		struct proto_wr w;
 		proto_wr_init(&w, buf, sizeof(buf));
-		proto_err_build(&w, 1, TANDEM_ER_FAILOVER_ROLLED_BACK, "40001",
-				"tandem: the transaction was replayed on the new primary after a failover "
-				"and came out different; it was rolled back and can be retried");
+		proto_err_build(
+			&w, 1, TANDEM_ER_FAILOVER_ROLLED_BACK, "40001",
+			"tandem: the transaction was replayed on the new primary after a failover "
+			"and came out different; it was rolled back and can be retried");
 		sess_send_client(s, buf, w.len);
 		stat_add(&s->wt->stats->failover_errors, 1);
 		mg->inflight = MIG_NONE;
 	} else {
 		mig_owe(s, MIG_P_ROLLED_BACK,
-		    "tandem: the transaction was replayed on the new primary after a failover and "
-		    "came out different; it was rolled back and can be retried");
+			"tandem: the transaction was replayed on the new primary after a failover and "
+			"came out different; it was rolled back and can be retried");
 	}
 	sess_replay_clear(s);
 	proto_facts_status(&s->sf.f, (uint16_t)(s->sf.f.status & ~SERVER_STATUS_IN_TRANS));
@@ -428,8 +448,8 @@ static void finish_move(struct session *s)
 	else if (s->rp.n && proto_facts_in_trans(&s->sf.f))
 		stat_add(&s->wt->stats->transactions_replayed, 1);
 	stat_add(&s->wt->stats->sessions_moved, 1);
-	log_info("session %llu (tenant %s): moved to %s in %lld ms%s%s",
-		 (unsigned long long)s->id, s->wt->name, s->backend_addr,
+	log_info("session %llu (tenant %s): moved to %s in %lld ms%s%s", (unsigned long long)s->id,
+		 s->wt->name, s->backend_addr,
 		 (long long)((clock_mono_us() - mg->started_us) / 1000),
 		 mg->inflight == MIG_RERUN     ? "; running its read again"
 		 : mg->inflight == MIG_RESOLVE ? "; resolving its commit"

@@ -27,7 +27,8 @@ int sdn_send(const char *state)
 	size_t len = strlen(path);
 	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sun.sun_path)) {
 		if (!warned)
-			log_warn("NOTIFY_SOCKET is not a usable socket path; not notifying systemd");
+			log_warn(
+				"NOTIFY_SOCKET is not a usable socket path; not notifying systemd");
 		warned = true;
 		return -1;
 	}
@@ -58,6 +59,7 @@ int sdn_reloading(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	char msg[96];
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+		 (unsigned long long)ts.tv_sec * 1000000ULL +
+			 (unsigned long long)ts.tv_nsec / 1000);
 	return sdn_send(msg);
 }

@@ -59,11 +59,11 @@ const char *sess_state_name(enum sess_state st)
  * reachable from everywhere and are not listed. */
 /* A move (migrate.h) leaves an attached state for BACKEND_CONNECT or
  * BACKEND_WAIT; a move that gives up ends IDLE with SESS_F_BACKEND_GONE. */
-#define MOVE (T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT))
+#define MOVE    (T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT))
 #define GIVE_UP T(SESS_IDLE)
 static const unsigned allowed[SESS_NSTATES] = {
-	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_TLS) | T(SESS_CLIENT_AUTH) | T(SESS_BACKEND_CONNECT) |
-				  T(SESS_BACKEND_WAIT),
+	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_TLS) | T(SESS_CLIENT_AUTH) |
+				  T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT),
 	[SESS_CLIENT_TLS] = T(SESS_CLIENT_HANDSHAKE),
 	[SESS_CLIENT_AUTH] = T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT),
 	[SESS_BACKEND_WAIT] = T(SESS_BACKEND_CONNECT) | GIVE_UP,
@@ -93,8 +93,8 @@ void sess_set_state(struct session *s, enum sess_state to)
 	bool ok = to == SESS_CLOSED || (to == SESS_CLOSING && from != SESS_CLOSED) ||
 		  (allowed[from] & (1u << to));
 	if (!ok) {
-		log_error("session %llu: illegal transition %s -> %s",
-			  (unsigned long long)s->id, sess_state_name(from), sess_state_name(to));
+		log_error("session %llu: illegal transition %s -> %s", (unsigned long long)s->id,
+			  sess_state_name(from), sess_state_name(to));
 		sess_close(s, "internal state error");
 		return;
 	}
@@ -217,9 +217,10 @@ static void client_on_event(struct conn *c, enum conn_event ev, void *arg)
 		stat_add(&s->wt->stats->client_errors, 1);
 		if (ev != CONN_EOF)
 			sess_login_failed(s);
-		log_info("session %llu: TLS handshake with %s failed: %s", (unsigned long long)s->id,
-			 s->peer_text, ev == CONN_EOF ? "the client closed the connection"
-						     : conn_tls_error(&s->client));
+		log_info("session %llu: TLS handshake with %s failed: %s",
+			 (unsigned long long)s->id, s->peer_text,
+			 ev == CONN_EOF ? "the client closed the connection"
+					: conn_tls_error(&s->client));
 		sess_close(s, "client TLS handshake failed");
 		return;
 	}
@@ -281,11 +282,13 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 					   (const struct sockaddr *)&s->backend_sa);
 		if (s->flags & SESS_F_BACKEND_GONE)
 			return;
-		sess_backend_lost(s, ev == CONN_EOF ? "closed the connection" : "reset the connection");
+		sess_backend_lost(s, ev == CONN_EOF ? "closed the connection"
+						    : "reset the connection");
 		return;
 	case SESS_RESTORE: {
 		char why[200];
-		snprintf(why, sizeof(why), "the database server %s %s while the session was restored",
+		snprintf(why, sizeof(why),
+			 "the database server %s %s while the session was restored",
 			 s->backend_addr, what);
 		sess_backend_wait(s, why);
 		return;
@@ -313,7 +316,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		stat_add(&s->wt->stats->client_errors, 1);
 		sess_login_failed(s);
 		log_info("session %llu: %s did not finish its TLS handshake within %d ms; closing",
-			 (unsigned long long)s->id, s->peer_text, s->wt->snap->limits.auth_timeout_ms);
+			 (unsigned long long)s->id, s->peer_text,
+			 s->wt->snap->limits.auth_timeout_ms);
 		sess_close(s, "TLS handshake timed out");
 		break;
 	case SESS_CLIENT_HANDSHAKE:
@@ -322,7 +326,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		stat_add(&s->wt->stats->client_errors, 1);
 		sess_login_failed(s);
 		log_info("session %llu: %s did not finish logging in within %d ms",
-			 (unsigned long long)s->id, s->peer_text, s->wt->snap->limits.auth_timeout_ms);
+			 (unsigned long long)s->id, s->peer_text,
+			 s->wt->snap->limits.auth_timeout_ms);
 		/* A client stalled half-way through a packet expects the answer
 		 * to follow that packet: its library drops an ERR out of order. */
 		uint8_t hdr[PROTO_HEADER_LEN];
@@ -341,10 +346,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
 			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
 					   (const struct sockaddr *)&s->backend_sa);
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: the database server %s for tenant '%s' did not answer within %d ms",
-			  s->backend_addr, s->wt->name,
-			  s->wt->snap->limits.connect_timeout_ms);
+		sess_fail(
+			s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			"tandem: the database server %s for tenant '%s' did not answer within %d ms",
+			s->backend_addr, s->wt->name, s->wt->snap->limits.connect_timeout_ms);
 		break;
 	case SESS_BACKEND_WAIT:
 		stat_add(&s->wt->stats->backend_errors, 1);
@@ -515,8 +520,8 @@ void sess_backend_wait(struct session *s, const char *why)
 	}
 	snprintf(s->why, sizeof(s->why), "%s", why);
 	if (s->state != SESS_BACKEND_WAIT) {
-		log_debug("session %llu: waiting for a usable primary: %s", (unsigned long long)s->id,
-			  why);
+		log_debug("session %llu: waiting for a usable primary: %s",
+			  (unsigned long long)s->id, why);
 		sess_set_state(s, SESS_BACKEND_WAIT);
 	}
 	sess_timer_set(s, (int)((left + 999) / 1000));

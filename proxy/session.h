@@ -48,23 +48,23 @@ struct hc_gate;
 enum sess_state {
 	SESS_CLIENT_HANDSHAKE, /* greeting sent; waiting for SSLRequest / HandshakeResponse41 */
 	SESS_CLIENT_TLS,       /* SSLRequest read; TLS handshake with the client running */
-	SESS_CLIENT_AUTH,      /* auth switch / AuthMoreData sent; waiting for the client's auth data */
-	SESS_BACKEND_WAIT,     /* no usable primary right now (failover, switchover, refused
+	SESS_CLIENT_AUTH,  /* auth switch / AuthMoreData sent; waiting for the client's auth data */
+	SESS_BACKEND_WAIT, /* no usable primary right now (failover, switchover, refused
 				* connect): waiting for the next topology, until backend_deadline_us */
-	SESS_BACKEND_CONNECT,  /* TCP connect to the primary in progress */
-	SESS_BACKEND_HANDSHAKE,/* waiting for the backend's greeting */
-	SESS_BACKEND_TLS,      /* SSLRequest sent; TLS handshake with the backend running */
-	SESS_BACKEND_AUTH,     /* login sent; waiting for OK / ERR / auth switch */
-	SESS_IDLE,             /* waiting for the client's next command */
+	SESS_BACKEND_CONNECT,   /* TCP connect to the primary in progress */
+	SESS_BACKEND_HANDSHAKE, /* waiting for the backend's greeting */
+	SESS_BACKEND_TLS,       /* SSLRequest sent; TLS handshake with the backend running */
+	SESS_BACKEND_AUTH,      /* login sent; waiting for OK / ERR / auth switch */
+	SESS_IDLE,              /* waiting for the client's next command */
 	SESS_CHANGE_USER_AUTH, /* COM_CHANGE_USER read; waiting for more of the client's auth data */
 	SESS_CHANGE_USER_BACKEND, /* COM_CHANGE_USER sent to the backend; waiting for OK / ERR */
-	SESS_COMMAND,          /* streaming a large client command to the backend */
-	SESS_RESULT,           /* waiting for / forwarding the backend's response */
-	SESS_LOCAL_INFILE,     /* forwarding the client's LOCAL INFILE data */
-	SESS_RESTORE,          /* moved to a new backend: waiting for the answers to tandem's
+	SESS_COMMAND,             /* streaming a large client command to the backend */
+	SESS_RESULT,              /* waiting for / forwarding the backend's response */
+	SESS_LOCAL_INFILE,        /* forwarding the client's LOCAL INFILE data */
+	SESS_RESTORE,             /* moved to a new backend: waiting for the answers to tandem's
 				* restore statements (tracking, schema, variables, re-prepares) */
-	SESS_CLOSING,          /* last bytes (an ERR) flushing to the client */
-	SESS_CLOSED,           /* queued for the reaper; nothing may touch it */
+	SESS_CLOSING,             /* last bytes (an ERR) flushing to the client */
+	SESS_CLOSED,              /* queued for the reaper; nothing may touch it */
 	SESS_NSTATES
 };
 
@@ -74,18 +74,18 @@ const char *sess_state_name(enum sess_state st);
  * SESS_CHANGE_USER_AUTH): what tandem asked for last. */
 enum sess_auth_step {
 	SESS_AUTH_NATIVE_SWITCH, /* auth switch to mysql_native_password sent: 20-byte reply next */
-	SESS_AUTH_SHA2_SWITCH,   /* auth switch to caching_sha2 sent: fast reply (or password) next */
-	SESS_AUTH_SHA2_FULL,     /* caching_sha2 0x04 sent: password (TLS), key request or RSA blob next */
-	SESS_AUTH_SHA2_RSA,      /* public key sent: RSA blob next */
+	SESS_AUTH_SHA2_SWITCH, /* auth switch to caching_sha2 sent: fast reply (or password) next */
+	SESS_AUTH_SHA2_FULL, /* caching_sha2 0x04 sent: password (TLS), key request or RSA blob next */
+	SESS_AUTH_SHA2_RSA, /* public key sent: RSA blob next */
 };
 
 /* Conditions that can hold in any state. */
 enum sess_flag {
-	SESS_F_IN_TRANS = 1 << 0,      /* last status had SERVER_STATUS_IN_TRANS */
-	SESS_F_AUTOCOMMIT = 1 << 1,    /* last status had SERVER_STATUS_AUTOCOMMIT */
-	SESS_F_DRAINING = 1 << 2,      /* close when next idle (shutdown / tenant removed) */
-	SESS_F_COUNTED = 1 << 3,       /* counted in the tenant's open sessions */
-	SESS_F_BACKEND_GONE = 1 << 4,  /* idle, but its backend is closed or no longer the
+	SESS_F_IN_TRANS = 1 << 0,     /* last status had SERVER_STATUS_IN_TRANS */
+	SESS_F_AUTOCOMMIT = 1 << 1,   /* last status had SERVER_STATUS_AUTOCOMMIT */
+	SESS_F_DRAINING = 1 << 2,     /* close when next idle (shutdown / tenant removed) */
+	SESS_F_COUNTED = 1 << 3,      /* counted in the tenant's open sessions */
+	SESS_F_BACKEND_GONE = 1 << 4, /* idle, but its backend is closed or no longer the
 					* primary: the next command gets an ERR (code in
 					* gone_code, text in why) and the session closes */
 };
@@ -93,7 +93,7 @@ enum sess_flag {
 struct session {
 	enum sess_state state;
 	unsigned flags;
-	uint64_t id;                 /* unique in the process, for logs */
+	uint64_t id; /* unique in the process, for logs */
 	struct worker *w;
 	struct wtenant *wt;          /* the tenant whose port accepted it */
 	struct session *prev, *next; /* worker's session list */
@@ -101,21 +101,21 @@ struct session {
 
 	struct conn client;
 	struct conn backend;
-	struct event timer;          /* auth timeout, connect timeout, idle timeout, close linger */
+	struct event timer; /* auth timeout, connect timeout, idle timeout, close linger */
 
 	struct sockaddr_storage peer;
-	char peer_text[64];          /* "ip:port" of the client, for logs */
+	char peer_text[64]; /* "ip:port" of the client, for logs */
 
 	/* connection phase */
 	uint8_t scramble[PROTO_SCRAMBLE_LEN]; /* what tandem sent the client */
-	uint64_t client_caps;        /* negotiated with the client */
-	uint64_t backend_caps;       /* negotiated with the backend */
-	uint8_t client_seq;          /* next sequence id towards the client in the auth phase */
-	uint8_t backend_seq;         /* next sequence id towards the backend in the auth phase */
-	uint16_t charset;            /* collation id: 1 byte at login, 2 in COM_CHANGE_USER */
+	uint64_t client_caps;                 /* negotiated with the client */
+	uint64_t backend_caps;                /* negotiated with the backend */
+	uint8_t client_seq;  /* next sequence id towards the client in the auth phase */
+	uint8_t backend_seq; /* next sequence id towards the backend in the auth phase */
+	uint16_t charset;    /* collation id: 1 byte at login, 2 in COM_CHANGE_USER */
 	char user[81];
 	char db[65];
-	char *attrs;                 /* client's connect attributes, raw, to pass on */
+	char *attrs; /* client's connect attributes, raw, to pass on */
 	size_t attrs_len;
 	bool have_stage1;            /* stage1 is known (from a native login) */
 	bool sha2_fast_auth;         /* client logged in with caching_sha2 fast auth */
@@ -125,10 +125,11 @@ struct session {
 	struct evp_pkey_st *rsa_key; /* reference to the RSA key whose public half the client got */
 	char backend_addr[CFG_ADDR_TEXT]; /* member connected to, for logs */
 	char backend_host[CFG_ADDR_TEXT]; /* its host, for TLS identity checks */
-	uint8_t backend_scramble[PROTO_SCRAMBLE_LEN]; /* latest from the backend (greeting / switch) */
-	char backend_plugin[64];     /* plugin the backend asked for last ("" = native) */
-	uint64_t backend_server_caps;/* what the backend's greeting offered */
-	bool backend_key_requested;  /* caching_sha2: tandem asked the backend for its RSA key */
+	uint8_t backend_scramble
+		[PROTO_SCRAMBLE_LEN]; /* latest from the backend (greeting / switch) */
+	char backend_plugin[64];      /* plugin the backend asked for last ("" = native) */
+	uint64_t backend_server_caps; /* what the backend's greeting offered */
+	bool backend_key_requested;   /* caching_sha2: tandem asked the backend for its RSA key */
 	struct sockaddr_storage backend_sa;
 	socklen_t backend_salen;
 	struct hc_gate *gate;        /* reference while counted in at a member (worker.c) */
@@ -141,21 +142,21 @@ struct session {
 	uint16_t gone_code;          /* SESS_F_BACKEND_GONE: the error code to send */
 
 	/* command phase */
-	struct proto_framer cfr;     /* client -> backend framing */
-	struct proto_framer bfr;     /* backend -> client framing */
-	struct proto_tracker tr;     /* response tracker */
-	uint64_t cmd_left;           /* payload bytes of the current client frame still to stream */
-	uint64_t resp_left;          /* bytes of the current backend frame still to pass through */
-	bool infile_last;            /* the frame being streamed is the empty end-of-file one */
-	bool cmd_expects_result;     /* the command being sent has a response */
-	bool result_done;            /* the tracker saw the last packet; its bytes may still stream */
-	uint16_t status;             /* last server status flags */
+	struct proto_framer cfr; /* client -> backend framing */
+	struct proto_framer bfr; /* backend -> client framing */
+	struct proto_tracker tr; /* response tracker */
+	uint64_t cmd_left;       /* payload bytes of the current client frame still to stream */
+	uint64_t resp_left;      /* bytes of the current backend frame still to pass through */
+	bool infile_last;        /* the frame being streamed is the empty end-of-file one */
+	bool cmd_expects_result; /* the command being sent has a response */
+	bool result_done;        /* the tracker saw the last packet; its bytes may still stream */
+	uint16_t status;         /* last server status flags */
 	int64_t cmd_started_us;
 
-	struct sess_facts sf;        /* server-side state, from the stream (session_facts.h) */
-	struct sess_migrate mg;      /* moving to a new backend connection (migrate.h) */
-	struct sess_guard cg;        /* commit markers (commit_guard.h) */
-	struct sess_replay rp;       /* the open transaction, for replay (replay.h) */
+	struct sess_facts sf;   /* server-side state, from the stream (session_facts.h) */
+	struct sess_migrate mg; /* moving to a new backend connection (migrate.h) */
+	struct sess_guard cg;   /* commit markers (commit_guard.h) */
+	struct sess_replay rp;  /* the open transaction, for replay (replay.h) */
 };
 
 /* Create a session for an accepted socket and send the greeting. Returns

@@ -15,8 +15,8 @@
  * MariaDB clients exchange extended capabilities; tandem offers none yet.
  * Not offered: COMPRESS, SSL (unless the tenant has TLS), QUERY_ATTRIBUTES,
  * OPTIONAL_RESULTSET_METADATA, MULTI_FACTOR_AUTH, ZSTD. */
-#define SESS_CAPS_BASE                                                                    \
-	(CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | CLIENT_NO_SCHEMA | \
+#define SESS_CAPS_BASE                                                                       \
+	(CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | CLIENT_NO_SCHEMA |  \
 	 CLIENT_ODBC | CLIENT_IGNORE_SPACE | CLIENT_PROTOCOL_41 | CLIENT_INTERACTIVE |       \
 	 CLIENT_IGNORE_SIGPIPE | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION |            \
 	 CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |          \
@@ -34,8 +34,8 @@ static inline uint64_t sess_caps_offered(const struct cfg_tenant *t)
 }
 
 /* Flags whose value must be the same on both legs. */
-#define SESS_CAPS_SHAPE                                                            \
-	(CLIENT_DEPRECATE_EOF | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |    \
+#define SESS_CAPS_SHAPE                                                          \
+	(CLIENT_DEPRECATE_EOF | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS | \
 	 CLIENT_PROTOCOL_41 | CLIENT_LOCAL_FILES | CLIENT_MULTI_STATEMENTS)
 
 /* Asked of every backend that offers them, whatever the client did.

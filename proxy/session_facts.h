@@ -27,26 +27,26 @@ struct session;
 
 struct sess_facts {
 	struct proto_facts f;
-	uint8_t setup_pending;          /* responses to tandem's own statements the backend still owes */
-	bool setup_refused_logged;      /* the backend refused tracking once; said so in the log */
+	uint8_t setup_pending;     /* responses to tandem's own statements the backend still owes */
+	bool setup_refused_logged; /* the backend refused tracking once; said so in the log */
 
 	/* the command in flight */
 	struct proto_sql_class cmd_class; /* of its COM_QUERY text, or its prepared statement's */
-	unsigned stmt_flags;            /* SQL flags of the statement a COM_STMT_* names */
-	char *pending_text;             /* COM_STMT_PREPARE SQL / COM_INIT_DB schema, until answered */
+	unsigned stmt_flags;              /* SQL flags of the statement a COM_STMT_* names */
+	char *pending_text; /* COM_STMT_PREPARE SQL / COM_INIT_DB schema, until answered */
 	size_t pending_len;
-	bool pending_known;             /* pending_text holds the whole text */
-	char collate[65];               /* its SET NAMES ... COLLATE name; "" none */
-	bool cmd_failed;                /* its response began with an ERR */
-	unsigned infile_left;           /* LOCAL INFILE requests it may still make */
-	bool discard;                   /* the rest of its response is dropped (refused file request) */
-	uint32_t exec_types_for;        /* client id of a COM_STMT_EXECUTE that must carry the
+	bool pending_known;      /* pending_text holds the whole text */
+	char collate[65];        /* its SET NAMES ... COLLATE name; "" none */
+	bool cmd_failed;         /* its response began with an ERR */
+	unsigned infile_left;    /* LOCAL INFILE requests it may still make */
+	bool discard;            /* the rest of its response is dropped (refused file request) */
+	uint32_t exec_types_for; /* client id of a COM_STMT_EXECUTE that must carry the
 					 * statement's parameter types (the backend lost them in a
 					 * move); 0: none */
 
 	/* a command tandem answers itself, streamed off when it is large */
-	bool cmd_discard;               /* the client command being streamed is dropped */
-	uint16_t reply_code;            /* ERR to send once it is gone; 0: none (no response) */
+	bool cmd_discard;    /* the client command being streamed is dropped */
+	uint16_t reply_code; /* ERR to send once it is gone; 0: none (no response) */
 	char reply_state[6];
 	char reply_msg[160];
 };
@@ -103,8 +103,8 @@ void sess_facts_command(struct session *s, const uint8_t *payload, size_t have, 
  * the backend's (COM_STMT_CLOSE also forgets it). 0: forward it. -1: do
  * not; answer with *code and msg, or, when *code is 0, drop it silently
  * (a command without a response). */
-int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_t *code,
-		       char *msg, size_t msglen);
+int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_t *code, char *msg,
+		       size_t msglen);
 /* A COM_STMT_EXECUTE (payload of len bytes, backend id already in place)
  * of a statement whose types the backend does not hold: a new payload with
  * the kept types in it (malloc'd; *newlen its length), or NULL (memory). */

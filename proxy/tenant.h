@@ -32,28 +32,28 @@ static inline uint64_t stat_get(const stat_t *c)
 }
 
 struct tenant_counters {
-	stat_t sessions_accepted;   /* sessions that reached the greeting */
-	stat_t sessions_refused;    /* refused at accept: allowlist */
-	stat_t sessions_rejected;   /* refused at accept: connection limits */
-	stat_t auth_failures;       /* wrong user or password */
-	stat_t auth_throttled;      /* refused at accept: source blocked by failed logins */
-	stat_t backend_errors;      /* backend unreachable or refused the login */
-	stat_t sessions_open;       /* gauge: open now, on this worker (+/-) */
-	stat_t queries;             /* commands forwarded */
+	stat_t sessions_accepted; /* sessions that reached the greeting */
+	stat_t sessions_refused;  /* refused at accept: allowlist */
+	stat_t sessions_rejected; /* refused at accept: connection limits */
+	stat_t auth_failures;     /* wrong user or password */
+	stat_t auth_throttled;    /* refused at accept: source blocked by failed logins */
+	stat_t backend_errors;    /* backend unreachable or refused the login */
+	stat_t sessions_open;     /* gauge: open now, on this worker (+/-) */
+	stat_t queries;           /* commands forwarded */
 	stat_t bytes_from_clients;
 	stat_t bytes_to_clients;
-	stat_t client_errors;       /* sessions closed for bad input or timeouts */
-	stat_t failover_closed;     /* sessions closed because their primary moved */
-	stat_t sessions_moved;      /* sessions moved to a new backend connection */
-	stat_t reads_rerun;         /* interrupted reads run again after a move */
-	stat_t failover_errors;     /* errors sent because a move lost a command or state */
+	stat_t client_errors;         /* sessions closed for bad input or timeouts */
+	stat_t failover_closed;       /* sessions closed because their primary moved */
+	stat_t sessions_moved;        /* sessions moved to a new backend connection */
+	stat_t reads_rerun;           /* interrupted reads run again after a move */
+	stat_t failover_errors;       /* errors sent because a move lost a command or state */
 	stat_t transactions_replayed; /* open transactions rebuilt on a new backend */
 } __attribute__((aligned(64)));
 
 struct tenant_rt {
 	atomic_int refs;
 	char name[128];
-	atomic_uint open;           /* sessions open on all workers (max_connections) */
+	atomic_uint open; /* sessions open on all workers (max_connections) */
 	int nworkers;
 	struct tenant_counters *per_worker; /* nworkers entries */
 };

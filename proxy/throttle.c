@@ -15,20 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define THR_TENANT_MAX 64   /* tenant names are at most CFG_NAME_MAX (63) bytes */
+#define THR_TENANT_MAX  64 /* tenant names are at most CFG_NAME_MAX (63) bytes */
 #define THR_MIN_BUCKETS 256
 #define THR_MAX_BUCKETS (1u << 20)
 
 struct thr_entry {
-	struct thr_entry *hnext;        /* bucket chain */
-	struct thr_entry *prev, *next;  /* in its list, most recently failed first */
+	struct thr_entry *hnext;       /* bucket chain */
+	struct thr_entry *prev, *next; /* in its list, most recently failed first */
 	uint64_t hash;
-	int family;                     /* AF_INET or AF_INET6 */
-	uint8_t addr[16];               /* 4 or 16 bytes used */
+	int family;       /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* 4 or 16 bytes used */
 	char tenant[THR_TENANT_MAX];
-	unsigned failures;              /* in the window that began at window_start_us */
+	unsigned failures; /* in the window that began at window_start_us */
 	int64_t window_start_us;
-	int64_t blocked_until_us;       /* 0: not blocked (on the counting list) */
+	int64_t blocked_until_us; /* 0: not blocked (on the counting list) */
 };
 
 struct thr_list {
@@ -38,8 +38,8 @@ struct thr_list {
 struct throttle {
 	pthread_mutex_t mu;
 	struct thr_entry **buckets;
-	size_t nbuckets;                /* a power of two */
-	atomic_size_t n;                /* entries; read without the lock as a hint */
+	size_t nbuckets; /* a power of two */
+	atomic_size_t n; /* entries; read without the lock as a hint */
 	struct thr_list counting;
 	struct thr_list blocked;
 };

@@ -37,10 +37,10 @@ struct throttle;
 /* The knobs, read from the current config snapshot at every call (a reload
  * applies to the next call). max_failures 0 turns the throttle off. */
 struct throttle_limits {
-	unsigned max_failures;   /* failed logins that block an address */
-	int64_t window_us;       /* ...counted within this window */
-	int64_t block_us;        /* how long a block lasts */
-	size_t max_sources;      /* entries the table may hold */
+	unsigned max_failures; /* failed logins that block an address */
+	int64_t window_us;     /* ...counted within this window */
+	int64_t block_us;      /* how long a block lasts */
+	size_t max_sources;    /* entries the table may hold */
 };
 
 static inline struct throttle_limits throttle_limits_of(const struct cfg_limits *c)

@@ -95,8 +95,8 @@ static bool refuse_if_blocked(struct wtenant *t, int fd, const struct sockaddr *
 	return true;
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
 {
 	struct wtenant *t = arg;
 	struct worker *w = t->w;
@@ -122,7 +122,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	if (refuse_if_blocked(t, fd, sa))
 		return;
 	unsigned tenant_open = atomic_fetch_add_explicit(&t->rt->open, 1, memory_order_relaxed);
-	unsigned all_open = atomic_fetch_add_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
+	unsigned all_open =
+		atomic_fetch_add_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
 	unsigned tenant_max = t->cfg->max_connections;
 	unsigned global_max = t->snap->limits.max_connections;
 	if ((tenant_max && tenant_open >= tenant_max) || (global_max && all_open >= global_max)) {
@@ -156,9 +157,10 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 		 * line per episode; the first accept after it logs the end. */
 		if (t->backoffs++ == 0) {
 			t->backoff_since_us = clock_mono_us();
-			log_warn("tenant %s: accept failed (%s); pausing accepts, retrying every %d ms "
-				 "until a descriptor is free",
-				 t->name, strerror(err), ACCEPT_BACKOFF_MS);
+			log_warn(
+				"tenant %s: accept failed (%s); pausing accepts, retrying every %d ms "
+				"until a descriptor is free",
+				t->name, strerror(err), ACCEPT_BACKOFF_MS);
 		}
 		evconnlistener_disable(l);
 		struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
@@ -170,8 +172,8 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 
 static int listen_on(struct wtenant *t, int fd)
 {
-	struct evconnlistener *l = evconnlistener_new(t->w->base, on_accept, t,
-		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	struct evconnlistener *l = evconnlistener_new(
+		t->w->base, on_accept, t, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (!l) {
 		close(fd);
 		return -1;
@@ -191,7 +193,8 @@ static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 	for (struct session *s = t->w->sessions; s; s = s->next)
 		if (s->wt == t)
 			sess_fail(s, ER_CONNECTION_KILLED, "70100",
-				  "tandem: tenant '%s' was removed from the configuration", t->name);
+				  "tandem: tenant '%s' was removed from the configuration",
+				  t->name);
 }
 
 static void remove_tenant(struct worker *w, struct wtenant *t)
@@ -206,8 +209,8 @@ static void remove_tenant(struct worker *w, struct wtenant *t)
 		return;
 	}
 	for (struct session *s = w->sessions; s; s = s->next)
-		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE || s->state == SESS_CLIENT_TLS ||
-				  s->state == SESS_CLIENT_AUTH))
+		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE ||
+				   s->state == SESS_CLIENT_TLS || s->state == SESS_CLIENT_AUTH))
 			sess_close(s, "tenant removed during login");
 	int ms = t->snap->limits.drain_timeout_ms;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -337,8 +340,8 @@ enum worker_pick worker_backend_pick(struct worker *w, struct session *s,
 		return WORKER_PICK_FAIL;
 	}
 	if (!hc_gate_enter(topo->gate, (size_t)topo->primary)) {
-		snprintf(why, whylen, "%s", topo->note[0] ? topo->note
-							  : "the primary is not taking new sessions");
+		snprintf(why, whylen, "%s",
+			 topo->note[0] ? topo->note : "the primary is not taking new sessions");
 		return WORKER_PICK_WAIT;
 	}
 	worker_backend_release(s);

@@ -29,67 +29,67 @@ struct evconnlistener;
 struct wtenant {
 	char name[128];
 	struct worker *w;
-	struct cfg *snap;                /* reference: cfg points into it */
-	const struct cfg_tenant *cfg;    /* current settings (new logins use these) */
-	struct tenant_rt *rt;            /* reference: counters, open-session count */
-	struct tenant_counters *stats;   /* rt->per_worker[worker id] */
-	struct evconnlistener *lst;      /* NULL when not listening (removed) */
+	struct cfg *snap;              /* reference: cfg points into it */
+	const struct cfg_tenant *cfg;  /* current settings (new logins use these) */
+	struct tenant_rt *rt;          /* reference: counters, open-session count */
+	struct tenant_counters *stats; /* rt->per_worker[worker id] */
+	struct evconnlistener *lst;    /* NULL when not listening (removed) */
 	struct wtenant *next;
-	unsigned nsessions;              /* sessions of this tenant on this worker */
+	unsigned nsessions; /* sessions of this tenant on this worker */
 	bool removed;
-	struct event *drain_timer;       /* removed: cut remaining sessions when it fires */
-	struct event *backoff_timer;     /* accept paused (out of fds) until it fires */
-	unsigned backoffs;               /* pauses in the current out-of-fds episode */
-	int64_t backoff_since_us;        /* when that episode began (monotonic) */
+	struct event *drain_timer;   /* removed: cut remaining sessions when it fires */
+	struct event *backoff_timer; /* accept paused (out of fds) until it fires */
+	unsigned backoffs;           /* pauses in the current out-of-fds episode */
+	int64_t backoff_since_us;    /* when that episode began (monotonic) */
 };
 
 /* A listening socket bound by the main thread for one tenant on one worker. */
 struct wlisten {
 	char tenant[128];
-	int fd;                          /* -1: keep the listener the worker has */
+	int fd; /* -1: keep the listener the worker has */
 };
 
 enum wmsg_kind {
-	WMSG_CONFIG,     /* new snapshot and listening sockets */
-	WMSG_SHUTDOWN,   /* stop accepting, drain sessions, leave the loop */
-	WMSG_STOP_NOW,   /* close everything and leave the loop */
-	WMSG_SESSIONS,   /* add a snapshot of the sessions to m->snapshot (admin_sessions.h) */
+	WMSG_CONFIG,   /* new snapshot and listening sockets */
+	WMSG_SHUTDOWN, /* stop accepting, drain sessions, leave the loop */
+	WMSG_STOP_NOW, /* close everything and leave the loop */
+	WMSG_SESSIONS, /* add a snapshot of the sessions to m->snapshot (admin_sessions.h) */
 };
 
 struct wmsg {
 	enum wmsg_kind kind;
 	struct wmsg *next;
-	struct cfg *cfg;                 /* WMSG_CONFIG: a reference handed over */
-	struct wlisten *listens;         /* WMSG_CONFIG: fds handed over */
+	struct cfg *cfg;         /* WMSG_CONFIG: a reference handed over */
+	struct wlisten *listens; /* WMSG_CONFIG: fds handed over */
 	size_t nlistens;
-	struct tenant_rt **rts;          /* WMSG_CONFIG: rts[i] for listens[i], references */
-	struct sess_snapshot *snapshot;  /* WMSG_SESSIONS: a reference handed over */
+	struct tenant_rt **rts;         /* WMSG_CONFIG: rts[i] for listens[i], references */
+	struct sess_snapshot *snapshot; /* WMSG_SESSIONS: a reference handed over */
 };
 
 /* Cached topology of one cluster. */
 struct wtopo {
 	char cluster[64];
-	struct hc_topology *topo;        /* reference */
+	struct hc_topology *topo; /* reference */
 };
 
 struct worker {
 	int id;
 	pthread_t thread;
 	struct event_base *base;
-	struct daemon *d;                /* for the monitor and global counters */
+	struct daemon *d; /* for the monitor and global counters */
 
-	pthread_mutex_t mu;              /* guards queue */
+	pthread_mutex_t mu; /* guards queue */
 	struct wmsg *queue, *queue_tail;
-	int wake_fd;                     /* eventfd other threads write to */
-	struct event *wake;              /* reads wake_fd */
+	int wake_fd;        /* eventfd other threads write to */
+	struct event *wake; /* reads wake_fd */
 	atomic_bool topo_dirty;
 
-	struct cfg *cfg;                 /* this worker's current snapshot (reference) */
+	struct cfg *cfg; /* this worker's current snapshot (reference) */
 	struct wtenant *tenants;
 	struct wtopo *topos;
 	size_t ntopos;
-	struct session *sessions;        /* all live sessions on this worker */
-	struct session *reap;            /* closed, to be freed by reap_ev */
+	struct session *sessions; /* all live sessions on this worker */
+	struct session *reap;     /* closed, to be freed by reap_ev */
 	struct event *reap_ev;
 	struct event *shutdown_timer;
 	unsigned nsessions;

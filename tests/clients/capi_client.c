@@ -188,8 +188,10 @@ static void scenario_types(void)
 		r->b = k == 0 ? INT64_MIN : k == 1 ? INT64_MAX : -1;
 		r->f = k == 0 ? -1.5f : k == 1 ? 3.25f : 0.0f;
 		r->d = k == 0 ? -1e300 : k == 1 ? 2.718281828459045 : 0.1;
-		snprintf(r->dec, sizeof(r->dec), "%s", k == 0 ? "-12345678901234.123456"
-						       : k == 1 ? "0.000001" : "42.500000");
+		snprintf(r->dec, sizeof(r->dec), "%s",
+			 k == 0   ? "-12345678901234.123456"
+			 : k == 1 ? "0.000001"
+				  : "42.500000");
 		snprintf(r->vc, sizeof(r->vc), "%s", k == 0 ? "héllo wörld" : k == 1 ? "" : "it's");
 		memcpy(r->bl, blob0, sizeof(blob0));
 		r->bl_len = k == 1 ? 0 : sizeof(blob0) - (unsigned long)k;
@@ -214,7 +216,8 @@ static void scenario_types(void)
 		stmt_check(ins, mysql_stmt_bind_param(ins, b), "bind_param");
 		stmt_check(ins, mysql_stmt_execute(ins), "execute insert");
 		if (mysql_stmt_affected_rows(ins) != 1)
-			fail("insert affected %llu", (unsigned long long)mysql_stmt_affected_rows(ins));
+			fail("insert affected %llu",
+			     (unsigned long long)mysql_stmt_affected_rows(ins));
 	}
 	mysql_stmt_close(ins);
 
@@ -236,8 +239,8 @@ static void scenario_types(void)
 	int rc;
 	while ((rc = mysql_stmt_fetch(sel)) == 0) {
 		const struct typed_row *r = &in[k];
-		if (out.id != r->id || out.t != r->t || out.s != r->s || out.i != r->i || out.b != r->b ||
-		    out.f != r->f || out.d != r->d)
+		if (out.id != r->id || out.t != r->t || out.s != r->s || out.i != r->i ||
+		    out.b != r->b || out.f != r->f || out.d != r->d)
 			fail("row %d: numbers differ", k + 1);
 		if (lens[7] != strlen(r->dec) || memcmp(out.dec, r->dec, lens[7]))
 			fail("row %d: decimal %.*s != %s", k + 1, (int)lens[7], out.dec, r->dec);
@@ -245,7 +248,8 @@ static void scenario_types(void)
 			fail("row %d: varchar differs", k + 1);
 		if (lens[9] != r->bl_len || memcmp(out.bl, r->bl, lens[9]))
 			fail("row %d: blob differs (%lu bytes)", k + 1, lens[9]);
-		if (!time_eq(&out.dt, &r->dt, true, false) || !time_eq(&out.tm, &r->tm, false, true))
+		if (!time_eq(&out.dt, &r->dt, true, false) ||
+		    !time_eq(&out.tm, &r->tm, false, true))
 			fail("row %d: date/time differ", k + 1);
 		if (!time_eq(&out.dtt, &r->dtt, true, true))
 			fail("row %d: datetime/timestamp differ", k + 1);
@@ -268,9 +272,10 @@ static void scenario_types(void)
 static void scenario_multi(void)
 {
 	query("DROP TABLE IF EXISTS capi_multi");
-	if (mysql_query(db, "CREATE TABLE capi_multi (a INT); INSERT INTO capi_multi VALUES (1),(2);"
-			    "SELECT a FROM capi_multi ORDER BY a; UPDATE capi_multi SET a=a+10;"
-			    "SELECT SUM(a) FROM capi_multi"))
+	if (mysql_query(db,
+			"CREATE TABLE capi_multi (a INT); INSERT INTO capi_multi VALUES (1),(2);"
+			"SELECT a FROM capi_multi ORDER BY a; UPDATE capi_multi SET a=a+10;"
+			"SELECT SUM(a) FROM capi_multi"))
 		fail("multi: %s", mysql_error(db));
 	int n = 0;
 	int rc;

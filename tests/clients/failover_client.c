@@ -50,15 +50,15 @@ enum kind { K_SCHEMA, K_VARS, K_PREPARED, K_COUNT };
 static const char *const kind_name[K_COUNT] = {"schema", "vars", "prepared"};
 
 /* What a vars session reads back: the variables it set. */
-#define VARS_SQL                                                                          \
-	"SELECT @@time_zone, @@sql_mode, @@group_concat_max_len, @@lc_time_names, "        \
-	"@@tx_isolation, @@character_set_client, @@character_set_connection, "             \
+#define VARS_SQL                                                                    \
+	"SELECT @@time_zone, @@sql_mode, @@group_concat_max_len, @@lc_time_names, " \
+	"@@tx_isolation, @@character_set_client, @@character_set_connection, "      \
 	"@@character_set_results, @@collation_connection"
 #define NVARS 9
 
 /* Statement A: every parameter type comes back as text. */
-#define STMT_A_SQL                                                                        \
-	"SELECT CAST(? + 1 AS CHAR), CONCAT(?, '-x'), CAST(? * 2 AS CHAR), "                \
+#define STMT_A_SQL                                                           \
+	"SELECT CAST(? + 1 AS CHAR), CONCAT(?, '-x'), CAST(? * 2 AS CHAR), " \
 	"CAST(? AS CHAR), IFNULL(?, 'null')"
 #define STMT_B_SQL "SELECT COUNT(*) FROM demo.items WHERE qty > ?"
 #define STMT_C_SQL "INSERT INTO test.fo_client (sess, v) VALUES (?, ?)"
@@ -194,8 +194,7 @@ static void bind_param(MYSQL_BIND *b, enum enum_field_types t, void *buf, unsign
 }
 
 /* Execute and fetch one row of text columns. */
-static bool stmt_row(struct sess *s, MYSQL_STMT *st, const char *what, char (*out)[128],
-		     int ncols)
+static bool stmt_row(struct sess *s, MYSQL_STMT *st, const char *what, char (*out)[128], int ncols)
 {
 	if (mysql_stmt_execute(st))
 		return stmt_failed(s, st, what);
@@ -265,10 +264,15 @@ static bool check_vars(struct sess *s)
 	char got[NVARS][128];
 	if (!query_row(s, VARS_SQL, got, NVARS))
 		return false;
-	static const char *const names[NVARS] = {
-		"time_zone", "sql_mode", "group_concat_max_len", "lc_time_names", "tx_isolation",
-		"character_set_client", "character_set_connection", "character_set_results",
-		"collation_connection"};
+	static const char *const names[NVARS] = {"time_zone",
+						 "sql_mode",
+						 "group_concat_max_len",
+						 "lc_time_names",
+						 "tx_isolation",
+						 "character_set_client",
+						 "character_set_connection",
+						 "character_set_results",
+						 "collation_connection"};
 	for (int v = 0; v < NVARS; v++)
 		if (strcmp(got[v], s->vars[v]))
 			return failed(s, 0, "%s is '%s', expected '%s'", names[v], got[v],
@@ -541,8 +545,8 @@ static void check_all(long server_id)
 	for (int i = 0, n = 0; i < nsess && n < 20; i++) {
 		if (!sessions[i].err[0])
 			continue;
-		printf("%s{\"session\": %d, \"kind\": \"%s\", \"code\": %u, \"error\": ", n++ ? ", " : "",
-		       i, kind_name[sessions[i].kind], sessions[i].err_code);
+		printf("%s{\"session\": %d, \"kind\": \"%s\", \"code\": %u, \"error\": ",
+		       n++ ? ", " : "", i, kind_name[sessions[i].kind], sessions[i].err_code);
 		json_str(sessions[i].err);
 		printf("}");
 	}
@@ -576,9 +580,10 @@ int main(int argc, char **argv)
 		mysql_options(s->db, MYSQL_OPT_RECONNECT, &no);
 		if (!mysql_real_connect(s->db, host, user, pass, dbname, port, NULL, 0))
 			die("session %d: connect: %s", i, mysql_error(s->db));
-		if (i == 0 && mysql_query(s->db, "CREATE TABLE IF NOT EXISTS test.fo_client ("
-						 "id INT AUTO_INCREMENT PRIMARY KEY, sess INT NOT NULL, "
-						 "v VARCHAR(32) NOT NULL, KEY (sess))"))
+		if (i == 0 &&
+		    mysql_query(s->db, "CREATE TABLE IF NOT EXISTS test.fo_client ("
+				       "id INT AUTO_INCREMENT PRIMARY KEY, sess INT NOT NULL, "
+				       "v VARCHAR(32) NOT NULL, KEY (sess))"))
 			die("create test.fo_client: %s", mysql_error(s->db));
 		switch (s->kind) {
 		case K_SCHEMA:

@@ -25,7 +25,8 @@ int rtdrive_scan(struct rtdrive *d, const uint8_t *buf, size_t avail, size_t *us
 
 	while (off < avail && (d->resp_left > 0 || !d->result_done)) {
 		if (d->resp_left > 0) {
-			size_t take = avail - off < d->resp_left ? avail - off : (size_t)d->resp_left;
+			size_t take =
+				avail - off < d->resp_left ? avail - off : (size_t)d->resp_left;
 			off += take;
 			d->resp_left -= take;
 			continue;

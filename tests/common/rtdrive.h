@@ -31,14 +31,14 @@ typedef void (*rtdrive_cb)(struct rtdrive *d, int rc, const struct proto_rt_even
 
 struct rtdrive {
 	struct proto_tracker *tr;
-	uint64_t resp_left;  /* bytes of a scanned frame not yet arrived */
-	bool result_done;    /* the tracker said RT_DONE */
-	size_t fed;          /* frames fed so far */
-	bool skip_rows;      /* pass plain rows by with proto_tracker_skip_rows(), as
+	uint64_t resp_left; /* bytes of a scanned frame not yet arrived */
+	bool result_done;   /* the tracker said RT_DONE */
+	size_t fed;         /* frames fed so far */
+	bool skip_rows;     /* pass plain rows by with proto_tracker_skip_rows(), as
 			      * forward.c does unless it records for replay; set by
 			      * rtdrive_init(); skipped rows are not fed (no cb) */
-	rtdrive_cb cb;       /* may be NULL */
-	void *arg;           /* for cb */
+	rtdrive_cb cb;      /* may be NULL */
+	void *arg;          /* for cb */
 };
 
 void rtdrive_init(struct rtdrive *d, struct proto_tracker *tr, rtdrive_cb cb, void *arg);

@@ -35,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t ct_len = 0, pw_len = 0;
 	char pw[PROTO_RSA_MAX_PASSWORD + 1];
 
-	int rc = proto_rsa_encrypt_password(key, (const char *)data, size, scramble, ct,
-					    sizeof(ct), &ct_len);
+	int rc = proto_rsa_encrypt_password(key, (const char *)data, size, scramble, ct, sizeof(ct),
+					    &ct_len);
 	if (rc == PROTO_OK) {
 		rc = proto_rsa_decrypt_password(key, ct, ct_len, scramble, pw, sizeof(pw), &pw_len);
 		if (memchr(data, 0, size)) {

@@ -71,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 4: {
 			uint32_t backend = n >= 4 ? (uint32_t)arg[0] | (uint32_t)arg[1] << 8 |
-							    (uint32_t)arg[2] << 16 | (uint32_t)arg[3] << 24
+							    (uint32_t)arg[2] << 16 |
+							    (uint32_t)arg[3] << 24
 						  : n;
 			uint32_t id = 0;
 			if (proto_facts_stmt_add(&f, backend, (const char *)arg, n, n, n, &id) !=

@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t frames = 0;
 		do {
 			struct proto_frame f;
-			FUZZ_CHECK(proto_frame_parse(data + pos, size - pos, &f) == PROTO_HEADER_LEN);
+			FUZZ_CHECK(proto_frame_parse(data + pos, size - pos, &f) ==
+				   PROTO_HEADER_LEN);
 			frc = proto_framer_next(&fr, &f, &starts, &ends);
 			if (frc == PROTO_E_SEQUENCE) {
 				/* resync the framer on this frame and carry on */

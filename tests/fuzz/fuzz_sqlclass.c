@@ -21,9 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!!(c.flags & PROTO_SQL_LOAD_LOCAL) == (c.load_local > 0));
 	FUZZ_CHECK(!!(c.flags & PROTO_SQL_PARTIAL) == partial);
 	FUZZ_CHECK(!(c.flags & PROTO_SQL_MULTI) || c.statements > 1 || partial);
-	FUZZ_CHECK(!c.collate || (c.collate >= (const char *)data && c.collate_len >= 1 &&
-				  c.collate_len <= 64 &&
-				  c.collate + c.collate_len <= (const char *)data + size));
+	FUZZ_CHECK(!c.collate ||
+		   (c.collate >= (const char *)data && c.collate_len >= 1 && c.collate_len <= 64 &&
+		    c.collate + c.collate_len <= (const char *)data + size));
 	proto_sql_classify((const char *)data, size, nbe, partial, &again);
 	FUZZ_CHECK(memcmp(&c, &again, sizeof(c)) == 0);
 	return 0;

@@ -21,12 +21,12 @@
 #include "rtdrive.h"
 
 struct run {
-	uint64_t hash;     /* FNV-1a over (rc, kind, frame length) of every feed */
+	uint64_t hash; /* FNV-1a over (rc, kind, frame length) of every feed */
 	size_t feeds;
 	uint64_t hash_other; /* the same over every feed but a plain row's */
 	size_t other_feeds;
-	size_t responses;  /* completed */
-	size_t used;       /* bytes scanned when the run stopped */
+	size_t responses; /* completed */
+	size_t used;      /* bytes scanned when the run stopped */
 	int last_rc;
 	uint16_t status;
 	enum proto_rt_state state;

@@ -72,19 +72,41 @@ int main(int argc, char **argv)
 	/* first pass: connection options */
 	while ((opt = getopt(argc, argv, "h:P:u:p:D:a:k:c:ve:C:W")) != -1) {
 		switch (opt) {
-		case 'h': host = optarg; break;
-		case 'P': port = (unsigned)atoi(optarg); break;
-		case 'u': user = optarg; break;
-		case 'p': pass = optarg; break;
-		case 'D': db = optarg; break;
-		case 'a': plugin = optarg; break;
-		case 'k': pubkey = optarg; break;
-		case 'c': ca = optarg; break;
-		case 'v': verify = 1; break;
-		case 'e': case 'C': case 'W': break;
+		case 'h':
+			host = optarg;
+			break;
+		case 'P':
+			port = (unsigned)atoi(optarg);
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'p':
+			pass = optarg;
+			break;
+		case 'D':
+			db = optarg;
+			break;
+		case 'a':
+			plugin = optarg;
+			break;
+		case 'k':
+			pubkey = optarg;
+			break;
+		case 'c':
+			ca = optarg;
+			break;
+		case 'v':
+			verify = 1;
+			break;
+		case 'e':
+		case 'C':
+		case 'W':
+			break;
 		default:
-			fprintf(stderr, "usage: %s -P port -u user -p pass [-D db] [-a plugin] "
-					"[-k pubkey.pem] [-c ca.pem [-v]] [-e SQL | -C u:p[:db]]...\n",
+			fprintf(stderr,
+				"usage: %s -P port -u user -p pass [-D db] [-a plugin] "
+				"[-k pubkey.pem] [-c ca.pem [-v]] [-e SQL | -C u:p[:db]]...\n",
 				argv[0]);
 			return 2;
 		}

@@ -12,7 +12,7 @@
 #include "protocol/handshake.h"
 #include "protocol/protocol.h"
 
-static const uint8_t SCRAMBLE[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+static const uint8_t SCRAMBLE[20] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
 				     11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
 #define APP_HASH "*3F57C84FDE4BBAB2C998F3A2D311684280BAE8E7"
 
@@ -90,8 +90,8 @@ START_TEST(native_real_client_replies)
 	proto_handshake_parse(v->f[0].payload, v->f[0].payload_len, &hs);
 	proto_handshake_response_parse(v->f[1].payload, v->f[1].payload_len, hs.caps, &r);
 	ck_assert_uint_eq(v->f[2].payload[0], PROTO_ERR_HEADER);
-	ck_assert(!proto_native_check((const uint8_t *)r.auth.p, r.auth.len, hs.scramble, s2,
-				      NULL));
+	ck_assert(
+		!proto_native_check((const uint8_t *)r.auth.p, r.auth.len, hs.scramble, s2, NULL));
 	vec_free(v);
 }
 END_TEST

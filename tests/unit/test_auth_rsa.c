@@ -46,7 +46,7 @@ static EVP_PKEY *public_of(EVP_PKEY *k)
 START_TEST(round_trip)
 {
 	static const char *const passwords[] = {"app-pass", "", "x", "pässwörd with spaces",
-		"0123456789012345678901234567890123456789"};
+						"0123456789012345678901234567890123456789"};
 	EVP_PKEY *pub = public_of(key);
 	for (size_t i = 0; i < sizeof(passwords) / sizeof(passwords[0]); i++) {
 		const char *pw = passwords[i];
@@ -58,9 +58,9 @@ START_TEST(round_trip)
 		ck_assert_uint_eq(blen, 256);
 		char out[64];
 		size_t n = 99;
-		ck_assert_int_eq(proto_rsa_decrypt_password(key, blob, blen, scramble, out,
-							    sizeof(out), &n),
-				 PROTO_OK);
+		ck_assert_int_eq(
+			proto_rsa_decrypt_password(key, blob, blen, scramble, out, sizeof(out), &n),
+			PROTO_OK);
 		ck_assert_uint_eq(n, strlen(pw));
 		ck_assert_str_eq(out, pw);
 	}
@@ -87,45 +87,45 @@ START_TEST(wrong_key_scramble_garbage)
 	EVP_PKEY *pub = public_of(key);
 	uint8_t blob[PROTO_RSA_MAX_CIPHERTEXT];
 	size_t blen = 0;
-	ck_assert_int_eq(proto_rsa_encrypt_password(pub, "secret", 6, scramble, blob, sizeof(blob),
-						    &blen),
-			 PROTO_OK);
+	ck_assert_int_eq(
+		proto_rsa_encrypt_password(pub, "secret", 6, scramble, blob, sizeof(blob), &blen),
+		PROTO_OK);
 	char out[64];
 	size_t n;
 	/* another key cannot decrypt it */
-	ck_assert_int_eq(proto_rsa_decrypt_password(other, blob, blen, scramble, out, sizeof(out),
-						    &n),
-			 PROTO_E_MALFORMED);
+	ck_assert_int_eq(
+		proto_rsa_decrypt_password(other, blob, blen, scramble, out, sizeof(out), &n),
+		PROTO_E_MALFORMED);
 	/* another scramble moves the NUL: the plaintext is not pw||NUL */
 	uint8_t other_scramble[20];
 	memcpy(other_scramble, scramble, 20);
 	other_scramble[6] ^= 0x55;
-	ck_assert_int_eq(proto_rsa_decrypt_password(key, blob, blen, other_scramble, out,
-						    sizeof(out), &n),
-			 PROTO_E_MALFORMED);
+	ck_assert_int_eq(
+		proto_rsa_decrypt_password(key, blob, blen, other_scramble, out, sizeof(out), &n),
+		PROTO_E_MALFORMED);
 	/* truncated, flipped, empty, oversized, all zeros */
-	ck_assert_int_eq(proto_rsa_decrypt_password(key, blob, blen - 1, scramble, out, sizeof(out),
-						    &n),
-			 PROTO_E_MALFORMED);
+	ck_assert_int_eq(
+		proto_rsa_decrypt_password(key, blob, blen - 1, scramble, out, sizeof(out), &n),
+		PROTO_E_MALFORMED);
 	blob[100] ^= 1;
-	ck_assert_int_eq(proto_rsa_decrypt_password(key, blob, blen, scramble, out, sizeof(out),
-						    &n),
-			 PROTO_E_MALFORMED);
+	ck_assert_int_eq(
+		proto_rsa_decrypt_password(key, blob, blen, scramble, out, sizeof(out), &n),
+		PROTO_E_MALFORMED);
 	ck_assert_int_eq(proto_rsa_decrypt_password(key, blob, 0, scramble, out, sizeof(out), &n),
 			 PROTO_E_MALFORMED);
 	uint8_t big[PROTO_RSA_MAX_CIPHERTEXT + 1] = {0};
-	ck_assert_int_eq(proto_rsa_decrypt_password(key, big, sizeof(big), scramble, out,
-						    sizeof(out), &n),
-			 PROTO_E_MALFORMED);
+	ck_assert_int_eq(
+		proto_rsa_decrypt_password(key, big, sizeof(big), scramble, out, sizeof(out), &n),
+		PROTO_E_MALFORMED);
 	ck_assert_int_eq(proto_rsa_decrypt_password(key, big, 256, scramble, out, sizeof(out), &n),
 			 PROTO_E_MALFORMED);
-	ck_assert_int_eq(proto_rsa_decrypt_password(NULL, blob, blen, scramble, out, sizeof(out),
-						    &n),
-			 PROTO_E_MALFORMED);
+	ck_assert_int_eq(
+		proto_rsa_decrypt_password(NULL, blob, blen, scramble, out, sizeof(out), &n),
+		PROTO_E_MALFORMED);
 	/* the public half alone cannot decrypt */
-	ck_assert_int_eq(proto_rsa_decrypt_password(pub, blob, blen, scramble, out, sizeof(out),
-						    &n),
-			 PROTO_E_MALFORMED);
+	ck_assert_int_eq(
+		proto_rsa_decrypt_password(pub, blob, blen, scramble, out, sizeof(out), &n),
+		PROTO_E_MALFORMED);
 	EVP_PKEY_free(pub);
 }
 END_TEST
@@ -149,9 +149,9 @@ START_TEST(plaintext_shape)
 		ck_assert_int_eq(EVP_PKEY_encrypt(ctx, blob, &blen, x, lens[i]), 1);
 		char out[64];
 		size_t n;
-		ck_assert_int_eq(proto_rsa_decrypt_password(key, blob, blen, scramble, out,
-							    sizeof(out), &n),
-				 PROTO_E_MALFORMED);
+		ck_assert_int_eq(
+			proto_rsa_decrypt_password(key, blob, blen, scramble, out, sizeof(out), &n),
+			PROTO_E_MALFORMED);
 	}
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(pub);
@@ -166,21 +166,25 @@ START_TEST(output_space_and_limits)
 	/* a 2048-bit key with OAEP-SHA1 holds 214 bytes: 213 + NUL */
 	char pw[300];
 	memset(pw, 'p', sizeof(pw));
-	ck_assert_int_eq(proto_rsa_encrypt_password(pub, pw, 213, scramble, blob, sizeof(blob), &blen),
-			 PROTO_OK);
-	ck_assert_int_eq(proto_rsa_encrypt_password(pub, pw, 214, scramble, blob, sizeof(blob), &blen),
-			 PROTO_E_TOO_LARGE);
+	ck_assert_int_eq(
+		proto_rsa_encrypt_password(pub, pw, 213, scramble, blob, sizeof(blob), &blen),
+		PROTO_OK);
+	ck_assert_int_eq(
+		proto_rsa_encrypt_password(pub, pw, 214, scramble, blob, sizeof(blob), &blen),
+		PROTO_E_TOO_LARGE);
 	ck_assert_int_eq(proto_rsa_encrypt_password(pub, pw, 5, scramble, blob, 255, &blen),
 			 PROTO_E_NOSPACE);
-	ck_assert_int_eq(proto_rsa_encrypt_password(pub, pw, 20, scramble, blob, sizeof(blob), &blen),
-			 PROTO_OK);
+	ck_assert_int_eq(
+		proto_rsa_encrypt_password(pub, pw, 20, scramble, blob, sizeof(blob), &blen),
+		PROTO_OK);
 	char small[8];
 	size_t n;
-	ck_assert_int_eq(proto_rsa_decrypt_password(key, blob, blen, scramble, small, sizeof(small),
-						    &n),
-			 PROTO_E_NOSPACE);
-	ck_assert_int_eq(proto_rsa_encrypt_password(NULL, pw, 5, scramble, blob, sizeof(blob), &blen),
-			 PROTO_E_MALFORMED);
+	ck_assert_int_eq(
+		proto_rsa_decrypt_password(key, blob, blen, scramble, small, sizeof(small), &n),
+		PROTO_E_NOSPACE);
+	ck_assert_int_eq(
+		proto_rsa_encrypt_password(NULL, pw, 5, scramble, blob, sizeof(blob), &blen),
+		PROTO_E_MALFORMED);
 	EVP_PKEY_free(pub);
 }
 END_TEST
@@ -227,13 +231,14 @@ START_TEST(pem_pkcs1)
 	ck_assert_ptr_nonnull(k);
 	uint8_t blob[PROTO_RSA_MAX_CIPHERTEXT];
 	size_t blen;
-	ck_assert_int_eq(proto_rsa_encrypt_password(k, "pkcs1", 5, scramble, blob, sizeof(blob),
-						    &blen),
-			 PROTO_OK);
+	ck_assert_int_eq(
+		proto_rsa_encrypt_password(k, "pkcs1", 5, scramble, blob, sizeof(blob), &blen),
+		PROTO_OK);
 	char out[16];
 	size_t n;
-	ck_assert_int_eq(proto_rsa_decrypt_password(key, blob, blen, scramble, out, sizeof(out), &n),
-			 PROTO_OK);
+	ck_assert_int_eq(
+		proto_rsa_decrypt_password(key, blob, blen, scramble, out, sizeof(out), &n),
+		PROTO_OK);
 	ck_assert_str_eq(out, "pkcs1");
 	EVP_PKEY_free(k);
 }

@@ -12,16 +12,16 @@
 #include "protocol/handshake.h"
 #include "protocol/packet.h"
 
-#define CAPS_MODERN (CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | \
-		     CLIENT_CONNECT_ATTRS)
+#define CAPS_MODERN \
+	(CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_ATTRS)
 
-static struct proto_str S(const char *c)
-{
+static struct proto_str S(const char *c) {
 	struct proto_str s = {c, strlen(c)};
 	return s;
 }
 
-static bool str_is(struct proto_str s, const char *c)
+static bool
+str_is(struct proto_str s, const char *c)
 {
 	return proto_str_eq(s, c);
 }
@@ -76,13 +76,13 @@ END_TEST
 START_TEST(connector_c_layout)
 {
 	static const uint8_t pkt[] = {
-		0x11, 'b', 'o', 'b', 0,                       /* command, user */
-		3, 0xaa, 0xbb, 0xcc,                          /* auth: 3 bytes */
-		'd', 'b', 0,                                  /* database */
-		0x36, 0x01,                                   /* charset 310 */
-		'c', 'a', 'c', 'h', 'i', 'n', 'g', '_', 's', 'h', 'a', '2', '_', 'p', 'a', 's',
-		's', 'w', 'o', 'r', 'd', 0,                   /* plugin */
-		5, 2, 'k', '1', 1, 'v',                       /* attrs: k1=v */
+		0x11, 'b',  'o',  'b',  0, /* command, user */
+		3,    0xaa, 0xbb, 0xcc,    /* auth: 3 bytes */
+		'd',  'b',  0,             /* database */
+		0x36, 0x01,                /* charset 310 */
+		'c',  'a',  'c',  'h',  'i', 'n', 'g', '_', 's', 'h', 'a',
+		'2',  '_',  'p',  'a',  's', 's', 'w', 'o', 'r', 'd', 0, /* plugin */
+		5,    2,    'k',  '1',  1,   'v',                        /* attrs: k1=v */
 	};
 	struct proto_change_user cu;
 	ck_assert_int_eq(proto_change_user_parse(pkt, sizeof(pkt), CAPS_MODERN, &cu),
@@ -212,7 +212,8 @@ START_TEST(truncated_and_malformed)
 	}
 	/* an attribute length past the end */
 	uint8_t bad_attrs[] = {0x11, 'u', 0, 0, 0, 0, 0, 'p', 0, 9, 1};
-	ck_assert_int_lt(proto_change_user_parse(bad_attrs, sizeof(bad_attrs), CAPS_MODERN, &out), 0);
+	ck_assert_int_lt(proto_change_user_parse(bad_attrs, sizeof(bad_attrs), CAPS_MODERN, &out),
+			 0);
 	/* not a COM_CHANGE_USER at all */
 	uint8_t query[] = {0x03, 'S', 'E', 'L'};
 	ck_assert_int_eq(proto_change_user_parse(query, sizeof(query), CAPS_MODERN, &out),

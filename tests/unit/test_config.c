@@ -12,7 +12,7 @@
 #include "config/config.h"
 #include "config/load_internal.h"
 
-#define CLUSTER                                                                  \
+#define CLUSTER                                                                    \
 	"\"clusters\": {\"db1\": {\"primary\": \"127.0.0.1:3306\", \"replicas\": " \
 	"[\"127.0.0.1:3307\"], \"monitor\": {\"user\": \"mon\", \"password\": \"m\"}}}"
 
@@ -147,9 +147,10 @@ END_TEST
 START_TEST(test_backend_users)
 {
 	struct cfg_errors e;
-	struct cfg *c = load(doc("\"listen\": \"127.0.0.1:4001\", \"allow\": [\"127.0.0.0/8\"], "
-				 "\"cluster\": \"db1\", \"users_from_backend\": [\"app%\", \"web_\"]"),
-			     &e);
+	struct cfg *c =
+		load(doc("\"listen\": \"127.0.0.1:4001\", \"allow\": [\"127.0.0.0/8\"], "
+			 "\"cluster\": \"db1\", \"users_from_backend\": [\"app%\", \"web_\"]"),
+		     &e);
 	ck_assert_ptr_nonnull(c);
 	const struct cfg_tenant *t = &c->tenants[0];
 	ck_assert(t->users_from_backend);
@@ -314,7 +315,8 @@ START_TEST(test_secret_files)
 	c = cfg_load(path, &e);
 	ck_assert_ptr_null(c);
 	ck_assert_uint_eq(e.n, 1);
-	ck_assert_ptr_nonnull(strstr(e.msgs[0], "$.clusters.db1.monitor.password_file: cannot read"));
+	ck_assert_ptr_nonnull(
+		strstr(e.msgs[0], "$.clusters.db1.monitor.password_file: cannot read"));
 	cfg_errors_free(&e);
 }
 END_TEST

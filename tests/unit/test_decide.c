@@ -10,8 +10,13 @@
 #include "health/decide.h"
 
 static const struct hc_policy pol = {
-	.interval_ms = 500, .timeout_ms = 1000, .failures = 3, .auto_failover = true,
-	.promote = true, .max_lag_ms = 5000, .min_interval_ms = 60000,
+	.interval_ms = 500,
+	.timeout_ms = 1000,
+	.failures = 3,
+	.auto_failover = true,
+	.promote = true,
+	.max_lag_ms = 5000,
+	.min_interval_ms = 60000,
 };
 
 START_TEST(down_after_n_failures)
@@ -91,13 +96,18 @@ END_TEST
 
 static struct hc_cand replica(const char *name, int64_t lag)
 {
-	return (struct hc_cand){.health = HC_UP, .read_only = true, .replicating = true,
-				.lag_ms = lag, .name = name};
+	return (struct hc_cand){.health = HC_UP,
+				.read_only = true,
+				.replicating = true,
+				.lag_ms = lag,
+				.name = name};
 }
 
 START_TEST(candidate_lowest_lag_wins)
 {
-	struct hc_cand c[] = {{.health = HC_DOWN, .name = "p"}, replica("a", 300), replica("b", 20),
+	struct hc_cand c[] = {{.health = HC_DOWN, .name = "p"},
+			      replica("a", 300),
+			      replica("b", 20),
 			      replica("c", 20)};
 	char why[256];
 	ck_assert_int_eq(hc_pick_candidate(c, 4, 0, &pol, why, sizeof(why)), 2);
@@ -107,8 +117,12 @@ END_TEST
 
 START_TEST(candidate_refused_with_reasons)
 {
-	struct hc_cand c[] = {{.health = HC_DOWN, .name = "p"}, replica("a", 6200), replica("b", -1),
-			      replica("c", 0), replica("d", 0), replica("e", 0)};
+	struct hc_cand c[] = {{.health = HC_DOWN, .name = "p"},
+			      replica("a", 6200),
+			      replica("b", -1),
+			      replica("c", 0),
+			      replica("d", 0),
+			      replica("e", 0)};
 	c[3].fenced = true;
 	c[4].maintenance = true;
 	c[5].health = HC_DOWN;

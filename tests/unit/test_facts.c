@@ -347,14 +347,14 @@ START_TEST(test_malformed_track)
 	ck_assert_ptr_null(f.schema);
 	/* a transaction state that is not 8 characters */
 	static const uint8_t badstate[] = {0x05, 0x04, 0x03, 'T', '_', '_'};
-	ck_assert_int_eq(proto_facts_apply_track(&f, badstate, sizeof(badstate),
-						 PROTO_FACTS_BY_CLIENT),
-			 PROTO_E_MALFORMED);
+	ck_assert_int_eq(
+		proto_facts_apply_track(&f, badstate, sizeof(badstate), PROTO_FACTS_BY_CLIENT),
+		PROTO_E_MALFORMED);
 	/* an unknown item type is skipped, the next one applied */
 	static const uint8_t unknown[] = {0x7f, 0x02, 'x', 'y', 0x01, 0x03, 0x02, 'd', 'b'};
-	ck_assert_int_eq(proto_facts_apply_track(&f, unknown, sizeof(unknown),
-						 PROTO_FACTS_BY_CLIENT),
-			 PROTO_OK);
+	ck_assert_int_eq(
+		proto_facts_apply_track(&f, unknown, sizeof(unknown), PROTO_FACTS_BY_CLIENT),
+		PROTO_OK);
 	ck_assert_str_eq(f.schema, "db");
 	/* every truncation of a recorded block inside an item fails cleanly;
 	 * one at an item boundary is a shorter, valid block */
@@ -422,7 +422,8 @@ START_TEST(test_charset_without_collation)
 	ck_assert_int_eq(proto_facts_apply_track(&f, b, n, PROTO_FACTS_BY_TANDEM), PROTO_OK);
 	ck_assert_str_eq(var(&f, "collation_connection"), "utf8mb4_bin");
 	/* a COLLATE clause, recorded by the caller, is a client change */
-	ck_assert_int_eq(proto_facts_set_var(&f, "collation_connection", "latin1_bin", 10), PROTO_OK);
+	ck_assert_int_eq(proto_facts_set_var(&f, "collation_connection", "latin1_bin", 10),
+			 PROTO_OK);
 	ck_assert_str_eq(var(&f, "collation_connection"), "latin1_bin");
 	ck_assert(proto_facts_var_find(&f, "collation_connection")->changed);
 	proto_facts_free(&f);

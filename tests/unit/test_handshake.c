@@ -32,7 +32,9 @@ START_TEST(greeting_recorded)
 	ck_assert(proto_str_eq(hs.server_version, SERVER_VERSION));
 	ck_assert_uint_eq(hs.connection_id, 0x0b);
 	ck_assert_uint_eq(hs.scramble_len, PROTO_SCRAMBLE_LEN);
-	ck_assert_hex(hs.scramble, 20, "6a7b4a3f3c4f5a57" "275761634e3e284d2b304d71");
+	ck_assert_hex(hs.scramble, 20,
+		      "6a7b4a3f3c4f5a57"
+		      "275761634e3e284d2b304d71");
 	ck_assert_uint_eq(hs.charset, 45); /* utf8mb4_general_ci */
 	ck_assert_uint_eq(hs.status, SERVER_STATUS_AUTOCOMMIT);
 	/* MariaDB: CLIENT_MYSQL clear, extended capabilities in the filler */
@@ -147,7 +149,7 @@ START_TEST(greeting_rejects)
 	ck_assert_int_eq(proto_handshake_parse(g, len, &hs), PROTO_E_UNSUPPORTED);
 	g[0] = 10;
 	size_t caps_at = 1 + strlen(SERVER_VERSION) + 1 + 4 + 8 + 1;
-	g[caps_at + 1] &= (uint8_t)~(CLIENT_PROTOCOL_41 >> 8); /* a pre-4.1 server */
+	g[caps_at + 1] &= (uint8_t) ~(CLIENT_PROTOCOL_41 >> 8); /* a pre-4.1 server */
 	ck_assert_int_eq(proto_handshake_parse(g, len, &hs), PROTO_E_UNSUPPORTED);
 	/* no NUL after the server version */
 	memset(g, 'x', sizeof(g));
@@ -221,8 +223,9 @@ static void assert_attr(struct proto_str attrs, const char *key, const char *val
 static void assert_response_prefixes(const struct vec_frame *f, uint64_t server_caps)
 {
 	struct proto_handshake_response r;
-	ck_assert_int_eq(proto_handshake_response_parse(f->payload, f->payload_len, server_caps,
-							&r), (int)f->payload_len);
+	ck_assert_int_eq(
+		proto_handshake_response_parse(f->payload, f->payload_len, server_caps, &r),
+		(int)f->payload_len);
 	const char *base = (const char *)f->payload;
 	size_t ends[4] = {(size_t)(r.auth.p - base) + r.auth.len, 0, 0, f->payload_len};
 	if (r.caps & CLIENT_CONNECT_WITH_DB)
@@ -243,8 +246,8 @@ static void assert_response_prefixes(const struct vec_frame *f, uint64_t server_
 static void assert_response_round_trip(const struct vec_frame *f, uint64_t server_caps)
 {
 	struct proto_handshake_response r;
-	ck_assert_int_gt(proto_handshake_response_parse(f->payload, f->payload_len, server_caps,
-							&r), 0);
+	ck_assert_int_gt(
+		proto_handshake_response_parse(f->payload, f->payload_len, server_caps, &r), 0);
 	uint8_t buf[1024];
 	struct proto_wr w;
 	proto_wr_init(&w, buf, sizeof(buf));
@@ -290,8 +293,8 @@ START_TEST(response_connector_c)
 	struct vec *v = vec_load("capi_login");
 	const struct vec_frame *f = frame(v, 'C', 1, 0);
 	struct proto_handshake_response r;
-	ck_assert_int_gt(proto_handshake_response_parse(f->payload, f->payload_len, v->server_caps,
-							&r), 0);
+	ck_assert_int_gt(
+		proto_handshake_response_parse(f->payload, f->payload_len, v->server_caps, &r), 0);
 	ck_assert(proto_str_eq(r.user, "app"));
 	ck_assert(proto_str_eq(r.database, "test"));
 	assert_attr(r.attrs, "program_name", "record_capi");
@@ -308,8 +311,8 @@ START_TEST(response_pymysql)
 	struct vec *v = vec_load("pymysql_login");
 	const struct vec_frame *f = frame(v, 'C', 1, 0);
 	struct proto_handshake_response r;
-	ck_assert_int_gt(proto_handshake_response_parse(f->payload, f->payload_len, v->server_caps,
-							&r), 0);
+	ck_assert_int_gt(
+		proto_handshake_response_parse(f->payload, f->payload_len, v->server_caps, &r), 0);
 	/* PyMySQL sets CLIENT_MYSQL (LONG_PASSWORD): no extended capabilities */
 	ck_assert_uint_eq(r.caps, 0x003aa20dULL);
 	ck_assert_uint_eq(r.max_packet, 0xffffff);
@@ -332,8 +335,8 @@ START_TEST(response_and_auth_switch_sha2_default)
 	struct vec *v = vec_load("capi_sha2");
 	const struct vec_frame *f = frame(v, 'C', 1, 0);
 	struct proto_handshake_response r;
-	ck_assert_int_gt(proto_handshake_response_parse(f->payload, f->payload_len, v->server_caps,
-							&r), 0);
+	ck_assert_int_gt(
+		proto_handshake_response_parse(f->payload, f->payload_len, v->server_caps, &r), 0);
 	ck_assert(proto_str_eq(r.auth_plugin, PROTO_PLUGIN_SHA2));
 	ck_assert_uint_eq(r.auth.len, 0);
 	assert_response_round_trip(f, v->server_caps);
@@ -352,8 +355,8 @@ START_TEST(response_and_auth_switch_sha2_default)
 	const struct vec_frame *reply = frame(v, 'C', 3, 0);
 	uint8_t s1[PROTO_SHA1_LEN], s2[PROTO_SHA1_LEN];
 	proto_native_stages("app-pass", 8, s1, s2);
-	ck_assert(proto_native_check(reply->payload, reply->payload_len,
-				     (const uint8_t *)as.data.p, s2, NULL));
+	ck_assert(proto_native_check(reply->payload, reply->payload_len, (const uint8_t *)as.data.p,
+				     s2, NULL));
 	ck_assert_uint_eq(frame(v, 'S', 4, 0)->payload[0], PROTO_OK_HEADER);
 
 	/* build gives back the server's bytes */
@@ -450,8 +453,8 @@ START_TEST(response_build_variants)
 		ck_assert(proto_str_eq(back.auth_plugin, "p"));
 		ck_assert_uint_eq(back.attrs.len, 4);
 		/* the server side set CLIENT_MYSQL: extended caps are not read */
-		ck_assert_int_gt(proto_handshake_response_parse(buf + 4, w.len - 4, CLIENT_MYSQL,
-								&back), 0);
+		ck_assert_int_gt(
+			proto_handshake_response_parse(buf + 4, w.len - 4, CLIENT_MYSQL, &back), 0);
 		ck_assert_uint_eq(back.caps, r.caps & 0xffffffffULL);
 	}
 	struct proto_handshake_response r = {0};
@@ -537,7 +540,8 @@ START_TEST(change_user_connector_c)
 		/* the first carries app-pass's reply to the greeting's scramble,
 		 * the second a wrong password's */
 		ck_assert_int_eq(proto_native_check((const uint8_t *)cu.auth.p, cu.auth.len,
-						    hs.scramble, s2, NULL), skip == 0);
+						    hs.scramble, s2, NULL),
+				 skip == 0);
 		uint8_t buf[512];
 		struct proto_wr w;
 		proto_wr_init(&w, buf, sizeof(buf));
@@ -545,13 +549,14 @@ START_TEST(change_user_connector_c)
 		ck_assert_uint_eq(w.len, f->len);
 		ck_assert_mem_eq(buf, f->bytes, f->len);
 		/* every cut: the optional tail may end early, nothing else */
-		size_t db_end = (size_t)(cu.database.p - (const char *)f->payload) + cu.database.len + 1;
+		size_t db_end =
+			(size_t)(cu.database.p - (const char *)f->payload) + cu.database.len + 1;
 		size_t auth_end = (size_t)(cu.auth.p - (const char *)f->payload) + cu.auth.len;
 		size_t plugin_end = db_end + 2 + cu.auth_plugin.len + 1;
 		for (size_t n = 0; n < f->payload_len; n++) {
 			int rc = proto_change_user_parse(f->payload, n, v->caps, &cu);
-			bool boundary = n == auth_end || n == db_end || n == db_end + 2 ||
-					n == plugin_end;
+			bool boundary =
+				n == auth_end || n == db_end || n == db_end + 2 || n == plugin_end;
 			ck_assert_msg(boundary ? rc == (int)n : rc == PROTO_E_TRUNCATED,
 				      "prefix %zu: %d", n, rc);
 		}
@@ -580,12 +585,18 @@ START_TEST(auth_switch_and_more_data)
 	proto_wr_init(&w, buf, sizeof(buf));
 	ck_assert_int_eq(proto_auth_switch_build(&w, 2, "dialog", (const uint8_t *)"xy", 2),
 			 PROTO_OK);
-	ck_assert_hex(buf, w.len, "0a000002" "fe" "6469616c6f6700" "7879");
+	ck_assert_hex(buf, w.len,
+		      "0a000002"
+		      "fe"
+		      "6469616c6f6700"
+		      "7879");
 
 	struct proto_str d;
 	proto_wr_init(&w, buf, sizeof(buf));
 	ck_assert_int_eq(proto_auth_more_build(&w, 3, (const uint8_t *)"\x03", 1), PROTO_OK);
-	ck_assert_hex(buf, w.len, "02000003" "0103");
+	ck_assert_hex(buf, w.len,
+		      "02000003"
+		      "0103");
 	ck_assert_int_eq(proto_auth_more_parse(buf + 4, 2, &d), 2);
 	ck_assert_uint_eq(d.len, 1);
 	ck_assert_uint_eq((uint8_t)d.p[0], PROTO_SHA2_FAST_AUTH_OK);

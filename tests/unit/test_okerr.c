@@ -142,7 +142,8 @@ START_TEST(ok_build_round_trip)
 		struct proto_wr w;
 		proto_wr_init(&w, buf, sizeof(buf));
 		ck_assert_int_eq(proto_ok_build(&w, 1, &in, caps[c]), PROTO_OK);
-		ck_assert_int_eq(proto_ok_parse(buf + 4, w.len - 4, caps[c], &out), (int)(w.len - 4));
+		ck_assert_int_eq(proto_ok_parse(buf + 4, w.len - 4, caps[c], &out),
+				 (int)(w.len - 4));
 		ck_assert_uint_eq(out.affected_rows, 70000);
 		ck_assert_uint_eq(out.last_insert_id, 1ULL << 40);
 		ck_assert_uint_eq(out.warnings, 3);
@@ -164,7 +165,9 @@ START_TEST(ok_build_round_trip)
 	struct proto_wr w;
 	proto_wr_init(&w, buf, sizeof(buf));
 	ck_assert_int_eq(proto_ok_build(&w, 2, &in, CLIENT_SESSION_TRACK), PROTO_OK);
-	ck_assert_hex(buf, w.len, "07000002" "00000002000000");
+	ck_assert_hex(buf, w.len,
+		      "07000002"
+		      "00000002000000");
 	ck_assert_int_gt(proto_ok_parse(buf + 4, w.len - 4, CLIENT_SESSION_TRACK, &out), 0);
 	ck_assert_uint_eq(out.status, SERVER_STATUS_AUTOCOMMIT);
 	proto_wr_init(&w, buf, 8);
@@ -236,7 +239,11 @@ START_TEST(err_build)
 	struct proto_err_pkt e;
 	proto_wr_init(&w, buf, sizeof(buf));
 	ck_assert_int_eq(proto_err_build(&w, 1, 1047, "08S01", "Unknown command"), PROTO_OK);
-	ck_assert_hex(buf, w.len, "18000001" "ff1704" "233038533031" "556e6b6e6f776e20636f6d6d616e64");
+	ck_assert_hex(buf, w.len,
+		      "18000001"
+		      "ff1704"
+		      "233038533031"
+		      "556e6b6e6f776e20636f6d6d616e64");
 	/* a missing or ill-sized SQLSTATE becomes HY000 */
 	proto_wr_init(&w, buf, sizeof(buf));
 	ck_assert_int_eq(proto_err_build(&w, 1, 2013, NULL, "lost"), PROTO_OK);
@@ -280,8 +287,9 @@ START_TEST(eof_parse_and_build)
 	ck_assert_int_eq(proto_eof_parse((const uint8_t *)"", 0, &eof), PROTO_E_TRUNCATED);
 	ck_assert_int_eq(proto_eof_parse((const uint8_t *)"\x00\x00\x00\x02\x00", 5, &eof),
 			 PROTO_E_MALFORMED);
-	ck_assert_int_eq(proto_eof_parse((const uint8_t *)"\xfe\x00\x00\x02\x00\x00\x00\x00\x00",
-					 9, &eof), PROTO_E_MALFORMED);
+	ck_assert_int_eq(
+		proto_eof_parse((const uint8_t *)"\xfe\x00\x00\x02\x00\x00\x00\x00\x00", 9, &eof),
+		PROTO_E_MALFORMED);
 	ck_assert(!proto_is_eof((const uint8_t *)"\xfe\x00\x00\x02\x00\x00\x00\x00\x00", 9));
 	ck_assert(proto_is_eof((const uint8_t *)"\xfe\x00\x00\x02\x00\x00\x00\x00", 8));
 	ck_assert(!proto_is_eof((const uint8_t *)"\x00", 1));
@@ -313,7 +321,8 @@ static void assert_items(const struct proto_str state, const char *const *want, 
 		if (want[i][wl - 1] == '*')
 			ck_assert_msg(strncmp(got, want[i], wl - 1) == 0, "%s: %s", what, got);
 		else
-			ck_assert_msg(strcmp(got, want[i]) == 0, "%s: item %zu is %s", what, i, got);
+			ck_assert_msg(strcmp(got, want[i]) == 0, "%s: item %zu is %s", what, i,
+				      got);
 		i++;
 	}
 	ck_assert_msg(rc == 0, "%s: item %zu: %d", what, i, rc);
@@ -329,8 +338,9 @@ START_TEST(track_items_recorded)
 	} cases[] = {
 		{0, {"0:session_track_system_variables=*"}, 1},
 		{1, {"0:session_track_state_change=ON", "2:=1"}, 2},
-		{2, {"0:session_track_transaction_info=CHARACTERISTICS", "2:=1", "5:=________",
-		     "4:="}, 4},
+		{2,
+		 {"0:session_track_transaction_info=CHARACTERISTICS", "2:=1", "5:=________", "4:="},
+		 4},
 		{3, {"1:=test", "2:=1"}, 2},
 		{4, {"0:autocommit=OFF", "2:=1"}, 2},
 		{5, {"5:=I___W___"}, 1},
@@ -340,15 +350,18 @@ START_TEST(track_items_recorded)
 		{10, {"5:=________", "4:="}, 2},
 		{11, {"4:=SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;"}, 1},
 		{12, {"2:=1"}, 1},
-		{13, {"0:character_set_connection=latin1", "0:character_set_client=latin1",
-		      "0:character_set_results=latin1", "2:=1"}, 4},
+		{13,
+		 {"0:character_set_connection=latin1", "0:character_set_client=latin1",
+		  "0:character_set_results=latin1", "2:=1"},
+		 4},
 	};
 	for (int deof = 0; deof < 2; deof++) {
 		struct vec *v = vec_load(deof ? "raw_deof_track" : "raw_eof_track");
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 			const struct vec_frame *f = last_server_frame(v, cases[i].k);
 			struct proto_ok ok;
-			ck_assert_int_gt(proto_ok_parse(f->payload, f->payload_len, v->caps, &ok), 0);
+			ck_assert_int_gt(proto_ok_parse(f->payload, f->payload_len, v->caps, &ok),
+					 0);
 			ck_assert(ok.status & SERVER_SESSION_STATE_CHANGED);
 			char what[96];
 			snprintf(what, sizeof(what), "%s #%d", v->name, cases[i].k);

@@ -166,13 +166,16 @@ START_TEST(scan_split_payloads)
 	proto_packet_join(b.p, n + 8, joined);
 	ck_assert_mem_eq(joined, payload, n);
 	/* incomplete: the whole first frame, part of the second */
-	ck_assert_int_eq(proto_packet_scan(b.p, PROTO_MAX_FRAME + 4 + 6, UINT64_MAX, &len, &first,
-					   &last), 0);
-	ck_assert_int_eq(proto_packet_scan(b.p, PROTO_MAX_FRAME + 4 + 2, UINT64_MAX, &len, &first,
-					   &last), 0);
+	ck_assert_int_eq(
+		proto_packet_scan(b.p, PROTO_MAX_FRAME + 4 + 6, UINT64_MAX, &len, &first, &last),
+		0);
+	ck_assert_int_eq(
+		proto_packet_scan(b.p, PROTO_MAX_FRAME + 4 + 2, UINT64_MAX, &len, &first, &last),
+		0);
 	/* the limit is passed by the second frame's header */
-	ck_assert_int_eq(proto_packet_scan(b.p, PROTO_MAX_FRAME + 4 + 4, n - 1, &len, &first,
-					   &last), PROTO_E_TOO_LARGE);
+	ck_assert_int_eq(
+		proto_packet_scan(b.p, PROTO_MAX_FRAME + 4 + 4, n - 1, &len, &first, &last),
+		PROTO_E_TOO_LARGE);
 	ck_assert_int_eq(proto_packet_scan(b.p, PROTO_MAX_FRAME + 4 + 4, n, &len, &first, &last),
 			 0);
 	vbuf_free(&b);

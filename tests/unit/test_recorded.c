@@ -19,19 +19,34 @@
 #include "unit.h"
 
 static const char *const files[] = {
-	"cli_login", "cli_denied", "capi_login", "capi_sha2", "capi_cursor", "capi_change_user",
+	"cli_login",
+	"cli_denied",
+	"capi_login",
+	"capi_sha2",
+	"capi_cursor",
+	"capi_change_user",
 	"pymysql_login",
-	"raw_eof_query", "raw_eof_stmt", "raw_eof_misc", "raw_eof_change_user_denied",
-	"raw_eof_track", "raw_eof_infile", "raw_eof_big",
-	"raw_deof_query", "raw_deof_stmt", "raw_deof_misc", "raw_deof_change_user_denied",
-	"raw_deof_track", "raw_deof_infile", "raw_deof_big",
+	"raw_eof_query",
+	"raw_eof_stmt",
+	"raw_eof_misc",
+	"raw_eof_change_user_denied",
+	"raw_eof_track",
+	"raw_eof_infile",
+	"raw_eof_big",
+	"raw_deof_query",
+	"raw_deof_stmt",
+	"raw_deof_misc",
+	"raw_deof_change_user_denied",
+	"raw_deof_track",
+	"raw_deof_infile",
+	"raw_deof_big",
 };
 #define NFILES (sizeof(files) / sizeof(files[0]))
 
 static const char *kind_name(enum proto_rt_kind k)
 {
-	static const char *const n[] = {"ok", "err", "eof", "count", "def", "row", "cont",
-					"prep", "infile", "string", "switch", "more"};
+	static const char *const n[] = {"ok",   "err",  "eof",    "count",  "def",    "row",
+					"cont", "prep", "infile", "string", "switch", "more"};
 	return (unsigned)k < sizeof(n) / sizeof(n[0]) ? n[k] : "?";
 }
 
@@ -151,24 +166,24 @@ END_TEST
 
 /* The kind the last packet must be; END is a result's end: an EOF without
  * DEPRECATE_EOF, an OK (0xFE) with it. */
-#define END ((enum proto_rt_kind)100)
+#define END  ((enum proto_rt_kind)100)
 #define NONE ((enum proto_rt_kind)101) /* no response at all */
 /* The end of a block of definitions: an EOF without DEPRECATE_EOF, the last
  * definition itself with it. */
 #define DEFS_END ((enum proto_rt_kind)102)
 
 struct want {
-	int k;                 /* exchange */
+	int k; /* exchange */
 	const char *what;
 	size_t rows, defs, results;
-	uint16_t status;       /* tracker status at the end */
-	int status_deof;       /* ... with DEPRECATE_EOF when different, else SAME */
-	uint16_t err;          /* the ERR that ended it, 0 for none */
+	uint16_t status; /* tracker status at the end */
+	int status_deof; /* ... with DEPRECATE_EOF when different, else SAME */
+	uint16_t err;    /* the ERR that ended it, 0 for none */
 	enum proto_rt_kind first, last;
 };
 
-#define SAME (-1)
-#define S_AC SERVER_STATUS_AUTOCOMMIT
+#define SAME    (-1)
+#define S_AC    SERVER_STATUS_AUTOCOMMIT
 #define S_NOIDX SERVER_QUERY_NO_INDEX_USED
 #define S_TRACK SERVER_SESSION_STATE_CHANGED
 
@@ -185,19 +200,22 @@ static void check_wants(const char *topic, const struct want *w, size_t n)
 			const char *what = w[i].what;
 			assert_complete(&l);
 			if (w[i].last == NONE) {
-				ck_assert_msg(l.start_rc == RT_DONE && l.n == 0, "%s %s", name, what);
+				ck_assert_msg(l.start_rc == RT_DONE && l.n == 0, "%s %s", name,
+					      what);
 				continue;
 			}
 			ck_assert_msg(l.rows == w[i].rows, "%s %s: rows %zu", name, what, l.rows);
 			ck_assert_msg(l.defs == w[i].defs, "%s %s: defs %zu", name, what, l.defs);
-			ck_assert_msg(l.tr.results == w[i].results, "%s %s: results %llu", name, what,
-				      (unsigned long long)l.tr.results);
+			ck_assert_msg(l.tr.results == w[i].results, "%s %s: results %llu", name,
+				      what, (unsigned long long)l.tr.results);
 			uint16_t st = deof && w[i].status_deof != SAME ? (uint16_t)w[i].status_deof
-								 : w[i].status;
+								       : w[i].status;
 			ck_assert_msg(l.tr.status == st, "%s %s: status 0x%04x", name, what,
 				      l.tr.status);
-			ck_assert_msg(l.err_code == w[i].err, "%s %s: err %u", name, what, l.err_code);
-			ck_assert_msg(l.errs == (w[i].err != 0), "%s %s: %zu ERRs", name, what, l.errs);
+			ck_assert_msg(l.err_code == w[i].err, "%s %s: err %u", name, what,
+				      l.err_code);
+			ck_assert_msg(l.errs == (w[i].err != 0), "%s %s: %zu ERRs", name, what,
+				      l.errs);
 			ck_assert_msg(l.kind[0] == w[i].first, "%s %s: first %s", name, what,
 				      kind_name(l.kind[0]));
 			enum proto_rt_kind last = w[i].last;
@@ -220,12 +238,14 @@ static void check_wants(const char *topic, const struct want *w, size_t n)
 START_TEST(com_query_responses)
 {
 	static const struct want w[] = {
-		{0, "40-row text result", 40, 6, 1, S_AC | S_NOIDX, SAME, 0, RT_PKT_COLUMN_COUNT, END},
+		{0, "40-row text result", 40, 6, 1, S_AC | S_NOIDX, SAME, 0, RT_PKT_COLUMN_COUNT,
+		 END},
 		{1, "empty result", 0, 2, 1, S_AC, SAME, 0, RT_PKT_COLUMN_COUNT, END},
 		{2, "ERR 1146", 0, 0, 0, 0, SAME, 1146, RT_PKT_ERR, RT_PKT_ERR},
 		{3, "INSERT", 0, 0, 1, S_AC, SAME, 0, RT_PKT_OK, RT_PKT_OK},
 		{4, "4 results", 5, 4, 4, S_AC, SAME, 0, RT_PKT_COLUMN_COUNT, END},
-		{5, "multi stopped by ERR", 1, 1, 1, S_AC, SAME, 1146, RT_PKT_COLUMN_COUNT, RT_PKT_ERR},
+		{5, "multi stopped by ERR", 1, 1, 1, S_AC, SAME, 1146, RT_PKT_COLUMN_COUNT,
+		 RT_PKT_ERR},
 		{6, "CALL, 2 result sets", 2, 3, 3, S_AC, SAME, 0, RT_PKT_COLUMN_COUNT, RT_PKT_OK},
 		{7, "ERR 1242 after 4 rows", 4, 2, 0, S_AC | S_NOIDX, 0x0000, 1242,
 		 RT_PKT_COLUMN_COUNT, RT_PKT_ERR},
@@ -284,7 +304,8 @@ START_TEST(other_command_responses)
 		{7, "SET_OPTION on", 0, 0, 1, S_AC, SAME, 0, END, END},
 		{8, "REFRESH denied", 0, 0, 0, 0, SAME, 1227, RT_PKT_ERR, RT_PKT_ERR},
 		{9, "RESET_CONNECTION", 0, 0, 1, S_AC, SAME, 0, RT_PKT_OK, RT_PKT_OK},
-		{10, "CHANGE_USER", 0, 0, 1, S_AC | S_TRACK, SAME, 0, RT_PKT_AUTH_SWITCH, RT_PKT_OK},
+		{10, "CHANGE_USER", 0, 0, 1, S_AC | S_TRACK, SAME, 0, RT_PKT_AUTH_SWITCH,
+		 RT_PKT_OK},
 		{11, "CHANGE_USER sha2", 0, 0, 1, S_AC | S_TRACK, SAME, 0, RT_PKT_AUTH_SWITCH,
 		 RT_PKT_OK},
 		{12, "SELECT after", 1, 1, 1, S_AC, SAME, 0, RT_PKT_COLUMN_COUNT, END},
@@ -325,7 +346,8 @@ START_TEST(local_infile_exchanges)
 {
 	static const struct want w[] = {
 		{0, "LOAD DATA LOCAL", 0, 0, 1, S_AC, SAME, 0, RT_PKT_LOCAL_INFILE, RT_PKT_OK},
-		{1, "LOAD DATA LOCAL, no file", 0, 0, 1, S_AC, SAME, 0, RT_PKT_LOCAL_INFILE, RT_PKT_OK},
+		{1, "LOAD DATA LOCAL, no file", 0, 0, 1, S_AC, SAME, 0, RT_PKT_LOCAL_INFILE,
+		 RT_PKT_OK},
 		{2, "SELECT; LOAD DATA; SELECT", 2, 2, 3, S_AC, SAME, 0, RT_PKT_COLUMN_COUNT, END},
 	};
 	check_wants("infile", w, 3);
@@ -379,8 +401,8 @@ START_TEST(real_client_exchanges)
 	ck_assert_uint_eq(v->caps >> 32, 0); /* the relay masked extended caps */
 	const uint16_t CUR = SERVER_STATUS_CURSOR_EXISTS;
 	static const size_t rows[] = {0, 0, 2, 2, 1, 5};
-	static const uint16_t status[] = {S_AC, S_AC | CUR, S_AC | CUR, S_AC | CUR,
-					  S_AC | SERVER_STATUS_LAST_ROW_SENT, S_AC};
+	static const uint16_t status[] = {
+		S_AC, S_AC | CUR, S_AC | CUR, S_AC | CUR, S_AC | SERVER_STATUS_LAST_ROW_SENT, S_AC};
 	for (int k = 0; k < 6; k++) {
 		struct tracklog l;
 		tracklog_run(&l, v, k, NULL, NULL);
@@ -452,7 +474,8 @@ START_TEST(transaction_state_through_a_session)
 		proto_tracker_init(&tr, v->caps);
 		for (int k = 0; k < 16; k++) {
 			const struct vec_frame *c = &v->f[vec_cmd(v, k)];
-			ck_assert_int_eq(proto_tracker_start(&tr, c->payload, c->payload_len), RT_MORE);
+			ck_assert_int_eq(proto_tracker_start(&tr, c->payload, c->payload_len),
+					 RT_MORE);
 			size_t len, used;
 			const uint8_t *s = vec_server_stream(v, k, &len, NULL);
 			struct rtdrive d;
@@ -461,10 +484,12 @@ START_TEST(transaction_state_through_a_session)
 			ck_assert_uint_eq(used, len);
 			ck_assert_msg(!!(tr.status & SERVER_STATUS_IN_TRANS) == after[k].in_trans,
 				      "%s #%d: in_trans", v->name, k);
-			ck_assert_msg(!!(tr.status & SERVER_STATUS_AUTOCOMMIT) == after[k].autocommit,
+			ck_assert_msg(!!(tr.status & SERVER_STATUS_AUTOCOMMIT) ==
+					      after[k].autocommit,
 				      "%s #%d: autocommit", v->name, k);
 			ck_assert_msg(!!(tr.status & SERVER_STATUS_IN_TRANS_READONLY) ==
-					      after[k].read_only, "%s #%d: read only", v->name, k);
+					      after[k].read_only,
+				      "%s #%d: read only", v->name, k);
 		}
 		vec_free(v);
 	}

@@ -8,9 +8,9 @@
 
 START_TEST(fixed_width_read)
 {
-	const uint8_t b[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-			     0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14,
-			     0x15, 0x16, 0x17, 0x18};
+	const uint8_t b[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+			     0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10,
+			     0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18};
 	struct proto_rd r;
 	proto_rd_init(&r, b, sizeof(b));
 	ck_assert_uint_eq(proto_rd_u8(&r), 0x01);
@@ -214,8 +214,16 @@ START_TEST(writers)
 	proto_wr_lenenc_str(&w, "xyz", 3);
 	proto_wr_bytes(&w, NULL, 0);
 	ck_assert(!w.overflow);
-	ck_assert_hex(buf, w.len, "01" "0203" "040506" "0708090a" "0b0c0d0e0f101112" "0000"
-				  "6869" "616200" "0378797a");
+	ck_assert_hex(buf, w.len,
+		      "01"
+		      "0203"
+		      "040506"
+		      "0708090a"
+		      "0b0c0d0e0f101112"
+		      "0000"
+		      "6869"
+		      "616200"
+		      "0378797a");
 }
 END_TEST
 
@@ -254,7 +262,9 @@ START_TEST(packet_begin_end)
 	ck_assert_int_eq(proto_wr_packet_end(&w, at), PROTO_OK);
 	size_t at2 = proto_wr_packet_begin(&w, 8);
 	ck_assert_int_eq(proto_wr_packet_end(&w, at2), PROTO_OK); /* empty payload */
-	ck_assert_hex(buf, w.len, "010000070e" "00000008");
+	ck_assert_hex(buf, w.len,
+		      "010000070e"
+		      "00000008");
 
 	/* overflow reported at the end */
 	proto_wr_init(&w, buf, 6);
@@ -287,9 +297,9 @@ END_TEST
 
 START_TEST(strerror_names_every_code)
 {
-	const int codes[] = {PROTO_OK, PROTO_E_TRUNCATED, PROTO_E_MALFORMED, PROTO_E_TOO_LARGE,
-			     PROTO_E_UNSUPPORTED, PROTO_E_SEQUENCE, PROTO_E_NOSPACE,
-			     PROTO_E_UNEXPECTED, PROTO_E_NOMEM};
+	const int codes[] = {PROTO_OK,          PROTO_E_TRUNCATED,   PROTO_E_MALFORMED,
+			     PROTO_E_TOO_LARGE, PROTO_E_UNSUPPORTED, PROTO_E_SEQUENCE,
+			     PROTO_E_NOSPACE,   PROTO_E_UNEXPECTED,  PROTO_E_NOMEM};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		const char *s = proto_strerror(codes[i]);
 		ck_assert_ptr_nonnull(s);

@@ -43,17 +43,17 @@ START_TEST(test_load_local)
 		ck_assert_uint_eq(c.statements, 1);
 	}
 	static const char *const no[] = {
-		"LOAD DATA INFILE '/tmp/x' INTO TABLE t",             /* server-side file */
-		"SELECT 'LOAD DATA LOCAL INFILE'",                    /* in a string */
-		"SELECT 1 -- LOAD DATA LOCAL INFILE 'x'",             /* in a comment */
+		"LOAD DATA INFILE '/tmp/x' INTO TABLE t", /* server-side file */
+		"SELECT 'LOAD DATA LOCAL INFILE'",        /* in a string */
+		"SELECT 1 -- LOAD DATA LOCAL INFILE 'x'", /* in a comment */
 		"/* LOAD DATA LOCAL INFILE 'x' */ SELECT 1",
-		"SELECT `LOAD DATA LOCAL INFILE`",                    /* a quoted identifier */
+		"SELECT `LOAD DATA LOCAL INFILE`", /* a quoted identifier */
 		"SELECT 1 FROM t WHERE a = 'x\\' LOAD DATA LOCAL INFILE'",
 		"LOAD INDEX INTO CACHE t",
 		"SELECT 1",
 		"--LOAD DATA LOCAL INFILE 'x'", /* '--' without a space is no comment, still no LOAD first */
 		"",
-		"LOAD DATA LOCAL",              /* cut before INFILE */
+		"LOAD DATA LOCAL", /* cut before INFILE */
 	};
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
 		struct proto_sql_class c = classify(no[i]);
@@ -65,9 +65,8 @@ END_TEST
 
 START_TEST(test_multi_statements)
 {
-	struct proto_sql_class c =
-		classify("SELECT 1; LOAD DATA LOCAL INFILE 'a' INTO TABLE t; "
-			 "LOAD DATA LOCAL INFILE 'b' INTO TABLE t;");
+	struct proto_sql_class c = classify("SELECT 1; LOAD DATA LOCAL INFILE 'a' INTO TABLE t; "
+					    "LOAD DATA LOCAL INFILE 'b' INTO TABLE t;");
 	ck_assert(c.flags & PROTO_SQL_MULTI);
 	ck_assert_uint_eq(c.statements, 3);
 	ck_assert_uint_eq(c.load_local, 2);
@@ -179,8 +178,9 @@ START_TEST(test_set_names_collate)
 	ck_assert_str_eq(collate("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci", b),
 			 "utf8mb4_unicode_ci");
 	ck_assert_str_eq(collate("set names 'utf8mb4' collate 'utf8mb4_bin'", b), "utf8mb4_bin");
-	ck_assert_str_eq(collate("SET NAMES `latin1` COLLATE `latin1_german2_ci`, time_zone='+01:00'",
-				 b), "latin1_german2_ci");
+	ck_assert_str_eq(
+		collate("SET NAMES `latin1` COLLATE `latin1_german2_ci`, time_zone='+01:00'", b),
+		"latin1_german2_ci");
 	ck_assert_str_eq(collate("/*!40101 SET NAMES utf8 COLLATE utf8_bin */", b), "utf8_bin");
 	ck_assert_ptr_null(collate("SET NAMES utf8mb4", b));
 	ck_assert_ptr_null(collate("SET collation_connection = 'utf8mb4_bin'", b));
@@ -200,7 +200,8 @@ START_TEST(test_comments_and_partial)
 	ck_assert_uint_eq(classify("-- only a comment").statements, 0);
 	ck_assert_uint_eq(classify("#").statements, 0);
 	/* each prefix of a statement classifies without reading past it */
-	const char *sql = "LOAD DATA LOCAL INFILE '/tmp/a b' INTO TABLE t; SELECT @x := 'q\\'' -- c";
+	const char *sql =
+		"LOAD DATA LOCAL INFILE '/tmp/a b' INTO TABLE t; SELECT @x := 'q\\'' -- c";
 	for (size_t n = 0; n <= strlen(sql); n++) {
 		char *copy = malloc(n ? n : 1); /* exact size: ASan sees any overread */
 		memcpy(copy, sql, n);
@@ -272,7 +273,8 @@ START_TEST(test_read_flags)
 	ck_assert(!(flags("INSERT INTO t VALUES (1)") & PROTO_SQL_INTO));
 	ck_assert(flags("INSERT INTO t VALUES (1) RETURNING id") & PROTO_SQL_RETURNING);
 	ck_assert(flags("DELETE FROM t RETURNING *") & PROTO_SQL_RETURNING);
-	ck_assert(!(flags("SELECT 1") & (PROTO_SQL_LOCKING_READ | PROTO_SQL_INTO | PROTO_SQL_RETURNING)));
+	ck_assert(!(flags("SELECT 1") &
+		    (PROTO_SQL_LOCKING_READ | PROTO_SQL_INTO | PROTO_SQL_RETURNING)));
 }
 END_TEST
 
@@ -327,7 +329,8 @@ START_TEST(test_keywords_any_case)
 		{"SELECT A FROM T FOR SHARE", PROTO_SQL_LOCKING_READ, PROTO_SQL_KIND_READ},
 		{"SELECT A FROM T LOCK IN SHARE MODE", PROTO_SQL_LOCKING_READ, PROTO_SQL_KIND_READ},
 		{"SELECT GET_LOCK('A', 1)", PROTO_SQL_GET_LOCK, PROTO_SQL_KIND_READ},
-		{"SELECT A INTO @X FROM T", PROTO_SQL_INTO | PROTO_SQL_USER_VAR, PROTO_SQL_KIND_READ},
+		{"SELECT A INTO @X FROM T", PROTO_SQL_INTO | PROTO_SQL_USER_VAR,
+		 PROTO_SQL_KIND_READ},
 		{"PREPARE S FROM 'SELECT 1'", PROTO_SQL_PREPARE, PROTO_SQL_KIND_OTHER},
 		{"ROLLBACK", 0, PROTO_SQL_KIND_ROLLBACK},
 		{"ROLLBACK TO S", 0, PROTO_SQL_KIND_OTHER},
@@ -351,12 +354,25 @@ START_TEST(test_keywords_any_case)
 		}
 	}
 	static const char *const near[] = {
-		"SELECTS 1", "SELEC 1", "5ELECT 1", "_SELECT 1", "$SELECT 1", "INSERT_ INTO T",
-		"INSERTS INTO T", "SHOW1 TABLES", "COMMITT", "ROLLBAC", "US DB", "USED DB",
-		"\xc3\x89XPLAIN SELECT 1", "BEGIN2", "SET1 A = 1",
+		"SELECTS 1",
+		"SELEC 1",
+		"5ELECT 1",
+		"_SELECT 1",
+		"$SELECT 1",
+		"INSERT_ INTO T",
+		"INSERTS INTO T",
+		"SHOW1 TABLES",
+		"COMMITT",
+		"ROLLBAC",
+		"US DB",
+		"USED DB",
+		"\xc3\x89XPLAIN SELECT 1",
+		"BEGIN2",
+		"SET1 A = 1",
 	};
 	for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++)
-		ck_assert_msg(classify(near[i]).kind == PROTO_SQL_KIND_OTHER, "a keyword: %s", near[i]);
+		ck_assert_msg(classify(near[i]).kind == PROTO_SQL_KIND_OTHER, "a keyword: %s",
+			      near[i]);
 	ck_assert(!(flags("SELECT GET_LOCKS('a', 1)") & PROTO_SQL_GET_LOCK));
 	ck_assert(!(flags("SELECT A INTOX @X FROM T") & (PROTO_SQL_INTO | PROTO_SQL_USER_VAR)));
 	ck_assert(!(flags("SELECT A FROM T FOR UPDATES") & PROTO_SQL_LOCKING_READ));

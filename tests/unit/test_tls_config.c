@@ -23,13 +23,12 @@
 static char dir[256];
 
 /* Set-up runs outside any test: fail loudly instead of through Check. */
-#define REQUIRE(x)                                                              \
-	do {                                                                    \
-		if (!(x)) {                                                     \
-			fprintf(stderr, "%s:%d: set-up failed: %s\n", __FILE__,  \
-				__LINE__, #x);                                  \
-			exit(2);                                                \
-		}                                                               \
+#define REQUIRE(x)                                                                             \
+	do {                                                                                   \
+		if (!(x)) {                                                                    \
+			fprintf(stderr, "%s:%d: set-up failed: %s\n", __FILE__, __LINE__, #x); \
+			exit(2);                                                               \
+		}                                                                              \
 	} while (0)
 
 static void write_key(EVP_PKEY *k, const char *name, bool public_only)
@@ -87,8 +86,8 @@ static void make_files(void)
 
 static void remove_files(void)
 {
-	static const char *const names[] = {"a.key", "a.pem", "b.key", "rsa.key", "rsa.pub",
-		"rsa2.pub"};
+	static const char *const names[] = {"a.key",   "a.pem",   "b.key",
+					    "rsa.key", "rsa.pub", "rsa2.pub"};
 	char path[512];
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -161,8 +160,9 @@ START_TEST(tenant_tls_and_default)
 	cfg_errors_free(&e);
 
 	/* a top-level default reaches every tenant; "tls": false opts out */
-	c = load(&e, "\"tls\": {\"cert\": \"@/a.pem\", \"key\": \"@/a.key\", \"require\": true,"
-		     " \"ca\": \"@/a.pem\"},",
+	c = load(&e,
+		 "\"tls\": {\"cert\": \"@/a.pem\", \"key\": \"@/a.key\", \"require\": true,"
+		 " \"ca\": \"@/a.pem\"},",
 		 "\"tls\": false,", "", "");
 	dump(&e);
 	ck_assert_ptr_nonnull(c);
@@ -190,8 +190,8 @@ END_TEST
 START_TEST(server_errors)
 {
 	struct cfg_errors e = {0};
-	struct cfg *c = load(&e, "", "\"tls\": {\"cert\": \"@/nope.pem\", \"key\": \"@/a.key\"},",
-			     "", "");
+	struct cfg *c =
+		load(&e, "", "\"tls\": {\"cert\": \"@/nope.pem\", \"key\": \"@/a.key\"},", "", "");
 	ck_assert_ptr_null(c);
 	ck_assert(has_error(&e, "$.tenants.t1.tls.cert: cannot read"));
 	ck_assert(has_error(&e, "No such file"));
@@ -227,8 +227,9 @@ START_TEST(server_errors)
 	ck_assert(has_error(&e, "$.tls: must be an object"));
 	cfg_errors_free(&e);
 
-	c = load(&e, "", "\"tls\": {\"cert\": \"@/a.pem\", \"key\": \"@/a.key\", \"ca\": \"@/a.key\"},",
-		 "", "");
+	c = load(&e, "",
+		 "\"tls\": {\"cert\": \"@/a.pem\", \"key\": \"@/a.key\", \"ca\": \"@/a.key\"},", "",
+		 "");
 	ck_assert_ptr_null(c);
 	ck_assert(has_error(&e, "$.tenants.t1.tls.ca: cannot load CA certificates"));
 	cfg_errors_free(&e);
@@ -238,7 +239,8 @@ END_TEST
 START_TEST(cluster_tls)
 {
 	struct cfg_errors e = {0};
-	struct cfg *c = load(&e, "", "", "", "\"tls\": {\"ca\": \"@/a.pem\", \"verify_identity\": true},");
+	struct cfg *c =
+		load(&e, "", "", "", "\"tls\": {\"ca\": \"@/a.pem\", \"verify_identity\": true},");
 	dump(&e);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_ptr_nonnull(c->clusters[0].tls);
@@ -275,8 +277,9 @@ END_TEST
 START_TEST(rsa_keys)
 {
 	struct cfg_errors e = {0};
-	struct cfg *c = load(&e, "\"rsa_private_key\": \"@/rsa.key\", \"rsa_public_key\": \"@/rsa.pub\",",
-			     "", "", "");
+	struct cfg *c =
+		load(&e, "\"rsa_private_key\": \"@/rsa.key\", \"rsa_public_key\": \"@/rsa.pub\",",
+		     "", "", "");
 	dump(&e);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_ptr_nonnull(c->rsa_key);
@@ -285,8 +288,8 @@ START_TEST(rsa_keys)
 	cfg_unref(c);
 	cfg_errors_free(&e);
 
-	c = load(&e, "\"rsa_private_key\": \"@/rsa.key\", \"rsa_public_key\": \"@/rsa2.pub\",",
-		 "", "", "");
+	c = load(&e, "\"rsa_private_key\": \"@/rsa.key\", \"rsa_public_key\": \"@/rsa2.pub\",", "",
+		 "", "");
 	ck_assert_ptr_null(c);
 	ck_assert(has_error(&e, "$.rsa_public_key:"));
 	ck_assert(has_error(&e, "is not the public half"));

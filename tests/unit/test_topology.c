@@ -18,10 +18,10 @@ START_TEST(gate_counts_and_closes)
 	hc_gate_set_closed(g, 0, true);
 	ck_assert(!hc_gate_enter(g, 0));
 	ck_assert_int_eq(hc_gate_sessions(g, 0), 2); /* the refused attempt is not counted */
-	ck_assert(hc_gate_enter(g, 1));               /* other members are not affected */
+	ck_assert(hc_gate_enter(g, 1));              /* other members are not affected */
 	hc_gate_leave(g, 0);
 	hc_gate_leave(g, 0);
-	ck_assert_int_eq(hc_gate_sessions(g, 0), 0);  /* drained */
+	ck_assert_int_eq(hc_gate_sessions(g, 0), 0); /* drained */
 	hc_gate_set_closed(g, 0, false);
 	ck_assert(hc_gate_enter(g, 0));
 	/* Out of range and NULL are harmless (a snapshot without a gate). */
@@ -42,11 +42,11 @@ START_TEST(snapshot_holds_its_gate)
 	t->gate = hc_gate_ref(g);
 	t->primary = 0;
 	ck_assert_ptr_eq(hc_topology_primary(t), &t->members[0]);
-	hc_gate_unref(g);                 /* the monitor lets go ... */
+	hc_gate_unref(g);                     /* the monitor lets go ... */
 	ck_assert(hc_gate_enter(t->gate, 0)); /* ... the snapshot's reference keeps it */
 	struct hc_topology *r = hc_topology_ref(t);
 	hc_topology_unref(t);
-	hc_topology_unref(r);             /* frees the snapshot and the gate (ASan checks) */
+	hc_topology_unref(r); /* frees the snapshot and the gate (ASan checks) */
 	hc_topology_unref(NULL);
 }
 END_TEST

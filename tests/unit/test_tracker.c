@@ -10,13 +10,12 @@
 
 #include "protocol/command.h"
 
-#define DEOF CLIENT_DEPRECATE_EOF
+#define DEOF      CLIENT_DEPRECATE_EOF
 #define BASE_CAPS (CLIENT_PROTOCOL_41 | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS)
 
 /* Feed one whole small packet the way the proxy does: only the bytes
  * proto_tracker_want asks for (the first byte at least). */
-static int feed(struct proto_tracker *t, const void *payload, size_t len,
-		struct proto_rt_event *ev)
+static int feed(struct proto_tracker *t, const void *payload, size_t len, struct proto_rt_event *ev)
 {
 	const uint8_t *p = payload;
 	uint32_t want = proto_tracker_want(t, (uint32_t)len, len ? p[0] : 0);
@@ -54,7 +53,7 @@ START_TEST(state_names)
 	}
 	ck_assert_str_eq(proto_rt_state_name(RT_ROWS), "rows");
 	ck_assert_str_eq(proto_rt_state_name((enum proto_rt_state)99), "?");
-	ck_assert_str_eq(proto_rt_state_name((enum proto_rt_state)-1), "?");
+	ck_assert_str_eq(proto_rt_state_name((enum proto_rt_state) - 1), "?");
 }
 END_TEST
 
@@ -98,7 +97,7 @@ START_TEST(start_every_command)
 		ck_assert_int_eq(proto_tracker_busy(&t), cases[i].rc == RT_MORE);
 		ck_assert_uint_eq(t.cmd, cases[i].cmd);
 		ck_assert_int_eq(t.binary, cases[i].cmd == COM_STMT_EXECUTE ||
-					   cases[i].cmd == COM_STMT_FETCH);
+						   cases[i].cmd == COM_STMT_FETCH);
 	}
 }
 END_TEST
@@ -106,11 +105,20 @@ END_TEST
 /* Replication, shutdown and the other commands a proxy must not pass on. */
 START_TEST(start_unsupported)
 {
-	static const uint8_t cmds[] = {COM_SLEEP,          COM_SHUTDOWN,     COM_CONNECT,
-				       COM_TIME,           COM_DELAYED_INSERT, COM_BINLOG_DUMP,
-				       COM_TABLE_DUMP,     COM_CONNECT_OUT,  COM_REGISTER_SLAVE,
-				       COM_DAEMON,         COM_BINLOG_DUMP_GTID, COM_CLONE,
-				       COM_STMT_BULK_EXECUTE, COM_MULTI};
+	static const uint8_t cmds[] = {COM_SLEEP,
+				       COM_SHUTDOWN,
+				       COM_CONNECT,
+				       COM_TIME,
+				       COM_DELAYED_INSERT,
+				       COM_BINLOG_DUMP,
+				       COM_TABLE_DUMP,
+				       COM_CONNECT_OUT,
+				       COM_REGISTER_SLAVE,
+				       COM_DAEMON,
+				       COM_BINLOG_DUMP_GTID,
+				       COM_CLONE,
+				       COM_STMT_BULK_EXECUTE,
+				       COM_MULTI};
 	uint8_t p[16] = {0};
 	for (size_t i = 0; i < sizeof(cmds); i++) {
 		struct proto_tracker t;
@@ -160,17 +168,17 @@ START_TEST(want_per_state)
 	ck_assert_uint_eq(proto_tracker_want(&t, 10, 0xfb), 10);   /* LOCAL INFILE name */
 	ck_assert_uint_eq(proto_tracker_want(&t, 1, 0x03), 1);     /* column count */
 	ck_assert_uint_eq(proto_tracker_want(&t, 3, 0xfc), 3);
-	ck_assert_uint_eq(proto_tracker_want(&t, 100, 0x05), 9);   /* count, at most 9 */
-	ck_assert_uint_eq(proto_tracker_want(&t, 0, 0x00), 0);     /* empty frame */
+	ck_assert_uint_eq(proto_tracker_want(&t, 100, 0x05), 9); /* count, at most 9 */
+	ck_assert_uint_eq(proto_tracker_want(&t, 0, 0x00), 0);   /* empty frame */
 	t.state = RT_COLUMNS;
 	ck_assert_uint_eq(proto_tracker_want(&t, 5000, 0x03), 1);
 	t.state = RT_ROWS;
-	ck_assert_uint_eq(proto_tracker_want(&t, 5000, 0x01), 1);     /* a row */
-	ck_assert_uint_eq(proto_tracker_want(&t, 5, 0xfe), 5);        /* EOF */
-	ck_assert_uint_eq(proto_tracker_want(&t, 9, 0xfe), 1);        /* 0xFE row, no DEOF */
-	ck_assert_uint_eq(proto_tracker_want(&t, 80, 0xff), 80);      /* ERR */
+	ck_assert_uint_eq(proto_tracker_want(&t, 5000, 0x01), 1); /* a row */
+	ck_assert_uint_eq(proto_tracker_want(&t, 5, 0xfe), 5);    /* EOF */
+	ck_assert_uint_eq(proto_tracker_want(&t, 9, 0xfe), 1);    /* 0xFE row, no DEOF */
+	ck_assert_uint_eq(proto_tracker_want(&t, 80, 0xff), 80);  /* ERR */
 	t.caps |= DEOF;
-	ck_assert_uint_eq(proto_tracker_want(&t, 9, 0xfe), 9);        /* OK(0xFE) */
+	ck_assert_uint_eq(proto_tracker_want(&t, 9, 0xfe), 9); /* OK(0xFE) */
 	ck_assert_uint_eq(proto_tracker_want(&t, 0xfffffe, 0xfe), 0xfffffe);
 	ck_assert_uint_eq(proto_tracker_want(&t, PROTO_MAX_FRAME, 0xfe), 1); /* a huge row */
 	t.state = RT_PREPARE_FIRST;
@@ -275,7 +283,11 @@ static void text_result(uint64_t caps)
 	ck_assert_int_eq(ev.kind, RT_PKT_ROW);
 	ck_assert_int_eq(FEED(&t, "fbfb", &ev), RT_MORE); /* NULL, NULL */
 	/* a row whose first value is a string of 251+ bytes starts 0xFC */
-	ck_assert_int_eq(FEED(&t, "fcfb00" "78", &ev), RT_MORE);
+	ck_assert_int_eq(FEED(&t,
+			      "fcfb00"
+			      "78",
+			      &ev),
+			 RT_MORE);
 	ck_assert_int_eq(ev.kind, RT_PKT_ROW);
 	ck_assert_int_eq(FEED(&t, deof ? "fe000003000100" : "fe01000300", &ev), RT_DONE);
 	ck_assert_int_eq(ev.kind, deof ? RT_PKT_OK : RT_PKT_EOF);
@@ -566,7 +578,10 @@ START_TEST(skip_rows_stops_where_feed_would_differ)
 		const uint8_t *third = deof ? fc_row : fe_row;
 		uint32_t third_len = deof ? sizeof(fc_row) : sizeof(fe_row);
 		struct vbuf b = {0};
-		vbuf_frame(&b, "\x01" "1", 2, 3);
+		vbuf_frame(&b,
+			   "\x01"
+			   "1",
+			   2, 3);
 		vbuf_frame(&b, "\xfb", 1, 4);
 		vbuf_frame(&b, third, third_len, 5);
 		size_t rows_end = b.len;
@@ -577,7 +592,10 @@ START_TEST(skip_rows_stops_where_feed_would_differ)
 			uint8_t stop[32];
 			size_t sn = vec_unhex(stops[i], stop, sizeof(stop));
 			struct vbuf s = {0};
-			vbuf_frame(&s, "\x01" "1", 2, 3);
+			vbuf_frame(&s,
+				   "\x01"
+				   "1",
+				   2, 3);
 			vbuf_frame(&s, "\xfb", 1, 4);
 			vbuf_frame(&s, third, third_len, 5);
 			vbuf_frame(&s, stop, (uint32_t)sn, 6);

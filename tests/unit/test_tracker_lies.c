@@ -14,8 +14,8 @@
 #define CAPS (CLIENT_PROTOCOL_41 | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS)
 
 /* A column definition as servers send it: catalog "def" first. */
-static const uint8_t COLDEF[] = {0x03, 'd', 'e', 'f', 0, 0, 0, 1, 'a', 1, 'a', 0x0c, 0x3f, 0,
-				 11, 0, 0, 0, 3, 0, 0, 0, 0, 0};
+static const uint8_t COLDEF[] = {0x03, 'd', 'e', 'f', 0, 0, 0, 1, 'a', 1, 'a', 0x0c,
+				 0x3f, 0,   11,  0,   0, 0, 3, 0, 0,   0, 0,   0};
 static const uint8_t EOFPKT[] = {0xfe, 0, 0, 2, 0};
 
 static int feed(struct proto_tracker *t, const uint8_t *p, size_t len)

@@ -165,8 +165,8 @@ static void vec_index(struct vec *v)
 	if (proto_is_ssl_request(c->payload, c->payload_len))
 		ck_assert_int_gt(proto_ssl_request_parse(c->payload, c->payload_len, &r), 0);
 	else
-		ck_assert_int_gt(proto_handshake_response_parse(c->payload, c->payload_len,
-								 hs.caps, &r), 0);
+		ck_assert_int_gt(
+			proto_handshake_response_parse(c->payload, c->payload_len, hs.caps, &r), 0);
 	v->server_caps = hs.caps;
 	v->client_caps = r.caps;
 	v->caps = hs.caps & r.caps;

@@ -24,15 +24,15 @@ struct vec_frame {
 	const uint8_t *payload; /* bytes + 4 */
 	uint32_t payload_len;
 	uint8_t seq;
-	int exchange;           /* -1 connection phase, else command number from 0 */
+	int exchange; /* -1 connection phase, else command number from 0 */
 };
 
 struct vec {
 	char name[64];
 	struct vec_frame *f;
 	size_t n;
-	int exchanges;   /* number of commands */
-	uint64_t caps;   /* server caps & client caps, as the server applies them */
+	int exchanges; /* number of commands */
+	uint64_t caps; /* server caps & client caps, as the server applies them */
 	uint64_t server_caps, client_caps;
 	struct vec_stream *streams; /* cache of vec_server_stream, per exchange + 1 */
 };
