@@ -24,7 +24,8 @@
 
 /* ------------------------------------------------------------ errors */
 
-static void append(char ***list, size_t *n, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void append(char ***list, size_t *n, const char *fmt,
+							 va_list ap)
 {
 	char buf[512];
 	vsnprintf(buf, sizeof(buf), fmt, ap);

@@ -7,7 +7,7 @@
 # build-dir (default build-fuzz) must be configured with
 #   CC=clang meson setup build-fuzz -Dfuzz=true
 # The defaults (40 s per target, two targets at a time on a 2-core
-# machine) take about 3 minutes for the nine targets. Each target starts from
+# machine) take about 3.5 minutes for the ten targets. Each target starts from
 # its committed seed corpus (tests/fuzz/corpus/<target>, which is only
 # read) plus a scratch corpus for what it finds; a failing input is kept in
 # $FUZZ_OUT (default build-dir/fuzz-out) and named in the output. Copy it
