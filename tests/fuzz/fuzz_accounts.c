@@ -69,7 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	char *user = take_field(&data, &size);
 
-	struct hc_account_list *l = hc_account_list_build((const char *const(*)[FIELDS])rows, nrows);
+	struct hc_account_list *l =
+		hc_account_list_build((const char *const(*)[FIELDS])rows, nrows);
 	FUZZ_CHECK(l != NULL);
 	size_t kept = 0;
 	for (size_t r = 0; r < nrows; r++)
