@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pymysql  # noqa: E402
 
 from harness import accounts, clients, util  # noqa: E402
+from harness import failover_load  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
 from harness.tandem import TandemProcess, pair_config  # noqa: E402
 
@@ -125,6 +126,23 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def kill_primary(self, p, r) -> float:
+        """kill -9 of p; returns once tandem published r as primary. The
+        kill's monotonic time."""
+        t = time.monotonic()
+        p.kill9()
+        util.wait_for(lambda: self.admin.cluster()["primary"] == r.address, 30,
+                      what="the failover")
+        return t
+
+    def bring_back(self, killed):
+        """Restart a killed server as a replica of the new primary and tell
+        tandem it is ready (POST .../ready). The answer's (code, body)."""
+        failover_load.restart_as_replica(killed)
+        util.wait_for(lambda: self.admin.member(killed.address)["health"] == "UP", 30,
+                      what="the killed server to answer probes")
+        return self.admin.post(f"/clusters/{CLUSTER}/members/{killed.address}/ready")
 
     def stop(self) -> None:
         """Stop everything; then fail if tandem crashed, exited non-zero or

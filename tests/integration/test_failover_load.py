@@ -22,7 +22,7 @@ Measured times are printed (stderr) on every run."""
 import time
 import unittest
 
-from health_helpers import CLUSTER, TENANT, Stack, log, util
+from health_helpers import TENANT, Stack, log, util
 from harness import clients
 from harness import failover_load as fl
 
@@ -61,18 +61,10 @@ class LoadCase(unittest.TestCase):
         return p, r
 
     def kill_primary(self, p, r) -> float:
-        t = time.monotonic()
-        p.kill9()
-        util.wait_for(lambda: self.stack.admin.cluster()["primary"] == r.address, 30,
-                      what="the failover")
-        return t
+        return self.stack.kill_primary(p, r)
 
     def bring_back(self, killed):
-        st = self.stack
-        fl.restart_as_replica(killed)
-        util.wait_for(lambda: st.admin.member(killed.address)["health"] == "UP", 30,
-                      what="the killed server to answer probes")
-        code, body = st.admin.post(f"/clusters/{CLUSTER}/members/{killed.address}/ready")
+        code, body = self.stack.bring_back(killed)
         self.assertEqual(code, 200, body)
 
     def oracle_run(self, first_writes: int = 30):

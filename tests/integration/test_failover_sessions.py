@@ -75,20 +75,10 @@ class SessionsFailoverTest(unittest.TestCase):
         return self.stack.admin.status()["tenants"][TENANT]
 
     def kill_primary(self, p, r) -> float:
-        """kill -9 of p; returns once tandem published r as primary. The
-        kill's monotonic time."""
-        t = time.monotonic()
-        p.kill9()
-        util.wait_for(lambda: self.stack.admin.cluster()["primary"] == r.address, 30,
-                      what="the failover")
-        return t
+        return self.stack.kill_primary(p, r)
 
     def bring_back(self, killed):
-        st = self.stack
-        fl.restart_as_replica(killed)
-        util.wait_for(lambda: st.admin.member(killed.address)["health"] == "UP", 30,
-                      what="the killed server to answer probes")
-        code, body = st.admin.post(f"/clusters/{CLUSTER}/members/{killed.address}/ready")
+        code, body = self.stack.bring_back(killed)
         self.assertEqual(code, 200, body)
 
     def expect_error(self, cur, sql, code, state):
