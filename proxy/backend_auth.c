@@ -63,8 +63,9 @@ void sess_backend_start(struct session *s)
 	memcpy(&s->backend_sa, &m->addr.sa, m->addr.salen);
 	s->backend_salen = m->addr.salen;
 	sess_set_state(s, SESS_BACKEND_CONNECT);
-	if (conn_connect(&s->backend, s->w->base, (const struct sockaddr *)&s->backend_sa,
-			 s->backend_salen, &sess_backend_cbs, s) < 0) {
+	if (conn_connect(&s->backend, s->w->base, s->w->read_pool,
+			 (const struct sockaddr *)&s->backend_sa, s->backend_salen,
+			 &sess_backend_cbs, s) < 0) {
 		int err = s->backend.error;
 		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
 			/* tandem's own shortage, not the server's: no waiting for a

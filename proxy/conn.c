@@ -15,12 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-/* Bytes one read may bring in; large enough that a result set arrives in
- * few syscalls, small enough that one session cannot hog a turn. */
-#define CONN_READ_CHUNK (64 * 1024)
+/* Bytes one read may bring in (the TLS path reads into evbuffer space). */
+#define CONN_READ_CHUNK CONN_POOL_BLOCK
+/* A plain read shorter than this is copied into a small evbuffer chain
+ * (malloc's per-thread cache, a memcpy of a command or an OK); a longer
+ * one keeps its pool block. A block given away holds at least this much
+ * data, so it never pins more than 16 times the bytes it was read for. */
+#define CONN_COPY_MAX (4 * 1024)
 /* Small chains queued for a TLS peer are copied into one record of up to
  * this many bytes rather than sent as a record (and a send) each. */
 #define TLS_COALESCE (16 * 1024)
@@ -398,36 +401,29 @@ static void tls_free(struct conn *c)
 
 /* ---------------------------------------------------------- plain I/O */
 
-/* Read once into reserved space. >0 bytes, 0 EOF, -1 error, -2 would block. */
+/* Read once into the worker's block. >0 bytes, 0 EOF, -1 error, -2 would
+ * block. */
 static ssize_t read_once(struct conn *c)
 {
-	struct evbuffer_iovec vec[2];
-	int n = evbuffer_reserve_space(c->in, CONN_READ_CHUNK, vec, 2);
-	if (n <= 0) {
+	uint8_t *block = conn_pool_current(c->pool);
+	if (!block) {
 		c->error = ENOMEM;
 		return -1;
 	}
-	struct iovec iov[2];
-	for (int i = 0; i < n; i++) {
-		iov[i].iov_base = vec[i].iov_base;
-		iov[i].iov_len = vec[i].iov_len;
-	}
-	ssize_t got = readv(c->fd, iov, n);
+	ssize_t got = read(c->fd, block, CONN_POOL_BLOCK);
 	if (got <= 0) {
-		evbuffer_commit_space(c->in, vec, 0);
 		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return -2;
 		if (got < 0)
 			c->error = errno;
 		return got;
 	}
-	size_t left = (size_t)got;
-	for (int i = 0; i < n; i++) {
-		size_t take = left < vec[i].iov_len ? left : vec[i].iov_len;
-		vec[i].iov_len = take;
-		left -= take;
+	int rc = (size_t)got < CONN_COPY_MAX ? evbuffer_add(c->in, block, (size_t)got)
+					     : conn_pool_give(c->pool, c->in, (size_t)got);
+	if (rc < 0) {
+		c->error = ENOMEM;
+		return -1;
 	}
-	evbuffer_commit_space(c->in, vec, n);
 	return got;
 }
 
@@ -554,8 +550,8 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 
 /* ----------------------------------------------------------- lifecycle */
 
-static int conn_setup(struct conn *c, struct event_base *base, int fd, const struct conn_cbs *cbs,
-		      void *arg)
+static int conn_setup(struct conn *c, struct event_base *base, struct conn_pool *pool, int fd,
+		      const struct conn_cbs *cbs, void *arg)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
@@ -566,6 +562,7 @@ static int conn_setup(struct conn *c, struct event_base *base, int fd, const str
 		return -1;
 	}
 	c->fd = fd;
+	c->pool = pool;
 	c->cbs = cbs;
 	c->arg = arg;
 	event_assign(&c->rev, base, fd, EV_READ | EV_PERSIST, on_readable, c);
@@ -573,10 +570,10 @@ static int conn_setup(struct conn *c, struct event_base *base, int fd, const str
 	return 0;
 }
 
-int conn_open_fd(struct conn *c, struct event_base *base, int fd, const struct conn_cbs *cbs,
-		 void *arg)
+int conn_open_fd(struct conn *c, struct event_base *base, struct conn_pool *pool, int fd,
+		 const struct conn_cbs *cbs, void *arg)
 {
-	if (conn_setup(c, base, fd, cbs, arg) < 0) {
+	if (conn_setup(c, base, pool, fd, cbs, arg) < 0) {
 		c->fd = -1;
 		return -1;
 	}
@@ -585,15 +582,15 @@ int conn_open_fd(struct conn *c, struct event_base *base, int fd, const struct c
 	return 0;
 }
 
-int conn_connect(struct conn *c, struct event_base *base, const struct sockaddr *sa,
-		 socklen_t salen, const struct conn_cbs *cbs, void *arg)
+int conn_connect(struct conn *c, struct event_base *base, struct conn_pool *pool,
+		 const struct sockaddr *sa, socklen_t salen, const struct conn_cbs *cbs, void *arg)
 {
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		c->error = errno; /* EMFILE: the caller tells its shortage from the server's */
 		return -1;
 	}
-	if (conn_setup(c, base, fd, cbs, arg) < 0) {
+	if (conn_setup(c, base, pool, fd, cbs, arg) < 0) {
 		close(fd);
 		c->fd = -1;
 		c->error = ENOMEM;

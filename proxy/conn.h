@@ -6,8 +6,11 @@
  * every round trip costs an epoll_ctl to arm the write and another to
  * disarm it, plus an extra loop turn. conn writes at once (conn_flush) and
  * arms the write event only when the kernel buffer is full — the way
- * HAProxy does it — and reads with one readv into reserved evbuffer space
- * (evbuffer_read adds an ioctl(FIONREAD) per read).
+ * HAProxy does it — and reads with one read() into the worker's read
+ * block (conn_pool.h), which is copied into c->in when the read was short
+ * and handed to c->in without a copy when it was long (evbuffer_read
+ * would add an ioctl(FIONREAD) per read, and reserved evbuffer space a
+ * 64 KiB malloc per read).
  *
  * TLS lives here too, so the session above sees the same evbuffers either
  * way. Not libevent's OpenSSL bufferevents: they would bring back the write
@@ -36,6 +39,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "proxy/conn_pool.h"
+
 struct conn;
 
 struct ssl_ctx_st;
@@ -62,24 +67,28 @@ struct conn {
 	struct event wev; /* armed only while out cannot be flushed */
 	const struct conn_cbs *cbs;
 	void *arg;
-	size_t low_mark;      /* on_drain fires when out falls to this (if want_drain) */
-	int error;            /* last socket error (EPROTO for a TLS failure) */
-	struct conn_tls *tls; /* NULL: plain socket I/O */
-	bool reading;         /* rev is added */
-	bool writing;         /* wev is added */
+	size_t low_mark;        /* on_drain fires when out falls to this (if want_drain) */
+	int error;              /* last socket error (EPROTO for a TLS failure) */
+	struct conn_tls *tls;   /* NULL: plain socket I/O */
+	struct conn_pool *pool; /* the worker's read blocks (plain reads) */
+	bool reading;           /* rev is added */
+	bool writing;           /* wev is added */
 	bool connecting;
 	bool want_drain;
 	bool eof; /* the peer closed its side */
 };
 
 /* Adopt an accepted, connected socket (made non-blocking here). Reading
- * starts at once. Returns 0, or -1 (fd is not closed then). */
-int conn_open_fd(struct conn *c, struct event_base *base, int fd, const struct conn_cbs *cbs,
-		 void *arg);
-/* Start a non-blocking connect; CONN_CONNECTED or CONN_ERROR follows.
+ * starts at once. pool: the read blocks of the worker whose base this is
+ * (conn_pool.h), used on that thread only. Returns 0, or -1 (fd is not
+ * closed then). */
+int conn_open_fd(struct conn *c, struct event_base *base, struct conn_pool *pool, int fd,
+		 const struct conn_cbs *cbs, void *arg);
+/* Start a non-blocking connect (pool as for conn_open_fd); CONN_CONNECTED
+ * or CONN_ERROR follows.
  * Returns -1 with c->error set when it cannot start (EMFILE: no socket). */
-int conn_connect(struct conn *c, struct event_base *base, const struct sockaddr *sa,
-		 socklen_t salen, const struct conn_cbs *cbs, void *arg);
+int conn_connect(struct conn *c, struct event_base *base, struct conn_pool *pool,
+		 const struct sockaddr *sa, socklen_t salen, const struct conn_cbs *cbs, void *arg);
 /* Close the socket and free the buffers. Safe on a zeroed or closed conn. */
 void conn_close(struct conn *c);
 /* Close the socket but keep the (drained) buffers until conn_close, so code

@@ -409,7 +409,7 @@ struct session *sess_accept(struct worker *w, struct wtenant *wt, int fd,
 	}
 	snprintf(s->peer_text, sizeof(s->peer_text), "%s:%u", ip, port);
 
-	if (conn_open_fd(&s->client, w->base, fd, &client_cbs, s) < 0) {
+	if (conn_open_fd(&s->client, w->base, w->read_pool, fd, &client_cbs, s) < 0) {
 		close(fd);
 		free(s);
 		return NULL;

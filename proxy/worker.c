@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "health/monitor.h"
 #include "protocol/okerr.h"
+#include "proxy/conn_pool.h"
 #include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
 #include "proxy/session.h"
@@ -574,6 +575,9 @@ int worker_init(struct worker *w, int id, struct daemon *d)
 	event_config_free(ec);
 	if (!w->base)
 		return -1;
+	w->read_pool = conn_pool_new();
+	if (!w->read_pool)
+		return -1;
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->wake_fd < 0)
 		return -1;
@@ -610,6 +614,9 @@ void worker_join(struct worker *w)
 	}
 	while (w->tenants)
 		free_tenant(w, w->tenants);
+	/* After the sessions: their evbuffers hand blocks back as they go. */
+	conn_pool_release(w->read_pool);
+	w->read_pool = NULL;
 	for (size_t i = 0; i < w->ntopos; i++)
 		hc_topology_unref(w->topos[i].topo);
 	free(w->topos);

@@ -20,6 +20,7 @@
 #include "proxy/tenant.h"
 
 struct daemon;
+struct conn_pool;
 struct session;
 struct sess_snapshot;
 struct evconnlistener;
@@ -76,7 +77,8 @@ struct worker {
 	int id;
 	pthread_t thread;
 	struct event_base *base;
-	struct daemon *d; /* for the monitor and global counters */
+	struct conn_pool *read_pool; /* blocks its sessions' conns read into */
+	struct daemon *d;            /* for the monitor and global counters */
 
 	pthread_mutex_t mu; /* guards queue */
 	struct wmsg *queue, *queue_tail;
