@@ -190,6 +190,21 @@ int hc_db_connect(struct hc_db *db, const struct cfg_addr *addr, const char *use
 	return HC_DB_OK;
 }
 
+/* The server (or the client library) refused the statement: keep its
+ * error, drop any result kept for the caller, and close the connection
+ * when the error was the client library's (the link is then unusable). */
+static int query_failed(struct hc_db *db, MYSQL_RES **res)
+{
+	take_err(db);
+	if (res && *res) {
+		mysql_free_result(*res);
+		*res = NULL;
+	}
+	if (hc_db_err_is_client(db))
+		hc_db_close(db);
+	return HC_DB_ERROR;
+}
+
 int hc_db_query(struct hc_db *db, const char *sql, MYSQL_RES **res, int64_t deadline_us)
 {
 	if (res)
@@ -203,12 +218,8 @@ int hc_db_query(struct hc_db *db, const char *sql, MYSQL_RES **res, int64_t dead
 	int qret = 0;
 	int status = mysql_real_query_start(&qret, db->my, sql, (unsigned long)strlen(sql));
 	int rc = drive(db, status, deadline_us, cont_query, &qret);
-	if (rc == HC_DB_OK && qret != 0) {
-		take_err(db);
-		if (hc_db_err_is_client(db))
-			hc_db_close(db);
-		return HC_DB_ERROR;
-	}
+	if (rc == HC_DB_OK && qret != 0)
+		return query_failed(db, res);
 	/* Read every result set; keep the first for the caller. */
 	while (rc == HC_DB_OK) {
 		MYSQL_RES *r = NULL;
@@ -220,14 +231,7 @@ int hc_db_query(struct hc_db *db, const char *sql, MYSQL_RES **res, int64_t dead
 			break;
 		}
 		if (!r && mysql_errno(db->my)) {
-			take_err(db);
-			if (res && *res) {
-				mysql_free_result(*res);
-				*res = NULL;
-			}
-			if (hc_db_err_is_client(db))
-				hc_db_close(db);
-			return HC_DB_ERROR;
+			return query_failed(db, res);
 		}
 		if (res && !*res)
 			*res = r;
@@ -239,14 +243,7 @@ int hc_db_query(struct hc_db *db, const char *sql, MYSQL_RES **res, int64_t dead
 		status = mysql_next_result_start(&more, db->my);
 		rc = drive(db, status, deadline_us, cont_next, &more);
 		if (rc == HC_DB_OK && more > 0) {
-			take_err(db);
-			if (res && *res) {
-				mysql_free_result(*res);
-				*res = NULL;
-			}
-			if (hc_db_err_is_client(db))
-				hc_db_close(db);
-			return HC_DB_ERROR;
+			return query_failed(db, res);
 		}
 	}
 	if (rc != HC_DB_OK) {
