@@ -211,8 +211,14 @@ int cfg_addr_parse(const char *text, bool numeric_only, struct cfg_addr *out, ch
 		   size_t errlen);
 bool cfg_addr_equal(const struct cfg_addr *a, const struct cfg_addr *b);
 
-/* Try to bind every listen address (SO_REUSEPORT, so a running tandem's own
- * ports count as bindable). Appends one error per failure; returns count. */
+/* Whether every listen address could be taken, without taking it: an
+ * address a running tandem listens on passes, one another process listens
+ * on fails, and any other is tried with a bind (no listen) for the kernel's
+ * verdict. Appends one error per failure; returns the count. */
 int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs);
+/* held.c: the pid listening on a TCP address that a bind of a would
+ * collide with (comm gets its name), 0 when a listener exists but its
+ * process cannot be seen, -1 when nothing listens there. */
+int cfg_listen_holder(const struct cfg_addr *a, char *comm, size_t commlen);
 
 #endif
