@@ -156,6 +156,7 @@ bool cfg_tenant_allows(const struct cfg_tenant *t, const struct sockaddr *sa)
 int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs)
 {
 	int failures = 0;
+	struct cfg_listeners *held = cfg_listeners_read();
 	for (size_t i = 0; i < c->ntenants + 1; i++) {
 		const struct cfg_addr *a;
 		char what[160];
@@ -174,7 +175,7 @@ int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs)
 		 * listen), for the errors only the kernel knows: not a local address,
 		 * a privileged port. */
 		char comm[32];
-		int pid = cfg_listen_holder(a, comm, sizeof(comm));
+		int pid = cfg_listeners_holder(held, a, comm, sizeof(comm));
 		if (pid > 0 && strcmp(comm, "tandem") == 0)
 			continue;
 		if (pid >= 0) {
@@ -197,5 +198,6 @@ int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs)
 		if (fd >= 0)
 			close(fd);
 	}
+	cfg_listeners_free(held);
 	return failures;
 }

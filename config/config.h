@@ -216,9 +216,14 @@ bool cfg_addr_equal(const struct cfg_addr *a, const struct cfg_addr *b);
  * on fails, and any other is tried with a bind (no listen) for the kernel's
  * verdict. Appends one error per failure; returns the count. */
 int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs);
-/* held.c: the pid listening on a TCP address that a bind of a would
- * collide with (comm gets its name), 0 when a listener exists but its
- * process cannot be seen, -1 when nothing listens there. */
-int cfg_listen_holder(const struct cfg_addr *a, char *comm, size_t commlen);
+/* held.c: the TCP listeners of the machine, read once from /proc. */
+struct cfg_listeners;
+struct cfg_listeners *cfg_listeners_read(void);
+void cfg_listeners_free(struct cfg_listeners *l);
+/* The pid listening where a bind of a would collide (comm gets its name),
+ * 0 when a listener exists but its process cannot be seen, -1 when
+ * nothing listens there. */
+int cfg_listeners_holder(struct cfg_listeners *l, const struct cfg_addr *a, char *comm,
+			 size_t commlen);
 
 #endif

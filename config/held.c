@@ -56,20 +56,38 @@ static bool conflicts(const struct sockaddr_storage *sa, int lfam, const uint8_t
 	return false;
 }
 
-/* The inode of a listening socket in one /proc/net/tcp{,6} file that
- * conflicts with sa; 0 when none. */
-static unsigned long listener_inode(const char *file, int fam, const struct sockaddr_storage *sa)
+struct lsock {
+	int fam;
+	uint8_t addr[16];
+	uint16_t port;
+	unsigned long inode;
+};
+
+struct sockowner {
+	unsigned long inode;
+	int pid;
+};
+
+struct cfg_listeners {
+	struct lsock *socks;
+	size_t n, cap;
+	struct sockowner *owners; /* sorted by inode; built on first need */
+	size_t nowners, owners_cap;
+	bool owners_read;
+};
+
+/* Append the listening sockets of one /proc/net/tcp{,6} file. */
+static void read_listeners(struct cfg_listeners *l, const char *file, int fam)
 {
 	FILE *f = fopen(file, "r");
 	if (!f)
-		return 0;
+		return;
 	char line[512];
-	unsigned long found = 0;
 	if (!fgets(line, sizeof(line), f)) { /* header */
 		fclose(f);
-		return 0;
+		return;
 	}
-	while (!found && fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), f)) {
 		char local[64];
 		unsigned lport, state;
 		unsigned long inode;
@@ -79,7 +97,7 @@ static unsigned long listener_inode(const char *file, int fam, const struct sock
 			continue;
 		/* The kernel prints each 32-bit word of the address as a host-order
 		 * integer, so reading it back the same way restores the bytes. */
-		uint8_t addr[16] = {0};
+		struct lsock ls = {.fam = fam, .port = (uint16_t)lport, .inode = inode};
 		size_t words = fam == AF_INET ? 1 : 4;
 		if (strlen(local) != words * 8)
 			continue;
@@ -88,27 +106,56 @@ static unsigned long listener_inode(const char *file, int fam, const struct sock
 			memcpy(hex, local + i * 8, 8);
 			hex[8] = 0;
 			uint32_t w = (uint32_t)strtoul(hex, NULL, 16);
-			memcpy(addr + i * 4, &w, 4);
+			memcpy(ls.addr + i * 4, &w, 4);
 		}
-		if (conflicts(sa, fam, addr, (uint16_t)lport))
-			found = inode;
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 64;
+			struct lsock *p = realloc(l->socks, cap * sizeof(*p));
+			if (!p)
+				break;
+			l->socks = p;
+			l->cap = cap;
+		}
+		l->socks[l->n++] = ls;
 	}
 	fclose(f);
-	return found;
 }
 
-/* The process that has socket inode open: pid, or 0 when it cannot be
- * seen (another user's process, without root). */
-static int inode_owner(unsigned long inode, char *comm, size_t commlen)
+struct cfg_listeners *cfg_listeners_read(void)
 {
-	char want[64];
-	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	struct cfg_listeners *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	read_listeners(l, "/proc/net/tcp", AF_INET);
+	read_listeners(l, "/proc/net/tcp6", AF_INET6);
+	return l;
+}
+
+void cfg_listeners_free(struct cfg_listeners *l)
+{
+	if (!l)
+		return;
+	free(l->socks);
+	free(l->owners);
+	free(l);
+}
+
+static int owner_cmp(const void *a, const void *b)
+{
+	const struct sockowner *x = a, *y = b;
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+/* One pass over every process's descriptors: socket inode -> pid. A
+ * process of another user stays unseen unless we are root. */
+static void read_owners(struct cfg_listeners *l)
+{
+	l->owners_read = true;
 	DIR *proc = opendir("/proc");
 	if (!proc)
-		return 0;
-	int pid = 0;
+		return;
 	struct dirent *de;
-	while (!pid && (de = readdir(proc))) {
+	while ((de = readdir(proc))) {
 		char *end;
 		long p = strtol(de->d_name, &end, 10);
 		if (*end || p <= 0)
@@ -123,21 +170,49 @@ static int inode_owner(unsigned long inode, char *comm, size_t commlen)
 			char link[320], target[64];
 			snprintf(link, sizeof(link), "%s/%s", dir, fe->d_name);
 			ssize_t n = readlink(link, target, sizeof(target) - 1);
+			unsigned long inode;
 			if (n <= 0)
 				continue;
 			target[n] = 0;
-			if (strcmp(target, want) == 0) {
-				pid = (int)p;
-				break;
+			if (sscanf(target, "socket:[%lu]", &inode) != 1)
+				continue;
+			if (l->nowners == l->owners_cap) {
+				size_t cap = l->owners_cap ? l->owners_cap * 2 : 256;
+				struct sockowner *o = realloc(l->owners, cap * sizeof(*o));
+				if (!o)
+					break;
+				l->owners = o;
+				l->owners_cap = cap;
 			}
+			l->owners[l->nowners++] = (struct sockowner){inode, (int)p};
 		}
 		closedir(fds);
 	}
 	closedir(proc);
-	if (pid && commlen) {
+	qsort(l->owners, l->nowners, sizeof(*l->owners), owner_cmp);
+}
+
+int cfg_listeners_holder(struct cfg_listeners *l, const struct cfg_addr *a, char *comm,
+			 size_t commlen)
+{
+	if (commlen)
 		comm[0] = 0;
+	const struct lsock *hit = NULL;
+	for (size_t i = 0; l && i < l->n && !hit; i++)
+		if (conflicts(&a->sa, l->socks[i].fam, l->socks[i].addr, l->socks[i].port))
+			hit = &l->socks[i];
+	if (!hit)
+		return -1;
+	if (!l->owners_read)
+		read_owners(l);
+	struct sockowner key = {hit->inode, 0};
+	const struct sockowner *o =
+		bsearch(&key, l->owners, l->nowners, sizeof(*l->owners), owner_cmp);
+	if (!o)
+		return 0;
+	if (commlen) {
 		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		snprintf(path, sizeof(path), "/proc/%d/comm", o->pid);
 		FILE *f = fopen(path, "r");
 		if (f) {
 			if (fgets(comm, (int)commlen, f))
@@ -145,17 +220,5 @@ static int inode_owner(unsigned long inode, char *comm, size_t commlen)
 			fclose(f);
 		}
 	}
-	return pid;
-}
-
-int cfg_listen_holder(const struct cfg_addr *a, char *comm, size_t commlen)
-{
-	if (commlen)
-		comm[0] = 0;
-	unsigned long inode = listener_inode("/proc/net/tcp", AF_INET, &a->sa);
-	if (!inode)
-		inode = listener_inode("/proc/net/tcp6", AF_INET6, &a->sa);
-	if (!inode)
-		return -1;
-	return inode_owner(inode, comm, commlen);
+	return o->pid;
 }
