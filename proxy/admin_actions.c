@@ -53,13 +53,14 @@ int admin_session_kill(struct daemon *d, uint64_t id, uint32_t client_id, json_t
 		json_decref(doc);
 		return 503;
 	}
+	uint64_t sid = (uint64_t)json_integer_value(json_object_get(hit, "id"));
 	m->kind = WMSG_KILL;
-	m->session_id = (uint64_t)json_integer_value(json_object_get(hit, "id"));
-	worker_post(&d->workers[wid], m);
+	m->session_id = sid;
+	worker_post(&d->workers[wid], m); /* the worker owns (and frees) m now */
 	*reply = json_pack("{s:O}", "killed", hit);
 	json_object_del(json_object_get(*reply, "killed"), "facts");
 	json_decref(doc);
-	log_info("admin: session %llu killed", (unsigned long long)m->session_id);
+	log_info("admin: session %llu killed", (unsigned long long)sid);
 	return 200;
 }
 
@@ -80,10 +81,10 @@ int admin_tenant_drain(struct daemon *d, const char *tenant, json_t **reply)
 		worker_post(&d->workers[i], m);
 	}
 	log_info("admin: draining tenant %s (%llu session(s))", tenant, (unsigned long long)open);
-	*reply = json_pack("{s:s, s:I, s:s}", "tenant", tenant, "sessions", (json_int_t)open,
-			   "note",
-			   "each session closes when it is between commands (a running command "
-			   "answers first); new logins are still accepted");
+	*reply =
+		json_pack("{s:s, s:I, s:s}", "tenant", tenant, "sessions", (json_int_t)open, "note",
+			  "each session closes when it is between commands (a running command "
+			  "answers first); new logins are still accepted");
 	return 200;
 }
 

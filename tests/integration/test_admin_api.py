@@ -173,11 +173,17 @@ class AdminApiTest(unittest.TestCase):
     def test_reload_with_verdict(self):
         t = self.stack.tandem
         good = copy.deepcopy(t.config)
+        good_port = t.admin_port()
 
         def restore():
-            t.write_config(good)
+            # the moved-away listener closes a second after its reload
+            util.wait_for(lambda: not util.is_listening("127.0.0.1", good_port), 10,
+                          what="the old admin listener to close")
+            t.write_config(good)           # ask where tandem listens now
+            self.assertEqual(self.admin.post("/reload")[0], 200)
             self.admin.base = f"http://127.0.0.1:{t.admin_port()}"
-            self.admin.post("/reload")
+            util.wait_for(lambda: util.is_listening("127.0.0.1", t.admin_port()), 10,
+                          what="the admin listener back on its port")
         self.addCleanup(restore)
         gen = self.admin.status()["config"]["generation"]
         bad = copy.deepcopy(good)
