@@ -75,7 +75,9 @@ def banner(pair, config, tandem) -> str:
                   f"  dashboard:               http://{admin}/  (open it in a browser)",
                   "",
                   "  Try a failover drill: in a second terminal run",
-                  "      ./scripts/demo drill",
+                  "      " + (f"TANDEM_DEMO_DIR={os.environ['TANDEM_DEMO_DIR']} "
+                              if os.environ.get("TANDEM_DEMO_DIR") else "")
+                  + "./scripts/demo drill",
                   "  It writes through tandem in one session, kills the primary (kill -9),",
                   "  shows the session carrying on and the failover record (detection,",
                   "  promotion, what was lost), restarts the old primary and shows it",
