@@ -144,6 +144,31 @@ def healthy(c: dict):
     return None
 
 
+def bring_back(admin: Admin, cname: str, address: str) -> str:
+    """Wait for a restarted server to answer probes and to replicate from
+    the primary; if tandem keeps it fenced (no automatic rejoin), ask for
+    the rejoin. Returns what was done, for the summary."""
+    def member():
+        return next(m for m in cluster_of(admin, cname)["members"] if m["address"] == address)
+    wait_for(lambda: member()["health"] == "UP", 60, f"{address} to answer probes")
+    did = "tandem rejoined it by itself"
+    try:
+        wait_for(lambda: not member()["fenced"] and member()["role"] == "replica", 5,
+                 "an automatic rejoin")
+    except RuntimeError:
+        path = f"/clusters/{cname}/members/{address}/rejoin"
+        code, body = admin.call("POST", path)
+        did = (f"it was still fenced, so the drill sent POST {path} "
+               f"(HTTP {code}{': ' + body.get('error', '') if code != 200 else ''})")
+        say(f"   {did}")
+    m = wait_for(lambda: (lambda m: m if not m["fenced"] and m["role"] == "replica"
+                          and m["state"] == "UP" and (m["replication"] or {}).get(
+                              "io_running") == "Yes" else None)(member()), 60,
+                 f"{address} to replicate from the primary")
+    say(f"   {address} is back: {m['role']}, {m['state']}, lag {m['lag_ms']} ms")
+    return did
+
+
 def run(state: Path, after_s: float = 3.0) -> int:
     try:
         info = json.loads((state / INFO).read_text())
@@ -160,6 +185,19 @@ def run(state: Path, after_s: float = 3.0) -> int:
                                connect_timeout=10, read_timeout=60, write_timeout=60)
 
     say("== tandem failover drill ==")
+    # A server killed by hand earlier (the demo keeps running) comes back
+    # first, so the drill starts from a primary and a replica.
+    c = cluster_of(admin, cname)
+    for m in c["members"]:
+        if m["address"] != c["primary"] and (m["state"] != "UP" or m["fenced"]):
+            name = names.get(m["address"])
+            say(f"0. {m['address']} ({name}) is {m['state']}{', fenced' if m['fenced'] else ''} "
+                f"from an earlier failover: restarting it and rejoining it first")
+            ans = control(state, cmd="restart", server=name)
+            if not ans.get("ok"):
+                say(f"   the demo could not restart it: {ans}")
+                return 1
+            bring_back(admin, cname, m["address"])
     p, r = wait_for(lambda: healthy(cluster_of(admin, cname)), 60,
                     "a primary and a replicating replica")
     say(f"cluster {cname}: primary {p['address']} ({names.get(p['address'])}), "
@@ -234,26 +272,7 @@ def run(state: Path, after_s: float = 3.0) -> int:
         return 1
     say(f"   mariadbd {victim} runs again (pid {ans['pid']})")
 
-    def member():
-        return next(m for m in cluster_of(admin, cname)["members"]
-                    if m["address"] == p["address"])
-    wait_for(lambda: member()["health"] == "UP", 60, "the old primary to answer probes")
-    did = "tandem rejoined it by itself"
-    try:
-        wait_for(lambda: not member()["fenced"] and member()["role"] == "replica", 5,
-                 "an automatic rejoin")
-    except RuntimeError:
-        path = f"/clusters/{cname}/members/{p['address']}/rejoin"
-        code, body = admin.call("POST", path)
-        did = (f"it was still fenced, so the drill sent POST {path} "
-               f"(HTTP {code}{': ' + body.get('error', '') if code != 200 else ''})")
-        say(f"   {did}")
-    m = wait_for(lambda: (lambda m: m if not m["fenced"] and m["role"] == "replica"
-                          and m["state"] == "UP" and (m["replication"] or {}).get(
-                              "io_running") == "Yes" else None)(member()), 60,
-                 "the old primary to replicate from the new one")
-    say(f"   {p['address']} is back: {m['role']}, {m['state']}, lag {m['lag_ms']} ms")
-
+    did = bring_back(admin, cname, p["address"])
     ok = not lost and not loop.errors and loop.reconnects == 0 and fo is not None
     say("")
     say("== drill summary ==")

@@ -4,15 +4,19 @@ demo.py starts a pair and the real tandem and prints the drill to try;
 `demo.py drill` in a second process kills the primary under a writing
 session, and its summary says the session carried on, nothing was lost
 and the old primary rejoined. The demo is still running after its primary
-died; a second drill (failing back) passes too; SIGINT (Ctrl-C) then stops
-every process the demo started, by pid, with exit 0."""
+died; then the primary is killed by hand, as a newcomer would, and the
+demo keeps running; a second drill brings that server back first and
+passes too; SIGINT (Ctrl-C) then stops every process the demo started, by
+pid, with exit 0."""
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import unittest
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -83,10 +87,24 @@ class DemoDrillTest(unittest.TestCase):
         self.assertIn(f"mariadbd {killed.group(2)} ({killed.group(1)}) has exited",
                       self.log.read_text())
 
-        out2 = self.drill()                       # fail back: the other server this time
+        # Kill the primary by hand: the demo keeps running, tandem fails over.
+        info = json.loads((self.dir / "state" / "demo.json").read_text())
+        with urllib.request.urlopen(f"http://{info['admin']}/clusters", timeout=10) as r:
+            primary = json.load(r)["clusters"][info["cluster"]]["primary"]
+        name = next(s["name"] for s in info["servers"] if s["address"] == primary)
+        pids = [int(x) for x in (self.dir / "state" / "demo.pids").read_text().split()]
+        pid = pids[1 + [s["name"] for s in info["servers"]].index(name)]
+        os.kill(pid, signal.SIGKILL)
+        util.wait_for(lambda: f"mariadbd {name} ({primary}) has exited"
+                      in self.log.read_text().split("restarted (pid")[-1], 30,
+                      what="the demo to notice the dead server")
+        self.assertTrue(self.demo.is_running(), "the demo ended when its primary died")
+
+        out2 = self.drill()               # brings the dead one back, then kills the other
+        self.assertIn(f"0. {primary} ({name}) is", out2)
+        self.assertIn("restarting it and rejoining it first", out2)
         self.check_summary(out2)
-        self.assertNotEqual(re.search(r"kill -9 of the primary (\S+)", out2).group(1),
-                            killed.group(1))
+        self.assertNotEqual(re.search(r"kill -9 of the primary (\S+)", out2).group(1), primary)
 
         pids = [int(x) for x in (self.dir / "state" / "demo.pids").read_text().split()]
         self.assertEqual(len(pids), 4)            # the restarted servers' new pids
