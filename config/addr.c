@@ -153,7 +153,8 @@ bool cfg_tenant_allows(const struct cfg_tenant *t, const struct sockaddr *sa)
 	return false;
 }
 
-int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs)
+int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs, cfg_listen_ours_fn ours,
+		       void *arg)
 {
 	int failures = 0;
 	struct cfg_listeners *held = cfg_listeners_read();
@@ -178,13 +179,19 @@ int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs)
 		int pid = cfg_listeners_holder(held, a, comm, sizeof(comm));
 		if (pid > 0 && strcmp(comm, "tandem") == 0)
 			continue;
+		if (pid == 0 && ours && ours(a, arg))
+			continue;
 		if (pid >= 0) {
 			if (pid > 0)
 				cfg_error(errs, "%s: cannot bind %s: in use by pid %d (%s)", what,
 					  a->text, pid, comm);
 			else
-				cfg_error(errs, "%s: cannot bind %s: in use by another process",
-					  what, a->text);
+				cfg_error(
+					errs,
+					"%s: cannot bind %s: in use by a process this check cannot "
+					"see (run it as root, or with admin.listen set so that it "
+					"can ask the running tandem)",
+					what, a->text);
 			failures++;
 			continue;
 		}

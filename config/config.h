@@ -214,8 +214,13 @@ bool cfg_addr_equal(const struct cfg_addr *a, const struct cfg_addr *b);
 /* Whether every listen address could be taken, without taking it: an
  * address a running tandem listens on passes, one another process listens
  * on fails, and any other is tried with a bind (no listen) for the kernel's
- * verdict. Appends one error per failure; returns the count. */
-int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs);
+ * verdict. A listener whose process cannot be seen (another user's, and no
+ * CAP_SYS_PTRACE, as under the systemd unit once tandem dropped to "user")
+ * passes when ours(a, arg) says the running tandem holds it; ours may be
+ * NULL. Appends one error per failure; returns the count. */
+typedef bool (*cfg_listen_ours_fn)(const struct cfg_addr *a, void *arg);
+int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs, cfg_listen_ours_fn ours,
+		       void *arg);
 /* held.c: the TCP listeners of the machine, read once from /proc. */
 struct cfg_listeners;
 struct cfg_listeners *cfg_listeners_read(void);

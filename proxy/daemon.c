@@ -28,6 +28,7 @@
 #include "proxy/admin.h"
 #include "proxy/admin_actions.h"
 #include "proxy/auth_keys.h"
+#include "proxy/running.h"
 #include "proxy/sdnotify.h"
 #include "proxy/throttle.h"
 #include "proxy/worker.h"
@@ -499,8 +500,11 @@ void daemon_free(struct daemon *d)
 struct cfg *daemon_check_load(const char *config_path, struct cfg_errors *errs)
 {
 	struct cfg *c = cfg_load(config_path, errs);
-	if (c)
-		cfg_check_bindable(c, errs);
+	if (c) {
+		struct running_probe running = {.cfg = c};
+		cfg_check_bindable(c, errs, running_holds, &running);
+		running_probe_free(&running);
+	}
 	return c;
 }
 

@@ -235,6 +235,43 @@ class RunningTest(unittest.TestCase):
         self.assertIn(f"$.tenants.c.listen: cannot bind 127.0.0.1:{held.getsockname()[1]}: "
                       f"in use by pid {os.getpid()}", text)
 
+    def test_check_as_another_user_asks_the_running_tandem(self):
+        """A check that cannot see the running tandem's descriptors (another
+        user without CAP_SYS_PTRACE, as under the systemd unit once tandem
+        dropped to "user") asks the running tandem over its admin endpoint,
+        with the file's token, where it listens."""
+        if os.geteuid() != 0:
+            self.fail("this test needs root (CI runs as root)")
+        work = self.dir / "check_other_user"
+        work.mkdir()
+        os.chmod(work, 0o755)
+        cfg = pair_config(self.pair, tenants=("a", "b"))
+        cfg["admin"]["token"] = "check-token"
+        t = TandemProcess(None, cfg, work / "tandem")
+        t.start(wait_admin=True)
+        stop_cleanly(self, t)
+        os.chmod(work / "tandem", 0o755)
+        os.chmod(t.config_path, 0o644)
+
+        def as_nobody(path):
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                default_binary(), "--check", "-c", str(path)],
+                               capture_output=True, text=True, timeout=30)
+            return r.returncode, r.stderr.replace(str(path), "FILE")
+        self.assertEqual(as_nobody(t.config_path), self.verdict(t.config_path))
+        self.assertEqual(as_nobody(t.config_path)[0], 0)
+        # A wrong token: the running tandem does not answer, so the check
+        # cannot tell whose the ports are, and says so.
+        wrong = copy.deepcopy(cfg)
+        wrong["admin"]["token"] = "not-the-token"
+        p = work / "wrong.json"
+        p.write_text(json.dumps(wrong))
+        os.chmod(p, 0o644)
+        rc, text = as_nobody(p)
+        self.assertEqual(rc, 1)
+        self.assertIn("in use by a process this check cannot see", text)
+        self.assertEqual(self.verdict(p)[0], 0)  # root sees they are tandem's
+
     def exec_reload(self, t):
         """Run the unit's ExecReload lines as systemd does: in order, with
         $MAINPID, stopping at the first that fails. Returns the results."""
