@@ -189,7 +189,8 @@ static void read_owners(struct cfg_listeners *l)
 		closedir(fds);
 	}
 	closedir(proc);
-	qsort(l->owners, l->nowners, sizeof(*l->owners), owner_cmp);
+	if (l->nowners)
+		qsort(l->owners, l->nowners, sizeof(*l->owners), owner_cmp);
 }
 
 int cfg_listeners_holder(struct cfg_listeners *l, const struct cfg_addr *a, char *comm,
@@ -207,7 +208,8 @@ int cfg_listeners_holder(struct cfg_listeners *l, const struct cfg_addr *a, char
 		read_owners(l);
 	struct sockowner key = {hit->inode, 0};
 	const struct sockowner *o =
-		bsearch(&key, l->owners, l->nowners, sizeof(*l->owners), owner_cmp);
+		l->nowners ? bsearch(&key, l->owners, l->nowners, sizeof(*l->owners), owner_cmp)
+			   : NULL;
 	if (!o)
 		return 0;
 	if (commlen) {

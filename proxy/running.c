@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define ASK_TIMEOUT_S 2
-#define MAX_ANSWER (64u << 20)
+#define MAX_ANSWER    (64u << 20)
 
 /* The body of GET /status, or NULL. Caller frees. */
 static char *fetch_status(const struct cfg *c)
