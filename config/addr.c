@@ -153,9 +153,11 @@ bool cfg_tenant_allows(const struct cfg_tenant *t, const struct sockaddr *sa)
 	return false;
 }
 
-int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs)
+int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs, cfg_listen_ours_fn ours,
+		       void *arg)
 {
 	int failures = 0;
+	struct cfg_listeners *held = cfg_listeners_read();
 	for (size_t i = 0; i < c->ntenants + 1; i++) {
 		const struct cfg_addr *a;
 		char what[160];
@@ -168,10 +170,34 @@ int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs)
 			a = &c->admin_listen;
 			snprintf(what, sizeof(what), "$.admin.listen");
 		}
+		/* A listener there already: a running tandem's is fine (the port is
+		 * ours and stays ours across a reload), anyone else's is an error.
+		 * Only an address nobody listens on is tried with a bind (never a
+		 * listen), for the errors only the kernel knows: not a local address,
+		 * a privileged port. */
+		char comm[32];
+		int pid = cfg_listeners_holder(held, a, comm, sizeof(comm));
+		if (pid > 0 && strcmp(comm, "tandem") == 0)
+			continue;
+		if (pid == 0 && ours && ours(a, arg))
+			continue;
+		if (pid >= 0) {
+			if (pid > 0)
+				cfg_error(errs, "%s: cannot bind %s: in use by pid %d (%s)", what,
+					  a->text, pid, comm);
+			else
+				cfg_error(
+					errs,
+					"%s: cannot bind %s: in use by a process this check cannot "
+					"see (run it as root, or with admin.listen set so that it "
+					"can ask the running tandem)",
+					what, a->text);
+			failures++;
+			continue;
+		}
 		int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		int one = 1;
 		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 		    bind(fd, (const struct sockaddr *)&a->sa, a->salen) < 0) {
 			cfg_error(errs, "%s: cannot bind %s: %s", what, a->text, strerror(errno));
 			failures++;
@@ -179,5 +205,6 @@ int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs)
 		if (fd >= 0)
 			close(fd);
 	}
+	cfg_listeners_free(held);
 	return failures;
 }

@@ -211,8 +211,24 @@ int cfg_addr_parse(const char *text, bool numeric_only, struct cfg_addr *out, ch
 		   size_t errlen);
 bool cfg_addr_equal(const struct cfg_addr *a, const struct cfg_addr *b);
 
-/* Try to bind every listen address (SO_REUSEPORT, so a running tandem's own
- * ports count as bindable). Appends one error per failure; returns count. */
-int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs);
+/* Whether every listen address could be taken, without taking it: an
+ * address a running tandem listens on passes, one another process listens
+ * on fails, and any other is tried with a bind (no listen) for the kernel's
+ * verdict. A listener whose process cannot be seen (another user's, and no
+ * CAP_SYS_PTRACE, as under the systemd unit once tandem dropped to "user")
+ * passes when ours(a, arg) says the running tandem holds it; ours may be
+ * NULL. Appends one error per failure; returns the count. */
+typedef bool (*cfg_listen_ours_fn)(const struct cfg_addr *a, void *arg);
+int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs, cfg_listen_ours_fn ours,
+		       void *arg);
+/* held.c: the TCP listeners of the machine, read once from /proc. */
+struct cfg_listeners;
+struct cfg_listeners *cfg_listeners_read(void);
+void cfg_listeners_free(struct cfg_listeners *l);
+/* The pid listening where a bind of a would collide (comm gets its name),
+ * 0 when a listener exists but its process cannot be seen, -1 when
+ * nothing listens there. */
+int cfg_listeners_holder(struct cfg_listeners *l, const struct cfg_addr *a, char *comm,
+			 size_t commlen);
 
 #endif

@@ -1,6 +1,10 @@
 /*
  * http.c — the admin endpoint (see http.h). Every response is built by a
  * source callback; this file only routes, authenticates and frames.
+ * The one exception is the dashboard page (health/dashboard.html, built
+ * into the binary): it holds no data and is served without the token, so
+ * a browser can load it and then ask for the token; every document it
+ * fetches is authenticated like any other request.
  */
 #include "health/http.h"
 
@@ -13,6 +17,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "health/dashboard.h"
 #include "protocol/auth.h"
 
 struct http_server {
@@ -53,6 +58,25 @@ static void reply_json(struct evhttp_request *req, int code, const char *reason,
 			  "application/json");
 	evhttp_send_reply(req, code, reason, out);
 	free(text);
+	if (out)
+		evbuffer_free(out);
+}
+
+static void serve_dashboard(struct evhttp_request *req)
+{
+	struct evbuffer *out = evbuffer_new();
+	if (out)
+		evbuffer_add_reference(out, http_dashboard_html, http_dashboard_html_len, NULL,
+				       NULL);
+	struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+	evhttp_add_header(hdr, "Content-Type", "text/html; charset=utf-8");
+	evhttp_add_header(hdr, "Cache-Control", "no-store");
+	/* Everything the page needs is inline; it may only talk to us. */
+	evhttp_add_header(hdr, "Content-Security-Policy",
+			  "default-src 'none'; script-src 'unsafe-inline'; "
+			  "style-src 'unsafe-inline'; connect-src 'self'; img-src data:");
+	evhttp_add_header(hdr, "X-Content-Type-Options", "nosniff");
+	evhttp_send_reply(req, 200, "OK", out);
 	if (out)
 		evbuffer_free(out);
 }
@@ -169,6 +193,12 @@ static void handle(struct evhttp_request *req, void *arg)
 	memcpy(path, uri, plen);
 	path[plen] = 0;
 
+	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+	bool wants_json = accept && strstr(accept, "application/json");
+	if (method == EVHTTP_REQ_GET && strcmp(path, "/") == 0 && !wants_json) {
+		serve_dashboard(req);
+		return;
+	}
 	if (!authorized(h, req)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer");
@@ -204,6 +234,16 @@ static void handle(struct evhttp_request *req, void *arg)
 		reply_json(req, 200, "OK", doc);
 		json_decref(doc);
 		return;
+	}
+	if (method == EVHTTP_REQ_GET && h->src.get) {
+		json_t *reply = NULL;
+		const char *q = strchr(uri, '?');
+		int code = h->src.get(path, q ? q + 1 : NULL, &reply, h->src.arg);
+		if (code != 0) {
+			reply_json(req, code, code < 300 ? "OK" : "Error", reply);
+			json_decref(reply);
+			return;
+		}
 	}
 	if (method == EVHTTP_REQ_POST && h->src.action) {
 		json_t *reply = NULL;

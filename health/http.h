@@ -1,7 +1,7 @@
 /*
  * http.h — the admin/monitoring HTTP endpoint (libevent evhttp) on the
- * main thread: GET /health, /status, /metrics, /sessions and the POST admin
- * actions.
+ * main thread: the dashboard page at /, GET /health, /status, /metrics,
+ * /sessions, further GET documents and the POST admin actions.
  *
  * The server knows nothing of sessions or probes: the daemon hands it
  * callbacks that produce each document, so health/ does not depend on
@@ -33,6 +33,10 @@ struct http_sources {
 	/* GET /sessions: live sessions with their state (new reference).
 	 * NULL means the endpoint is not offered. */
 	json_t *(*sessions)(void *arg);
+	/* Other GET documents (path without the query; query may be NULL):
+	 * return an HTTP status with *reply set (new reference), or 0 when
+	 * the path is not one of them. NULL means none are offered. */
+	int (*get)(const char *path, const char *query, json_t **reply, void *arg);
 	/* POST actions (path without the query; query may be NULL). Either
 	 * return an HTTP status and set *reply (new reference) to answer now,
 	 * or return 0 and answer later with http_pending_done(p, ...) exactly

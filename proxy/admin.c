@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "health/accounts.h"
 #include "health/monitor.h"
+#include "proxy/admin_actions.h"
 #include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
 #include "proxy/tenant.h"
@@ -183,6 +184,113 @@ static bool healthy(void *arg, json_t **detail)
 	return ok;
 }
 
+/* ------------------------------------------------------- GET documents */
+
+/* GET / with Accept: application/json: what there is to ask for. */
+static json_t *index_json(void)
+{
+	static const char *const doc[][2] = {
+		{"GET /", "the dashboard (a browser), or this index (Accept: application/json)"},
+		{"GET /health", "200 when every tenant has a writable primary, else 503"},
+		{"GET /status", "the whole state: config, tenants, clusters, accounts"},
+		{"GET /metrics", "Prometheus text"},
+		{"GET /clusters", "members with role, state, lag and probes (the /status part)"},
+		{"GET /tenants?q=&cluster=&offset=&limit=", "tenants, filtered and paged"},
+		{"GET /sessions", "live sessions (id, client_id, tenant, user, state, facts)"},
+		{"GET /failovers?cluster=", "failover and switchover history, newest first"},
+		{"POST /sessions/<id>/kill", "kill a session by tandem's id"},
+		{"POST /sessions/kill?client_id=<n>", "kill a session by its client connection id"},
+		{"POST /tenants/<name>/drain", "close the tenant's sessions as each goes idle"},
+		{"POST /clusters/<c>/switchover[?to=<member>]", "planned primary change"},
+		{"POST /clusters/<c>/members/<m>/maintenance", "take a member out of rotation"},
+		{"POST /clusters/<c>/members/<m>/ready", "back from maintenance, or unfence"},
+		{"POST /clusters/<c>/members/<m>/rejoin",
+		 "a fenced old primary rejoins as replica"},
+		{"POST /reload", "check the config file, reload when valid; the verdict"},
+	};
+	json_t *a = json_array();
+	for (size_t i = 0; i < sizeof(doc) / sizeof(doc[0]); i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "endpoint", doc[i][0],
+						   "description", doc[i][1]));
+	return json_pack("{s:s, s:s, s:o}", "name", "tandem", "version", TANDEM_VERSION,
+			 "endpoints", a);
+}
+
+static long query_long(struct evkeyvalq *q, const char *key, long dflt, long lo, long hi)
+{
+	const char *v = evhttp_find_header(q, key);
+	if (!v || !*v)
+		return dflt;
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*end)
+		return dflt;
+	return n < lo ? lo : n > hi ? hi : n;
+}
+
+/* GET /tenants: name filter (substring, case-insensitive), cluster
+ * filter, and a page; totals tell the page how many there are. */
+static json_t *tenants_page(struct daemon *d, const char *query)
+{
+	struct evkeyvalq q = {0};
+	if (query)
+		evhttp_parse_query_str(query, &q);
+	const char *needle = evhttp_find_header(&q, "q");
+	const char *cluster = evhttp_find_header(&q, "cluster");
+	long offset = query_long(&q, "offset", 0, 0, 1L << 30);
+	long limit = query_long(&q, "limit", 50, 1, 1000);
+	json_t *page = json_array();
+	long matched = 0;
+	for (size_t i = 0; i < d->cfg->ntenants; i++) {
+		const struct cfg_tenant *t = &d->cfg->tenants[i];
+		if (needle && *needle && !strcasestr(t->name, needle))
+			continue;
+		if (cluster && *cluster && (!t->cluster || strcmp(t->cluster->name, cluster) != 0))
+			continue;
+		if (matched >= offset && matched < offset + limit) {
+			json_t *o = tenant_json(d, t);
+			json_object_set_new(o, "name", json_string(t->name));
+			struct tenant_rt *rt = tenant_registry_find(&d->reg, t->name);
+			if (rt)
+				json_object_set_new(
+					o, "errors",
+					json_integer((json_int_t)(SUM(rt, backend_errors) +
+								  SUM(rt, client_errors) +
+								  SUM(rt, failover_errors) +
+								  SUM(rt, auth_failures))));
+			json_array_append_new(page, o);
+		}
+		matched++;
+	}
+	evhttp_clear_headers(&q);
+	return json_pack("{s:I, s:I, s:I, s:I, s:o, s:I}", "total", (json_int_t)d->cfg->ntenants,
+			 "matched", (json_int_t)matched, "offset", (json_int_t)offset, "limit",
+			 (json_int_t)limit, "tenants", page, "at_us", (json_int_t)clock_wall_us());
+}
+
+static int get_doc(const char *path, const char *query, json_t **reply, void *arg)
+{
+	struct daemon *d = arg;
+	if (strcmp(path, "/") == 0) {
+		*reply = index_json();
+	} else if (strcmp(path, "/clusters") == 0) {
+		*reply = json_pack("{s:o, s:o, s:I}", "clusters", hc_monitor_status_json(d->mon),
+				   "alerts", hc_monitor_alerts_json(d->mon), "at_us",
+				   (json_int_t)clock_wall_us());
+	} else if (strcmp(path, "/tenants") == 0) {
+		*reply = tenants_page(d, query);
+	} else if (strcmp(path, "/failovers") == 0) {
+		struct evkeyvalq q = {0};
+		if (query)
+			evhttp_parse_query_str(query, &q);
+		*reply = admin_history_json(d, evhttp_find_header(&q, "cluster"));
+		evhttp_clear_headers(&q);
+	} else {
+		return 0;
+	}
+	return 200;
+}
+
 /* ------------------------------------------------------------- actions */
 
 static void request_done(int code, json_t *body, void *arg)
@@ -194,6 +302,10 @@ static void request_done(int code, json_t *body, void *arg)
  * POST /clusters/<name>/switchover[?to=<member>]
  * POST /clusters/<name>/members/<member>/maintenance
  * POST /clusters/<name>/members/<member>/ready
+ * POST /clusters/<name>/members/<member>/rejoin  (the "ready" path: a
+ *      fenced old primary becomes a replica of the new one and returns)
+ * POST /sessions/<id>/kill, /sessions/kill?client_id=<n>
+ * POST /tenants/<name>/drain, POST /reload
  * Segments are URL-decoded (an IPv6 member is written %5B::1%5D:3306).
  */
 static int action(const char *path, const char *query, struct http_pending *p, json_t **reply,
@@ -220,6 +332,25 @@ static int action(const char *path, const char *query, struct http_pending *p, j
 	char *to = NULL;
 	if (bad) {
 		/* a segment could not be decoded */
+	} else if (nseg == 1 && strcmp(seg[0], "reload") == 0) {
+		code = admin_reload(d, reply);
+	} else if (nseg == 3 && strcmp(seg[0], "sessions") == 0 && strcmp(seg[2], "kill") == 0) {
+		char *end;
+		unsigned long long id = strtoull(seg[1], &end, 10);
+		code = *end || id == 0 ? 400 : admin_session_kill(d, id, 0, reply);
+		if (code == 400)
+			*reply = json_pack("{s:s}", "error", "bad session id");
+	} else if (nseg == 2 && strcmp(seg[0], "sessions") == 0 && strcmp(seg[1], "kill") == 0) {
+		struct evkeyvalq q = {0};
+		long cid = -1;
+		if (query && evhttp_parse_query_str(query, &q) == 0)
+			cid = query_long(&q, "client_id", -1, -1, 0xffffffffL);
+		evhttp_clear_headers(&q);
+		code = cid < 0 ? 400 : admin_session_kill(d, 0, (uint32_t)cid, reply);
+		if (code == 400)
+			*reply = json_pack("{s:s}", "error", "client_id=<n> is required");
+	} else if (nseg == 3 && strcmp(seg[0], "tenants") == 0 && strcmp(seg[2], "drain") == 0) {
+		code = admin_tenant_drain(d, seg[1], reply);
 	} else if (nseg == 3 && strcmp(seg[0], "clusters") == 0 &&
 		   strcmp(seg[2], "switchover") == 0) {
 		code = 0;
@@ -231,14 +362,15 @@ static int action(const char *path, const char *query, struct http_pending *p, j
 		evhttp_clear_headers(&q);
 		member = to ? to : "";
 	} else if (nseg == 5 && strcmp(seg[0], "clusters") == 0 && strcmp(seg[2], "members") == 0 &&
-		   (strcmp(seg[4], "maintenance") == 0 || strcmp(seg[4], "ready") == 0)) {
+		   (strcmp(seg[4], "maintenance") == 0 || strcmp(seg[4], "ready") == 0 ||
+		    strcmp(seg[4], "rejoin") == 0)) {
 		code = 0;
-		kind = strcmp(seg[4], "ready") == 0 ? HC_REQ_READY : HC_REQ_MAINTENANCE;
+		kind = strcmp(seg[4], "maintenance") == 0 ? HC_REQ_MAINTENANCE : HC_REQ_READY;
 		member = seg[3];
 	}
 	if (code == 0)
 		code = hc_monitor_request(d->mon, kind, seg[1], member, request_done, p, reply);
-	else
+	else if (!*reply)
 		*reply = json_pack("{s:s}", "error", bad ? "bad path" : "not found");
 	free(to);
 	for (int i = 0; i < nseg; i++)
@@ -255,6 +387,7 @@ struct http_sources admin_sources(struct daemon *d)
 		.metrics = metrics,
 		.healthy = healthy,
 		.sessions = admin_sessions_json,
+		.get = get_doc,
 		.action = action,
 	};
 	return s;

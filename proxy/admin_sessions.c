@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "proxy/admin_actions.h"
 #include "proxy/daemon.h"
 #include "proxy/session.h"
 #include "proxy/worker.h"
@@ -98,6 +99,7 @@ void admin_sessions_fill(struct worker *w, struct sess_snapshot *snap)
 				      "user", s->user, "client", s->peer_text, "backend",
 				      s->backend_addr, "state", sess_state_name(s->state));
 		if (o) {
+			json_object_set_new(o, "client_id", json_integer(admin_client_id(s)));
 			json_object_set_new(o, "facts", sess_facts_json(s));
 			json_array_append_new(mine, o);
 		}

@@ -26,7 +26,9 @@
 #include "health/http.h"
 #include "health/monitor.h"
 #include "proxy/admin.h"
+#include "proxy/admin_actions.h"
 #include "proxy/auth_keys.h"
+#include "proxy/running.h"
 #include "proxy/sdnotify.h"
 #include "proxy/throttle.h"
 #include "proxy/worker.h"
@@ -201,6 +203,32 @@ static void warn_restart_only(const struct daemon *d, const struct cfg *nc)
 		log_warn("reload: user stays \"%s\" until restart (config says \"%s\")", was, now);
 }
 
+static void on_admin_retired(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	(void)fd;
+	(void)what;
+	http_stop(d->admin_old);
+	d->admin_old = NULL;
+}
+
+/* The admin endpoint the reload replaced stops a second later, not now:
+ * the reload may have been asked for through it (POST /reload), whose
+ * handler is still running and whose answer is still to be sent. */
+static void retire_admin(struct daemon *d, struct http_server *old)
+{
+	http_stop(d->admin_old);
+	d->admin_old = old;
+	if (!old)
+		return;
+	if (!d->admin_retire)
+		d->admin_retire = evtimer_new(d->base, on_admin_retired, d);
+	struct timeval tv = {1, 0};
+	/* Without the timer it stays open, unused, until daemon_free. */
+	if (d->admin_retire)
+		evtimer_add(d->admin_retire, &tv);
+}
+
 int daemon_reload(struct daemon *d)
 {
 	sdn_reloading();
@@ -241,7 +269,7 @@ int daemon_reload(struct daemon *d)
 	hc_monitor_reconfigure(d->mon, nc);
 	hc_accounts_reconfigure(d->accounts, nc);
 	if (admin != d->admin) {
-		http_stop(d->admin);
+		retire_admin(d, d->admin);
 		d->admin = admin;
 		if (!admin)
 			log_info("admin: endpoint disabled");
@@ -402,6 +430,7 @@ int daemon_start(struct daemon *d, const char *config_path)
 	if (!d->mon)
 		return -1;
 
+	d->history = admin_history_start(d);
 	d->workers_done = event_new(d->base, -1, 0, on_workers_done, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_sighup, d);
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
@@ -445,8 +474,12 @@ void daemon_free(struct daemon *d)
 		worker_join(&d->workers[i]);
 	free(d->workers);
 	http_stop(d->admin);
+	http_stop(d->admin_old);
+	if (d->admin_retire)
+		event_free(d->admin_retire);
 	hc_accounts_stop(d->accounts);
 	tenant_registry_free(&d->reg);
+	admin_history_stop(d->history);
 	throttle_free(d->throttle);
 	free(d->bound);
 	if (d->sig_hup)
@@ -464,12 +497,21 @@ void daemon_free(struct daemon *d)
 	libevent_global_shutdown();
 }
 
+struct cfg *daemon_check_load(const char *config_path, struct cfg_errors *errs)
+{
+	struct cfg *c = cfg_load(config_path, errs);
+	if (c) {
+		struct running_probe running = {.cfg = c};
+		cfg_check_bindable(c, errs, running_holds, &running);
+		running_probe_free(&running);
+	}
+	return c;
+}
+
 int daemon_check_config(const char *config_path)
 {
 	struct cfg_errors errs = {0};
-	struct cfg *c = cfg_load(config_path, &errs);
-	if (c)
-		cfg_check_bindable(c, &errs);
+	struct cfg *c = daemon_check_load(config_path, &errs);
 	/* Messages that carry no FILE:LINE:COL get the file name at least. */
 	size_t plen = strlen(config_path);
 	for (size_t i = 0; i < errs.nwarn; i++)

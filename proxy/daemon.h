@@ -20,6 +20,7 @@ struct worker;
 struct hc_monitor;
 struct hc_accounts;
 struct http_server;
+struct admin_history;
 struct throttle;
 struct event_base;
 struct event;
@@ -45,6 +46,9 @@ struct daemon {
 	struct hc_monitor *mon;
 	struct hc_accounts *accounts; /* users_from_backend loaders */
 	struct http_server *admin;
+	struct admin_history *history; /* failovers seen (admin_actions.h) */
+	struct http_server *admin_old; /* replaced by a reload; stops on admin_retire */
+	struct event *admin_retire;
 	struct tenant_registry reg;
 	struct bound_tenant *bound;
 	size_t nbound;
@@ -71,6 +75,10 @@ int daemon_reload(struct daemon *d);
 
 /* `tandem --check`: 0 valid, 1 not. */
 int daemon_check_config(const char *config_path);
+/* What --check checks: load the file and see that every listen address
+ * could be taken (see cfg_check_bindable). Errors and warnings go to
+ * errs; returns the config (a reference) or NULL. */
+struct cfg *daemon_check_load(const char *config_path, struct cfg_errors *errs);
 
 /* A worker's loop has ended (called on the worker thread). */
 void daemon_worker_exited(struct daemon *d);

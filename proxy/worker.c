@@ -22,6 +22,7 @@
 #include "health/monitor.h"
 #include "protocol/okerr.h"
 #include "proxy/conn_pool.h"
+#include "proxy/admin_actions.h"
 #include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
 #include "proxy/session.h"
@@ -472,6 +473,10 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 			break;
 		case WMSG_SESSIONS:
 			admin_sessions_fill(w, m->snapshot);
+			break;
+		case WMSG_KILL:
+		case WMSG_DRAIN:
+			admin_sessions_act(w, m);
 			break;
 		}
 		free_msg(m);

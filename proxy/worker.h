@@ -55,6 +55,8 @@ enum wmsg_kind {
 	WMSG_SHUTDOWN, /* stop accepting, drain sessions, leave the loop */
 	WMSG_STOP_NOW, /* close everything and leave the loop */
 	WMSG_SESSIONS, /* add a snapshot of the sessions to m->snapshot (admin_sessions.h) */
+	WMSG_KILL,     /* close session m->session_id with ERR 1927 (admin) */
+	WMSG_DRAIN,    /* close the sessions of tenant m->tenant when idle (admin) */
 };
 
 struct wmsg {
@@ -65,6 +67,8 @@ struct wmsg {
 	size_t nlistens;
 	struct tenant_rt **rts;         /* WMSG_CONFIG: rts[i] for listens[i], references */
 	struct sess_snapshot *snapshot; /* WMSG_SESSIONS: a reference handed over */
+	uint64_t session_id;            /* WMSG_KILL */
+	char tenant[128];               /* WMSG_DRAIN */
 };
 
 /* Cached topology of one cluster. */

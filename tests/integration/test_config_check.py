@@ -4,12 +4,18 @@ real binary: the shipped examples pass --check; a file with many mistakes
 gets every one printed with FILE:LINE:COL and its JSON path and exit 1; a
 port that cannot be bound fails --check; READY=1 / RELOADING=1 / STOPPING=1
 reach $NOTIFY_SOCKET (abstract and path sockets); "user" drops root after
-binding, and a later reload that needs a privileged port fails cleanly."""
+binding, and a later reload that needs a privileged port fails cleanly.
+With tandem running, --check on its own file gives the verdict it gives
+with tandem stopped (its ports are not "in use"), and the unit's
+ExecReload lines, run as systemd runs them, stop a bad file before the
+SIGHUP."""
 
 import copy
 import json
 import os
+import shlex
 import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -20,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import accounts, clients, util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
-from harness.tandem import TandemProcess, pair_config, tenant_config  # noqa: E402
+from harness.tandem import TandemProcess, default_binary, pair_config, tenant_config  # noqa: E402
 from reload_common import check, reload_and_wait, status, stop_cleanly  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,6 +185,134 @@ class RunningTest(unittest.TestCase):
 
     def test_notify_path_socket(self):
         self.check_notifications(False)
+
+    def verdict(self, path):
+        """What --check says, without the file name (the same file is
+        checked under two names)."""
+        r = check(path)
+        return r.returncode, r.stderr.replace(str(path), "FILE")
+
+    def test_check_same_verdict_while_running(self):
+        work = self.dir / "check_running"
+        work.mkdir()
+        cfg = pair_config(self.pair, tenants=("a", "b"))
+        good = work / "good.json"
+        good.write_text(json.dumps(cfg))
+        bad_cfg = copy.deepcopy(cfg)
+        bad_cfg["tenants"]["b"]["colour"] = "blue"
+        bad = work / "bad.json"
+        bad.write_text(json.dumps(bad_cfg))
+        alone = [self.verdict(good), self.verdict(bad)]
+        self.assertEqual(alone[0][0], 0, alone[0][1])
+        self.assertIn("configuration is valid (2 tenants, 1 clusters)", alone[0][1])
+        self.assertEqual(alone[1][0], 1)
+        self.assertIn("$.tenants.b.colour: unknown key", alone[1][1])
+
+        t = TandemProcess(None, cfg, work / "tandem")
+        t.start(wait_admin=True)
+        stop_cleanly(self, t)
+        # Every port of the file (both tenants and the admin listener) is
+        # held by the running tandem now.
+        for host, port in t.listen_addresses(include_admin=True):
+            self.assertTrue(util.is_listening(host, port))
+        running = [self.verdict(good), self.verdict(bad)]
+        self.assertEqual(running, alone)
+        self.assertNotIn("Address already in use", running[0][1])
+        # Its own copy of the file, too.
+        rc, text = self.verdict(t.config_path)
+        self.assertEqual(rc, 0, text)
+        # A port that someone else holds still fails while tandem runs.
+        held = socket.socket()
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        self.addCleanup(held.close)
+        other = copy.deepcopy(cfg)
+        other["tenants"]["c"] = tenant_config("db1", held.getsockname()[1])
+        p = work / "held.json"
+        p.write_text(json.dumps(other))
+        rc, text = self.verdict(p)
+        self.assertEqual(rc, 1)
+        self.assertIn(f"$.tenants.c.listen: cannot bind 127.0.0.1:{held.getsockname()[1]}: "
+                      f"in use by pid {os.getpid()}", text)
+
+    def test_check_as_another_user_asks_the_running_tandem(self):
+        """A check that cannot see the running tandem's descriptors (another
+        user without CAP_SYS_PTRACE, as under the systemd unit once tandem
+        dropped to "user") asks the running tandem over its admin endpoint,
+        with the file's token, where it listens."""
+        if os.geteuid() != 0:
+            self.fail("this test needs root (CI runs as root)")
+        work = self.dir / "check_other_user"
+        work.mkdir()
+        os.chmod(work, 0o755)
+        cfg = pair_config(self.pair, tenants=("a", "b"))
+        cfg["admin"]["token"] = "check-token"
+        t = TandemProcess(None, cfg, work / "tandem")
+        t.start(wait_admin=True)
+        stop_cleanly(self, t)
+        os.chmod(work / "tandem", 0o755)
+        os.chmod(t.config_path, 0o644)
+
+        def as_nobody(path):
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                default_binary(), "--check", "-c", str(path)],
+                               capture_output=True, text=True, timeout=30)
+            return r.returncode, r.stderr.replace(str(path), "FILE")
+        self.assertEqual(as_nobody(t.config_path), self.verdict(t.config_path))
+        self.assertEqual(as_nobody(t.config_path)[0], 0)
+        # A wrong token: the running tandem does not answer, so the check
+        # cannot tell whose the ports are, and says so.
+        wrong = copy.deepcopy(cfg)
+        wrong["admin"]["token"] = "not-the-token"
+        p = work / "wrong.json"
+        p.write_text(json.dumps(wrong))
+        os.chmod(p, 0o644)
+        rc, text = as_nobody(p)
+        self.assertEqual(rc, 1)
+        self.assertIn("in use by a process this check cannot see", text)
+        self.assertEqual(self.verdict(p)[0], 0)  # root sees they are tandem's
+
+    def exec_reload(self, t):
+        """Run the unit's ExecReload lines as systemd does: in order, with
+        $MAINPID, stopping at the first that fails. Returns the results."""
+        unit = (REPO / "dist" / "tandem.service").read_text()
+        lines = [ln.split("=", 1)[1] for ln in unit.splitlines() if ln.startswith("ExecReload=")]
+        self.assertEqual(len(lines), 2, lines)
+        results = []
+        for line in lines:
+            line = (line.replace("/usr/local/bin/tandem", default_binary())
+                    .replace("/etc/tandem/tandem.json", str(t.config_path))
+                    .replace("$MAINPID", str(t.pid)))
+            r = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=30)
+            results.append(r)
+            if r.returncode != 0:
+                break
+        return results
+
+    def test_unit_reload_checks_before_sighup(self):
+        cfg = pair_config(self.pair, tenants=("a",))
+        t = TandemProcess(None, cfg, self.dir / "unit_reload")
+        t.start(wait_admin=True)
+        stop_cleanly(self, t)
+        before = status(t)["config"]
+        Path(t.config_path).write_text('{"tenants": ')
+        results = self.exec_reload(t)
+        self.assertEqual(len(results), 1, "the SIGHUP ran after a failed check")
+        self.assertEqual(results[0].returncode, 1)
+        self.assertIn("configuration is invalid", results[0].stderr)
+        after = status(t)["config"]
+        self.assertEqual((after["generation"], after["reload_failures"]),
+                         (before["generation"], before["reload_failures"]))
+        self.assertEqual(clients.query(t.tenant_port("a"), "SELECT 1"), [(1,)])
+        # A good file goes through both lines and is taken.
+        c = copy.deepcopy(cfg)
+        c["tenants"]["b"] = tenant_config("db1")
+        t.write_config(c)
+        results = self.exec_reload(t)
+        self.assertEqual([r.returncode for r in results], [0, 0], results[0].stderr)
+        util.wait_for(lambda: status(t)["config"]["generation"] == before["generation"] + 1,
+                      15, what="the reload after a passing check")
+        self.assertEqual(clients.query(t.tenant_port("b"), "SELECT 2"), [(2,)])
 
     def test_user_drops_root_after_binding(self):
         if os.geteuid() != 0:

@@ -2,10 +2,13 @@
  * test_config.c — config/: loading, validation messages (each with its JSON
  * path and, for files, line and column), the path locator, LIKE patterns.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -321,6 +324,67 @@ START_TEST(test_secret_files)
 }
 END_TEST
 
+/* A socket of this process listening on addr (port 0: any); the port. */
+static int listen_on(const char *ip, int family, int *fd)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		in->sin_family = AF_INET;
+		inet_pton(AF_INET, ip, &in->sin_addr);
+		len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		in6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, ip, &in6->sin6_addr);
+		len = sizeof(*in6);
+	}
+	*fd = socket(family, SOCK_STREAM, 0);
+	ck_assert_int_ge(*fd, 0);
+	ck_assert_int_eq(bind(*fd, (struct sockaddr *)&ss, len), 0);
+	ck_assert_int_eq(listen(*fd, 1), 0);
+	ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&ss, &len), 0);
+	return family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+				 : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static int holder(const char *text, char *comm, size_t commlen)
+{
+	struct cfg_addr a;
+	char err[128];
+	ck_assert_int_eq(cfg_addr_parse(text, true, &a, err, sizeof(err)), 0);
+	struct cfg_listeners *l = cfg_listeners_read();
+	int pid = cfg_listeners_holder(l, &a, comm, commlen);
+	cfg_listeners_free(l);
+	return pid;
+}
+
+/* --check's "who listens there": this process, found by address, by a
+ * wildcard listener, and nobody on a port no one holds. */
+START_TEST(test_listen_holder)
+{
+	int fd, any;
+	int port = listen_on("127.0.0.1", AF_INET, &fd);
+	char text[64], comm[32];
+	snprintf(text, sizeof(text), "127.0.0.1:%d", port);
+	ck_assert_int_eq(holder(text, comm, sizeof(comm)), getpid());
+	ck_assert_str_eq(comm, "test_config");
+	snprintf(text, sizeof(text), "0.0.0.0:%d", port); /* a wildcard bind collides */
+	ck_assert_int_eq(holder(text, comm, sizeof(comm)), getpid());
+	snprintf(text, sizeof(text), "127.0.0.2:%d", port); /* another address does not */
+	ck_assert_int_eq(holder(text, comm, sizeof(comm)), -1);
+	close(fd);
+	snprintf(text, sizeof(text), "127.0.0.1:%d", port);
+	ck_assert_int_eq(holder(text, comm, sizeof(comm)), -1);
+
+	port = listen_on("0.0.0.0", AF_INET, &any); /* a wildcard listener holds every address */
+	snprintf(text, sizeof(text), "127.0.0.3:%d", port);
+	ck_assert_int_eq(holder(text, comm, sizeof(comm)), getpid());
+	close(any);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("config");
@@ -333,6 +397,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_locate);
 	tcase_add_test(tc, test_file_errors_have_lines);
 	tcase_add_test(tc, test_secret_files);
+	tcase_add_test(tc, test_listen_holder);
 	suite_add_tcase(s, tc);
 	return s;
 }
