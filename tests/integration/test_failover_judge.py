@@ -1,0 +1,231 @@
+#!/usr/bin/python3
+"""Failover judgment with the real pair, beyond the freezes of
+test_failover_sigstop.py:
+
+- tandem cut off from a live primary (a relay between them stops passing
+  bytes; the replica replicates from the primary directly): no failover;
+  /status, /health, /metrics and the log say the primary is unreachable
+  from tandem; when the link heals, sessions go to it again;
+- kill -9 under a write load: writes through tandem within 1 s; the killed
+  server restarted (no request to tandem) is back as a replica of the new
+  primary within 10 s, and a restarted tandem keeps routing to the new
+  primary (state file);
+- a diverged old primary (a transaction the replica never received): it
+  stays fenced, /status gives the GTIDs; with failover.max_data_loss_ms 0
+  the same loss refuses the failover instead.
+The times are printed."""
+
+import time
+import unittest
+
+from fault_relay import FaultRelay
+from health_helpers import (Stack, WriteLoop, label_key, log, make_table, metric_samples,
+                            until_writable, util)
+
+
+def tuned(stack, address) -> bool:
+    repl = stack.admin.member(address)["replication"] or {}
+    return repl.get("heartbeat_period_ms") == 500 and repl.get("hears_source") is True
+
+
+class PartitionTest(unittest.TestCase):
+    """The relay stands for the network between tandem and the primary."""
+
+    def setUp(self):
+        self.relay = None
+
+        def via_relay(stack):
+            self.relay = FaultRelay(stack.pair.primary.address).start()
+            return {"primary": self.relay.address}
+
+        self.stack = Stack("failover_partition", cluster=via_relay).start()
+        make_table(self.stack)
+
+    def tearDown(self):
+        try:
+            if self.relay:
+                self.relay.release()
+            self.stack.stop()
+        finally:
+            if self.relay:
+                self.relay.stop()
+            self.stack.cleanup()
+
+    def test_cut_off_from_a_live_primary_is_no_failover(self):
+        st, admin, relay = self.stack, self.stack.admin, self.relay
+        r = st.pair.replica
+        util.wait_for(lambda: admin.cluster()["primary"] == relay.address
+                      and admin.member(relay.address)["state"] == "UP", 30, what="primary UP")
+        util.wait_for(lambda: tuned(st, r.address), 30, what="the replica's heartbeat period")
+        until_writable(st, 1)
+        relay.hold()
+        t0 = time.monotonic()
+        try:
+            util.wait_for(lambda: admin.cluster()["unreachable"] is not None, 15,
+                          what="tandem to report the primary unreachable")
+            t_unreach = time.monotonic() - t0
+            # Keep it cut off well past the tolerance: still no failover.
+            while time.monotonic() - t0 < 8:
+                c = admin.cluster()
+                self.assertEqual(c["failover"]["total"], 0, c["failover"])
+                self.assertEqual(c["primary"], relay.address)
+                time.sleep(0.2)
+            c = admin.cluster()
+            code, health = admin.health()
+            metrics = metric_samples(admin.metrics())
+            self.assertEqual(c["unreachable"]["heard_by"], r.address)
+            self.assertIn("unreachable from tandem", c["note"])
+            # The primary is up, so /health is not "degraded"; the alert says why
+            # no session can reach it.
+            self.assertEqual((code, health["status"]), (200, "warning"))
+            self.assertTrue(any("unreachable from tandem" in a for a in health["alerts"]),
+                            health)
+            self.assertEqual(metrics[label_key("tandem_cluster_primary_unreachable",
+                                               cluster="db1")], 1)
+            self.assertIn("is unreachable from tandem", st.tandem.log_text())
+            self.assertEqual(st.pair.primary.variable("read_only"), "OFF")
+            log(f"relay held: reported unreachable after {t_unreach * 1000:.0f} ms; "
+                f"no failover in {time.monotonic() - t0:.1f} s; note: {c['note']}")
+        finally:
+            relay.release()
+        took, errors, sid = until_writable(st, 2)
+        log(f"relay released: a new session wrote after {took * 1000:.0f} ms")
+        self.assertEqual(sid, st.pair.primary.server_id)
+        util.wait_for(lambda: admin.cluster()["unreachable"] is None, 10,
+                      what="the primary to be reachable again")
+        self.assertEqual(admin.cluster()["failover"]["total"], 0)
+
+
+class KillRejoinTest(unittest.TestCase):
+    def setUp(self):
+        self.stack = Stack("failover_rejoin").start()
+        make_table(self.stack)
+
+    def tearDown(self):
+        self.stack.stop()
+        self.stack.cleanup()
+
+    def test_killed_primary_rejoins_by_itself(self):
+        st, admin = self.stack, self.stack.admin
+        p, r = st.pair.primary, st.pair.replica
+        st.wait_healthy(p, r)
+        writer = WriteLoop(st)
+        writer.start()
+        util.wait_for(lambda: len(writer.done) >= 20, 30, what="writes before the kill")
+        st.pair.wait_replica_caught_up()
+        p.kill9()
+        t0 = time.monotonic()
+        took, errors, sid = until_writable(st, 1)
+        log(f"kill -9 of {p.address} under a write loop -> a new session wrote on "
+            f"{r.address} after {took * 1000:.0f} ms")
+        self.assertEqual(sid, r.server_id)
+        self.assertLessEqual(took, 1.0)
+        util.wait_for(lambda: len([d for d in writer.done if d[0] > t0 + took]) >= 10, 30,
+                      what="the write loop on the new primary")
+
+        p.restart()
+        t_up = time.monotonic()
+        util.wait_for(lambda: admin.member(p.address)["state"] == "UP", 10,
+                      what="the killed primary to be back as a replica without a request")
+        back = time.monotonic() - t_up
+        m = admin.member(p.address)
+        log(f"killed primary restarted -> back in rotation as a replica of {r.address} "
+            f"{back * 1000:.0f} ms after it accepted connections")
+        self.assertEqual((m["role"], m["fenced"], m["replication"]["io_running"]),
+                         ("replica", False, "Yes"))
+        writer.stop()
+        log(f"write loop: {len(writer.done)} writes, {len(writer.errors)} errors "
+            f"({writer.errors[:2]})")
+        # Every write acknowledged after the failover is on the rejoined server too.
+        st.pair.primary, st.pair.replica = r, p
+        st.pair.wait_replica_caught_up()
+        acked = {v for t, v, sid in writer.done if sid == r.server_id}
+        rows = {row[0] for row in p.sql("SELECT v FROM test.writes WHERE server = %s",
+                                        (r.server_id,))}
+        self.assertEqual(acked - rows, set())
+
+        # A restarted tandem keeps the primary it chose (the state file).
+        st.tandem.stop()
+        st.tandem.start(wait_admin=True)
+        util.wait_for(lambda: admin.cluster()["members"][0]["probes"] > 2, 15,
+                      what="probes after the restart")
+        self.assertEqual(admin.cluster()["primary"], r.address)
+        self.assertEqual(st.server_id_via_tandem(), r.server_id)
+
+
+class DivergedTest(unittest.TestCase):
+    def setUp(self):
+        self.stack = Stack("failover_diverged").start()
+        make_table(self.stack)
+
+    def tearDown(self):
+        self.stack.stop()
+        self.stack.cleanup()
+
+    def test_diverged_old_primary_stays_fenced(self):
+        st, admin = self.stack, self.stack.admin
+        p, r = st.pair.primary, st.pair.replica
+        st.wait_healthy(p, r)
+        until_writable(st, 1)
+        st.pair.wait_replica_caught_up()
+        # A transaction the replica never receives.
+        r.sql("STOP SLAVE IO_THREAD")
+        p.sql("INSERT INTO test.writes (v, server) VALUES (99, @@server_id)")
+        lost = p.query_value("SELECT @@global.gtid_binlog_pos")
+        util.wait_for(lambda: admin.member(p.address)["gtid_binlog_pos"] == lost, 10,
+                      what="tandem to see the primary's last GTID")
+        p.kill9()
+        until_writable(st, 2)
+        c = admin.cluster()
+        self.assertIn(lost, c["failover"]["last"]["gtid"]["missing"])
+        p.restart()
+        util.wait_for(lambda: admin.member(p.address)["diverged"], 15,
+                      what="tandem to find the old primary diverged")
+        m = admin.member(p.address)
+        log(f"diverged old primary: state {m['state']}, reason: {m['fence_reason']}")
+        self.assertEqual(m["state"], "FENCED")
+        self.assertIn("diverged", m["fence_reason"])
+        self.assertIn(lost, m["fence_reason"])
+        self.assertTrue(any("stays fenced" in a for a in admin.cluster()["alerts"]))
+        self.assertEqual(p.variable("read_only"), "ON")
+        # The verdict stands until an operator repairs it and posts …/ready.
+        self.assertEqual(admin.cluster()["failover"]["rejoins_refused"], 1)
+
+
+class LossRefusedTest(unittest.TestCase):
+    def setUp(self):
+        self.stack = Stack("failover_lossless", failover={"max_data_loss_ms": 0}).start()
+        make_table(self.stack)
+
+    def tearDown(self):
+        self.stack.stop()
+        self.stack.cleanup()
+
+    def test_failover_that_would_lose_a_transaction_waits(self):
+        st, admin = self.stack, self.stack.admin
+        p, r = st.pair.primary, st.pair.replica
+        st.wait_healthy(p, r)
+        st.pair.wait_replica_caught_up()
+        r.sql("STOP SLAVE IO_THREAD")
+        p.sql("INSERT INTO test.writes (v, server) VALUES (7, @@server_id)")
+        lost = p.query_value("SELECT @@global.gtid_binlog_pos")
+        util.wait_for(lambda: admin.member(p.address)["gtid_binlog_pos"] == lost, 10,
+                      what="tandem to see the primary's last GTID")
+        p.kill9()
+        util.wait_for(lambda: admin.cluster()["failover"]["last_refusal"] is not None, 15,
+                      what="the failover to be refused")
+        c = admin.cluster()
+        reason = c["failover"]["last_refusal"]["reason"]
+        log(f"max_data_loss_ms 0: failover refused: {reason}")
+        self.assertIn(lost, reason)
+        self.assertIn("max_data_loss_ms", reason)
+        self.assertEqual((c["primary"], c["failover"]["total"]), (p.address, 0))
+        # The primary comes back: nothing was lost, sessions go to it again.
+        p.restart()
+        took, errors, sid = until_writable(st, 2)
+        self.assertEqual(sid, p.server_id)
+        self.assertEqual(p.query_value("SELECT COUNT(*) FROM test.writes WHERE v = 7"), 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
