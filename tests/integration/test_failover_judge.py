@@ -184,8 +184,12 @@ class DivergedTest(unittest.TestCase):
         m = admin.member(p.address)
         log(f"diverged old primary: state {m['state']}, reason: {m['fence_reason']}")
         self.assertEqual(m["state"], "FENCED")
+        # The GTIDs that differ: what it holds (our INSERT, and maybe tandem's
+        # heartbeat after it) and what the new primary had when promoted.
+        holds = p.query_value("SELECT @@global.gtid_binlog_pos")
         self.assertIn("diverged", m["fence_reason"])
-        self.assertIn(lost, m["fence_reason"])
+        self.assertIn(f"its gtid_binlog_pos {holds}", m["fence_reason"])
+        self.assertIn(c["failover"]["last"]["gtid"]["applied_after"], m["fence_reason"])
         self.assertTrue(any("stays fenced" in a for a in admin.cluster()["alerts"]))
         self.assertEqual(p.variable("read_only"), "ON")
         # The verdict stands until an operator repairs it and posts …/ready.
