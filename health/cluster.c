@@ -193,13 +193,13 @@ struct hc_monitor *hc_monitor_start(struct cfg *cfg, hc_notify_fn notify, void *
 	m->notify = notify;
 	m->arg = arg;
 	writer_name(m->writer, sizeof(m->writer));
-	m->state_path = cfg->state_file ? strdup(cfg->state_file) : NULL;
-	hc_state_load(m);
 	m->clusters = calloc(cfg->nclusters + 1, sizeof(*m->clusters));
 	if (!m->clusters) {
 		free(m);
 		return NULL;
 	}
+	m->state_path = cfg->state_file ? strdup(cfg->state_file) : NULL;
+	hc_state_load(m);
 	for (size_t i = 0; i < cfg->nclusters; i++) {
 		struct hc_cluster *cl = cluster_new(m, cfg, &cfg->clusters[i]);
 		if (!cl) {

@@ -130,10 +130,12 @@ static void cluster_alerts(const struct hc_cluster *cl, json_t *arr)
 			json_array_append_new(arr, json_string(buf));
 		}
 	}
+	pthread_mutex_lock(&cl->mon->state_mu);
 	if (cl->mon->state_error[0]) {
 		hc_fmt(buf, "cannot write the state file %s", cl->mon->state_error);
 		json_array_append_new(arr, json_string(buf));
 	}
+	pthread_mutex_unlock(&cl->mon->state_mu);
 }
 
 static json_t *cluster_json(struct hc_cluster *cl)
