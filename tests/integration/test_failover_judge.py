@@ -19,8 +19,8 @@ import time
 import unittest
 
 from fault_relay import FaultRelay
-from health_helpers import (Stack, WriteLoop, label_key, log, make_table, metric_samples,
-                            until_writable, util)
+from health_helpers import (Stack, WriteLoop, clients, failover_load, label_key, log,
+                            make_table, metric_samples, until_writable, util)
 
 
 def tuned(stack, address) -> bool:
@@ -94,6 +94,64 @@ class PartitionTest(unittest.TestCase):
         util.wait_for(lambda: admin.cluster()["unreachable"] is None, 10,
                       what="the primary to be reachable again")
         self.assertEqual(admin.cluster()["failover"]["total"], 0)
+
+
+class SysbenchFreezeTest(unittest.TestCase):
+    """sysbench oltp_write_only through tandem, 4 threads: a 2 s freeze of
+    the primary, then a lasting one."""
+
+    def setUp(self):
+        self.stack = Stack("failover_sysbench").start()
+        make_table(self.stack)
+
+    def tearDown(self):
+        self.stack.stop()
+        self.stack.cleanup()
+
+    def test_freezes_under_sysbench(self):
+        st, admin = self.stack, self.stack.admin
+        p, r = st.pair.primary, st.pair.replica
+        st.wait_healthy(p, r)
+        util.wait_for(lambda: tuned(st, r.address), 30, what="the replica's heartbeat period")
+        # Tables large enough that sysbench's own deadlocks are rare.
+        clients.sysbench("prepare", st.port, "oltp_write_only", tables=4, table_size=20000,
+                         check=True, timeout=300)
+        st.pair.wait_replica_caught_up()
+        bench = failover_load.SysbenchRun(st.port, "oltp_write_only", threads=4, time_s=16,
+                                          tables=4, table_size=20000)
+        bench.start()
+        util.wait_for(lambda: bench.started_at and time.monotonic() - bench.started_at > 3, 10,
+                      what="sysbench to run")
+        p.sigstop()
+        t_freeze = time.monotonic() - bench.started_at
+        time.sleep(2.0)   # the freeze itself: nothing to wait for
+        p.sigcont()
+        self.assertEqual(admin.cluster()["failover"]["total"], 0)
+        time.sleep(2.0)   # sysbench runs on the primary again
+        p.sigstop()
+        t0 = time.monotonic()
+        try:
+            took, errors, sid = until_writable(st, 1)
+            self.assertEqual(sid, r.server_id)
+        finally:
+            p.sigcont()
+        bench.join(200)
+        res = bench.result
+        self.assertIsNotNone(res, bench.error)
+        c = admin.cluster()
+        log(f"sysbench oltp_write_only, 4 threads: 2 s freeze -> no failover; lasting freeze "
+            f"-> a new session wrote after {took * 1000:.0f} ms; sysbench rc {res.rc}, "
+            f"{res.transactions} transactions, ignored (documented failover) errors "
+            f"{res.errors}, tps after the failover {bench.tps_after(t0 + took):.0f}")
+        self.assertEqual(res.rc, 0, res.output[-2000:])
+        # Not one error, ignored or not, across the 2 s freeze.
+        window = [(sec, err) for sec, _, err in bench.intervals()
+                  if t_freeze <= sec <= t_freeze + 4]
+        self.assertGreaterEqual(len(window), 3)
+        self.assertEqual([x for x in window if x[1] > 0], [])
+        self.assertEqual(c["failover"]["total"], 1)
+        self.assertLessEqual(took, 4.0)
+        self.assertGreater(bench.tps_after(t0 + took), 0)
 
 
 class KillRejoinTest(unittest.TestCase):
