@@ -81,17 +81,19 @@ bool hc_state_apply(struct hc_cluster *cl)
 	const char *was = json_string_value(json_object_get(cl->saved, "config_primary"));
 	if (was && strcmp(was, cl->members[0].addr.text) != 0) {
 		bool ack = pm && pm->idx == 0;
-		log_warn("cluster %s: the config's primary changed since the state file was written "
-			 "(%s, now %s); following the config%s",
-			 cl->name, was, cl->members[0].addr.text,
-			 ack ? ", and the former primary's fence is lifted" : "");
+		log_warn(
+			"cluster %s: the config's primary changed since the state file was written "
+			"(%s, now %s); following the config%s",
+			cl->name, was, cl->members[0].addr.text,
+			ack ? ", and the former primary's fence is lifted" : "");
 		if (ack)
 			return true;
 		pm = NULL;
 	}
 	if (pm && (int)pm->idx != cl->primary) {
-		log_warn("cluster %s: the state file says tandem chose %s as primary; routing there",
-			 cl->name, pm->addr.text);
+		log_warn(
+			"cluster %s: the state file says tandem chose %s as primary; routing there",
+			cl->name, pm->addr.text);
 		cl->primary = (int)pm->idx;
 	}
 	size_t i;
@@ -127,16 +129,15 @@ static json_t *cluster_doc(const struct hc_cluster *cl)
 		const struct hc_mmember *mb = &cl->members[i];
 		if (!mb->fenced)
 			continue;
-		json_array_append_new(fenced, json_pack("{s:s, s:s, s:b, s:s}", "member",
-							mb->addr.text, "reason", mb->fence_reason,
-							"diverged", mb->diverged, "applied",
-							mb->fence_applied));
+		json_array_append_new(fenced,
+				      json_pack("{s:s, s:s, s:b, s:s}", "member", mb->addr.text,
+						"reason", mb->fence_reason, "diverged",
+						mb->diverged, "applied", mb->fence_applied));
 	}
 	return json_pack("{s:o, s:o, s:s}", "primary",
 			 cl->primary >= 0 ? json_string(cl->members[cl->primary].addr.text)
 					  : json_null(),
-			 "fenced", fenced, "config_primary",
-			 cl->n ? cl->members[0].addr.text : "");
+			 "fenced", fenced, "config_primary", cl->n ? cl->members[0].addr.text : "");
 }
 
 /* Write doc to path atomically; 0 or -1 with errno. */

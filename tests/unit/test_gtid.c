@@ -25,8 +25,14 @@ START_TEST(parses_positions)
 	ck_assert_uint_eq(p.g[0].seq, 105);
 	ck_assert(p.g[1].seq == UINT64_MAX);
 	ck_assert_uint_eq(pos("").n, 0);
-	static const char *const bad[] = {"0-1",        "0-1-",  "a-1-2",     "0-1-2,",
-					  "0-1-2,0-3-4", "0--1-2", "0-1-2 0-2-3", "4294967296-1-1",
+	static const char *const bad[] = {"0-1",
+					  "0-1-",
+					  "a-1-2",
+					  "0-1-2,",
+					  "0-1-2,0-3-4",
+					  "0--1-2",
+					  "0-1-2 0-2-3",
+					  "4294967296-1-1",
 					  "0-1-18446744073709551616",
 					  "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -63,8 +69,7 @@ START_TEST(rejoin_verdicts)
 	ck_assert_ptr_nonnull(strstr(why, "0-1-100"));
 	/* Nothing written since the promotion: the same server's entry. */
 	struct hc_gtid_pos same = pos("0-1-100");
-	ck_assert_int_eq(hc_gtid_rejoin_check(&old, &same, &none, why, sizeof(why)),
-			 HC_REJOIN_OK);
+	ck_assert_int_eq(hc_gtid_rejoin_check(&old, &same, &none, why, sizeof(why)), HC_REJOIN_OK);
 	struct hc_gtid_pos behind = pos("0-1-98");
 	ck_assert_int_eq(hc_gtid_rejoin_check(&old, &behind, &none, why, sizeof(why)),
 			 HC_REJOIN_DIVERGED);
@@ -80,8 +85,7 @@ START_TEST(rejoin_verdicts)
 	ck_assert_int_eq(hc_gtid_rejoin_check(&old, &low, &none, why, sizeof(why)),
 			 HC_REJOIN_DIVERGED);
 	/* An empty old primary can always follow. */
-	ck_assert_int_eq(hc_gtid_rejoin_check(&none, &cur, &none, why, sizeof(why)),
-			 HC_REJOIN_OK);
+	ck_assert_int_eq(hc_gtid_rejoin_check(&none, &cur, &none, why, sizeof(why)), HC_REJOIN_OK);
 }
 END_TEST
 
