@@ -303,8 +303,12 @@ void hc_failover_run(struct hc_cluster *cl, int to)
 	hc_fmt(rec.kind, "failover");
 	hc_fmt(rec.from, "%s", old->addr.text);
 	hc_fmt(rec.to, "%s", nw->addr.text);
-	hc_fmt(rec.reason, "primary down after %d failed probe(s): %s (%s)", old->h.fails,
-	       old->last_error, hc_fail_name(old->h.stalled ? old->h.last : old->last_fail));
+	if (old->h.fails == 0) /* it answers, but could not commit (on_write_stall) */
+		hc_fmt(rec.reason, "primary down: %s", old->last_error);
+	else
+		hc_fmt(rec.reason, "primary down after %d failed probe(s): %s (%s)", old->h.fails,
+		       old->last_error,
+		       hc_fail_name(old->h.stalled ? old->h.last : old->last_fail));
 	rec.detect_ms = (t_down - t_first) / 1000;
 	rec.data_loss_window_ms = nw->lag_ms;
 

@@ -219,16 +219,24 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 {
 	char sql[512];
 	int rc;
+	/* The write is the write probe: it has a deadline of its own, and a
+	 * server that answers reads but cannot write is a write stall, not a
+	 * failed probe (semi-sync waits and lock waits look the same). The
+	 * table set-up is a write too. */
+	unsigned long thread = mysql_thread_id(db->my);
+	int64_t wdl =
+		clock_mono_us() +
+		(int64_t)(q->write_timeout_ms > 0 ? q->write_timeout_ms : q->timeout_ms) * 1000;
 	if (!db->hb_table_ready) {
 		hc_fmt(sql, "CREATE DATABASE IF NOT EXISTS `%s`", q->hb_schema);
-		rc = hc_db_query(db, sql, NULL, deadline_us);
+		rc = hc_db_query(db, sql, NULL, wdl);
 		if (rc == HC_DB_OK) {
 			hc_fmt(sql,
 			       "CREATE TABLE IF NOT EXISTS `%s`.`heartbeat` ("
 			       "writer VARCHAR(64) NOT NULL PRIMARY KEY, "
 			       "ts_us BIGINT NOT NULL) ENGINE=InnoDB",
 			       q->hb_schema);
-			rc = hc_db_query(db, sql, NULL, deadline_us);
+			rc = hc_db_query(db, sql, NULL, wdl);
 		}
 		if (rc == HC_DB_OK) {
 			/* Commit markers (proxy/commit_guard.h): written by client
@@ -242,8 +250,10 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 			       "at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) "
 			       "ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
 			       q->hb_schema);
-			rc = hc_db_query(db, sql, NULL, deadline_us);
+			rc = hc_db_query(db, sql, NULL, wdl);
 		}
+		if (rc == HC_DB_TIMEOUT)
+			goto stalled;
 		if (rc != HC_DB_OK) {
 			hc_fmt(r->hb_error, "cannot create %s.heartbeat: %s", q->hb_schema,
 			       db->err);
@@ -258,21 +268,9 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 	       "INSERT INTO `%s`.`heartbeat` (writer, ts_us) SELECT '%s', %lld FROM DUAL "
 	       "WHERE @@global.read_only = 0 ON DUPLICATE KEY UPDATE ts_us = VALUES(ts_us)",
 	       q->hb_schema, q->hb_writer, (long long)q->hb_value);
-	/* The write is the write probe: it has a deadline of its own, and a
-	 * server that answers reads but cannot commit is a write stall, not a
-	 * failed probe (semi-sync waits and lock waits look the same). */
-	unsigned long thread = mysql_thread_id(db->my);
-	int64_t wdl =
-		clock_mono_us() +
-		(int64_t)(q->write_timeout_ms > 0 ? q->write_timeout_ms : q->timeout_ms) * 1000;
 	rc = hc_db_query(db, sql, NULL, wdl);
-	if (rc == HC_DB_TIMEOUT) {
-		r->write_stalled = true;
-		db->stuck_thread = thread;
-		hc_fmt(r->hb_error, "heartbeat write got no answer within %d ms",
-		       q->write_timeout_ms);
-		return HC_DB_OK;
-	}
+	if (rc == HC_DB_TIMEOUT)
+		goto stalled;
 	if (rc != HC_DB_OK) {
 		hc_fmt(r->hb_error, "heartbeat write failed: %s", db->err);
 		return rc;
@@ -285,8 +283,13 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 		       "DELETE FROM `%s`.`commit_marker` WHERE at < NOW(6) - INTERVAL 1 DAY "
 		       "AND @@global.read_only = 0 LIMIT 1000",
 		       q->hb_schema);
-		hc_db_query(db, sql, NULL, deadline_us);
+		hc_db_query(db, sql, NULL, wdl);
 	}
+	return HC_DB_OK;
+stalled:
+	r->write_stalled = true;
+	db->stuck_thread = thread;
+	hc_fmt(r->hb_error, "heartbeat write got no answer within %d ms", q->write_timeout_ms);
 	return HC_DB_OK;
 }
 

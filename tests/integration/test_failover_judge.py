@@ -154,6 +154,63 @@ class SysbenchFreezeTest(unittest.TestCase):
         self.assertGreater(bench.tps_after(t0 + took), 0)
 
 
+class WriteStallTest(unittest.TestCase):
+    """A primary that answers but cannot commit: FLUSH TABLES WITH READ
+    LOCK held on it stops every write, the heartbeat's too."""
+
+    def run_stall(self, name, failover):
+        st = self.stack = Stack(name, failover=failover).start()
+        self.addCleanup(st.cleanup)
+        self.addCleanup(st.stop)
+        p, r = st.pair.primary, st.pair.replica
+        make_table(st)
+        st.wait_healthy(p, r)
+        lock = p.connect()
+        self.addCleanup(lock.close)
+        with lock.cursor() as cur:
+            cur.execute("FLUSH TABLES WITH READ LOCK")
+        t0 = time.monotonic()
+        return st, p, r, lock, t0
+
+    def test_write_stall_is_reported_not_failed_over(self):
+        st, p, r, lock, t0 = self.run_stall("failover_wstall", None)
+        admin = st.admin
+        util.wait_for(lambda: admin.member(p.address)["write_stall_ms"] is not None, 10,
+                      what="the write stall to be reported")
+        seen = time.monotonic() - t0
+        m = metric_samples(admin.metrics())
+        self.assertEqual(m[label_key("tandem_member_write_stalled", cluster="db1",
+                                     member=p.address)], 1)
+        self.assertTrue(any("writes stall" in a for a in admin.cluster()["alerts"]))
+        # Well past the tolerance: still the primary, still UP.
+        while time.monotonic() - t0 < 7:
+            time.sleep(0.2)
+        c = admin.cluster()
+        self.assertEqual((c["primary"], c["failover"]["total"]), (p.address, 0))
+        self.assertEqual(admin.member(p.address)["state"], "UP")
+        with lock.cursor() as cur:
+            cur.execute("UNLOCK TABLES")
+        util.wait_for(lambda: admin.member(p.address)["write_stall_ms"] is None, 10,
+                      what="the primary to commit again")
+        log(f"FTWRL on the primary: write stall reported after {seen * 1000:.0f} ms; no "
+            f"failover in 7 s (failover.on_write_stall off)")
+
+    def test_write_stall_fails_over_when_asked(self):
+        st, p, r, lock, t0 = self.run_stall("failover_wstall_on", {"on_write_stall": True})
+        admin = st.admin
+        util.wait_for(lambda: admin.cluster()["failover"]["total"] == 1, 20,
+                      what="the failover for a write stall")
+        took = time.monotonic() - t0
+        c = admin.cluster()
+        log(f"FTWRL on the primary with on_write_stall: failed over after {took * 1000:.0f} ms "
+            f"(write_timeout_ms 2000 + stall_tolerance_ms 3000); {c['failover']['last']['reason']}")
+        self.assertEqual(c["primary"], r.address)
+        self.assertIn("writes got no answer", c["failover"]["last"]["reason"])
+        with lock.cursor() as cur:
+            cur.execute("UNLOCK TABLES")
+        until_writable(st, 1)
+
+
 class KillRejoinTest(unittest.TestCase):
     def setUp(self):
         self.stack = Stack("failover_rejoin").start()
