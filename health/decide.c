@@ -31,6 +31,8 @@ const char *hc_fail_name(enum hc_fail f)
 		return "server";
 	case HC_FAIL_MONITOR:
 		return "monitor";
+	case HC_FAIL_UNREACHABLE:
+		return "unreachable";
 	}
 	return "?";
 }
@@ -43,7 +45,7 @@ bool hc_fail_counts(enum hc_fail f)
 bool hc_fail_is_timeout(enum hc_fail f)
 {
 	return f == HC_FAIL_CONNECT_TIMEOUT || f == HC_FAIL_HANDSHAKE_TIMEOUT ||
-	       f == HC_FAIL_QUERY_TIMEOUT;
+	       f == HC_FAIL_QUERY_TIMEOUT || f == HC_FAIL_UNREACHABLE;
 }
 
 bool hc_health_apply(struct hc_health *h, enum hc_fail outcome, const struct hc_policy *p,

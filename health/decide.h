@@ -26,8 +26,9 @@ enum hc_fail {
 	HC_FAIL_AUTH,              /* the server refused the monitor's login: misconfiguration */
 	HC_FAIL_QUERY,             /* the connection broke during the probe queries */
 	HC_FAIL_QUERY_TIMEOUT,     /* a probe query got no answer in time */
-	HC_FAIL_SERVER,  /* the server answered with a fatal state (shutting down, full) */
-	HC_FAIL_MONITOR, /* the server answered, but refused a probe query (privileges) */
+	HC_FAIL_SERVER,      /* the server answered with a fatal state (shutting down, full) */
+	HC_FAIL_MONITOR,     /* the server answered, but refused a probe query (privileges) */
+	HC_FAIL_UNREACHABLE, /* no route to its host or network: the network, not the server */
 };
 
 const char *hc_fail_name(enum hc_fail f);
@@ -35,6 +36,8 @@ const char *hc_fail_name(enum hc_fail f);
  * server that answers is alive, and a wrong monitor password must never
  * cause a failover. */
 bool hc_fail_counts(enum hc_fail f);
+/* Whether the failure says only that nothing answered (a timeout, no
+ * route): a stall, judged by time and the replicas, not a crash. */
 bool hc_fail_is_timeout(enum hc_fail f);
 
 struct hc_policy {

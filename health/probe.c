@@ -5,6 +5,7 @@
  */
 #include "health/probe.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,20 @@
 #define CR_AUTH_PLUGIN_CANNOT_LOAD_  2059
 #define CR_SSL_CONNECTION_ERROR_     2026
 
+/* Connector/C ends a failed connect's message with the OS error, e.g.
+ * "Can't connect to server on '10.0.0.5' (113)". Refused (111) means the
+ * host answered and nothing listens: the server is gone. No route to the
+ * host or network, or a TCP timeout, says only that nothing answered. */
+static bool unreachable(const char *msg)
+{
+	const char *open = strrchr(msg, '(');
+	if (!open)
+		return false;
+	int e = atoi(open + 1);
+	return e == EHOSTUNREACH || e == ENETUNREACH || e == ETIMEDOUT || e == EHOSTDOWN ||
+	       e == ENETDOWN;
+}
+
 enum hc_fail hc_probe_classify_connect(const struct hc_db *db, int rc)
 {
 	if (rc == HC_DB_TIMEOUT || rc == HC_DB_CANCELLED)
@@ -41,6 +56,7 @@ enum hc_fail hc_probe_classify_connect(const struct hc_db *db, int rc)
 	switch (db->err_no) {
 	case CR_CONNECTION_ERROR_:
 	case CR_CONN_HOST_ERROR_:
+		return unreachable(db->err) ? HC_FAIL_UNREACHABLE : HC_FAIL_CONNECT;
 	case CR_UNKNOWN_HOST_:
 		return HC_FAIL_CONNECT;
 	case ER_ACCESS_DENIED:

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "health/decide.h"
+#include "health/probe.h"
+#include "health/text.h"
 
 static const struct hc_policy pol = {
 	.interval_ms = 500,
@@ -64,6 +66,24 @@ START_TEST(a_timeout_is_a_stall_judged_after_the_tolerance)
 	ck_assert(hc_health_apply(&g, HC_FAIL_HANDSHAKE, &pol, 4));
 	ck_assert_int_eq(g.health, HC_DOWN);
 	ck_assert(!hc_stall_expired(&g, &pol, 99000000));
+}
+END_TEST
+
+START_TEST(refused_is_a_crash_no_route_is_a_stall)
+{
+	struct hc_db db;
+	hc_db_init(&db, -1);
+	db.err_no = 2002;
+	hc_fmt(db.err, "Can't connect to server on '127.0.0.1' (111)");
+	ck_assert_int_eq(hc_probe_classify_connect(&db, HC_DB_ERROR), HC_FAIL_CONNECT);
+	db.err_no = 2003;
+	hc_fmt(db.err, "Can't connect to server on '10.0.0.5' (113)");
+	ck_assert_int_eq(hc_probe_classify_connect(&db, HC_DB_ERROR), HC_FAIL_UNREACHABLE);
+	ck_assert(hc_fail_is_timeout(HC_FAIL_UNREACHABLE));
+	ck_assert(hc_fail_counts(HC_FAIL_UNREACHABLE));
+	hc_fmt(db.err, "Can't connect to server on '10.0.0.5' (101)");
+	ck_assert_int_eq(hc_probe_classify_connect(&db, HC_DB_ERROR), HC_FAIL_UNREACHABLE);
+	ck_assert_str_eq(hc_fail_name(HC_FAIL_UNREACHABLE), "unreachable");
 }
 END_TEST
 
@@ -200,6 +220,7 @@ int main(void)
 	tcase_add_test(tc, down_after_n_failures);
 	tcase_add_test(tc, a_timeout_is_a_stall_judged_after_the_tolerance);
 	tcase_add_test(tc, a_replica_hears_its_source);
+	tcase_add_test(tc, refused_is_a_crash_no_route_is_a_stall);
 	tcase_add_test(tc, auth_failures_never_make_down);
 	tcase_add_test(tc, failing_members_are_reprobed_fast);
 	tcase_add_test(tc, overlay_states);
