@@ -268,6 +268,59 @@ class KillRejoinTest(unittest.TestCase):
         self.assertEqual(st.server_id_via_tandem(), r.server_id)
 
 
+class SysbenchKillRejoinTest(unittest.TestCase):
+    """kill -9 under sysbench oltp_write_only (4 threads) on a semi-sync
+    (AFTER_SYNC) pair: writes within 1 s; the killed server, restarted the
+    way MariaDB's semi-sync crash recovery wants (--init-rpl-role=SLAVE, so
+    it cuts what no replica acknowledged), rejoins by itself."""
+
+    def setUp(self):
+        self.stack = Stack("failover_sbkill")
+        self.stack.pair = failover_load.failover_pair(self.stack.dir / "pair", semi_sync=True)
+        self.stack.start()
+        make_table(self.stack)
+
+    def tearDown(self):
+        self.stack.stop()
+        self.stack.cleanup()
+
+    def test_kill_under_sysbench_and_rejoin(self):
+        st, admin = self.stack, self.stack.admin
+        p, r = st.pair.primary, st.pair.replica
+        st.wait_healthy(p, r)
+        util.wait_for(st.pair.semi_sync_active, 30, what="semi-sync active")
+        clients.sysbench("prepare", st.port, "oltp_write_only", tables=4, table_size=20000,
+                         check=True, timeout=300)
+        bench = failover_load.SysbenchRun(st.port, "oltp_write_only", threads=4, time_s=14,
+                                          tables=4, table_size=20000)
+        bench.start()
+        util.wait_for(lambda: bench.started_at and time.monotonic() - bench.started_at > 3, 10,
+                      what="sysbench to run")
+        p.kill9()
+        t0 = time.monotonic()
+        took, errors, sid = until_writable(st, 1)
+        self.assertEqual(sid, r.server_id)
+        failover_load.restart_as_replica(p)
+        t_up = time.monotonic()
+        util.wait_for(lambda: admin.member(p.address)["state"] == "UP", 10,
+                      what="the killed primary to be back as a replica without a request")
+        back = time.monotonic() - t_up
+        bench.join(200)
+        res = bench.result
+        self.assertIsNotNone(res, bench.error)
+        m = admin.member(p.address)
+        log(f"kill -9 under sysbench oltp_write_only (4 threads, semi-sync): a new session "
+            f"wrote after {took * 1000:.0f} ms; restarted with --init-rpl-role=SLAVE, back as a "
+            f"replica {back * 1000:.0f} ms after it accepted connections; sysbench rc {res.rc}, "
+            f"{res.transactions} transactions, ignored (documented failover) errors "
+            f"{res.errors}, tps after the failover {bench.tps_after(t0 + took):.0f}")
+        self.assertLessEqual(took, 1.0)
+        self.assertEqual((m["role"], m["fenced"], m["replication"]["io_running"]),
+                         ("replica", False, "Yes"))
+        self.assertEqual(res.rc, 0, res.output[-2000:])
+        self.assertGreater(bench.tps_after(t0 + took), 0)
+
+
 class DivergedTest(unittest.TestCase):
     def setUp(self):
         self.stack = Stack("failover_diverged").start()
