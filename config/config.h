@@ -57,7 +57,10 @@ struct cfg_monitor {
 	int timeout_ms;  /* connect/read/write timeout of one probe */
 	int failures;    /* consecutive failed probes that make a member DOWN */
 	char *heartbeat_schema;
-	bool heartbeat; /* write/read the heartbeat table for ms lag */
+	bool heartbeat;           /* write/read the heartbeat table for ms lag */
+	int stall_tolerance_ms;   /* a member that only times out is judged after this long */
+	int write_timeout_ms;     /* the heartbeat write (the write probe) gets this long */
+	int replica_heartbeat_ms; /* MASTER_HEARTBEAT_PERIOD set on replicas; 0: left alone */
 };
 
 struct cfg_failover {
@@ -70,6 +73,9 @@ struct cfg_failover {
 	int session_wait_ms;  /* a session whose backend is gone waits this long for a primary */
 	char *replication_user; /* for turning a former primary into a replica; NULL: monitor's */
 	char *replication_password;
+	int max_data_loss_ms; /* refuse a failover that would lose more; -1: no limit */
+	bool on_write_stall;  /* a primary that cannot commit for stall_tolerance_ms is DOWN */
+	bool auto_rejoin;     /* make a returning former primary a replica by itself */
 };
 
 /* TLS towards clients, tandem the server: a tenant's "tls" or the top-level
@@ -150,6 +156,7 @@ struct cfg {
 	atomic_int refs;
 	uint64_t generation; /* set by whoever installs the snapshot */
 	char *path;
+	char *state_file; /* fences and the chosen primary across restarts; NULL: none */
 	struct cfg_addr admin_listen;
 	bool admin_enabled;
 	char *admin_token; /* bearer token, or NULL */

@@ -276,9 +276,18 @@ static void load_limits(struct ld *ld, json_t *root, struct cfg_limits *l)
 
 static void load_monitor(struct ld *ld, json_t *obj, const char *path, struct cfg_monitor *m)
 {
-	static const char *const known[] = {"user",        "password",         "password_file",
-					    "interval_ms", "timeout_ms",       "failures",
-					    "heartbeat",   "heartbeat_schema", NULL};
+	static const char *const known[] = {"user",
+					    "password",
+					    "password_file",
+					    "interval_ms",
+					    "timeout_ms",
+					    "failures",
+					    "heartbeat",
+					    "heartbeat_schema",
+					    "stall_tolerance_ms",
+					    "write_timeout_ms",
+					    "replica_heartbeat_ms",
+					    NULL};
 	check_keys(ld, obj, path, known);
 	m->user = xstrdup(get_string(ld, obj, "user", path, NULL, true));
 	m->password = get_secret(ld, obj, "password", path, true);
@@ -286,6 +295,10 @@ static void load_monitor(struct ld *ld, json_t *obj, const char *path, struct cf
 	m->timeout_ms = (int)get_int(ld, obj, "timeout_ms", path, 1000, 50, 60000);
 	m->failures = (int)get_int(ld, obj, "failures", path, 3, 1, 100);
 	m->heartbeat = get_bool(ld, obj, "heartbeat", path, true);
+	m->stall_tolerance_ms = (int)get_int(ld, obj, "stall_tolerance_ms", path, 3000, 0, 3600000);
+	m->write_timeout_ms = (int)get_int(ld, obj, "write_timeout_ms", path, 2000, 50, 600000);
+	m->replica_heartbeat_ms =
+		(int)get_int(ld, obj, "replica_heartbeat_ms", path, 500, 0, 3600000);
 	const char *schema = get_string(ld, obj, "heartbeat_schema", path, "tandem", false);
 	if (schema &&
 	    (strlen(schema) == 0 || strlen(schema) > 64 ||
@@ -308,6 +321,9 @@ static void load_failover(struct ld *ld, json_t *obj, const char *path, struct c
 					    "replication_user",
 					    "replication_password",
 					    "replication_password_file",
+					    "max_data_loss_ms",
+					    "on_write_stall",
+					    "auto_rejoin",
 					    NULL};
 	json_t *empty = json_object();
 	if (!obj)
@@ -322,6 +338,9 @@ static void load_failover(struct ld *ld, json_t *obj, const char *path, struct c
 	f->session_wait_ms = (int)get_int(ld, obj, "session_wait_ms", path, 15000, 0, 600000);
 	f->replication_user = xstrdup(get_string(ld, obj, "replication_user", path, NULL, false));
 	f->replication_password = get_secret(ld, obj, "replication_password", path, false);
+	f->max_data_loss_ms = (int)get_int(ld, obj, "max_data_loss_ms", path, -1, -1, 86400000);
+	f->on_write_stall = get_bool(ld, obj, "on_write_stall", path, false);
+	f->auto_rejoin = get_bool(ld, obj, "auto_rejoin", path, true);
 	if (f->replication_password && !f->replication_user)
 		cfg_error(ld->errs, "%s.replication_password: needs replication_user", path);
 	json_decref(empty);
@@ -595,11 +614,35 @@ static void load_admin(struct ld *ld, json_t *root, struct cfg *c)
 	json_decref(empty);
 }
 
+/* Where the monitor keeps fences and the chosen primary (health/state.c):
+ * as given (relative to the config's directory), else beside the config
+ * file as <config>.state; none for a config that is not a file. */
+static void load_state_file(struct ld *ld, json_t *root, struct cfg *c)
+{
+	const char *f = get_string(ld, root, "state_file", "$", NULL, false);
+	char full[4096];
+	if (f && !f[0]) {
+		cfg_error(ld->errs, "$.state_file: must not be empty");
+		return;
+	}
+	if (f && f[0] != '/' && ld->base_dir)
+		snprintf(full, sizeof(full), "%s/%s", ld->base_dir, f);
+	else if (f)
+		snprintf(full, sizeof(full), "%s", f);
+	else if (c->path)
+		snprintf(full, sizeof(full), "%s.state", c->path);
+	else
+		return;
+	c->state_file = xstrdup(full);
+}
+
 static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 {
 	static const char *const known[] = {
-		"admin",    "workers", "log_level", "server_version",  "user",           "limits",
-		"clusters", "tenants", "tls",       "rsa_private_key", "rsa_public_key", NULL};
+		"admin", "workers",         "log_level",      "server_version",
+		"user",  "limits",          "clusters",       "tenants",
+		"tls",   "rsa_private_key", "rsa_public_key", "state_file",
+		NULL};
 	if (!json_is_object(root)) {
 		cfg_error(ld->errs, "$: the config must be a JSON object");
 		return;
@@ -629,6 +672,7 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 		cfg_error(ld->errs, "$.server_version: must be 1..60 bytes");
 
 	load_limits(ld, root, &c->limits);
+	load_state_file(ld, root, c);
 	cfg_tls_load_root(ld->errs, root, c, ld->base_dir);
 
 	json_t *clusters = get_object(ld, root, "clusters", "$", true);
@@ -714,6 +758,7 @@ static void cfg_free(struct cfg *c)
 	free(c->server_version);
 	free(c->run_user);
 	free(c->path);
+	free(c->state_file);
 	free(c);
 }
 

@@ -31,6 +31,7 @@ static void policy_from(struct hc_policy *p, const struct cfg_cluster *cc)
 	p->promote = cc->failover.promote;
 	p->max_lag_ms = cc->failover.max_lag_ms;
 	p->min_interval_ms = cc->failover.min_interval_ms;
+	p->stall_tolerance_ms = cc->monitor.stall_tolerance_ms;
 }
 
 static void kick(int fd)
@@ -97,6 +98,7 @@ static struct hc_cluster *cluster_new(struct hc_monitor *m, struct cfg *cfg,
 		if (mb->wake_fd < 0)
 			goto fail;
 	}
+	hc_state_apply(cl);
 	return cl;
 fail:
 	log_error("monitor: cannot set up cluster %s: %s", cc->name, strerror(errno));
@@ -156,6 +158,7 @@ static void cluster_join_free(struct hc_cluster *cl)
 	free(cl->members);
 	hc_gate_unref(cl->gate);
 	hc_topology_unref(cl->topo);
+	json_decref(cl->saved);
 	cfg_unref(cl->cfg);
 	close(cl->stop_fd);
 	pthread_mutex_destroy(&cl->mu);
@@ -195,6 +198,8 @@ struct hc_monitor *hc_monitor_start(struct cfg *cfg, hc_notify_fn notify, void *
 		free(m);
 		return NULL;
 	}
+	m->state_path = cfg->state_file ? strdup(cfg->state_file) : NULL;
+	hc_state_load(m);
 	for (size_t i = 0; i < cfg->nclusters; i++) {
 		struct hc_cluster *cl = cluster_new(m, cfg, &cfg->clusters[i]);
 		if (!cl) {
@@ -247,6 +252,8 @@ static void reload_unfence(struct hc_cluster *cl)
 		struct hc_mmember *mb = &cl->members[i];
 		if (mb->fenced) {
 			mb->fenced = false;
+			mb->diverged = mb->rejoining = false;
+			mb->fence_reason[0] = 0;
 			log_info(
 				"cluster %s: %s is no longer fenced: the reloaded config names %s as "
 				"primary",
@@ -305,6 +312,23 @@ static void carry_over(struct hc_cluster *nc, struct hc_cluster *oc)
 			atomic_store(&nm->asked, atomic_load(&om->asked));
 			nm->probe_failures = om->probe_failures;
 			nm->alert_auth = om->alert_auth;
+			nm->hear = om->hear;
+			nm->sig_known = om->sig_known;
+			memcpy(nm->sig_file, om->sig_file, sizeof(nm->sig_file));
+			nm->sig_pos = om->sig_pos;
+			nm->sig_heartbeats = om->sig_heartbeats;
+			nm->hb_period_tried = om->hb_period_tried;
+			nm->write_stall_mono = om->write_stall_mono;
+			nm->write_stall_us = om->write_stall_us;
+			nm->write_stalls = om->write_stalls;
+			memcpy(nm->fence_reason, om->fence_reason, sizeof(nm->fence_reason));
+			nm->diverged = om->diverged;
+			memcpy(nm->fence_applied, om->fence_applied, sizeof(nm->fence_applied));
+			nm->rejoining = om->rejoining;
+			memcpy(nm->rejoin_target, om->rejoin_target, sizeof(nm->rejoin_target));
+			nm->rejoin_probes = om->rejoin_probes;
+			nm->rejoin_mono = om->rejoin_mono;
+			nm->rejoin_started_mono = om->rejoin_started_mono;
 			if ((int)j == oc->primary)
 				nc->primary = (int)i;
 		}
@@ -324,6 +348,9 @@ static void carry_over(struct hc_cluster *nc, struct hc_cluster *oc)
 	nc->failovers_refused = oc->failovers_refused;
 	nc->switchovers = oc->switchovers;
 	nc->split_brain_events = oc->split_brain_events;
+	nc->unreachable_events = oc->unreachable_events;
+	nc->rejoins = oc->rejoins;
+	nc->rejoins_refused = oc->rejoins_refused;
 	nc->gen = oc->gen;
 	nc->discovered = oc->discovered;
 	/* Queued requests move over too. */
@@ -435,6 +462,7 @@ void hc_monitor_stop(struct hc_monitor *m)
 	pthread_mutex_unlock(&m->mu);
 	join_retired(m);
 	pthread_mutex_destroy(&m->mu);
+	hc_state_free(m);
 	free(m);
 }
 

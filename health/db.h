@@ -43,6 +43,7 @@ struct hc_db {
 	bool tcp_reached;    /* the last connect got past TCP (for layered verdicts) */
 	bool hb_table_ready; /* heartbeat table created on this connection's server */
 	unsigned hb_writes;  /* heartbeats written on this connection (marker purge cadence) */
+	unsigned long stuck_thread; /* server thread of a write that timed out, to KILL; 0 none */
 };
 
 /* TLS towards the server, as Connector/C takes it. */

@@ -31,6 +31,8 @@ const char *hc_fail_name(enum hc_fail f)
 		return "server";
 	case HC_FAIL_MONITOR:
 		return "monitor";
+	case HC_FAIL_UNREACHABLE:
+		return "unreachable";
 	}
 	return "?";
 }
@@ -43,21 +45,23 @@ bool hc_fail_counts(enum hc_fail f)
 bool hc_fail_is_timeout(enum hc_fail f)
 {
 	return f == HC_FAIL_CONNECT_TIMEOUT || f == HC_FAIL_HANDSHAKE_TIMEOUT ||
-	       f == HC_FAIL_QUERY_TIMEOUT;
+	       f == HC_FAIL_QUERY_TIMEOUT || f == HC_FAIL_UNREACHABLE;
 }
 
 bool hc_health_apply(struct hc_health *h, enum hc_fail outcome, const struct hc_policy *p,
-		     bool strict, int64_t now_mono_us)
+		     int64_t now_mono_us)
 {
 	enum hc_state before = h->health;
 	h->last = outcome;
 	if (outcome == HC_FAIL_NONE) {
-		h->fails = 0;
+		h->fails = h->hard = 0;
+		h->stalled = false;
 		h->fail_since_us = 0;
 		h->health = HC_UP;
 	} else if (!hc_fail_counts(outcome)) {
 		/* It answered, so it is not down; but we cannot tell more. */
-		h->fails = 0;
+		h->fails = h->hard = 0;
+		h->stalled = false;
 		h->fail_since_us = 0;
 		if (h->health == HC_DOWN)
 			h->health = HC_UNKNOWN;
@@ -65,10 +69,30 @@ bool hc_health_apply(struct hc_health *h, enum hc_fail outcome, const struct hc_
 		if (h->fails == 0)
 			h->fail_since_us = now_mono_us;
 		h->fails++;
-		if (h->fails >= p->failures || (hc_fail_is_timeout(outcome) && !strict))
+		if (hc_fail_is_timeout(outcome))
+			h->stalled = true;
+		else
+			h->hard++;
+		if (h->hard >= p->failures)
 			h->health = HC_DOWN;
 	}
 	return h->health != before;
+}
+
+bool hc_stall_expired(const struct hc_health *h, const struct hc_policy *p, int64_t now_mono_us)
+{
+	return h->health != HC_DOWN && h->stalled && h->fails > 0 &&
+	       now_mono_us - h->fail_since_us >= (int64_t)p->stall_tolerance_ms * 1000;
+}
+
+bool hc_replica_hears_source(const struct hc_hearing *r, const struct hc_policy *p,
+			     int64_t now_mono_us)
+{
+	int period = r->heartbeat_period_ms > 0 ? r->heartbeat_period_ms : 1000;
+	int64_t window = (2 * (int64_t)period + 2 * (int64_t)p->interval_ms) * 1000;
+	return r->io_running && r->changed_mono_us > 0 && r->probed_mono_us > 0 &&
+	       now_mono_us - r->changed_mono_us <= window &&
+	       now_mono_us - r->probed_mono_us <= window;
 }
 
 int hc_next_probe_ms(const struct hc_health *h, const struct hc_policy *p)

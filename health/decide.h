@@ -26,8 +26,9 @@ enum hc_fail {
 	HC_FAIL_AUTH,              /* the server refused the monitor's login: misconfiguration */
 	HC_FAIL_QUERY,             /* the connection broke during the probe queries */
 	HC_FAIL_QUERY_TIMEOUT,     /* a probe query got no answer in time */
-	HC_FAIL_SERVER,  /* the server answered with a fatal state (shutting down, full) */
-	HC_FAIL_MONITOR, /* the server answered, but refused a probe query (privileges) */
+	HC_FAIL_SERVER,      /* the server answered with a fatal state (shutting down, full) */
+	HC_FAIL_MONITOR,     /* the server answered, but refused a probe query (privileges) */
+	HC_FAIL_UNREACHABLE, /* no route to its host or network: the network, not the server */
 };
 
 const char *hc_fail_name(enum hc_fail f);
@@ -35,6 +36,8 @@ const char *hc_fail_name(enum hc_fail f);
  * server that answers is alive, and a wrong monitor password must never
  * cause a failover. */
 bool hc_fail_counts(enum hc_fail f);
+/* Whether the failure says only that nothing answered (a timeout, no
+ * route): a stall, judged by time and the replicas, not a crash. */
 bool hc_fail_is_timeout(enum hc_fail f);
 
 struct hc_policy {
@@ -45,6 +48,7 @@ struct hc_policy {
 	bool promote;
 	int max_lag_ms;
 	int min_interval_ms;
+	int stall_tolerance_ms; /* a member that only times out is judged after this long */
 };
 
 /* A member's health as probes see it (UNKNOWN, UP or DOWN only; FENCED and
@@ -52,18 +56,42 @@ struct hc_policy {
 struct hc_health {
 	enum hc_state health;
 	int fails;             /* consecutive failures that count */
+	int hard;              /* ... of which not timeouts: the server is gone */
+	bool stalled;          /* the streak holds a timeout: it may only be slow */
 	int64_t fail_since_us; /* monotonic time of the first of them, 0 if none */
 	enum hc_fail last;     /* outcome of the last probe */
 };
 
 /*
- * Apply one probe outcome. DOWN after `failures` counted failures in a row,
- * or at once on a timeout — a hung server is failed, not healthy — unless
- * strict (the anti-flap window after a failover), where only `failures` in
- * a row will do. Returns true when health changed.
+ * Apply one probe outcome. DOWN after `failures` counted failures in a row
+ * that are not timeouts: the server refused, reset or closed — it is gone.
+ * A timeout never makes a member DOWN here: the member is *stalled* (it
+ * stays UP or UNKNOWN with `stalled` set) and the monitor judges it once
+ * the stall outlasts stall_tolerance_ms (hc_stall_expired), asking the
+ * replicas first when it is the primary. Returns true when health changed.
  */
 bool hc_health_apply(struct hc_health *h, enum hc_fail outcome, const struct hc_policy *p,
-		     bool strict, int64_t now_mono_us);
+		     int64_t now_mono_us);
+
+/* A stalled member has not answered for stall_tolerance_ms. */
+bool hc_stall_expired(const struct hc_health *h, const struct hc_policy *p, int64_t now_mono_us);
+
+/* What a replica's probes say about its replication connection. */
+struct hc_hearing {
+	bool io_running;         /* Slave_IO_Running = Yes */
+	int64_t changed_mono_us; /* last probe that saw new events or heartbeats arrive; 0 never */
+	int64_t probed_mono_us;  /* its last successful probe; 0 never */
+	int heartbeat_period_ms; /* the replica's MASTER_HEARTBEAT_PERIOD; 0 unknown */
+};
+
+/*
+ * Whether a replica still hears from its source: its IO thread runs and
+ * something (an event or a heartbeat) arrived within two heartbeat
+ * periods plus two probe intervals, as seen by a probe no older than
+ * that. Such a replica proves a primary that tandem cannot reach alive.
+ */
+bool hc_replica_hears_source(const struct hc_hearing *r, const struct hc_policy *p,
+			     int64_t now_mono_us);
 
 /* Milliseconds until the next probe: a failing member that is not DOWN yet
  * is re-probed at interval/5 (at least 20 ms) to confirm quickly. */

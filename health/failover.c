@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "health/gtid.h"
 #include "health/monitor_int.h"
 #include "health/text.h"
 
@@ -39,6 +41,10 @@ struct act {
 	int drain_ms;
 	bool promote;
 	int stop_fd;
+	int hb_period_ms;    /* MASTER_HEARTBEAT_PERIOD for replicas tandem points; 0: none */
+	int max_loss_ms;     /* failover.max_data_loss_ms; -1: no limit */
+	const char *old_pos; /* failover: the old primary's last known gtid_binlog_pos */
+	int64_t loss_ms;     /* failover: the candidate's last known lag */
 };
 
 static void act_take(struct hc_cluster *cl, struct act *a)
@@ -62,6 +68,10 @@ static void act_take(struct hc_cluster *cl, struct act *a)
 	a->drain_ms = cc->failover.drain_timeout_ms;
 	a->promote = cc->failover.promote;
 	a->stop_fd = cl->stop_fd;
+	a->hb_period_ms = cc->monitor.replica_heartbeat_ms;
+	a->max_loss_ms = cc->failover.max_data_loss_ms;
+	a->old_pos = NULL;
+	a->loss_ms = -1;
 }
 
 static void act_drop(struct act *a)
@@ -110,6 +120,31 @@ static const char *stop_replica_sql(const struct hc_db *db)
 }
 
 /*
+ * What the replica (repl, just read) lacks of the old primary's last known
+ * position goes into rec->missing. True (with err) when that is more than
+ * failover.max_data_loss_ms allows: the failover waits instead.
+ */
+static bool lossy(const struct act *a, const struct cfg_addr *addr, const struct hc_repl *repl,
+		  struct hc_event_rec *rec, char *err, size_t len)
+{
+	struct hc_gtid_pos have, want;
+	if (hc_gtid_parse(repl->gtid_io_pos, strlen(repl->gtid_io_pos), &have) != 0 ||
+	    hc_gtid_parse(a->old_pos, strlen(a->old_pos), &want) != 0)
+		return false; /* not MariaDB positions: the lag limit alone applies */
+	size_t n = hc_gtid_missing(&have, &want, rec->missing, sizeof(rec->missing));
+	if (n == 0 || a->max_loss_ms < 0 ||
+	    (a->max_loss_ms > 0 && a->loss_ms >= 0 && a->loss_ms <= a->max_loss_ms))
+		return false;
+	hc_fmtn(err, len,
+		"%s has not received %s, which the primary had (it received %s; estimated "
+		"loss window %lld ms, failover.max_data_loss_ms %d): waiting for the primary "
+		"rather than losing them",
+		addr->text, rec->missing, repl->gtid_io_pos[0] ? repl->gtid_io_pos : "nothing",
+		(long long)a->loss_ms, a->max_loss_ms);
+	return true;
+}
+
+/*
  * Make the member at addr the primary: let it apply what it has received
  * (wait_pos: a GTID position it must reach, or NULL for its own received
  * position), stop replication, forget the old source, make it writable.
@@ -132,6 +167,10 @@ static int promote(const struct act *a, const struct cfg_addr *addr, const char 
 	}
 	hc_fmt(rec->received, "%s", repl.gtid_io_pos);
 	hc_fmt(rec->applied_before, "%s", repl.gtid_slave_pos);
+	if (a->old_pos && lossy(a, addr, &repl, rec, err, len)) {
+		hc_db_close(&db);
+		return -1;
+	}
 	const char *pos = wait_pos ? wait_pos : repl.gtid_io_pos;
 	char sql[HC_GTID_TEXT + 128];
 	rec->caught_up = true;
@@ -204,15 +243,17 @@ static int rejoin(struct hc_db *db, const struct act *a, const struct cfg_addr *
 	hc_db_escape(db, host, source->host, (unsigned long)strlen(source->host));
 	hc_db_escape(db, user, a->repl_user, (unsigned long)strlen(a->repl_user));
 	hc_db_escape(db, pw, a->repl_password, (unsigned long)strlen(a->repl_password));
-	char sql[1024];
+	char sql[1024], hb[64] = "";
 	hc_db_query(db, stop_replica_sql(db), NULL, deadline(a, 0)); /* may not be running */
+	if (db->mariadb && a->hb_period_ms > 0)
+		hc_fmt(hb, ", MASTER_HEARTBEAT_PERIOD=%.3f", a->hb_period_ms / 1000.0);
 	/* current_pos: a former primary's position is what it wrote itself. */
 	hc_fmt(sql,
 	       db->mariadb ? "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%u, MASTER_USER='%s', "
-			     "MASTER_PASSWORD='%s', MASTER_USE_GTID=current_pos"
+			     "MASTER_PASSWORD='%s', MASTER_USE_GTID=current_pos%s"
 			   : "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%u, MASTER_USER='%s', "
-			     "MASTER_PASSWORD='%s', MASTER_AUTO_POSITION=1",
-	       host, (unsigned)source->port, user, pw);
+			     "MASTER_PASSWORD='%s', MASTER_AUTO_POSITION=1%s",
+	       host, (unsigned)source->port, user, pw, hb);
 	int rc = hc_db_query(db, sql, NULL, deadline(a, 0));
 	memset(sql, 0, sizeof(sql));
 	memset(pw, 0, sizeof(pw));
@@ -244,8 +285,9 @@ json_t *hc_event_json(const struct hc_event_rec *e)
 			    e->data_loss_window_ms >= 0 ? json_integer(e->data_loss_window_ms)
 							: json_null());
 	json_object_set_new(o, "gtid",
-			    json_pack("{s:s, s:s, s:s}", "received", e->received, "applied_before",
-				      e->applied_before, "applied_after", e->applied_after));
+			    json_pack("{s:s, s:s, s:s, s:s}", "received", e->received,
+				      "applied_before", e->applied_before, "applied_after",
+				      e->applied_after, "missing", e->missing));
 	return o;
 }
 
@@ -261,8 +303,12 @@ void hc_failover_run(struct hc_cluster *cl, int to)
 	hc_fmt(rec.kind, "failover");
 	hc_fmt(rec.from, "%s", old->addr.text);
 	hc_fmt(rec.to, "%s", nw->addr.text);
-	hc_fmt(rec.reason, "primary down after %d failed probe(s): %s (%s)", old->h.fails,
-	       old->last_error, hc_fail_name(old->last_fail));
+	if (old->h.fails == 0) /* it answers, but could not commit (on_write_stall) */
+		hc_fmt(rec.reason, "primary down: %s", old->last_error);
+	else
+		hc_fmt(rec.reason, "primary down after %d failed probe(s): %s (%s)", old->h.fails,
+		       old->last_error,
+		       hc_fail_name(old->h.stalled ? old->h.last : old->last_fail));
 	rec.detect_ms = (t_down - t_first) / 1000;
 	rec.data_loss_window_ms = nw->lag_ms;
 
@@ -274,6 +320,10 @@ void hc_failover_run(struct hc_cluster *cl, int to)
 		 (long long)nw->lag_ms);
 	struct act a;
 	act_take(cl, &a);
+	char old_pos[HC_GTID_TEXT];
+	hc_fmt(old_pos, "%s", old->last.gtid_binlog_pos);
+	a.old_pos = old_pos;
+	a.loss_ms = nw->lag_ms;
 	const struct cfg_addr *target = &nw->addr; /* immutable for the cluster's life */
 	pthread_mutex_unlock(&cl->mu);
 
@@ -295,6 +345,10 @@ void hc_failover_run(struct hc_cluster *cl, int to)
 		return;
 	}
 	old->fenced = true;
+	old->diverged = old->rejoining = false;
+	old->rejoin_mono = 0;
+	hc_fmt(old->fence_reason, "failed over to %s: %s", nw->addr.text, rec.reason);
+	hc_fmt(old->fence_applied, "%s", a.promote ? rec.applied_after : "");
 	hc_member_set_state(old);
 	cl->primary = to;
 	hc_gate_set_closed(cl->gate, (size_t)to, false);
@@ -316,10 +370,11 @@ void hc_failover_run(struct hc_cluster *cl, int to)
 	rec.total_ms = (now - t_first) / 1000;
 	rec.at_us = clock_wall_us();
 	hc_fmt(rec.notes,
-	       "%s%s is fenced: it gets no traffic and is set "
+	       "%s%s%s%s%s is fenced: it gets no traffic and is set "
 	       "read_only when it answers again",
 	       rec.caught_up ? "" : "the replica had not applied everything it received; ",
-	       old->addr.text);
+	       rec.missing[0] ? "lost (not received by the new primary): " : "", rec.missing,
+	       rec.missing[0] ? "; " : "", old->addr.text);
 	cl->last_failover = rec;
 	log_warn("cluster %s: failover %s -> %s done in %lld ms (detection %lld ms, decision and "
 		 "promotion %lld ms); estimated data-loss window %lld ms",
@@ -555,6 +610,8 @@ static int unfence(struct hc_cluster *cl, struct hc_mmember *mb, json_t **body)
 		}
 	}
 	mb->fenced = false;
+	mb->diverged = mb->rejoining = false;
+	mb->fence_reason[0] = 0;
 	hc_member_set_state(mb);
 	log_info("cluster %s: %s unfenced by operator request%s%s", cl->name, mb->addr.text,
 		 note[0] ? "; " : "", note);
@@ -622,4 +679,124 @@ void hc_request_run(struct hc_cluster *cl, struct hc_request *req)
 	req->done(code, body ? body : json_object(), req->arg);
 	free(req);
 	pthread_mutex_lock(&cl->mu);
+}
+
+/* ------------------------------------------------------ automatic rejoin */
+
+/*
+ * A fenced former primary answers again: compare what it holds with the
+ * primary. If it holds a transaction the primary never got it stays
+ * fenced (diverged; the operator repairs it and posts …/ready). Otherwise
+ * it becomes a GTID replica of the primary; monitor.c's rejoin_progress()
+ * puts it back in rotation once it has caught up, or marks it diverged if
+ * its new source refuses it (error 1236).
+ */
+void hc_rejoin_run(struct hc_cluster *cl, struct hc_mmember *mb)
+{
+	const struct hc_mmember *p = &cl->members[cl->primary];
+	char cur[HC_GTID_TEXT], applied[HC_GTID_TEXT];
+	hc_fmt(cur, "%s", p->last.gtid_binlog_pos);
+	hc_fmt(applied, "%s", mb->fence_applied);
+	const struct cfg_addr *maddr = &mb->addr, *paddr = &p->addr;
+	struct act a;
+	act_take(cl, &a);
+	mb->rejoin_mono = clock_mono_us();
+	pthread_mutex_unlock(&cl->mu);
+
+	char err[400] = "", old[HC_GTID_TEXT] = "", why[200] = "";
+	enum hc_rejoin_verdict v = HC_REJOIN_UNSURE;
+	struct hc_db db;
+	int rc = act_connect(&db, &a, maddr, err, sizeof(err));
+	if (rc == HC_DB_OK) {
+		rc = hc_db_query_value(&db, "SELECT @@global.gtid_binlog_pos", old, sizeof(old),
+				       NULL, deadline(&a, 0));
+		if (rc != HC_DB_OK)
+			hc_fmt(err, "reading its gtid_binlog_pos: %s", db.err);
+	}
+	if (rc == HC_DB_OK) {
+		struct hc_gtid_pos o, c, ap;
+		if (hc_gtid_parse(old, strlen(old), &o) == 0 &&
+		    hc_gtid_parse(cur, strlen(cur), &c) == 0) {
+			if (hc_gtid_parse(applied, strlen(applied), &ap) != 0)
+				ap.n = 0;
+			v = hc_gtid_rejoin_check(&o, &c, &ap, why, sizeof(why));
+		}
+		if (v != HC_REJOIN_DIVERGED)
+			rc = rejoin(&db, &a, paddr, err, sizeof(err)) == 0 ? HC_DB_OK : HC_DB_ERROR;
+	}
+	hc_db_close(&db);
+
+	pthread_mutex_lock(&cl->mu);
+	act_drop(&a);
+	if (cl->stopping || !mb->fenced)
+		return;
+	if (v == HC_REJOIN_DIVERGED) {
+		mb->diverged = true;
+		cl->rejoins_refused++;
+		hc_fmt(mb->fence_reason,
+		       "diverged: %s (its gtid_binlog_pos %s; the primary %s has %s%s%s); repair it "
+		       "and POST …/ready",
+		       why, old, p->addr.text, cur, applied[0] ? ", and had applied " : "",
+		       applied[0] ? applied : "");
+		log_error("cluster %s: ALERT: former primary %s stays fenced: %s", cl->name,
+			  mb->addr.text, mb->fence_reason);
+		return;
+	}
+	if (rc != HC_DB_OK) {
+		log_warn("cluster %s: former primary %s could not be made a replica yet: %s",
+			 cl->name, mb->addr.text, err);
+		return;
+	}
+	mb->rejoining = true;
+	mb->rejoin_started_mono = clock_mono_us();
+	mb->rejoin_probes = mb->probes;
+	hc_fmt(mb->rejoin_target, "%s", cur);
+	hc_fmt(mb->fence_reason, "rejoining: replicates from %s, catching up with %s", p->addr.text,
+	       cur);
+	log_info("cluster %s: former primary %s holds nothing %s lacks (%s); it now replicates "
+		 "from it",
+		 cl->name, mb->addr.text, p->addr.text, old[0] ? old : "empty");
+	/* Probe it now: the catch-up is seen there. */
+	uint64_t one = 1;
+	ssize_t n = write(mb->wake_fd, &one, sizeof(one));
+	(void)n;
+}
+
+/* Give a replica a short MASTER_HEARTBEAT_PERIOD, so that its hearing
+ * from the primary can vouch for a primary tandem cannot reach within the
+ * stall tolerance. CHANGE MASTER needs replication stopped: a moment. */
+void hc_replica_tune(struct hc_cluster *cl, struct hc_mmember *mb)
+{
+	const struct cfg_addr *maddr = &mb->addr;
+	int was = mb->last.repl.heartbeat_period_ms;
+	struct act a;
+	act_take(cl, &a);
+	mb->hb_period_tried = true;
+	pthread_mutex_unlock(&cl->mu);
+	char err[300] = "", sql[96];
+	struct hc_db db;
+	int rc = act_connect(&db, &a, maddr, err, sizeof(err));
+	hc_fmt(sql, "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=%.3f", a.hb_period_ms / 1000.0);
+	if (rc == HC_DB_OK)
+		rc = act_exec(&db, &a, "STOP SLAVE", "stopping replication", err, sizeof(err));
+	if (rc == HC_DB_OK) {
+		rc = act_exec(&db, &a, sql, "setting the heartbeat period", err, sizeof(err));
+		char e2[200] = "";
+		if (act_exec(&db, &a, "START SLAVE", "starting replication again", e2,
+			     sizeof(e2)) != HC_DB_OK) {
+			rc = HC_DB_ERROR;
+			hc_fmt(err, "%s", e2);
+		}
+	}
+	hc_db_close(&db);
+	pthread_mutex_lock(&cl->mu);
+	act_drop(&a);
+	if (rc == HC_DB_OK)
+		log_info("cluster %s: replica %s: MASTER_HEARTBEAT_PERIOD %d ms -> %d ms, so it "
+			 "can tell tandem the primary is alive (monitor.replica_heartbeat_ms)",
+			 cl->name, maddr->text, was, a.hb_period_ms);
+	else
+		log_warn("cluster %s: replica %s: could not set MASTER_HEARTBEAT_PERIOD: %s; it "
+			 "vouches for the primary only within %d ms heartbeats",
+			 cl->name, maddr->text, err, was);
 }

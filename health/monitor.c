@@ -30,6 +30,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "health/gtid.h"
 #include "health/text.h"
 
 /* Least time between two probes of one member, however often it is woken. */
@@ -106,15 +107,71 @@ static void update_lag(struct hc_cluster *cl, struct hc_mmember *mb, const struc
 	mb->lag_source = "";
 }
 
+/* Whether this replica's replication keeps receiving: a changed read
+ * position or heartbeat count since the last probe is news from its
+ * source (the first probe only sets the baseline). */
+static void update_hearing(struct hc_mmember *mb, const struct hc_probe_res *r, int64_t now)
+{
+	const struct hc_repl *q = &r->repl;
+	if (!q->configured) {
+		mb->hear = (struct hc_hearing){0};
+		mb->sig_known = false;
+		return;
+	}
+	bool changed = strcmp(mb->sig_file, q->master_log_file) != 0 ||
+		       mb->sig_pos != q->read_master_log_pos ||
+		       mb->sig_heartbeats != q->received_heartbeats;
+	if (changed && mb->sig_known)
+		mb->hear.changed_mono_us = now;
+	mb->sig_known = true;
+	hc_fmt(mb->sig_file, "%s", q->master_log_file);
+	mb->sig_pos = q->read_master_log_pos;
+	mb->sig_heartbeats = q->received_heartbeats;
+	mb->hear.io_running = strcmp(q->io_running, "Yes") == 0;
+	mb->hear.probed_mono_us = now;
+	mb->hear.heartbeat_period_ms = q->heartbeat_period_ms;
+}
+
+/* The write probe's outcome on the chosen primary. */
+static void update_write_stall(struct hc_cluster *cl, struct hc_mmember *mb,
+			       const struct hc_probe_res *r, int64_t now)
+{
+	if (r->write_stalled) {
+		if (!mb->write_stall_mono) {
+			mb->write_stall_mono = now;
+			mb->write_stall_us = clock_wall_us();
+			mb->write_stalls++;
+			log_error("cluster %s: ALERT: primary %s answers but cannot commit: %s%s",
+				  cl->name, mb->addr.text, r->hb_error,
+				  cl->cc->failover.on_write_stall
+					  ? "; it is failed over if this lasts stall_tolerance_ms"
+					  : " (failover.on_write_stall is off: reported only)");
+		}
+	} else if (r->hb_written && mb->write_stall_mono) {
+		log_info("cluster %s: primary %s commits again after %lld ms", cl->name,
+			 mb->addr.text, (long long)((now - mb->write_stall_mono) / 1000));
+		mb->write_stall_mono = 0;
+		mb->write_stall_us = 0;
+	}
+}
+
 /* Record one probe's outcome; started is when the probe began (a failure
  * streak, e.g. a hang, counts from there). */
 static void apply_probe(struct hc_cluster *cl, struct hc_mmember *mb, const struct hc_probe_res *r,
 			int64_t started, int64_t now)
 {
-	bool strict = cl->last_failover_mono &&
-		      now - cl->last_failover_mono < (int64_t)cl->pol.min_interval_ms * 1000;
 	enum hc_state before = mb->h.health;
-	hc_health_apply(&mb->h, r->fail, &cl->pol, strict, started);
+	bool was_stalled = mb->h.stalled && mb->h.fails > 0;
+	hc_health_apply(&mb->h, r->fail, &cl->pol, started);
+	if (!was_stalled && mb->h.stalled && mb->h.fails > 0 && mb->h.health != HC_DOWN)
+		log_warn("cluster %s: member %s does not answer (%s): suspected; judged after "
+			 "%d ms%s",
+			 cl->name, mb->addr.text, hc_fail_name(r->fail), cl->pol.stall_tolerance_ms,
+			 (int)mb->idx == cl->primary ? " unless a replica still hears from it"
+						     : "");
+	else if (was_stalled && r->fail == HC_FAIL_NONE)
+		log_info("cluster %s: member %s answers again after %lld ms", cl->name,
+			 mb->addr.text, (long long)((now - started) / 1000));
 	if (mb->h.health == HC_DOWN && before != HC_DOWN) {
 		mb->down_mono_us = now;
 		mb->role = HC_ROLE_UNKNOWN; /* whatever it was, nobody can write there now */
@@ -142,6 +199,7 @@ static void apply_probe(struct hc_cluster *cl, struct hc_mmember *mb, const stru
 		if ((int)mb->idx == cl->primary)
 			cl->primary_last_ok_mono = now;
 		update_lag(cl, mb, r, now);
+		update_hearing(mb, r, now);
 		if (r->fenced_now)
 			log_warn("cluster %s: fenced member %s was writable; set read_only=ON",
 				 cl->name, mb->addr.text);
@@ -224,6 +282,7 @@ void *hc_member_main(void *arg)
 			.hb_schema = cc->monitor.heartbeat ? cc->monitor.heartbeat_schema : NULL,
 			.hb_writer = cl->mon->writer,
 			.make_read_only = mb->fenced,
+			.write_timeout_ms = cc->monitor.write_timeout_ms,
 		};
 		/* Only the chosen primary gets heartbeats, and not while a
 		 * switchover has frozen it (see hc_cluster.hb_paused). */
@@ -251,6 +310,9 @@ void *hc_member_main(void *arg)
 			} else if (res.hb_error[0]) {
 				hc_fmt(cl->hb_error, "%s", res.hb_error);
 			}
+			update_write_stall(cl, mb, &res, clock_mono_us());
+		} else if (mb->write_stall_mono && (int)mb->idx != cl->primary) {
+			mb->write_stall_mono = mb->write_stall_us = 0;
 		}
 		apply_probe(cl, mb, &res, t0, clock_mono_us());
 		if (asked != mb->answered) {
@@ -414,11 +476,113 @@ void hc_cluster_refuse(struct hc_cluster *cl, const char *why)
 	log_warn("cluster %s: primary %s is down; failover refused: %s", cl->name, pa, why);
 }
 
+/* A replica that still hears from its source, proving a primary tandem
+ * cannot reach alive; -1 if none does. */
+static int hearing_replica(const struct hc_cluster *cl, int64_t now)
+{
+	for (size_t i = 0; i < cl->n; i++) {
+		const struct hc_mmember *mb = &cl->members[i];
+		if ((int)i == cl->primary || mb->h.health != HC_UP || mb->h.fails > 0 ||
+		    !mb->last.repl.configured)
+			continue;
+		if (hc_replica_hears_source(&mb->hear, &cl->pol, now))
+			return (int)i;
+	}
+	return -1;
+}
+
+static void mark_down(struct hc_cluster *cl, struct hc_mmember *mb, int64_t now, const char *why)
+{
+	mb->h.health = HC_DOWN;
+	mb->down_mono_us = now;
+	mb->role = HC_ROLE_UNKNOWN;
+	hc_fmt(mb->last_error, "%s", why);
+	log_warn("cluster %s: member %s is DOWN: %s", cl->name, mb->addr.text, why);
+	hc_member_set_state(mb);
+}
+
+static void set_reachable(struct hc_cluster *cl)
+{
+	if (!cl->unreachable)
+		return;
+	cl->unreachable = false;
+	log_info("cluster %s: primary %s is reachable again; sessions go to it", cl->name,
+		 cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none");
+	cl->dirty = true;
+}
+
+/*
+ * Members that only time out are judged here, once the stall outlasts
+ * stall_tolerance_ms: a replica is then DOWN; the primary is DOWN only if
+ * no replica still hears from it — one that does proves it alive, and
+ * tandem reports it unreachable instead of failing over. A primary whose
+ * writes stall that long is DOWN only with failover.on_write_stall.
+ */
+static void judge_stalls(struct hc_cluster *cl, int64_t now)
+{
+	char why[200];
+	for (size_t i = 0; i < cl->n; i++) {
+		struct hc_mmember *mb = &cl->members[i];
+		bool primary = (int)i == cl->primary;
+		if (primary && cl->cc->failover.on_write_stall && mb->write_stall_mono &&
+		    mb->h.health == HC_UP &&
+		    now - mb->write_stall_mono >= (int64_t)cl->pol.stall_tolerance_ms * 1000) {
+			hc_fmt(why,
+			       "its writes got no answer for %lld ms (failover.on_write_stall)",
+			       (long long)((now - mb->write_stall_mono) / 1000));
+			mark_down(cl, mb, now, why);
+			continue;
+		}
+		if (!hc_stall_expired(&mb->h, &cl->pol, now))
+			continue;
+		int64_t ms = (now - mb->h.fail_since_us) / 1000;
+		int by = primary ? hearing_replica(cl, now) : -1;
+		if (by >= 0) {
+			if (!cl->unreachable ||
+			    strcmp(cl->unreachable_by, cl->members[by].addr.text)) {
+				if (!cl->unreachable) {
+					cl->unreachable_events++;
+					cl->unreachable_us = clock_wall_us();
+				}
+				cl->unreachable = true;
+				hc_fmt(cl->unreachable_by, "%s", cl->members[by].addr.text);
+				log_error(
+					"cluster %s: ALERT: primary %s is unreachable from tandem "
+					"(no answer for %lld ms), but replica %s still receives "
+					"from it: no failover; new sessions wait for it",
+					cl->name, mb->addr.text, (long long)ms,
+					cl->members[by].addr.text);
+				cl->dirty = true;
+			}
+			continue;
+		}
+		if (primary)
+			set_reachable(cl);
+		hc_fmt(why, "no answer for %lld ms (%s)%s", (long long)ms, hc_fail_name(mb->h.last),
+		       primary ? "; no replica hears from it either" : "");
+		mark_down(cl, mb, now, why);
+	}
+	if (cl->unreachable &&
+	    (cl->primary < 0 || !cl->members[cl->primary].h.stalled ||
+	     cl->members[cl->primary].h.fails == 0 || cl->members[cl->primary].h.health == HC_DOWN))
+		set_reachable(cl);
+}
+
 static void check_primary(struct hc_cluster *cl, int64_t now)
 {
 	if (cl->primary < 0 || cl->transition != HC_TR_NONE)
 		return;
 	struct hc_mmember *p = &cl->members[cl->primary];
+	if (p->h.health != HC_DOWN && cl->unreachable) {
+		/* Alive but out of tandem's reach: hold new sessions, as while a
+		 * failover is being decided, and wait for it. */
+		hc_gate_set_closed(cl->gate, (size_t)cl->primary, true);
+		hc_fmt(cl->note,
+		       "primary %s is unreachable from tandem; replica %s still receives from it, so "
+		       "there is no failover",
+		       p->addr.text, cl->unreachable_by);
+		return;
+	}
 	if (p->h.health != HC_DOWN) {
 		if (atomic_load(&cl->gate->slot[cl->primary].closed)) {
 			hc_gate_set_closed(cl->gate, (size_t)cl->primary, false);
@@ -463,6 +627,94 @@ static void check_primary(struct hc_cluster *cl, int64_t now)
 	hc_failover_run(cl, to);
 }
 
+/* The primary is healthy and nothing is moving: the time for chores. */
+static bool settled(const struct hc_cluster *cl)
+{
+	if (cl->primary < 0 || cl->transition != HC_TR_NONE || cl->unreachable)
+		return false;
+	const struct hc_mmember *p = &cl->members[cl->primary];
+	return p->h.health == HC_UP && p->h.fails == 0 && !p->fenced;
+}
+
+/* Rejoin progress of a fenced member that now replicates: caught up
+ * (back in rotation), or refused by its new source (diverged). */
+static void rejoin_progress(struct hc_cluster *cl, struct hc_mmember *mb)
+{
+	const struct hc_repl *q = &mb->last.repl;
+	if (mb->probes < mb->rejoin_probes + 2 || mb->h.health != HC_UP)
+		return; /* no probe that began after the CHANGE MASTER yet */
+	if (q->last_io_errno || q->last_sql_errno) {
+		mb->rejoining = false;
+		mb->diverged = true;
+		cl->rejoins_refused++;
+		hc_fmt(mb->fence_reason,
+		       "rejoin refused: replication from the primary stopped (%u: %s%s%s); its "
+		       "gtid_binlog_pos %s, the primary's %s",
+		       q->last_io_errno ? q->last_io_errno : q->last_sql_errno,
+		       q->last_io_errno ? q->last_io_error : q->last_sql_error,
+		       q->last_io_errno && q->last_sql_errno ? "; " : "",
+		       q->last_io_errno && q->last_sql_errno ? q->last_sql_error : "",
+		       mb->last.gtid_binlog_pos, cl->members[cl->primary].last.gtid_binlog_pos);
+		log_error("cluster %s: ALERT: %s stays fenced: %s", cl->name, mb->addr.text,
+			  mb->fence_reason);
+		return;
+	}
+	struct hc_gtid_pos have, want;
+	bool parsed = hc_gtid_parse(q->gtid_slave_pos, strlen(q->gtid_slave_pos), &have) == 0 &&
+		      hc_gtid_parse(mb->rejoin_target, strlen(mb->rejoin_target), &want) == 0;
+	bool caught_up = strcmp(q->io_running, "Yes") == 0 && q->sql_running &&
+			 (parsed ? hc_gtid_missing(&have, &want, NULL, 0) == 0
+				 : mb->lag_ms >= 0 && mb->lag_ms <= cl->pol.max_lag_ms);
+	if (!caught_up)
+		return;
+	mb->rejoining = false;
+	mb->fenced = false;
+	mb->fence_reason[0] = 0;
+	cl->rejoins++;
+	log_warn("cluster %s: former primary %s rejoined as a replica of %s (caught up with %s "
+		 "after %lld ms); it is a failover candidate again",
+		 cl->name, mb->addr.text, cl->members[cl->primary].addr.text, mb->rejoin_target,
+		 (long long)((clock_mono_us() - mb->rejoin_started_mono) / 1000));
+	hc_member_set_state(mb);
+}
+
+/* One chore per evaluation, while the cluster is settled: a fenced former
+ * primary that answers again rejoins (failover.auto_rejoin), and a replica
+ * whose heartbeat period is too long to vouch for a stalled primary in
+ * time gets monitor.replica_heartbeat_ms. */
+static void maintain(struct hc_cluster *cl, int64_t now)
+{
+	if (cl->stopping || !settled(cl))
+		return;
+	const struct cfg_cluster *cc = cl->cc;
+	for (size_t i = 0; i < cl->n; i++) {
+		struct hc_mmember *mb = &cl->members[i];
+		if (!mb->fenced || mb->diverged || mb->maintenance || !cc->failover.auto_rejoin)
+			continue;
+		if (mb->rejoining) {
+			rejoin_progress(cl, mb);
+			continue;
+		}
+		if (mb->h.health == HC_UP && mb->h.fails == 0 && mb->last.read_only &&
+		    mb->last.mariadb && (!mb->rejoin_mono || now - mb->rejoin_mono >= 2000000)) {
+			hc_rejoin_run(cl, mb);
+			return;
+		}
+	}
+	int want = cc->monitor.replica_heartbeat_ms;
+	for (size_t i = 0; want > 0 && i < cl->n; i++) {
+		struct hc_mmember *mb = &cl->members[i];
+		const struct hc_repl *q = &mb->last.repl;
+		if ((int)i == cl->primary || mb->fenced || mb->maintenance || mb->hb_period_tried ||
+		    mb->h.health != HC_UP || mb->h.fails > 0 || !q->configured ||
+		    !mb->last.mariadb || strcmp(q->io_running, "Yes") != 0 || !q->sql_running ||
+		    q->heartbeat_period_ms <= 0 || q->heartbeat_period_ms <= want + want / 2)
+			continue;
+		hc_replica_tune(cl, mb);
+		return;
+	}
+}
+
 static void evaluate(struct hc_cluster *cl)
 {
 	if (cl->reqs) {
@@ -476,11 +728,15 @@ static void evaluate(struct hc_cluster *cl)
 	if (!cl->discovered)
 		discover(cl, now);
 	check_writable(cl);
+	judge_stalls(cl, now);
 	check_primary(cl, now);
 	if (cl->stopping)
 		return;
 	hc_cluster_publish(cl, cl->force_publish);
 	cl->force_publish = false;
+	maintain(cl, clock_mono_us());
+	if (!cl->stopping)
+		hc_state_save(cl);
 }
 
 void *hc_cluster_main(void *arg)
@@ -492,9 +748,15 @@ void *hc_cluster_main(void *arg)
 	pthread_mutex_lock(&cl->mu);
 	while (!cl->stopping) {
 		if (!cl->dirty && !cl->reqs && !cl->force_publish) {
+			/* A stall is judged at its deadline, not at the next tick. */
+			int wait_ms = cl->pol.interval_ms;
+			for (size_t i = 0; i < cl->n; i++)
+				if ((cl->members[i].h.stalled && cl->members[i].h.fails > 0) ||
+				    cl->members[i].write_stall_mono)
+					wait_ms = wait_ms > 50 ? 50 : wait_ms;
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			int64_t ns = ts.tv_nsec + (int64_t)cl->pol.interval_ms * 1000000;
+			int64_t ns = ts.tv_nsec + (int64_t)wait_ms * 1000000;
 			ts.tv_sec += ns / 1000000000;
 			ts.tv_nsec = ns % 1000000000;
 			pthread_cond_timedwait(&cl->cv, &cl->mu, &ts);

@@ -61,6 +61,30 @@ struct hc_mmember {
 	bool hb_inflight; /* this member's thread is writing a heartbeat */
 	char fence_error[160];
 	bool alert_auth; /* logged: the monitor cannot log in here */
+
+	/* What its replication hears from its source (replicas): the arrival
+	 * signature of the last probe and when it last changed. */
+	struct hc_hearing hear;
+	bool sig_known;
+	char sig_file[64];
+	uint64_t sig_pos;
+	uint64_t sig_heartbeats;
+	bool hb_period_tried; /* tandem tried to set MASTER_HEARTBEAT_PERIOD */
+
+	/* The write probe (the heartbeat write) on the chosen primary. */
+	int64_t write_stall_mono; /* since when its writes get no answer; 0: they do */
+	int64_t write_stall_us;   /* the same, wall clock */
+	uint64_t write_stalls;    /* stalls seen (each counted once) */
+
+	/* Why it is fenced, and its automatic rejoin (failover.auto_rejoin). */
+	char fence_reason[320];           /* "" when not fenced */
+	bool diverged;                    /* holds what the primary lacks: operator only */
+	char fence_applied[HC_GTID_TEXT]; /* the new primary's applied GTIDs at promotion */
+	bool rejoining;                   /* now replicates, not caught up yet */
+	char rejoin_target[HC_GTID_TEXT]; /* the primary's position it must reach */
+	uint64_t rejoin_probes;           /* `probes` when the rejoin began */
+	int64_t rejoin_mono;              /* last rejoin attempt (pacing) */
+	int64_t rejoin_started_mono;
 };
 
 /* A finished failover or switchover, as /status reports it. */
@@ -80,6 +104,7 @@ struct hc_event_rec {
 	char received[HC_GTID_TEXT];       /* replica's received GTIDs at the decision */
 	char applied_before[HC_GTID_TEXT]; /* ... and applied ones then */
 	char applied_after[HC_GTID_TEXT];  /* applied ones when promoted */
+	char missing[HC_GTID_TEXT];        /* the old primary's last known GTIDs it lacked */
 	char notes[256];
 };
 
@@ -137,6 +162,16 @@ struct hc_cluster {
 	bool split_alerted;
 	uint64_t split_brain_events;
 	struct hc_request *reqs;
+
+	/* The primary stalled past the tolerance while a replica still hears
+	 * it: no failover, new sessions held (gate closed). */
+	bool unreachable;
+	int64_t unreachable_us; /* wall clock since */
+	char unreachable_by[CFG_ADDR_TEXT];
+	uint64_t unreachable_events; /* such episodes, for /metrics */
+	uint64_t rejoins;            /* former primaries that rejoined by themselves */
+	uint64_t rejoins_refused;    /* ... found diverged */
+	json_t *saved;               /* what the state file holds for this cluster */
 };
 
 struct hc_monitor {
@@ -148,6 +183,12 @@ struct hc_monitor {
 	hc_notify_fn notify;
 	void *arg;
 	char writer[65]; /* heartbeat row key: this host's name */
+	/* The state file (health/state.c): its path, and the document of every
+	 * cluster as last written; state_mu is a leaf lock. */
+	pthread_mutex_t state_mu;
+	char *state_path;
+	json_t *state;
+	char state_error[200];
 };
 
 /* The cluster's TLS settings for monitor connections, filled into buf;
@@ -171,5 +212,17 @@ void hc_cluster_refuse(struct hc_cluster *cl, const char *why);
 void hc_failover_run(struct hc_cluster *cl, int to);
 void hc_request_run(struct hc_cluster *cl, struct hc_request *req);
 json_t *hc_event_json(const struct hc_event_rec *e);
+/* Make the fenced member mb a replica of the primary if its GTIDs allow
+ * (or mark it diverged); set MASTER_HEARTBEAT_PERIOD on a replica. */
+void hc_rejoin_run(struct hc_cluster *cl, struct hc_mmember *mb);
+void hc_replica_tune(struct hc_cluster *cl, struct hc_mmember *mb);
+
+/* state.c: the state file. load at start (m->state_path set); apply a
+ * cluster's saved fences and primary (cluster_new, cl->mu not needed);
+ * save when what it holds changed (cl->mu held). */
+void hc_state_load(struct hc_monitor *m);
+bool hc_state_apply(struct hc_cluster *cl);
+void hc_state_save(struct hc_cluster *cl);
+void hc_state_free(struct hc_monitor *m);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include "health/probe.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,20 @@
 #define CR_AUTH_PLUGIN_CANNOT_LOAD_  2059
 #define CR_SSL_CONNECTION_ERROR_     2026
 
+/* Connector/C ends a failed connect's message with the OS error, e.g.
+ * "Can't connect to server on '10.0.0.5' (113)". Refused (111) means the
+ * host answered and nothing listens: the server is gone. No route to the
+ * host or network, or a TCP timeout, says only that nothing answered. */
+static bool unreachable(const char *msg)
+{
+	const char *open = strrchr(msg, '(');
+	if (!open)
+		return false;
+	int e = atoi(open + 1);
+	return e == EHOSTUNREACH || e == ENETUNREACH || e == ETIMEDOUT || e == EHOSTDOWN ||
+	       e == ENETDOWN;
+}
+
 enum hc_fail hc_probe_classify_connect(const struct hc_db *db, int rc)
 {
 	if (rc == HC_DB_TIMEOUT || rc == HC_DB_CANCELLED)
@@ -41,6 +56,7 @@ enum hc_fail hc_probe_classify_connect(const struct hc_db *db, int rc)
 	switch (db->err_no) {
 	case CR_CONNECTION_ERROR_:
 	case CR_CONN_HOST_ERROR_:
+		return unreachable(db->err) ? HC_FAIL_UNREACHABLE : HC_FAIL_CONNECT;
 	case CR_UNKNOWN_HOST_:
 		return HC_FAIL_CONNECT;
 	case ER_ACCESS_DENIED:
@@ -105,6 +121,35 @@ static const char *cell(MYSQL_ROW row, int i)
 	return i >= 0 ? row[i] : NULL;
 }
 
+/* The heartbeats a MariaDB replica received from its source, and their
+ * period (global status of the default connection). A refusal is not
+ * fatal: the read position still tells events from silence. */
+static int read_heartbeats(struct hc_db *db, struct hc_repl *out, int64_t deadline_us)
+{
+	MYSQL_RES *res = NULL;
+	int rc = hc_db_query(db,
+			     "SHOW GLOBAL STATUS WHERE Variable_name IN "
+			     "('Slave_received_heartbeats', 'Slave_heartbeat_period')",
+			     &res, deadline_us);
+	if (rc != HC_DB_OK)
+		return fatal(db, rc) ? rc : HC_DB_OK;
+	MYSQL_ROW row;
+	while (res && mysql_num_fields(res) >= 2 && (row = mysql_fetch_row(res))) {
+		if (!row[0] || !row[1])
+			continue;
+		if (strcmp(row[0], "Slave_received_heartbeats") == 0)
+			out->received_heartbeats = strtoull(row[1], NULL, 10);
+		else if (strcmp(row[0], "Slave_heartbeat_period") == 0) {
+			double sec = strtod(row[1], NULL);
+			out->heartbeat_period_ms =
+				sec > 0 && sec < 86400 ? (int)(sec * 1000.0 + 0.5) : 0;
+		}
+	}
+	if (res)
+		mysql_free_result(res);
+	return HC_DB_OK;
+}
+
 int hc_probe_replication(struct hc_db *db, struct hc_repl *out, int64_t deadline_us)
 {
 	memset(out, 0, sizeof(*out));
@@ -141,6 +186,10 @@ int hc_probe_replication(struct hc_db *db, struct hc_repl *out, int64_t deadline
 			   cell(row, column(f, nf, "Last_SQL_Error", NULL)));
 		copy_field(out->gtid_io_pos, sizeof(out->gtid_io_pos),
 			   cell(row, column(f, nf, "Gtid_IO_Pos", "Retrieved_Gtid_Set")));
+		copy_field(out->master_log_file, sizeof(out->master_log_file),
+			   cell(row, column(f, nf, "Master_Log_File", "Source_Log_File")));
+		v = cell(row, column(f, nf, "Read_Master_Log_Pos", "Read_Source_Log_Pos"));
+		out->read_master_log_pos = v ? strtoull(v, NULL, 10) : 0;
 		if (!db->mariadb)
 			copy_field(out->gtid_slave_pos, sizeof(out->gtid_slave_pos),
 				   cell(row, column(f, nf, "Executed_Gtid_Set", NULL)));
@@ -150,6 +199,8 @@ int hc_probe_replication(struct hc_db *db, struct hc_repl *out, int64_t deadline
 	if (out->configured && db->mariadb)
 		rc = hc_db_query_value(db, "SELECT @@global.gtid_slave_pos", out->gtid_slave_pos,
 				       sizeof(out->gtid_slave_pos), NULL, deadline_us);
+	if (rc == HC_DB_OK && out->configured && db->mariadb)
+		rc = read_heartbeats(db, out, deadline_us);
 	return rc;
 }
 
@@ -184,16 +235,24 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 {
 	char sql[512];
 	int rc;
+	/* The write is the write probe: it has a deadline of its own, and a
+	 * server that answers reads but cannot write is a write stall, not a
+	 * failed probe (semi-sync waits and lock waits look the same). The
+	 * table set-up is a write too. */
+	unsigned long thread = mysql_thread_id(db->my);
+	int64_t wdl =
+		clock_mono_us() +
+		(int64_t)(q->write_timeout_ms > 0 ? q->write_timeout_ms : q->timeout_ms) * 1000;
 	if (!db->hb_table_ready) {
 		hc_fmt(sql, "CREATE DATABASE IF NOT EXISTS `%s`", q->hb_schema);
-		rc = hc_db_query(db, sql, NULL, deadline_us);
+		rc = hc_db_query(db, sql, NULL, wdl);
 		if (rc == HC_DB_OK) {
 			hc_fmt(sql,
 			       "CREATE TABLE IF NOT EXISTS `%s`.`heartbeat` ("
 			       "writer VARCHAR(64) NOT NULL PRIMARY KEY, "
 			       "ts_us BIGINT NOT NULL) ENGINE=InnoDB",
 			       q->hb_schema);
-			rc = hc_db_query(db, sql, NULL, deadline_us);
+			rc = hc_db_query(db, sql, NULL, wdl);
 		}
 		if (rc == HC_DB_OK) {
 			/* Commit markers (proxy/commit_guard.h): written by client
@@ -207,8 +266,10 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 			       "at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) "
 			       "ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
 			       q->hb_schema);
-			rc = hc_db_query(db, sql, NULL, deadline_us);
+			rc = hc_db_query(db, sql, NULL, wdl);
 		}
+		if (rc == HC_DB_TIMEOUT)
+			goto stalled;
 		if (rc != HC_DB_OK) {
 			hc_fmt(r->hb_error, "cannot create %s.heartbeat: %s", q->hb_schema,
 			       db->err);
@@ -223,7 +284,9 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 	       "INSERT INTO `%s`.`heartbeat` (writer, ts_us) SELECT '%s', %lld FROM DUAL "
 	       "WHERE @@global.read_only = 0 ON DUPLICATE KEY UPDATE ts_us = VALUES(ts_us)",
 	       q->hb_schema, q->hb_writer, (long long)q->hb_value);
-	rc = hc_db_query(db, sql, NULL, deadline_us);
+	rc = hc_db_query(db, sql, NULL, wdl);
+	if (rc == HC_DB_TIMEOUT)
+		goto stalled;
 	if (rc != HC_DB_OK) {
 		hc_fmt(r->hb_error, "heartbeat write failed: %s", db->err);
 		return rc;
@@ -236,8 +299,13 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 		       "DELETE FROM `%s`.`commit_marker` WHERE at < NOW(6) - INTERVAL 1 DAY "
 		       "AND @@global.read_only = 0 LIMIT 1000",
 		       q->hb_schema);
-		hc_db_query(db, sql, NULL, deadline_us);
+		hc_db_query(db, sql, NULL, wdl);
 	}
+	return HC_DB_OK;
+stalled:
+	r->write_stalled = true;
+	db->stuck_thread = thread;
+	hc_fmt(r->hb_error, "heartbeat write got no answer within %d ms", q->write_timeout_ms);
 	return HC_DB_OK;
 }
 
@@ -293,6 +361,14 @@ void hc_probe(struct hc_db *db, const struct hc_probe_req *q, struct hc_probe_re
 			goto done;
 		}
 		r->reconnected = true;
+		if (db->stuck_thread) {
+			/* Do not leave a stalled heartbeat write behind on every
+			 * reconnect; our own account may kill its own thread. */
+			char kill[48];
+			hc_fmt(kill, "KILL %lu", db->stuck_thread);
+			db->stuck_thread = 0;
+			hc_db_query(db, kill, NULL, deadline);
+		}
 	}
 	r->mariadb = db->mariadb;
 	hc_fmt(r->version, "%s", db->version);

@@ -35,6 +35,13 @@ struct hc_repl {
 	char last_sql_error[160];
 	char gtid_io_pos[HC_GTID_TEXT];    /* received: Gtid_IO_Pos / Retrieved_Gtid_Set */
 	char gtid_slave_pos[HC_GTID_TEXT]; /* applied: @@gtid_slave_pos / Executed_Gtid_Set */
+	/* What has arrived from the source, to tell a live source from a silent
+	 * one: the read position moves with events, the heartbeat count when
+	 * the source is idle (MariaDB global status). */
+	char master_log_file[64];
+	uint64_t read_master_log_pos;
+	uint64_t received_heartbeats;
+	int heartbeat_period_ms; /* Slave_heartbeat_period; 0 unknown */
 };
 
 struct hc_probe_req {
@@ -47,7 +54,8 @@ struct hc_probe_req {
 	const char *hb_writer;       /* this tandem's row key (safe characters only) */
 	bool hb_write;               /* write hb_value (only done if the server is writable) */
 	int64_t hb_value;
-	bool make_read_only; /* fenced: set read_only=ON if the server is writable */
+	int write_timeout_ms; /* the heartbeat write's own deadline (the write probe) */
+	bool make_read_only;  /* fenced: set read_only=ON if the server is writable */
 };
 
 struct hc_probe_res {
@@ -65,6 +73,7 @@ struct hc_probe_res {
 	int64_t hb_applied; /* newest heartbeat value the replica has applied */
 	bool hb_written;    /* hb_value committed on this server */
 	char hb_error[160]; /* heartbeat problem ("" if none) */
+	bool write_stalled; /* the heartbeat write got no answer within write_timeout_ms */
 	bool fenced_now;    /* this probe set read_only=ON */
 	char fence_error[160];
 };

@@ -60,6 +60,30 @@ static json_t *member_json(const struct hc_cluster *cl, const struct hc_mmember 
 	json_object_set_new(o, "sessions", json_integer(hc_gate_sessions(cl->gate, mb->idx)));
 	if (mb->fence_error[0])
 		json_object_set_new(o, "fence_error", json_string(mb->fence_error));
+	int64_t now = clock_mono_us();
+	bool suspect = mb->h.stalled && mb->h.fails > 0 && mb->h.health != HC_DOWN;
+	json_object_set_new(o, "suspected", json_boolean(suspect));
+	json_object_set_new(o, "stalled_ms",
+			    suspect ? json_integer((now - mb->h.fail_since_us) / 1000)
+				    : json_null());
+	json_object_set_new(o, "fence_reason", str_or_null(mb->fence_reason));
+	json_object_set_new(o, "diverged", json_boolean(mb->diverged));
+	json_object_set_new(o, "rejoining", json_boolean(mb->rejoining));
+	json_object_set_new(o, "write_stall_ms",
+			    mb->write_stall_mono ? json_integer((now - mb->write_stall_mono) / 1000)
+						 : json_null());
+	if (mb->last.repl.configured) {
+		json_t *r = json_object_get(o, "replication");
+		json_object_set_new(
+			r, "hears_source",
+			json_boolean(hc_replica_hears_source(&mb->hear, &cl->pol, now)));
+		json_object_set_new(r, "heartbeat_period_ms",
+				    json_integer(mb->last.repl.heartbeat_period_ms));
+		json_object_set_new(r, "last_received_ms_ago",
+				    mb->hear.changed_mono_us
+					    ? json_integer((now - mb->hear.changed_mono_us) / 1000)
+					    : json_null());
+	}
 	return o;
 }
 
@@ -85,6 +109,33 @@ static void cluster_alerts(const struct hc_cluster *cl, json_t *arr)
 		hc_fmt(buf, "cluster %s: %s", cl->name, cl->note);
 		json_array_append_new(arr, json_string(buf));
 	}
+	if (cl->unreachable && cl->primary >= 0) {
+		hc_fmt(buf,
+		       "cluster %s: primary %s is unreachable from tandem; replica %s still receives "
+		       "from it (no failover)",
+		       cl->name, cl->members[cl->primary].addr.text, cl->unreachable_by);
+		json_array_append_new(arr, json_string(buf));
+	}
+	for (size_t i = 0; i < cl->n; i++) {
+		const struct hc_mmember *mb = &cl->members[i];
+		if (mb->write_stall_mono) {
+			hc_fmt(buf, "cluster %s: %s answers but its writes stall (%lld ms)",
+			       cl->name, mb->addr.text,
+			       (long long)((clock_mono_us() - mb->write_stall_mono) / 1000));
+			json_array_append_new(arr, json_string(buf));
+		}
+		if (mb->fenced && mb->diverged) {
+			hc_fmt(buf, "cluster %s: %s stays fenced: %s", cl->name, mb->addr.text,
+			       mb->fence_reason);
+			json_array_append_new(arr, json_string(buf));
+		}
+	}
+	pthread_mutex_lock(&cl->mon->state_mu);
+	if (cl->mon->state_error[0]) {
+		hc_fmt(buf, "cannot write the state file %s", cl->mon->state_error);
+		json_array_append_new(arr, json_string(buf));
+	}
+	pthread_mutex_unlock(&cl->mon->state_mu);
 }
 
 static json_t *cluster_json(struct hc_cluster *cl)
@@ -110,7 +161,18 @@ static json_t *cluster_json(struct hc_cluster *cl)
 			    cl->refusal[0] ? json_pack("{s:s, s:I}", "reason", cl->refusal, "at_us",
 						       (json_int_t)cl->refusal_us)
 					   : json_null());
+	json_object_set_new(fo, "max_data_loss_ms",
+			    json_integer(cl->cc->failover.max_data_loss_ms));
+	json_object_set_new(fo, "rejoins", json_integer((json_int_t)cl->rejoins));
+	json_object_set_new(fo, "rejoins_refused", json_integer((json_int_t)cl->rejoins_refused));
 	json_object_set_new(o, "failover", fo);
+	json_object_set_new(o, "unreachable",
+			    cl->unreachable ? json_pack("{s:s, s:s, s:I}", "primary",
+							cl->members[cl->primary].addr.text,
+							"heard_by", cl->unreachable_by, "since_us",
+							(json_int_t)cl->unreachable_us)
+					    : json_null());
+	json_object_set_new(o, "state_file", str_or_null(cl->mon->state_path));
 	json_object_set_new(o, "switchover",
 			    json_pack("{s:I, s:o}", "total", (json_int_t)cl->switchovers, "last",
 				      hc_event_json(&cl->last_switchover)));
@@ -267,6 +329,27 @@ static void s_sessions(struct evbuffer *o, const char *n, const struct hc_cluste
 			    hc_gate_sessions(cl->gate, mb->idx));
 }
 
+static void s_suspected(struct evbuffer *o, const char *n, const struct hc_cluster *cl,
+			const struct hc_mmember *mb)
+{
+	evbuffer_add_printf(o, "%s" LABELS "} %d\n", n, cl->name, mb->addr.text,
+			    mb->h.stalled && mb->h.fails > 0 && mb->h.health != HC_DOWN);
+}
+
+static void s_write_stalled(struct evbuffer *o, const char *n, const struct hc_cluster *cl,
+			    const struct hc_mmember *mb)
+{
+	evbuffer_add_printf(o, "%s" LABELS "} %d\n", n, cl->name, mb->addr.text,
+			    mb->write_stall_mono != 0);
+}
+
+static void s_write_stalls(struct evbuffer *o, const char *n, const struct hc_cluster *cl,
+			   const struct hc_mmember *mb)
+{
+	evbuffer_add_printf(o, "%s" LABELS "} %llu\n", n, cl->name, mb->addr.text,
+			    (unsigned long long)mb->write_stalls);
+}
+
 /* One family over every cluster. */
 static void each_cluster(struct hc_monitor *m, struct evbuffer *out, const char *name,
 			 const char *help, const char *type,
@@ -337,6 +420,25 @@ static void c_transition(struct evbuffer *o, const char *n, const struct hc_clus
 			    cl->transition != HC_TR_NONE);
 }
 
+static void c_unreachable(struct evbuffer *o, const char *n, const struct hc_cluster *cl)
+{
+	evbuffer_add_printf(o, "%s{cluster=\"%s\"} %d\n", n, cl->name, cl->unreachable);
+}
+
+static void c_unreachable_total(struct evbuffer *o, const char *n, const struct hc_cluster *cl)
+{
+	evbuffer_add_printf(o, "%s{cluster=\"%s\"} %llu\n", n, cl->name,
+			    (unsigned long long)cl->unreachable_events);
+}
+
+static void c_rejoins(struct evbuffer *o, const char *n, const struct hc_cluster *cl)
+{
+	evbuffer_add_printf(o, "%s{cluster=\"%s\",result=\"rejoined\"} %llu\n", n, cl->name,
+			    (unsigned long long)cl->rejoins);
+	evbuffer_add_printf(o, "%s{cluster=\"%s\",result=\"diverged\"} %llu\n", n, cl->name,
+			    (unsigned long long)cl->rejoins_refused);
+}
+
 static void c_hb_age(struct evbuffer *o, const char *n, const struct hc_cluster *cl)
 {
 	if (cl->hb_last_write_us)
@@ -395,6 +497,24 @@ void hc_monitor_metrics(struct hc_monitor *m, struct evbuffer *out)
 		     "Times more than one member became writable.", "counter", c_split);
 	each_cluster(m, out, "tandem_cluster_transition",
 		     "1 while a failover or switchover is in progress.", "gauge", c_transition);
+	each_member(m, out, "tandem_member_suspected",
+		    "1 while the member does not answer and is not judged yet (a stall).", "gauge",
+		    s_suspected);
+	each_member(m, out, "tandem_member_write_stalled",
+		    "1 while the primary answers but its heartbeat write gets no answer.", "gauge",
+		    s_write_stalled);
+	each_member(m, out, "tandem_member_write_stalls_total", "Write stalls seen.", "counter",
+		    s_write_stalls);
+	each_cluster(m, out, "tandem_cluster_primary_unreachable",
+		     "1 while the primary is out of tandem's reach but a replica still hears it "
+		     "(no failover).",
+		     "gauge", c_unreachable);
+	each_cluster(m, out, "tandem_cluster_primary_unreachable_total",
+		     "Times the primary was unreachable from tandem while a replica heard it.",
+		     "counter", c_unreachable_total);
+	each_cluster(m, out, "tandem_rejoins_total",
+		     "Former primaries that came back: rejoined by themselves, or found diverged.",
+		     "counter", c_rejoins);
 	each_cluster(m, out, "tandem_heartbeat_age_seconds",
 		     "Time since tandem last wrote a heartbeat to the primary.", "gauge", c_hb_age);
 	pthread_mutex_unlock(&m->mu);

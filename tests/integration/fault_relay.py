@@ -18,6 +18,11 @@ is the commit that decides it):
 Then `fired` is set, and the test kills the real server (kill -9): the
 relay closes a connection whose server side closed, as the kernel would.
 
+hold() makes the relay a network partition that heals: no byte passes in
+either direction, on open connections or new ones (TCP connects still
+succeed, as through a link that drops packets), until release() lets the
+held bytes through.
+
 Client-to-server bytes are framed into packets only to find commands: the
 login packet (sequence 1) gives the user; a connection that asks for TLS
 is passed through blindly. Not a test file itself (meson runs test_*.py).
@@ -72,6 +77,7 @@ class _Link:
                 data = self.server.recv(65536)
                 if not data:
                     break
+                self.relay.flowing.wait()
                 if not self.cut:
                     self.client.sendall(data)
         except OSError:
@@ -86,6 +92,7 @@ class _Link:
                 data = self.client.recv(65536)
                 if not data:
                     break
+                self.relay.flowing.wait()
                 out = self._feed(data)
                 if out:
                     self.server.sendall(out)
@@ -166,6 +173,8 @@ class FaultRelay:
         self.fired_user = None
         self.taken = False
         self.closing = False
+        self.flowing = threading.Event()
+        self.flowing.set()
 
     def start(self) -> "FaultRelay":
         threading.Thread(target=self._accept, daemon=True).start()
@@ -173,6 +182,7 @@ class FaultRelay:
 
     def stop(self):
         self.closing = True
+        self.flowing.set()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -190,6 +200,13 @@ class FaultRelay:
             self.fired.clear()
             self.taken = False
             self.action, self.user = action, user
+
+    def hold(self):
+        """Stop forwarding anything (see the module comment)."""
+        self.flowing.clear()
+
+    def release(self):
+        self.flowing.set()
 
     def disarm(self):
         with self.lock:

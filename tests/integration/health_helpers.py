@@ -92,10 +92,12 @@ def label_key(name: str, **labels) -> str:
 class Stack:
     """A MariaDBPair, a tandem with one cluster and one tenant in front of
     it, and its admin client. monitor/failover dicts are merged into the
-    cluster's config."""
+    cluster's config; cluster (a dict, or a function of the started Stack
+    returning one) is merged into the cluster entry itself."""
 
     def __init__(self, name: str, monitor: dict | None = None, failover: dict | None = None,
-                 admin: dict | None = None, workers: int = 2, limits: dict | None = None):
+                 admin: dict | None = None, workers: int = 2, limits: dict | None = None,
+                 cluster: dict | None = None):
         self.dir = util.scratch_dir(name)
         self.pair = MariaDBPair(self.dir / "pair")
         self.monitor = monitor or {}
@@ -103,6 +105,7 @@ class Stack:
         self.admin_extra = admin or {}
         self.workers = workers
         self.limits = limits
+        self.cluster_extra = cluster or {}
         self.tandem = None
         self.admin = None
 
@@ -111,6 +114,8 @@ class Stack:
         cfg["clusters"][CLUSTER]["monitor"].update(self.monitor)
         if self.failover:
             cfg["clusters"][CLUSTER]["failover"] = dict(self.failover)
+        extra = self.cluster_extra
+        cfg["clusters"][CLUSTER].update(extra(self) if callable(extra) else extra)
         cfg["admin"].update(self.admin_extra)
         if self.limits:
             cfg["limits"] = dict(self.limits)
@@ -196,7 +201,10 @@ class Stack:
             return (p["state"] == "UP" and p["role"] == "primary" and r["state"] == "UP"
                     and r["role"] == "replica" and r["lag_source"] == "heartbeat"
                     and r["lag_ms"] is not None and r["lag_ms"] < 1000
-                    and repl.get("io_running") == "Yes" and repl.get("sql_running"))
+                    and repl.get("io_running") == "Yes" and repl.get("sql_running")
+                    # tandem has shortened the heartbeat period (a brief STOP/START
+                    # SLAVE) before the test touches replication itself
+                    and (repl.get("heartbeat_period_ms") or 0) <= 750)
         try:
             util.wait_for(ok, timeout, what=f"{primary.address} primary, {replica.address} replica")
         except util.WaitTimeout as exc:

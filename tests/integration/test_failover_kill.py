@@ -5,7 +5,10 @@ settings; the measured detection-to-writable time of every round is
 printed). The old primary is FENCED: restarted, it is made read-only and
 gets no traffic until an operator brings it back (POST .../ready, which
 also makes it a replica of the new primary) or a reload names the new
-primary. Several rounds run on one pair by failing back and forth."""
+primary. Several rounds run on one pair by failing back and forth.
+
+failover.auto_rejoin is off here, so that these operator paths are what
+brings the old primary back; the automatic rejoin is test_failover_judge."""
 
 import unittest
 
@@ -18,7 +21,7 @@ BOUND_S = 2.0   # detection + decision + promotion + a new session's INSERT
 class KillPrimaryTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack("failover_kill").start()
+        cls.stack = Stack("failover_kill", failover={"auto_rejoin": False}).start()
         make_table(cls.stack)
 
     @classmethod
@@ -140,9 +143,10 @@ class KillPrimaryTest(unittest.TestCase):
         self.assertEqual(st.server_id_via_tandem(), r.server_id)
 
     def test_zzz_restarted_tandem_finds_the_writable_member(self):
-        """tandem keeps no state on disk: restarted with a config that still
-        names the old (now read-only) primary, it routes to the member that
-        is writable and replicates from nowhere."""
+        """Without its state file (lost, or the first start after an upgrade):
+        restarted with a config that still names the old (now read-only)
+        primary, tandem routes to the member that is writable and
+        replicates from nowhere."""
         st = self.stack
         p, r = st.pair.primary, st.pair.replica
         if st.admin.cluster()["primary"] == p.address:
@@ -150,6 +154,7 @@ class KillPrimaryTest(unittest.TestCase):
         self.assertEqual(p.variable("read_only"), "ON")
         self.assertEqual(r.variable("read_only"), "OFF")
         st.tandem.stop()
+        st.tandem.config_path.with_name(st.tandem.config_path.name + ".state").unlink()
         cfg = st.tandem.config
         cfg["clusters"][CLUSTER]["primary"] = p.address
         cfg["clusters"][CLUSTER]["replicas"] = [r.address]

@@ -72,6 +72,15 @@ START_TEST(test_minimal_defaults)
 	ck_assert(!c->clusters[0].accounts_used);
 	ck_assert_ptr_null(c->run_user);
 	ck_assert_str_eq(c->admin_listen.text, "127.0.0.1:9090");
+	/* failover judgment (docs/failover.md): a config that is no file has
+	 * no state file */
+	ck_assert_int_eq(c->clusters[0].monitor.stall_tolerance_ms, 3000);
+	ck_assert_int_eq(c->clusters[0].monitor.write_timeout_ms, 2000);
+	ck_assert_int_eq(c->clusters[0].monitor.replica_heartbeat_ms, 500);
+	ck_assert_int_eq(c->clusters[0].failover.max_data_loss_ms, -1);
+	ck_assert(!c->clusters[0].failover.on_write_stall);
+	ck_assert(c->clusters[0].failover.auto_rejoin);
+	ck_assert_ptr_null(c->state_file);
 	cfg_unref(c);
 	cfg_errors_free(&e);
 }
@@ -289,6 +298,9 @@ START_TEST(test_secret_files)
 	ck_assert_ptr_nonnull(c);
 	ck_assert_str_eq(c->tenants[0].users[0].password, "s3cret");
 	ck_assert_str_eq(c->clusters[0].monitor.password, "monpw");
+	char state[300];
+	snprintf(state, sizeof(state), "%s.state", path);
+	ck_assert_str_eq(c->state_file, state); /* beside the config by default */
 	/* the group/world-readable secret file is warned about, naming its key */
 	ck_assert_uint_eq(e.nwarn, 1);
 	ck_assert_ptr_nonnull(strstr(e.warnings[0], "$.clusters.db1.monitor.password_file"));
