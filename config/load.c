@@ -598,8 +598,10 @@ static void load_admin(struct ld *ld, json_t *root, struct cfg *c)
 static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 {
 	static const char *const known[] = {
-		"admin",    "workers", "log_level", "server_version",  "user",           "limits",
-		"clusters", "tenants", "tls",       "rsa_private_key", "rsa_public_key", NULL};
+		"admin", "workers",         "log_level",      "server_version",
+		"user",  "limits",          "clusters",       "tenants",
+		"tls",   "rsa_private_key", "rsa_public_key", "coordination",
+		NULL};
 	if (!json_is_object(root)) {
 		cfg_error(ld->errs, "$: the config must be a JSON object");
 		return;
@@ -630,6 +632,7 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 
 	load_limits(ld, root, &c->limits);
 	cfg_tls_load_root(ld->errs, root, c, ld->base_dir);
+	cfg_coord_load(ld->errs, root, c, ld->base_dir);
 
 	json_t *clusters = get_object(ld, root, "clusters", "$", true);
 	if (clusters) {
@@ -677,6 +680,7 @@ static void free_user(struct cfg_user *u)
 static void cfg_free(struct cfg *c)
 {
 	cfg_tls_free(c);
+	cfg_coord_free(&c->coord);
 	for (size_t i = 0; i < c->nclusters; i++) {
 		struct cfg_cluster *cl = &c->clusters[i];
 		free(cl->name);

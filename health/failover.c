@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "health/coord.h"
 #include "health/monitor_int.h"
 #include "health/text.h"
 
@@ -278,7 +279,13 @@ void hc_failover_run(struct hc_cluster *cl, int to)
 	pthread_mutex_unlock(&cl->mu);
 
 	char err[400] = "";
-	int rc = a.promote ? promote(&a, target, NULL, false, &rec, err, sizeof(err)) : 0;
+	/* Several tandems: recorded in etcd first, or not done (health/coord.h). */
+	struct coord_decision dec = {"failover", rec.from, rec.to, rec.reason, NULL};
+	int rc = coord_commit_decision(cl, &dec, err, sizeof(err));
+	if (rc == 0) {
+		rc = a.promote ? promote(&a, target, NULL, false, &rec, err, sizeof(err)) : 0;
+		coord_commit_done(cl, rc == 0, err);
+	}
 
 	pthread_mutex_lock(&cl->mu);
 	act_drop(&a);
@@ -441,7 +448,11 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 	char err[400] = "";
 	struct hc_db pdb;
 	char pos[HC_GTID_TEXT] = "";
-	int rc = act_connect(&pdb, &a, paddr, err, sizeof(err));
+	hc_db_init(&pdb, a.stop_fd);
+	struct coord_decision dec = {"switchover", rec.from, rec.to, rec.reason, NULL};
+	int rc = coord_commit_decision(cl, &dec, err, sizeof(err)) == 0
+			 ? act_connect(&pdb, &a, paddr, err, sizeof(err))
+			 : HC_DB_ERROR;
 	if (rc == HC_DB_OK)
 		rc = act_exec(&pdb, &a,
 			      pdb.mariadb ? "SET GLOBAL read_only = ON"
@@ -459,6 +470,7 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 	if (rc == HC_DB_OK)
 		rc = promote(&a, taddr, pos, true, &rec, err, sizeof(err)) == 0 ? HC_DB_OK
 										: HC_DB_ERROR;
+	coord_commit_done(cl, rc == HC_DB_OK, err);
 	if (rc != HC_DB_OK && made_read_only) {
 		char e2[200];
 		if (act_exec(&pdb, &a,
@@ -554,6 +566,21 @@ static int unfence(struct hc_cluster *cl, struct hc_mmember *mb, json_t **body)
 				hc_fmt(note, "now replicates from %s", p->addr.text);
 		}
 	}
+	if (cl->coord && cl->primary >= 0) {
+		/* The fence lives in etcd's record: take it out there first. */
+		struct coord_decision dec = {"unfence", cl->members[cl->primary].addr.text,
+					     cl->members[cl->primary].addr.text,
+					     "operator: member ready", mb->addr.text};
+		char cerr[200] = "";
+		pthread_mutex_unlock(&cl->mu);
+		int crc = coord_commit_decision(cl, &dec, cerr, sizeof(cerr));
+		pthread_mutex_lock(&cl->mu);
+		if (crc != 0) {
+			*body = json_pack("{s:s, s:s}", "error", "the fence could not be lifted",
+					  "reason", cerr);
+			return 409;
+		}
+	}
 	mb->fenced = false;
 	hc_member_set_state(mb);
 	log_info("cluster %s: %s unfenced by operator request%s%s", cl->name, mb->addr.text,
@@ -570,54 +597,62 @@ void hc_request_run(struct hc_cluster *cl, struct hc_request *req)
 	json_t *body = NULL;
 	int code = 200;
 	struct hc_mmember *mb = req->member[0] ? hc_cluster_member(cl, req->member) : NULL;
-	switch (req->kind) {
-	case HC_REQ_SWITCHOVER:
-		code = switchover(cl, req->member, &body);
-		break;
-	case HC_REQ_MAINTENANCE:
-		if (!mb) {
-			code = 404;
-			body = json_pack("{s:s}", "error", "no such member");
+	if (!coord_may_decide(cl, -1)) {
+		/* Several tandems: only the coordination leader acts (health/coord.h). */
+		code = 409;
+		body = json_pack("{s:s}", "error",
+				 "this tandem is not the coordination leader; send the request to "
+				 "the leader (/status clusters.<c>.coordination.leader)");
+	} else
+		switch (req->kind) {
+		case HC_REQ_SWITCHOVER:
+			code = switchover(cl, req->member, &body);
 			break;
-		}
-		if ((int)mb->idx == cl->primary) {
-			json_t *sw = NULL;
-			code = switchover(cl, "", &sw);
-			if (code != 200) {
-				body = json_pack("{s:s, s:o}", "error",
-						 "the primary cannot be moved away for maintenance",
-						 "switchover", sw);
+		case HC_REQ_MAINTENANCE:
+			if (!mb) {
+				code = 404;
+				body = json_pack("{s:s}", "error", "no such member");
 				break;
 			}
-			json_decref(sw);
-		}
-		mb->maintenance = true;
-		hc_member_set_state(mb);
-		log_info("cluster %s: %s is in maintenance by operator request", cl->name,
-			 mb->addr.text);
-		hc_cluster_publish(cl, false);
-		body = member_brief(mb);
-		break;
-	case HC_REQ_READY:
-		if (!mb) {
-			code = 404;
-			body = json_pack("{s:s}", "error", "no such member");
-			break;
-		}
-		if (mb->maintenance) {
-			mb->maintenance = false;
+			if ((int)mb->idx == cl->primary) {
+				json_t *sw = NULL;
+				code = switchover(cl, "", &sw);
+				if (code != 200) {
+					body = json_pack(
+						"{s:s, s:o}", "error",
+						"the primary cannot be moved away for maintenance",
+						"switchover", sw);
+					break;
+				}
+				json_decref(sw);
+			}
+			mb->maintenance = true;
 			hc_member_set_state(mb);
-			log_info("cluster %s: %s is back from maintenance", cl->name,
+			log_info("cluster %s: %s is in maintenance by operator request", cl->name,
 				 mb->addr.text);
 			hc_cluster_publish(cl, false);
-		}
-		if (mb->fenced) {
-			code = unfence(cl, mb, &body);
+			body = member_brief(mb);
+			break;
+		case HC_REQ_READY:
+			if (!mb) {
+				code = 404;
+				body = json_pack("{s:s}", "error", "no such member");
+				break;
+			}
+			if (mb->maintenance) {
+				mb->maintenance = false;
+				hc_member_set_state(mb);
+				log_info("cluster %s: %s is back from maintenance", cl->name,
+					 mb->addr.text);
+				hc_cluster_publish(cl, false);
+			}
+			if (mb->fenced) {
+				code = unfence(cl, mb, &body);
+				break;
+			}
+			body = member_brief(mb);
 			break;
 		}
-		body = member_brief(mb);
-		break;
-	}
 	pthread_mutex_unlock(&cl->mu);
 	req->done(code, body ? body : json_object(), req->arg);
 	free(req);

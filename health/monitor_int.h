@@ -28,6 +28,7 @@
 #include "health/topology.h"
 
 struct hc_cluster;
+struct coord;
 
 /* One member. The fields after `wake_fd` are guarded by cl->mu. */
 struct hc_mmember {
@@ -137,6 +138,7 @@ struct hc_cluster {
 	bool split_alerted;
 	uint64_t split_brain_events;
 	struct hc_request *reqs;
+	struct coord *coord; /* etcd coordination (health/coord.h), NULL: standalone */
 };
 
 struct hc_monitor {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "health/coord.h"
 #include "health/monitor_int.h"
 #include "health/text.h"
 
@@ -85,6 +86,7 @@ static void cluster_alerts(const struct hc_cluster *cl, json_t *arr)
 		hc_fmt(buf, "cluster %s: %s", cl->name, cl->note);
 		json_array_append_new(arr, json_string(buf));
 	}
+	coord_alerts(cl, arr);
 }
 
 static json_t *cluster_json(struct hc_cluster *cl)
@@ -125,6 +127,7 @@ static json_t *cluster_json(struct hc_cluster *cl)
 		json_object_set_new(h, "error", str_or_null(cl->hb_error));
 	}
 	json_object_set_new(o, "heartbeat", h);
+	json_object_set_new(o, "coordination", coord_status_json(cl));
 	return o;
 }
 
@@ -397,5 +400,6 @@ void hc_monitor_metrics(struct hc_monitor *m, struct evbuffer *out)
 		     "1 while a failover or switchover is in progress.", "gauge", c_transition);
 	each_cluster(m, out, "tandem_heartbeat_age_seconds",
 		     "Time since tandem last wrote a heartbeat to the primary.", "gauge", c_hb_age);
+	coord_metrics(m, out);
 	pthread_mutex_unlock(&m->mu);
 }

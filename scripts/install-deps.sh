@@ -19,6 +19,7 @@ PACKAGES=(
   # tools the tests and people debugging them use
   openssl curl procps iproute2 strace valgrind
   linux-perf                          # bench/profile (perf record)
+  etcd-server etcd-client             # coordination of several tandems (tests)
 )
 
 # One dpkg-query for all packages: the common case is "nothing to do".

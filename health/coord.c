@@ -1,0 +1,1226 @@
+/*
+ * coord.c — coordination of several tandems through etcd (see coord.h and
+ * docs/failover.md § Coordination for the protocol and the key layout).
+ *
+ * Keys under P = <prefix>/<cluster>/:
+ *   P/leader          "<instance>/<lease hex>", bound to the holder's lease
+ *   P/record          the newest decision (JSON, struct coord_rec)
+ *   P/history/<epoch> every decision, 20-digit epoch, never rewritten later
+ *   P/obs/<instance>  that instance's probe verdicts, bound to its lease
+ *
+ * One thread per cluster keeps the lease alive, campaigns for leadership,
+ * writes this instance's observations when they change, and watches P/
+ * (one stream; a range first, then the watch from the next revision).
+ * Records are applied to the monitor's cluster under cl->mu.
+ *
+ * Locks: k->mu is a leaf. Hooks that run with cl->mu held take k->mu
+ * briefly; the thread never holds k->mu while it takes cl->mu, and holds
+ * neither across etcd I/O.
+ */
+#include "health/coord.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "health/etcd.h"
+#include "health/monitor_int.h"
+#include "health/text.h"
+
+#define OBS_MAX 32
+#define LOOP_MS 100
+#define WATCH_BACKOFF_MAX_MS 2000
+
+enum reach {
+	REACH_UNKNOWN = 0, /* no call finished yet */
+	REACH_OK,
+	REACH_DOWN,    /* most etcd members refuse connections: no quorum anywhere */
+	REACH_UNREACH, /* no answer: maybe only this instance is cut off */
+};
+
+static const char *reach_name(enum reach r)
+{
+	switch (r) {
+	case REACH_UNKNOWN:
+		return "unknown";
+	case REACH_OK:
+		return "ok";
+	case REACH_DOWN:
+		return "down";
+	case REACH_UNREACH:
+		return "unreachable";
+	}
+	return "?";
+}
+
+struct obs {
+	char instance[128];
+	char *value; /* the JSON as stored */
+	size_t len;
+};
+
+struct coord {
+	struct hc_cluster *cl;
+	struct etcd_client *ec;
+	pthread_t thread;
+	bool started;
+	atomic_bool stop;
+	char instance[128];
+	int ttl_s;
+	char prefix[300]; /* "<prefix>/<cluster>/" */
+	char prefix_end[300];
+	char k_leader[340], k_record[340], k_obs[340], k_obs_mine[480];
+
+	pthread_mutex_t mu; /* guards everything below */
+	int64_t lease;         /* 0: none */
+	int64_t lease_ok_mono; /* last grant/keepalive that etcd confirmed */
+	char leader_value[200];
+	bool leader; /* this instance holds P/leader with its current lease */
+	bool leader_known;
+	char leader_name[200];
+	enum reach reach;
+	int64_t last_ok_mono;
+	int64_t unreach_since_mono; /* first failure of the current streak, 0 none */
+	char last_err[240];
+	bool loaded;     /* the prefix has been read since the last reconnection */
+	bool rec_exists; /* P/record exists */
+	struct coord_rec rec;
+	int64_t rec_mod; /* its mod_revision (0: absent) */
+	uint64_t applied_epoch;
+	bool pending;     /* rec is "acting" and not this instance's own */
+	bool rollforward; /* leader: finish the pending record */
+	bool cut_off;
+	int64_t cut_since_us;
+	bool down_logged;
+	struct obs obs[OBS_MAX];
+	size_t nobs;
+	char my_obs[2048]; /* last written */
+	int64_t my_obs_lease;
+	int64_t watch_rev; /* next revision the watch should deliver */
+	bool restart_watch;
+	uint64_t etcd_errors, decisions, leader_changes, watch_restarts, cas_failures;
+	char wait_note[200];
+};
+
+/* ------------------------------------------------------------ records */
+
+static void copy_str(json_t *o, const char *key, char *dst, size_t n)
+{
+	json_t *v = json_object_get(o, key);
+	hc_copy(dst, n, json_is_string(v) ? json_string_value(v) : "");
+}
+
+int coord_rec_parse(const char *buf, size_t len, struct coord_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	json_t *e = json_object_get(o, "epoch");
+	json_t *f = json_object_get(o, "fenced");
+	int rc = -1;
+	if (json_is_integer(e) && json_integer_value(e) > 0 && json_is_string(json_object_get(o, "primary")) &&
+	    (!f || json_is_array(f))) {
+		r->epoch = (uint64_t)json_integer_value(e);
+		copy_str(o, "kind", r->kind, sizeof(r->kind));
+		copy_str(o, "state", r->state, sizeof(r->state));
+		copy_str(o, "primary", r->primary, sizeof(r->primary));
+		copy_str(o, "from", r->from, sizeof(r->from));
+		copy_str(o, "reason", r->reason, sizeof(r->reason));
+		copy_str(o, "by", r->by, sizeof(r->by));
+		json_t *t = json_object_get(o, "at_us");
+		r->at_us = json_is_integer(t) ? json_integer_value(t) : 0;
+		json_t *l = json_object_get(o, "lease");
+		r->lease = json_is_integer(l) ? json_integer_value(l) : 0;
+		size_t i;
+		json_t *v;
+		rc = 0;
+		json_array_foreach(f, i, v)
+		{
+			if (!json_is_string(v) || r->nfenced >= COORD_FENCED_MAX) {
+				rc = -1;
+				break;
+			}
+			hc_copy(r->fenced[r->nfenced++], CFG_ADDR_TEXT, json_string_value(v));
+		}
+		if (strcmp(r->state, "acting") != 0 && strcmp(r->state, "done") != 0)
+			rc = -1;
+	}
+	json_decref(o);
+	if (rc < 0)
+		memset(r, 0, sizeof(*r));
+	return rc;
+}
+
+json_t *coord_rec_json(const struct coord_rec *r)
+{
+	json_t *f = json_array();
+	for (size_t i = 0; i < r->nfenced; i++)
+		json_array_append_new(f, json_string(r->fenced[i]));
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:I, s:s, s:I}", "epoch",
+			 (json_int_t)r->epoch, "kind", r->kind, "state", r->state, "primary",
+			 r->primary, "from", r->from, "fenced", f, "reason", r->reason, "at_us",
+			 (json_int_t)r->at_us, "by", r->by, "lease", (json_int_t)r->lease);
+}
+
+char *coord_rec_text(const struct coord_rec *r)
+{
+	json_t *o = coord_rec_json(r);
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	return s;
+}
+
+int coord_obs_member_up(const char *buf, size_t len, const char *addr)
+{
+	json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *m = json_object_get(o, "members");
+	json_t *v = json_is_object(m) ? json_object_get(m, addr) : NULL;
+	int rc = -1;
+	if (json_is_string(v))
+		rc = strcmp(json_string_value(v), "up") == 0 ? 1 : 0;
+	json_decref(o);
+	return rc;
+}
+
+static bool rec_fences(const struct coord_rec *r, const char *addr)
+{
+	for (size_t i = 0; i < r->nfenced; i++)
+		if (strcmp(r->fenced[i], addr) == 0)
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------- etcd requests */
+
+static void b64(const char *s, char *out, size_t n)
+{
+	if (etcd_b64_encode(s, strlen(s), out, n) < 0)
+		out[0] = 0;
+}
+
+/* Note one call's outcome (k->mu not held). */
+static void note_call(struct coord *k, int rc, const char *err)
+{
+	int64_t now = clock_mono_us();
+	pthread_mutex_lock(&k->mu);
+	if (rc == ETCD_OK || rc == ETCD_EREJECT) {
+		if (k->reach != REACH_OK && k->reach != REACH_UNKNOWN) {
+			log_info("cluster %s: etcd answers again (%s)", k->cl->name,
+				 etcd_client_endpoint(k->ec));
+			k->restart_watch = true; /* read the current record again */
+		}
+		k->reach = REACH_OK;
+		k->last_ok_mono = now;
+		k->unreach_since_mono = 0;
+		k->down_logged = false;
+	} else {
+		enum reach r = rc == ETCD_EDOWN ? REACH_DOWN : REACH_UNREACH;
+		if (k->reach != r)
+			log_warn("cluster %s: etcd is %s: %s", k->cl->name, reach_name(r), err);
+		k->reach = r;
+		if (!k->unreach_since_mono)
+			k->unreach_since_mono = now;
+		k->etcd_errors++;
+	}
+	if (rc != ETCD_OK)
+		hc_fmt(k->last_err, "%s", err);
+	pthread_mutex_unlock(&k->mu);
+}
+
+static int call(struct coord *k, const char *path, const char *body, struct etcd_resp *r)
+{
+	char err[240] = "";
+	int rc = etcd_call(k->ec, path, body, r, err, sizeof(err));
+	note_call(k, rc, err);
+	return rc;
+}
+
+/* A txn: compare record mod_revision and (when leader) our leader key;
+ * on success put the record and its history entry. 1 done, 0 compare
+ * failed, -1 etcd error. *rev gets the new revision. */
+static int put_record(struct coord *k, const struct coord_rec *nr, int64_t expect_mod,
+		      const char *leader_value, int64_t *rev)
+{
+	char *text = coord_rec_text(nr);
+	if (!text)
+		return -1;
+	size_t tl = strlen(text);
+	char *v64 = malloc(tl / 3 * 4 + 8);
+	char kr[700], kh[800], lk[700], lv[400], hist[420];
+	hc_fmt(hist, "%shistory/%020llu", k->prefix, (unsigned long long)nr->epoch);
+	b64(k->k_record, kr, sizeof(kr));
+	b64(hist, kh, sizeof(kh));
+	b64(k->k_leader, lk, sizeof(lk));
+	b64(leader_value, lv, sizeof(lv));
+	if (!v64 || etcd_b64_encode(text, tl, v64, tl / 3 * 4 + 8) < 0) {
+		free(v64);
+		free(text);
+		return -1;
+	}
+	free(text);
+	size_t blen = strlen(v64) * 2 + 2048;
+	char *body = malloc(blen);
+	if (!body) {
+		free(v64);
+		return -1;
+	}
+	hc_fmtn(body, blen,
+		"{\"compare\":[{\"key\":\"%s\",\"target\":\"MOD\",\"mod_revision\":\"%lld\"},"
+		"{\"key\":\"%s\",\"target\":\"VALUE\",\"value\":\"%s\"}],"
+		"\"success\":[{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\"}},"
+		"{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\"}}]}",
+		kr, (long long)expect_mod, lk, lv, kr, v64, kh, v64);
+	free(v64);
+	struct etcd_resp r;
+	int rc = call(k, "/v3/kv/txn", body, &r);
+	free(body);
+	if (rc != ETCD_OK)
+		return -1;
+	int out = r.succeeded ? 1 : 0;
+	*rev = r.revision;
+	etcd_resp_free(&r);
+	return out;
+}
+
+/* ------------------------------------------------ applying to the cluster */
+
+/* Make the cluster follow rec (cl->mu held; k->mu not). */
+static void apply_done(struct coord *k, struct hc_cluster *cl, const struct coord_rec *rec)
+{
+	int idx = -1;
+	for (size_t i = 0; i < cl->n; i++)
+		if (strcmp(cl->members[i].addr.text, rec->primary) == 0)
+			idx = (int)i;
+	if (idx < 0) {
+		log_error("cluster %s: etcd record epoch %llu names primary %s, which is not a "
+			  "member in this tandem's config; ignored",
+			  cl->name, (unsigned long long)rec->epoch, rec->primary);
+		return;
+	}
+	bool moved = cl->primary != idx;
+	for (size_t i = 0; i < cl->n; i++) {
+		struct hc_mmember *mb = &cl->members[i];
+		bool f = rec_fences(rec, mb->addr.text);
+		if (mb->fenced != f) {
+			mb->fenced = f;
+			hc_member_set_state(mb);
+		}
+	}
+	if (moved) {
+		log_warn("cluster %s: following etcd record epoch %llu (%s by %s): primary %s -> %s",
+			 cl->name, (unsigned long long)rec->epoch, rec->kind, rec->by,
+			 cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none",
+			 rec->primary);
+		cl->primary = idx;
+		cl->last_failover_mono = clock_mono_us();
+		cl->primary_last_ok_mono = clock_mono_us();
+	}
+	hc_gate_set_closed(cl->gate, (size_t)idx, false);
+	if (cl->transition == HC_TR_NONE)
+		cl->note[0] = 0;
+	cl->refused_this_outage = false;
+	cl->discovered = true;
+	cl->dirty = true;
+}
+
+/* The thread has a new record in k->rec (or a fresh read after a
+ * reconnection): bring the cluster in line and publish. */
+static void apply_record(struct coord *k)
+{
+	struct hc_cluster *cl = k->cl;
+	pthread_mutex_lock(&cl->mu);
+	pthread_mutex_lock(&k->mu);
+	struct coord_rec rec = k->rec;
+	bool exists = k->rec_exists;
+	bool mine = rec.lease == k->lease && k->lease != 0;
+	bool stale = exists && rec.epoch < k->applied_epoch;
+	if (stale)
+		log_error("cluster %s: etcd holds record epoch %llu, older than epoch %llu seen "
+			  "before (etcd lost data?); not followed",
+			  cl->name, (unsigned long long)rec.epoch,
+			  (unsigned long long)k->applied_epoch);
+	bool acting = exists && !stale && strcmp(rec.state, "acting") == 0;
+	k->pending = acting && !mine;
+	if (k->pending && k->leader)
+		k->rollforward = true;
+	if (exists && !stale && rec.epoch > k->applied_epoch)
+		k->applied_epoch = rec.epoch;
+	bool resumed = false;
+	if (k->cut_off && k->loaded) {
+		k->cut_off = false;
+		resumed = true;
+	}
+	pthread_mutex_unlock(&k->mu);
+	if (resumed)
+		log_warn("cluster %s: sees the current etcd record again (epoch %llu); routing "
+			 "resumes",
+			 cl->name, (unsigned long long)rec.epoch);
+	/* Our own decisions are carried out by failover.c, which publishes. */
+	if (exists && !stale && !acting && !(mine && cl->transition != HC_TR_NONE))
+		apply_done(k, cl, &rec);
+	if (acting && !mine)
+		log_warn("cluster %s: etcd record epoch %llu: %s from %s to %s decided by %s; "
+			 "sessions wait for it to finish",
+			 cl->name, (unsigned long long)rec.epoch, rec.kind, rec.from, rec.primary,
+			 rec.by);
+	cl->dirty = true;
+	pthread_cond_broadcast(&cl->cv);
+	hc_cluster_publish(cl, false);
+	pthread_mutex_unlock(&cl->mu);
+}
+
+/* ------------------------------------------------------------ watching */
+
+static void obs_set(struct coord *k, const char *instance, const char *value, size_t len,
+		    bool deleted)
+{
+	size_t i;
+	for (i = 0; i < k->nobs; i++)
+		if (strcmp(k->obs[i].instance, instance) == 0)
+			break;
+	if (deleted) {
+		if (i < k->nobs) {
+			free(k->obs[i].value);
+			k->obs[i] = k->obs[--k->nobs];
+		}
+		return;
+	}
+	if (i == k->nobs) {
+		if (k->nobs >= OBS_MAX)
+			return; /* bounded: more instances than this are not counted */
+		k->nobs++;
+		hc_fmt(k->obs[i].instance, "%s", instance);
+		k->obs[i].value = NULL;
+	}
+	char *v = malloc(len + 1);
+	if (!v)
+		return;
+	memcpy(v, value, len);
+	v[len] = 0;
+	free(k->obs[i].value);
+	k->obs[i].value = v;
+	k->obs[i].len = len;
+}
+
+/* One key-value from a range or a watch event. Returns true when the
+ * record changed (the caller applies it outside k->mu). k->mu held. */
+static bool take_kv(struct coord *k, const struct etcd_kv *kv)
+{
+	if (strcmp(kv->key, k->k_leader) == 0) {
+		bool was = k->leader;
+		k->leader_known = !kv->deleted;
+		hc_fmt(k->leader_name, "%s", kv->deleted ? "" : kv->value);
+		k->leader = !kv->deleted && k->lease && strcmp(kv->value, k->leader_value) == 0;
+		if (was && !k->leader)
+			log_warn("cluster %s: lost the coordination leadership", k->cl->name);
+		return false;
+	}
+	if (strcmp(kv->key, k->k_record) == 0) {
+		if (kv->deleted) {
+			log_error("cluster %s: the etcd record was deleted; keeping epoch %llu",
+				  k->cl->name, (unsigned long long)k->applied_epoch);
+			return false;
+		}
+		struct coord_rec r;
+		if (coord_rec_parse(kv->value, kv->vlen, &r) < 0) {
+			log_error("cluster %s: the etcd record is not a tandem record; ignored",
+				  k->cl->name);
+			return false;
+		}
+		k->rec = r;
+		k->rec_mod = kv->mod_rev;
+		k->rec_exists = true;
+		return true;
+	}
+	size_t ol = strlen(k->k_obs);
+	if (strncmp(kv->key, k->k_obs, ol) == 0 && strcmp(kv->key, k->k_obs_mine) != 0) {
+		obs_set(k, kv->key + ol, kv->value ? kv->value : "", kv->vlen, kv->deleted);
+		return false;
+	}
+	return false;
+}
+
+/* Let the decision thread look again (observations or leadership changed). */
+static void poke_cluster(struct coord *k)
+{
+	pthread_mutex_lock(&k->cl->mu);
+	k->cl->dirty = true;
+	pthread_cond_broadcast(&k->cl->cv);
+	pthread_mutex_unlock(&k->cl->mu);
+}
+
+struct watch_state {
+	struct coord *k;
+	struct etcd_watch *w;
+	bool ended;
+	int backoff_ms;
+	int64_t retry_at;
+};
+
+static void on_watch_line(void *arg, const struct etcd_resp *r)
+{
+	struct watch_state *ws = arg;
+	struct coord *k = ws->k;
+	if (r->canceled || r->compact_revision) {
+		log_warn("cluster %s: the etcd watch was cancelled (%s); reading again",
+			 k->cl->name, r->error[0] ? r->error : "compacted");
+		ws->ended = true;
+		return;
+	}
+	if (r->error[0]) {
+		log_warn("cluster %s: etcd watch: %s", k->cl->name, r->error);
+		ws->ended = true;
+		return;
+	}
+	bool rec = false;
+	pthread_mutex_lock(&k->mu);
+	for (size_t i = 0; i < r->nkvs; i++)
+		rec = take_kv(k, &r->kvs[i]) || rec;
+	if (r->revision >= k->watch_rev)
+		k->watch_rev = r->revision + 1;
+	k->last_ok_mono = clock_mono_us();
+	pthread_mutex_unlock(&k->mu);
+	if (rec)
+		apply_record(k);
+	if (r->nkvs)
+		poke_cluster(k);
+}
+
+static void on_watch_end(void *arg, const char *why)
+{
+	struct watch_state *ws = arg;
+	log_info("cluster %s: %s; the watch restarts", ws->k->cl->name, why);
+	ws->ended = true;
+}
+
+static void clear_obs(struct coord *k)
+{
+	for (size_t i = 0; i < k->nobs; i++)
+		free(k->obs[i].value);
+	k->nobs = 0;
+}
+
+/* Read everything under P/ and remember the revision to watch from. 0 or -1. */
+static int load_prefix(struct coord *k)
+{
+	char kp[700], ke[700], body[1500];
+	b64(k->prefix, kp, sizeof(kp));
+	b64(k->prefix_end, ke, sizeof(ke));
+	/* history is not needed to follow; skip it by reading in two ranges
+	 * would cost a call, so read all and ignore what is not ours. */
+	hc_fmt(body, "{\"key\":\"%s\",\"range_end\":\"%s\"}", kp, ke);
+	struct etcd_resp r;
+	if (call(k, "/v3/kv/range", body, &r) != ETCD_OK)
+		return -1;
+	pthread_mutex_lock(&k->mu);
+	clear_obs(k);
+	bool had_leader = false, had_rec = false;
+	for (size_t i = 0; i < r.nkvs; i++) {
+		had_leader = had_leader || strcmp(r.kvs[i].key, k->k_leader) == 0;
+		had_rec = had_rec || strcmp(r.kvs[i].key, k->k_record) == 0;
+		take_kv(k, &r.kvs[i]);
+	}
+	if (!had_leader) {
+		if (k->leader)
+			log_warn("cluster %s: lost the coordination leadership", k->cl->name);
+		k->leader_known = false;
+		k->leader = false;
+		k->leader_name[0] = 0;
+	}
+	if (!had_rec) {
+		k->rec_exists = false;
+		k->rec_mod = 0;
+	}
+	k->watch_rev = r.revision + 1;
+	k->loaded = true;
+	pthread_mutex_unlock(&k->mu);
+	etcd_resp_free(&r);
+	apply_record(k);
+	return 0;
+}
+
+/* ------------------------------------------------ lease and leadership */
+
+static void lease_step(struct coord *k)
+{
+	int64_t now = clock_mono_us();
+	pthread_mutex_lock(&k->mu);
+	int64_t lease = k->lease;
+	bool due = now - k->lease_ok_mono >= (int64_t)k->ttl_s * 1000000 / 3;
+	pthread_mutex_unlock(&k->mu);
+	char body[200];
+	struct etcd_resp r;
+	if (!lease) {
+		hc_fmt(body, "{\"TTL\":\"%d\"}", k->ttl_s);
+		if (call(k, "/v3/lease/grant", body, &r) != ETCD_OK)
+			return;
+		pthread_mutex_lock(&k->mu);
+		k->lease = r.lease_id;
+		k->lease_ok_mono = now;
+		hc_fmt(k->leader_value, "%s/%llx", k->instance, (unsigned long long)r.lease_id);
+		k->my_obs[0] = 0;
+		pthread_mutex_unlock(&k->mu);
+		etcd_resp_free(&r);
+		return;
+	}
+	if (!due)
+		return;
+	hc_fmt(body, "{\"ID\":\"%lld\"}", (long long)lease);
+	if (call(k, "/v3/lease/keepalive", body, &r) != ETCD_OK)
+		return;
+	pthread_mutex_lock(&k->mu);
+	if (r.has_ttl && r.ttl > 0) {
+		k->lease_ok_mono = now;
+	} else {
+		log_warn("cluster %s: the etcd lease expired; taking a new one", k->cl->name);
+		k->lease = 0;
+		if (k->leader)
+			log_warn("cluster %s: lost the coordination leadership", k->cl->name);
+		k->leader = false;
+	}
+	pthread_mutex_unlock(&k->mu);
+	etcd_resp_free(&r);
+}
+
+static void campaign(struct coord *k)
+{
+	pthread_mutex_lock(&k->mu);
+	bool go = k->lease && k->loaded && !k->leader_known && !k->cut_off;
+	int64_t lease = k->lease;
+	char value[200];
+	hc_fmt(value, "%s", k->leader_value);
+	pthread_mutex_unlock(&k->mu);
+	if (!go)
+		return;
+	char lk[700], lv[400], body[2000];
+	b64(k->k_leader, lk, sizeof(lk));
+	b64(value, lv, sizeof(lv));
+	hc_fmt(body,
+	       "{\"compare\":[{\"key\":\"%s\",\"target\":\"CREATE\",\"create_revision\":\"0\"}],"
+	       "\"success\":[{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\",\"lease\":\"%lld\"}}],"
+	       "\"failure\":[{\"request_range\":{\"key\":\"%s\"}}]}",
+	       lk, lk, lv, (long long)lease, lk);
+	struct etcd_resp r;
+	if (call(k, "/v3/kv/txn", body, &r) != ETCD_OK)
+		return;
+	pthread_mutex_lock(&k->mu);
+	bool won = r.succeeded && k->lease == lease;
+	k->leader_known = true;
+	if (won) {
+		k->leader = true;
+		hc_fmt(k->leader_name, "%s", value);
+		k->leader_changes++;
+		if (k->pending)
+			k->rollforward = true;
+	} else {
+		for (size_t i = 0; i < r.nkvs; i++)
+			take_kv(k, &r.kvs[i]);
+	}
+	bool rf = k->rollforward;
+	pthread_mutex_unlock(&k->mu);
+	etcd_resp_free(&r);
+	if (won) {
+		log_warn("cluster %s: this tandem (%s) is the coordination leader%s", k->cl->name,
+			 k->instance, rf ? "; it finishes the unfinished decision" : "");
+		poke_cluster(k);
+	}
+}
+
+/* The leader writes the first record when etcd has none: the primary it
+ * routes to now (from the config or start-up discovery). */
+static void initial_record(struct coord *k)
+{
+	pthread_mutex_lock(&k->mu);
+	bool go = k->leader && k->loaded && !k->rec_exists && k->reach == REACH_OK;
+	char lv[200];
+	hc_fmt(lv, "%s", k->leader_value);
+	int64_t lease = k->lease;
+	pthread_mutex_unlock(&k->mu);
+	if (!go)
+		return;
+	struct coord_rec nr = {.epoch = 1, .lease = lease, .at_us = clock_wall_us()};
+	struct hc_cluster *cl = k->cl;
+	pthread_mutex_lock(&cl->mu);
+	bool ready = cl->discovered && cl->primary >= 0 && cl->transition == HC_TR_NONE;
+	if (ready) {
+		hc_fmt(nr.primary, "%s", cl->members[cl->primary].addr.text);
+		for (size_t i = 0; i < cl->n && nr.nfenced < COORD_FENCED_MAX; i++)
+			if (cl->members[i].fenced)
+				hc_fmt(nr.fenced[nr.nfenced++], "%s", cl->members[i].addr.text);
+	}
+	pthread_mutex_unlock(&cl->mu);
+	if (!ready)
+		return;
+	hc_fmt(nr.kind, "initial");
+	hc_fmt(nr.state, "done");
+	hc_fmt(nr.reason, "first record: the primary this leader routed to");
+	hc_fmt(nr.by, "%s", k->instance);
+	int64_t rev = 0;
+	if (put_record(k, &nr, 0, lv, &rev) == 1) {
+		pthread_mutex_lock(&k->mu);
+		k->rec = nr;
+		k->rec_mod = rev;
+		k->rec_exists = true;
+		k->applied_epoch = 1;
+		k->decisions++;
+		pthread_mutex_unlock(&k->mu);
+		log_info("cluster %s: wrote the first etcd record: epoch 1, primary %s", cl->name,
+			 nr.primary);
+	}
+}
+
+/* This instance's probe verdicts, written when they change. */
+static void observe(struct coord *k)
+{
+	struct hc_cluster *cl = k->cl;
+	json_t *m = json_object();
+	pthread_mutex_lock(&cl->mu);
+	for (size_t i = 0; i < cl->n; i++) {
+		enum hc_state h = cl->members[i].h.health;
+		json_object_set_new(m, cl->members[i].addr.text,
+				    json_string(h == HC_UP ? "up" : h == HC_DOWN ? "down" : "unknown"));
+	}
+	pthread_mutex_unlock(&cl->mu);
+	json_t *o = json_pack("{s:o}", "members", m);
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (!text)
+		return;
+	pthread_mutex_lock(&k->mu);
+	int64_t lease = k->lease;
+	bool same = strcmp(text, k->my_obs) == 0 && k->my_obs_lease == lease;
+	pthread_mutex_unlock(&k->mu);
+	if (same || !lease || strlen(text) > 1500) {
+		free(text);
+		return;
+	}
+	char kk[700], vv[2100], body[3000];
+	b64(k->k_obs_mine, kk, sizeof(kk));
+	b64(text, vv, sizeof(vv));
+	hc_fmt(body, "{\"key\":\"%s\",\"value\":\"%s\",\"lease\":\"%lld\"}", kk, vv,
+	       (long long)lease);
+	struct etcd_resp r;
+	if (call(k, "/v3/kv/put", body, &r) == ETCD_OK) {
+		pthread_mutex_lock(&k->mu);
+		hc_fmt(k->my_obs, "%s", text);
+		k->my_obs_lease = lease;
+		pthread_mutex_unlock(&k->mu);
+		etcd_resp_free(&r);
+	}
+	free(text);
+}
+
+/* Cut off for most of the lease: route nothing until the record is seen
+ * again. etcd refusing connections everywhere is not being cut off: then
+ * no instance can get a decision through, and the agreed primary stays. */
+static void check_fence(struct coord *k)
+{
+	int64_t now = clock_mono_us();
+	int64_t limit = (int64_t)k->ttl_s * 1000000 * 3 / 4;
+	pthread_mutex_lock(&k->mu);
+	bool fence = !k->cut_off && k->reach == REACH_UNREACH && k->lease_ok_mono &&
+		     now - k->lease_ok_mono > limit;
+	bool down = k->reach == REACH_DOWN && !k->down_logged;
+	if (fence) {
+		k->cut_off = true;
+		k->cut_since_us = clock_wall_us();
+		k->loaded = false;
+		k->leader = false;
+	}
+	if (down)
+		k->down_logged = true;
+	pthread_mutex_unlock(&k->mu);
+	if (down)
+		log_error("cluster %s: etcd is down (connections refused): this tandem keeps "
+			  "routing to the last agreed primary; no failover can be decided until "
+			  "etcd is back",
+			  k->cl->name);
+	if (fence) {
+		log_error("cluster %s: cut off from etcd for more than %lld ms: this tandem "
+			  "routes no sessions until it sees the current record again",
+			  k->cl->name, (long long)limit / 1000);
+		pthread_mutex_lock(&k->cl->mu);
+		hc_cluster_publish(k->cl, false);
+		pthread_mutex_unlock(&k->cl->mu);
+	}
+}
+
+static void *coord_main(void *arg)
+{
+	struct coord *k = arg;
+	char tname[16];
+	hc_fmt(tname, "etcd:%s", k->cl->name);
+	log_set_thread_name(tname);
+	struct event_base *base = event_base_new();
+	struct watch_state ws = {.k = k, .backoff_ms = 100};
+	while (base && !atomic_load(&k->stop)) {
+		lease_step(k);
+		pthread_mutex_lock(&k->mu);
+		bool restart = k->restart_watch;
+		k->restart_watch = false;
+		pthread_mutex_unlock(&k->mu);
+		if (restart || ws.ended) {
+			etcd_watch_free(ws.w);
+			ws.w = NULL;
+			if (ws.ended) {
+				ws.retry_at = clock_mono_us() + (int64_t)ws.backoff_ms * 1000;
+				ws.backoff_ms = ws.backoff_ms * 2 > WATCH_BACKOFF_MAX_MS
+							? WATCH_BACKOFF_MAX_MS
+							: ws.backoff_ms * 2;
+			}
+			ws.ended = false;
+		}
+		if (!ws.w && clock_mono_us() >= ws.retry_at && load_prefix(k) == 0) {
+			pthread_mutex_lock(&k->mu);
+			int64_t rev = k->watch_rev;
+			k->watch_restarts++;
+			pthread_mutex_unlock(&k->mu);
+			ws.w = etcd_watch_start(k->ec, base, k->prefix, k->prefix_end, rev,
+						on_watch_line, on_watch_end, &ws);
+			if (ws.w)
+				ws.backoff_ms = 100;
+		}
+		campaign(k);
+		initial_record(k);
+		observe(k);
+		check_fence(k);
+		struct timeval tv = {.tv_sec = 0, .tv_usec = LOOP_MS * 1000};
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	etcd_watch_free(ws.w);
+	if (base)
+		event_base_free(base);
+	/* Give leadership back at once rather than after the TTL. */
+	pthread_mutex_lock(&k->mu);
+	int64_t lease = k->lease;
+	pthread_mutex_unlock(&k->mu);
+	if (lease) {
+		char body[100];
+		hc_fmt(body, "{\"ID\":\"%lld\"}", (long long)lease);
+		struct etcd_resp r;
+		char err[200];
+		if (etcd_call(k->ec, "/v3/lease/revoke", body, &r, err, sizeof(err)) == ETCD_OK)
+			etcd_resp_free(&r);
+	}
+	return NULL;
+}
+
+/* -------------------------------------------------------------- hooks */
+
+int coord_cluster_new(struct hc_cluster *cl, const struct cfg *cfg)
+{
+	cl->coord = NULL;
+	if (!cfg->coord.enabled || !cfg->coord.nendpoints)
+		return 0;
+	struct coord *k = calloc(1, sizeof(*k));
+	if (!k)
+		return -1;
+	k->cl = cl;
+	k->ec = etcd_client_new(&cfg->coord);
+	if (!k->ec) {
+		free(k);
+		return -1;
+	}
+	pthread_mutex_init(&k->mu, NULL);
+	atomic_init(&k->stop, false);
+	hc_fmt(k->instance, "%s", cfg->coord.instance);
+	k->ttl_s = cfg->coord.lease_ttl_s;
+	hc_fmt(k->prefix, "%s/%s/", cfg->coord.prefix, cl->name);
+	hc_fmt(k->prefix_end, "%s", k->prefix);
+	k->prefix_end[strlen(k->prefix_end) - 1]++; /* '/' + 1: the end of the prefix range */
+	hc_fmt(k->k_leader, "%sleader", k->prefix);
+	hc_fmt(k->k_record, "%srecord", k->prefix);
+	hc_fmt(k->k_obs, "%sobs/", k->prefix);
+	hc_fmt(k->k_obs_mine, "%s%s", k->k_obs, k->instance);
+	cl->coord = k;
+	return 0;
+}
+
+void coord_cluster_start(struct hc_cluster *cl)
+{
+	struct coord *k = cl->coord;
+	if (!k)
+		return;
+	/* Routing starts from what etcd says, not from the config. */
+	if (load_prefix(k) < 0)
+		log_warn("cluster %s: cannot read etcd at start-up (%s); routing by the config "
+			 "until it answers",
+			 cl->name, k->last_err);
+	if (pthread_create(&k->thread, NULL, coord_main, k) == 0)
+		k->started = true;
+	else
+		log_error("cluster %s: cannot start the coordination thread", cl->name);
+}
+
+void coord_cluster_stop(struct hc_cluster *cl)
+{
+	if (cl->coord)
+		atomic_store(&cl->coord->stop, true);
+}
+
+void coord_cluster_free(struct hc_cluster *cl)
+{
+	struct coord *k = cl->coord;
+	if (!k)
+		return;
+	atomic_store(&k->stop, true);
+	if (k->started)
+		pthread_join(k->thread, NULL);
+	clear_obs(k);
+	etcd_client_free(k->ec);
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+	cl->coord = NULL;
+}
+
+/* Whether the lease is fresh enough to act on (k->mu held). */
+static bool lease_fresh(const struct coord *k, int64_t now)
+{
+	return k->lease && now - k->lease_ok_mono < (int64_t)k->ttl_s * 1000000 * 3 / 4;
+}
+
+bool coord_may_decide(struct hc_cluster *cl, int dead)
+{
+	struct coord *k = cl->coord;
+	if (!k)
+		return true;
+	int64_t now = clock_mono_us();
+	char why[200] = "";
+	pthread_mutex_lock(&k->mu);
+	bool ok = k->leader && !k->cut_off && k->reach == REACH_OK && lease_fresh(k, now) &&
+		  k->loaded && !k->pending;
+	if (!ok)
+		hc_fmt(why, "%s",
+		       k->pending   ? "a recorded decision is being carried out"
+		       : k->leader  ? "this leader's lease or etcd connection is not current"
+				    : "waiting for the coordination leader's decision");
+	if (ok && dead >= 0 && (size_t)dead < cl->n) {
+		const char *addr = cl->members[dead].addr.text;
+		for (size_t i = 0; i < k->nobs && ok; i++)
+			if (coord_obs_member_up(k->obs[i].value, k->obs[i].len, addr) == 1) {
+				ok = false;
+				hc_fmt(why, "tandem %s still sees %s up", k->obs[i].instance, addr);
+			}
+	}
+	bool changed = strcmp(why, k->wait_note) != 0;
+	hc_fmt(k->wait_note, "%s", why);
+	pthread_mutex_unlock(&k->mu);
+	if (!ok && dead >= 0 && changed)
+		log_info("cluster %s: %s is down here, but no decision yet: %s", cl->name,
+			 cl->members[dead].addr.text, why);
+	if (!ok && dead >= 0)
+		hc_fmt(cl->note, "primary %s is down; %s", cl->members[dead].addr.text, why);
+	return ok;
+}
+
+void coord_resume(struct hc_cluster *cl)
+{
+	struct coord *k = cl->coord;
+	if (!k || cl->transition != HC_TR_NONE)
+		return;
+	pthread_mutex_lock(&k->mu);
+	bool rf = k->rollforward && k->leader && !k->cut_off && lease_fresh(k, clock_mono_us());
+	struct coord_rec rec = k->rec;
+	pthread_mutex_unlock(&k->mu);
+	if (!rf)
+		return;
+	int from = -1, to = -1;
+	for (size_t i = 0; i < cl->n; i++) {
+		if (strcmp(cl->members[i].addr.text, rec.from) == 0)
+			from = (int)i;
+		if (strcmp(cl->members[i].addr.text, rec.primary) == 0)
+			to = (int)i;
+	}
+	if (from < 0 || to < 0 || from == to) {
+		log_error("cluster %s: cannot finish record epoch %llu (%s -> %s): not members",
+			  cl->name, (unsigned long long)rec.epoch, rec.from, rec.primary);
+		pthread_mutex_lock(&k->mu);
+		k->rollforward = false;
+		pthread_mutex_unlock(&k->mu);
+		return;
+	}
+	log_warn("cluster %s: finishing the decision of epoch %llu (%s %s -> %s by %s)", cl->name,
+		 (unsigned long long)rec.epoch, rec.kind, rec.from, rec.primary, rec.by);
+	cl->primary = from;
+	hc_failover_run(cl, to);
+}
+
+void coord_topology(struct hc_cluster *cl, struct hc_topology *t)
+{
+	struct coord *k = cl->coord;
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->mu);
+	bool cut = k->cut_off;
+	bool pending = k->pending;
+	struct coord_rec rec = k->rec;
+	int64_t since = k->cut_since_us;
+	pthread_mutex_unlock(&k->mu);
+	if (cut) {
+		/* A FENCED primary with no transition: new sessions fail at once
+		 * with the note, sessions on it leave it (docs/failover.md). */
+		if (t->primary >= 0)
+			t->members[t->primary].state = HC_FENCED;
+		t->transition = HC_TR_NONE;
+		hc_fmt(t->note,
+		       "tandem is cut off from etcd since %lld s ago and routes no sessions until "
+		       "it sees the current primary again",
+		       (long long)((clock_wall_us() - since) / 1000000));
+		return;
+	}
+	if (pending) {
+		for (size_t i = 0; i < t->nmembers; i++)
+			if (strcmp(t->members[i].addr.text, rec.from) == 0) {
+				t->members[i].state = HC_FENCED;
+				t->primary = (int)i;
+			}
+		t->transition = HC_TR_FAILOVER;
+		hc_fmt(t->note, "%s from %s to %s decided by %s at epoch %llu is in progress",
+		       rec.kind, rec.from, rec.primary, rec.by, (unsigned long long)rec.epoch);
+	}
+}
+
+int coord_commit_decision(struct hc_cluster *cl, const struct coord_decision *d, char *err,
+			  size_t errlen)
+{
+	struct coord *k = cl->coord;
+	if (!k)
+		return 0;
+	int64_t now = clock_mono_us();
+	pthread_mutex_lock(&k->mu);
+	if (!k->leader || k->cut_off || k->reach != REACH_OK || !lease_fresh(k, now) ||
+	    !k->loaded) {
+		pthread_mutex_unlock(&k->mu);
+		hc_fmtn(err, errlen, "coordination: not the leader with a current lease");
+		return -1;
+	}
+	struct coord_rec nr;
+	bool adopt = k->rollforward && k->rec_exists && strcmp(k->rec.state, "acting") == 0 &&
+		     strcmp(k->rec.primary, d->to) == 0;
+	if (adopt) {
+		nr = k->rec; /* the same decision, carried on by this leader */
+	} else {
+		nr = (struct coord_rec){.epoch = (k->rec_exists ? k->rec.epoch : 0) + 1};
+		hc_fmt(nr.kind, "%s", d->kind);
+		hc_fmt(nr.primary, "%s", d->to);
+		hc_fmt(nr.from, "%s", d->from);
+		hc_fmt(nr.reason, "%s", d->reason);
+		/* fences carry over; a failover adds the old primary */
+		for (size_t i = 0; k->rec_exists && i < k->rec.nfenced; i++)
+			if (strcmp(k->rec.fenced[i], d->to) != 0 &&
+			    !(d->unfence && strcmp(k->rec.fenced[i], d->unfence) == 0))
+				hc_fmt(nr.fenced[nr.nfenced++], "%s", k->rec.fenced[i]);
+		if (strcmp(d->kind, "failover") == 0 && !rec_fences(&nr, d->from) &&
+		    nr.nfenced < COORD_FENCED_MAX)
+			hc_fmt(nr.fenced[nr.nfenced++], "%s", d->from);
+	}
+	/* Lifting a fence moves no session: nothing to carry out. */
+	hc_fmt(nr.state, "%s", d->unfence ? "done" : "acting");
+	hc_fmt(nr.by, "%s", k->instance);
+	nr.lease = k->lease;
+	nr.at_us = clock_wall_us();
+	int64_t expect = k->rec_mod;
+	char lv[200];
+	hc_fmt(lv, "%s", k->leader_value);
+	pthread_mutex_unlock(&k->mu);
+
+	int64_t rev = 0;
+	int rc = put_record(k, &nr, expect, lv, &rev);
+	pthread_mutex_lock(&k->mu);
+	if (rc == 1) {
+		k->rec = nr;
+		k->rec_mod = rev;
+		k->rec_exists = true;
+		k->applied_epoch = nr.epoch;
+		k->rollforward = false;
+		k->pending = false;
+		k->decisions++;
+	} else if (rc == 0) {
+		k->cas_failures++;
+		k->restart_watch = true;
+	}
+	pthread_mutex_unlock(&k->mu);
+	if (rc == 1) {
+		log_warn("cluster %s: recorded epoch %llu in etcd: %s %s -> %s", cl->name,
+			 (unsigned long long)nr.epoch, nr.kind, nr.from, nr.primary);
+		return 0;
+	}
+	hc_fmtn(err, errlen,
+		rc == 0 ? "coordination: the etcd record or the leadership changed under this "
+			  "decision (compare-and-swap failed)"
+			: "coordination: etcd did not take the decision");
+	return -1;
+}
+
+void coord_commit_done(struct hc_cluster *cl, bool ok, const char *why)
+{
+	struct coord *k = cl->coord;
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->mu);
+	struct coord_rec nr = k->rec;
+	bool mine = nr.lease == k->lease && strcmp(nr.state, "acting") == 0;
+	int64_t expect = k->rec_mod;
+	char lv[200];
+	hc_fmt(lv, "%s", k->leader_value);
+	pthread_mutex_unlock(&k->mu);
+	if (!mine)
+		return;
+	hc_fmt(nr.state, "done");
+	if (!ok) {
+		/* The decision did not happen: the old primary stays. */
+		char reason[256];
+		hc_fmt(reason, "not carried out: %s", why ? why : "");
+		hc_fmt(nr.reason, "%s", reason);
+		char keep[CFG_ADDR_TEXT];
+		hc_fmt(keep, "%s", nr.from);
+		size_t j = 0;
+		for (size_t i = 0; i < nr.nfenced; i++)
+			if (strcmp(nr.fenced[i], keep) != 0)
+				memmove(nr.fenced[j++], nr.fenced[i], CFG_ADDR_TEXT);
+		nr.nfenced = j;
+		hc_fmt(nr.primary, "%s", keep);
+	}
+	int64_t rev = 0;
+	int rc = put_record(k, &nr, expect, lv, &rev);
+	pthread_mutex_lock(&k->mu);
+	if (rc == 1) {
+		k->rec = nr;
+		k->rec_mod = rev;
+	}
+	pthread_mutex_unlock(&k->mu);
+	if (rc != 1)
+		log_warn("cluster %s: could not mark epoch %llu done in etcd; the next leader "
+			 "finishes it",
+			 cl->name, (unsigned long long)nr.epoch);
+}
+
+/* -------------------------------------------------------------- status */
+
+json_t *coord_status_json(struct hc_cluster *cl)
+{
+	struct coord *k = cl->coord;
+	if (!k)
+		return json_pack("{s:b}", "enabled", false);
+	int64_t now = clock_mono_us();
+	pthread_mutex_lock(&k->mu);
+	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:s, s:b}", "enabled", true, "instance",
+			      k->instance, "role", k->leader ? "leader" : "follower", "leader",
+			      k->leader_name, "epoch", (json_int_t)k->applied_epoch, "etcd",
+			      reach_name(k->reach), "self_fenced", k->cut_off);
+	json_object_set_new(o, "endpoint", json_string(etcd_client_endpoint(k->ec)));
+	json_object_set_new(o, "prefix", json_string(k->prefix));
+	json_object_set_new(o, "lease_ttl_s", json_integer(k->ttl_s));
+	json_object_set_new(o, "last_contact_ms",
+			    k->last_ok_mono ? json_integer((now - k->last_ok_mono) / 1000)
+					    : json_null());
+	json_object_set_new(o, "last_error", json_string(k->last_err));
+	json_object_set_new(o, "waiting", json_string(k->wait_note));
+	json_object_set_new(o, "last_decision",
+			    k->rec_exists ? coord_rec_json(&k->rec) : json_null());
+	json_t *obs = json_object();
+	for (size_t i = 0; i < k->nobs; i++) {
+		json_t *v = json_loadb(k->obs[i].value, k->obs[i].len, 0, NULL);
+		json_object_set_new(obs, k->obs[i].instance, v ? v : json_null());
+	}
+	json_object_set_new(o, "peers", obs);
+	pthread_mutex_unlock(&k->mu);
+	return o;
+}
+
+void coord_alerts(const struct hc_cluster *cl, json_t *arr)
+{
+	struct coord *k = cl->coord;
+	if (!k)
+		return;
+	char buf[400] = "";
+	pthread_mutex_lock(&k->mu);
+	if (k->cut_off)
+		hc_fmt(buf,
+		       "cluster %s: cut off from etcd (%s): this tandem routes no sessions until "
+		       "it sees the current record",
+		       cl->name, k->last_err);
+	else if (k->reach == REACH_DOWN)
+		hc_fmt(buf,
+		       "cluster %s: etcd is down (%s): serving the last agreed primary, no "
+		       "failover possible",
+		       cl->name, k->last_err);
+	pthread_mutex_unlock(&k->mu);
+	if (buf[0])
+		json_array_append_new(arr, json_string(buf));
+}
+
+struct metric {
+	const char *name, *help, *type;
+	int which;
+};
+
+void coord_metrics(struct hc_monitor *m, struct evbuffer *out)
+{
+	static const struct metric ms[] = {
+		{"tandem_coord_leader", "1 when this tandem decides for the cluster.", "gauge", 0},
+		{"tandem_coord_epoch", "Epoch of the newest decision this tandem follows.", "gauge",
+		 1},
+		{"tandem_coord_etcd_reachable", "1 when the last etcd request succeeded.", "gauge",
+		 2},
+		{"tandem_coord_self_fenced",
+		 "1 while this tandem is cut off from etcd and routes no sessions.", "gauge", 3},
+		{"tandem_coord_etcd_errors_total", "etcd requests that failed.", "counter", 4},
+		{"tandem_coord_decisions_total", "Decisions this tandem recorded in etcd.", "counter",
+		 5},
+		{"tandem_coord_last_contact_seconds", "Time since etcd last answered.", "gauge", 6},
+	};
+	bool any = false;
+	for (size_t i = 0; i < m->n; i++)
+		any = any || m->clusters[i]->coord;
+	if (!any)
+		return;
+	int64_t now = clock_mono_us();
+	for (size_t j = 0; j < sizeof(ms) / sizeof(ms[0]); j++) {
+		evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", ms[j].name, ms[j].help,
+				    ms[j].name, ms[j].type);
+		for (size_t i = 0; i < m->n; i++) {
+			struct coord *k = m->clusters[i]->coord;
+			if (!k)
+				continue;
+			pthread_mutex_lock(&k->mu);
+			double v = 0;
+			switch (ms[j].which) {
+			case 0:
+				v = k->leader;
+				break;
+			case 1:
+				v = (double)k->applied_epoch;
+				break;
+			case 2:
+				v = k->reach == REACH_OK;
+				break;
+			case 3:
+				v = k->cut_off;
+				break;
+			case 4:
+				v = (double)k->etcd_errors;
+				break;
+			case 5:
+				v = (double)k->decisions;
+				break;
+			case 6:
+				v = k->last_ok_mono ? (double)(now - k->last_ok_mono) / 1e6 : -1;
+				break;
+			}
+			pthread_mutex_unlock(&k->mu);
+			evbuffer_add_printf(out, "%s{cluster=\"%s\"} %g\n", ms[j].name,
+					    m->clusters[i]->name, v);
+		}
+	}
+}
