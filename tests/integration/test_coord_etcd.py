@@ -11,7 +11,9 @@ Single etcd node, two tandems:
     failover, the outage is visible;
   - kill -9 of the primary under writes through both: exactly one
     promotion (one new epoch), writes through both tandems within 2 s, no
-    acknowledged write lost (semi-sync).
+    acknowledged write lost (semi-sync);
+  - a restarted tandem takes primary, epoch and fences from etcd, not
+    from its config.
 Three etcd members, three tandems:
   - the leader tandem is killed in the middle of a failover (the promotion
     is held up by a lock on the replica): another tandem finishes it from
@@ -306,6 +308,24 @@ class SingleNodeTest(unittest.TestCase):
             rows = {v for (v,) in r.sql(f"SELECT v FROM test.w{i} WHERE v > 0")}
             self.assertEqual(acked - rows, set(), f"acknowledged writes lost via tandem {i}")
         log(f"record after the failover: {rec}")
+
+    def test_e_restart_takes_state_from_etcd(self):
+        """A restarted tandem whose config still names the old primary
+        routes by etcd's record: the new primary, the old one fenced."""
+        m = self.m
+        p, r = m.pair.primary, m.pair.replica
+        rec = m.etcd.record(m.prefix, CLUSTER)
+        self.assertEqual(rec["primary"], r.address)
+        t = m.tandems[1]
+        self.assertEqual(t.config["clusters"][CLUSTER]["primary"], p.address)
+        t.stop()
+        t.start(wait_admin=True)
+        c = m.admins[1].cluster()
+        self.assertEqual(c["primary"], r.address)
+        self.assertEqual(c["coordination"]["epoch"], rec["epoch"])
+        self.assertEqual(m.admins[1].member(p.address)["state"], "FENCED")
+        self.assertEqual(try_write(m.port(1)), (True, r.server_id))
+        self.assertEqual(c["failover"]["total"], 0)
 
 
 class ThreeNodeTest(unittest.TestCase):
