@@ -100,7 +100,8 @@ static void load_endpoints(struct cfg_errors *e, json_t *o, struct cfg_coord *k)
 			t += 7;
 		else if (t && strncmp(t, "https://", 8) == 0)
 			t += 8;
-		if (!t || cfg_addr_parse(t, false, &k->endpoints[k->nendpoints], err, sizeof(err)) < 0)
+		if (!t ||
+		    cfg_addr_parse(t, false, &k->endpoints[k->nendpoints], err, sizeof(err)) < 0)
 			cfg_error(e, "$.coordination.endpoints[%zu]: %s", i,
 				  t ? err : "must be a string");
 		else
@@ -110,8 +111,8 @@ static void load_endpoints(struct cfg_errors *e, json_t *o, struct cfg_coord *k)
 
 void cfg_coord_load(struct cfg_errors *e, json_t *root, struct cfg *c, const char *base_dir)
 {
-	static const char *const known[] = {"endpoints", "prefix",   "instance",      "lease_ttl_s",
-					    "timeout_ms", "user",     "password",      "password_file",
+	static const char *const known[] = {"endpoints",  "prefix",  "instance", "lease_ttl_s",
+					    "timeout_ms", "user",    "password", "password_file",
 					    "tls",        "enabled", NULL};
 	struct cfg_coord *k = &c->coord;
 	json_t *o = json_object_get(root, "coordination");
@@ -138,9 +139,8 @@ void cfg_coord_load(struct cfg_errors *e, json_t *root, struct cfg *c, const cha
 	load_endpoints(e, o, k);
 	const char *prefix = str_at(e, o, "prefix", "/tandem");
 	if (!prefix_ok(prefix))
-		cfg_error(e,
-			  "$.coordination.prefix: must start with '/' and hold at most 128 "
-			  "printable characters without spaces, quotes or backslashes");
+		cfg_error(e, "$.coordination.prefix: must start with '/' and hold at most 128 "
+			     "printable characters without spaces, quotes or backslashes");
 	k->prefix = strdup(prefix);
 	/* Several tandems on one host differ by their admin port. */
 	char dflt[300], host[256] = "tandem";
@@ -149,7 +149,9 @@ void cfg_coord_load(struct cfg_errors *e, json_t *root, struct cfg *c, const cha
 	snprintf(dflt, sizeof(dflt), "%s-%u", host, (unsigned)c->admin_listen.port);
 	const char *inst = str_at(e, o, "instance", dflt);
 	if (strpbrk(inst, " \"\\/") || strlen(inst) > 100)
-		cfg_error(e, "$.coordination.instance: at most 100 characters without spaces, quotes, slashes or backslashes");
+		cfg_error(
+			e,
+			"$.coordination.instance: at most 100 characters without spaces, quotes, slashes or backslashes");
 	k->instance = strdup(inst);
 	k->lease_ttl_s = (int)int_at(e, o, "lease_ttl_s", 5, 2, 600);
 	k->timeout_ms = (int)int_at(e, o, "timeout_ms", 500, 50, 60000);

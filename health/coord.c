@@ -33,8 +33,8 @@
 #include "health/monitor_int.h"
 #include "health/text.h"
 
-#define OBS_MAX 32
-#define LOOP_MS 100
+#define OBS_MAX              32
+#define LOOP_MS              100
 #define WATCH_BACKOFF_MAX_MS 2000
 
 enum reach {
@@ -77,7 +77,7 @@ struct coord {
 	char prefix_end[300];
 	char k_leader[340], k_record[340], k_obs[340], k_obs_mine[480];
 
-	pthread_mutex_t mu; /* guards everything below */
+	pthread_mutex_t mu;    /* guards everything below */
 	int64_t lease;         /* 0: none */
 	int64_t lease_ok_mono; /* last grant/keepalive that etcd confirmed */
 	char leader_value[200];
@@ -233,10 +233,11 @@ static void apply_done(struct coord *k, struct hc_cluster *cl, const struct coor
 		}
 	}
 	if (moved) {
-		log_warn("cluster %s: following etcd record epoch %llu (%s by %s): primary %s -> %s",
-			 cl->name, (unsigned long long)rec->epoch, rec->kind, rec->by,
-			 cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none",
-			 rec->primary);
+		log_warn(
+			"cluster %s: following etcd record epoch %llu (%s by %s): primary %s -> %s",
+			cl->name, (unsigned long long)rec->epoch, rec->kind, rec->by,
+			cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none",
+			rec->primary);
 		cl->primary = idx;
 		cl->last_failover_mono = clock_mono_us();
 		cl->primary_last_ok_mono = clock_mono_us();
@@ -604,7 +605,9 @@ static void observe(struct coord *k)
 	for (size_t i = 0; i < cl->n; i++) {
 		enum hc_state h = cl->members[i].h.health;
 		json_object_set_new(m, cl->members[i].addr.text,
-				    json_string(h == HC_UP ? "up" : h == HC_DOWN ? "down" : "unknown"));
+				    json_string(h == HC_UP     ? "up"
+						: h == HC_DOWN ? "down"
+							       : "unknown"));
 	}
 	pthread_mutex_unlock(&cl->mu);
 	json_t *o = json_pack("{s:o}", "members", m);
@@ -818,9 +821,9 @@ bool coord_may_decide(struct hc_cluster *cl, int dead)
 		  k->loaded && !k->pending;
 	if (!ok)
 		hc_fmt(why, "%s",
-		       k->pending   ? "a recorded decision is being carried out"
-		       : k->leader  ? "this leader's lease or etcd connection is not current"
-				    : "waiting for the coordination leader's decision");
+		       k->pending  ? "a recorded decision is being carried out"
+		       : k->leader ? "this leader's lease or etcd connection is not current"
+				   : "waiting for the coordination leader's decision");
 	if (ok && dead >= 0 && (size_t)dead < cl->n) {
 		const char *addr = cl->members[dead].addr.text;
 		for (size_t i = 0; i < k->nobs && ok; i++)
@@ -1093,8 +1096,8 @@ void coord_metrics(struct hc_monitor *m, struct evbuffer *out)
 		{"tandem_coord_self_fenced",
 		 "1 while this tandem is cut off from etcd and routes no sessions.", "gauge", 3},
 		{"tandem_coord_etcd_errors_total", "etcd requests that failed.", "counter", 4},
-		{"tandem_coord_decisions_total", "Decisions this tandem recorded in etcd.", "counter",
-		 5},
+		{"tandem_coord_decisions_total", "Decisions this tandem recorded in etcd.",
+		 "counter", 5},
 		{"tandem_coord_last_contact_seconds", "Time since etcd last answered.", "gauge", 6},
 	};
 	bool any = false;

@@ -38,16 +38,16 @@ struct evbuffer;
 /* One decision as stored in etcd (<prefix>/<cluster>/record). */
 struct coord_rec {
 	uint64_t epoch;
-	char kind[16];  /* "initial", "failover", "switchover", "unfence" */
-	char state[16]; /* "acting": decided, being carried out; "done" */
+	char kind[16];               /* "initial", "failover", "switchover", "unfence" */
+	char state[16];              /* "acting": decided, being carried out; "done" */
 	char primary[CFG_ADDR_TEXT]; /* where sessions go once done */
 	char from[CFG_ADDR_TEXT];    /* the primary before ("" for initial) */
 	char fenced[COORD_FENCED_MAX][CFG_ADDR_TEXT];
 	size_t nfenced;
 	char reason[256];
-	int64_t at_us;  /* wall clock of the decision */
-	char by[128];   /* instance that decided */
-	int64_t lease;  /* that instance's lease when it decided */
+	int64_t at_us; /* wall clock of the decision */
+	char by[128];  /* instance that decided */
+	int64_t lease; /* that instance's lease when it decided */
 };
 
 /* Parse a record's JSON (bytes from etcd). 0 or -1. Pure. */
@@ -67,7 +67,8 @@ struct coord_decision {
 	const char *from;
 	const char *to;
 	const char *reason;
-	const char *unfence; /* "unfence": the member whose fence is lifted (recorded done at once) */
+	const char
+		*unfence; /* "unfence": the member whose fence is lifted (recorded done at once) */
 };
 
 /* cluster.c: create (when cfg has coordination), start (reads the current

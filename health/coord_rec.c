@@ -30,8 +30,8 @@ int coord_rec_parse(const char *buf, size_t len, struct coord_rec *r)
 	json_t *e = json_object_get(o, "epoch");
 	json_t *f = json_object_get(o, "fenced");
 	int rc = -1;
-	if (json_is_integer(e) && json_integer_value(e) > 0 && json_is_string(json_object_get(o, "primary")) &&
-	    (!f || json_is_array(f))) {
+	if (json_is_integer(e) && json_integer_value(e) > 0 &&
+	    json_is_string(json_object_get(o, "primary")) && (!f || json_is_array(f))) {
 		r->epoch = (uint64_t)json_integer_value(e);
 		copy_str(o, "kind", r->kind, sizeof(r->kind));
 		copy_str(o, "state", r->state, sizeof(r->state));
@@ -93,4 +93,3 @@ int coord_obs_member_up(const char *buf, size_t len, const char *addr)
 	json_decref(o);
 	return rc;
 }
-

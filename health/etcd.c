@@ -286,7 +286,8 @@ static int parse_body(json_t *o, struct etcd_resp *r)
 			if (!json_is_object(v))
 				return -1;
 			json_t *rr = json_object_get(v, "response_range");
-			if (rr && (!json_is_object(rr) || add_kvs(r, json_object_get(rr, "kvs")) < 0))
+			if (rr &&
+			    (!json_is_object(rr) || add_kvs(r, json_object_get(rr, "kvs")) < 0))
 				return -1;
 		}
 	}
@@ -426,8 +427,8 @@ struct unary {
 	struct event_base *base;
 	bool done;
 	bool timed_out;
-	int status;      /* HTTP status, 0: no answer */
-	char *body;      /* malloc'd, NUL-terminated */
+	int status; /* HTTP status, 0: no answer */
+	char *body; /* malloc'd, NUL-terminated */
 	size_t len;
 };
 
@@ -522,8 +523,7 @@ static void post_one(struct etcd_client *c, const struct cfg_addr *ep, const cha
 }
 
 /* Log in with user/password; the token is kept for later calls. */
-static int authenticate(struct etcd_client *c, const struct cfg_addr *ep, char *err,
-			size_t errlen)
+static int authenticate(struct etcd_client *c, const struct cfg_addr *ep, char *err, size_t errlen)
 {
 	json_t *b = json_pack("{s:s, s:s}", "name", c->user, "password", c->password);
 	char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
@@ -569,7 +569,7 @@ static int call_one(struct etcd_client *c, const struct cfg_addr *ep, const char
 				int arc = authenticate(c, ep, err, errlen);
 				if (arc != ETCD_OK)
 					return arc == ETCD_EUNREACH && tcp_refused(ep) ? ETCD_EDOWN
-										 : arc;
+										       : arc;
 				pthread_mutex_lock(&c->mu);
 				hc_fmt(token, "%s", c->token);
 				pthread_mutex_unlock(&c->mu);
@@ -581,9 +581,9 @@ static int call_one(struct etcd_client *c, const struct cfg_addr *ep, const char
 			free(u.body);
 			bool refused = !u.timed_out && tcp_refused(ep);
 			hc_fmtn(err, errlen, "%s: %s", ep->text,
-				refused ? "connection refused"
-					: u.timed_out ? "no answer within timeout_ms"
-						      : "connection failed");
+				refused       ? "connection refused"
+				: u.timed_out ? "no answer within timeout_ms"
+					      : "connection failed");
 			return refused ? ETCD_EDOWN : ETCD_EUNREACH;
 		}
 		int prc = u.body ? etcd_parse_response(u.body, u.len, r) : -1;
@@ -701,8 +701,8 @@ static void watch_done(struct evhttp_request *req, void *arg)
 	watch_end(w, why);
 }
 
-struct etcd_watch *etcd_watch_start(struct etcd_client *c, struct event_base *base,
-				    const char *key, const char *range_end, int64_t start_rev,
+struct etcd_watch *etcd_watch_start(struct etcd_client *c, struct event_base *base, const char *key,
+				    const char *range_end, int64_t start_rev,
 				    etcd_watch_line_fn on_line, etcd_watch_end_fn on_end, void *arg)
 {
 	struct etcd_watch *w = calloc(1, sizeof(*w));

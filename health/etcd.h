@@ -34,10 +34,10 @@ enum etcd_rc {
 const char *etcd_rc_name(int rc);
 
 /* Longest key and value tandem accepts from etcd. */
-#define ETCD_KEY_MAX 512
+#define ETCD_KEY_MAX   512
 #define ETCD_VALUE_MAX 65536
 /* Most key-values one response may carry, and the longest watch line. */
-#define ETCD_KVS_MAX 256
+#define ETCD_KVS_MAX  256
 #define ETCD_LINE_MAX (1 << 20)
 
 struct etcd_kv {
@@ -62,9 +62,9 @@ struct etcd_resp {
 	bool created;  /* watch: the watch was set up */
 	bool canceled; /* watch: etcd ended it (compacted, or an error) */
 	int64_t compact_revision;
-	char token[256];  /* authenticate */
-	char error[200];  /* etcd's error message, "" if none */
-	int code;         /* etcd's (gRPC) error code, 0 if none */
+	char token[256]; /* authenticate */
+	char error[200]; /* etcd's error message, "" if none */
+	int code;        /* etcd's (gRPC) error code, 0 if none */
 };
 
 /*
@@ -114,9 +114,10 @@ const char *etcd_client_endpoint(struct etcd_client *c);
 struct etcd_watch;
 typedef void (*etcd_watch_line_fn)(void *arg, const struct etcd_resp *r);
 typedef void (*etcd_watch_end_fn)(void *arg, const char *why);
-struct etcd_watch *etcd_watch_start(struct etcd_client *c, struct event_base *base,
-				    const char *key, const char *range_end, int64_t start_rev,
-				    etcd_watch_line_fn on_line, etcd_watch_end_fn on_end, void *arg);
+struct etcd_watch *etcd_watch_start(struct etcd_client *c, struct event_base *base, const char *key,
+				    const char *range_end, int64_t start_rev,
+				    etcd_watch_line_fn on_line, etcd_watch_end_fn on_end,
+				    void *arg);
 void etcd_watch_free(struct etcd_watch *w);
 
 #endif

@@ -39,7 +39,8 @@ static void stream(const uint8_t *d, size_t n)
 	while (off < n) {
 		long k = etcd_line_next((const char *)d + off, n - off, 4096);
 		if (k <= 0) {
-			FUZZ_CHECK(k == 0 ? memchr(d + off, '\n', n - off) == NULL : n - off > 4096);
+			FUZZ_CHECK(k == 0 ? memchr(d + off, '\n', n - off) == NULL
+					  : n - off > 4096);
 			return;
 		}
 		FUZZ_CHECK((size_t)k <= n - off && d[off + (size_t)k - 1] == '\n');
