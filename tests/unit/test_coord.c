@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "health/coord.h"
 #include "health/etcd.h"
 
@@ -56,8 +57,8 @@ START_TEST(lease_answers)
 	ck_assert(r.has_ttl && r.ttl == 2);
 	etcd_resp_free(&r);
 	/* keepalive of an expired lease: no TTL */
-	ck_assert_int_eq(parse("{\"result\":{\"header\":{\"revision\":\"5\"},\"ID\":\"12345\"}}", &r),
-			 0);
+	ck_assert_int_eq(
+		parse("{\"result\":{\"header\":{\"revision\":\"5\"},\"ID\":\"12345\"}}", &r), 0);
 	ck_assert_int_eq(r.lease_id, 12345);
 	ck_assert(!r.has_ttl);
 	etcd_resp_free(&r);
@@ -170,6 +171,62 @@ START_TEST(observations)
 }
 END_TEST
 
+#define CFG_HEAD                                                                        \
+	"{\"clusters\": {\"db1\": {\"primary\": \"127.0.0.1:3306\", \"replicas\": "     \
+	"[\"127.0.0.1:3307\"], \"monitor\": {\"user\": \"m\", \"password\": \"m\"}}}, " \
+	"\"tenants\": {}, \"admin\": {\"listen\": \"127.0.0.1:9191\"}"
+
+/* Load CFG_HEAD plus extra; NULL and errors[0] in first_error on failure. */
+static struct cfg *load_cfg(const char *extra, char *first_error, size_t len)
+{
+	char json[2048];
+	snprintf(json, sizeof(json), "%s%s}", CFG_HEAD, extra);
+	struct cfg_errors e = {0};
+	struct cfg *c = cfg_load_string(json, &e);
+	snprintf(first_error, len, "%s", e.n ? e.msgs[0] : "");
+	cfg_errors_free(&e);
+	return c;
+}
+
+START_TEST(config_section)
+{
+	char err[512];
+	struct cfg *c = load_cfg("", err, sizeof(err));
+	ck_assert_ptr_nonnull(c);
+	ck_assert(!c->coord.enabled); /* no section: standalone */
+	cfg_unref(c);
+	c = load_cfg(", \"coordination\": {\"endpoints\": [\"http://127.0.0.1:2379\", "
+		     "\"127.0.0.1:2380\"]}",
+		     err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(c->coord.enabled);
+	ck_assert_uint_eq(c->coord.nendpoints, 2);
+	ck_assert_uint_eq(c->coord.endpoints[0].port, 2379);
+	ck_assert_str_eq(c->coord.prefix, "/tandem");
+	ck_assert_int_eq(c->coord.lease_ttl_s, 5);
+	ck_assert_int_eq(c->coord.timeout_ms, 500);
+	ck_assert_ptr_nonnull(strstr(c->coord.instance, "-9191")); /* hostname-adminport */
+	cfg_unref(c);
+	const char *bad[][2] = {
+		{", \"coordination\": {}", "$.coordination.endpoints"},
+		{", \"coordination\": {\"endpoints\": [\"127.0.0.1:2379\"], \"prefix\": \"x\"}",
+		 "$.coordination.prefix"},
+		{", \"coordination\": {\"endpoints\": [\"127.0.0.1:2379\"], \"lease_ttl_s\": 2, "
+		 "\"timeout_ms\": 600}",
+		 "$.coordination.timeout_ms"},
+		{", \"coordination\": {\"endpoints\": [\"127.0.0.1:2379\"], \"user\": \"u\"}",
+		 "user and password"},
+		{", \"coordination\": {\"endpoints\": [\"127.0.0.1:2379\"], \"color\": 1}",
+		 "$.coordination.color"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = load_cfg(bad[i][0], err, sizeof(err));
+		ck_assert_ptr_null(c);
+		ck_assert_msg(strstr(err, bad[i][1]) != NULL, "%s: %s", bad[i][1], err);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("coord");
@@ -181,6 +238,7 @@ int main(void)
 	tcase_add_test(tc, base64_round_trip);
 	tcase_add_test(tc, record_round_trip);
 	tcase_add_test(tc, observations);
+	tcase_add_test(tc, config_section);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
