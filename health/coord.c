@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -102,8 +103,10 @@ struct coord {
 	size_t nobs;
 	char my_obs[2048]; /* last written */
 	int64_t my_obs_lease;
-	int64_t watch_rev; /* next revision the watch should deliver */
+	uint64_t acked_epoch; /* the epoch our observation acknowledges */
+	int64_t watch_rev;    /* next revision the watch should deliver */
 	bool restart_watch;
+	bool imposed; /* cl->transition is another tandem's decision in progress (cl->mu) */
 	uint64_t etcd_errors, decisions, leader_changes, watch_restarts, cas_failures;
 	char wait_note[200];
 };
@@ -243,6 +246,10 @@ static void apply_done(struct coord *k, struct hc_cluster *cl, const struct coor
 		cl->primary_last_ok_mono = clock_mono_us();
 	}
 	hc_gate_set_closed(cl->gate, (size_t)idx, false);
+	/* a switchover's old primary was held closed while it was acting */
+	for (size_t i = 0; i < cl->n; i++)
+		if (strcmp(cl->members[i].addr.text, rec->from) == 0 && !cl->members[i].fenced)
+			hc_gate_set_closed(cl->gate, i, false);
 	if (cl->transition == HC_TR_NONE)
 		cl->note[0] = 0;
 	cl->refused_this_outage = false;
@@ -282,9 +289,25 @@ static void apply_record(struct coord *k)
 		log_warn("cluster %s: sees the current etcd record again (epoch %llu); routing "
 			 "resumes",
 			 cl->name, (unsigned long long)rec.epoch);
+	/* Another tandem's decision in progress is this cluster's transition
+	 * here too: no local decision, no heartbeat writes to the old primary,
+	 * and its gate stays as set below. */
+	bool theirs = acting && !mine;
+	if (theirs && (cl->transition == HC_TR_NONE || k->imposed)) {
+		cl->transition =
+			strcmp(rec.kind, "switchover") == 0 ? HC_TR_SWITCHOVER : HC_TR_FAILOVER;
+		k->imposed = true;
+	} else if (!theirs && k->imposed) {
+		cl->transition = HC_TR_NONE;
+		k->imposed = false;
+	}
 	/* Our own decisions are carried out by failover.c, which publishes. */
 	if (exists && !stale && !acting && !(mine && cl->transition != HC_TR_NONE))
 		apply_done(k, cl, &rec);
+	if (acting && !mine && strcmp(rec.kind, "switchover") == 0)
+		for (size_t i = 0; i < cl->n; i++)
+			if (strcmp(cl->members[i].addr.text, rec.from) == 0)
+				hc_gate_set_closed(cl->gate, i, true);
 	if (acting && !mine)
 		log_warn("cluster %s: etcd record epoch %llu: %s from %s to %s decided by %s; "
 			 "sessions wait for it to finish",
@@ -378,6 +401,7 @@ static void poke_cluster(struct coord *k)
 
 struct watch_state {
 	struct coord *k;
+	struct event_base *base;
 	struct etcd_watch *w;
 	bool ended;
 	int backoff_ms;
@@ -407,8 +431,10 @@ static void on_watch_line(void *arg, const struct etcd_resp *r)
 		k->watch_rev = r->revision + 1;
 	k->last_ok_mono = clock_mono_us();
 	pthread_mutex_unlock(&k->mu);
-	if (rec)
+	if (rec) {
 		apply_record(k);
+		event_base_loopbreak(ws->base); /* acknowledge it in our observation now */
+	}
 	if (r->nkvs)
 		poke_cluster(k);
 }
@@ -601,6 +627,7 @@ static void observe(struct coord *k)
 {
 	struct hc_cluster *cl = k->cl;
 	json_t *m = json_object();
+	bool quiet = true; /* no heartbeat write of ours in flight */
 	pthread_mutex_lock(&cl->mu);
 	for (size_t i = 0; i < cl->n; i++) {
 		enum hc_state h = cl->members[i].h.health;
@@ -608,9 +635,13 @@ static void observe(struct coord *k)
 				    json_string(h == HC_UP     ? "up"
 						: h == HC_DOWN ? "down"
 							       : "unknown"));
+		quiet = quiet && !cl->members[i].hb_inflight;
 	}
 	pthread_mutex_unlock(&cl->mu);
-	json_t *o = json_pack("{s:o}", "members", m);
+	pthread_mutex_lock(&k->mu);
+	uint64_t epoch = quiet ? k->applied_epoch : k->acked_epoch;
+	pthread_mutex_unlock(&k->mu);
+	json_t *o = json_pack("{s:o, s:I}", "members", m, "epoch", (json_int_t)epoch);
 	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	if (!text)
@@ -633,6 +664,7 @@ static void observe(struct coord *k)
 		pthread_mutex_lock(&k->mu);
 		hc_fmt(k->my_obs, "%s", text);
 		k->my_obs_lease = lease;
+		k->acked_epoch = epoch;
 		pthread_mutex_unlock(&k->mu);
 		etcd_resp_free(&r);
 	}
@@ -681,7 +713,7 @@ static void *coord_main(void *arg)
 	hc_fmt(tname, "etcd:%s", k->cl->name);
 	log_set_thread_name(tname);
 	struct event_base *base = event_base_new();
-	struct watch_state ws = {.k = k, .backoff_ms = 100};
+	struct watch_state ws = {.k = k, .base = base, .backoff_ms = 100};
 	while (base && !atomic_load(&k->stop)) {
 		lease_step(k);
 		pthread_mutex_lock(&k->mu);
@@ -699,7 +731,10 @@ static void *coord_main(void *arg)
 			}
 			ws.ended = false;
 		}
-		if (!ws.w && clock_mono_us() >= ws.retry_at && load_prefix(k) == 0) {
+		pthread_mutex_lock(&k->mu);
+		bool reach_ok = k->reach == REACH_OK || k->reach == REACH_UNKNOWN;
+		pthread_mutex_unlock(&k->mu);
+		if (!ws.w && reach_ok && clock_mono_us() >= ws.retry_at && load_prefix(k) == 0) {
 			pthread_mutex_lock(&k->mu);
 			int64_t rev = k->watch_rev;
 			k->watch_restarts++;
@@ -709,10 +744,18 @@ static void *coord_main(void *arg)
 			if (ws.w)
 				ws.backoff_ms = 100;
 		}
-		campaign(k);
-		initial_record(k);
-		observe(k);
 		check_fence(k);
+		pthread_mutex_lock(&k->mu);
+		bool answering = k->reach == REACH_OK;
+		pthread_mutex_unlock(&k->mu);
+		if (answering) {
+			/* each may wait a timeout: the fence is checked after each */
+			campaign(k);
+			check_fence(k);
+			initial_record(k);
+			observe(k);
+			check_fence(k);
+		}
 		struct timeval tv = {.tv_sec = 0, .tv_usec = LOOP_MS * 1000};
 		event_base_loopexit(base, &tv);
 		event_base_dispatch(base);
@@ -846,7 +889,7 @@ bool coord_may_decide(struct hc_cluster *cl, int dead)
 void coord_resume(struct hc_cluster *cl)
 {
 	struct coord *k = cl->coord;
-	if (!k || cl->transition != HC_TR_NONE)
+	if (!k || (cl->transition != HC_TR_NONE && !k->imposed))
 		return;
 	pthread_mutex_lock(&k->mu);
 	bool rf = k->rollforward && k->leader && !k->cut_off && lease_fresh(k, clock_mono_us());
@@ -869,6 +912,8 @@ void coord_resume(struct hc_cluster *cl)
 		pthread_mutex_unlock(&k->mu);
 		return;
 	}
+	cl->transition = HC_TR_NONE; /* it is ours now */
+	k->imposed = false;
 	log_warn("cluster %s: finishing the decision of epoch %llu (%s %s -> %s by %s)", cl->name,
 		 (unsigned long long)rec.epoch, rec.kind, rec.from, rec.primary, rec.by);
 	cl->primary = from;
@@ -899,14 +944,48 @@ void coord_topology(struct hc_cluster *cl, struct hc_topology *t)
 		return;
 	}
 	if (pending) {
+		/* A failover: sessions leave the old primary now. A switchover:
+		 * they park and leave it as their transactions end, while new
+		 * sessions wait at its gate (closed in apply_record()). */
+		bool sw = strcmp(rec.kind, "switchover") == 0;
 		for (size_t i = 0; i < t->nmembers; i++)
 			if (strcmp(t->members[i].addr.text, rec.from) == 0) {
-				t->members[i].state = HC_FENCED;
+				if (!sw)
+					t->members[i].state = HC_FENCED;
 				t->primary = (int)i;
 			}
-		t->transition = HC_TR_FAILOVER;
+		t->transition = sw ? HC_TR_SWITCHOVER : HC_TR_FAILOVER;
 		hc_fmt(t->note, "%s from %s to %s decided by %s at epoch %llu is in progress",
 		       rec.kind, rec.from, rec.primary, rec.by, (unsigned long long)rec.epoch);
+	}
+}
+
+/* A switchover makes the old primary read-only while it still answers:
+ * first every other live tandem acknowledges the record (it holds new
+ * sessions back and has stopped its heartbeat writes there), or half a
+ * lease passes (one that does not answer is fencing itself by then). */
+static void wait_peers(struct coord *k, uint64_t epoch)
+{
+	int64_t t0 = clock_mono_us();
+	int64_t limit = (int64_t)k->ttl_s * 500000;
+	for (;;) {
+		pthread_mutex_lock(&k->mu);
+		size_t behind = 0;
+		for (size_t i = 0; i < k->nobs; i++)
+			if (coord_obs_epoch(k->obs[i].value, k->obs[i].len) < epoch)
+				behind++;
+		pthread_mutex_unlock(&k->mu);
+		if (behind == 0)
+			return;
+		if (clock_mono_us() - t0 > limit) {
+			log_warn("cluster %s: %zu tandem(s) did not acknowledge epoch %llu within "
+				 "%lld ms; the switchover goes on",
+				 k->cl->name, behind, (unsigned long long)epoch,
+				 (long long)limit / 1000);
+			return;
+		}
+		struct timespec ts = {.tv_nsec = 5 * 1000000};
+		nanosleep(&ts, NULL);
 	}
 }
 
@@ -973,6 +1052,8 @@ int coord_commit_decision(struct hc_cluster *cl, const struct coord_decision *d,
 	if (rc == 1) {
 		log_warn("cluster %s: recorded epoch %llu in etcd: %s %s -> %s", cl->name,
 			 (unsigned long long)nr.epoch, nr.kind, nr.from, nr.primary);
+		if (strcmp(nr.kind, "switchover") == 0)
+			wait_peers(k, nr.epoch);
 		return 0;
 	}
 	hc_fmtn(err, errlen,

@@ -60,6 +60,9 @@ json_t *coord_rec_json(const struct coord_rec *r);
  * probes see each member. Pure parse: for member addr, 1 up, 0 down or
  * unknown, -1 not listed or bad bytes. */
 int coord_obs_member_up(const char *buf, size_t len, const char *addr);
+/* The epoch an observation acknowledges: its writer follows that record
+ * and has stopped its heartbeat writes to an old primary (0: none). */
+uint64_t coord_obs_epoch(const char *buf, size_t len);
 
 /* What a decision is about, for coord_commit_decision(). */
 struct coord_decision {

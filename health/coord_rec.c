@@ -93,3 +93,14 @@ int coord_obs_member_up(const char *buf, size_t len, const char *addr)
 	json_decref(o);
 	return rc;
 }
+
+uint64_t coord_obs_epoch(const char *buf, size_t len)
+{
+	json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *e = json_object_get(o, "epoch");
+	uint64_t v = json_is_integer(e) && json_integer_value(e) > 0
+			     ? (uint64_t)json_integer_value(e)
+			     : 0;
+	json_decref(o);
+	return v;
+}

@@ -510,7 +510,9 @@ static void post_one(struct etcd_client *c, const struct cfg_addr *ep, const cha
 		if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, path) == 0) {
 			/* The connection's timeout bounds connect and each read;
 			 * this bounds the whole exchange. */
-			struct timeval all = {.tv_sec = tv.tv_sec * 2 + 1};
+			int64_t all_us = (int64_t)c->timeout_ms * 1500;
+			struct timeval all = {.tv_sec = all_us / 1000000,
+					      .tv_usec = all_us % 1000000};
 			event_base_loopexit(u->base, &all);
 			while (!u->done && event_base_dispatch(u->base) == 0 && !u->done &&
 			       !event_base_got_exit(u->base))

@@ -415,6 +415,20 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 	hc_fmt(rec.from, "%s", p->addr.text);
 	hc_fmt(rec.to, "%s", t->addr.text);
 	hc_fmt(rec.reason, "operator request");
+	if (cl->coord) {
+		/* Several tandems: recorded first, so that every tandem holds new
+		 * sessions back and lets its own drain too (health/coord.h). */
+		struct coord_decision dec = {"switchover", rec.from, rec.to, rec.reason, NULL};
+		char cerr[200] = "";
+		pthread_mutex_unlock(&cl->mu);
+		int crc = coord_commit_decision(cl, &dec, cerr, sizeof(cerr));
+		pthread_mutex_lock(&cl->mu);
+		if (crc != 0) {
+			*body = json_pack("{s:s, s:s}", "error", "the switchover was not recorded",
+					  "reason", cerr);
+			return 409;
+		}
+	}
 	log_info("cluster %s: switchover from %s to %s starts", cl->name, p->addr.text,
 		 t->addr.text);
 
@@ -448,11 +462,7 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 	char err[400] = "";
 	struct hc_db pdb;
 	char pos[HC_GTID_TEXT] = "";
-	hc_db_init(&pdb, a.stop_fd);
-	struct coord_decision dec = {"switchover", rec.from, rec.to, rec.reason, NULL};
-	int rc = coord_commit_decision(cl, &dec, err, sizeof(err)) == 0
-			 ? act_connect(&pdb, &a, paddr, err, sizeof(err))
-			 : HC_DB_ERROR;
+	int rc = act_connect(&pdb, &a, paddr, err, sizeof(err));
 	if (rc == HC_DB_OK)
 		rc = act_exec(&pdb, &a,
 			      pdb.mariadb ? "SET GLOBAL read_only = ON"

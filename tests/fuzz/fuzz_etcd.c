@@ -90,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 3:
 		(void)coord_obs_member_up((const char *)data, size, "127.0.0.1:3306");
+		(void)coord_obs_epoch((const char *)data, size);
 		break;
 	case 4:
 		b64(data, size);

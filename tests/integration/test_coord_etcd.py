@@ -15,6 +15,8 @@ Single etcd node, two tandems:
   - a restarted tandem takes primary, epoch and fences from etcd, not
     from its config.
 Three etcd members, three tandems:
+  - a switchover is refused by a follower and carried out by the leader;
+    every tandem follows, there and back, without a client error;
   - the leader tandem is killed in the middle of a failover (the promotion
     is held up by a lock on the replica): another tandem finishes it from
     the record, at the same epoch.
@@ -53,9 +55,10 @@ class Multi:
     in front of the pair, all coordinated under one key prefix. relayed:
     indexes of tandems that reach etcd through their own TcpRelay."""
 
-    def __init__(self, name: str, n: int = 2, members: int = 1, relayed=(), failover=None):
+    def __init__(self, name: str, n: int = 2, members: int = 1, relayed=(), failover=None,
+                 semi_sync: bool = True):
         self.dir = util.scratch_dir(name)
-        self.pair = MariaDBPair(self.dir / "pair", semi_sync=True)
+        self.pair = MariaDBPair(self.dir / "pair", semi_sync=semi_sync)
         self.etcd = Etcd(self.dir / "etcd", members)
         self.prefix = f"/tandem-test-{self.etcd.client_ports[0]}"
         self.n = n
@@ -153,6 +156,12 @@ def try_write(port: int, timeout: float = 3) -> tuple[bool, object]:
             return True, cur.fetchone()[0]
     except pymysql.MySQLError as e:
         return False, e.args
+
+
+def replicating(member: dict) -> bool:
+    repl = member["replication"] or {}
+    return (member["state"] == "UP" and member["lag_ms"] is not None
+            and repl.get("io_running") == "Yes" and bool(repl.get("sql_running")))
 
 
 def first_success_after(loop: WriteLoop, t: float, sid: int, timeout: float) -> float:
@@ -331,7 +340,9 @@ class SingleNodeTest(unittest.TestCase):
 class ThreeNodeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.m = Multi("coord_etcd3", n=3, members=3,
+        # Without semi-sync: a former primary made a replica would wait out
+        # its own semi-sync timeout on every transaction it applies.
+        cls.m = Multi("coord_etcd3", n=3, members=3, semi_sync=False,
                       failover={"catchup_timeout_ms": 30000}).start()
         make_tables(cls.m)
 
@@ -340,7 +351,51 @@ class ThreeNodeTest(unittest.TestCase):
         cls.m.stop()
         cls.m.cleanup()
 
-    def test_leader_killed_during_failover(self):
+    def switch(self, lead: int, to, loops) -> float:
+        """A switchover through the leader; returns once every tandem
+        routes to `to` (the seconds that took)."""
+        m = self.m
+        epoch0 = m.etcd.record(m.prefix, CLUSTER)["epoch"]
+        t0 = time.monotonic()
+        code, body = m.admins[lead].post(f"/clusters/{CLUSTER}/switchover?to={to.address}")
+        self.assertEqual(code, 200, body)
+        util.wait_for(lambda: all(m.admins[i].cluster()["primary"] == to.address
+                                  for i in range(m.n)), 5, what="every tandem to follow")
+        took = time.monotonic() - t0
+        rec = m.etcd.record(m.prefix, CLUSTER)
+        self.assertEqual((rec["epoch"], rec["kind"], rec["state"], rec["primary"]),
+                         (epoch0 + 1, "switchover", "done", to.address), rec)
+        self.assertEqual(rec["fenced"], [])
+        return took
+
+    def test_a_switchover_only_through_the_leader(self):
+        m = self.m
+        p, r = m.pair.primary, m.pair.replica
+        util.wait_for(m.agreed, 30, what="agreement")
+        lead = m.leader()
+        code, body = m.admins[(lead + 1) % m.n].post(f"/clusters/{CLUSTER}/switchover")
+        self.assertEqual(code, 409, body)
+        self.assertIn("not the coordination leader", body["error"])
+        loops = [WriteLoop(Via(m.port(i)), f"test.w{i}", pause=0.01) for i in range(m.n)]
+        for lp in loops:
+            lp.start()
+        time.sleep(0.5)
+        there = self.switch(lead, r, loops)
+        util.wait_for(lambda: replicating(m.admins[lead].member(p.address)), 30,
+                      what="the old primary to replicate")
+        back = self.switch(lead, p, loops)
+        time.sleep(0.3)
+        for lp in loops:
+            lp.stop()
+        log(f"switchover through the leader: every tandem followed after "
+            f"{there * 1000:.0f} ms, and back after {back * 1000:.0f} ms")
+        for i, lp in enumerate(loops):
+            self.assertEqual(lp.errors, [], f"tandem {i}: client errors across switchovers")
+            self.assertEqual({sid for _, _, sid in lp.done}, {p.server_id, r.server_id})
+        util.wait_for(lambda: replicating(m.admins[lead].member(r.address)), 30,
+                      what="the replica to replicate again")
+
+    def test_b_leader_killed_during_failover(self):
         m = self.m
         p, r = m.pair.primary, m.pair.replica
         util.wait_for(lambda: m.leader() >= 0, 30, what="a leader")
