@@ -1121,6 +1121,7 @@ json_t *coord_status_json(struct hc_cluster *cl)
 			      reach_name(k->reach), "self_fenced", k->cut_off);
 	json_object_set_new(o, "endpoint", json_string(etcd_client_endpoint(k->ec)));
 	json_object_set_new(o, "prefix", json_string(k->prefix));
+	json_object_set_new(o, "logins", json_integer((json_int_t)etcd_client_logins(k->ec)));
 	json_object_set_new(o, "lease_ttl_s", json_integer(k->ttl_s));
 	json_object_set_new(o, "last_contact_ms",
 			    k->last_ok_mono ? json_integer((now - k->last_ok_mono) / 1000)

@@ -344,7 +344,8 @@ struct etcd_client {
 	SSL_CTX *ssl; /* reference, or NULL */
 	bool verify_identity;
 	int timeout_ms;
-	char token[256]; /* auth token, "" none yet (mu) */
+	char token[256];      /* auth token, "" none yet (mu) */
+	unsigned long logins; /* (mu) */
 };
 
 struct etcd_client *etcd_client_new(const struct cfg_coord *k)
@@ -383,6 +384,14 @@ void etcd_client_free(struct etcd_client *c)
 	SSL_CTX_free(c->ssl);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
+}
+
+unsigned long etcd_client_logins(struct etcd_client *c)
+{
+	pthread_mutex_lock(&c->mu);
+	unsigned long n = c->logins;
+	pthread_mutex_unlock(&c->mu);
+	return n;
 }
 
 const char *etcd_client_endpoint(struct etcd_client *c)
@@ -542,6 +551,7 @@ static int authenticate(struct etcd_client *c, const struct cfg_addr *ep, char *
 		if (r.token[0]) {
 			pthread_mutex_lock(&c->mu);
 			hc_fmt(c->token, "%s", r.token);
+			c->logins++;
 			pthread_mutex_unlock(&c->mu);
 			rc = ETCD_OK;
 		}

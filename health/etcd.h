@@ -104,6 +104,9 @@ void etcd_client_free(struct etcd_client *c);
 int etcd_call(struct etcd_client *c, const char *path, const char *body, struct etcd_resp *r,
 	      char *err, size_t errlen);
 
+/* Logins so far (user/password configured): the first, and one per token etcd refused. */
+unsigned long etcd_client_logins(struct etcd_client *c);
+
 /* The endpoint the last successful call used, "host:port". */
 const char *etcd_client_endpoint(struct etcd_client *c);
 

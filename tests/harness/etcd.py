@@ -12,6 +12,7 @@ import os
 import select
 import socket
 import struct
+import subprocess
 import threading
 import time
 import urllib.request
@@ -20,6 +21,7 @@ from pathlib import Path
 from . import procs, util
 
 ETCD_BIN = "/usr/bin/etcd"
+ETCDCTL_BIN = "/usr/bin/etcdctl"
 
 
 def _b64(s: str) -> str:
@@ -34,13 +36,14 @@ class Etcd:
     """members etcd processes forming one cluster. Not started by the
     constructor; each member has its own data dir under base_dir."""
 
-    def __init__(self, base_dir, members: int = 1):
+    def __init__(self, base_dir, members: int = 1, extra_args=()):
         self.dir = Path(base_dir)
         self.n = members
         self.client_ports = [util.free_port() for _ in range(members)]
         self.peer_ports = [util.free_port() for _ in range(members)]
         self.names = [f"e{i}" for i in range(members)]
         self.procs = []
+        self.auth = None
         token = f"tandem-{os.getpid()}-{self.client_ports[0]}"
         cluster = ",".join(f"{n}=http://{util.LOOPBACK}:{p}"
                            for n, p in zip(self.names, self.peer_ports))
@@ -55,7 +58,7 @@ class Etcd:
                     "--initial-cluster", cluster, "--initial-cluster-state", "new",
                     "--initial-cluster-token", token,
                     "--heartbeat-interval", "100", "--election-timeout", "1000",
-                    "--logger", "zap", "--log-level", "warn"]
+                    "--logger", "zap", "--log-level", "warn", *extra_args]
             self.procs.append(procs.ManagedProcess(argv, d / "etcd.log", name=self.names[i]))
 
     @property
@@ -92,12 +95,27 @@ class Etcd:
             if i is None or i == j:
                 p.kill9()
 
+    def enable_auth(self, password: str) -> None:
+        """Create root (with the root role) and turn authentication on,
+        with etcdctl from Debian's etcd-client."""
+        ep = ",".join(f"http://{e}" for e in self.endpoints)
+        for args in (["user", "add", f"root:{password}"], ["role", "add", "root"],
+                     ["user", "grant-role", "root", "root"], ["auth", "enable"]):
+            subprocess.run([ETCDCTL_BIN, "--endpoints", ep, *args], check=True,
+                           capture_output=True, env={"ETCDCTL_API": "3"}, timeout=30)
+        self.auth = ("root", password)
+
     def post(self, path: str, body: dict, timeout: float = 5.0) -> dict:
         last = None
         for ep in self.endpoints:
             try:
+                headers = {"Content-Type": "application/json"}
+                if self.auth and path != "/v3/auth/authenticate":
+                    tok = self.post("/v3/auth/authenticate",
+                                    {"name": self.auth[0], "password": self.auth[1]})["token"]
+                    headers["Authorization"] = tok
                 req = urllib.request.Request(f"http://{ep}{path}", data=json.dumps(body).encode(),
-                                             headers={"Content-Type": "application/json"})
+                                             headers=headers)
                 with urllib.request.urlopen(req, timeout=timeout) as r:
                     return json.loads(r.read())
             except OSError as e:

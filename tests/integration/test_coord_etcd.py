@@ -56,10 +56,11 @@ class Multi:
     indexes of tandems that reach etcd through their own TcpRelay."""
 
     def __init__(self, name: str, n: int = 2, members: int = 1, relayed=(), failover=None,
-                 semi_sync: bool = True):
+                 semi_sync: bool = True, etcd_args=(), coord_extra=None):
         self.dir = util.scratch_dir(name)
         self.pair = MariaDBPair(self.dir / "pair", semi_sync=semi_sync)
-        self.etcd = Etcd(self.dir / "etcd", members)
+        self.etcd = Etcd(self.dir / "etcd", members, extra_args=etcd_args)
+        self.coord_extra = coord_extra or {}
         self.prefix = f"/tandem-test-{self.etcd.client_ports[0]}"
         self.n = n
         self.relayed = set(relayed)
@@ -75,12 +76,16 @@ class Multi:
             cfg["clusters"][CLUSTER]["failover"] = dict(self.failover)
         eps = [self.relays[i].address] if i in self.relays else self.etcd.endpoints
         cfg["coordination"] = coordination(eps, self.prefix, f"t{i}", ttl_s=TTL_S)
+        cfg["coordination"].update(self.coord_extra)
         return cfg
 
-    def start(self) -> "Multi":
+    def start(self, prepare=None) -> "Multi":
+        """prepare(self), if given, runs once etcd is up, before any tandem."""
         try:
             self.pair.start()
             self.etcd.start()
+            if prepare:
+                prepare(self)
             for i in self.relayed:
                 self.relays[i] = TcpRelay(self.etcd.endpoints[0])
             for i in range(self.n):
@@ -335,6 +340,40 @@ class SingleNodeTest(unittest.TestCase):
         self.assertEqual(m.admins[1].member(p.address)["state"], "FENCED")
         self.assertEqual(try_write(m.port(1)), (True, r.server_id))
         self.assertEqual(c["failover"]["total"], 0)
+
+
+class AuthTest(unittest.TestCase):
+    """etcd with authentication: tandem logs in, logs in again when etcd
+    refuses its token (simple tokens live in etcd's memory: a restarted
+    etcd refuses them all), and never shows the password."""
+
+    PASSWORD = "etcd-Secret-42"
+
+    def test_login_and_token_renewal(self):
+        m = Multi("coord_etcd_auth", n=1, members=1, semi_sync=False,
+                  coord_extra={"user": "root", "password": self.PASSWORD})
+        m.start(prepare=lambda m: m.etcd.enable_auth(self.PASSWORD))
+        try:
+            util.wait_for(lambda: m.coord(0)["role"] == "leader", 20, what="leadership")
+            self.assertEqual(m.coord(0)["logins"], 1)
+            m.etcd.kill9()
+            m.etcd.start()
+            util.wait_for(lambda: m.coord(0)["logins"] >= 2 and m.coord(0)["etcd"] == "ok", 20,
+                          what="a new login after etcd forgot the token")
+            util.wait_for(lambda: m.coord(0)["role"] == "leader", 20, what="leadership again")
+            rec = m.etcd.record(m.prefix, CLUSTER)
+            self.assertEqual(rec["epoch"], 1)
+            c = m.coord(0)
+            self.assertEqual((c["etcd"], c["self_fenced"]), ("ok", False))
+            log(f"etcd auth: {c['logins']} logins (one after etcd's restart)")
+            make_tables(m)
+            self.assertEqual(try_write(m.port(0)), (True, m.pair.primary.server_id))
+            status = json.dumps(m.admins[0].status())
+            self.assertNotIn(self.PASSWORD, status)
+            self.assertNotIn(self.PASSWORD, m.tandems[0].log_text())
+        finally:
+            m.stop()
+            m.cleanup()
 
 
 class ThreeNodeTest(unittest.TestCase):
