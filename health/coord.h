@@ -50,6 +50,8 @@ struct coord_rec {
 	int64_t lease; /* that instance's lease when it decided */
 };
 
+/* Whether r fences addr. Pure. */
+bool coord_rec_fences(const struct coord_rec *r, const char *addr);
 /* Parse a record's JSON (bytes from etcd). 0 or -1. Pure. */
 int coord_rec_parse(const char *buf, size_t len, struct coord_rec *r);
 /* The record as JSON text (malloc'd), NULL on ENOMEM. */

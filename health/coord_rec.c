@@ -104,3 +104,11 @@ uint64_t coord_obs_epoch(const char *buf, size_t len)
 	json_decref(o);
 	return v;
 }
+
+bool coord_rec_fences(const struct coord_rec *r, const char *addr)
+{
+	for (size_t i = 0; i < r->nfenced; i++)
+		if (strcmp(r->fenced[i], addr) == 0)
+			return true;
+	return false;
+}
