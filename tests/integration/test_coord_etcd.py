@@ -212,6 +212,9 @@ class SingleNodeTest(unittest.TestCase):
         relay = m.relays[1]
         others = WriteLoop(Via(m.port(0)), "test.w0", pause=0.02)
         others.start()
+        held = clients.connect(m.port(1), database="test", read_timeout=30)
+        with held.cursor() as cur:       # a session open before the cut
+            cur.execute("INSERT INTO test.w0 (v, server) VALUES (-2, @@server_id)")
         time.sleep(0.5)
         t_cut = time.monotonic()
         relay.cut()
@@ -228,6 +231,14 @@ class SingleNodeTest(unittest.TestCase):
         self.assertLessEqual(took, TTL_S)
         self.assertEqual(err[0], 1429, err)
         self.assertIn("cut off from etcd", err[1])
+        # the session opened before: its next write fails too, with the reason
+        t0 = time.monotonic()
+        with self.assertRaises(pymysql.MySQLError) as ctx:
+            with held.cursor() as cur:
+                cur.execute("INSERT INTO test.w0 (v, server) VALUES (-3, @@server_id)")
+        log(f"an open session's write on the cut-off tandem: {ctx.exception.args} after "
+            f"{(time.monotonic() - t0) * 1000:.0f} ms")
+        held.close()
         # /health and /status say so
         code, body = m.admins[1].health()
         self.assertEqual(code, 503, body)
