@@ -106,6 +106,7 @@ fail:
 			close(cl->members[i].wake_fd);
 	free(cl->members);
 	hc_gate_unref(cl->gate);
+	coord_cluster_free(cl);
 	cfg_unref(cl->cfg);
 	if (cl->stop_fd >= 0)
 		close(cl->stop_fd);
