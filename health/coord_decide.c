@@ -60,7 +60,8 @@ void coord_resume(struct hc_cluster *cl)
 	if (!k || (cl->transition != HC_TR_NONE && !k->imposed))
 		return;
 	pthread_mutex_lock(&k->mu);
-	bool rf = k->rollforward && k->leader && !k->cut_off && coord_lease_fresh(k, clock_mono_us());
+	bool rf =
+		k->rollforward && k->leader && !k->cut_off && coord_lease_fresh(k, clock_mono_us());
 	struct coord_rec rec = k->rec;
 	pthread_mutex_unlock(&k->mu);
 	if (!rf)
