@@ -553,6 +553,21 @@ static json_t *member_brief(const struct hc_mmember *mb)
 static int unfence(struct hc_cluster *cl, struct hc_mmember *mb, json_t **body)
 {
 	char note[400] = "";
+	if (cl->coord && cl->primary >= 0) {
+		/* The fence lives in etcd's record: lifted there before anything is done. */
+		struct coord_decision dec = {"unfence", cl->members[cl->primary].addr.text,
+					     cl->members[cl->primary].addr.text,
+					     "operator: member ready", mb->addr.text};
+		char cerr[200] = "";
+		pthread_mutex_unlock(&cl->mu);
+		int crc = coord_commit_decision(cl, &dec, cerr, sizeof(cerr));
+		pthread_mutex_lock(&cl->mu);
+		if (crc != 0) {
+			*body = json_pack("{s:s, s:s}", "error", "the fence could not be lifted",
+					  "reason", cerr);
+			return 409;
+		}
+	}
 	if (cl->primary >= 0 && (int)mb->idx != cl->primary) {
 		const struct hc_mmember *p = &cl->members[cl->primary];
 		char want[CFG_ADDR_TEXT + 8];
@@ -574,21 +589,6 @@ static int unfence(struct hc_cluster *cl, struct hc_mmember *mb, json_t **body)
 				hc_fmt(note, "rejoin failed: %s", err);
 			else
 				hc_fmt(note, "now replicates from %s", p->addr.text);
-		}
-	}
-	if (cl->coord && cl->primary >= 0) {
-		/* The fence lives in etcd's record: take it out there first. */
-		struct coord_decision dec = {"unfence", cl->members[cl->primary].addr.text,
-					     cl->members[cl->primary].addr.text,
-					     "operator: member ready", mb->addr.text};
-		char cerr[200] = "";
-		pthread_mutex_unlock(&cl->mu);
-		int crc = coord_commit_decision(cl, &dec, cerr, sizeof(cerr));
-		pthread_mutex_lock(&cl->mu);
-		if (crc != 0) {
-			*body = json_pack("{s:s, s:s}", "error", "the fence could not be lifted",
-					  "reason", cerr);
-			return 409;
 		}
 	}
 	mb->fenced = false;

@@ -13,7 +13,9 @@ Single etcd node, two tandems:
     promotion (one new epoch), writes through both tandems within 2 s, no
     acknowledged write lost (semi-sync);
   - a restarted tandem takes primary, epoch and fences from etcd, not
-    from its config.
+    from its config;
+  - the old primary, back as a replica, is unfenced through the leader
+    (a new epoch) and every tandem follows.
 Three etcd members, three tandems:
   - a switchover is refused by a follower and carried out by the leader;
     every tandem follows, there and back, without a client error;
@@ -31,7 +33,7 @@ from health_helpers import (CLUSTER, Admin, WriteLoop, clients, log, pymysql, ut
 from harness.etcd import Etcd, TcpRelay, coordination
 from harness.pair import MariaDBPair
 from harness.tandem import TandemProcess, pair_config
-from harness import failover_load  # noqa: F401 - imported for symmetry with other tests
+from harness import failover_load
 
 TENANT = "vps17"
 TTL_S = 3
@@ -351,6 +353,29 @@ class SingleNodeTest(unittest.TestCase):
         self.assertEqual(m.admins[1].member(p.address)["state"], "FENCED")
         self.assertEqual(try_write(m.port(1)), (True, r.server_id))
         self.assertEqual(c["failover"]["total"], 0)
+
+
+    def test_f_ready_through_the_leader_unfences_everywhere(self):
+        """The killed primary comes back as a replica; POST .../ready on the
+        leader lifts its fence in etcd (a new epoch) and every tandem
+        follows; a follower refuses the request."""
+        m = self.m
+        p, r = m.pair.primary, m.pair.replica
+        failover_load.restart_as_replica(p)
+        util.wait_for(lambda: all(m.admins[i].member(p.address)["health"] == "UP"
+                                  for i in range(m.n)), 30, what="the old primary probed")
+        epoch0 = m.etcd.record(m.prefix, CLUSTER)["epoch"]
+        lead = m.leader()
+        code, body = m.admins[1 - lead].post(f"/clusters/{CLUSTER}/members/{p.address}/ready")
+        self.assertEqual(code, 409, body)
+        code, body = m.admins[lead].post(f"/clusters/{CLUSTER}/members/{p.address}/ready")
+        self.assertEqual(code, 200, body)
+        rec = m.etcd.record(m.prefix, CLUSTER)
+        self.assertEqual((rec["epoch"], rec["kind"], rec["state"], rec["primary"], rec["fenced"]),
+                         (epoch0 + 1, "unfence", "done", r.address, []), rec)
+        util.wait_for(lambda: all(m.admins[i].member(p.address)["state"] == "UP"
+                                  for i in range(m.n)), 10, what="every tandem to unfence it")
+        self.assertEqual(try_write(m.port(1 - lead)), (True, r.server_id))
 
 
 class AuthTest(unittest.TestCase):
