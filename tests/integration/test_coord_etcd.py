@@ -335,6 +335,10 @@ class SingleNodeTest(unittest.TestCase):
             rows = {v for (v,) in r.sql(f"SELECT v FROM test.w{i} WHERE v > 0")}
             self.assertEqual(acked - rows, set(), f"acknowledged writes lost via tandem {i}")
         log(f"record after the failover: {rec}")
+        lead = [m.admins[i].cluster()["failover"]["last"] for i in range(m.n)
+                if m.admins[i].cluster()["failover"]["total"]][0]
+        log(f"the leader's failover: detection {lead['detection_ms']} ms, decision (waiting "
+            f"for the peer's observation, etcd record, promotion) {lead['decision_ms']} ms")
 
     def test_e_restart_takes_state_from_etcd(self):
         """A restarted tandem whose config still names the old primary
