@@ -609,60 +609,64 @@ void hc_request_run(struct hc_cluster *cl, struct hc_request *req)
 	struct hc_mmember *mb = req->member[0] ? hc_cluster_member(cl, req->member) : NULL;
 	if (!coord_may_decide(cl, -1)) {
 		/* Several tandems: only the coordination leader acts (health/coord.h). */
-		code = 409;
-		body = json_pack("{s:s}", "error",
-				 "this tandem is not the coordination leader; send the request to "
-				 "the leader (/status clusters.<c>.coordination.leader)");
-	} else
-		switch (req->kind) {
-		case HC_REQ_SWITCHOVER:
-			code = switchover(cl, req->member, &body);
-			break;
-		case HC_REQ_MAINTENANCE:
-			if (!mb) {
-				code = 404;
-				body = json_pack("{s:s}", "error", "no such member");
-				break;
-			}
-			if ((int)mb->idx == cl->primary) {
-				json_t *sw = NULL;
-				code = switchover(cl, "", &sw);
-				if (code != 200) {
-					body = json_pack(
-						"{s:s, s:o}", "error",
-						"the primary cannot be moved away for maintenance",
-						"switchover", sw);
-					break;
-				}
-				json_decref(sw);
-			}
-			mb->maintenance = true;
-			hc_member_set_state(mb);
-			log_info("cluster %s: %s is in maintenance by operator request", cl->name,
-				 mb->addr.text);
-			hc_cluster_publish(cl, false);
-			body = member_brief(mb);
-			break;
-		case HC_REQ_READY:
-			if (!mb) {
-				code = 404;
-				body = json_pack("{s:s}", "error", "no such member");
-				break;
-			}
-			if (mb->maintenance) {
-				mb->maintenance = false;
-				hc_member_set_state(mb);
-				log_info("cluster %s: %s is back from maintenance", cl->name,
-					 mb->addr.text);
-				hc_cluster_publish(cl, false);
-			}
-			if (mb->fenced) {
-				code = unfence(cl, mb, &body);
-				break;
-			}
-			body = member_brief(mb);
+		pthread_mutex_unlock(&cl->mu);
+		req->done(409,
+			  json_pack("{s:s}", "error",
+				    "this tandem is not the coordination leader; send the request "
+				    "to the leader (/status clusters.<c>.coordination.leader)"),
+			  req->arg);
+		free(req);
+		pthread_mutex_lock(&cl->mu);
+		return;
+	}
+	switch (req->kind) {
+	case HC_REQ_SWITCHOVER:
+		code = switchover(cl, req->member, &body);
+		break;
+	case HC_REQ_MAINTENANCE:
+		if (!mb) {
+			code = 404;
+			body = json_pack("{s:s}", "error", "no such member");
 			break;
 		}
+		if ((int)mb->idx == cl->primary) {
+			json_t *sw = NULL;
+			code = switchover(cl, "", &sw);
+			if (code != 200) {
+				body = json_pack("{s:s, s:o}", "error",
+						 "the primary cannot be moved away for maintenance",
+						 "switchover", sw);
+				break;
+			}
+			json_decref(sw);
+		}
+		mb->maintenance = true;
+		hc_member_set_state(mb);
+		log_info("cluster %s: %s is in maintenance by operator request", cl->name,
+			 mb->addr.text);
+		hc_cluster_publish(cl, false);
+		body = member_brief(mb);
+		break;
+	case HC_REQ_READY:
+		if (!mb) {
+			code = 404;
+			body = json_pack("{s:s}", "error", "no such member");
+			break;
+		}
+		if (mb->maintenance) {
+			mb->maintenance = false;
+			hc_member_set_state(mb);
+			log_info("cluster %s: %s is back from maintenance", cl->name,
+				 mb->addr.text);
+			hc_cluster_publish(cl, false);
+		}
+		if (mb->fenced) {
+			code = unfence(cl, mb, &body);
+			break;
+		}
+		body = member_brief(mb);
+		break;
+	}
 	pthread_mutex_unlock(&cl->mu);
 	req->done(code, body ? body : json_object(), req->arg);
 	free(req);
