@@ -152,6 +152,21 @@ struct cfg_limits {
 	unsigned auth_throttle_sources; /* addresses tracked at most (memory bound) */
 };
 
+/* "coordination": several tandems agree on each cluster's primary through
+ * etcd (health/coord.h). enabled false: standalone, as without it. */
+struct cfg_coord {
+	bool enabled;
+	struct cfg_addr *endpoints; /* etcd client URLs as host:port (v3 HTTP/JSON gateway) */
+	size_t nendpoints;
+	char *prefix;   /* key prefix; each cluster lives under <prefix>/<cluster>/ */
+	char *instance; /* this tandem's name in etcd (default <hostname>-<admin port>) */
+	int lease_ttl_s;
+	int timeout_ms;             /* one etcd request */
+	char *user;                 /* etcd authentication, or NULL */
+	char *password;             /* wiped on free */
+	struct cfg_tls_client *tls; /* https to etcd, or NULL */
+};
+
 struct cfg {
 	atomic_int refs;
 	uint64_t generation; /* set by whoever installs the snapshot */
@@ -175,6 +190,7 @@ struct cfg {
 	size_t nclusters;
 	struct cfg_tenant *tenants;
 	size_t ntenants;
+	struct cfg_coord coord;
 };
 
 /* Errors collected while loading; each names its JSON path. */

@@ -642,6 +642,7 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 		"admin", "workers",         "log_level",      "server_version",
 		"user",  "limits",          "clusters",       "tenants",
 		"tls",   "rsa_private_key", "rsa_public_key", "state_file",
+		"coordination",
 		NULL};
 	if (!json_is_object(root)) {
 		cfg_error(ld->errs, "$: the config must be a JSON object");
@@ -674,6 +675,7 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 	load_limits(ld, root, &c->limits);
 	load_state_file(ld, root, c);
 	cfg_tls_load_root(ld->errs, root, c, ld->base_dir);
+	cfg_coord_load(ld->errs, root, c, ld->base_dir);
 
 	json_t *clusters = get_object(ld, root, "clusters", "$", true);
 	if (clusters) {
@@ -721,6 +723,7 @@ static void free_user(struct cfg_user *u)
 static void cfg_free(struct cfg *c)
 {
 	cfg_tls_free(c);
+	cfg_coord_free(&c->coord);
 	for (size_t i = 0; i < c->nclusters; i++) {
 		struct cfg_cluster *cl = &c->clusters[i];
 		free(cl->name);

@@ -20,6 +20,11 @@ void cfg_tls_load_cluster(struct cfg_errors *e, json_t *obj, const char *path,
 			  struct cfg_cluster *cl, const char *base_dir);
 void cfg_tls_free(struct cfg *c);
 
+/* coord.c: the "coordination" section (after "admin": the default
+ * instance name takes the admin port). */
+void cfg_coord_load(struct cfg_errors *e, json_t *root, struct cfg *c, const char *base_dir);
+void cfg_coord_free(struct cfg_coord *k);
+
 /* Largest config file read. */
 #define CFG_MAX_FILE (16 << 20)
 

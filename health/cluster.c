@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "health/coord.h"
 #include "health/text.h"
 
 static void policy_from(struct hc_policy *p, const struct cfg_cluster *cc)
@@ -81,7 +82,7 @@ static struct hc_cluster *cluster_new(struct hc_monitor *m, struct cfg *cfg,
 	hc_hb_init(&cl->hb);
 	cl->primary = cl->n ? 0 : -1;
 	cl->started_mono_us = clock_mono_us();
-	if (cl->stop_fd < 0 || !cl->members || !cl->gate)
+	if (cl->stop_fd < 0 || !cl->members || !cl->gate || coord_cluster_new(cl, cfg) < 0)
 		goto fail;
 	int64_t now = clock_wall_us();
 	for (size_t i = 0; i < cl->n; i++) {
@@ -107,6 +108,7 @@ fail:
 			close(cl->members[i].wake_fd);
 	free(cl->members);
 	hc_gate_unref(cl->gate);
+	coord_cluster_free(cl);
 	cfg_unref(cl->cfg);
 	if (cl->stop_fd >= 0)
 		close(cl->stop_fd);
@@ -116,6 +118,7 @@ fail:
 
 static int cluster_start(struct hc_cluster *cl)
 {
+	coord_cluster_start(cl); /* follow etcd's record from the first snapshot on */
 	pthread_mutex_lock(&cl->mu);
 	hc_cluster_publish(cl, true);
 	pthread_mutex_unlock(&cl->mu);
@@ -138,6 +141,7 @@ static void cluster_signal_stop(struct hc_cluster *cl)
 	pthread_cond_broadcast(&cl->cv);
 	pthread_mutex_unlock(&cl->mu);
 	kick(cl->stop_fd);
+	coord_cluster_stop(cl);
 }
 
 static void cluster_join_free(struct hc_cluster *cl)
@@ -147,6 +151,7 @@ static void cluster_join_free(struct hc_cluster *cl)
 			pthread_join(cl->members[i].thread, NULL);
 	if (cl->started)
 		pthread_join(cl->thread, NULL);
+	coord_cluster_free(cl);
 	while (cl->reqs) {
 		struct hc_request *r = cl->reqs;
 		cl->reqs = r->next;

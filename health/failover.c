@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "health/gtid.h"
+#include "health/coord.h"
 #include "health/monitor_int.h"
 #include "health/text.h"
 
@@ -328,7 +329,13 @@ void hc_failover_run(struct hc_cluster *cl, int to)
 	pthread_mutex_unlock(&cl->mu);
 
 	char err[400] = "";
-	int rc = a.promote ? promote(&a, target, NULL, false, &rec, err, sizeof(err)) : 0;
+	/* Several tandems: recorded in etcd first, or not done (health/coord.h). */
+	struct coord_decision dec = {"failover", rec.from, rec.to, rec.reason, NULL};
+	int rc = coord_commit_decision(cl, &dec, err, sizeof(err));
+	if (rc == 0) {
+		rc = a.promote ? promote(&a, target, NULL, false, &rec, err, sizeof(err)) : 0;
+		coord_commit_done(cl, rc == 0, err);
+	}
 
 	pthread_mutex_lock(&cl->mu);
 	act_drop(&a);
@@ -463,6 +470,20 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 	hc_fmt(rec.from, "%s", p->addr.text);
 	hc_fmt(rec.to, "%s", t->addr.text);
 	hc_fmt(rec.reason, "operator request");
+	if (cl->coord) {
+		/* Several tandems: recorded first, so that every tandem holds new
+		 * sessions back and lets its own drain too (health/coord.h). */
+		struct coord_decision dec = {"switchover", rec.from, rec.to, rec.reason, NULL};
+		char cerr[200] = "";
+		pthread_mutex_unlock(&cl->mu);
+		int crc = coord_commit_decision(cl, &dec, cerr, sizeof(cerr));
+		pthread_mutex_lock(&cl->mu);
+		if (crc != 0) {
+			*body = json_pack("{s:s, s:s}", "error", "the switchover was not recorded",
+					  "reason", cerr);
+			return 409;
+		}
+	}
 	log_info("cluster %s: switchover from %s to %s starts", cl->name, p->addr.text,
 		 t->addr.text);
 
@@ -514,6 +535,7 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 	if (rc == HC_DB_OK)
 		rc = promote(&a, taddr, pos, true, &rec, err, sizeof(err)) == 0 ? HC_DB_OK
 										: HC_DB_ERROR;
+	coord_commit_done(cl, rc == HC_DB_OK, err);
 	if (rc != HC_DB_OK && made_read_only) {
 		char e2[200];
 		if (act_exec(&pdb, &a,
@@ -586,6 +608,21 @@ static json_t *member_brief(const struct hc_mmember *mb)
 static int unfence(struct hc_cluster *cl, struct hc_mmember *mb, json_t **body)
 {
 	char note[400] = "";
+	if (cl->coord && cl->primary >= 0) {
+		/* The fence lives in etcd's record: lifted there before anything is done. */
+		struct coord_decision dec = {"unfence", cl->members[cl->primary].addr.text,
+					     cl->members[cl->primary].addr.text,
+					     "operator: member ready", mb->addr.text};
+		char cerr[200] = "";
+		pthread_mutex_unlock(&cl->mu);
+		int crc = coord_commit_decision(cl, &dec, cerr, sizeof(cerr));
+		pthread_mutex_lock(&cl->mu);
+		if (crc != 0) {
+			*body = json_pack("{s:s, s:s}", "error", "the fence could not be lifted",
+					  "reason", cerr);
+			return 409;
+		}
+	}
 	if (cl->primary >= 0 && (int)mb->idx != cl->primary) {
 		const struct hc_mmember *p = &cl->members[cl->primary];
 		char want[CFG_ADDR_TEXT + 8];
@@ -627,6 +664,18 @@ void hc_request_run(struct hc_cluster *cl, struct hc_request *req)
 	json_t *body = NULL;
 	int code = 200;
 	struct hc_mmember *mb = req->member[0] ? hc_cluster_member(cl, req->member) : NULL;
+	if (!coord_may_decide(cl, -1)) {
+		/* Several tandems: only the coordination leader acts (health/coord.h). */
+		pthread_mutex_unlock(&cl->mu);
+		req->done(409,
+			  json_pack("{s:s}", "error",
+				    "this tandem is not the coordination leader; send the request "
+				    "to the leader (/status clusters.<c>.coordination.leader)"),
+			  req->arg);
+		free(req);
+		pthread_mutex_lock(&cl->mu);
+		return;
+	}
 	switch (req->kind) {
 	case HC_REQ_SWITCHOVER:
 		code = switchover(cl, req->member, &body);

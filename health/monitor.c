@@ -31,6 +31,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "health/gtid.h"
+#include "health/coord.h"
 #include "health/text.h"
 
 /* Least time between two probes of one member, however often it is woken. */
@@ -355,6 +356,7 @@ static struct hc_topology *build_topology(struct hc_cluster *cl)
 		hc_fmt(m->version, "%s", mb->last.version);
 		hc_fmt(m->last_error, "%s", mb->last_error);
 	}
+	coord_topology(cl, t); /* several tandems: what etcd's record implies */
 	return t;
 }
 
@@ -602,6 +604,8 @@ static void check_primary(struct hc_cluster *cl, int64_t now)
 	if (cl->last_attempt_mono &&
 	    now - cl->last_attempt_mono < (int64_t)cl->pol.interval_ms * 1000)
 		return; /* a promotion just failed; try again next interval */
+	if (!coord_may_decide(cl, cl->primary))
+		return; /* several tandems: only the leader decides (health/coord.h) */
 	struct hc_cand *c = calloc(cl->n + 1, sizeof(*c));
 	if (!c)
 		return;
@@ -725,6 +729,9 @@ static void evaluate(struct hc_cluster *cl)
 			return;
 	}
 	int64_t now = clock_mono_us();
+	coord_resume(cl); /* a new leader finishes its predecessor's decision */
+	if (cl->stopping)
+		return;
 	if (!cl->discovered)
 		discover(cl, now);
 	check_writable(cl);

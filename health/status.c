@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "health/coord.h"
 #include "health/monitor_int.h"
 #include "health/text.h"
 
@@ -136,6 +137,7 @@ static void cluster_alerts(const struct hc_cluster *cl, json_t *arr)
 		json_array_append_new(arr, json_string(buf));
 	}
 	pthread_mutex_unlock(&cl->mon->state_mu);
+	coord_alerts(cl, arr);
 }
 
 static json_t *cluster_json(struct hc_cluster *cl)
@@ -187,6 +189,7 @@ static json_t *cluster_json(struct hc_cluster *cl)
 		json_object_set_new(h, "error", str_or_null(cl->hb_error));
 	}
 	json_object_set_new(o, "heartbeat", h);
+	json_object_set_new(o, "coordination", coord_status_json(cl));
 	return o;
 }
 
@@ -517,5 +520,6 @@ void hc_monitor_metrics(struct hc_monitor *m, struct evbuffer *out)
 		     "counter", c_rejoins);
 	each_cluster(m, out, "tandem_heartbeat_age_seconds",
 		     "Time since tandem last wrote a heartbeat to the primary.", "gauge", c_hb_age);
+	coord_metrics(m, out);
 	pthread_mutex_unlock(&m->mu);
 }

@@ -20,6 +20,7 @@ PACKAGES=(
   openssl curl procps iproute2 strace valgrind
   linux-perf                          # bench/profile (perf record)
   chromium                            # the dashboard's browser test (headless)
+  etcd-server etcd-client             # coordination of several tandems (tests)
 )
 
 # One dpkg-query for all packages: the common case is "nothing to do".
