@@ -638,12 +638,20 @@ static void load_state_file(struct ld *ld, json_t *root, struct cfg *c)
 
 static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 {
-	static const char *const known[] = {
-		"admin", "workers",         "log_level",      "server_version",
-		"user",  "limits",          "clusters",       "tenants",
-		"tls",   "rsa_private_key", "rsa_public_key", "state_file",
-		"coordination",
-		NULL};
+	static const char *const known[] = {"admin",
+					    "workers",
+					    "log_level",
+					    "server_version",
+					    "user",
+					    "limits",
+					    "clusters",
+					    "tenants",
+					    "tls",
+					    "rsa_private_key",
+					    "rsa_public_key",
+					    "state_file",
+					    "coordination",
+					    NULL};
 	if (!json_is_object(root)) {
 		cfg_error(ld->errs, "$: the config must be a JSON object");
 		return;

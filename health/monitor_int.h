@@ -173,7 +173,7 @@ struct hc_cluster {
 	uint64_t rejoins;            /* former primaries that rejoined by themselves */
 	uint64_t rejoins_refused;    /* ... found diverged */
 	json_t *saved;               /* what the state file holds for this cluster */
-	struct coord *coord; /* etcd coordination (health/coord.h), NULL: standalone */
+	struct coord *coord;         /* etcd coordination (health/coord.h), NULL: standalone */
 };
 
 struct hc_monitor {
