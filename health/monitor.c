@@ -671,6 +671,27 @@ static void rejoin_progress(struct hc_cluster *cl, struct hc_mmember *mb)
 				 : mb->lag_ms >= 0 && mb->lag_ms <= cl->pol.max_lag_ms);
 	if (!caught_up)
 		return;
+	if (cl->coord) {
+		/* Several tandems: the fence lives in etcd's record, so lifting it is a
+		 * decision recorded there first (the followers unfence from the record). */
+		struct coord_decision dec = {"unfence", cl->members[cl->primary].addr.text,
+					     cl->members[cl->primary].addr.text,
+					     "former primary rejoined and caught up",
+					     mb->addr.text};
+		char cerr[200] = "";
+		pthread_mutex_unlock(&cl->mu);
+		int crc = coord_commit_decision(cl, &dec, cerr, sizeof(cerr));
+		pthread_mutex_lock(&cl->mu);
+		if (crc != 0) {
+			log_warn(
+				"cluster %s: %s caught up, but its fence could not be lifted in etcd "
+				"yet: %s",
+				cl->name, mb->addr.text, cerr);
+			return;
+		}
+		if (!mb->fenced || !mb->rejoining)
+			return; /* the record's watch got there first */
+	}
 	mb->rejoining = false;
 	mb->fenced = false;
 	mb->fence_reason[0] = 0;
@@ -689,6 +710,9 @@ static void rejoin_progress(struct hc_cluster *cl, struct hc_mmember *mb)
 static void maintain(struct hc_cluster *cl, int64_t now)
 {
 	if (cl->stopping || !settled(cl))
+		return;
+	/* With coordination, only the leader changes servers (health/coord.h). */
+	if (!coord_may_decide(cl, -1))
 		return;
 	const struct cfg_cluster *cc = cl->cc;
 	for (size_t i = 0; i < cl->n; i++) {
