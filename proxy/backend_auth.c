@@ -27,6 +27,7 @@
 #include "protocol/auth_rsa.h"
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
+#include "proxy/conn_ids.h"
 #include "proxy/daemon.h"
 #include "proxy/login.h"
 #include "proxy/session.h"
@@ -36,8 +37,35 @@
 /* Largest greeting or auth packet accepted from a backend. */
 #define BACKEND_AUTH_MAX 65536
 
+static void send_login(struct session *s);
+static void start_tls(struct session *s);
+
+/* The client logged in on the connection its greeting came from: go on
+ * with the login there, if that member is still where sessions go. */
+static bool held_login(struct session *s)
+{
+	bool usable = conn_is_open(&s->backend) && worker_backend_current(s->w, s);
+	s->backend_held = false;
+	worker_preauth_release(s);
+	if (!usable) {
+		conn_close(&s->backend);
+		worker_backend_release(s);
+		return false;
+	}
+	s->backend_deadline_us =
+		clock_mono_us() + (int64_t)s->wt->snap->limits.connect_timeout_ms * 1000;
+	sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
+	if (s->wt->cfg->cluster->tls)
+		start_tls(s);
+	else
+		send_login(s);
+	return true;
+}
+
 void sess_backend_start(struct session *s)
 {
+	if (s->backend_held && held_login(s))
+		return;
 	if (!s->backend_deadline_us)
 		s->backend_deadline_us =
 			clock_mono_us() + (int64_t)s->wt->snap->limits.connect_timeout_ms * 1000;
@@ -306,11 +334,23 @@ void sess_backend_handshake_read(struct session *s)
 	}
 	memcpy(s->backend_scramble, hs.scramble, PROTO_SCRAMBLE_LEN);
 	s->backend_server_caps = hs.caps;
+	conn_ids_set_backend(s, hs.connection_id);
 	size_t pl = hs.auth_plugin.len < sizeof(s->backend_plugin) ? hs.auth_plugin.len : 0;
 	memcpy(s->backend_plugin, hs.auth_plugin.p, pl);
 	s->backend_plugin[pl] = 0;
 	s->backend_seq = (uint8_t)(seq + 1);
 	s->backend_key_requested = false;
+	if (s->pre_greeting) {
+		/* The client's greeting is this one; the login waits for the
+		 * client's (held_login). */
+		s->pre_greeting = false;
+		s->backend_held = true;
+		s->backend_deadline_us = 0;
+		sess_set_state(s, SESS_CLIENT_HANDSHAKE);
+		sess_client_greet(s, &hs);
+		evbuffer_drain(s->backend.in, (size_t)span);
+		return;
+	}
 	evbuffer_drain(s->backend.in, (size_t)span);
 	if (s->wt->cfg->cluster->tls)
 		start_tls(s);
