@@ -14,10 +14,10 @@
 #include "protocol/protocol.h"
 
 struct proto_kill {
-	uint32_t id;        /* the connection id named */
-	size_t id_at;       /* offset of its first digit in the text */
-	size_t id_len;      /* number of its digits */
-	bool query_only;    /* KILL QUERY */
+	uint32_t id;     /* the connection id named */
+	size_t id_at;    /* offset of its first digit in the text */
+	size_t id_len;   /* number of its digits */
+	bool query_only; /* KILL QUERY */
 };
 
 /* >0 (the text's length) when sql is such a KILL, filling *k; 0 when it is

@@ -95,6 +95,18 @@ void sess_backend_start(struct session *s)
 			 (const struct sockaddr *)&s->backend_sa, s->backend_salen,
 			 &sess_backend_cbs, s) < 0) {
 		int err = s->backend.error;
+		if ((err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) &&
+		    s->pre_greeting && s->wt->greet.known) {
+			/* no descriptor for the greeting's connection: greet from
+			 * what the primary said last; the login tries again */
+			s->pre_greeting = false;
+			s->backend_deadline_us = 0;
+			worker_backend_release(s);
+			worker_preauth_release(s);
+			sess_set_state(s, SESS_CLIENT_HANDSHAKE);
+			sess_client_greet(s, NULL);
+			return;
+		}
 		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
 			/* tandem's own shortage, not the server's: no waiting for a
 			 * failover, no suspicion on the server; the client may retry */

@@ -24,7 +24,7 @@
 #include "proxy/tenant.h"
 #include "proxy/worker.h"
 
-#define NBUCKETS 4096
+#define NBUCKETS             4096
 #define ER_OUT_OF_RESOURCES_ 1041
 
 static pthread_mutex_t ids_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -129,8 +129,8 @@ int conn_ids_kill_rewrite(struct session *s, uint8_t **pp, uint32_t *len)
 	const char *sql = (const char *)p + 1;
 	size_t n = *len - 1;
 	size_t lead = 0;
-	while (lead < n && (sql[lead] == ' ' || sql[lead] == '\t' || sql[lead] == '\n' ||
-			    sql[lead] == '\r'))
+	while (lead < n &&
+	       (sql[lead] == ' ' || sql[lead] == '\t' || sql[lead] == '\n' || sql[lead] == '\r'))
 		lead++;
 	/* the one test every other COM_QUERY pays */
 	if (lead >= n || (sql[lead] | 0x20) != 'k')
@@ -153,8 +153,8 @@ int conn_ids_kill_rewrite(struct session *s, uint8_t **pp, uint32_t *len)
 	evbuffer_drain(s->client.in, PROTO_HEADER_LEN + *len);
 	int rc = evbuffer_prepend(s->client.in, np, PROTO_HEADER_LEN + nlen);
 	free(np);
-	uint8_t *head = rc == 0 ? evbuffer_pullup(s->client.in, (ssize_t)(PROTO_HEADER_LEN + nlen))
-				: NULL;
+	uint8_t *head =
+		rc == 0 ? evbuffer_pullup(s->client.in, (ssize_t)(PROTO_HEADER_LEN + nlen)) : NULL;
 	if (!head) {
 		sess_fail(s, ER_OUT_OF_RESOURCES_, "HY000", "tandem: out of memory");
 		return -1;

@@ -72,7 +72,8 @@ static const unsigned allowed[SESS_NSTATES] = {
 	[SESS_CLIENT_TLS] = T(SESS_CLIENT_HANDSHAKE),
 	[SESS_CLIENT_AUTH] = T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT) | HELD,
 	[SESS_BACKEND_WAIT] = T(SESS_BACKEND_CONNECT) | GIVE_UP,
-	[SESS_BACKEND_CONNECT] = T(SESS_BACKEND_HANDSHAKE) | T(SESS_BACKEND_WAIT) | GIVE_UP,
+	[SESS_BACKEND_CONNECT] = T(SESS_BACKEND_HANDSHAKE) | T(SESS_BACKEND_WAIT) | GIVE_UP |
+				 T(SESS_CLIENT_HANDSHAKE),
 	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP |
 				   T(SESS_CLIENT_HANDSHAKE),
 	[SESS_BACKEND_TLS] = T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP,
@@ -557,17 +558,13 @@ struct session *sess_accept(struct worker *w, struct wtenant *wt, int fd,
 	 * batch would otherwise give the last ones a shorter login time. */
 	event_base_update_cache_time(w->base);
 	sess_timer_set(s, wt->snap->limits.auth_timeout_ms);
-	/* The greeting is the primary's: connect first (within the failover
-	 * wait), unless this worker already holds its share of backend
-	 * connections for clients not logged in. */
+	/* The greeting is the primary's: connect first (within
+	 * connect_timeout_ms, waiting for a failover as a login does), unless
+	 * this worker already holds its share of backend connections for
+	 * clients not logged in. */
 	if (wt->cfg->cluster && (!wt->greet.known || worker_preauth_hold(s))) {
 		worker_preauth_hold(s);
 		s->pre_greeting = true;
-		const struct cfg_limits *l = &wt->snap->limits;
-		int wait_ms = wt->cfg->cluster->failover.session_wait_ms;
-		if (wait_ms < l->connect_timeout_ms)
-			wait_ms = l->connect_timeout_ms;
-		s->backend_deadline_us = clock_mono_us() + (int64_t)wait_ms * 1000;
 		sess_backend_start(s);
 	} else {
 		sess_client_greet(s, NULL);

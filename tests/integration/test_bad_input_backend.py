@@ -117,6 +117,27 @@ class BackendBadInputTest(unittest.TestCase):
             self.assert_backend_closed(cid)
         return msg
 
+    def greeting_expecting_err(self, script: str, code_state, text: str | None = None,
+                               times: int = 1):
+        """The same for a script that breaks the server's greeting: tandem
+        greets a client with its primary's greeting, so the client's first
+        packet is the ERR (seq 0), in place of the greeting."""
+        self.fake.arm(script, times)
+        self.addCleanup(self.fake.disarm)
+        with rawclient.RawClient(self.port) as c:
+            c.sock.settimeout(CONNECT_TIMEOUT_MS / 1000 + 20)
+            seq, code, state, msg = sc.read_err(c)
+            self.assertEqual((code, state), code_state, f"{script}: {msg}")
+            self.assertEqual(seq, 0, script)
+            if text:
+                self.assertIn(text, msg, script)
+            self.assertTrue(c.wait_closed(10), script)
+        cid = self.fake.conn_with(f"script {script}")
+        self.assertIsNotNone(cid, f"the fake never ran {script}")
+        if not script.startswith("close_"):    # the fake closed those itself
+            self.assert_backend_closed(cid)
+        return msg
+
     def query(self, c, sql):
         c.send_packet(0, b"\x03" + sql.encode())
 
@@ -125,19 +146,21 @@ class BackendBadInputTest(unittest.TestCase):
     def test_malformed_greetings(self):
         for script in ("garbage_greeting", "truncated_greeting", "protocol_9",
                        "short_scramble", "greeting_16mib"):
-            self.login_expecting_err(script, BACKEND_UNAVAILABLE, "greeting")
+            self.greeting_expecting_err(script, BACKEND_UNAVAILABLE, "greeting")
 
     def test_greeting_that_never_completes(self):
         t0 = time.monotonic()
-        self.login_expecting_err("greeting_past_its_frame", BACKEND_UNAVAILABLE,
-                                 "did not answer")
+        self.greeting_expecting_err("greeting_past_its_frame", BACKEND_UNAVAILABLE,
+                                    "did not answer")
         self.assertGreaterEqual(time.monotonic() - t0, CONNECT_TIMEOUT_MS / 1000 * 0.9)
 
     def test_server_closes_before_greeting_or_during_auth(self):
         """tandem retries (the monitor may be failing over) until the
         connect timeout, then says why."""
         for script in ("close_before_greeting", "close_during_auth"):
-            msg = self.login_expecting_err(script, BACKEND_UNAVAILABLE, times=1000)
+            expect = (self.greeting_expecting_err if script == "close_before_greeting"
+                      else self.login_expecting_err)
+            msg = expect(script, BACKEND_UNAVAILABLE, times=1000)
             # the deadline ends a retry either between attempts or during one
             self.assertRegex(msg, f"within {CONNECT_TIMEOUT_MS} ms(: cannot reach .* "
                                   f"\\(connection closed\\))?$")

@@ -45,6 +45,16 @@ APP, APP_PW = accounts.APP_USER, accounts.APP_PASSWORD
 AUTH_TIMEOUT_MS = 2000
 
 
+# Connection ids of greetings tandem makes without a backend connection.
+SYNTHETIC_ID = 0xC0000000
+
+
+def greeting_conn_id(c: rawclient.RawClient) -> int:
+    p = c.greeting
+    at = p.index(b"\0", 1) + 1
+    return int.from_bytes(p[at:at + 4], "little")
+
+
 class LimitsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -278,22 +288,44 @@ class LimitsTest(unittest.TestCase):
         self.assertLessEqual(lines, 3, "the back-off is logged once per episode")
         # the bystander, which holds its descriptors, still works
         sc.raw_query_ok(bystander)
-        # one descriptor frees up: the waiting connection takes it, and its
-        # login finds none left for the backend: 1040 at once, no waiting
-        held[0].close()
-        last = held[-1]
-        last.sock.settimeout(15)
-        scramble = last.read_greeting()
-        last.send_packet(1, last.login_packet(APP, rawclient.native_reply(APP_PW, scramble),
-                                              "mysql_native_password"))
+        # A client is greeted from a backend connection of its own (two
+        # descriptors) while one is left for it; the one accepted with a
+        # single descriptor left gets the primary's last greeting without a
+        # connection (tandem's own connection id), and its login finds no
+        # descriptor for the backend: 1040 at once, no waiting.
+        fallback = next((c for c in held[:greeted] if greeting_conn_id(c) >= SYNTHETIC_ID), None)
+        waiting = held[-1]
+        if fallback is None:
+            # every greeted client holds two: end one greeting's backend
+            # connection on the server, which frees exactly one descriptor
+            # for the client waiting in the accept queue
+            self.pair.primary.sql(f"KILL {greeting_conn_id(held[0])}")
+            fallback, waiting = held[-1], None
+            fallback.sock.settimeout(15)
+            fallback.read_greeting()
+            self.assertGreaterEqual(greeting_conn_id(fallback), SYNTHETIC_ID)
+        scramble = fallback.scramble
+        fallback.send_packet(1, fallback.login_packet(
+            APP, rawclient.native_reply(APP_PW, scramble), "mysql_native_password"))
         t0 = time.monotonic()
-        seq, code, state, msg = sc.read_err(last)
+        seq, code, state, msg = sc.read_err(fallback)
         self.assertEqual((seq, code, state), (2, 1040, "08004"), msg)
         self.assertIn("no descriptor left", msg)
         self.assertLess(time.monotonic() - t0, 4, "the login waited for a backend")
-        last.close()
+        fallback.close()
+        if waiting is not None:
+            # the descriptors freed let the waiting client in, greeted from
+            # its own backend connection, which its login then uses
+            waiting.sock.settimeout(15)
+            waiting.read_greeting()
+            self.assertLess(greeting_conn_id(waiting), SYNTHETIC_ID)
+            waiting.send_packet(1, waiting.login_packet(
+                APP, rawclient.native_reply(APP_PW, waiting.scramble), "mysql_native_password"))
+            seq, p = waiting.read_packet()
+            self.assertEqual((seq, p[:1]), (2, b"\x00"), p)
+            waiting.close()
         # free descriptors: new connections are greeted and log in
-        for c in held[1:-1]:
+        for c in held:
             c.close()
         again = sc.raw_login(port)
         sc.raw_query_ok(again)
