@@ -10,6 +10,7 @@
 #include "proxy/session.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -109,8 +110,7 @@ void sess_set_state(struct session *s, enum sess_state to)
 	log_debug("session %llu: %s -> %s", (unsigned long long)s->id, sess_state_name(from),
 		  sess_state_name(to));
 	s->state = to;
-	if (from == SESS_IDLE)
-		s->flags &= ~(unsigned)SESS_F_VERDICT_WAIT; /* decided, or moving anyway */
+	s->flags &= ~(unsigned)SESS_F_VERDICT_WAIT; /* decided, or moving anyway */
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -119,6 +119,12 @@ static void client_on_read(struct conn *c, void *arg)
 {
 	struct session *s = arg;
 	(void)c;
+	if (s->flags & SESS_F_VERDICT_WAIT) {
+		/* what the client sends waits for the monitor's verdict */
+		if (evbuffer_get_length(s->client.in) > s->wt->snap->limits.buffer_high)
+			conn_read_disable(&s->client);
+		return;
+	}
 	switch (s->state) {
 	case SESS_CLIENT_HANDSHAKE:
 		sess_client_handshake_read(s);
@@ -128,8 +134,6 @@ static void client_on_read(struct conn *c, void *arg)
 		sess_client_auth_read(s);
 		break;
 	case SESS_IDLE:
-		if (s->flags & SESS_F_VERDICT_WAIT)
-			break; /* the command waits for the monitor's verdict */
 		if (s->flags & SESS_F_BACKEND_GONE) {
 			sess_fail(s, s->gone_code, "08S01", "%s", s->why);
 			break;
@@ -181,15 +185,17 @@ static void server_closed(struct session *s, uint16_t code)
 	sess_timer_set(s, SESS_LINGER_MS);
 }
 
-/* An idle session's backend closed without a word. If the member still is
- * the primary, only a fresh probe can tell a server that ended the session
- * (wait_timeout, KILL) from one that died: wait for that verdict. */
-static void idle_backend_closed(struct session *s, const char *why, uint64_t seq)
+/* A session's backend closed without a word (or after an answer, as a
+ * KILL of oneself does). If the member still is the primary, only a fresh
+ * probe can tell a server that ended the session (wait_timeout, KILL) from
+ * one that died: wait for that verdict; the client's bytes wait too. */
+static void backend_closed(struct session *s, const char *why, uint64_t seq, bool reset)
 {
 	if (!seq || s->mg.active || !worker_backend_current(s->w, s)) {
 		sess_backend_lost(s, why);
 		return;
 	}
+	s->server_reset = reset;
 	conn_shutdown(&s->backend);
 	worker_backend_release(s);
 	s->flags |= SESS_F_VERDICT_WAIT;
@@ -216,6 +222,11 @@ void sess_verdict_topology(struct session *s, const struct hc_topology *t)
 		log_info("session %llu (tenant %s): the database server %s closed the session and "
 			 "is alive; closing the client's connection as the server did",
 			 (unsigned long long)s->id, s->wt->name, s->backend_addr);
+		if (s->server_reset && conn_is_open(&s->client)) {
+			/* it reset the connection (MariaDB does at wait_timeout): so do we */
+			struct linger lg = {1, 0};
+			setsockopt(s->client.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
 		sess_close(s, "closed by the server");
 		return;
 	}
@@ -393,10 +404,7 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 		if (s->flags & (SESS_F_BACKEND_GONE | SESS_F_VERDICT_WAIT))
 			return;
 		const char *why = ev == CONN_EOF ? "closed the connection" : "reset the connection";
-		if (s->state == SESS_IDLE)
-			idle_backend_closed(s, why, seq);
-		else
-			sess_backend_lost(s, why);
+		backend_closed(s, why, seq, ev == CONN_ERROR && err == ECONNRESET);
 		return;
 	}
 	case SESS_RESTORE: {
@@ -425,6 +433,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 	(void)fd;
 	(void)what;
+	if (s->flags & SESS_F_VERDICT_WAIT) {
+		/* no verdict in time: treat the server as lost */
+		s->flags &= ~(unsigned)SESS_F_VERDICT_WAIT;
+		s->verdict_seq = 0;
+		char why[sizeof(s->why)];
+		snprintf(why, sizeof(why), "%s", s->why);
+		sess_backend_lost(s, why);
+		return;
+	}
 	switch (s->state) {
 	case SESS_CLIENT_TLS:
 		stat_add(&s->wt->stats->client_errors, 1);
@@ -472,15 +489,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			  s->wt->name, s->wt->snap->limits.connect_timeout_ms, s->why);
 		break;
 	case SESS_IDLE:
-		if (s->flags & SESS_F_VERDICT_WAIT) {
-			/* no verdict in time: treat the server as lost */
-			s->flags &= ~(unsigned)SESS_F_VERDICT_WAIT;
-			s->verdict_seq = 0;
-			char why[sizeof(s->why)];
-			snprintf(why, sizeof(why), "%s", s->why);
-			sess_backend_lost(s, why);
-			break;
-		}
 		log_info("session %llu: idle for %d ms; closing", (unsigned long long)s->id,
 			 s->wt->snap->limits.idle_timeout_ms);
 		sess_close(s, "idle timeout");

@@ -89,10 +89,11 @@ enum sess_flag {
 	SESS_F_BACKEND_GONE = 1 << 4, /* idle, but its backend is closed or no longer the
 					* primary: the next command gets an ERR (code in
 					* gone_code, text in why) and the session closes */
-	SESS_F_VERDICT_WAIT = 1 << 5, /* idle, its backend closed without an ERR: waiting for
-					* the monitor's fresh verdict on it (verdict_seq);
-					* alive: the client is closed as the server did;
-					* dead: the session moves */
+	SESS_F_VERDICT_WAIT = 1 << 5, /* its backend closed without an ERR while the member is
+					* the primary: waiting (backend closed, client not
+					* read) for the monitor's fresh verdict on it
+					* (verdict_seq); alive: the client is closed as the
+					* server did; dead: the session moves */
 };
 
 struct session {
@@ -124,6 +125,7 @@ struct session {
 	bool ids_in;              /* registered in conn_ids.c's table */
 	uint32_t ids_cluster;     /* conn_ids.c: hash of the cluster's name */
 	bool preauth_counted;     /* counted in the worker's pre-login backend connections */
+	bool server_reset;        /* SESS_F_VERDICT_WAIT: the server reset (not closed) it */
 	uint64_t acct_ticket;     /* accounts reload this login waits for (0: none) */
 	int64_t acct_until_us;    /* monotonic: the wait gives up then */
 	struct event acct_timer;  /* polls for that reload */
