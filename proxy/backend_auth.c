@@ -86,6 +86,8 @@ void sess_backend_start(struct session *s)
 		return;
 	}
 	conn_close(&s->backend); /* a retry: free the last attempt's buffers */
+	if (s->backend_conn_id)
+		conn_ids_set_backend(s, 0); /* a KILL must not name the old server's id */
 	snprintf(s->backend_addr, sizeof(s->backend_addr), "%s", m->addr.text);
 	snprintf(s->backend_host, sizeof(s->backend_host), "%s", m->addr.host);
 	memcpy(&s->backend_sa, &m->addr.sa, m->addr.salen);

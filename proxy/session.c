@@ -654,6 +654,8 @@ void sess_backend_wait(struct session *s, const char *why)
 {
 	conn_shutdown(&s->backend);
 	worker_backend_release(s);
+	if (s->backend_conn_id)
+		conn_ids_set_backend(s, 0);
 	int64_t left = s->backend_deadline_us - clock_mono_us();
 	if (left <= 0) {
 		stat_add(&s->wt->stats->backend_errors, 1);
@@ -675,6 +677,8 @@ void sess_backend_gone(struct session *s, uint16_t code, const char *why)
 {
 	conn_shutdown(&s->backend);
 	worker_backend_release(s);
+	if (s->backend_conn_id)
+		conn_ids_set_backend(s, 0);
 	s->flags |= SESS_F_BACKEND_GONE;
 	s->gone_code = code;
 	snprintf(s->why, sizeof(s->why), "%s", why);
