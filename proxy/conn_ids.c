@@ -116,10 +116,9 @@ static void log_translated(const struct session *s, uint32_t from, uint32_t to)
 int conn_ids_kill_rewrite(struct session *s, uint8_t **pp, uint32_t *len)
 {
 	uint8_t *p = *pp;
-	const char *cluster = cluster_of(s);
 	uint32_t to;
 	if (p[0] == COM_PROCESS_KILL) {
-		if (*len != 5 || !conn_ids_translate(cluster, le32(p + 1), &to))
+		if (*len != 5 || !conn_ids_translate(cluster_of(s), le32(p + 1), &to))
 			return 0;
 		log_translated(s, le32(p + 1), to);
 		for (int i = 0; i < 4; i++)
@@ -136,7 +135,7 @@ int conn_ids_kill_rewrite(struct session *s, uint8_t **pp, uint32_t *len)
 	if (lead >= n || (sql[lead] | 0x20) != 'k')
 		return 0;
 	struct proto_kill k;
-	if (proto_kill_parse(sql, n, &k) <= 0 || !conn_ids_translate(cluster, k.id, &to))
+	if (proto_kill_parse(sql, n, &k) <= 0 || !conn_ids_translate(cluster_of(s), k.id, &to))
 		return 0;
 	char digits[16];
 	int dl = snprintf(digits, sizeof(digits), "%u", to);

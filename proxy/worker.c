@@ -252,9 +252,15 @@ static bool in_cluster(const struct session *s, const char *cluster)
  */
 static void topology_changed(struct worker *w, const struct hc_topology *t)
 {
-	for (struct session *s = w->sessions; s; s = s->next)
-		if (in_cluster(s, t->cluster) && !(s->flags & SESS_F_VERDICT_WAIT))
-			sess_migrate_topology(s, t);
+	for (struct session *s = w->sessions; s; s = s->next) {
+		if (!in_cluster(s, t->cluster) || (s->flags & SESS_F_VERDICT_WAIT))
+			continue;
+		/* A greeting's connection to where sessions no longer go would
+		 * hold a switchover back: the login connects afresh instead. */
+		if (s->backend_held && !worker_backend_current(w, s))
+			sess_backend_unhold(s);
+		sess_migrate_topology(s, t);
+	}
 }
 
 static void refresh_topology(struct worker *w)

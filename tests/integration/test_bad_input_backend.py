@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import accounts, rawclient, util  # noqa: E402
 from harness.tandem import TandemProcess  # noqa: E402
 import security_common as sc  # noqa: E402
-from scripted_backend import ScriptedBackend  # noqa: E402
+from scripted_backend import IDLE_TIMEOUT_ERR, ScriptedBackend  # noqa: E402
 
 APP, APP_PW = accounts.APP_USER, accounts.APP_PASSWORD
 CONNECT_TIMEOUT_MS = 1500
@@ -249,22 +249,26 @@ class BackendBadInputTest(unittest.TestCase):
                       self.tandem.log_text())
 
     def test_close_mid_result(self):
-        """A server that closes between two rows leaves a clean point to
-        answer at: the client gets 1158 (the statement's outcome is unknown)
-        in place of the rest of the result, and the session moves to a new
-        backend connection and goes on (docs/errors.md, Failover)."""
+        """A server that closes between two rows and still answers the
+        monitor ended the session itself: the client gets the rows it sent,
+        then the close, as directly; nothing moves (docs/sessions.md). A
+        server that died instead moves the session (test_failover_sessions)."""
+        moved = sc.tenant_metric(self.tandem, "tandem_sessions_moved_total", "t1")
         c, _ = self.session()
         with c:
             self.query(c, "SELECT 'bad:close_mid_result'")
             c.sock.settimeout(20)
-            while True:
-                _, p = c.read_packet()
-                if p[:1] == b"\xff":
-                    code, state, msg = rawclient.parse_err(p)
-                    break
-            self.assertEqual((code, state), BACKEND_LOST, msg)
-            self.assertIn("whether it took effect is unknown", msg)
-            sc.raw_query_ok(c, "SELECT 4")
+            rows = []
+            with self.assertRaises(rawclient.Closed):
+                while True:
+                    _, p = c.read_packet()
+                    if p[:1] == b"\xff":
+                        self.fail(f"an ERR: {rawclient.parse_err(p)}")
+                    rows.append(p)
+            self.assertIn(b"\x04row4", rows)
+        self.assertEqual(sc.tenant_metric(self.tandem, "tandem_sessions_moved_total", "t1"),
+                         moved)
+        self.assertIn("closed the session and is alive", self.tandem.log_text())
 
     def test_stall_mid_result_releases_the_client_that_gives_up(self):
         """A server that stops mid-result gives tandem nothing to judge (a
@@ -346,6 +350,26 @@ class BackendBadInputTest(unittest.TestCase):
         self.assert_backend_closed(cid)
         self.assertRegex(self.tandem.log_text(),
                          r"sent \d+ unexpected bytes in state idle; closing")
+
+    def test_server_ends_an_idle_session_with_an_error(self):
+        """An ERR the server sends on its own before it closes (an idle
+        timeout): the client gets that packet as the server sent it, then
+        the close; the session does not move."""
+        moved = sc.tenant_metric(self.tandem, "tandem_sessions_moved_total", "t1")
+        c, _ = self.session()
+        with c:
+            self.query(c, "SELECT 'bad:idle_timeout_err'")
+            _, p = c.read_packet()
+            self.assertEqual(p[:1], b"\x00")
+            c.sock.settimeout(10)
+            seq, p = c.read_packet()
+            self.assertEqual((seq, p), (0, IDLE_TIMEOUT_ERR))
+            self.assertTrue(c.wait_closed(10))
+        cid = self.fake.conn_with("script idle_timeout_err")
+        self.assertIsNotNone(cid)
+        self.assertEqual(sc.tenant_metric(self.tandem, "tandem_sessions_moved_total", "t1"),
+                         moved)
+        self.assertIn("ended the session with error 4031", self.tandem.log_text())
 
 
 if __name__ == "__main__":

@@ -47,20 +47,20 @@ END_TEST
 START_TEST(test_not_kills)
 {
 	static const char *const no[] = {
-		"KILL QUERY ID 5",   /* a query id, not a connection */
-		"KILL USER app",     /* a user */
-		"KILL",              /* cut */
-		"KILL ",             /* cut */
-		"KILL CONNECTION",   /* cut */
-		"KILL5",             /* no space */
-		"KILL CONNECTION5",  /* no space */
-		"KILL 5; SELECT 1",  /* a second statement */
-		"KILL 5 6",          /* garbage after the id */
-		"KILL 4294967296",   /* above 32 bits */
-		"KILL -1",           /* no digits */
-		"KILL /* c */ 5",    /* comments are left to the server */
-		"SELECT 'KILL 5'",   /* another statement */
-		"KILL HARD HARD 5",  /* twice */
+		"KILL QUERY ID 5",  /* a query id, not a connection */
+		"KILL USER app",    /* a user */
+		"KILL",             /* cut */
+		"KILL ",            /* cut */
+		"KILL CONNECTION",  /* cut */
+		"KILL5",            /* no space */
+		"KILL CONNECTION5", /* no space */
+		"KILL 5; SELECT 1", /* a second statement */
+		"KILL 5 6",         /* garbage after the id */
+		"KILL 4294967296",  /* above 32 bits */
+		"KILL -1",          /* no digits */
+		"KILL /* c */ 5",   /* comments are left to the server */
+		"SELECT 'KILL 5'",  /* another statement */
+		"KILL HARD HARD 5", /* twice */
 		"",
 	};
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
