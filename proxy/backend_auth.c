@@ -67,8 +67,7 @@ void sess_backend_start(struct session *s)
 	if (s->backend_held && held_login(s))
 		return;
 	if (!s->backend_deadline_us)
-		s->backend_deadline_us =
-			clock_mono_us() + (int64_t)s->wt->snap->limits.connect_timeout_ms * 1000;
+		s->backend_deadline_us = clock_mono_us() + (int64_t)sess_wait_budget_ms(s) * 1000;
 	const struct hc_member *m = NULL;
 	char why[200];
 	switch (worker_backend_pick(s->w, s, &m, why, sizeof(why))) {
@@ -128,6 +127,9 @@ void sess_backend_start(struct session *s)
 		return;
 	}
 	int ms = (int)((s->backend_deadline_us - clock_mono_us() + 999) / 1000);
+	/* one attempt gets connect_timeout_ms, however long the wait may be */
+	if (ms > s->wt->snap->limits.connect_timeout_ms)
+		ms = s->wt->snap->limits.connect_timeout_ms;
 	sess_timer_set(s, ms > 0 ? ms : 1);
 }
 

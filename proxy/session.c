@@ -486,7 +486,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		stat_add(&s->wt->stats->backend_errors, 1);
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: no writable database server for tenant '%s' within %d ms: %s",
-			  s->wt->name, s->wt->snap->limits.connect_timeout_ms, s->why);
+			  s->wt->name, sess_wait_budget_ms(s), s->why);
 		break;
 	case SESS_IDLE:
 		log_info("session %llu: idle for %d ms; closing", (unsigned long long)s->id,
@@ -650,6 +650,16 @@ void sess_drain(struct session *s)
 		sess_close(s, "draining");
 }
 
+int sess_wait_budget_ms(const struct session *s)
+{
+	int ms = s->wt->snap->limits.connect_timeout_ms;
+	/* a client without a greeting waits for a failover as a moved session does */
+	if (s->pre_greeting && s->wt->cfg->cluster &&
+	    s->wt->cfg->cluster->failover.session_wait_ms > ms)
+		ms = s->wt->cfg->cluster->failover.session_wait_ms;
+	return ms;
+}
+
 void sess_backend_wait(struct session *s, const char *why)
 {
 	conn_shutdown(&s->backend);
@@ -661,7 +671,7 @@ void sess_backend_wait(struct session *s, const char *why)
 		stat_add(&s->wt->stats->backend_errors, 1);
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: no writable database server for tenant '%s' within %d ms: %s",
-			  s->wt->name, s->wt->snap->limits.connect_timeout_ms, why);
+			  s->wt->name, sess_wait_budget_ms(s), why);
 		return;
 	}
 	snprintf(s->why, sizeof(s->why), "%s", why);

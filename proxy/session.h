@@ -210,6 +210,9 @@ void sess_drain(struct session *s);
  * sess_backend_start again), or fail with why once backend_deadline_us has
  * passed. Safe inside the backend connection's callbacks. */
 void sess_backend_wait(struct session *s, const char *why);
+/* How long a login may wait for a usable primary: limits.connect_timeout_ms,
+ * or failover.session_wait_ms if longer for a client without a greeting. */
+int sess_wait_budget_ms(const struct session *s);
 /* An idle session's backend is unusable: close it now and answer the
  * client's next command with this ERR (then close), so the client sees an
  * error rather than a dropped connection. */

@@ -60,7 +60,9 @@ class BackendBadInputTest(unittest.TestCase):
                 # monitor keeps its one persistent connection out of the way.
                 "monitor": {"user": accounts.MONITOR_USER, "password": "x",
                             "interval_ms": 60000, "failures": 100},
-                "failover": {"auto": False},
+                # a client without a greeting waits for a primary as long
+                # as a moved session; the same as a login here
+                "failover": {"auto": False, "session_wait_ms": CONNECT_TIMEOUT_MS},
             }},
             "tenants": {"t1": {"listen": f"127.0.0.1:{util.free_port()}",
                                "allow": ["127.0.0.0/8"], "cluster": "fake",
