@@ -15,6 +15,8 @@ server's answer being the oracle:
   - accounts on demand: CREATE USER on the primary, then a login through
     tandem at once; ALTER USER ... IDENTIFIED BY: the new password works at
     once, the old one is refused at once; COM_CHANGE_USER to a new user;
+  - a client connecting while the primary is dead is greeted by the new
+    one, with that server's connection id;
   - the server's closes: SET SESSION wait_timeout = 1 and idle past it:
     the next command gets the server's error (code, SQLSTATE), the session
     is closed and its server connection (with its temporary table) gone;
@@ -351,6 +353,25 @@ class TransparentLoginTest(unittest.TestCase):
             c.close()
         log(f"KILL by an operator, next commands: {got}")
         self.assertEqual(got["tandem"], got["direct"])
+
+    def test_z_greeting_during_a_failover(self):
+        """A client that connects while the primary is dead waits without a
+        greeting and is greeted by the new primary: its id is the
+        CONNECTION_ID() there."""
+        st = self.stack
+        p, r = self.primary()
+        st.wait_healthy(p, r)
+        p.kill9()
+        t0 = time.monotonic()
+        c, g = raw_login(st.port)
+        waited = time.monotonic() - t0
+        self.assertEqual(int(raw_value(c, "SELECT @@server_id")), r.server_id)
+        self.assertEqual(int(raw_value(c, "SELECT CONNECTION_ID()")), g["conn_id"])
+        c.close()
+        log(f"connected right after kill -9 of the primary: greeted by the new primary "
+            f"after {waited * 1000:.0f} ms, connection id {g['conn_id']}")
+        code, body = st.bring_back(p)
+        self.assertEqual(code, 200, body)
 
 
 if __name__ == "__main__":
