@@ -541,13 +541,20 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 	check_stopped(w);
 }
 
+/* Backend connections held for clients not logged in, in the whole
+ * process: what unauthenticated clients may cost the servers does not grow
+ * with the number of workers. One relaxed atomic, at accept and login only. */
+static atomic_uint preauth_backends;
+
 bool worker_preauth_hold(struct session *s)
 {
 	if (s->preauth_counted)
 		return true;
-	if (s->w->preauth_backends >= WORKER_PREAUTH_BACKENDS_MAX)
+	unsigned n = atomic_fetch_add_explicit(&preauth_backends, 1, memory_order_relaxed);
+	if (n >= WORKER_PREAUTH_BACKENDS_MAX) {
+		atomic_fetch_sub_explicit(&preauth_backends, 1, memory_order_relaxed);
 		return false;
-	s->w->preauth_backends++;
+	}
 	s->preauth_counted = true;
 	return true;
 }
@@ -557,7 +564,7 @@ void worker_preauth_release(struct session *s)
 	if (!s->preauth_counted)
 		return;
 	s->preauth_counted = false;
-	s->w->preauth_backends--;
+	atomic_fetch_sub_explicit(&preauth_backends, 1, memory_order_relaxed);
 }
 
 bool worker_backend_current(struct worker *w, const struct session *s)

@@ -107,7 +107,6 @@ struct worker {
 	struct event *reap_ev;
 	struct event *shutdown_timer;
 	unsigned nsessions;
-	unsigned preauth_backends; /* backend connections held for clients not logged in */
 	uint64_t next_session_id;
 	bool shutting_down;
 };
@@ -137,10 +136,10 @@ enum worker_pick worker_backend_pick(struct worker *w, struct session *s,
 void worker_backend_release(struct session *s);
 void worker_session_closed(struct worker *w, struct session *s);
 /* A client not logged in yet may hold a backend connection for its
- * greeting: true (and counted) while this worker holds fewer than
+ * greeting: true (and counted) while the process holds fewer than
  * WORKER_PREAUTH_BACKENDS_MAX of them; the others are greeted without one,
- * so unauthenticated clients cannot use up the server's connections. */
-#define WORKER_PREAUTH_BACKENDS_MAX 64
+ * so unauthenticated clients cannot use up the servers' connections. */
+#define WORKER_PREAUTH_BACKENDS_MAX 32
 bool worker_preauth_hold(struct session *s);
 /* Count out what worker_preauth_hold counted in. Idempotent. */
 void worker_preauth_release(struct session *s);

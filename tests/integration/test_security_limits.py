@@ -4,6 +4,7 @@
 - slowloris: connections that send nothing, or a login one byte at a
   time, are cut at limits.auth_timeout_ms (1043 / 08S01, "timed out"),
   hundreds at once, while a bystander on the same worker keeps working;
+  only 32 of them hold a handshake-phase connection to the primary;
 - idle timeout: an idle session is closed (logged) and its client sees the
   connection gone; a busy one and a long query are not cut;
 - a slow client reading a 200 MiB result: tandem's RSS stays far below
@@ -14,9 +15,9 @@
   counted in /metrics, and free up when sessions close;
 - out of descriptors (tandem run with a low RLIMIT_NOFILE): accepting
   pauses with one logged line per episode, the process does not spin
-  (CPU time from /proc), a login that finds no descriptor for its backend
-  connection gets 1040 / 08004 at once, and accepting resumes when
-  descriptors free up.
+  (CPU time from /proc), a client accepted with no descriptor left for its
+  greeting's backend connection is greeted without one and its login gets
+  1040 / 08004 at once, and accepting resumes when descriptors free up.
 
 The 16 MiB+ packet before login and max_packet after it are cases of the
 client bad-input suite (test_bad_input_client.py).
@@ -45,8 +46,10 @@ APP, APP_PW = accounts.APP_USER, accounts.APP_PASSWORD
 AUTH_TIMEOUT_MS = 2000
 
 
-# Connection ids of greetings tandem makes without a backend connection.
+# Connection ids of greetings tandem makes without a backend connection,
+# and how many backend connections clients not logged in may hold.
 SYNTHETIC_ID = 0xC0000000
+PREAUTH_BACKENDS_MAX = 32
 
 
 def greeting_conn_id(c: rawclient.RawClient) -> int:
@@ -85,6 +88,15 @@ class LimitsTest(unittest.TestCase):
             b.wait_queries(2)
             silent = [rawclient.RawClient(port) for _ in range(200)]
             t0 = time.monotonic()
+            # each is greeted by the primary's greeting, but only 32 of them
+            # hold a connection of their own to it (docs/security.md)
+            def handshaking():
+                return self.pair.primary.query_value(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                    "WHERE USER = 'unauthenticated user'")
+            util.wait_for(lambda: handshaking() >= PREAUTH_BACKENDS_MAX, 10,
+                          what="the greetings' backend connections")
+            self.assertEqual(handshaking(), PREAUTH_BACKENDS_MAX)
             # one that sends its login a byte at a time, 4 bytes a second
             trickle = rawclient.RawClient(port)
             scramble = trickle.read_greeting()
