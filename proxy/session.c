@@ -566,15 +566,16 @@ struct session *sess_accept(struct worker *w, struct wtenant *wt, int fd,
 	 * batch would otherwise give the last ones a shorter login time. */
 	event_base_update_cache_time(w->base);
 	sess_timer_set(s, wt->snap->limits.auth_timeout_ms);
-	/* The greeting is the primary's: connect first (within
-	 * connect_timeout_ms, waiting for a failover as a login does), unless
-	 * this worker already holds its share of backend connections for
-	 * clients not logged in. */
-	if (wt->cfg->cluster && (!wt->greet.known || worker_preauth_hold(s))) {
-		worker_preauth_hold(s);
+	/* The greeting is the primary's: connect first (waiting for a
+	 * failover up to sess_wait_budget_ms), unless the process already
+	 * holds its share of backend connections for clients not logged in
+	 * and this tenant's primary has greeted on this worker before. */
+	bool hold = worker_preauth_hold(s);
+	if (wt->cfg->cluster && (hold || !wt->greet.known)) {
 		s->pre_greeting = true;
 		sess_backend_start(s);
 	} else {
+		worker_preauth_release(s);
 		sess_client_greet(s, NULL);
 	}
 	return s;
