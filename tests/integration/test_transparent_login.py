@@ -7,9 +7,9 @@ server's answer being the oracle:
     equal; capabilities those of the server minus only the documented list
     (docs/sessions.md, "The greeting"); its connection id is the
     CONNECTION_ID() the session then reports;
-  - KILL QUERY / KILL CONNECTION of another session by the id its greeting
-    gave, also after a switchover moved that session (the id is
-    translated), from a session on another worker; KILL of an id nobody
+  - KILL QUERY / KILL CONNECTION (and COM_PROCESS_KILL) of another session
+    by the id its greeting gave, from a session on another worker, also
+    after a switchover moved that session (the id is translated); KILL of an id nobody
     owns: 1094 as directly; KILL of one's own connection: as directly; the
     admin session list shows both ids;
   - accounts on demand: CREATE USER on the primary, then a login through
@@ -205,20 +205,42 @@ class TransparentLoginTest(unittest.TestCase):
         th.join(30)
         return out
 
-    def check_kills(self, tag):
+    def killer_for(self, victim_id):
+        """A connection through tandem on another worker than the session
+        with greeting id victim_id (SO_REUSEPORT spreads them at random)."""
+        worker = {s["connection_id"]: s["worker"] for s in self.sessions()}
+        extra = []
+        try:
+            for _ in range(40):
+                k = self.connect(self.stack.port)
+                worker = {s["connection_id"]: s["worker"] for s in self.sessions()}
+                if worker[k.thread_id()] != worker[victim_id]:
+                    return k
+                extra.append(k)
+            self.fail("no connection landed on another worker")
+        finally:
+            for k in extra:
+                k.close()
+
+    def check_kills(self, tag, com_process_kill=False):
         """Through tandem, like directly: KILL QUERY by greeting id ends the
-        query (SLEEP returns 1), then KILL CONNECTION ends the session."""
+        query (SLEEP returns 1), then KILL CONNECTION (or the old
+        COM_PROCESS_KILL) ends the session; the killer is on another worker."""
         results = {}
         for name, port in self.both():
             if name == "tandem" and tag == "after switchover":
-                victim, killer, vid = self.moved
+                victim, vid = self.moved
             else:
-                victim, killer = self.connect(port), self.connect(port)
+                victim = self.connect(port)
                 vid = victim.thread_id()
+            killer = self.killer_for(vid) if name == "tandem" else self.connect(port)
             out = self.kill_query(killer, victim, vid)
             self.assertLess(out["took"], 15, f"{name}: the KILL QUERY did not reach the query")
-            with killer.cursor() as cur:
-                cur.execute(f"KILL CONNECTION {vid}")
+            if com_process_kill:
+                killer.kill(vid)
+            else:
+                with killer.cursor() as cur:
+                    cur.execute(f"KILL CONNECTION {vid}")
             results[name] = (out.get("rows"), out.get("error"), error_of(victim, "SELECT 1"))
             victim.close()
             killer.close()
@@ -232,7 +254,7 @@ class TransparentLoginTest(unittest.TestCase):
         st = self.stack
         p, r = self.primary()
         st.wait_healthy(p, r)
-        victim, killer = self.connect(st.port), self.connect(st.port)
+        victim = self.connect(st.port)
         vid = victim.thread_id()
         code, body = st.admin.post(f"/clusters/{CLUSTER}/switchover")
         self.assertEqual(code, 200, body)
@@ -244,8 +266,8 @@ class TransparentLoginTest(unittest.TestCase):
             f"connection {now_id}")
         sessions = [s for s in self.sessions() if s["connection_id"] == vid]
         self.assertEqual([s["backend_connection_id"] for s in sessions], [now_id])
-        self.moved = (victim, killer, vid)
-        self.check_kills("after switchover")
+        self.moved = (victim, vid)
+        self.check_kills("after switchover", com_process_kill=True)
         st.wait_healthy(r, p)
 
     def test_kill_of_unknown_id(self):
