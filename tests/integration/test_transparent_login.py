@@ -268,6 +268,8 @@ class TransparentLoginTest(unittest.TestCase):
         self.assertEqual([s["backend_connection_id"] for s in sessions], [now_id])
         self.moved = (victim, vid)
         self.check_kills("after switchover", com_process_kill=True)
+        self.assertIn(f"KILL of connection {vid} (a tandem client's id) sent to the server as "
+                      f"{now_id}", st.tandem.log_text())
         st.wait_healthy(r, p)
 
     def test_kill_of_unknown_id(self):
