@@ -351,7 +351,7 @@ static enum auth_verdict first_verdict(struct session *s, const struct cfg_user 
  * answer comes from sess_accounts_timer. Only for accounts loaded from
  * the backend, once per login.
  */
-static bool accounts_retry(struct session *s, uint8_t step, const uint8_t *d, size_t n)
+static bool accounts_retry(struct session *s, const uint8_t *d, size_t n)
 {
 	const struct cfg_tenant *t = s->wt->cfg;
 	if (s->acct_ticket || (n != 0 && n != PROTO_SCRAMBLE_LEN) || !t->cluster ||
@@ -362,7 +362,6 @@ static bool accounts_retry(struct session *s, uint8_t step, const uint8_t *d, si
 		return false;
 	s->acct_ticket = ticket;
 	s->acct_until_us = clock_mono_us() + ACCT_WAIT_MS * 1000;
-	s->acct_step = step;
 	memcpy(s->acct_reply, d, n);
 	s->acct_reply_len = (uint8_t)n;
 	log_debug("session %llu: '%s' refused by the cached accounts; waiting for a reload",
@@ -525,7 +524,7 @@ void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *
 				       : PROTO_PLUGIN_NATIVE);
 		break;
 	case AUTH_DENIED:
-		if (!native || !accounts_retry(s, 0, data, len))
+		if (!native || !accounts_retry(s, data, len))
 			deny(s, len > 0);
 		break;
 	case AUTH_SWITCH:
@@ -576,7 +575,7 @@ void sess_client_auth_read(struct session *s)
 	if (s->auth_step == SESS_AUTH_NATIVE_SWITCH) {
 		if (u && check_native(s, u, data, len))
 			auth_succeeded(s, u, PROTO_PLUGIN_NATIVE " (after an auth switch)");
-		else if (!accounts_retry(s, 1 + SESS_AUTH_NATIVE_SWITCH, data, len))
+		else if (!accounts_retry(s, data, len))
 			deny(s, len > 0);
 	} else if (s->auth_step == SESS_AUTH_SHA2_SWITCH) {
 		sha2_reply(s, u, data, len);

@@ -723,6 +723,7 @@ void sess_free(struct session *s)
 		free(s->password);
 	}
 	proto_wipe(s->stage1, sizeof(s->stage1));
+	proto_wipe(s->acct_reply, sizeof(s->acct_reply));
 	EVP_PKEY_free(s->rsa_key);
 	worker_session_closed(w, s);
 	free(s);

@@ -124,14 +124,13 @@ struct session {
 	struct session *ids_next; /* conn_ids.c's table (guarded by its mutex) */
 	bool ids_in;              /* registered in conn_ids.c's table */
 	uint32_t ids_cluster;     /* conn_ids.c: hash of the cluster's name */
-	bool preauth_counted;     /* counted in the worker's pre-login backend connections */
+	bool preauth_counted;     /* counted in the process's pre-login backend connections */
 	bool server_reset;        /* SESS_F_VERDICT_WAIT: the server reset (not closed) it */
 	uint64_t acct_ticket;     /* accounts reload this login waits for (0: none) */
 	int64_t acct_until_us;    /* monotonic: the wait gives up then */
 	struct event acct_timer;  /* polls for that reload */
-	uint8_t acct_step;        /* what to check again: an enum sess_auth_step + 1, or
-				     * 0 for the first packet's native reply */
-	uint8_t acct_reply[PROTO_SCRAMBLE_LEN]; /* the native reply kept for that check */
+	uint8_t acct_reply[PROTO_SCRAMBLE_LEN]; /* the native reply kept for that check;
+						 * never logged, wiped after use */
 	uint8_t acct_reply_len;
 	uint8_t scramble[PROTO_SCRAMBLE_LEN]; /* what tandem sent the client */
 	uint64_t client_caps;                 /* negotiated with the client */
