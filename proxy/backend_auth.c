@@ -365,6 +365,11 @@ void sess_backend_handshake_read(struct session *s)
 		sess_set_state(s, SESS_CLIENT_HANDSHAKE);
 		sess_client_greet(s, &hs);
 		evbuffer_drain(s->backend.in, (size_t)span);
+		/* bytes a client sent before its greeting are its login attempt */
+		if (s->state == SESS_CLIENT_HANDSHAKE && evbuffer_get_length(s->client.in) > 0) {
+			conn_read_enable(&s->client);
+			sess_client_handshake_read(s);
+		}
 		return;
 	}
 	evbuffer_drain(s->backend.in, (size_t)span);
