@@ -101,7 +101,7 @@ struct cfg_tls_client {
 /* Loading accounts from the cluster (tenants with users_from_backend). */
 struct cfg_accounts {
 	int refresh_ms;     /* periodic reload of the account list */
-	int min_refresh_ms; /* at most one on-demand reload (unknown user) per this */
+	int min_refresh_ms; /* at most one on-demand reload (refused login) per this */
 };
 
 struct cfg_cluster {

@@ -354,7 +354,7 @@ static void load_accounts(struct ld *ld, json_t *obj, const char *path, struct c
 		obj = empty;
 	check_keys(ld, obj, path, known);
 	a->refresh_ms = (int)get_int(ld, obj, "refresh_ms", path, 60000, 1000, 86400000);
-	a->min_refresh_ms = (int)get_int(ld, obj, "min_refresh_ms", path, 2000, 100, 3600000);
+	a->min_refresh_ms = (int)get_int(ld, obj, "min_refresh_ms", path, 100, 100, 3600000);
 	json_decref(empty);
 }
 

@@ -54,6 +54,8 @@ struct loader {
 	char source[CFG_ADDR_TEXT]; /* member the last good list came from */
 	char last_error[300];       /* "" after a good load */
 	uint64_t loads, failures;
+	uint64_t asked;    /* reload requests with a ticket (hc_accounts_reload) */
+	uint64_t answered; /* requests a finished load (good or failed) started after */
 };
 
 struct hc_accounts {
@@ -193,6 +195,7 @@ static void *loader_main(void *arg)
 		const struct cfg_cluster *cl = ld->cl;
 		ld->refresh_requested = false;
 		ld->last_attempt_us = mono_us();
+		uint64_t serving = ld->asked; /* requests made before this load starts */
 		pthread_mutex_unlock(&a->mu);
 
 		char err[300], source[CFG_ADDR_TEXT] = "";
@@ -221,6 +224,7 @@ static void *loader_main(void *arg)
 			ld->failures++;
 			snprintf(ld->last_error, sizeof(ld->last_error), "%s", err);
 		}
+		ld->answered = serving;
 		int refresh_ms = cl->accounts.refresh_ms;
 		int min_ms = cl->accounts.min_refresh_ms;
 		/* cfg may be the last reference to cl's snapshot: drop it under the
@@ -406,6 +410,36 @@ void hc_accounts_request_refresh(struct hc_accounts *a, const char *cluster)
 		pthread_cond_signal(&ld->cv);
 	}
 	pthread_mutex_unlock(&a->mu);
+}
+
+uint64_t hc_accounts_reload(struct hc_accounts *a, const char *cluster)
+{
+	if (!a)
+		return 0;
+	uint64_t ticket = 0;
+	pthread_mutex_lock(&a->mu);
+	struct loader *ld = find(a, cluster);
+	if (ld) {
+		/* Coalesced: requests made while none has started share one load. */
+		if (!ld->refresh_requested || ld->asked == ld->answered)
+			ld->asked++;
+		ticket = ld->asked;
+		ld->refresh_requested = true;
+		pthread_cond_signal(&ld->cv);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return ticket;
+}
+
+bool hc_accounts_reloaded(struct hc_accounts *a, const char *cluster, uint64_t ticket)
+{
+	if (!a)
+		return true;
+	pthread_mutex_lock(&a->mu);
+	struct loader *ld = find(a, cluster);
+	bool done = !ld || ld->answered >= ticket;
+	pthread_mutex_unlock(&a->mu);
+	return done;
 }
 
 /* ------------------------------------------------------------- reports */

@@ -6,7 +6,9 @@
  * One loader thread per cluster that some tenant reads accounts from
  * (blocking Connector/C with the monitor's timeouts). It reloads the list
  * every accounts.refresh_ms, and sooner when a login names an unknown user
- * (at most once per accounts.min_refresh_ms). A failed load keeps the last
+ * or a password the list does not match (at most once per
+ * accounts.min_refresh_ms; such a login waits for that load, see
+ * hc_accounts_reload). A failed load keeps the last
  * good list. Only mysql_native_password accounts can be used: tandem must
  * recover SHA1(password) from the client's reply to log in to the backend;
  * the others are listed (not their hashes) in /status.
@@ -71,6 +73,14 @@ void hc_accounts_stop(struct hc_accounts *a);
 struct hc_account_list *hc_accounts_get(struct hc_accounts *a, const char *cluster);
 /* Ask for a reload soon (an unknown user tried to log in); rate limited. */
 void hc_accounts_request_refresh(struct hc_accounts *a, const char *cluster);
+
+/* A login the current list refuses (unknown user, other password): ask
+ * for a load that starts after this call, and get its ticket (0: no loader
+ * for the cluster). Requests made before a load starts share it; loads
+ * still keep accounts.min_refresh_ms apart. Any thread; never blocks. */
+uint64_t hc_accounts_reload(struct hc_accounts *a, const char *cluster);
+/* Whether the load of that ticket has finished (well or not). */
+bool hc_accounts_reloaded(struct hc_accounts *a, const char *cluster, uint64_t ticket);
 
 struct hc_account_list *hc_account_list_ref(struct hc_account_list *l);
 void hc_account_list_unref(struct hc_account_list *l);

@@ -24,8 +24,8 @@
 
 uint32_t admin_client_id(const struct session *s)
 {
-	/* What sess_client_greet() puts in the greeting. */
-	return (uint32_t)s->id ^ (uint32_t)(s->id >> 32);
+	/* The connection id the client's greeting gave it (the primary's). */
+	return s->greeting_id;
 }
 
 /* ------------------------------------------------------------ sessions */

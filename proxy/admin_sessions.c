@@ -99,7 +99,14 @@ void admin_sessions_fill(struct worker *w, struct sess_snapshot *snap)
 				      "user", s->user, "client", s->peer_text, "backend",
 				      s->backend_addr, "state", sess_state_name(s->state));
 		if (o) {
+			/* the id the client knows (its greeting's: also "client_id", the
+			 * name the admin API's kill takes) and the server's now */
+			json_object_set_new(o, "connection_id", json_integer(s->greeting_id));
 			json_object_set_new(o, "client_id", json_integer(admin_client_id(s)));
+			json_object_set_new(o, "backend_connection_id",
+					    conn_is_open(&s->backend)
+						    ? json_integer(s->backend_conn_id)
+						    : json_null());
 			json_object_set_new(o, "facts", sess_facts_json(s));
 			json_array_append_new(mine, o);
 		}

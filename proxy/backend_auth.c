@@ -27,6 +27,7 @@
 #include "protocol/auth_rsa.h"
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
+#include "proxy/conn_ids.h"
 #include "proxy/daemon.h"
 #include "proxy/login.h"
 #include "proxy/session.h"
@@ -36,11 +37,37 @@
 /* Largest greeting or auth packet accepted from a backend. */
 #define BACKEND_AUTH_MAX 65536
 
+static void send_login(struct session *s);
+static void start_tls(struct session *s);
+
+/* The client logged in on the connection its greeting came from: go on
+ * with the login there, if that member is still where sessions go. */
+static bool held_login(struct session *s)
+{
+	bool usable = conn_is_open(&s->backend) && worker_backend_current(s->w, s);
+	s->backend_held = false;
+	worker_preauth_release(s);
+	if (!usable) {
+		conn_close(&s->backend);
+		worker_backend_release(s);
+		return false;
+	}
+	s->backend_deadline_us =
+		clock_mono_us() + (int64_t)s->wt->snap->limits.connect_timeout_ms * 1000;
+	sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
+	if (s->wt->cfg->cluster->tls)
+		start_tls(s);
+	else
+		send_login(s);
+	return true;
+}
+
 void sess_backend_start(struct session *s)
 {
+	if (s->backend_held && held_login(s))
+		return;
 	if (!s->backend_deadline_us)
-		s->backend_deadline_us =
-			clock_mono_us() + (int64_t)s->wt->snap->limits.connect_timeout_ms * 1000;
+		s->backend_deadline_us = clock_mono_us() + (int64_t)sess_wait_budget_ms(s) * 1000;
 	const struct hc_member *m = NULL;
 	char why[200];
 	switch (worker_backend_pick(s->w, s, &m, why, sizeof(why))) {
@@ -58,6 +85,8 @@ void sess_backend_start(struct session *s)
 		return;
 	}
 	conn_close(&s->backend); /* a retry: free the last attempt's buffers */
+	if (s->backend_conn_id)
+		conn_ids_set_backend(s, 0); /* a KILL must not name the old server's id */
 	snprintf(s->backend_addr, sizeof(s->backend_addr), "%s", m->addr.text);
 	snprintf(s->backend_host, sizeof(s->backend_host), "%s", m->addr.host);
 	memcpy(&s->backend_sa, &m->addr.sa, m->addr.salen);
@@ -67,6 +96,18 @@ void sess_backend_start(struct session *s)
 			 (const struct sockaddr *)&s->backend_sa, s->backend_salen,
 			 &sess_backend_cbs, s) < 0) {
 		int err = s->backend.error;
+		if ((err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) &&
+		    s->pre_greeting && s->wt->greet.known) {
+			/* no descriptor for the greeting's connection: greet from
+			 * what the primary said last; the login tries again */
+			s->pre_greeting = false;
+			s->backend_deadline_us = 0;
+			worker_backend_release(s);
+			worker_preauth_release(s);
+			sess_set_state(s, SESS_CLIENT_HANDSHAKE);
+			sess_client_greet(s, NULL);
+			return;
+		}
 		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
 			/* tandem's own shortage, not the server's: no waiting for a
 			 * failover, no suspicion on the server; the client may retry */
@@ -86,6 +127,9 @@ void sess_backend_start(struct session *s)
 		return;
 	}
 	int ms = (int)((s->backend_deadline_us - clock_mono_us() + 999) / 1000);
+	/* one attempt gets connect_timeout_ms, however long the wait may be */
+	if (ms > s->wt->snap->limits.connect_timeout_ms)
+		ms = s->wt->snap->limits.connect_timeout_ms;
 	sess_timer_set(s, ms > 0 ? ms : 1);
 }
 
@@ -306,11 +350,28 @@ void sess_backend_handshake_read(struct session *s)
 	}
 	memcpy(s->backend_scramble, hs.scramble, PROTO_SCRAMBLE_LEN);
 	s->backend_server_caps = hs.caps;
+	conn_ids_set_backend(s, hs.connection_id);
 	size_t pl = hs.auth_plugin.len < sizeof(s->backend_plugin) ? hs.auth_plugin.len : 0;
 	memcpy(s->backend_plugin, hs.auth_plugin.p, pl);
 	s->backend_plugin[pl] = 0;
 	s->backend_seq = (uint8_t)(seq + 1);
 	s->backend_key_requested = false;
+	if (s->pre_greeting) {
+		/* The client's greeting is this one; the login waits for the
+		 * client's (held_login). */
+		s->pre_greeting = false;
+		s->backend_held = true;
+		s->backend_deadline_us = 0;
+		sess_set_state(s, SESS_CLIENT_HANDSHAKE);
+		sess_client_greet(s, &hs);
+		evbuffer_drain(s->backend.in, (size_t)span);
+		/* bytes a client sent before its greeting are its login attempt */
+		if (s->state == SESS_CLIENT_HANDSHAKE && evbuffer_get_length(s->client.in) > 0) {
+			conn_read_enable(&s->client);
+			sess_client_handshake_read(s);
+		}
+		return;
+	}
 	evbuffer_drain(s->backend.in, (size_t)span);
 	if (s->wt->cfg->cluster->tls)
 		start_tls(s);

@@ -32,9 +32,11 @@
 #include "protocol/auth_rsa.h"
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
+#include "health/accounts.h"
 #include "proxy/auth_keys.h"
 #include "proxy/login.h"
 #include "proxy/backend_users.h"
+#include "proxy/conn_ids.h"
 #include "proxy/session.h"
 #include "proxy/daemon.h"
 #include "proxy/session_caps.h"
@@ -43,34 +45,100 @@
 
 #define DEFAULT_SERVER_VERSION "5.5.5-10.11.0-MariaDB-tandem"
 #define DEFAULT_CHARSET        45 /* utf8mb4_general_ci */
+/* Connection ids of greetings made without a backend connection (the
+ * pre-login backend limit was reached): far above any server's ids. */
+#define SYNTHETIC_ID_BASE 0xC0000000u
 
 enum auth_verdict { AUTH_OK, AUTH_DENIED, AUTH_SWITCH, AUTH_SWITCH_SHA2, AUTH_SHA2_FULL };
 
-void sess_client_greet(struct session *s)
+static bool random_scramble(uint8_t *out)
 {
 	/* Scramble bytes are printable ASCII: the greeting NUL-terminates them. */
 	uint8_t rnd[PROTO_SCRAMBLE_LEN];
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return false;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		out[i] = (uint8_t)(33 + rnd[i] % 94);
+	return true;
+}
+
+/* The plugin a greeting may name: the two tandem verifies itself. */
+static bool plugin_mirrorable(struct proto_str p)
+{
+	return proto_str_eq(p, PROTO_PLUGIN_NATIVE) || proto_str_eq(p, PROTO_PLUGIN_SHA2);
+}
+
+/* Remember what the primary's greeting said, for greetings made without a
+ * backend connection. */
+static void greeting_remember(struct wtenant *wt, const struct proto_handshake *hs)
+{
+	struct wgreeting *g = &wt->greet;
+	size_t n = hs->server_version.len < sizeof(g->version) - 1 ? hs->server_version.len
+								   : sizeof(g->version) - 1;
+	memcpy(g->version, hs->server_version.p, n);
+	g->version[n] = 0;
+	g->caps = hs->caps;
+	g->charset = hs->charset;
+	g->status = hs->status;
+	n = hs->auth_plugin.len < sizeof(g->plugin) - 1 ? hs->auth_plugin.len
+							: sizeof(g->plugin) - 1;
+	memcpy(g->plugin, hs->auth_plugin.p, n);
+	g->plugin[n] = 0;
+	g->known = true;
+}
+
+void sess_client_greet(struct session *s, const struct proto_handshake *primary)
+{
+	struct proto_handshake hs = {0};
+	const struct wgreeting *g = &s->wt->greet;
+	if (primary) {
+		greeting_remember(s->wt, primary);
+		hs = *primary;
+	} else if (g->known) {
+		hs.server_version.p = g->version;
+		hs.server_version.len = strlen(g->version);
+		hs.caps = g->caps;
+		hs.charset = g->charset;
+		hs.status = g->status;
+		hs.auth_plugin.p = g->plugin;
+		hs.auth_plugin.len = strlen(g->plugin);
+	} else {
+		hs.server_version.p = DEFAULT_SERVER_VERSION;
+		hs.server_version.len = strlen(DEFAULT_SERVER_VERSION);
+		hs.caps = ~0ULL & ~CLIENT_MYSQL;
+		hs.charset = DEFAULT_CHARSET;
+		hs.status = SERVER_STATUS_AUTOCOMMIT;
+	}
+	/* The backend's own scramble, when the client's reply may be reused as
+	 * it is: tandem computes the same reply for the backend login. */
+	if (primary && primary->scramble_len >= PROTO_SCRAMBLE_LEN &&
+	    !memchr(primary->scramble, 0, PROTO_SCRAMBLE_LEN))
+		memcpy(s->scramble, primary->scramble, PROTO_SCRAMBLE_LEN);
+	else if (!random_scramble(s->scramble)) {
 		sess_close(s, "no randomness for the scramble");
 		return;
 	}
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		s->scramble[i] = (uint8_t)(33 + rnd[i] % 94);
-
-	const char *version =
-		s->wt->snap->server_version ? s->wt->snap->server_version : DEFAULT_SERVER_VERSION;
-	struct proto_handshake hs = {0};
+	if (s->wt->snap->server_version) {
+		hs.server_version.p = s->wt->snap->server_version;
+		hs.server_version.len = strlen(s->wt->snap->server_version);
+	}
 	hs.protocol_version = 10;
-	hs.server_version.p = version;
-	hs.server_version.len = strlen(version);
-	hs.connection_id = (uint32_t)s->id ^ (uint32_t)(s->id >> 32);
+	if (primary) {
+		s->greeting_id = primary->connection_id;
+	} else {
+		uint32_t n = (uint32_t)s->id & 0xffffff;
+		s->greeting_id = SYNTHETIC_ID_BASE | ((uint32_t)(s->w->id & 0x3f) << 24) | n;
+	}
+	hs.connection_id = s->greeting_id;
 	memcpy(hs.scramble, s->scramble, PROTO_SCRAMBLE_LEN);
 	hs.scramble_len = PROTO_SCRAMBLE_LEN;
-	hs.caps = sess_caps_offered(s->wt->cfg);
-	hs.charset = DEFAULT_CHARSET;
-	hs.status = SERVER_STATUS_AUTOCOMMIT;
-	hs.auth_plugin.p = PROTO_PLUGIN_NATIVE;
-	hs.auth_plugin.len = strlen(PROTO_PLUGIN_NATIVE);
+	hs.caps = sess_caps_greeting(s->wt->cfg, hs.caps);
+	if (!plugin_mirrorable(hs.auth_plugin)) {
+		hs.auth_plugin.p = PROTO_PLUGIN_NATIVE;
+		hs.auth_plugin.len = strlen(PROTO_PLUGIN_NATIVE);
+	}
+	s->greeting_caps = hs.caps;
+	s->greeting_sha2 = proto_str_eq(hs.auth_plugin, PROTO_PLUGIN_SHA2);
 
 	uint8_t buf[256];
 	struct proto_wr wr;
@@ -81,6 +149,9 @@ void sess_client_greet(struct session *s)
 		return;
 	}
 	s->client_seq = 1;
+	conn_ids_add(s);
+	/* The login time counts from the greeting. */
+	sess_timer_set(s, s->wt->snap->limits.auth_timeout_ms);
 }
 
 /* ------------------------------------------------------------ outcomes */
@@ -249,16 +320,83 @@ static enum auth_verdict first_verdict(struct session *s, const struct cfg_user 
 {
 	bool native = plugin.len == 0 || proto_str_eq(plugin, PROTO_PLUGIN_NATIVE);
 	bool sha2 = proto_str_eq(plugin, PROTO_PLUGIN_SHA2);
+	/* Empty data for a plugin other than the greeting's is the client
+	 * library's "let us talk" packet: switch to the plugin it names. */
+	if (native && n == 0 && s->greeting_sha2 && s->state == SESS_CLIENT_HANDSHAKE)
+		return AUTH_SWITCH;
 	if (native)
 		return u && check_native(s, u, d, n) ? AUTH_OK : AUTH_DENIED;
 	if (!sha2)
 		return AUTH_SWITCH;
-	/* Empty caching_sha2 data answering our (native) greeting is the
-	 * client library's "let us talk" packet, not an empty password: it
-	 * had no scramble for its plugin. Switch to the plugin it prefers. */
-	if (n == 0)
+	/* Empty caching_sha2 data answering a native greeting is the client
+	 * library's "let us talk" packet, not an empty password: it had no
+	 * scramble for its plugin. Switch to the plugin it prefers. */
+	if (n == 0 && !s->greeting_sha2)
 		return AUTH_SWITCH_SHA2;
+	if (n == 0)
+		return u && empty_password(u) ? AUTH_OK : AUTH_DENIED;
 	return sha2_verdict(s, u, d, n);
+}
+
+/* ---------------------------------------------------- accounts reload */
+
+/* How long a refused login waits for the accounts to be loaded again. */
+#define ACCT_WAIT_MS 200
+#define ACCT_POLL_MS 5
+
+/*
+ * A native reply the cached accounts refuse may be right for the server: a
+ * user created, a password changed since the last load. Wait (bounded)
+ * for one reload, then check once more. True when the wait started; the
+ * answer comes from sess_accounts_timer. Only for accounts loaded from
+ * the backend, once per login.
+ */
+static bool accounts_retry(struct session *s, const uint8_t *d, size_t n)
+{
+	const struct cfg_tenant *t = s->wt->cfg;
+	if (s->acct_ticket || (n != 0 && n != PROTO_SCRAMBLE_LEN) || !t->cluster ||
+	    cfg_user_find(t, s->user, strlen(s->user)) || !cfg_tenant_backend_user_ok(t, s->user))
+		return false;
+	uint64_t ticket = hc_accounts_reload(s->w->d->accounts, t->cluster->name);
+	if (!ticket)
+		return false;
+	s->acct_ticket = ticket;
+	s->acct_until_us = clock_mono_us() + ACCT_WAIT_MS * 1000;
+	memcpy(s->acct_reply, d, n);
+	s->acct_reply_len = (uint8_t)n;
+	log_debug("session %llu: '%s' refused by the cached accounts; waiting for a reload",
+		  (unsigned long long)s->id, s->user);
+	struct timeval tv = {0, ACCT_POLL_MS * 1000};
+	evtimer_add(&s->acct_timer, &tv);
+	return true;
+}
+
+void sess_accounts_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)fd;
+	(void)what;
+	if (s->state == SESS_CLOSED || s->state == SESS_CLOSING || !s->acct_ticket)
+		return;
+	const char *cluster = s->wt->cfg->cluster->name;
+	if (!hc_accounts_reloaded(s->w->d->accounts, cluster, s->acct_ticket) &&
+	    clock_mono_us() < s->acct_until_us) {
+		struct timeval tv = {0, ACCT_POLL_MS * 1000};
+		evtimer_add(&s->acct_timer, &tv);
+		return;
+	}
+	uint8_t reply[PROTO_SCRAMBLE_LEN];
+	size_t n = s->acct_reply_len;
+	memcpy(reply, s->acct_reply, n);
+	proto_wipe(s->acct_reply, sizeof(s->acct_reply));
+	const struct cfg_user *u = find_user(s);
+	if (u && check_native(s, u, reply, n))
+		auth_succeeded(s, u, PROTO_PLUGIN_NATIVE " (after reloading the accounts)");
+	else
+		deny(s, n > 0);
+	proto_wipe(reply, sizeof(reply));
+	if (s->state != SESS_CLOSED && s->state != SESS_CLOSING)
+		s->acct_ticket = 0;
 }
 
 /* ------------------------------------------------------- conversation */
@@ -376,6 +514,8 @@ static void sha2_reply(struct session *s, const struct cfg_user *u, const uint8_
 void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data, size_t len)
 {
 	const struct cfg_user *u = find_user(s);
+	bool native = plugin.len == 0 || proto_str_eq(plugin, PROTO_PLUGIN_NATIVE);
+	s->acct_ticket = 0;
 	switch (first_verdict(s, u, plugin, data, len)) {
 	case AUTH_OK:
 		auth_succeeded(s, u,
@@ -384,7 +524,8 @@ void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *
 				       : PROTO_PLUGIN_NATIVE);
 		break;
 	case AUTH_DENIED:
-		deny(s, len > 0);
+		if (!native || !accounts_retry(s, data, len))
+			deny(s, len > 0);
 		break;
 	case AUTH_SWITCH:
 		auth_switch(s, PROTO_PLUGIN_NATIVE, SESS_AUTH_NATIVE_SWITCH);
@@ -403,6 +544,8 @@ void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *
 /* The client's next auth packet (SESS_CLIENT_AUTH, SESS_CHANGE_USER_AUTH). */
 void sess_client_auth_read(struct session *s)
 {
+	if (s->acct_ticket)
+		return; /* the answer to the last packet is not out yet */
 	const uint8_t *p;
 	uint32_t len;
 	uint8_t seq;
@@ -432,7 +575,7 @@ void sess_client_auth_read(struct session *s)
 	if (s->auth_step == SESS_AUTH_NATIVE_SWITCH) {
 		if (u && check_native(s, u, data, len))
 			auth_succeeded(s, u, PROTO_PLUGIN_NATIVE " (after an auth switch)");
-		else
+		else if (!accounts_retry(s, data, len))
 			deny(s, len > 0);
 	} else if (s->auth_step == SESS_AUTH_SHA2_SWITCH) {
 		sha2_reply(s, u, data, len);
@@ -502,6 +645,8 @@ void sess_client_tls_ready(struct session *s)
 
 void sess_client_handshake_read(struct session *s)
 {
+	if (s->acct_ticket)
+		return; /* the answer to the login is not out yet */
 	const uint8_t *p;
 	uint32_t len;
 	uint8_t seq;
@@ -537,7 +682,7 @@ void sess_client_handshake_read(struct session *s)
 			  s->wt->name);
 		return;
 	}
-	uint64_t offered = sess_caps_offered(s->wt->cfg);
+	uint64_t offered = s->greeting_caps;
 	struct proto_handshake_response r;
 	int rc = proto_handshake_response_parse(p, len, offered, &r);
 	if (rc < 0) {

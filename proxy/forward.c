@@ -25,6 +25,7 @@
 #include "protocol/command.h"
 #include "protocol/okerr.h"
 #include "protocol/sqlclass.h"
+#include "proxy/conn_ids.h"
 #include "proxy/session.h"
 #include "proxy/worker.h"
 
@@ -248,6 +249,12 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 		sess_change_user_start(s, p, len);
 		evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
 		return false;
+	}
+	/* A client's KILL names its greeting ids: the server knows the current ones. */
+	if (whole && (cmd == COM_QUERY || cmd == COM_PROCESS_KILL)) {
+		if (conn_ids_kill_rewrite(s, &p, &len) < 0)
+			return false;
+		have = len;
 	}
 	uint32_t client_stmt = 0;
 	if (proto_cmd_has_stmt_id(cmd)) {

@@ -10,6 +10,7 @@
 #include "proxy/session.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include "protocol/auth.h"
 #include "health/monitor.h"
 #include "protocol/okerr.h"
+#include "proxy/conn_ids.h"
 #include "proxy/daemon.h"
 #include "proxy/login.h"
 #include "proxy/worker.h"
@@ -61,14 +63,20 @@ const char *sess_state_name(enum sess_state st)
  * BACKEND_WAIT; a move that gives up ends IDLE with SESS_F_BACKEND_GONE. */
 #define MOVE    (T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT))
 #define GIVE_UP T(SESS_IDLE)
+/* The greeting comes from the primary: the login runs in BACKEND_* states
+ * before the client's (pre_greeting), whose backend connection then waits
+ * for the client's login and goes on with it (backend_held). */
+#define HELD (T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH))
 static const unsigned allowed[SESS_NSTATES] = {
-	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_TLS) | T(SESS_CLIENT_AUTH) |
+	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_TLS) | T(SESS_CLIENT_AUTH) | HELD |
 				  T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT),
 	[SESS_CLIENT_TLS] = T(SESS_CLIENT_HANDSHAKE),
-	[SESS_CLIENT_AUTH] = T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT),
+	[SESS_CLIENT_AUTH] = T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT) | HELD,
 	[SESS_BACKEND_WAIT] = T(SESS_BACKEND_CONNECT) | GIVE_UP,
-	[SESS_BACKEND_CONNECT] = T(SESS_BACKEND_HANDSHAKE) | T(SESS_BACKEND_WAIT) | GIVE_UP,
-	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP,
+	[SESS_BACKEND_CONNECT] = T(SESS_BACKEND_HANDSHAKE) | T(SESS_BACKEND_WAIT) | GIVE_UP |
+				 T(SESS_CLIENT_HANDSHAKE),
+	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP |
+				   T(SESS_CLIENT_HANDSHAKE),
 	[SESS_BACKEND_TLS] = T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP,
 	[SESS_BACKEND_AUTH] = T(SESS_IDLE) | T(SESS_RESTORE) | MOVE,
 	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT) | T(SESS_CHANGE_USER_AUTH) | MOVE,
@@ -83,6 +91,7 @@ static const unsigned allowed[SESS_NSTATES] = {
 };
 #undef MOVE
 #undef GIVE_UP
+#undef HELD
 #undef T
 
 void sess_set_state(struct session *s, enum sess_state to)
@@ -101,6 +110,7 @@ void sess_set_state(struct session *s, enum sess_state to)
 	log_debug("session %llu: %s -> %s", (unsigned long long)s->id, sess_state_name(from),
 		  sess_state_name(to));
 	s->state = to;
+	s->flags &= ~(unsigned)SESS_F_VERDICT_WAIT; /* decided, or moving anyway */
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -109,6 +119,12 @@ static void client_on_read(struct conn *c, void *arg)
 {
 	struct session *s = arg;
 	(void)c;
+	if (s->flags & SESS_F_VERDICT_WAIT) {
+		/* what the client sends waits for the monitor's verdict */
+		if (evbuffer_get_length(s->client.in) > s->wt->snap->limits.buffer_high)
+			conn_read_disable(&s->client);
+		return;
+	}
 	switch (s->state) {
 	case SESS_CLIENT_HANDSHAKE:
 		sess_client_handshake_read(s);
@@ -143,6 +159,92 @@ static void client_on_read(struct conn *c, void *arg)
 	}
 }
 
+/* The server ended an idle session with an ERR (code): the client gets
+ * the server's packets as they are, then the close. */
+static void server_closed(struct session *s, uint16_t code)
+{
+	log_info("session %llu (tenant %s): the database server %s ended the session with error "
+		 "%u; closing the client's connection as the server did",
+		 (unsigned long long)s->id, s->wt->name, s->backend_addr, code);
+	struct evbuffer *pkts = evbuffer_new();
+	if (pkts)
+		evbuffer_add_buffer(pkts, s->backend.in);
+	conn_shutdown(&s->backend);
+	worker_backend_release(s);
+	sess_set_state(s, SESS_CLOSING);
+	conn_read_disable(&s->client);
+	bool sent = pkts && conn_is_open(&s->client) &&
+		    evbuffer_add_buffer(s->client.out, pkts) == 0 && conn_flush(&s->client) == 0;
+	evbuffer_free(pkts);
+	if (!sent || conn_pending(&s->client) == 0) {
+		sess_close(s, "closed by the server");
+		return;
+	}
+	s->client.want_drain = true;
+	s->client.low_mark = 0;
+	sess_timer_set(s, SESS_LINGER_MS);
+}
+
+/* A session's backend closed without a word (or after an answer, as a
+ * KILL of oneself does). If the member still is the primary, only a fresh
+ * probe can tell a server that ended the session (wait_timeout, KILL) from
+ * one that died: wait for that verdict; the client's bytes wait too. */
+static void backend_closed(struct session *s, const char *why, uint64_t seq, bool reset)
+{
+	if (!seq || s->mg.active || !worker_backend_current(s->w, s)) {
+		sess_backend_lost(s, why);
+		return;
+	}
+	s->server_reset = reset;
+	conn_shutdown(&s->backend);
+	worker_backend_release(s);
+	s->flags |= SESS_F_VERDICT_WAIT;
+	s->verdict_seq = seq;
+	snprintf(s->why, sizeof(s->why), "%s", why);
+	log_debug("session %llu: backend %s %s; waiting for the monitor's verdict",
+		  (unsigned long long)s->id, s->backend_addr, why);
+	sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
+}
+
+void sess_verdict_topology(struct session *s, const struct hc_topology *t)
+{
+	const struct hc_member *p = hc_topology_primary(t);
+	bool same = p && p->addr.salen == s->backend_salen &&
+		    memcmp(&p->addr.sa, &s->backend_sa, s->backend_salen) == 0;
+	bool usable =
+		p && (p->state == HC_UP || p->state == HC_UNKNOWN) && t->transition == HC_TR_NONE;
+	if (same && usable && p->answered < s->verdict_seq)
+		return; /* not probed since: keep waiting */
+	s->flags &= ~(unsigned)SESS_F_VERDICT_WAIT;
+	s->verdict_seq = 0;
+	sess_timer_clear(s);
+	if (same && usable && p->state == HC_UP && p->last_error[0] == 0) {
+		log_info("session %llu (tenant %s): the database server %s closed the session and "
+			 "is alive; closing the client's connection as the server did",
+			 (unsigned long long)s->id, s->wt->name, s->backend_addr);
+		if (s->server_reset && conn_is_open(&s->client)) {
+			/* it reset the connection (MariaDB does at wait_timeout): so do we */
+			struct linger lg = {1, 0};
+			setsockopt(s->client.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		sess_close(s, "closed by the server");
+		return;
+	}
+	char why[sizeof(s->why)];
+	snprintf(why, sizeof(why), "%s", s->why);
+	sess_backend_lost(s, why);
+}
+
+void sess_backend_unhold(struct session *s)
+{
+	if (!s->backend_held)
+		return;
+	s->backend_held = false;
+	conn_shutdown(&s->backend);
+	worker_backend_release(s);
+	worker_preauth_release(s);
+}
+
 static void backend_on_read(struct conn *c, void *arg)
 {
 	struct session *s = arg;
@@ -172,13 +274,26 @@ static void backend_on_read(struct conn *c, void *arg)
 		     s->state == SESS_CHANGE_USER_AUTH) &&
 		    (!sess_setup_read(s) || evbuffer_get_length(s->backend.in) == 0))
 			break;
+		if (s->backend_held) {
+			/* nothing is owed to a client not logged in: log in afresh */
+			evbuffer_drain(s->backend.in, evbuffer_get_length(s->backend.in));
+			sess_backend_unhold(s);
+			break;
+		}
 		/* A server speaking out of turn: an ERR before it closes the
-		 * connection (shutdown, KILL, idle timeout) means the connection is
-		 * lost, not the session; anything else is a broken server. */
-		if (s->state == SESS_IDLE) {
-			uint8_t head[PROTO_HEADER_LEN + 1];
+		 * connection. A shutdown (1053) loses the connection, not the
+		 * session: it moves. Any other (idle timeout 4031, KILL 1927) is
+		 * the server ending the session: the client gets it as it is. */
+		if (s->state == SESS_IDLE && !(s->flags & SESS_F_VERDICT_WAIT)) {
+			uint8_t head[PROTO_HEADER_LEN + 3];
 			if (evbuffer_copyout(s->backend.in, head, sizeof(head)) == sizeof(head) &&
 			    head[PROTO_HEADER_LEN] == PROTO_ERR_HEADER) {
+				uint16_t code = (uint16_t)(head[PROTO_HEADER_LEN + 1] |
+							   head[PROTO_HEADER_LEN + 2] << 8);
+				if (code != ER_SERVER_SHUTDOWN) {
+					server_closed(s, code);
+					break;
+				}
 				evbuffer_drain(s->backend.in, evbuffer_get_length(s->backend.in));
 				sess_backend_lost(s, "ended the connection with an error");
 				break;
@@ -254,6 +369,11 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 	}
 	const char *what = ev == CONN_EOF ? "closed the connection" : "socket error";
 	int err = s->backend.error;
+	if (s->backend_held) {
+		/* the server's own login timeout, most likely: log in afresh later */
+		sess_backend_unhold(s);
+		return;
+	}
 	switch (s->state) {
 	case SESS_BACKEND_CONNECT:
 	case SESS_BACKEND_HANDSHAKE:
@@ -275,16 +395,18 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 	case SESS_LOCAL_INFILE:
 	case SESS_CHANGE_USER_AUTH:
 	case SESS_CHANGE_USER_BACKEND:
-	case SESS_IDLE:
+	case SESS_IDLE: {
 		stat_add(&s->wt->stats->backend_errors, 1);
+		uint64_t seq = 0;
 		if (s->w->d->mon && s->wt->cfg && s->wt->cfg->cluster)
-			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
-					   (const struct sockaddr *)&s->backend_sa);
-		if (s->flags & SESS_F_BACKEND_GONE)
+			seq = hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
+						 (const struct sockaddr *)&s->backend_sa);
+		if (s->flags & (SESS_F_BACKEND_GONE | SESS_F_VERDICT_WAIT))
 			return;
-		sess_backend_lost(s, ev == CONN_EOF ? "closed the connection"
-						    : "reset the connection");
+		const char *why = ev == CONN_EOF ? "closed the connection" : "reset the connection";
+		backend_closed(s, why, seq, ev == CONN_ERROR && err == ECONNRESET);
 		return;
+	}
 	case SESS_RESTORE: {
 		char why[200];
 		snprintf(why, sizeof(why),
@@ -311,6 +433,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 	(void)fd;
 	(void)what;
+	if (s->flags & SESS_F_VERDICT_WAIT) {
+		/* no verdict in time: treat the server as lost */
+		s->flags &= ~(unsigned)SESS_F_VERDICT_WAIT;
+		s->verdict_seq = 0;
+		char why[sizeof(s->why)];
+		snprintf(why, sizeof(why), "%s", s->why);
+		sess_backend_lost(s, why);
+		return;
+	}
 	switch (s->state) {
 	case SESS_CLIENT_TLS:
 		stat_add(&s->wt->stats->client_errors, 1);
@@ -355,7 +486,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		stat_add(&s->wt->stats->backend_errors, 1);
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: no writable database server for tenant '%s' within %d ms: %s",
-			  s->wt->name, s->wt->snap->limits.connect_timeout_ms, s->why);
+			  s->wt->name, sess_wait_budget_ms(s), s->why);
 		break;
 	case SESS_IDLE:
 		log_info("session %llu: idle for %d ms; closing", (unsigned long long)s->id,
@@ -415,6 +546,7 @@ struct session *sess_accept(struct worker *w, struct wtenant *wt, int fd,
 		return NULL;
 	}
 	evtimer_assign(&s->timer, w->base, on_timer, s);
+	evtimer_assign(&s->acct_timer, w->base, sess_accounts_timer, s);
 	s->state = SESS_CLIENT_HANDSHAKE;
 
 	/* Link into the worker's list before anything can fail, so that
@@ -434,7 +566,18 @@ struct session *sess_accept(struct worker *w, struct wtenant *wt, int fd,
 	 * batch would otherwise give the last ones a shorter login time. */
 	event_base_update_cache_time(w->base);
 	sess_timer_set(s, wt->snap->limits.auth_timeout_ms);
-	sess_client_greet(s);
+	/* The greeting is the primary's: connect first (waiting for a
+	 * failover up to sess_wait_budget_ms), unless the process already
+	 * holds its share of backend connections for clients not logged in
+	 * and this tenant's primary has greeted on this worker before. */
+	bool hold = worker_preauth_hold(s);
+	if (wt->cfg->cluster && (hold || !wt->greet.known)) {
+		s->pre_greeting = true;
+		sess_backend_start(s);
+	} else {
+		worker_preauth_release(s);
+		sess_client_greet(s, NULL);
+	}
 	return s;
 }
 
@@ -450,6 +593,8 @@ void sess_close(struct session *s, const char *why)
 	conn_read_disable(&s->client);
 	conn_read_disable(&s->backend);
 	worker_backend_release(s);
+	worker_preauth_release(s);
+	evtimer_del(&s->acct_timer);
 	worker_reap_later(s->w, s);
 }
 
@@ -501,21 +646,33 @@ void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const cha
 void sess_drain(struct session *s)
 {
 	s->flags |= SESS_F_DRAINING;
-	if (s->state == SESS_IDLE || s->state == SESS_CLIENT_HANDSHAKE ||
+	if (s->state == SESS_IDLE || s->state == SESS_CLIENT_HANDSHAKE || s->pre_greeting ||
 	    s->state == SESS_CLIENT_TLS || s->state == SESS_CLIENT_AUTH)
 		sess_close(s, "draining");
+}
+
+int sess_wait_budget_ms(const struct session *s)
+{
+	int ms = s->wt->snap->limits.connect_timeout_ms;
+	/* a client without a greeting waits for a failover as a moved session does */
+	if (s->pre_greeting && s->wt->cfg->cluster &&
+	    s->wt->cfg->cluster->failover.session_wait_ms > ms)
+		ms = s->wt->cfg->cluster->failover.session_wait_ms;
+	return ms;
 }
 
 void sess_backend_wait(struct session *s, const char *why)
 {
 	conn_shutdown(&s->backend);
 	worker_backend_release(s);
+	if (s->backend_conn_id)
+		conn_ids_set_backend(s, 0);
 	int64_t left = s->backend_deadline_us - clock_mono_us();
 	if (left <= 0) {
 		stat_add(&s->wt->stats->backend_errors, 1);
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: no writable database server for tenant '%s' within %d ms: %s",
-			  s->wt->name, s->wt->snap->limits.connect_timeout_ms, why);
+			  s->wt->name, sess_wait_budget_ms(s), why);
 		return;
 	}
 	snprintf(s->why, sizeof(s->why), "%s", why);
@@ -531,6 +688,8 @@ void sess_backend_gone(struct session *s, uint16_t code, const char *why)
 {
 	conn_shutdown(&s->backend);
 	worker_backend_release(s);
+	if (s->backend_conn_id)
+		conn_ids_set_backend(s, 0);
 	s->flags |= SESS_F_BACKEND_GONE;
 	s->gone_code = code;
 	snprintf(s->why, sizeof(s->why), "%s", why);
@@ -543,9 +702,12 @@ void sess_free(struct session *s)
 {
 	struct worker *w = s->w;
 	sess_timer_clear(s);
+	evtimer_del(&s->acct_timer);
+	conn_ids_remove(s);
 	conn_close(&s->client);
 	conn_close(&s->backend);
 	worker_backend_release(s);
+	worker_preauth_release(s);
 	if (s->flags & SESS_F_COUNTED) {
 		stat_add(&s->wt->stats->sessions_open, (uint64_t)-1);
 		atomic_fetch_sub_explicit(&s->wt->rt->open, 1, memory_order_relaxed);
@@ -561,6 +723,7 @@ void sess_free(struct session *s)
 		free(s->password);
 	}
 	proto_wipe(s->stage1, sizeof(s->stage1));
+	proto_wipe(s->acct_reply, sizeof(s->acct_reply));
 	EVP_PKEY_free(s->rsa_key);
 	worker_session_closed(w, s);
 	free(s);

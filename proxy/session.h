@@ -32,6 +32,7 @@
 struct worker;
 struct wtenant;
 struct hc_gate;
+struct hc_topology;
 
 /*
  * States, named for what the session waits on. Valid pointers per state:
@@ -88,6 +89,11 @@ enum sess_flag {
 	SESS_F_BACKEND_GONE = 1 << 4, /* idle, but its backend is closed or no longer the
 					* primary: the next command gets an ERR (code in
 					* gone_code, text in why) and the session closes */
+	SESS_F_VERDICT_WAIT = 1 << 5, /* its backend closed without an ERR while the member is
+					* the primary: waiting (backend closed, client not
+					* read) for the monitor's fresh verdict on it
+					* (verdict_seq); alive: the client is closed as the
+					* server did; dead: the session moves */
 };
 
 struct session {
@@ -107,6 +113,25 @@ struct session {
 	char peer_text[64]; /* "ip:port" of the client, for logs */
 
 	/* connection phase */
+	bool pre_greeting;        /* the client has no greeting yet: the BACKEND_* states serve
+				 * the greeting (client_auth.c sends the primary's) */
+	bool backend_held;        /* the greeting's backend connection is open, greeted, and
+				 * waits for the client's login (CLIENT_* states) */
+	uint32_t greeting_id;     /* connection id the client was given (KILL translation) */
+	uint32_t backend_conn_id; /* the current backend connection's id (its greeting) */
+	uint64_t greeting_caps;   /* capabilities tandem's greeting offered the client */
+	bool greeting_sha2;       /* the greeting named caching_sha2_password (else native) */
+	struct session *ids_next; /* conn_ids.c's table (guarded by its mutex) */
+	bool ids_in;              /* registered in conn_ids.c's table */
+	uint32_t ids_cluster;     /* conn_ids.c: hash of the cluster's name */
+	bool preauth_counted;     /* counted in the process's pre-login backend connections */
+	bool server_reset;        /* SESS_F_VERDICT_WAIT: the server reset (not closed) it */
+	uint64_t acct_ticket;     /* accounts reload this login waits for (0: none) */
+	int64_t acct_until_us;    /* monotonic: the wait gives up then */
+	struct event acct_timer;  /* polls for that reload */
+	uint8_t acct_reply[PROTO_SCRAMBLE_LEN]; /* the native reply kept for that check;
+						 * never logged, wiped after use */
+	uint8_t acct_reply_len;
 	uint8_t scramble[PROTO_SCRAMBLE_LEN]; /* what tandem sent the client */
 	uint64_t client_caps;                 /* negotiated with the client */
 	uint64_t backend_caps;                /* negotiated with the backend */
@@ -184,10 +209,22 @@ void sess_drain(struct session *s);
  * sess_backend_start again), or fail with why once backend_deadline_us has
  * passed. Safe inside the backend connection's callbacks. */
 void sess_backend_wait(struct session *s, const char *why);
+/* How long a login may wait for a usable primary: limits.connect_timeout_ms,
+ * or failover.session_wait_ms if longer for a client without a greeting. */
+int sess_wait_budget_ms(const struct session *s);
 /* An idle session's backend is unusable: close it now and answer the
  * client's next command with this ERR (then close), so the client sees an
  * error rather than a dropped connection. */
 void sess_backend_gone(struct session *s, uint16_t code, const char *why);
+
+/* SESS_F_VERDICT_WAIT: a snapshot of the session's cluster arrived; the
+ * session closes (the server lives) or moves (it does not), or waits on. */
+void sess_verdict_topology(struct session *s, const struct hc_topology *t);
+/* Drop the backend connection held for a client not logged in yet; its
+ * login will connect afresh. Safe inside the backend's callbacks. */
+void sess_backend_unhold(struct session *s);
+/* client_auth.c: the accounts-reload wait's timer (acct_timer). */
+void sess_accounts_timer(evutil_socket_t fd, short what, void *arg);
 
 /* Arm / disarm the session timer. */
 void sess_timer_set(struct session *s, int ms);
@@ -201,7 +238,11 @@ extern const struct conn_cbs sess_backend_cbs;
 
 /* State handlers, one per state family (client_auth.c, backend_auth.c,
  * change_user.c, forward.c). */
-void sess_client_greet(struct session *s);
+/* Send the client its greeting: the primary's (primary: its greeting, just
+ * read on the session's backend connection), or without one the last
+ * greeting this tenant's primary gave on this worker (synthetic connection
+ * id), or tandem's defaults. Capabilities are masked by session_caps.h. */
+void sess_client_greet(struct session *s, const struct proto_handshake *primary);
 void sess_client_handshake_read(struct session *s);
 void sess_client_tls_ready(struct session *s);
 void sess_client_auth_read(struct session *s);

@@ -33,6 +33,21 @@ static inline uint64_t sess_caps_offered(const struct cfg_tenant *t)
 	return caps;
 }
 
+/* What tandem provides itself, whatever the backend offers: TLS to the
+ * client is tandem's own. */
+#define SESS_CAPS_OWN (CLIENT_SSL)
+
+/* The capabilities of the client's greeting: what the primary announced
+ * (its greeting, MariaDB extended capabilities in the high 32 bits
+ * included), as far as sess_caps_offered() allows, plus what tandem
+ * provides itself. A bit added to sess_caps_offered() reaches clients of a
+ * server that has it with no other change. */
+static inline uint64_t sess_caps_greeting(const struct cfg_tenant *t, uint64_t server_caps)
+{
+	uint64_t offered = sess_caps_offered(t);
+	return (server_caps & offered) | (offered & SESS_CAPS_OWN);
+}
+
 /* Flags whose value must be the same on both legs. */
 #define SESS_CAPS_SHAPE                                                          \
 	(CLIENT_DEPRECATE_EOF | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS | \

@@ -211,7 +211,7 @@ static void remove_tenant(struct worker *w, struct wtenant *t)
 		return;
 	}
 	for (struct session *s = w->sessions; s; s = s->next)
-		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE ||
+		if (s->wt == t && (s->state == SESS_CLIENT_HANDSHAKE || s->pre_greeting ||
 				   s->state == SESS_CLIENT_TLS || s->state == SESS_CLIENT_AUTH))
 			sess_close(s, "tenant removed during login");
 	int ms = t->snap->limits.drain_timeout_ms;
@@ -253,9 +253,15 @@ static bool in_cluster(const struct session *s, const char *cluster)
  */
 static void topology_changed(struct worker *w, const struct hc_topology *t)
 {
-	for (struct session *s = w->sessions; s; s = s->next)
-		if (in_cluster(s, t->cluster))
-			sess_migrate_topology(s, t);
+	for (struct session *s = w->sessions; s; s = s->next) {
+		if (!in_cluster(s, t->cluster) || (s->flags & SESS_F_VERDICT_WAIT))
+			continue;
+		/* A greeting's connection to where sessions no longer go would
+		 * hold a switchover back: the login connects afresh instead. */
+		if (s->backend_held && !worker_backend_current(w, s))
+			sess_backend_unhold(s);
+		sess_migrate_topology(s, t);
+	}
 }
 
 static void refresh_topology(struct worker *w)
@@ -269,6 +275,10 @@ static void refresh_topology(struct worker *w)
 		if (old && old->gen != fresh->gen)
 			log_debug("worker %d: cluster %s topology generation %llu", w->id,
 				  fresh->cluster, (unsigned long long)fresh->gen);
+		/* Sessions whose server closed them learn first whether it lives. */
+		for (struct session *s = w->sessions; s; s = s->next)
+			if ((s->flags & SESS_F_VERDICT_WAIT) && in_cluster(s, fresh->cluster))
+				sess_verdict_topology(s, fresh);
 		if (!old || old->gen != fresh->gen)
 			topology_changed(w, fresh);
 		hc_topology_unref(old);
@@ -534,6 +544,49 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 		sess_free(s);
 	}
 	check_stopped(w);
+}
+
+/* Backend connections held for clients not logged in, in the whole
+ * process: what unauthenticated clients may cost the servers does not grow
+ * with the number of workers. One relaxed atomic, at accept and login only. */
+static atomic_uint preauth_backends;
+
+bool worker_preauth_hold(struct session *s)
+{
+	if (s->preauth_counted)
+		return true;
+	unsigned n = atomic_fetch_add_explicit(&preauth_backends, 1, memory_order_relaxed);
+	if (n >= WORKER_PREAUTH_BACKENDS_MAX) {
+		atomic_fetch_sub_explicit(&preauth_backends, 1, memory_order_relaxed);
+		return false;
+	}
+	s->preauth_counted = true;
+	return true;
+}
+
+void worker_preauth_release(struct session *s)
+{
+	if (!s->preauth_counted)
+		return;
+	s->preauth_counted = false;
+	atomic_fetch_sub_explicit(&preauth_backends, 1, memory_order_relaxed);
+}
+
+bool worker_backend_current(struct worker *w, const struct session *s)
+{
+	const char *cluster = s->wt->cfg->cluster->name;
+	for (size_t i = 0; i < w->ntopos; i++) {
+		if (strcmp(w->topos[i].cluster, cluster) != 0)
+			continue;
+		const struct hc_topology *t = w->topos[i].topo;
+		const struct hc_member *p = hc_topology_primary(t);
+		if (!p || p->state == HC_DOWN || p->state == HC_FENCED ||
+		    p->state == HC_MAINTENANCE || t->transition != HC_TR_NONE)
+			return false;
+		return p->addr.salen == s->backend_salen &&
+		       memcmp(&p->addr.sa, &s->backend_sa, s->backend_salen) == 0;
+	}
+	return false;
 }
 
 void worker_session_closed(struct worker *w, struct session *s)

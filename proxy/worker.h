@@ -25,6 +25,17 @@ struct session;
 struct sess_snapshot;
 struct evconnlistener;
 
+/* What the tenant's primary said in its last greeting on this worker: the
+ * greeting of a client that gets none of its own (worker_preauth_hold). */
+struct wgreeting {
+	bool known;
+	char version[64];
+	uint64_t caps;
+	uint8_t charset;
+	uint16_t status;
+	char plugin[32];
+};
+
 /* A tenant as one worker sees it. Lives until it is removed from the
  * config AND its last session on this worker has closed. */
 struct wtenant {
@@ -42,6 +53,7 @@ struct wtenant {
 	struct event *backoff_timer; /* accept paused (out of fds) until it fires */
 	unsigned backoffs;           /* pauses in the current out-of-fds episode */
 	int64_t backoff_since_us;    /* when that episode began (monotonic) */
+	struct wgreeting greet;      /* the primary's last greeting (client_auth.c) */
 };
 
 /* A listening socket bound by the main thread for one tenant on one worker. */
@@ -127,6 +139,17 @@ enum worker_pick worker_backend_pick(struct worker *w, struct session *s,
 /* Count s out of the member it was counted in at. Idempotent. */
 void worker_backend_release(struct session *s);
 void worker_session_closed(struct worker *w, struct session *s);
+/* A client not logged in yet may hold a backend connection for its
+ * greeting: true (and counted) while the process holds fewer than
+ * WORKER_PREAUTH_BACKENDS_MAX of them; the others are greeted without one,
+ * so unauthenticated clients cannot use up the servers' connections. */
+#define WORKER_PREAUTH_BACKENDS_MAX 32
+bool worker_preauth_hold(struct session *s);
+/* Count out what worker_preauth_hold counted in. Idempotent. */
+void worker_preauth_release(struct session *s);
+/* Whether the session's backend connection is at the member sessions of
+ * its cluster belong to now, and that member is usable. */
+bool worker_backend_current(struct worker *w, const struct session *s);
 void worker_reap_later(struct worker *w, struct session *s);
 
 #endif

@@ -420,6 +420,19 @@ def _extra_bytes_after_response(c: Conn):
     c.send(2, b"\x00\x00\x00\x02\x00\x00\x00")   # a second OK nobody asked for
 
 
+IDLE_TIMEOUT_ERR = (b"\xff" + struct.pack("<H", 4031) + b"#HY000"
+                    + b"The client was disconnected by the server because of inactivity.")
+
+
+def _idle_timeout_err(c: Conn):
+    """Answers, then ends the idle session with an ERR and closes, as
+    MariaDB >= 11 does at wait_timeout (10.11.19, the test pair, does not)."""
+    c.ok(1)
+    time.sleep(0.3)        # the server's idle time, not a synchronisation
+    c.send(0, IDLE_TIMEOUT_ERR)
+    c.sock.close()
+
+
 def _eof_in_place_of_column(c: Conn):
     seq = c.send(1, lenenc(2))
     seq = c.send(seq, b"\xfe\x00\x00\x02\x00")
@@ -446,6 +459,7 @@ QUERY_SCRIPTS = {
     "bad_ok_session_track": _bad_ok_session_track,
     "truncated_err": _truncated_err,
     "extra_bytes_after_response": _extra_bytes_after_response,
+    "idle_timeout_err": _idle_timeout_err,
     "eof_in_place_of_column": _eof_in_place_of_column,
     "empty_packet_mid_rows": _huge_result_then_garbage,
 }

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import accounts, rawclient, util  # noqa: E402
 from harness.tandem import TandemProcess  # noqa: E402
 import security_common as sc  # noqa: E402
-from scripted_backend import ScriptedBackend  # noqa: E402
+from scripted_backend import IDLE_TIMEOUT_ERR, ScriptedBackend  # noqa: E402
 
 APP, APP_PW = accounts.APP_USER, accounts.APP_PASSWORD
 CONNECT_TIMEOUT_MS = 1500
@@ -60,7 +60,9 @@ class BackendBadInputTest(unittest.TestCase):
                 # monitor keeps its one persistent connection out of the way.
                 "monitor": {"user": accounts.MONITOR_USER, "password": "x",
                             "interval_ms": 60000, "failures": 100},
-                "failover": {"auto": False},
+                # a client without a greeting waits for a primary as long
+                # as a moved session; the same as a login here
+                "failover": {"auto": False, "session_wait_ms": CONNECT_TIMEOUT_MS},
             }},
             "tenants": {"t1": {"listen": f"127.0.0.1:{util.free_port()}",
                                "allow": ["127.0.0.0/8"], "cluster": "fake",
@@ -117,6 +119,27 @@ class BackendBadInputTest(unittest.TestCase):
             self.assert_backend_closed(cid)
         return msg
 
+    def greeting_expecting_err(self, script: str, code_state, text: str | None = None,
+                               times: int = 1):
+        """The same for a script that breaks the server's greeting: tandem
+        greets a client with its primary's greeting, so the client's first
+        packet is the ERR (seq 0), in place of the greeting."""
+        self.fake.arm(script, times)
+        self.addCleanup(self.fake.disarm)
+        with rawclient.RawClient(self.port) as c:
+            c.sock.settimeout(CONNECT_TIMEOUT_MS / 1000 + 20)
+            seq, code, state, msg = sc.read_err(c)
+            self.assertEqual((code, state), code_state, f"{script}: {msg}")
+            self.assertEqual(seq, 0, script)
+            if text:
+                self.assertIn(text, msg, script)
+            self.assertTrue(c.wait_closed(10), script)
+        cid = self.fake.conn_with(f"script {script}")
+        self.assertIsNotNone(cid, f"the fake never ran {script}")
+        if not script.startswith("close_"):    # the fake closed those itself
+            self.assert_backend_closed(cid)
+        return msg
+
     def query(self, c, sql):
         c.send_packet(0, b"\x03" + sql.encode())
 
@@ -125,19 +148,21 @@ class BackendBadInputTest(unittest.TestCase):
     def test_malformed_greetings(self):
         for script in ("garbage_greeting", "truncated_greeting", "protocol_9",
                        "short_scramble", "greeting_16mib"):
-            self.login_expecting_err(script, BACKEND_UNAVAILABLE, "greeting")
+            self.greeting_expecting_err(script, BACKEND_UNAVAILABLE, "greeting")
 
     def test_greeting_that_never_completes(self):
         t0 = time.monotonic()
-        self.login_expecting_err("greeting_past_its_frame", BACKEND_UNAVAILABLE,
-                                 "did not answer")
+        self.greeting_expecting_err("greeting_past_its_frame", BACKEND_UNAVAILABLE,
+                                    "did not answer")
         self.assertGreaterEqual(time.monotonic() - t0, CONNECT_TIMEOUT_MS / 1000 * 0.9)
 
     def test_server_closes_before_greeting_or_during_auth(self):
         """tandem retries (the monitor may be failing over) until the
         connect timeout, then says why."""
         for script in ("close_before_greeting", "close_during_auth"):
-            msg = self.login_expecting_err(script, BACKEND_UNAVAILABLE, times=1000)
+            expect = (self.greeting_expecting_err if script == "close_before_greeting"
+                      else self.login_expecting_err)
+            msg = expect(script, BACKEND_UNAVAILABLE, times=1000)
             # the deadline ends a retry either between attempts or during one
             self.assertRegex(msg, f"within {CONNECT_TIMEOUT_MS} ms(: cannot reach .* "
                                   f"\\(connection closed\\))?$")
@@ -226,22 +251,26 @@ class BackendBadInputTest(unittest.TestCase):
                       self.tandem.log_text())
 
     def test_close_mid_result(self):
-        """A server that closes between two rows leaves a clean point to
-        answer at: the client gets 1158 (the statement's outcome is unknown)
-        in place of the rest of the result, and the session moves to a new
-        backend connection and goes on (docs/errors.md, Failover)."""
+        """A server that closes between two rows and still answers the
+        monitor ended the session itself: the client gets the rows it sent,
+        then the close, as directly; nothing moves (docs/sessions.md). A
+        server that died instead moves the session (test_failover_sessions)."""
+        moved = sc.tenant_metric(self.tandem, "tandem_sessions_moved_total", "t1")
         c, _ = self.session()
         with c:
             self.query(c, "SELECT 'bad:close_mid_result'")
             c.sock.settimeout(20)
-            while True:
-                _, p = c.read_packet()
-                if p[:1] == b"\xff":
-                    code, state, msg = rawclient.parse_err(p)
-                    break
-            self.assertEqual((code, state), BACKEND_LOST, msg)
-            self.assertIn("whether it took effect is unknown", msg)
-            sc.raw_query_ok(c, "SELECT 4")
+            rows = []
+            with self.assertRaises(rawclient.Closed):
+                while True:
+                    _, p = c.read_packet()
+                    if p[:1] == b"\xff":
+                        self.fail(f"an ERR: {rawclient.parse_err(p)}")
+                    rows.append(p)
+            self.assertIn(b"\x04row4", rows)
+        self.assertEqual(sc.tenant_metric(self.tandem, "tandem_sessions_moved_total", "t1"),
+                         moved)
+        self.assertIn("closed the session and is alive", self.tandem.log_text())
 
     def test_stall_mid_result_releases_the_client_that_gives_up(self):
         """A server that stops mid-result gives tandem nothing to judge (a
@@ -323,6 +352,26 @@ class BackendBadInputTest(unittest.TestCase):
         self.assert_backend_closed(cid)
         self.assertRegex(self.tandem.log_text(),
                          r"sent \d+ unexpected bytes in state idle; closing")
+
+    def test_server_ends_an_idle_session_with_an_error(self):
+        """An ERR the server sends on its own before it closes (an idle
+        timeout): the client gets that packet as the server sent it, then
+        the close; the session does not move."""
+        moved = sc.tenant_metric(self.tandem, "tandem_sessions_moved_total", "t1")
+        c, _ = self.session()
+        with c:
+            self.query(c, "SELECT 'bad:idle_timeout_err'")
+            _, p = c.read_packet()
+            self.assertEqual(p[:1], b"\x00")
+            c.sock.settimeout(10)
+            seq, p = c.read_packet()
+            self.assertEqual((seq, p), (0, IDLE_TIMEOUT_ERR))
+            self.assertTrue(c.wait_closed(10))
+        cid = self.fake.conn_with("script idle_timeout_err")
+        self.assertIsNotNone(cid)
+        self.assertEqual(sc.tenant_metric(self.tandem, "tandem_sessions_moved_total", "t1"),
+                         moved)
+        self.assertIn("ended the session with error 4031", self.tandem.log_text())
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 - slowloris: connections that send nothing, or a login one byte at a
   time, are cut at limits.auth_timeout_ms (1043 / 08S01, "timed out"),
   hundreds at once, while a bystander on the same worker keeps working;
+  only 32 of them hold a handshake-phase connection to the primary;
 - idle timeout: an idle session is closed (logged) and its client sees the
   connection gone; a busy one and a long query are not cut;
 - a slow client reading a 200 MiB result: tandem's RSS stays far below
@@ -14,9 +15,9 @@
   counted in /metrics, and free up when sessions close;
 - out of descriptors (tandem run with a low RLIMIT_NOFILE): accepting
   pauses with one logged line per episode, the process does not spin
-  (CPU time from /proc), a login that finds no descriptor for its backend
-  connection gets 1040 / 08004 at once, and accepting resumes when
-  descriptors free up.
+  (CPU time from /proc), a client accepted with no descriptor left for its
+  greeting's backend connection is greeted without one and its login gets
+  1040 / 08004 at once, and accepting resumes when descriptors free up.
 
 The 16 MiB+ packet before login and max_packet after it are cases of the
 client bad-input suite (test_bad_input_client.py).
@@ -43,6 +44,18 @@ import security_common as sc  # noqa: E402
 
 APP, APP_PW = accounts.APP_USER, accounts.APP_PASSWORD
 AUTH_TIMEOUT_MS = 2000
+
+
+# Connection ids of greetings tandem makes without a backend connection,
+# and how many backend connections clients not logged in may hold.
+SYNTHETIC_ID = 0xC0000000
+PREAUTH_BACKENDS_MAX = 32
+
+
+def greeting_conn_id(c: rawclient.RawClient) -> int:
+    p = c.greeting
+    at = p.index(b"\0", 1) + 1
+    return int.from_bytes(p[at:at + 4], "little")
 
 
 class LimitsTest(unittest.TestCase):
@@ -75,6 +88,15 @@ class LimitsTest(unittest.TestCase):
             b.wait_queries(2)
             silent = [rawclient.RawClient(port) for _ in range(200)]
             t0 = time.monotonic()
+            # each is greeted by the primary's greeting, but only 32 of them
+            # hold a connection of their own to it (docs/security.md)
+            def handshaking():
+                return self.pair.primary.query_value(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                    "WHERE USER = 'unauthenticated user'")
+            util.wait_for(lambda: handshaking() >= PREAUTH_BACKENDS_MAX, 10,
+                          what="the greetings' backend connections")
+            self.assertEqual(handshaking(), PREAUTH_BACKENDS_MAX)
             # one that sends its login a byte at a time, 4 bytes a second
             trickle = rawclient.RawClient(port)
             scramble = trickle.read_greeting()
@@ -278,22 +300,44 @@ class LimitsTest(unittest.TestCase):
         self.assertLessEqual(lines, 3, "the back-off is logged once per episode")
         # the bystander, which holds its descriptors, still works
         sc.raw_query_ok(bystander)
-        # one descriptor frees up: the waiting connection takes it, and its
-        # login finds none left for the backend: 1040 at once, no waiting
-        held[0].close()
-        last = held[-1]
-        last.sock.settimeout(15)
-        scramble = last.read_greeting()
-        last.send_packet(1, last.login_packet(APP, rawclient.native_reply(APP_PW, scramble),
-                                              "mysql_native_password"))
+        # A client is greeted from a backend connection of its own (two
+        # descriptors) while one is left for it; the one accepted with a
+        # single descriptor left gets the primary's last greeting without a
+        # connection (tandem's own connection id), and its login finds no
+        # descriptor for the backend: 1040 at once, no waiting.
+        fallback = next((c for c in held[:greeted] if greeting_conn_id(c) >= SYNTHETIC_ID), None)
+        waiting = held[-1]
+        if fallback is None:
+            # every greeted client holds two: end one greeting's backend
+            # connection on the server, which frees exactly one descriptor
+            # for the client waiting in the accept queue
+            self.pair.primary.sql(f"KILL {greeting_conn_id(held[0])}")
+            fallback, waiting = held[-1], None
+            fallback.sock.settimeout(15)
+            fallback.read_greeting()
+            self.assertGreaterEqual(greeting_conn_id(fallback), SYNTHETIC_ID)
+        scramble = fallback.scramble
+        fallback.send_packet(1, fallback.login_packet(
+            APP, rawclient.native_reply(APP_PW, scramble), "mysql_native_password"))
         t0 = time.monotonic()
-        seq, code, state, msg = sc.read_err(last)
+        seq, code, state, msg = sc.read_err(fallback)
         self.assertEqual((seq, code, state), (2, 1040, "08004"), msg)
         self.assertIn("no descriptor left", msg)
         self.assertLess(time.monotonic() - t0, 4, "the login waited for a backend")
-        last.close()
+        fallback.close()
+        if waiting is not None:
+            # the descriptors freed let the waiting client in, greeted from
+            # its own backend connection, which its login then uses
+            waiting.sock.settimeout(15)
+            waiting.read_greeting()
+            self.assertLess(greeting_conn_id(waiting), SYNTHETIC_ID)
+            waiting.send_packet(1, waiting.login_packet(
+                APP, rawclient.native_reply(APP_PW, waiting.scramble), "mysql_native_password"))
+            seq, p = waiting.read_packet()
+            self.assertEqual((seq, p[:1]), (2, b"\x00"), p)
+            waiting.close()
         # free descriptors: new connections are greeted and log in
-        for c in held[1:-1]:
+        for c in held:
             c.close()
         again = sc.raw_login(port)
         sc.raw_query_ok(again)
