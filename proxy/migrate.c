@@ -220,8 +220,6 @@ static bool settle(struct session *s, const char *where)
 		}
 		break;
 	case SESS_RESULT:
-		if (sess_guard_release_error(s))
-			break; /* the write failed: the client has its ERR, tandem's BEGIN died */
 		if (!mg->answered && sess_guard_in_doubt(s)) {
 			mg->inflight = MIG_RESOLVE;
 			break;
@@ -280,7 +278,6 @@ static void move(struct session *s)
 	conn_close(&s->backend);
 	worker_backend_release(s);
 	s->sf.setup_pending = 0; /* the old server's answers will never come */
-	s->cg.before = s->cg.after = 0;
 	s->resp_left = 0;
 	s->result_done = false;
 	s->cmd_left = 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A COMMIT cut off by a failover gets its real outcome (docs/sessions.md,
-"Failover"): tandem writes a commit marker in the same transaction and,
-after the session moved, reads it on the new primary.
+"Failover"): tandem tags the session's statements with a comment the
+binlog keeps (Annotate_rows) and, after the session moved, reads the new
+primary's binlog from the session's last GTID through the monitor account.
 
 The moment that matters — the COMMIT reached the server (or not) and its
 answer never reached tandem — is forced with a FaultRelay in front of
@@ -108,7 +109,7 @@ class InDoubtCommitTest(unittest.TestCase):
         if explicit:
             cur.execute("BEGIN")
             cur.execute(f"INSERT INTO {TABLE} (v) VALUES (%s)", (v,))
-        relay_p.arm(action)
+        relay_p.arm(action, autocommit_write=not explicit)
         outcome = {}
 
         def cut_off():
