@@ -36,13 +36,13 @@ struct scan {
 	uint32_t server;
 	uint64_t seq;
 	bool in_trx;
-	bool standalone;   /* its GTID event says it has no COMMIT/XID of its own */
-	bool tagged;       /* a statement of it carries the tag */
-	bool stmt_upsert;  /* the current statement is an INSERT/REPLACE (an update counts 2) */
+	bool standalone;  /* its GTID event says it has no COMMIT/XID of its own */
+	bool tagged;      /* a statement of it carries the tag */
+	bool stmt_upsert; /* the current statement is an INSERT/REPLACE (an update counts 2) */
 	uint64_t affected;
 	uint64_t insert_id;
-	bool uncounted;    /* a rows event could not be walked: affected is a floor */
-	bool have_first;   /* the first written row of a tagged statement is kept */
+	bool uncounted;  /* a rows event could not be walked: affected is a floor */
+	bool have_first; /* the first written row of a tagged statement is kept */
 	char db[65], table[65];
 	uint64_t first_row[64]; /* integer columns of that row (others 0) */
 	bool first_int[64];
@@ -193,8 +193,7 @@ static void rows_event(struct scan *sc, const MARIADB_RPL_EVENT *tm, const MARIA
 		.meta_len = m->metadata.length,
 	};
 	struct proto_binlog_rows out;
-	if (proto_binlog_rows_count(&tb, r->column_bitmap,
-				    update ? r->column_update_bitmap : NULL,
+	if (proto_binlog_rows_count(&tb, r->column_bitmap, update ? r->column_update_bitmap : NULL,
 				    (const uint8_t *)r->row_data, r->row_data_size, &out) < 0) {
 		sc->uncounted = true;
 		return;
@@ -256,8 +255,7 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 	}
 	MARIADB_RPL *rpl = mariadb_rpl_init(my);
 	if (!rpl) {
-		snprintf(a->why, sizeof(a->why), "cannot start a binlog dump: %s",
-			 mysql_error(my));
+		snprintf(a->why, sizeof(a->why), "cannot start a binlog dump: %s", mysql_error(my));
 		return;
 	}
 	/* A dump connection is identified by its server id: the server drops
