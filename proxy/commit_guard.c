@@ -111,22 +111,30 @@ void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *
 	uint8_t cmd = (*p)[0];
 	bool in_trans = proto_facts_in_trans(f);
 	if (!in_trans)
-		g->trx_blind = false; /* a new transaction may start with this command */
+		g->trx_blind = g->trx_rows = false; /* a new transaction may start here */
 	struct proto_sql_class c = {0};
-	bool tagged = false;
+	g->cmd_tagged = false;
 	if (cmd == COM_QUERY || cmd == COM_STMT_PREPARE) {
+		/* Only writes are tagged (a prepared text once, at prepare time):
+		 * the annotations that matter are those of row-writing
+		 * statements, and a tag elsewhere would only show (processlist). */
 		if (cmd == COM_QUERY)
 			c = s->sf.cmd_class;
-		/* Text that may write or commit is tagged; a plain read outside a
-		 * transaction needs no tag (a read in one may run a function that
-		 * writes, and is tagged). Every prepared text is, once. */
-		bool needs = cmd == COM_STMT_PREPARE || in_trans || !proto_facts_autocommit(f) ||
-			     !(c.kind == PROTO_SQL_KIND_READ || c.kind == PROTO_SQL_KIND_SET ||
-			       c.kind == PROTO_SQL_KIND_USE || c.kind == PROTO_SQL_KIND_BEGIN ||
-			       c.kind == PROTO_SQL_KIND_ROLLBACK) ||
-			     (c.flags & (PROTO_SQL_INTO | PROTO_SQL_LOCKING_READ));
-		if (!needs)
-			return; /* a plain read outside a transaction */
+		else
+			proto_sql_classify((const char *)*p + 1, *have - 1,
+					   (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0,
+					   !whole, &c);
+		bool commit = cmd == COM_QUERY && c.kind == PROTO_SQL_KIND_COMMIT &&
+			      !(c.flags & (PROTO_SQL_MULTI | PROTO_SQL_PARTIAL));
+		if (commit)
+			goto decide; /* its own text is not logged: nothing to tag */
+		if (c.kind != PROTO_SQL_KIND_WRITE) {
+			if (cmd == COM_QUERY && c.kind == PROTO_SQL_KIND_OTHER)
+				g->trx_blind = true; /* CALL, EXECUTE, ...: rows under other texts */
+			else if (cmd == COM_QUERY && (c.flags & PROTO_SQL_MULTI))
+				g->trx_blind = true;
+			return;
+		}
 		if (!whole || !tag_frame(s, *len)) {
 			/* too large to hold: sent as it is, unguarded */
 			stat_add(&s->wt->stats->guard_untagged, 1);
@@ -137,36 +145,36 @@ void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *
 		*have = *len;
 		*p = evbuffer_pullup(s->client.in, PROTO_HEADER_LEN + (ssize_t)*len) +
 		     PROTO_HEADER_LEN;
-		tagged = true;
 		if (cmd == COM_STMT_PREPARE)
 			return;
 	} else if (cmd == COM_STMT_EXECUTE && *have >= 10 && !((*p)[5] & 0x07)) {
 		const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, client_stmt);
-		if (!st || !st->sql) {
-			g->trx_blind = true; /* never tagged */
+		if (!st || !st->sql || st->sql_kind != PROTO_SQL_KIND_WRITE) {
+			if (!st || !st->sql || st->sql_kind == PROTO_SQL_KIND_OTHER)
+				g->trx_blind = true;
 			return;
 		}
-		memset(&c, 0, sizeof(c));
 		c.flags = st->sql_flags;
 		c.kind = (enum proto_sql_kind)st->sql_kind;
-		tagged = true;
 	} else {
+		if (cmd == COM_STMT_EXECUTE)
+			g->trx_blind = true; /* a cursor execution */
 		return;
 	}
-	/* Rows written inside a procedure (CALL), by EXECUTE or by a later
-	 * statement of a multi-statement text are logged under their own
-	 * texts, without the tag: a transaction that ran one cannot be found
-	 * by it. */
-	if (!tagged || (c.flags & (PROTO_SQL_MULTI | PROTO_SQL_PARTIAL)) ||
-	    c.kind == PROTO_SQL_KIND_OTHER) {
+	/* A write whose later statements (multi-statement text) would be
+	 * logged under their own texts is no help. */
+	if (c.flags & (PROTO_SQL_MULTI | PROTO_SQL_PARTIAL)) {
 		g->trx_blind = true;
 		return;
 	}
+	g->cmd_tagged = true;
+decide:
 	if (!f->tracking && !s->sf.setup_pending) {
 		set_off(s); /* no last_gtid: nothing to read the binlog from */
 		return;
 	}
-	if (c.kind == PROTO_SQL_KIND_COMMIT && in_trans && wrote(f) && !g->trx_blind) {
+	if (c.kind == PROTO_SQL_KIND_COMMIT && in_trans && wrote(f) && !g->trx_blind &&
+	    g->trx_rows) {
 		g->mode = CG_COMMIT;
 	} else if (c.kind == PROTO_SQL_KIND_WRITE && !in_trans && proto_facts_autocommit(f) &&
 		   !(c.flags & PROTO_SQL_RETURNING)) {
@@ -175,6 +183,12 @@ void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *
 		return;
 	}
 	snprintf(g->after_gtid, sizeof(g->after_gtid), "%s", f->last_gtid ? f->last_gtid : "");
+}
+
+void sess_guard_ok(struct session *s, const struct proto_ok *ok)
+{
+	if (s->cg.cmd_tagged && ok->affected_rows > 0)
+		s->cg.trx_rows = true;
 }
 
 /* ---------------------------------------------------------- resolution */

@@ -6,9 +6,9 @@
  * OK, nobody can tell from the outside whether the transaction landed on
  * the replica that takes over. Guessing either way is wrong. tandem sends
  * nothing extra for it: it prepends a comment tag `/\*tandem:<16 hex>*\/ `
- * (the session's random guard id) to the client's own statements that may
- * write or commit — COM_QUERY texts, and COM_STMT_PREPARE texts once at
- * prepare time. MariaDB logs each row-writing statement's text, comment
+ * (the session's random guard id) to the client's own writes (INSERT,
+ * UPDATE, DELETE, REPLACE) — COM_QUERY texts, and COM_STMT_PREPARE texts
+ * once at prepare time. MariaDB logs each row-writing statement's text, comment
  * included, in the binary log's Annotate_rows event, and the replica logs
  * it again (log_slave_updates). Only when a commit is in doubt does the
  * monitor account read the new primary's binlog from the session's last
@@ -50,6 +50,9 @@ struct sess_guard {
 	uint64_t id; /* this session's guard id (random, never 0) */
 	char tag[CG_TAG_LEN + 1];
 	bool counted_off;     /* counted in the tenant's unguarded-sessions gauge */
+	bool cmd_tagged;        /* the command in flight is a tagged write */
+	bool trx_rows;          /* a tagged write of the open transaction changed rows, so
+				   its commit carries the tag in the binlog */
 	bool trx_blind;       /* the open transaction ran a statement whose rows may be
 				   logged without the tag (CALL, EXECUTE, multi, untagged) */
 	enum guard_mode mode; /* of the command in flight */
@@ -70,6 +73,9 @@ void sess_guard_free(struct session *s);
  * follow the rewrite (p points at the payload in the client's input). */
 void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *len, bool whole,
 			uint32_t client_stmt);
+/* forward.c: an OK of the command in flight (its affected rows). */
+struct proto_ok;
+void sess_guard_ok(struct session *s, const struct proto_ok *ok);
 /* restore.c: the text of a statement re-prepared after a move, tagged
  * (malloc'd, *out_len); NULL when the guard is off (send it as it is). */
 char *sess_guard_tag_text(struct session *s, const char *sql, size_t len, size_t *out_len);

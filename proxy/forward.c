@@ -573,6 +573,7 @@ static enum pkt_action on_packet(struct session *s, size_t start, const struct p
 	switch (ev->kind) {
 	case RT_PKT_OK:
 		sess_facts_ok(s, &ev->ok);
+		sess_guard_ok(s, &ev->ok);
 		if (f->len < PROTO_MAX_FRAME && ok_needs_reshape(s, &ev->ok))
 			return reshape_ok(s, start, f, &ev->ok);
 		return PKT_PASS;
