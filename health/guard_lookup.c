@@ -1,8 +1,8 @@
 /*
  * guard_lookup.c — one binlog read-back for the commit guard (see
  * guard_lookup.h): a detached thread with blocking Connector/C calls
- * bounded by socket timeouts, its answer handed back through an event
- * activated on the caller's event base.
+ * bounded by socket timeouts, its answer handed back through an eventfd
+ * read by an event on the caller's event base.
  */
 #include "health/guard_lookup.h"
 
@@ -10,7 +10,10 @@
 #include <mysql.h>
 /* after mysql.h, whose types it uses */
 #include <mariadb_rpl.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <unistd.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,7 +27,9 @@
 struct hc_guard_lookup {
 	struct hc_guard_query q;
 	struct hc_guard_answer a;
-	struct event *done; /* activated by the thread; runs on the caller's base */
+	int fd;             /* eventfd the thread writes once it is done */
+	struct event *done; /* reads fd on the caller's base (not locked: only the fd
+			       crosses threads) */
 	hc_guard_cb cb;
 	void *arg;
 	bool cancelled; /* caller's thread only */
@@ -86,12 +91,13 @@ static MYSQL *open_conn(const struct hc_guard_query *q, char *why, size_t whylen
 	return my;
 }
 
-/* The server variables without which the binlog cannot tell. */
-static bool can_tell(MYSQL *my, char *why, size_t whylen)
+/* The server variables without which the binlog cannot tell; pos gets
+ * its gtid_binlog_pos. */
+static bool can_tell(MYSQL *my, char *pos, size_t poslen, char *why, size_t whylen)
 {
 	if (mysql_query(my, "SELECT @@global.log_bin, @@global.log_slave_updates, "
 			    "@@global.binlog_annotate_row_events, "
-			    "@@global.replicate_annotate_row_events")) {
+			    "@@global.replicate_annotate_row_events, @@global.gtid_binlog_pos")) {
 		snprintf(why, whylen, "cannot read the binlog settings: %s", mysql_error(my));
 		return false;
 	}
@@ -108,6 +114,8 @@ static bool can_tell(MYSQL *my, char *why, size_t whylen)
 		}
 	if (!row)
 		snprintf(why, whylen, "no answer to the binlog settings query");
+	else
+		snprintf(pos, poslen, "%s", row[4] ? row[4] : "");
 	if (res)
 		mysql_free_result(res);
 	return ok;
@@ -130,6 +138,28 @@ static bool gtid_seq(const char *list, uint32_t domain, uint64_t *seq)
 			*seq = n;
 			return true;
 		}
+		p = *end == ',' ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* The server's binlog ends before the session's last acknowledged GTID
+ * (asynchronous replication lost it): a later commit of the session
+ * cannot be there either — replication applies a domain in order. */
+static bool behind(const char *after, const char *pos)
+{
+	const char *p = after;
+	while (p && *p) {
+		char *end;
+		unsigned long d = strtoul(p, &end, 10);
+		const char *dash = strchr(p, '-');
+		dash = dash ? strchr(dash + 1, '-') : NULL;
+		if (!dash)
+			return false;
+		unsigned long long want = strtoull(dash + 1, &end, 10);
+		uint64_t have;
+		if (!gtid_seq(pos, (uint32_t)d, &have) || have < want)
+			return true;
 		p = *end == ',' ? end + 1 : NULL;
 	}
 	return false;
@@ -378,13 +408,22 @@ static void *lookup_main(void *arg)
 		snprintf(a->why, sizeof(a->why), "the session's last GTID is not readable");
 	} else {
 		MYSQL *my = open_conn(&l->q, a->why, sizeof(a->why));
-		if (my && can_tell(my, a->why, sizeof(a->why)))
-			scan_binlog(l, my);
+		char pos[512] = "";
+		if (my && can_tell(my, pos, sizeof(pos), a->why, sizeof(a->why))) {
+			if (behind(l->q.after_gtid, pos))
+				a->result = HC_GUARD_ABSENT;
+			else
+				scan_binlog(l, my);
+		}
 		if (my)
 			mysql_close(my);
 	}
 	mysql_thread_end();
-	event_active(l->done, EV_READ, 0);
+	uint64_t one = 1;
+	/* the caller's base is not thread-safe: it learns of the answer
+	 * through the descriptor, as worker_post() wakes a worker */
+	while (write(l->fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
 	return NULL;
 }
 
@@ -396,6 +435,7 @@ static void lookup_done(evutil_socket_t fd, short what, void *arg)
 	if (!l->cancelled)
 		l->cb(l->arg, &l->a);
 	event_free(l->done);
+	close(l->fd);
 	explicit_bzero(l->q.password, sizeof(l->q.password));
 	free(l);
 }
@@ -409,11 +449,12 @@ struct hc_guard_lookup *hc_guard_lookup_start(const struct hc_guard_query *q,
 	l->q = *q;
 	l->cb = cb;
 	l->arg = arg;
-	l->done = event_new(base, -1, 0, lookup_done, l);
+	l->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	l->done = l->fd >= 0 ? event_new(base, l->fd, EV_READ, lookup_done, l) : NULL;
 	pthread_t th;
 	pthread_attr_t attr;
 	bool started = false;
-	if (l->done && pthread_attr_init(&attr) == 0) {
+	if (l->done && event_add(l->done, NULL) == 0 && pthread_attr_init(&attr) == 0) {
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		started = pthread_create(&th, &attr, lookup_main, l) == 0;
 		pthread_attr_destroy(&attr);
@@ -421,6 +462,8 @@ struct hc_guard_lookup *hc_guard_lookup_start(const struct hc_guard_query *q,
 	if (!started) {
 		if (l->done)
 			event_free(l->done);
+		if (l->fd >= 0)
+			close(l->fd);
 		explicit_bzero(l->q.password, sizeof(l->q.password));
 		free(l);
 		return NULL;

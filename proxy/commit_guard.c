@@ -130,7 +130,8 @@ void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *
 			goto decide; /* its own text is not logged: nothing to tag */
 		if (c.kind != PROTO_SQL_KIND_WRITE) {
 			if (cmd == COM_QUERY && c.kind == PROTO_SQL_KIND_OTHER)
-				g->trx_blind = true; /* CALL, EXECUTE, ...: rows under other texts */
+				g->trx_blind =
+					true; /* CALL, EXECUTE, ...: rows under other texts */
 			else if (cmd == COM_QUERY && (c.flags & PROTO_SQL_MULTI))
 				g->trx_blind = true;
 			return;

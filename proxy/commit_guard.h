@@ -50,8 +50,8 @@ struct sess_guard {
 	uint64_t id; /* this session's guard id (random, never 0) */
 	char tag[CG_TAG_LEN + 1];
 	bool counted_off;     /* counted in the tenant's unguarded-sessions gauge */
-	bool cmd_tagged;        /* the command in flight is a tagged write */
-	bool trx_rows;          /* a tagged write of the open transaction changed rows, so
+	bool cmd_tagged;      /* the command in flight is a tagged write */
+	bool trx_rows;        /* a tagged write of the open transaction changed rows, so
 				   its commit carries the tag in the binlog */
 	bool trx_blind;       /* the open transaction ran a statement whose rows may be
 				   logged without the tag (CALL, EXECUTE, multi, untagged) */
