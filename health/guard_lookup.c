@@ -232,7 +232,9 @@ static void rows_event(struct scan *sc, const MARIADB_RPL_EVENT *tm, const MARIA
 		sc->affected += sc->stmt_upsert ? 2 * out.rows : out.rows;
 	else
 		sc->affected += out.rows;
-	if (write && out.rows && !sc->have_first) {
+	/* the insert id: the first written row's, or the updated row's for an
+	 * upsert that updated (the server reports that row's id) */
+	if ((write || (update && sc->stmt_upsert)) && out.rows && !sc->have_first) {
 		sc->have_first = true;
 		snprintf(sc->db, sizeof(sc->db), "%.*s", (int)m->database.length, m->database.str);
 		snprintf(sc->table, sizeof(sc->table), "%.*s", (int)m->table.length, m->table.str);

@@ -150,10 +150,15 @@ class InDoubtCommitTest(unittest.TestCase):
         code, body = st.admin.post(f"/clusters/{CLUSTER}/members/{relay.address}/ready")
         self.assertEqual(code, 200, body)
 
+    def guard_counts(self):
+        return self.stack.admin.status()["tenants"]["vps17"]["commit_guard"]
+
     def landed(self, explicit: bool, v: int):
+        before = self.guard_counts()
         outcome, conn, cur, old, new = self.run_case(explicit, "cut", v)
         try:
             self.assertIn("ok", outcome)
+            self.assertEqual(self.guard_counts()["landed"], before["landed"] + 1)
             self.assertEqual(count(new, v), 1)
             if not explicit:
                 row_id = new.query_value(f"SELECT id FROM {TABLE} WHERE v = %s", (v,))
@@ -166,9 +171,11 @@ class InDoubtCommitTest(unittest.TestCase):
         self.bring_back(old)
 
     def lost(self, explicit: bool, v: int):
+        before = self.guard_counts()
         outcome, conn, cur, old, new = self.run_case(explicit, "swallow", v)
         try:
             self.assertIn("err", outcome)
+            self.assertEqual(self.guard_counts()["lost"], before["lost"] + 1)
             self.assertEqual((outcome["err"][0], outcome["err"][2]), (1213, "40001"), outcome)
             self.assertIn("rolled back", outcome["err"][1])
             self.assertEqual(count(new, v), 0)

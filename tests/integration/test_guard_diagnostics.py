@@ -149,6 +149,8 @@ class GuardDiagnosticsTest(PairTandemCase):
         tagged = [r for r in rows if "/*tandem:" in str(r[-1]) and "diag_tandem" in str(r[-1])]
         untagged = [r for r in rows if "diag_direct" in str(r[-1]) and "/*tandem:" in str(r[-1])]
         self.assertTrue(tagged, "no tagged statement of the tandem run in the binlog")
+        # a prepared write (COM_STMT_PREPARE) is logged with the tag too
+        self.assertTrue([r for r in tagged if "VALUES (60, 1)" in str(r[-1])], tagged)
         self.assertEqual(untagged, [])
         self.assert_tandem_alive()
 
