@@ -105,6 +105,18 @@ void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *
 	g->mode = CG_NONE;
 	g->outcome = CG_UNKNOWN;
 	g->resolved = false;
+	/* COMMIT, or anything that may commit on its own (DDL's implicit
+	 * commit, a procedure's COMMIT, XA ...): cut off, its outcome is
+	 * unknown, not "rolled back" (guard or not). */
+	g->cmd_may_commit = false;
+	if ((*p)[0] == COM_QUERY) {
+		enum proto_sql_kind k = s->sf.cmd_class.kind;
+		g->cmd_may_commit = k == PROTO_SQL_KIND_COMMIT || k == PROTO_SQL_KIND_OTHER;
+	} else if ((*p)[0] == COM_STMT_EXECUTE) {
+		const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, client_stmt);
+		g->cmd_may_commit = !st || st->sql_kind == PROTO_SQL_KIND_COMMIT ||
+				    st->sql_kind == PROTO_SQL_KIND_OTHER;
+	}
 	if (!enabled(s))
 		return;
 	const struct proto_facts *f = &s->sf.f;
@@ -193,6 +205,11 @@ void sess_guard_ok(struct session *s, const struct proto_ok *ok)
 }
 
 /* ---------------------------------------------------------- resolution */
+
+bool sess_guard_may_commit(const struct session *s)
+{
+	return s->cg.cmd_may_commit;
+}
 
 bool sess_guard_in_doubt(const struct session *s)
 {

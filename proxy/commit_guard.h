@@ -50,6 +50,7 @@ struct sess_guard {
 	uint64_t id; /* this session's guard id (random, never 0) */
 	char tag[CG_TAG_LEN + 1];
 	bool counted_off;     /* counted in the tenant's unguarded-sessions gauge */
+	bool cmd_may_commit;  /* the command in flight may commit (COMMIT, DDL, CALL ...) */
 	bool cmd_tagged;      /* the command in flight is a tagged write */
 	bool trx_rows;        /* a tagged write of the open transaction changed rows, so
 				   its commit carries the tag in the binlog */
@@ -80,6 +81,9 @@ void sess_guard_ok(struct session *s, const struct proto_ok *ok);
  * (malloc'd, *out_len); NULL when the guard is off (send it as it is). */
 char *sess_guard_tag_text(struct session *s, const char *sql, size_t len, size_t *out_len);
 
+/* migrate.c: the command cut off may have committed the transaction
+ * (unguarded: its outcome is unknown). */
+bool sess_guard_may_commit(const struct session *s);
 /* migrate.c: the command cut off is a guarded commit whose outcome the
  * binlog can tell. */
 bool sess_guard_in_doubt(const struct session *s);

@@ -95,8 +95,9 @@ class InDoubtCommitTest(unittest.TestCase):
         cls.stack.stop()
         cls.stack.cleanup()
 
-    def run_case(self, explicit: bool, action: str, v: int):
-        """One cut-off commit; returns (outcome, cursor, new primary server)."""
+    def run_case(self, explicit: bool, action: str, v: int, also=()):
+        """One cut-off commit (also: statements run in the transaction
+        after its INSERT); returns (outcome, cursor, new primary server)."""
         st = self.stack
         (p, relay_p), (r, relay_r) = st.roles()
         st.wait_healthy(relay_p, relay_r)
@@ -109,6 +110,8 @@ class InDoubtCommitTest(unittest.TestCase):
         if explicit:
             cur.execute("BEGIN")
             cur.execute(f"INSERT INTO {TABLE} (v) VALUES (%s)", (v,))
+            for sql in also:
+                cur.execute(sql)
         relay_p.arm(action, autocommit_write=not explicit)
         outcome = {}
 
@@ -203,6 +206,26 @@ class InDoubtCommitTest(unittest.TestCase):
 
     def test_4_autocommit_insert_lost(self):
         self.lost(False, 104)
+
+    def test_5_commit_after_call_is_not_guessed(self):
+        """A procedure's rows are logged under its own statements' texts,
+        without the session's tag: the binlog cannot tell, so the cut-off
+        COMMIT gets 1158 (outcome unknown), never a wrong 1213."""
+        with self.stack.connect() as c, c.cursor() as cur:
+            cur.execute("CREATE PROCEDURE IF NOT EXISTS test.doubt_more(x INT) "
+                        f"INSERT INTO {TABLE} (v) VALUES (x)")
+        before = self.guard_counts()
+        outcome, conn, cur, old, new = self.run_case(
+            True, "cut", 105, also=("CALL test.doubt_more(1105)",))
+        try:
+            self.assertIn("err", outcome)
+            self.assertEqual((outcome["err"][0], outcome["err"][2]), (1158, "08S01"), outcome)
+            self.assertEqual(count(new, 105), 1)   # it did land
+            after = self.guard_counts()
+            self.assertEqual((after["landed"], after["lost"]), (before["landed"], before["lost"]))
+        finally:
+            conn.close()
+        self.bring_back(old)
 
 
 if __name__ == "__main__":
