@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "protocol/binlog_rows.h"
@@ -54,6 +55,13 @@ struct scan {
 	uint32_t first_cols;
 	uint64_t pending_insert_id; /* INTVAR INSERT_ID before a statement-format query */
 };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static MYSQL *open_conn(const struct hc_guard_query *q, char *why, size_t whylen)
 {
@@ -314,7 +322,15 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 	MARIADB_RPL_EVENT *tm = NULL; /* the table map the next rows event refers to */
 	bool stmt_tagged = false;
 	bool found = false;
+	/* The socket timeouts bound each read; this bounds the whole scan
+	 * (a session with no commit yet reads from the oldest binlog). */
+	int64_t deadline = now_ms() + q->timeout_ms;
 	for (;;) {
+		if (now_ms() > deadline) {
+			snprintf(a->why, sizeof(a->why),
+				 "the binlog read-back took longer than %d ms", q->timeout_ms);
+			break;
+		}
 		MARIADB_RPL_EVENT *ev = mariadb_rpl_fetch(rpl, NULL);
 		if (!ev) {
 			if (mysql_errno(my))
