@@ -254,20 +254,6 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 			       q->hb_schema);
 			rc = hc_db_query(db, sql, NULL, wdl);
 		}
-		if (rc == HC_DB_OK) {
-			/* Commit markers (proxy/commit_guard.h): written by client
-			 * sessions in their own transactions, read after a failover. */
-			hc_fmt(sql,
-			       "CREATE TABLE IF NOT EXISTS `%s`.`commit_marker` ("
-			       "id BIGINT UNSIGNED NOT NULL PRIMARY KEY, "
-			       "seq BIGINT UNSIGNED NOT NULL, "
-			       "affected BIGINT NOT NULL DEFAULT 0, "
-			       "insert_id BIGINT UNSIGNED NOT NULL DEFAULT 0, "
-			       "at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) "
-			       "ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
-			       q->hb_schema);
-			rc = hc_db_query(db, sql, NULL, wdl);
-		}
 		if (rc == HC_DB_TIMEOUT)
 			goto stalled;
 		if (rc != HC_DB_OK) {
@@ -292,15 +278,6 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 		return rc;
 	}
 	r->hb_written = hc_db_affected(db) > 0;
-	/* A marker only matters for the commit in flight at a failover: rows
-	 * of sessions long gone are dropped now and then, in small bites. */
-	if (r->hb_written && ++db->hb_writes % 240 == 0) {
-		hc_fmt(sql,
-		       "DELETE FROM `%s`.`commit_marker` WHERE at < NOW(6) - INTERVAL 1 DAY "
-		       "AND @@global.read_only = 0 LIMIT 1000",
-		       q->hb_schema);
-		hc_db_query(db, sql, NULL, wdl);
-	}
 	return HC_DB_OK;
 stalled:
 	r->write_stalled = true;

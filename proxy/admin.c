@@ -50,6 +50,13 @@ static json_t *tenant_json(struct daemon *d, const struct cfg_tenant *t)
 			    json_integer((json_int_t)SUM(rt, transactions_replayed)));
 	json_object_set_new(o, "failover_errors",
 			    json_integer((json_int_t)SUM(rt, failover_errors)));
+	json_object_set_new(o, "commit_guard",
+			    json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "enabled", t->commit_guard,
+				      "unguarded_sessions", (json_int_t)SUM(rt, guard_off),
+				      "landed", (json_int_t)SUM(rt, guard_landed), "lost",
+				      (json_int_t)SUM(rt, guard_lost), "unresolved",
+				      (json_int_t)SUM(rt, guard_unresolved), "untagged",
+				      (json_int_t)SUM(rt, guard_untagged)));
 	if (t->cluster)
 		json_object_set_new(o, "last_failover",
 				    hc_monitor_last_failover_json(d->mon, t->cluster->name));
@@ -124,6 +131,21 @@ static void metrics(struct evbuffer *out, void *arg)
 	T("tandem_failover_errors_total",
 	  "Errors sent to clients because a move lost their command, transaction or session state.",
 	  "counter", failover_errors);
+	T("tandem_commit_guard_landed_total",
+	  "Commits cut off by a failover found in the new primary's binlog (OK sent).", "counter",
+	  guard_landed);
+	T("tandem_commit_guard_lost_total",
+	  "Commits cut off by a failover not in the new primary's binlog (ERR 1213 sent).",
+	  "counter", guard_lost);
+	T("tandem_commit_guard_unresolved_total",
+	  "Commits cut off by a failover whose outcome the binlog could not tell (ERR 1158).",
+	  "counter", guard_unresolved);
+	T("tandem_commit_guard_untagged_total",
+	  "Statements sent without the commit guard's tag (too large): not guarded.", "counter",
+	  guard_untagged);
+	T("tandem_commit_guard_unguarded_sessions",
+	  "Open sessions running without the commit guard (off, or no session tracking).", "gauge",
+	  guard_off);
 	T("tandem_queries_total", "Commands forwarded to backends.", "counter", queries);
 	T("tandem_client_received_bytes_total", "Bytes received from clients.", "counter",
 	  bytes_from_clients);

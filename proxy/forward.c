@@ -279,9 +279,10 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 		return true;
 	}
 	sess_facts_command(s, p, have, whole);
+	/* Tagged before it is kept: a rerun or a replay sends the tag too. */
+	sess_guard_command(s, &p, &have, &len, whole, client_stmt);
 	sess_migrate_keep(s, p, have, len, client_stmt);
 	sess_replay_command(s, p, have, len, client_stmt);
-	sess_guard_command(s, p, have, whole);
 	if (s->sf.exec_types_for && !with_types(s, p, whole, &len))
 		return true;
 	stat_add(&s->wt->stats->queries, 1);
@@ -309,7 +310,6 @@ void sess_idle_read(struct session *s)
 				 * tandem sends before the backend answers (shutdown
 				 * deadline) must carry this sequence id. */
 				s->bfr.next_seq = s->cfr.next_seq;
-				sess_guard_after_command(s);
 				sess_set_state(s, SESS_RESULT);
 				break;
 			}
@@ -457,12 +457,9 @@ static void pass_on(struct session *s, size_t n)
 		evbuffer_drain(s->backend.in, n);
 		return;
 	}
-	struct evbuffer *out = sess_guard_out(s);
-	evbuffer_remove_buffer(s->backend.in, out, n);
-	if (out == s->client.out) {
-		stat_add(&s->wt->stats->bytes_to_clients, n);
-		s->mg.answered = true;
-	}
+	evbuffer_remove_buffer(s->backend.in, s->client.out, n);
+	stat_add(&s->wt->stats->bytes_to_clients, n);
+	s->mg.answered = true;
 }
 
 /* Cut the frame of len payload bytes at `start` out of the input; what
@@ -473,12 +470,9 @@ static enum pkt_action replace_frame(struct session *s, size_t start, uint32_t l
 	pass_on(s, start);
 	evbuffer_drain(s->backend.in, PROTO_HEADER_LEN + (size_t)len);
 	if (pkt && n && !s->sf.discard) {
-		struct evbuffer *out = sess_guard_out(s);
-		evbuffer_add(out, pkt, n);
-		if (out == s->client.out) {
-			stat_add(&s->wt->stats->bytes_to_clients, n);
-			s->mg.answered = true;
-		}
+		evbuffer_add(s->client.out, pkt, n);
+		stat_add(&s->wt->stats->bytes_to_clients, n);
+		s->mg.answered = true;
 	}
 	return PKT_REPLACED;
 }
@@ -586,6 +580,7 @@ static enum pkt_action on_packet(struct session *s, size_t start, const struct p
 	switch (ev->kind) {
 	case RT_PKT_OK:
 		sess_facts_ok(s, &ev->ok);
+		sess_guard_ok(s, &ev->ok);
 		if (f->len < PROTO_MAX_FRAME && ok_needs_reshape(s, &ev->ok))
 			return reshape_ok(s, start, f, &ev->ok);
 		return PKT_PASS;
@@ -597,8 +592,6 @@ static enum pkt_action on_packet(struct session *s, size_t start, const struct p
 	case RT_PKT_ERR:
 		if (s->tr.results == 0)
 			s->sf.cmd_failed = true;
-		if (s->cg.holding)
-			s->cg.held_err = true;
 		return PKT_PASS;
 	case RT_PKT_PREPARE_OK:
 		return renumber_prepare(s, start, f, &ev->prepare);
@@ -619,8 +612,6 @@ void sess_result_read(struct session *s)
 {
 	/* Answers to tandem's own statements come first and go nowhere. */
 	if (s->sf.setup_pending && !sess_setup_read(s))
-		return;
-	if (s->cg.before && !sess_guard_read_before(s))
 		return;
 	struct evbuffer *in = s->backend.in;
 	size_t avail = evbuffer_get_length(in);
@@ -753,15 +744,6 @@ void sess_result_read(struct session *s)
 		return;
 	}
 	if (s->result_done && s->resp_left == 0) {
-		/* A guarded autocommit write: its answer waits for tandem's COMMIT. */
-		if (s->cg.after || s->cg.holding) {
-			if (!sess_guard_read_after(s))
-				return;
-			if (conn_flush(&s->client) < 0) {
-				sess_close(s, "client gone");
-				return;
-			}
-		}
 		result_done(s);
 		return;
 	}

@@ -166,6 +166,9 @@ static bool answer_lost(struct session *s, const char *where)
 {
 	bool in_trans = proto_facts_in_trans(&s->sf.f) || (s->flags & SESS_F_IN_TRANS);
 	bool clean = s->state == SESS_RESULT && s->resp_left == 0;
+	bool outcome_unknown = in_trans && s->state == SESS_RESULT && sess_guard_may_commit(s);
+	if (outcome_unknown)
+		in_trans = false; /* it may have committed: not "rolled back" */
 	uint16_t code = in_trans ? TANDEM_ER_FAILOVER_ROLLED_BACK : TANDEM_ER_BACKEND_LOST;
 	const char *state = in_trans ? "40001" : "08S01";
 	char msg[300];
@@ -220,8 +223,6 @@ static bool settle(struct session *s, const char *where)
 		}
 		break;
 	case SESS_RESULT:
-		if (sess_guard_release_error(s))
-			break; /* the write failed: the client has its ERR, tandem's BEGIN died */
 		if (!mg->answered && sess_guard_in_doubt(s)) {
 			mg->inflight = MIG_RESOLVE;
 			break;
@@ -232,7 +233,10 @@ static bool settle(struct session *s, const char *where)
 		}
 		/* Inside a transaction tandem can replay: the transaction so far,
 		 * then this statement again, its answer the client's. */
-		if (!mg->answered && mg->cmd_kept && s->rp.recording && sess_replay_possible(s)) {
+		if (!mg->answered && mg->cmd_kept && s->rp.recording && sess_replay_possible(s) &&
+		    !sess_guard_may_commit(s)) {
+			/* (a statement that may have committed is not run again: if
+			 * it did, the replay would commit the transaction twice) */
 			mg->inflight = MIG_RERUN;
 			mg->replay = true;
 			break;
@@ -280,7 +284,6 @@ static void move(struct session *s)
 	conn_close(&s->backend);
 	worker_backend_release(s);
 	s->sf.setup_pending = 0; /* the old server's answers will never come */
-	s->cg.before = s->cg.after = 0;
 	s->resp_left = 0;
 	s->result_done = false;
 	s->cmd_left = 0;

@@ -37,7 +37,7 @@ struct hc_topology;
 enum mig_inflight {
 	MIG_NONE = 0, /* none was (or the client already got its answer) */
 	MIG_RERUN,    /* a read none of whose answer reached the client: run it again */
-	MIG_RESOLVE,  /* a guarded commit: its marker on the new primary tells (commit_guard.h) */
+	MIG_RESOLVE,  /* a guarded commit: the new primary's binlog tells (commit_guard.h) */
 };
 
 /* An error owed to the client's next command. */

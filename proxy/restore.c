@@ -29,7 +29,6 @@ enum mig_item_kind {
 	MI_INIT_DB = 1, /* COM_INIT_DB of the session's schema */
 	MI_SET,         /* SET SESSION of one variable the client changed (ref: index) */
 	MI_PREPARE,     /* COM_STMT_PREPARE of one statement (ref: client id) */
-	MI_MARKER,      /* the commit-marker lookup of a cut-off guarded commit */
 	MI_ROLLBACK,    /* ROLLBACK of a replayed transaction that came out different */
 };
 
@@ -180,11 +179,15 @@ static void queue_restore(struct session *s)
 				st->client_id);
 			continue;
 		}
-		if (add_item(mg, MI_PREPARE, st->client_id))
-			send_command(s, COM_STMT_PREPARE, st->sql, st->sql_len);
+		if (add_item(mg, MI_PREPARE, st->client_id)) {
+			/* with the session's tag, as the client's prepare had it */
+			size_t tl = 0;
+			char *tagged = sess_guard_tag_text(s, st->sql, st->sql_len, &tl);
+			send_command(s, COM_STMT_PREPARE, tagged ? tagged : st->sql,
+				     tagged ? tl : st->sql_len);
+			free(tagged);
+		}
 	}
-	if (mg->inflight == MIG_RESOLVE && add_item(mg, MI_MARKER, 0))
-		sess_guard_send_lookup(s);
 }
 
 static void start_item(struct session *s)
@@ -193,7 +196,6 @@ static void start_item(struct session *s)
 	static const uint8_t cmds[] = {[MI_INIT_DB] = COM_INIT_DB,
 				       [MI_SET] = COM_QUERY,
 				       [MI_PREPARE] = COM_STMT_PREPARE,
-				       [MI_MARKER] = COM_QUERY,
 				       [MI_ROLLBACK] = COM_QUERY};
 	uint8_t cmd = cmds[mg->items[mg->next_item].kind];
 	proto_tracker_init(&mg->rtr, s->backend_caps);
@@ -276,12 +278,7 @@ static bool read_items(struct session *s)
 			return false;
 		}
 		const struct mig_item *it = &mg->items[mg->next_item];
-		if (it->kind == MI_MARKER) {
-			if (ev.kind == RT_PKT_ROW)
-				sess_guard_lookup_row(s, p, len);
-			else if (ev.kind == RT_PKT_ERR)
-				s->cg.outcome = CG_UNKNOWN;
-		} else if (ev.kind == RT_PKT_ERR && it->kind != MI_ROLLBACK) {
+		if (ev.kind == RT_PKT_ERR && it->kind != MI_ROLLBACK) {
 			item_refused(s, it, &ev.err);
 		} else if (ev.kind == RT_PKT_PREPARE_OK && it->kind == MI_PREPARE) {
 			proto_facts_stmt_rebind(&s->sf.f, it->ref, ev.prepare.stmt_id);
@@ -329,6 +326,14 @@ void sess_restore_read(struct session *s)
 	for (;;) {
 		if (!read_items(s))
 			return;
+		/* A cut-off commit: the binlog lookup answers on its own thread
+		 * (sess_guard_resolved() comes back here). */
+		if (mg->inflight == MIG_RESOLVE && !s->cg.resolved) {
+			if (!s->cg.lookup && !sess_guard_start_lookup(s))
+				s->cg.resolved = true; /* outcome unknown */
+			if (!s->cg.resolved)
+				return;
+		}
 		if (mg->replaying) {
 			int rc = sess_replay_read(s);
 			if (rc == 0)

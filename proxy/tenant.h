@@ -48,6 +48,11 @@ struct tenant_counters {
 	stat_t reads_rerun;           /* interrupted reads run again after a move */
 	stat_t failover_errors;       /* errors sent because a move lost a command or state */
 	stat_t transactions_replayed; /* open transactions rebuilt on a new backend */
+	stat_t guard_landed;          /* cut-off commits found on the new primary: OK sent */
+	stat_t guard_lost;            /* ... not there: ERR 1213 sent */
+	stat_t guard_unresolved;      /* ... the binlog could not tell: ERR 1158 sent */
+	stat_t guard_untagged;        /* statements sent untagged (too large): unguarded */
+	stat_t guard_off;             /* gauge: open sessions running unguarded (+/-) */
 } __attribute__((aligned(64)));
 
 struct tenant_rt {

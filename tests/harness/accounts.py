@@ -54,8 +54,6 @@ APP_SQL = [
     *[f"CREATE DATABASE {db}" for db in APP_SCHEMAS],
     *[f"GRANT ALL PRIVILEGES ON `{db}`.* TO '{APP_USER}'@'{h}'"
       for db in APP_SCHEMAS for h in HOSTS],
-    # tandem's commit markers (docs/sessions.md): the app writes its own rows
-    *[f"GRANT SELECT, INSERT, UPDATE ON `tandem`.* TO '{APP_USER}'@'{h}'" for h in HOSTS],
 ]
 
 DEMO_SQL = [

@@ -5,9 +5,10 @@ server and its answer reaching tandem.
 The cluster config names the relay instead of the server, so everything
 tandem sends that member — sessions and the monitor's probes alike —
 passes through it unchanged, until the relay is armed. Armed, it acts on
-the next COM_QUERY `COMMIT` it sees on a connection logged in as the
-given user (tandem's own COMMIT around an autocommit write counts: that
-is the commit that decides it):
+the next committing COM_QUERY it sees on a connection logged in as the
+given user: `COMMIT`, or with arm(..., autocommit_write=True) an
+autocommit `INSERT`/`UPDATE`/`DELETE`/`REPLACE` (the statement is its own
+commit). A leading comment (tandem's commit-guard tag) is skipped:
 
   "cut"      forward the COMMIT, but from then on never pass that
              connection's answers back: the commit lands on the server and
@@ -118,7 +119,8 @@ class _Link:
             self.pending = self.pending[4 + length:]
             if seq == 1 and self.user is None:
                 self._login(payload)
-            elif seq == 0 and self._is_commit(payload) and self.relay._take(self):
+            elif seq == 0 and self._is_commit(payload, self.relay.writes) \
+                    and self.relay._take(self):
                 if self.relay.action == "swallow":
                     self.swallow = True
                     self.pending = b""
@@ -148,9 +150,17 @@ class _Link:
         self.user = payload[32:end].decode(errors="replace") if end > 0 else ""
 
     @staticmethod
-    def _is_commit(payload: bytes) -> bool:
-        return (len(payload) > 1 and payload[0] == COM_QUERY
-                and payload[1:].strip().rstrip(b";").strip().upper() == b"COMMIT")
+    def _is_commit(payload: bytes, writes: bool = False) -> bool:
+        if len(payload) < 2 or payload[0] != COM_QUERY:
+            return False
+        text = payload[1:].strip()
+        while text.startswith(b"/*") and b"*/" in text:
+            text = text[text.index(b"*/") + 2:].strip()
+        text = text.rstrip(b";").strip().upper()
+        if text == b"COMMIT":
+            return True
+        return writes and text.split(b" ", 1)[0] in (b"INSERT", b"UPDATE", b"DELETE",
+                                                     b"REPLACE")
 
 
 class FaultRelay:
@@ -167,6 +177,7 @@ class FaultRelay:
         self.address = f"{host}:{self.port}"
         self.links: set[_Link] = set()
         self.lock = threading.Lock()
+        self.writes = False
         self.action = None
         self.user = None
         self.fired = threading.Event()
@@ -193,10 +204,12 @@ class FaultRelay:
         for link in links:
             link.close()
 
-    def arm(self, action: str, user: str = "app"):
-        """Act on the next COMMIT of a connection logged in as user."""
+    def arm(self, action: str, user: str = "app", autocommit_write: bool = False):
+        """Act on the next COMMIT (or autocommit write) of a connection
+        logged in as user."""
         assert action in ACTIONS, action
         with self.lock:
+            self.writes = autocommit_write
             self.fired.clear()
             self.taken = False
             self.action, self.user = action, user

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A COMMIT cut off by a failover gets its real outcome (docs/sessions.md,
-"Failover"): tandem writes a commit marker in the same transaction and,
-after the session moved, reads it on the new primary.
+"Failover"): tandem tags the session's statements with a comment the
+binlog keeps (Annotate_rows) and, after the session moved, reads the new
+primary's binlog from the session's last GTID through the monitor account.
 
 The moment that matters — the COMMIT reached the server (or not) and its
 answer never reached tandem — is forced with a FaultRelay in front of
@@ -94,8 +95,9 @@ class InDoubtCommitTest(unittest.TestCase):
         cls.stack.stop()
         cls.stack.cleanup()
 
-    def run_case(self, explicit: bool, action: str, v: int):
-        """One cut-off commit; returns (outcome, cursor, new primary server)."""
+    def run_case(self, explicit: bool, action: str, v: int, also=()):
+        """One cut-off commit (also: statements run in the transaction
+        after its INSERT); returns (outcome, cursor, new primary server)."""
         st = self.stack
         (p, relay_p), (r, relay_r) = st.roles()
         st.wait_healthy(relay_p, relay_r)
@@ -108,7 +110,9 @@ class InDoubtCommitTest(unittest.TestCase):
         if explicit:
             cur.execute("BEGIN")
             cur.execute(f"INSERT INTO {TABLE} (v) VALUES (%s)", (v,))
-        relay_p.arm(action)
+            for sql in also:
+                cur.execute(sql)
+        relay_p.arm(action, autocommit_write=not explicit)
         outcome = {}
 
         def cut_off():
@@ -149,10 +153,15 @@ class InDoubtCommitTest(unittest.TestCase):
         code, body = st.admin.post(f"/clusters/{CLUSTER}/members/{relay.address}/ready")
         self.assertEqual(code, 200, body)
 
+    def guard_counts(self):
+        return self.stack.admin.status()["tenants"]["vps17"]["commit_guard"]
+
     def landed(self, explicit: bool, v: int):
+        before = self.guard_counts()
         outcome, conn, cur, old, new = self.run_case(explicit, "cut", v)
         try:
             self.assertIn("ok", outcome)
+            self.assertEqual(self.guard_counts()["landed"], before["landed"] + 1)
             self.assertEqual(count(new, v), 1)
             if not explicit:
                 row_id = new.query_value(f"SELECT id FROM {TABLE} WHERE v = %s", (v,))
@@ -165,9 +174,11 @@ class InDoubtCommitTest(unittest.TestCase):
         self.bring_back(old)
 
     def lost(self, explicit: bool, v: int):
+        before = self.guard_counts()
         outcome, conn, cur, old, new = self.run_case(explicit, "swallow", v)
         try:
             self.assertIn("err", outcome)
+            self.assertEqual(self.guard_counts()["lost"], before["lost"] + 1)
             self.assertEqual((outcome["err"][0], outcome["err"][2]), (1213, "40001"), outcome)
             self.assertIn("rolled back", outcome["err"][1])
             self.assertEqual(count(new, v), 0)
@@ -195,6 +206,26 @@ class InDoubtCommitTest(unittest.TestCase):
 
     def test_4_autocommit_insert_lost(self):
         self.lost(False, 104)
+
+    def test_5_commit_after_call_is_not_guessed(self):
+        """A procedure's rows are logged under its own statements' texts,
+        without the session's tag: the binlog cannot tell, so the cut-off
+        COMMIT gets 1158 (outcome unknown), never a wrong 1213."""
+        with self.stack.connect() as c, c.cursor() as cur:
+            cur.execute("CREATE PROCEDURE IF NOT EXISTS test.doubt_more(x INT) "
+                        f"INSERT INTO {TABLE} (v) VALUES (x)")
+        before = self.guard_counts()
+        outcome, conn, cur, old, new = self.run_case(
+            True, "cut", 105, also=("CALL test.doubt_more(1105)",))
+        try:
+            self.assertIn("err", outcome)
+            self.assertEqual((outcome["err"][0], outcome["err"][2]), (1158, "08S01"), outcome)
+            self.assertEqual(count(new, 105), 1)   # it did land
+            after = self.guard_counts()
+            self.assertEqual((after["landed"], after["lost"]), (before["landed"], before["lost"]))
+        finally:
+            conn.close()
+        self.bring_back(old)
 
 
 if __name__ == "__main__":
