@@ -6,7 +6,10 @@
  * form, so a test can also compare a run through tandem with a direct one.
  *
  * Usage: capi_client HOST PORT USER PASSWORD DB SCENARIO
- * Scenarios: text, types, multi, longdata, cursor, reset, many, hold.
+ * Scenarios: text, types, multi, longdata, cursor, reset, many, hold,
+ * bulk (COM_STMT_BULK_EXECUTE), meta (metadata caching, extended type
+ * info), progress (progress reports), big (a 16 MiB+ row, many rows).
+ * CAPI_COMPRESS=1 in the environment turns on MYSQL_OPT_COMPRESS.
  * Exit status 0 when every check held; 1 with "FAIL: ..." on stderr when
  * one did not; 2 for a usage or connection error.
  */
@@ -488,6 +491,172 @@ static void scenario_hold(void)
 	printf("ok\n");
 }
 
+/* MariaDB's COM_STMT_BULK_EXECUTE: one INSERT with an array of 1000 rows
+ * (Connector/C sends it as bulk to a server with STMT_BULK_OPERATIONS),
+ * then an array with a duplicate key, then the rows back. */
+static void scenario_bulk(void)
+{
+	query("DROP TABLE IF EXISTS capi_bulk");
+	query("CREATE TABLE capi_bulk (id INT PRIMARY KEY, name VARCHAR(20))");
+	MYSQL_STMT *st = prepare("INSERT INTO capi_bulk VALUES (?, ?)");
+	enum { N = 1000 };
+	static int ids[N];
+	static char names[N][20];
+	static unsigned long lens[N];
+	static char *ptrs[N]; /* column-wise strings: an array of pointers */
+	for (int i = 0; i < N; i++) {
+		ids[i] = i + 1;
+		lens[i] = (unsigned long)snprintf(names[i], sizeof(names[i]), "bulk-%d", i + 1);
+		ptrs[i] = names[i];
+	}
+	unsigned int size = N;
+	mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &size);
+	MYSQL_BIND b[2];
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = MYSQL_TYPE_LONG;
+	b[0].buffer = ids;
+	b[1].buffer_type = MYSQL_TYPE_STRING;
+	b[1].buffer = ptrs;
+	b[1].length = lens;
+	stmt_check(st, mysql_stmt_bind_param(st, b), "bind bulk");
+	stmt_check(st, mysql_stmt_execute(st), "bulk execute");
+	printf("bulk affected %llu\n", (unsigned long long)mysql_stmt_affected_rows(st));
+	/* again with the same ids: a duplicate key, the statement stays usable */
+	int rc = mysql_stmt_execute(st);
+	printf("bulk again rc=%d errno=%u sqlstate=%s\n", rc != 0, mysql_stmt_errno(st),
+	       mysql_stmt_sqlstate(st));
+	for (int i = 0; i < N; i++)
+		ids[i] = N + i + 1;
+	stmt_check(st, mysql_stmt_execute(st), "bulk execute 2");
+	printf("bulk affected %llu\n", (unsigned long long)mysql_stmt_affected_rows(st));
+	mysql_stmt_close(st);
+	if (mysql_query(db, "SELECT COUNT(*), SUM(id), MAX(name) FROM capi_bulk"))
+		fail("count: %s", mysql_error(db));
+	MYSQL_RES *r = mysql_store_result(db);
+	print_result(r);
+	mysql_free_result(r);
+	printf("ok\n");
+}
+
+/* Metadata caching: one prepared SELECT executed three times (from the
+ * second on, a server with MARIADB_CLIENT_CACHE_METADATA sends no column
+ * definitions) and re-prepared; extended type info: the JSON column's
+ * data type name (MARIADB_CLIENT_EXTENDED_METADATA) on both protocols. */
+static void scenario_meta(void)
+{
+	query("DROP TABLE IF EXISTS capi_meta");
+	query("CREATE TABLE capi_meta (id INT PRIMARY KEY, doc JSON, pt POINT NULL)");
+	query("INSERT INTO capi_meta VALUES (1, '{\"a\": 1}', NULL), (2, '[1, 2]', POINT(1, 2))");
+	MYSQL_STMT *st = prepare("SELECT id, doc, pt FROM capi_meta WHERE id >= ? ORDER BY id");
+	int min = 1;
+	MYSQL_BIND p;
+	bind(&p, MYSQL_TYPE_LONG, &min, 0, NULL, NULL);
+	stmt_check(st, mysql_stmt_bind_param(st, &p), "bind");
+	for (int round = 0; round < 3; round++) {
+		stmt_check(st, mysql_stmt_execute(st), "execute");
+		int id = 0;
+		char doc[64];
+		unsigned long doclen = 0;
+		MYSQL_BIND rb[1];
+		bind(&rb[0], MYSQL_TYPE_LONG, &id, 0, NULL, NULL);
+		MYSQL_BIND all[3];
+		memset(all, 0, sizeof(all));
+		all[0] = rb[0];
+		all[1].buffer_type = MYSQL_TYPE_STRING;
+		all[1].buffer = doc;
+		all[1].buffer_length = sizeof(doc);
+		all[1].length = &doclen;
+		all[2].buffer_type = MYSQL_TYPE_NULL;
+		stmt_check(st, mysql_stmt_bind_result(st, all), "bind result");
+		stmt_check(st, mysql_stmt_store_result(st), "store");
+		MYSQL_RES *md = mysql_stmt_result_metadata(st);
+		printf("round %d: %u fields", round, md ? mysql_num_fields(md) : 0);
+		for (unsigned i = 0; md && i < mysql_num_fields(md); i++) {
+			MYSQL_FIELD *f = mysql_fetch_field_direct(md, i);
+			MARIADB_CONST_STRING name = {0}, fmt = {0};
+			mariadb_field_attr(&name, f, MARIADB_FIELD_ATTR_DATA_TYPE_NAME);
+			mariadb_field_attr(&fmt, f, MARIADB_FIELD_ATTR_FORMAT_NAME);
+			printf(" %s/%d/%.*s/%.*s", f->name, f->type, (int)name.length,
+			       name.str ? name.str : "", (int)fmt.length, fmt.str ? fmt.str : "");
+		}
+		printf("\n");
+		if (md)
+			mysql_free_result(md);
+		while (mysql_stmt_fetch(st) == 0)
+			printf("  %d %.*s\n", id, (int)doclen, doc);
+		mysql_stmt_free_result(st);
+	}
+	mysql_stmt_close(st);
+	if (mysql_query(db, "SELECT doc, pt FROM capi_meta ORDER BY id"))
+		fail("text: %s", mysql_error(db));
+	MYSQL_RES *r = mysql_store_result(db);
+	for (unsigned i = 0; i < mysql_num_fields(r); i++) {
+		MYSQL_FIELD *f = mysql_fetch_field_direct(r, i);
+		MARIADB_CONST_STRING name = {0}, fmt = {0};
+		mariadb_field_attr(&name, f, MARIADB_FIELD_ATTR_DATA_TYPE_NAME);
+		mariadb_field_attr(&fmt, f, MARIADB_FIELD_ATTR_FORMAT_NAME);
+		printf("text %s/%d/%.*s/%.*s\n", f->name, f->type, (int)name.length,
+		       name.str ? name.str : "", (int)fmt.length, fmt.str ? fmt.str : "");
+	}
+	mysql_free_result(r);
+	printf("ok\n");
+}
+
+static int progress_calls;
+static void on_progress(const MYSQL *m, unsigned int stage, unsigned int max_stage, double progress,
+			const char *proc_info, unsigned int proc_info_length)
+{
+	(void)m;
+	(void)stage;
+	(void)max_stage;
+	(void)progress;
+	(void)proc_info;
+	(void)proc_info_length;
+	progress_calls++;
+}
+
+/* Progress reports: an ALTER TABLE that copies a table for more than a
+ * second, with progress_report_time=1 (set up by the caller: the table
+ * capi_progress). Prints only whether reports came, and the result. */
+static void scenario_progress(void)
+{
+	query("SET SESSION progress_report_time = 1");
+	query("ALTER TABLE capi_progress ADD COLUMN extra INT NULL, ALGORITHM=COPY");
+	printf("progress reports: %s\n", progress_calls > 0 ? "yes" : "no");
+	if (mysql_query(db, "SELECT COUNT(*), COUNT(extra) FROM capi_progress"))
+		fail("count: %s", mysql_error(db));
+	MYSQL_RES *r = mysql_store_result(db);
+	print_result(r);
+	mysql_free_result(r);
+	query("ALTER TABLE capi_progress DROP COLUMN extra");
+	printf("ok\n");
+}
+
+/* A result bigger than one 16 MiB packet and many rows (for compression). */
+static void scenario_big(void)
+{
+	if (mysql_query(db, "SELECT REPEAT('x', 17000000) AS big, 1"))
+		fail("big: %s", mysql_error(db));
+	MYSQL_RES *r = mysql_store_result(db);
+	MYSQL_ROW row = mysql_fetch_row(r);
+	unsigned long *len = mysql_fetch_lengths(r);
+	bool all_x = row && row[0];
+	for (unsigned long i = 0; all_x && i < len[0]; i++)
+		all_x = row[0][i] == 'x';
+	printf("big %lu all_x=%d\n", row ? len[0] : 0, all_x);
+	mysql_free_result(r);
+	if (mysql_query(db, "SELECT seq, MD5(seq) FROM seq_1_to_50000"))
+		fail("rows: %s", mysql_error(db));
+	r = mysql_store_result(db);
+	unsigned long long n = mysql_num_rows(r);
+	unsigned long sum = 0;
+	while ((row = mysql_fetch_row(r)))
+		sum += strtoul(row[0], NULL, 10) + (unsigned char)row[1][0];
+	printf("rows %llu sum %lu\n", n, sum);
+	mysql_free_result(r);
+	printf("ok\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 7) {
@@ -498,6 +667,12 @@ int main(int argc, char **argv)
 	unsigned timeout = 30;
 	mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	/* CAPI_COMPRESS=1: the compressed protocol (MYSQL_OPT_COMPRESS) */
+	const char *z = getenv("CAPI_COMPRESS");
+	if (z && strcmp(z, "1") == 0)
+		mysql_options(db, MYSQL_OPT_COMPRESS, NULL);
+	if (strcmp(argv[6], "progress") == 0)
+		mysql_optionsv(db, MYSQL_PROGRESS_CALLBACK, (void *)on_progress);
 	if (!mysql_real_connect(db, argv[1], argv[3], argv[4], argv[5], (unsigned)atoi(argv[2]),
 				NULL, CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS)) {
 		fprintf(stderr, "connect: %u %s\n", mysql_errno(db), mysql_error(db));
@@ -520,6 +695,14 @@ int main(int argc, char **argv)
 		scenario_many();
 	else if (strcmp(sc, "hold") == 0)
 		scenario_hold();
+	else if (strcmp(sc, "bulk") == 0)
+		scenario_bulk();
+	else if (strcmp(sc, "meta") == 0)
+		scenario_meta();
+	else if (strcmp(sc, "progress") == 0)
+		scenario_progress();
+	else if (strcmp(sc, "big") == 0)
+		scenario_big();
 	else {
 		fprintf(stderr, "unknown scenario %s\n", sc);
 		return 2;

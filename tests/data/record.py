@@ -295,6 +295,20 @@ class Recorder:
             "by the relay, as tandem offers none."],
             lambda p: self.run_capi(p, "cursor"), mask_ext_caps=True)
 
+        self.record("capi_ext", [
+            "Connector/C with the server's MariaDB extended capabilities (record_capi.c",
+            "ext): a bulk INSERT of 3 rows (COM_STMT_BULK_EXECUTE), a prepared SELECT",
+            "of a JSON column executed twice (the second column count says no",
+            "metadata follows: MARIADB_CLIENT_CACHE_METADATA; the definitions carry",
+            "extended type info), and the SELECT as text."],
+            lambda p: self.run_capi(p, "ext"))
+        self.record("capi_progress", [
+            "Connector/C with a progress callback (record_capi.c progress):",
+            "MARIADB_CLIENT_PROGRESS; an ALTER TABLE ... ALGORITHM=COPY of 400 000",
+            "rows with progress_report_time=1 sends 0xFF 0xFFFF progress packets",
+            "before its OK."],
+            lambda p: self.run_capi(p, "progress"))
+
         self.record("capi_change_user", [
             "Connector/C mysql_change_user() (record_capi.c change_user): to the same",
             "account (AuthSwitchRequest, native reply, OK), a SELECT, then with a",
