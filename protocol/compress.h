@@ -30,8 +30,7 @@ struct proto_zframe {
 
 /* Header parser: 7 consumed, 0 fewer than 7 bytes available. */
 int proto_zframe_parse(const uint8_t *buf, size_t avail, struct proto_zframe *f);
-void proto_zframe_header(uint8_t out[PROTO_ZHEADER_LEN], uint32_t clen, uint8_t seq,
-			 uint32_t ulen);
+void proto_zframe_header(uint8_t out[PROTO_ZHEADER_LEN], uint32_t clen, uint8_t seq, uint32_t ulen);
 
 /* Plain bytes a frame stands for (ulen, or clen when stored). */
 static inline uint32_t proto_zframe_plain_len(const struct proto_zframe *f)

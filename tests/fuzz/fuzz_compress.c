@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_CHECK(proto_zframe_parse(again, (size_t)m, &g) == 7);
 				FUZZ_CHECK(g.seq == f.seq && g.clen == (size_t)m - 7);
 				FUZZ_CHECK(proto_zframe_plain_len(&g) == plain);
-				FUZZ_CHECK(proto_zframe_inflate(&g, again + 7, back) == (long)plain);
+				FUZZ_CHECK(proto_zframe_inflate(&g, again + 7, back) ==
+					   (long)plain);
 				FUZZ_CHECK(plain == 0 || memcmp(back, out, plain) == 0);
 			}
 			free(again);

@@ -81,6 +81,7 @@ class CountingRelay:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        src.close()
 
     def close(self):
         self.listener.close()
@@ -164,6 +165,30 @@ class ProtocolFeaturesTest(PairTandemCase):
         self.assertIn("18000000\t", out)
         self.assertIn("z" * 17000000, out)
 
+    def test_cli_compress_big_statement(self):
+        # a client packet above 16 MiB: two MySQL frames inside many
+        # compressed ones, and its answer
+        self.app_sql("DELETE FROM test.pf_load")
+        big = "y" * 17_000_000
+        sql = (f"SELECT LENGTH('{big}'), MD5('{big}');"
+               f" INSERT INTO pf_load VALUES (1, LEFT('{big}', 20));"
+               " SELECT * FROM pf_load")
+        sql = sql.replace("INSERT INTO", "REPLACE INTO")
+        outs = []
+        for port in (self.direct, self.port):
+            # the statement is too long for a command-line argument: stdin
+            p = subprocess.run(
+                ["/usr/bin/mariadb", "--no-defaults", "--protocol=tcp", "-h", util.LOOPBACK,
+                 "-P", str(port), "-u", accounts.APP_USER,
+                 f"--password={accounts.APP_PASSWORD}", "--batch", "--skip-column-names",
+                 "--compress", "--max-allowed-packet=64M", "test"],
+                input=sql, capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, f"{p.stderr}\n{self.tandem.log_tail()}")
+            outs.append(p.stdout)
+        self.assertEqual(outs[1], outs[0])
+        self.assertIn("17000000\t", outs[1])
+        self.assertIn("1\t" + "y" * 20, outs[1])
+
     def test_compressed_leg_is_compressed(self):
         relay = CountingRelay(self.port)
         try:
@@ -203,7 +228,7 @@ class ProtocolFeaturesTest(PairTandemCase):
         self.assertEqual(rows[-1][0], "Ssl_version")
 
     def test_capi_compress_prepared_statements(self):
-        for sc in ("types", "cursor", "longdata", "multi"):
+        for sc in ("types", "cursor", "longdata", "multi", "reset", "text"):
             with self.subTest(scenario=sc):
                 self.capi_both(sc, compress=True)
 

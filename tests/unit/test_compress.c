@@ -52,7 +52,9 @@ START_TEST(small_payload_is_stored)
 {
 	/* COM_QUERY "select 1": 13 bytes, under MariaDB's 50-byte threshold */
 	uint8_t in[13];
-	vec_unhex("0900000003" "73656c6563742031", in, sizeof(in));
+	vec_unhex("0900000003"
+		  "73656c6563742031",
+		  in, sizeof(in));
 	long n;
 	uint8_t *fr = build(in, sizeof(in), 0, &n);
 	ck_assert_int_eq(n, PROTO_ZHEADER_LEN + 13);
@@ -211,8 +213,8 @@ START_TEST(packets_across_frames)
 		for (size_t i = 0; i < 3; i++) {
 			uint64_t plen;
 			uint8_t s1, s2;
-			int span = proto_packet_scan(back + q, total - q, UINT64_MAX, &plen, &s1,
-						     &s2);
+			int span =
+				proto_packet_scan(back + q, total - q, UINT64_MAX, &plen, &s1, &s2);
 			ck_assert_int_eq(span, (int)(PROTO_HEADER_LEN + sizes[i]));
 			ck_assert_uint_eq(plen, sizes[i]);
 			ck_assert_uint_eq(s1, i + 1);
