@@ -414,7 +414,10 @@ struct conn_zip {
 	struct evbuffer *raw_out; /* frames built, not yet written (c->wout) */
 	uint8_t seq;              /* compressed sequence id of the next frame sent */
 	int level;                /* zlib level */
+	bool fresh;               /* c->in got bytes no on_read has reported yet */
 };
+
+static ssize_t zip_inflate(struct conn *c);
 
 int conn_zip_start(struct conn *c, int level)
 {
@@ -440,8 +443,15 @@ int conn_zip_start(struct conn *c, int level)
 	c->zip = z;
 	c->rin = z->raw_in;
 	c->wout = z->raw_out;
-	if (evbuffer_get_length(z->raw_in) > 0 && c->reading)
-		event_active(&c->rev, EV_READ, 1);
+	if (evbuffer_get_length(z->raw_in) > 0) {
+		ssize_t n = zip_inflate(c);
+		if (n == -1)
+			return -1;
+		/* reported from the event loop, never from inside this call */
+		z->fresh = n > 0;
+		if (z->fresh)
+			event_active(&c->rev, EV_READ, 1);
+	}
 	return 0;
 }
 
@@ -614,6 +624,11 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		}
 		if (!c->reading)
 			return;
+	}
+	if (c->zip && c->zip->fresh) {
+		c->zip->fresh = false;
+		c->cbs->on_read(c, c->arg);
+		return;
 	}
 	ssize_t got = c->tls ? tls_read(c) : read_once(c);
 	if (got > 0 && c->zip) {

@@ -129,7 +129,8 @@ void conn_tls_describe(const struct conn *c, char *buf, size_t len);
  * writing them to c->out. It sits between TLS and the session. A frame
  * that does not inflate ends the conn with CONN_ERROR (c->error
  * EBADMSG). Frame sequence ids follow the peer's: the first frame sent
- * after the peer's frame n is n+1. Returns 0, or -1 (out of memory).
+ * after the peer's frame n is n+1. Returns 0, or -1 (c->error: ENOMEM, or
+ * EBADMSG for a bad frame among the bytes read already).
  */
 int conn_zip_start(struct conn *c, int level);
 bool conn_is_compressed(const struct conn *c);

@@ -34,6 +34,7 @@ from harness.pair import MariaDBPair  # noqa: E402
 from harness.tandem import TandemProcess, pair_config  # noqa: E402
 
 TENANT = "vps17"
+CLIENT_COMPRESS = 1 << 5
 
 
 class CountingRelay:
@@ -226,6 +227,37 @@ class ProtocolFeaturesTest(PairTandemCase):
         # tandem's client leg is TLS: the session it answers for is its own
         # (the backend leg's Ssl_version is what the server reports)
         self.assertEqual(rows[-1][0], "Ssl_version")
+
+    def test_bad_compressed_frame_ends_only_that_session(self):
+        from raw_client import RawClient
+        c = RawClient(self.port, caps=RawClient.BASE_CAPS | CLIENT_COMPRESS)
+        try:
+            c.sock.settimeout(30)
+
+            def recv_exactly(n):
+                b = c.buf
+                while len(b) < n:
+                    d = c.sock.recv(n - len(b))
+                    if not d:
+                        raise EOFError
+                    b += d
+                c.buf = b""
+                return b
+            # a COM_PING in a stored frame 0: the OK comes in a stored frame 1
+            ping = b"\x01\x00\x00\x00\x0e"
+            c.sock.sendall(len(ping).to_bytes(3, "little") + b"\x00\x00\x00\x00" + ping)
+            hdr = recv_exactly(7)
+            self.assertEqual(hdr[3], 1)
+            self.assertEqual(hdr[4:7], b"\x00\x00\x00")      # small: stored
+            payload = recv_exactly(int.from_bytes(hdr[:3], "little"))
+            self.assertEqual(payload[3:5], b"\x01\x00")      # MySQL seq 1, an OK
+            # a frame that claims 100 bytes and is no zlib stream
+            c.sock.sendall(bytes([8, 0, 0, 0, 100, 0, 0]) + b"\x78\x9c\x01\x02\x03\x04\x05\x06")
+            self.assertEqual(c.sock.recv(100), b"")
+        finally:
+            c.close()
+        self.cli_both("SELECT 1", "--compress")
+        self.assert_tandem_alive()
 
     def test_capi_compress_prepared_statements(self):
         for sc in ("types", "cursor", "longdata", "multi", "reset", "text"):
