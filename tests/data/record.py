@@ -13,8 +13,8 @@ frames (4-byte header + payload) and the frames of both directions are
 written in conversation order to <DIR>/<scenario>.hex. See README.md for the
 file format. The relay changes no byte, except in scenarios marked
 "mask_ext_caps", where it clears the MariaDB extended capabilities in the
-server greeting exactly as tandem does (tandem offers none), so a MariaDB
-client negotiates the response shapes it would negotiate through tandem.
+server greeting as tandem's greeting did before it offered them, so a
+MariaDB client negotiates the response shapes without them.
 """
 
 import argparse
@@ -292,7 +292,7 @@ class Recorder:
             "params and 5 columns, execute with a read-only cursor, COM_STMT_FETCH of",
             "2 rows until the last row, execute without a cursor, close.",
             "mask_ext_caps: the greeting's MariaDB extended capabilities are cleared",
-            "by the relay, as tandem offers none."],
+            "by the relay (the shapes without them)."],
             lambda p: self.run_capi(p, "cursor"), mask_ext_caps=True)
 
         self.record("capi_ext", [
