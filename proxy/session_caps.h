@@ -49,13 +49,16 @@ static inline uint64_t sess_caps_offered(const struct cfg_tenant *t)
 
 /* Flags whose value must be the same on both legs: a backend that lacks
  * one the client uses is refused (a move goes to another, or fails).
- * MariaDB's PROGRESS is not among them: a server without it only sends
- * no progress packets, which a client cannot tell from a fast statement. */
-#define SESS_CAPS_SHAPE                                                           \
-	(CLIENT_DEPRECATE_EOF | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |  \
-	 CLIENT_PROTOCOL_41 | CLIENT_LOCAL_FILES | CLIENT_MULTI_STATEMENTS |      \
-	 MARIADB_CLIENT_STMT_BULK_OPERATIONS | MARIADB_CLIENT_EXTENDED_METADATA | \
-	 MARIADB_CLIENT_CACHE_METADATA)
+ * Not among them: MariaDB's PROGRESS (a server without it sends no
+ * progress packets, which a client cannot tell from a fast statement) and
+ * LOCAL_FILES (a server without it, local_infile=OFF, never asks for a
+ * file and refuses LOAD DATA LOCAL with 4166, as it would directly; the
+ * client's offer is Connector/C's default, and a login must not fail for
+ * it). */
+#define SESS_CAPS_SHAPE                                                                       \
+	(CLIENT_DEPRECATE_EOF | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |              \
+	 CLIENT_PROTOCOL_41 | CLIENT_MULTI_STATEMENTS | MARIADB_CLIENT_STMT_BULK_OPERATIONS | \
+	 MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
 
 /* Asked of every backend that offers them, whatever the client did.
  * SESSION_TRACK: tandem learns the session's state from every OK

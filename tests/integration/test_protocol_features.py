@@ -279,6 +279,23 @@ class ProtocolFeaturesTest(PairTandemCase):
         self.assertEqual(r.rc, 0, r.stderr)
         self.assertEqual(self.app_sql("SELECT COUNT(*) FROM test.pf_load")[0][0], 2000)
 
+    def test_server_with_local_infile_off(self):
+        # the server refuses LOAD DATA LOCAL itself, through tandem as directly;
+        # a client offering local files still logs in
+        self.pair.primary.execute_all(["SET GLOBAL local_infile = OFF"])
+        try:
+            sql = (f"LOAD DATA LOCAL INFILE '{self.datafile}' INTO TABLE pf_load "
+                   f"FIELDS TERMINATED BY ','")
+            direct = mariadb_cli(self.direct, sql, database="test",
+                                 extra_args=["--local-infile=1"])
+            via = mariadb_cli(self.port, sql, database="test", extra_args=["--local-infile=1"])
+            self.assertEqual(direct.rc, 1, direct.stderr)
+            self.assertEqual(via.rc, direct.rc, via.stderr)
+            self.assertEqual(via.stderr, direct.stderr)
+            self.capi_both("text")
+        finally:
+            self.pair.primary.execute_all(["SET GLOBAL local_infile = ON"])
+
     # -- MariaDB's extended capabilities ---------------------------------------
 
     def test_bulk_execute(self):

@@ -202,7 +202,11 @@ START_TEST(writes_go_out_in_frames_after_the_peers)
 	static uint8_t big[200000];
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (uint8_t)(i % 97);
-	ck_assert_int_eq(conn_write(&r.c, "\x03\x00\x00\x01" "abc", 7), 0);
+	ck_assert_int_eq(conn_write(&r.c,
+				    "\x03\x00\x00\x01"
+				    "abc",
+				    7),
+			 0);
 	ck_assert_int_eq(conn_write(&r.c, big, sizeof(big)), 0);
 	uint8_t head[sizeof(ok)];
 	ck_assert_int_eq(read(r.peer, head, sizeof(head)), (ssize_t)sizeof(head));
@@ -213,13 +217,20 @@ START_TEST(writes_go_out_in_frames_after_the_peers)
 	ck_assert_uint_eq(first, 1); /* after the peer's frame 0 */
 	ck_assert_uint_ge(frames, 4);
 	ck_assert_uint_eq(plain, 7 + sizeof(big));
-	ck_assert_mem_eq(got, "\x03\x00\x00\x01" "abc", 7);
+	ck_assert_mem_eq(got,
+			 "\x03\x00\x00\x01"
+			 "abc",
+			 7);
 	ck_assert_mem_eq(got + 7, big, sizeof(big));
 	free(got);
 	/* the next command restarts the count */
 	ck_assert_int_eq(write(r.peer, buf, n), (ssize_t)n);
 	spin(&r, 5);
-	ck_assert_int_eq(conn_write(&r.c, "\x01\x00\x00\x01" "x", 5), 0);
+	ck_assert_int_eq(conn_write(&r.c,
+				    "\x01\x00\x00\x01"
+				    "x",
+				    5),
+			 0);
 	got = peer_frames(&r, &plain, &first, &frames, 0);
 	ck_assert_uint_eq(first, 1);
 	ck_assert_uint_eq(frames, 1);
