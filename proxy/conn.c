@@ -4,6 +4,7 @@
 #include "proxy/conn.h"
 
 #include "protocol/compress.h"
+#include "protocol/packet.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -415,11 +416,15 @@ struct conn_zip {
 	uint8_t seq;              /* compressed sequence id of the next frame sent */
 	int level;                /* zlib level */
 	bool fresh;               /* c->in got bytes no on_read has reported yet */
+	bool client;              /* tandem is the client: commands' frames start at 0 */
+	bool heard;               /* client: a frame came since the last one sent */
+	uint8_t pkt_seq;          /* client: sequence id of the last packet framed */
+	uint32_t pkt_left;        /* client: bytes of that packet not framed yet */
 };
 
 static ssize_t zip_inflate(struct conn *c);
 
-int conn_zip_start(struct conn *c, int level)
+int conn_zip_start(struct conn *c, int level, bool client)
 {
 	if (c->zip)
 		return 0;
@@ -429,8 +434,12 @@ int conn_zip_start(struct conn *c, int level)
 	z->raw_in = evbuffer_new();
 	z->raw_out = evbuffer_new();
 	z->level = level;
+	z->client = client;
+	z->heard = true;
+	/* A client's unread bytes are the server's plain OK, still to be read
+	 * by the session; a server's are the client's first frames. */
 	if (!z->raw_in || !z->raw_out || evbuffer_add_buffer(z->raw_out, c->out) < 0 ||
-	    evbuffer_add_buffer(z->raw_in, c->in) < 0) {
+	    (!client && evbuffer_add_buffer(z->raw_in, c->in) < 0)) {
 		if (z->raw_in)
 			evbuffer_free(z->raw_in);
 		if (z->raw_out)
@@ -503,10 +512,60 @@ static ssize_t zip_inflate(struct conn *c)
 		 * (net_serv.cc: compress_pkt_nr = ++pkt_nr after a read); a
 		 * new command starts at 0, so its answer starts at 1. */
 		z->seq = (uint8_t)(f.seq + 1);
+		z->heard = true;
 		evbuffer_drain(z->raw_in, span);
 		added += (ssize_t)plain;
 	}
 	return added > 0 ? added : -2;
+}
+
+/*
+ * As a client, how many plain bytes at the head of c->out the next frame
+ * takes, and whether they start a command. A server expects each
+ * command's first frame to be 0 (net_new_transaction() before it reads
+ * one), so a frame ends before every packet that starts a command: one
+ * with sequence id 0 at a packet boundary, unless it is the wrap of a
+ * long run of LOCAL INFILE packets (after 255, with nothing heard since).
+ * The only MySQL this layer knows: packet headers in what it sends as a
+ * client. Returns 0 when the head is a packet header not yet whole (a
+ * streamed command's rest is coming).
+ */
+static size_t zip_client_span(struct conn *c, bool *starts)
+{
+	struct conn_zip *z = c->zip;
+	size_t avail = evbuffer_get_length(c->out);
+	size_t take = 0;
+	uint32_t left = z->pkt_left;
+	uint8_t prev = z->pkt_seq;
+	*starts = false;
+	while (take < avail && take < ZIP_CHUNK) {
+		if (left == 0) {
+			uint8_t h[PROTO_HEADER_LEN];
+			struct evbuffer_ptr pos;
+			if (avail - take < sizeof(h))
+				break;
+			evbuffer_ptr_set(c->out, &pos, take, EVBUFFER_PTR_SET);
+			evbuffer_copyout_from(c->out, &pos, h, sizeof(h));
+			bool heard = take == 0 && z->heard;
+			bool command = h[3] == 0 && (prev != 0xff || heard);
+			if (command && take > 0)
+				break;
+			*starts = *starts || command;
+			prev = h[3];
+			left = PROTO_HEADER_LEN +
+			       ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16);
+		}
+		size_t n = avail - take;
+		if (n > left)
+			n = left;
+		if (n > ZIP_CHUNK - take)
+			n = ZIP_CHUNK - take;
+		take += n;
+		left -= (uint32_t)n;
+	}
+	z->pkt_left = left;
+	z->pkt_seq = prev;
+	return take;
 }
 
 /* Everything the session queued in c->out, as frames onto raw_out.
@@ -519,6 +578,14 @@ static int zip_deflate(struct conn *c)
 		size_t len = evbuffer_get_length(c->out);
 		if (len > ZIP_CHUNK)
 			len = ZIP_CHUNK;
+		if (z->client) {
+			bool starts;
+			len = zip_client_span(c, &starts);
+			if (len == 0)
+				break;
+			if (starts)
+				z->seq = 0;
+		}
 		const uint8_t *plain = evbuffer_pullup(c->out, (ev_ssize_t)len);
 		struct evbuffer_iovec v;
 		if (!plain || evbuffer_reserve_space(z->raw_out, cap, &v, 1) != 1) {
@@ -531,6 +598,7 @@ static int zip_deflate(struct conn *c)
 			return -1;
 		}
 		z->seq++;
+		z->heard = false;
 		v.iov_len = (size_t)n;
 		evbuffer_commit_space(z->raw_out, &v, 1);
 		evbuffer_drain(c->out, len);

@@ -122,17 +122,20 @@ void conn_tls_describe(const struct conn *c, char *buf, size_t len);
 
 /*
  * The compressed protocol (CLIENT_COMPRESS, zlib at level) from now on:
- * what c->out holds already goes out as it is (the login's OK), every
- * byte written after this call goes out in compressed frames, and every
- * byte read (c->in's unread bytes included) is taken as frames and
+ * what c->out holds already goes out as it is (the login's OK, or the
+ * login), every byte written after this call goes out in compressed
+ * frames, and every byte read from now on is taken as frames and
  * inflated, so the session keeps seeing plain packets in c->in and
  * writing them to c->out. It sits between TLS and the session. A frame
- * that does not inflate ends the conn with CONN_ERROR (c->error
- * EBADMSG). Frame sequence ids follow the peer's: the first frame sent
- * after the peer's frame n is n+1. Returns 0, or -1 (c->error: ENOMEM, or
+ * that does not inflate ends the conn with CONN_ERROR (c->error EBADMSG).
+ * Frame sequence ids follow the peer's: the first frame sent after the
+ * peer's frame n is n+1. As the server (client false), c->in's unread
+ * bytes are frames already; as the client (true), they are the server's
+ * plain OK and stay, and each command's frames start at 0 (a packet with
+ * sequence id 0 starts a command). Returns 0, or -1 (c->error: ENOMEM, or
  * EBADMSG for a bad frame among the bytes read already).
  */
-int conn_zip_start(struct conn *c, int level);
+int conn_zip_start(struct conn *c, int level, bool client);
 bool conn_is_compressed(const struct conn *c);
 
 void conn_read_enable(struct conn *c);

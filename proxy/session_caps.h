@@ -18,8 +18,10 @@
  * OPTIONAL_RESULTSET_METADATA, MULTI_FACTOR_AUTH, ZSTD, and MariaDB's
  * COM_MULTI (gone from servers) and BULK_UNIT_RESULTS (11.5+; the tracker
  * would read its result sets, but it is untested against a server).
- * COMPRESS is the client leg's alone: conn.c inflates and deflates, and
- * the backend leg stays uncompressed (login_caps() in backend_auth.c). */
+ * COMPRESS: conn.c inflates and deflates on the client leg, and the
+ * backend leg compresses too when the client does and the server can
+ * (login_caps() in backend_auth.c), so the server's Compression status is
+ * the client's. Not shape-changing: each leg frames on its own. */
 #define SESS_CAPS_BASE                                                                       \
 	(CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | CLIENT_NO_SCHEMA |  \
 	 CLIENT_ODBC | CLIENT_IGNORE_SPACE | CLIENT_PROTOCOL_41 | CLIENT_INTERACTIVE |       \

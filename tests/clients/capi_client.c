@@ -8,7 +8,8 @@
  * Usage: capi_client HOST PORT USER PASSWORD DB SCENARIO
  * Scenarios: text, types, multi, longdata, cursor, reset, many, hold,
  * bulk (COM_STMT_BULK_EXECUTE), meta (metadata caching, extended type
- * info), progress (progress reports), big (a 16 MiB+ row, many rows).
+ * info), progress (progress reports), big (a 16 MiB+ row, many rows),
+ * move (prepared, bulk and cached metadata across a switchover).
  * CAPI_COMPRESS=1 in the environment turns on MYSQL_OPT_COMPRESS.
  * Exit status 0 when every check held; 1 with "FAIL: ..." on stderr when
  * one did not; 2 for a usage or connection error.
@@ -632,6 +633,88 @@ static void scenario_progress(void)
 	printf("ok\n");
 }
 
+/* n rows from id `from` by one bulk execution of st (INSERT ... (?, ?)). */
+static void bulk_rows(MYSQL_STMT *st, int from, unsigned int n)
+{
+	static int ids[200];
+	static char names[200][16];
+	static char *ptrs[200];
+	static unsigned long lens[200];
+	if (n > 200)
+		fail("bulk_rows: %u rows", n);
+	for (unsigned int i = 0; i < n; i++) {
+		ids[i] = from + (int)i;
+		lens[i] = (unsigned long)snprintf(names[i], sizeof(names[i]), "m-%d", ids[i]);
+		ptrs[i] = names[i];
+	}
+	mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &n);
+	MYSQL_BIND b[2];
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = MYSQL_TYPE_LONG;
+	b[0].buffer = ids;
+	b[1].buffer_type = MYSQL_TYPE_STRING;
+	b[1].buffer = ptrs;
+	b[1].length = lens;
+	stmt_check(st, mysql_stmt_bind_param(st, b), "bind bulk");
+	stmt_check(st, mysql_stmt_execute(st), "bulk execute");
+	printf("bulk %d..%d affected %llu\n", from, from + (int)n - 1,
+	       (unsigned long long)mysql_stmt_affected_rows(st));
+}
+
+/* Rows of the prepared SELECT ... WHERE id > ? (metadata cached after the
+ * prepare), with the number of fields its metadata has. */
+static void move_select(MYSQL_STMT *st)
+{
+	int min = 0, id = 0;
+	MYSQL_BIND p, rb;
+	bind(&p, MYSQL_TYPE_LONG, &min, 0, NULL, NULL);
+	stmt_check(st, mysql_stmt_bind_param(st, &p), "bind");
+	stmt_check(st, mysql_stmt_execute(st), "execute");
+	bind(&rb, MYSQL_TYPE_LONG, &id, 0, NULL, NULL);
+	stmt_check(st, mysql_stmt_bind_result(st, &rb), "bind result");
+	stmt_check(st, mysql_stmt_store_result(st), "store");
+	long sum = 0, n = 0;
+	while (mysql_stmt_fetch(st) == 0) {
+		sum += id;
+		n++;
+	}
+	printf("select %u fields %ld rows sum %ld\n", mysql_stmt_field_count(st), n, sum);
+	mysql_stmt_free_result(st);
+}
+
+/* A session that moves: prepared statements, bulk and metadata caching
+ * before and after "READY" (the test switches the primary over while the
+ * client waits on stdin), compressed when CAPI_COMPRESS=1. Table
+ * capi_move (id INT PRIMARY KEY, v VARCHAR(20)) is the caller's, empty. */
+static void scenario_move(void)
+{
+	MYSQL_STMT *ins = prepare("INSERT INTO capi_move VALUES (?, ?)");
+	MYSQL_STMT *sel = prepare("SELECT id FROM capi_move WHERE id > ? ORDER BY id");
+	bulk_rows(ins, 1, 100);
+	move_select(sel);
+	printf("READY\n");
+	fflush(stdout);
+	char line[16];
+	if (!fgets(line, sizeof(line), stdin))
+		fail("stdin closed");
+	bulk_rows(ins, 101, 100);
+	move_select(sel);
+	move_select(sel);
+	if (mysql_query(db, "SELECT COUNT(*), REPEAT('c', 100000) = REPEAT('c', 100000) "
+			    "FROM capi_move; SHOW SESSION STATUS LIKE 'Compression'"))
+		fail("text: %s", mysql_error(db));
+	do {
+		MYSQL_RES *r = mysql_store_result(db);
+		if (r) {
+			print_result(r);
+			mysql_free_result(r);
+		}
+	} while (mysql_next_result(db) == 0);
+	mysql_stmt_close(ins);
+	mysql_stmt_close(sel);
+	printf("ok\n");
+}
+
 /* A result bigger than one 16 MiB packet and many rows (for compression). */
 static void scenario_big(void)
 {
@@ -703,6 +786,8 @@ int main(int argc, char **argv)
 		scenario_progress();
 	else if (strcmp(sc, "big") == 0)
 		scenario_big();
+	else if (strcmp(sc, "move") == 0)
+		scenario_move();
 	else {
 		fprintf(stderr, "unknown scenario %s\n", sc);
 		return 2;

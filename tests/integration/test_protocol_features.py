@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from clients_base import PairTandemCase, capi_client_path  # noqa: E402
+from health_helpers import CLUSTER, Stack  # noqa: E402
 
 from harness import accounts, certs, util  # noqa: E402
 from harness.clients import mariadb_cli  # noqa: E402
@@ -154,9 +155,15 @@ class ProtocolFeaturesTest(PairTandemCase):
 
     def test_cli_compress_queries(self):
         sql = ("SELECT 1; SELECT seq, REPEAT(CHAR(65 + seq % 26), seq % 300) FROM seq_1_to_3000;"
-               " SHOW WARNINGS; SELECT 1/0; SELECT @@max_allowed_packet > 0")
+               " SHOW WARNINGS; SELECT 1/0; SELECT @@max_allowed_packet > 0;"
+               " SHOW SESSION STATUS LIKE 'Compression'")
         out = self.cli_both(sql, "--compress")
         self.assertIn("3000\t", out)
+        # the server's view: the session is compressed (tandem's backend leg
+        # compresses for a compressing client), and is not without --compress
+        self.assertIn("Compression\tON", out)
+        out = self.cli_both("SHOW SESSION STATUS LIKE 'Compression'")
+        self.assertIn("Compression\tOFF", out)
 
     def test_cli_compress_big_row_and_many_rows(self):
         sql = ("SELECT LENGTH(x), MD5(x) FROM (SELECT REPEAT('ab', 9000000) AS x) t;"
@@ -215,6 +222,21 @@ class ProtocolFeaturesTest(PairTandemCase):
                         extra_args=["--compress", "--local-infile=1"])
         self.assertEqual(r.rc, 0, f"{r.stderr}\n{self.tandem.log_tail()}")
         self.assertEqual(r.rows(), [["2000", "name999"]])
+
+    def test_cli_compress_big_load_data_local_infile(self):
+        # a file of many packets: their sequence ids wrap past 255 (the
+        # backend leg must not take the wrap for a new command)
+        big = Path(tempfile.mkstemp(prefix="pf-big-", suffix=".csv", dir=self.dir)[1])
+        big.write_text("".join(f"{i},n{i * 7919 % 100003}\n" for i in range(1, 400001)))
+        self.app_sql("DELETE FROM test.pf_load")
+        sql = (f"LOAD DATA LOCAL INFILE '{big}' INTO TABLE pf_load "
+               f"FIELDS TERMINATED BY ','; SELECT COUNT(*), SUM(id) FROM pf_load;"
+               " SHOW SESSION STATUS LIKE 'Compression'")
+        r = mariadb_cli(self.port, sql, database="test",
+                        extra_args=["--compress", "--local-infile=1"], timeout=240)
+        self.assertEqual(r.rc, 0, f"{r.stderr}\n{self.tandem.log_tail()}")
+        self.assertEqual(r.rows(), [["400000", str(400000 * 400001 // 2)],
+                                    ["Compression", "ON"]])
 
     def test_cli_compress_with_tls(self):
         sql = "SELECT seq, MD5(seq) FROM seq_1_to_5000; SHOW STATUS LIKE 'Ssl_version'"
@@ -317,6 +339,61 @@ class ProtocolFeaturesTest(PairTandemCase):
         out = self.capi_both("progress")
         self.assertIn("progress reports: yes", out)
         self.assertIn("400000\t0", out)
+
+
+
+class CompressedSessionMovesTest(unittest.TestCase):
+    """A compressed Connector/C session with prepared statements, bulk
+    execution and cached metadata, moved by a switchover: both legs compress
+    again on the new primary and every answer stays right."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack("protocol_moves", monitor={"timeout_ms": 3000}).start()
+        cls.stack.pair.primary.execute_all([
+            "CREATE TABLE test.capi_move (id INT PRIMARY KEY, v VARCHAR(20))"], user="app")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+        cls.stack.cleanup()
+
+    def test_switchover_under_a_compressed_session(self):
+        st = self.stack
+        env = dict(os.environ, CAPI_COMPRESS="1")
+        p = subprocess.Popen([capi_client_path(), util.LOOPBACK, str(st.port),
+                              accounts.APP_USER, accounts.APP_PASSWORD, "test", "move"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            before = []
+            for line in p.stdout:
+                before.append(line)
+                if line == "READY\n":
+                    break
+            if before[-1:] != ["READY\n"]:
+                self.fail("".join(before) + p.stderr.read())
+            primary = st.admin.cluster()["primary"]
+            code, body = st.admin.post(f"/clusters/{CLUSTER}/switchover")
+            self.assertEqual(code, 200, body)
+            self.assertNotEqual(st.admin.cluster()["primary"], primary)
+            out, err = p.communicate("go\n", timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0, f"{err}\n{st.tandem.log_tail()}")
+        self.assertEqual("".join(before) + out,
+                         "bulk 1..100 affected 100\n"
+                         "select 1 fields 100 rows sum 5050\n"
+                         "READY\n"
+                         "bulk 101..200 affected 100\n"
+                         "select 1 fields 200 rows sum 20100\n"
+                         "select 1 fields 200 rows sum 20100\n"
+                         "200\t1\n"
+                         "Compression\tON\n"
+                         "ok\n")
+        self.assertTrue(st.tandem.is_running())
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ START_TEST(frames_in_become_plain_bytes)
 {
 	struct rig r;
 	rig_open(&r);
-	ck_assert_int_eq(conn_zip_start(&r.c, 1), 0);
+	ck_assert_int_eq(conn_zip_start(&r.c, 1, false), 0);
 	ck_assert(conn_is_compressed(&r.c));
 	uint8_t buf[512];
 	size_t len = sizeof(TEXT) - 1;
@@ -135,7 +135,7 @@ START_TEST(bytes_read_before_the_start_are_frames)
 	spin(&r, 5);
 	ck_assert_uint_eq(evbuffer_get_length(r.c.in), n); /* plain so far */
 	int reads = r.seen.reads;
-	ck_assert_int_eq(conn_zip_start(&r.c, 1), 0);
+	ck_assert_int_eq(conn_zip_start(&r.c, 1, false), 0);
 	/* inflated at once, reported from the loop */
 	ck_assert_uint_eq(evbuffer_get_length(r.c.in), 5);
 	ck_assert_int_eq(r.seen.reads, reads);
@@ -191,7 +191,7 @@ START_TEST(writes_go_out_in_frames_after_the_peers)
 	/* the login's OK, queued before the start, goes out plain */
 	static const uint8_t ok[] = {7, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0};
 	evbuffer_add(r.c.out, ok, sizeof(ok));
-	ck_assert_int_eq(conn_zip_start(&r.c, 6), 0);
+	ck_assert_int_eq(conn_zip_start(&r.c, 6, false), 0);
 	/* the peer's command comes in frame 0 */
 	uint8_t buf[64];
 	size_t n = frame(buf, "\x01\x00\x00\x00\x0e", 5, 0);
@@ -243,7 +243,7 @@ START_TEST(a_bad_frame_is_an_error)
 {
 	struct rig r;
 	rig_open(&r);
-	ck_assert_int_eq(conn_zip_start(&r.c, 1), 0);
+	ck_assert_int_eq(conn_zip_start(&r.c, 1, false), 0);
 	/* claims 100 plain bytes; the payload is no zlib stream */
 	static const uint8_t bad[] = {8, 0, 0, 0, 100, 0, 0, 0x78, 0x9c, 1, 2, 3, 4, 5, 6};
 	ck_assert_int_eq(write(r.peer, bad, sizeof(bad)), (ssize_t)sizeof(bad));
@@ -251,6 +251,77 @@ START_TEST(a_bad_frame_is_an_error)
 	ck_assert_int_eq(r.seen.error, 1);
 	ck_assert_int_eq(r.c.error, EBADMSG);
 	ck_assert_int_eq(r.seen.reads, 0);
+	rig_close(&r);
+}
+END_TEST
+
+/* As the client: each command's frames start at 0 (two pipelined commands
+ * are two frames 0), data that answers the server (LOCAL INFILE) follows
+ * its frame, and a packet 0 after a packet 255 with nothing heard is the
+ * wrap of a long run, not a command. */
+START_TEST(client_commands_start_at_zero)
+{
+	struct rig r;
+	rig_open(&r);
+	/* the server's OK is in c->in, plain, when the client role starts */
+	static const uint8_t ok[] = {7, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0};
+	ck_assert_int_eq(write(r.peer, ok, sizeof(ok)), (ssize_t)sizeof(ok));
+	for (int i = 0; i < 50 && evbuffer_get_length(r.c.in) < sizeof(ok); i++)
+		spin(&r, 1);
+	ck_assert_int_eq(conn_zip_start(&r.c, 1, true), 0);
+	ck_assert_uint_eq(evbuffer_get_length(r.c.in), sizeof(ok));
+	ck_assert_mem_eq(evbuffer_pullup(r.c.in, -1), ok, sizeof(ok));
+	/* two commands in one flush */
+	static const uint8_t two[] = {1, 0, 0, 0, 0x0e, 1, 0, 0, 0, 0x0e};
+	size_t plain, frames;
+	uint8_t first;
+	uint8_t *got;
+	ck_assert_int_eq(conn_write(&r.c, two, sizeof(two)), 0);
+	uint8_t raw[64];
+	spin(&r, 3);
+	ssize_t n = read(r.peer, raw, sizeof(raw));
+	ck_assert_int_eq(n, 2 * (7 + 5));
+	ck_assert_uint_eq(raw[3], 0);
+	ck_assert_uint_eq(raw[12 + 3], 0);
+	/* the server answers LOAD DATA with frame 1 (a file request): the
+	 * data packets 2..300 follow it as frames 2.., one frame each flush */
+	uint8_t buf[64];
+	size_t fl = frame(buf,
+			  "\x05\x00\x00\x01\xfb"
+			  "f.cs",
+			  9, 1);
+	ck_assert_int_eq(write(r.peer, buf, fl), (ssize_t)fl);
+	spin(&r, 3);
+	uint8_t seq_expect = 2;
+	for (int k = 2; k <= 300; k++) {
+		uint8_t pkt[5] = {1, 0, 0, (uint8_t)k, 'x'};
+		ck_assert_int_eq(conn_write(&r.c, pkt, sizeof(pkt)), 0);
+		spin(&r, 1);
+		ck_assert_int_eq(read(r.peer, raw, sizeof(raw)), 12);
+		ck_assert_uint_eq(raw[3], seq_expect); /* the wrap to 0 is no command */
+		seq_expect++;
+	}
+	/* the server's OK, then the next command starts at 0 again */
+	fl = frame(buf, "\x07\x00\x00\x2d\x00\x00\x00\x02\x00\x00\x00", 11, seq_expect);
+	ck_assert_int_eq(write(r.peer, buf, fl), (ssize_t)fl);
+	spin(&r, 3);
+	ck_assert_int_eq(conn_write(&r.c, two, 5), 0);
+	spin(&r, 1);
+	ck_assert_int_eq(read(r.peer, raw, sizeof(raw)), 12);
+	ck_assert_uint_eq(raw[3], 0);
+	/* a command streamed in pieces, its header split: one frame 0 for the
+	 * first piece, the rest continues it */
+	static const uint8_t q[] = {6, 0, 0, 0, 3, 'S', 'E', 'L', 'E', 'C'};
+	ck_assert_int_eq(conn_write(&r.c, q, 2), 0); /* half a header: waits */
+	spin(&r, 1);
+	ck_assert_int_eq(read(r.peer, raw, sizeof(raw)), -1);
+	ck_assert_int_eq(conn_write(&r.c, q + 2, 5), 0);
+	ck_assert_int_eq(conn_write(&r.c, q + 7, 3), 0);
+	got = peer_frames(&r, &plain, &first, &frames, 0);
+	ck_assert_uint_eq(first, 0);
+	ck_assert_uint_eq(plain, sizeof(q));
+	ck_assert_mem_eq(got, q, sizeof(q));
+	free(got);
 	rig_close(&r);
 }
 END_TEST
@@ -263,6 +334,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bytes_read_before_the_start_are_frames);
 	tcase_add_test(tc, writes_go_out_in_frames_after_the_peers);
 	tcase_add_test(tc, a_bad_frame_is_an_error);
+	tcase_add_test(tc, client_commands_start_at_zero);
 	suite_add_tcase(s, tc);
 	return s;
 }
