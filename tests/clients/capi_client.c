@@ -9,7 +9,8 @@
  * Scenarios: text, types, multi, longdata, cursor, reset, many, hold,
  * bulk (COM_STMT_BULK_EXECUTE), meta (metadata caching, extended type
  * info), progress (progress reports), big (a 16 MiB+ row, many rows),
- * move (prepared, bulk and cached metadata across a switchover).
+ * move (prepared, bulk and cached metadata across a switchover),
+ * change_user (COM_CHANGE_USER, right and wrong password).
  * CAPI_COMPRESS=1 in the environment turns on MYSQL_OPT_COMPRESS.
  * Exit status 0 when every check held; 1 with "FAIL: ..." on stderr when
  * one did not; 2 for a usage or connection error.
@@ -715,6 +716,26 @@ static void scenario_move(void)
 	printf("ok\n");
 }
 
+static const char *arg_user, *arg_password;
+
+/* COM_CHANGE_USER to the same account (an auth switch inside the
+ * command), a query, then with a wrong password (ERR 1045: the connection
+ * is then unusable, as with a server). */
+static void scenario_change_user(void)
+{
+	query("SET @x = 42");
+	if (mysql_change_user(db, arg_user, arg_password, "test"))
+		fail("change_user: %u %s", mysql_errno(db), mysql_error(db));
+	if (mysql_query(db, "SELECT CURRENT_USER(), DATABASE(), @x IS NULL"))
+		fail("after change_user: %s", mysql_error(db));
+	MYSQL_RES *r = mysql_store_result(db);
+	print_result(r);
+	mysql_free_result(r);
+	int rc = mysql_change_user(db, arg_user, "wrong-password", "test");
+	printf("wrong password: rc=%d errno=%u\n", rc != 0, mysql_errno(db));
+	printf("ok\n");
+}
+
 /* A result bigger than one 16 MiB packet and many rows (for compression). */
 static void scenario_big(void)
 {
@@ -762,6 +783,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *sc = argv[6];
+	arg_user = argv[3];
+	arg_password = argv[4];
 	if (strcmp(sc, "text") == 0)
 		scenario_text();
 	else if (strcmp(sc, "types") == 0)
@@ -788,6 +811,8 @@ int main(int argc, char **argv)
 		scenario_big();
 	else if (strcmp(sc, "move") == 0)
 		scenario_move();
+	else if (strcmp(sc, "change_user") == 0)
+		scenario_change_user();
 	else {
 		fprintf(stderr, "unknown scenario %s\n", sc);
 		return 2;

@@ -282,7 +282,7 @@ class ProtocolFeaturesTest(PairTandemCase):
         self.assert_tandem_alive()
 
     def test_capi_compress_prepared_statements(self):
-        for sc in ("types", "cursor", "longdata", "multi", "reset", "text"):
+        for sc in ("types", "cursor", "longdata", "multi", "reset", "text", "change_user"):
             with self.subTest(scenario=sc):
                 self.capi_both(sc, compress=True)
 
