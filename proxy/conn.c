@@ -408,21 +408,39 @@ static void tls_free(struct conn *c)
  * small answers of the hot path, and bounded work (and a bounded pullup)
  * per frame for a big result. */
 #define ZIP_CHUNK (64 * 1024)
+/* No frame is inflated while c->in holds this much: a frame inflates to
+ * 16 MiB at most, so a client's small frames of zeros cannot make one read
+ * of 64 KiB take gigabytes; the rest waits in raw_in (backlog) until the
+ * session has taken what c->in has. */
+#define ZIP_IN_MAX (256 * 1024)
 
 /* The compression layer, between the socket (or TLS) and the session. */
 struct conn_zip {
-	struct evbuffer *raw_in;  /* frames read, the last perhaps partial (c->rin) */
-	struct evbuffer *raw_out; /* frames built, not yet written (c->wout) */
-	uint8_t seq;              /* compressed sequence id of the next frame sent */
-	int level;                /* zlib level */
-	bool fresh;               /* c->in got bytes no on_read has reported yet */
-	bool client;              /* tandem is the client: commands' frames start at 0 */
-	bool heard;               /* client: a frame came since the last one sent */
-	uint8_t pkt_seq;          /* client: sequence id of the last packet framed */
-	uint32_t pkt_left;        /* client: bytes of that packet not framed yet */
+	struct evbuffer *raw_in;           /* frames read, the last perhaps partial (c->rin) */
+	struct evbuffer *raw_out;          /* frames built, not yet written (c->wout) */
+	uint8_t seq;                       /* compressed sequence id of the next frame sent */
+	int level;                         /* zlib level */
+	bool fresh;                        /* c->in got bytes no on_read has reported yet */
+	bool backlog;                      /* raw_in holds whole frames not inflated yet */
+	struct evbuffer_cb_entry *drained; /* on c->in: wakes the backlog */
+	bool client;                       /* tandem is the client: commands' frames start at 0 */
+	bool heard;                        /* client: a frame came since the last one sent */
+	uint8_t pkt_seq;                   /* client: sequence id of the last packet framed */
+	uint32_t pkt_left;                 /* client: bytes of that packet not framed yet */
 };
 
 static ssize_t zip_inflate(struct conn *c);
+
+/* The session took bytes from c->in (it may do so without a read event,
+ * e.g. a pipelined command after a result): frames waiting in raw_in are
+ * the read event's to inflate now. */
+static void zip_in_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	if (info->n_deleted > 0 && c->zip && c->zip->backlog && c->reading && c->fd >= 0 &&
+	    evbuffer_get_length(buf) < ZIP_IN_MAX)
+		event_active(&c->rev, EV_READ, 1);
+}
 
 int conn_zip_start(struct conn *c, int level, bool client)
 {
@@ -438,13 +456,18 @@ int conn_zip_start(struct conn *c, int level, bool client)
 	z->heard = true;
 	/* A client's unread bytes are the server's plain OK, still to be read
 	 * by the session; a server's are the client's first frames. */
-	if (!z->raw_in || !z->raw_out || evbuffer_add_buffer(z->raw_out, c->out) < 0 ||
+	if (z->raw_in && z->raw_out)
+		z->drained = evbuffer_add_cb(c->in, zip_in_drained, c);
+	if (!z->drained || evbuffer_add_buffer(z->raw_out, c->out) < 0 ||
 	    (!client && evbuffer_add_buffer(z->raw_in, c->in) < 0)) {
+		if (z->drained)
+			evbuffer_remove_cb_entry(c->in, z->drained);
 		if (z->raw_in)
 			evbuffer_free(z->raw_in);
 		if (z->raw_out)
 			evbuffer_free(z->raw_out);
 		free(z);
+		c->error = ENOMEM;
 		return -1;
 	}
 	/* What the session queued before this call (the login's OK) goes out
@@ -469,6 +492,7 @@ static void zip_free(struct conn *c)
 	struct conn_zip *z = c->zip;
 	if (!z)
 		return;
+	evbuffer_remove_cb_entry(c->in, z->drained);
 	evbuffer_free(z->raw_in);
 	evbuffer_free(z->raw_out);
 	free(z);
@@ -483,6 +507,7 @@ static ssize_t zip_inflate(struct conn *c)
 {
 	struct conn_zip *z = c->zip;
 	ssize_t added = 0;
+	z->backlog = false;
 	for (;;) {
 		uint8_t h[PROTO_ZHEADER_LEN];
 		struct proto_zframe f;
@@ -492,6 +517,10 @@ static ssize_t zip_inflate(struct conn *c)
 		size_t span = PROTO_ZHEADER_LEN + (size_t)f.clen;
 		if (evbuffer_get_length(z->raw_in) < span)
 			break;
+		if (evbuffer_get_length(c->in) >= ZIP_IN_MAX) {
+			z->backlog = true;
+			break;
+		}
 		const uint8_t *frame = evbuffer_pullup(z->raw_in, (ev_ssize_t)span);
 		uint32_t plain = proto_zframe_plain_len(&f);
 		struct evbuffer_iovec v;
@@ -693,17 +722,21 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		if (!c->reading)
 			return;
 	}
-	if (c->zip && c->zip->fresh) {
+	ssize_t got;
+	if (c->zip && (c->zip->fresh || c->zip->backlog)) {
+		/* frames read already: no socket read until they are taken */
 		c->zip->fresh = false;
-		c->cbs->on_read(c, c->arg);
-		return;
-	}
-	ssize_t got = c->tls ? tls_read(c) : read_once(c);
-	if (got > 0 && c->zip) {
-		/* Only whole frames become packets; a partial one waits. */
-		got = zip_inflate(c);
+		got = c->zip->backlog ? zip_inflate(c) : 1;
 		if (got == -2)
 			return;
+	} else {
+		got = c->tls ? tls_read(c) : read_once(c);
+		if (got > 0 && c->zip) {
+			/* Only whole frames become packets; a partial one waits. */
+			got = zip_inflate(c);
+			if (got == -2)
+				return;
+		}
 	}
 	if (got > 0) {
 		c->cbs->on_read(c, c->arg);
@@ -866,9 +899,11 @@ void conn_read_enable(struct conn *c)
 		else
 			event_add(&c->rev, NULL);
 		c->reading = true;
-		/* Records OpenSSL decrypted while reading was off wake no epoll. */
-		if (c->tls && !c->tls->handshaking &&
-		    (c->tls->pending_event || SSL_has_pending(c->tls->ssl)))
+		/* Records OpenSSL decrypted while reading was off wake no epoll,
+		 * nor do frames read before that wait to be inflated. */
+		if ((c->tls && !c->tls->handshaking &&
+		     (c->tls->pending_event || SSL_has_pending(c->tls->ssl))) ||
+		    (c->zip && c->zip->backlog))
 			event_active(&c->rev, EV_READ, 1);
 	}
 }

@@ -326,6 +326,47 @@ START_TEST(client_commands_start_at_zero)
 }
 END_TEST
 
+/* Frames that inflate to far more than they weigh (4 MiB of zeros each)
+ * sent at once: c->in never holds much more than one frame beyond what the
+ * session has not taken; the rest comes as it is taken, all of it, in
+ * order, without a further byte from the socket. */
+START_TEST(inflating_waits_for_the_session)
+{
+	struct rig r;
+	rig_open(&r);
+	ck_assert_int_eq(conn_zip_start(&r.c, 1, false), 0);
+	enum { FRAMES = 8, PLAIN = 4 << 20 };
+	uint8_t *zeros = calloc(1, PLAIN);
+	size_t cap = proto_zframe_bound(PLAIN);
+	uint8_t *wire = malloc(cap * FRAMES);
+	size_t wl = 0;
+	for (int i = 0; i < FRAMES; i++) {
+		zeros[0] = (uint8_t)i; /* tells the frames apart */
+		long n = proto_zframe_build(zeros, PLAIN, (uint8_t)i, 6, wire + wl, cap);
+		ck_assert_int_gt(n, 0);
+		wl += (size_t)n;
+	}
+	ck_assert_uint_lt(wl, 200000); /* a few KiB per frame: one write */
+	ck_assert_int_eq(write(r.peer, wire, wl), (ssize_t)wl);
+	size_t total = 0;
+	for (int turn = 0; turn < 200 && total < (size_t)FRAMES * PLAIN; turn++) {
+		spin(&r, 1);
+		size_t have = evbuffer_get_length(r.c.in);
+		ck_assert_uint_le(have, 256 * 1024 + PLAIN);
+		uint8_t *p = have ? evbuffer_pullup(r.c.in, -1) : NULL;
+		for (size_t k = 0; k < have; k += PLAIN)
+			ck_assert_uint_eq(p[k], (total + k) / PLAIN);
+		evbuffer_drain(r.c.in, have);
+		total += have;
+	}
+	ck_assert_uint_eq(total, (size_t)FRAMES * PLAIN);
+	ck_assert_int_eq(r.seen.error, 0);
+	free(zeros);
+	free(wire);
+	rig_close(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("conn_zip");
@@ -335,6 +376,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, writes_go_out_in_frames_after_the_peers);
 	tcase_add_test(tc, a_bad_frame_is_an_error);
 	tcase_add_test(tc, client_commands_start_at_zero);
+	tcase_add_test(tc, inflating_waits_for_the_session);
 	suite_add_tcase(s, tc);
 	return s;
 }
