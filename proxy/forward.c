@@ -142,9 +142,11 @@ static void discard_done(struct session *s)
 
 /* The compressed protocol leaves the sequence ids of the packets inside
  * its frames unchecked (a server checks the frames' own), and Connector/C
- * sends 0 in every frame of a 16 MiB+ command. The backend leg is not
- * compressed and checks them: a compressed client's frame header gets the
- * id the backend expects, in place, before it is looked at. */
+ * sends 0 in every frame of a 16 MiB+ command. tandem's framer checks
+ * them, so does an uncompressed backend leg, and a compressed one tells a
+ * command by its id 0 (conn.h): a compressed client's frame header gets
+ * the id a plain client would have sent, in place, before it is looked
+ * at. */
 static void zip_renumber(struct session *s, struct proto_frame *f, uint8_t seq)
 {
 	if (!conn_is_compressed(&s->client) || f->seq == seq)
