@@ -10,6 +10,7 @@
 #include "protocol/compress.h"
 #include "protocol/packet.h"
 
+#include <stdio.h>
 #include <zlib.h>
 
 static uint8_t *build(const uint8_t *in, size_t len, uint8_t seq, long *n)
@@ -227,6 +228,135 @@ START_TEST(packets_across_frames)
 }
 END_TEST
 
+/* ---- a real conversation: tests/data/cli_compress.zhex ---- */
+
+struct zconv {
+	char dir[64];
+	uint8_t *data[64];
+	size_t len[64];
+	size_t n;
+};
+
+static void zconv_load(struct zconv *z, const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	z->n = 0;
+	while ((got = getline(&line, &cap, fp)) > 0) {
+		if (line[0] == '#' || got < 3)
+			continue;
+		ck_assert_uint_lt(z->n, 64);
+		size_t hexlen = (size_t)got - 2;
+		z->data[z->n] = malloc(hexlen / 2 + 1);
+		z->dir[z->n] = line[0];
+		z->len[z->n] = vec_unhex(line + 2, z->data[z->n], hexlen / 2 + 1);
+		z->n++;
+	}
+	free(line);
+	fclose(fp);
+}
+
+/* One direction's bytes so far, how far frames were read, its plain bytes. */
+struct zdir {
+	uint8_t buf[1 << 20];
+	size_t have, off, plain_frames;
+	uint8_t plain[1 << 21];
+	size_t plain_len;
+};
+
+/* MariaDB 10.11 and the mariadb CLI (Connector/C 3.3) with --compress:
+ * after the plain login, every frame inflates to exactly its length; the
+ * server's frames follow the previous frame's id (n+1), the client's do
+ * too or start a command at 0; nothing under 50 bytes is deflated; the
+ * inflated streams are whole MySQL packets; the LOCAL INFILE data frames
+ * continue the server's request frame. */
+START_TEST(real_conversation)
+{
+	static struct zconv z;
+	static struct zdir d[2]; /* 0 client, 1 server */
+	memset(d, 0, sizeof(d));
+	zconv_load(&z, "cli_compress.zhex");
+	ck_assert_uint_ge(z.n, 10);
+	int plain_left[2] = {1, 2}; /* the login; the greeting and the OK */
+	int last_seq = -1;
+	size_t stored = 0, deflated = 0, commands = 0, continuing_client = 0;
+	for (size_t i = 0; i < z.n; i++) {
+		struct zdir *w = &d[z.dir[i] == 'S'];
+		int side = z.dir[i] == 'S';
+		ck_assert_uint_le(w->have + z.len[i], sizeof(w->buf));
+		memcpy(w->buf + w->have, z.data[i], z.len[i]);
+		w->have += z.len[i];
+		for (;;) {
+			if (plain_left[side] > 0) {
+				struct proto_frame pf;
+				if (proto_frame_parse(w->buf + w->off, w->have - w->off, &pf) ==
+					    0 ||
+				    w->have - w->off < PROTO_HEADER_LEN + pf.len)
+					break;
+				if (side && plain_left[side] == 1)
+					ck_assert_uint_eq(w->buf[w->off + PROTO_HEADER_LEN],
+							  0); /* OK */
+				w->off += PROTO_HEADER_LEN + pf.len;
+				plain_left[side]--;
+				continue;
+			}
+			struct proto_zframe f;
+			if (proto_zframe_parse(w->buf + w->off, w->have - w->off, &f) == 0 ||
+			    w->have - w->off < PROTO_ZHEADER_LEN + f.clen)
+				break;
+			if (side) {
+				ck_assert_int_eq(f.seq, (uint8_t)(last_seq + 1));
+			} else if (f.seq == 0) {
+				commands++;
+			} else {
+				ck_assert_int_eq(f.seq, (uint8_t)(last_seq + 1));
+				continuing_client++;
+			}
+			last_seq = f.seq;
+			if (f.ulen) {
+				ck_assert_uint_ge(f.ulen, PROTO_ZMIN_DEFLATE);
+				deflated++;
+			} else {
+				stored++;
+			}
+			uint32_t plain = proto_zframe_plain_len(&f);
+			ck_assert_uint_le(w->plain_len + plain, sizeof(w->plain));
+			ck_assert_int_eq(proto_zframe_inflate(&f,
+							      w->buf + w->off + PROTO_ZHEADER_LEN,
+							      w->plain + w->plain_len),
+					 (long)plain);
+			w->plain_len += plain;
+			w->off += PROTO_ZHEADER_LEN + f.clen;
+			w->plain_frames++;
+		}
+	}
+	for (int side = 0; side < 2; side++) {
+		ck_assert_uint_eq(d[side].off, d[side].have); /* nothing left over */
+		size_t q = 0, pkts = 0;
+		while (q < d[side].plain_len) {
+			uint64_t plen;
+			uint8_t s1, s2;
+			int span = proto_packet_scan(d[side].plain + q, d[side].plain_len - q,
+						     UINT64_MAX, &plen, &s1, &s2);
+			ck_assert_int_gt(span, 0);
+			q += (size_t)span;
+			pkts++;
+		}
+		ck_assert_uint_ge(pkts, side ? 2000 : 7);
+	}
+	ck_assert_uint_ge(commands, 6);          /* 5 statements and COM_QUIT */
+	ck_assert_uint_ge(continuing_client, 1); /* the LOCAL INFILE data */
+	ck_assert_uint_ge(stored, 1);
+	ck_assert_uint_ge(deflated, 1);
+	ck_assert_uint_ge(d[1].plain_frames, 5);
+	for (size_t i = 0; i < z.n; i++)
+		free(z.data[i]);
+}
+END_TEST
+
 static Suite *compress_suite(void)
 {
 	Suite *s = suite_create("compress");
@@ -236,6 +366,7 @@ static Suite *compress_suite(void)
 	tcase_add_test(tc, round_trip_sizes);
 	tcase_add_test(tc, bad_payloads);
 	tcase_add_test(tc, packets_across_frames);
+	tcase_add_test(tc, real_conversation);
 	suite_add_tcase(s, tc);
 	return s;
 }
