@@ -559,7 +559,7 @@ static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg
 		}
 	}
 	t->max_connections = (unsigned)get_int(ld, obj, "max_connections", path, 0, 0, 10000000);
-	t->local_infile = get_bool(ld, obj, "local_infile", path, false);
+	t->local_infile = get_bool(ld, obj, "local_infile", path, true);
 	t->transaction_replay = get_bool(ld, obj, "transaction_replay", path, false);
 	t->commit_guard = get_bool(ld, obj, "commit_guard", path, true);
 	cfg_tls_load_tenant(ld->errs, obj, path, c, t, ld->base_dir);

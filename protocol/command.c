@@ -88,6 +88,7 @@ bool proto_cmd_has_stmt_id(uint8_t cmd)
 	case COM_STMT_RESET:
 	case COM_STMT_FETCH:
 	case COM_STMT_SEND_LONG_DATA:
+	case COM_STMT_BULK_EXECUTE: /* MariaDB: the id at the same place */
 		return true;
 	}
 	return false;

@@ -13,7 +13,8 @@
 /* "COM_QUERY" etc.; "COM_UNKNOWN" for bytes that name no command. */
 const char *proto_cmd_name(uint8_t cmd);
 
-/* Statement id of COM_STMT_EXECUTE/CLOSE/RESET/FETCH/SEND_LONG_DATA.
+/* Statement id of COM_STMT_EXECUTE/CLOSE/RESET/FETCH/SEND_LONG_DATA and
+ * MariaDB's COM_STMT_BULK_EXECUTE.
  * Returns >0 (5) or PROTO_E_TRUNCATED / PROTO_E_UNEXPECTED. */
 int proto_stmt_id_parse(const uint8_t *payload, size_t len, uint32_t *stmt_id);
 /* Rewrite it in place (the payload must hold at least 5 bytes). */

@@ -68,6 +68,14 @@ int proto_tracker_start(struct proto_tracker *t, const uint8_t *payload, size_t 
 		t->cursor = (payload[5] & 0x07) != CURSOR_TYPE_NO_CURSOR;
 		t->state = RT_FIRST;
 		return RT_MORE;
+	case COM_STMT_BULK_EXECUTE:
+		/* MariaDB: statement id, flags, then the rows. The answer is an
+		 * OK or ERR, or (RETURNING, unit results) binary result sets. */
+		if (len < 7)
+			return PROTO_E_TRUNCATED;
+		t->binary = true;
+		t->state = RT_FIRST;
+		return RT_MORE;
 	case COM_STMT_FETCH:
 		t->binary = true;
 		t->state = RT_ROWS;
@@ -122,6 +130,10 @@ uint32_t proto_tracker_want(const struct proto_tracker *t, uint32_t payload_len,
 		if (first == PROTO_OK_HEADER || first == PROTO_ERR_HEADER ||
 		    first == PROTO_LOCAL_INFILE || first == PROTO_EOF_HEADER)
 			return payload_len;
+		/* a column count (9 bytes at most), and with metadata caching
+		 * the byte that says whether definitions follow */
+		if (t->caps & MARIADB_CLIENT_CACHE_METADATA)
+			return payload_len < 10 ? payload_len : 10;
 		return payload_len < 9 ? payload_len : 9;
 	case RT_COLUMNS:
 	case RT_PREPARE_PARAMS:
@@ -164,11 +176,24 @@ static int result_end(struct proto_tracker *t, uint16_t status, uint16_t warning
 	return RT_DONE;
 }
 
+/* MariaDB's progress report: an ERR-shaped packet with code 0xFFFF, sent
+ * during a statement to a client with MARIADB_CLIENT_PROGRESS. */
+static bool is_progress(const struct proto_tracker *t, const uint8_t *p, size_t avail)
+{
+	return (t->caps & MARIADB_CLIENT_PROGRESS) && avail >= 3 && p[0] == PROTO_ERR_HEADER &&
+	       p[1] == 0xff && p[2] == 0xff;
+}
+
 /* An ERR ends the whole response, even after a result that announced
- * more: the status keeps the last flags seen, minus that announcement. */
+ * more: the status keeps the last flags seen, minus that announcement.
+ * A progress report is no ERR: the statement goes on. */
 static int feed_err(struct proto_tracker *t, const uint8_t *p, size_t avail,
 		    struct proto_rt_event *ev)
 {
+	if (is_progress(t, p, avail)) {
+		ev->kind = RT_PKT_PROGRESS;
+		return RT_MORE;
+	}
 	ev->kind = RT_PKT_ERR;
 	int rc = proto_err_parse(p, avail, t->caps, &ev->err);
 	t->state = RT_IDLE;
@@ -244,6 +269,18 @@ static int feed_first(struct proto_tracker *t, const uint8_t *p, size_t avail, u
 	ev->kind = RT_PKT_COLUMN_COUNT;
 	t->cols_left = cols;
 	t->state = RT_COLUMNS;
+	/* Metadata caching: 0 says the client has the definitions already
+	 * (a prepared statement executed again); none follow, but the EOF
+	 * that closes them does without DEPRECATE_EOF. */
+	if (t->caps & MARIADB_CLIENT_CACHE_METADATA) {
+		uint8_t follows = proto_rd_u8(&r);
+		if (r.err)
+			return r.err;
+		if (!follows) {
+			t->cols_left = 0;
+			t->state = (t->caps & CLIENT_DEPRECATE_EOF) ? RT_ROWS : RT_COLUMNS_EOF;
+		}
+	}
 	return RT_MORE;
 }
 

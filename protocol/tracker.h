@@ -8,7 +8,8 @@
  * the payload length and first byte to proto_tracker_want(), which returns
  * how many leading payload bytes proto_tracker_feed() must see (0 for a
  * row or a column definition, the whole payload for OK/ERR/EOF, 9 for a
- * column count, 12 for a COM_STMT_PREPARE OK).
+ * column count (10 with MariaDB's metadata caching: its "metadata
+ * follows" byte), 12 for a COM_STMT_PREPARE OK).
  *
  * Owns: the response grammar of every command tandem forwards. Must not:
  * allocate, or remember anything but counters and flags.
@@ -52,6 +53,7 @@ enum proto_rt_kind {
 	RT_PKT_STRING,       /* COM_STATISTICS text */
 	RT_PKT_AUTH_SWITCH,  /* COM_CHANGE_USER: server asks for another plugin */
 	RT_PKT_AUTH_MORE,
+	RT_PKT_PROGRESS, /* MariaDB progress report (0xFF, code 0xFFFF): not an end */
 };
 
 struct proto_prepare_ok {

@@ -208,9 +208,13 @@ static void send_backend(struct session *s, const void *buf, size_t len)
 static uint64_t login_caps(const struct session *s)
 {
 	uint64_t srv = s->backend_server_caps;
-	uint64_t caps = (s->client_caps & srv & 0xffffffffULL) | CLIENT_PROTOCOL_41 |
-			CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
+	uint64_t caps = (s->client_caps & srv & (0xffffffffULL | SESS_CAPS_MARIADB)) |
+			CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
 	caps &= ~(CLIENT_SSL | CLIENT_COMPRESS | CLIENT_CONNECT_WITH_DB | CLIENT_CONNECT_ATTRS);
+	/* A compressing client's backend leg compresses too: the server's
+	 * Compression status is the one the client asked for. */
+	if (s->client_caps & srv & CLIENT_COMPRESS)
+		caps |= CLIENT_COMPRESS;
 	if (srv & CLIENT_MYSQL)
 		caps |= CLIENT_MYSQL;
 	if (s->db[0])
@@ -390,6 +394,11 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 			  "tandem: the database server %s sent a malformed OK", s->backend_addr);
 		return;
 	}
+	/* What follows the OK, tandem's setup first, is in frames. */
+	if ((s->backend_caps & CLIENT_COMPRESS) && conn_zip_start(&s->backend, -1, true) < 0) {
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
+		return;
+	}
 	if (s->mg.active) {
 		/* A move: this OK is tandem's, the client logged in long ago. */
 		evbuffer_drain(s->backend.in, (size_t)span);
@@ -412,6 +421,11 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 	evbuffer_drain(s->backend.in, (size_t)span);
 	if (sent < 0 || conn_flush(&s->client) < 0) {
 		sess_close(s, "client gone at login");
+		return;
+	}
+	/* Frames from here on (the OK went out plain, as a server's does). */
+	if ((s->client_caps & CLIENT_COMPRESS) && conn_zip_start(&s->client, -1, false) < 0) {
+		sess_close(s, "out of memory");
 		return;
 	}
 

@@ -3,6 +3,9 @@
  */
 #include "proxy/conn.h"
 
+#include "protocol/compress.h"
+#include "protocol/packet.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -171,7 +174,7 @@ static ssize_t tls_read(struct conn *c)
 		return ev == CONN_EOF ? 0 : -1;
 	}
 	struct evbuffer_iovec vec[2];
-	int n = evbuffer_reserve_space(c->in, CONN_READ_CHUNK, vec, 2);
+	int n = evbuffer_reserve_space(c->rin, CONN_READ_CHUNK, vec, 2);
 	if (n <= 0) {
 		c->error = ENOMEM;
 		return -1;
@@ -215,7 +218,7 @@ static ssize_t tls_read(struct conn *c)
 	}
 	for (int k = 0; k < n; k++)
 		vec[k].iov_len = filled[k];
-	evbuffer_commit_space(c->in, vec, n);
+	evbuffer_commit_space(c->rin, vec, n);
 	if (got == 0)
 		return status;
 	if (status == 0 || status == -1)
@@ -231,16 +234,16 @@ static int tls_write_some(struct conn *c)
 {
 	struct conn_tls *t = c->tls;
 	uint8_t stack[TLS_COALESCE];
-	while (evbuffer_get_length(c->out) > 0) {
+	while (evbuffer_get_length(c->wout) > 0) {
 		struct evbuffer_iovec v;
-		if (evbuffer_peek(c->out, -1, NULL, &v, 1) < 1)
+		if (evbuffer_peek(c->wout, -1, NULL, &v, 1) < 1)
 			break;
 		const void *p = v.iov_base;
 		size_t len = v.iov_len;
-		if (len < TLS_COALESCE && evbuffer_get_length(c->out) > len) {
+		if (len < TLS_COALESCE && evbuffer_get_length(c->wout) > len) {
 			/* Same prefix on a retry, as OpenSSL requires: nothing
 			 * before it is drained until SSL_write succeeds. */
-			ev_ssize_t got = evbuffer_copyout(c->out, stack, sizeof(stack));
+			ev_ssize_t got = evbuffer_copyout(c->wout, stack, sizeof(stack));
 			if (got <= 0)
 				return -1;
 			p = stack;
@@ -249,7 +252,7 @@ static int tls_write_some(struct conn *c)
 		ERR_clear_error();
 		int w = SSL_write(t->ssl, p, len > INT_MAX ? INT_MAX : (int)len);
 		if (w > 0) {
-			evbuffer_drain(c->out, (size_t)w);
+			evbuffer_drain(c->wout, (size_t)w);
 			continue;
 		}
 		int e = SSL_get_error(t->ssl, w);
@@ -284,7 +287,7 @@ static void tls_handshake_step(struct conn *c)
 		/* The peer's first records may have come with its Finished. */
 		if (c->reading)
 			event_active(&c->rev, EV_READ, 1);
-		if (evbuffer_get_length(c->out) > 0 && conn_flush(c) < 0) {
+		if (conn_pending(c) > 0 && conn_flush(c) < 0) {
 			conn_read_disable(c);
 			c->cbs->on_event(c, CONN_ERROR, c->arg);
 		}
@@ -399,6 +402,244 @@ static void tls_free(struct conn *c)
 	ERR_clear_error();
 }
 
+/* ------------------------------------------------- compressed protocol */
+
+/* Plain bytes deflated into one frame at most: a frame per flush for the
+ * small answers of the hot path, and bounded work (and a bounded pullup)
+ * per frame for a big result. */
+#define ZIP_CHUNK (64 * 1024)
+/* No frame is inflated while c->in holds this much: a frame inflates to
+ * 16 MiB at most, so a client's small frames of zeros cannot make one read
+ * of 64 KiB take gigabytes; the rest waits in raw_in (backlog) until the
+ * session has taken what c->in has. */
+#define ZIP_IN_MAX (256 * 1024)
+
+/* The compression layer, between the socket (or TLS) and the session. */
+struct conn_zip {
+	struct evbuffer *raw_in;           /* frames read, the last perhaps partial (c->rin) */
+	struct evbuffer *raw_out;          /* frames built, not yet written (c->wout) */
+	uint8_t seq;                       /* compressed sequence id of the next frame sent */
+	int level;                         /* zlib level */
+	bool fresh;                        /* c->in got bytes no on_read has reported yet */
+	bool backlog;                      /* raw_in holds whole frames not inflated yet */
+	struct evbuffer_cb_entry *drained; /* on c->in: wakes the backlog */
+	bool client;                       /* tandem is the client: commands' frames start at 0 */
+	bool heard;                        /* client: a frame came since the last one sent */
+	uint8_t pkt_seq;                   /* client: sequence id of the last packet framed */
+	uint32_t pkt_left;                 /* client: bytes of that packet not framed yet */
+};
+
+static ssize_t zip_inflate(struct conn *c);
+
+/* The session took bytes from c->in (it may do so without a read event,
+ * e.g. a pipelined command after a result): frames waiting in raw_in are
+ * the read event's to inflate now. */
+static void zip_in_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	if (info->n_deleted > 0 && c->zip && c->zip->backlog && c->reading && c->fd >= 0 &&
+	    evbuffer_get_length(buf) < ZIP_IN_MAX)
+		event_active(&c->rev, EV_READ, 1);
+}
+
+int conn_zip_start(struct conn *c, int level, bool client)
+{
+	if (c->zip)
+		return 0;
+	struct conn_zip *z = calloc(1, sizeof(*z));
+	if (!z)
+		return -1;
+	z->raw_in = evbuffer_new();
+	z->raw_out = evbuffer_new();
+	z->level = level;
+	z->client = client;
+	z->heard = true;
+	/* A client's unread bytes are the server's plain OK, still to be read
+	 * by the session; a server's are the client's first frames. */
+	if (z->raw_in && z->raw_out)
+		z->drained = evbuffer_add_cb(c->in, zip_in_drained, c);
+	if (!z->drained || evbuffer_add_buffer(z->raw_out, c->out) < 0 ||
+	    (!client && evbuffer_add_buffer(z->raw_in, c->in) < 0)) {
+		if (z->drained)
+			evbuffer_remove_cb_entry(c->in, z->drained);
+		if (z->raw_in)
+			evbuffer_free(z->raw_in);
+		if (z->raw_out)
+			evbuffer_free(z->raw_out);
+		free(z);
+		c->error = ENOMEM;
+		return -1;
+	}
+	/* What the session queued before this call (the login's OK) goes out
+	 * plain; what the peer sent after it is frames already. */
+	c->zip = z;
+	c->rin = z->raw_in;
+	c->wout = z->raw_out;
+	if (evbuffer_get_length(z->raw_in) > 0) {
+		ssize_t n = zip_inflate(c);
+		if (n == -1)
+			return -1;
+		/* reported from the event loop, never from inside this call */
+		z->fresh = n > 0;
+		if (z->fresh)
+			event_active(&c->rev, EV_READ, 1);
+	}
+	return 0;
+}
+
+static void zip_free(struct conn *c)
+{
+	struct conn_zip *z = c->zip;
+	if (!z)
+		return;
+	evbuffer_remove_cb_entry(c->in, z->drained);
+	evbuffer_free(z->raw_in);
+	evbuffer_free(z->raw_out);
+	free(z);
+	c->zip = NULL;
+	c->rin = c->in;
+	c->wout = c->out;
+}
+
+/* Every whole frame in raw_in, inflated onto c->in. Returns >0 plain bytes
+ * added, -2 none yet (a partial frame), -1 a bad frame (c->error set). */
+static ssize_t zip_inflate(struct conn *c)
+{
+	struct conn_zip *z = c->zip;
+	ssize_t added = 0;
+	z->backlog = false;
+	for (;;) {
+		uint8_t h[PROTO_ZHEADER_LEN];
+		struct proto_zframe f;
+		if (evbuffer_copyout(z->raw_in, h, sizeof(h)) != (ev_ssize_t)sizeof(h))
+			break;
+		proto_zframe_parse(h, sizeof(h), &f);
+		size_t span = PROTO_ZHEADER_LEN + (size_t)f.clen;
+		if (evbuffer_get_length(z->raw_in) < span)
+			break;
+		if (evbuffer_get_length(c->in) >= ZIP_IN_MAX) {
+			z->backlog = true;
+			break;
+		}
+		const uint8_t *frame = evbuffer_pullup(z->raw_in, (ev_ssize_t)span);
+		uint32_t plain = proto_zframe_plain_len(&f);
+		struct evbuffer_iovec v;
+		if (!frame || (plain > 0 && evbuffer_reserve_space(c->in, plain, &v, 1) != 1)) {
+			c->error = ENOMEM;
+			return -1;
+		}
+		if (plain > 0) {
+			long n = proto_zframe_inflate(&f, frame + PROTO_ZHEADER_LEN, v.iov_base);
+			if (n < 0) {
+				c->error = n == PROTO_E_NOMEM ? ENOMEM : EBADMSG;
+				return -1;
+			}
+			v.iov_len = plain;
+			evbuffer_commit_space(c->in, &v, 1);
+		}
+		/* Our answer's frames follow the peer's, as the server's do
+		 * (net_serv.cc: compress_pkt_nr = ++pkt_nr after a read); a
+		 * new command starts at 0, so its answer starts at 1. */
+		z->seq = (uint8_t)(f.seq + 1);
+		z->heard = true;
+		evbuffer_drain(z->raw_in, span);
+		added += (ssize_t)plain;
+	}
+	return added > 0 ? added : -2;
+}
+
+/*
+ * As a client, how many plain bytes at the head of c->out the next frame
+ * takes, and whether they start a command. A server expects each
+ * command's first frame to be 0 (net_new_transaction() before it reads
+ * one), so a frame ends before every packet that starts a command: one
+ * with sequence id 0 at a packet boundary, unless it is the wrap of a
+ * long run of LOCAL INFILE packets (after 255, with nothing heard since).
+ * The only MySQL this layer knows: packet headers in what it sends as a
+ * client. Returns 0 when the head is a packet header not yet whole (a
+ * streamed command's rest is coming).
+ */
+static size_t zip_client_span(struct conn *c, bool *starts)
+{
+	struct conn_zip *z = c->zip;
+	size_t avail = evbuffer_get_length(c->out);
+	size_t take = 0;
+	uint32_t left = z->pkt_left;
+	uint8_t prev = z->pkt_seq;
+	*starts = false;
+	while (take < avail && take < ZIP_CHUNK) {
+		if (left == 0) {
+			uint8_t h[PROTO_HEADER_LEN];
+			struct evbuffer_ptr pos;
+			if (avail - take < sizeof(h))
+				break;
+			evbuffer_ptr_set(c->out, &pos, take, EVBUFFER_PTR_SET);
+			evbuffer_copyout_from(c->out, &pos, h, sizeof(h));
+			bool heard = take == 0 && z->heard;
+			bool command = h[3] == 0 && (prev != 0xff || heard);
+			if (command && take > 0)
+				break;
+			*starts = *starts || command;
+			prev = h[3];
+			left = PROTO_HEADER_LEN +
+			       ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16);
+		}
+		size_t n = avail - take;
+		if (n > left)
+			n = left;
+		if (n > ZIP_CHUNK - take)
+			n = ZIP_CHUNK - take;
+		take += n;
+		left -= (uint32_t)n;
+	}
+	z->pkt_left = left;
+	z->pkt_seq = prev;
+	return take;
+}
+
+/* Everything the session queued in c->out, as frames onto raw_out.
+ * 0, or -1 (c->error set). */
+static int zip_deflate(struct conn *c)
+{
+	struct conn_zip *z = c->zip;
+	size_t cap = proto_zframe_bound(ZIP_CHUNK);
+	while (evbuffer_get_length(c->out) > 0) {
+		size_t len = evbuffer_get_length(c->out);
+		if (len > ZIP_CHUNK)
+			len = ZIP_CHUNK;
+		if (z->client) {
+			bool starts;
+			len = zip_client_span(c, &starts);
+			if (len == 0)
+				break;
+			if (starts)
+				z->seq = 0;
+		}
+		const uint8_t *plain = evbuffer_pullup(c->out, (ev_ssize_t)len);
+		struct evbuffer_iovec v;
+		if (!plain || evbuffer_reserve_space(z->raw_out, cap, &v, 1) != 1) {
+			c->error = ENOMEM;
+			return -1;
+		}
+		long n = proto_zframe_build(plain, len, z->seq, z->level, v.iov_base, v.iov_len);
+		if (n < 0) {
+			c->error = ENOMEM;
+			return -1;
+		}
+		z->seq++;
+		z->heard = false;
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(z->raw_out, &v, 1);
+		evbuffer_drain(c->out, len);
+	}
+	return 0;
+}
+
+bool conn_is_compressed(const struct conn *c)
+{
+	return c->zip != NULL;
+}
+
 /* ---------------------------------------------------------- plain I/O */
 
 /* Read once into the worker's block. >0 bytes, 0 EOF, -1 error, -2 would
@@ -418,8 +659,8 @@ static ssize_t read_once(struct conn *c)
 			c->error = errno;
 		return got;
 	}
-	int rc = (size_t)got < CONN_COPY_MAX ? evbuffer_add(c->in, block, (size_t)got)
-					     : conn_pool_give(c->pool, c->in, (size_t)got);
+	int rc = (size_t)got < CONN_COPY_MAX ? evbuffer_add(c->rin, block, (size_t)got)
+					     : conn_pool_give(c->pool, c->rin, (size_t)got);
 	if (rc < 0) {
 		c->error = ENOMEM;
 		return -1;
@@ -429,8 +670,8 @@ static ssize_t read_once(struct conn *c)
 
 static int write_some(struct conn *c)
 {
-	while (evbuffer_get_length(c->out) > 0) {
-		int n = evbuffer_write(c->out, c->fd);
+	while (evbuffer_get_length(c->wout) > 0) {
+		int n = evbuffer_write(c->wout, c->fd);
 		if (n > 0)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -446,6 +687,8 @@ static int write_some(struct conn *c)
 /* 0 all sent, >0 the rest waits for an event, -1 error. */
 static int flush_out(struct conn *c)
 {
+	if (c->zip && zip_deflate(c) < 0)
+		return -1;
 	return c->tls ? tls_write_some(c) : write_some(c);
 }
 
@@ -479,7 +722,22 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		if (!c->reading)
 			return;
 	}
-	ssize_t got = c->tls ? tls_read(c) : read_once(c);
+	ssize_t got;
+	if (c->zip && (c->zip->fresh || c->zip->backlog)) {
+		/* frames read already: no socket read until they are taken */
+		c->zip->fresh = false;
+		got = c->zip->backlog ? zip_inflate(c) : 1;
+		if (got == -2)
+			return;
+	} else {
+		got = c->tls ? tls_read(c) : read_once(c);
+		if (got > 0 && c->zip) {
+			/* Only whole frames become packets; a partial one waits. */
+			got = zip_inflate(c);
+			if (got == -2)
+				return;
+		}
+	}
 	if (got > 0) {
 		c->cbs->on_read(c, c->arg);
 		return;
@@ -510,7 +768,7 @@ static void on_connected(struct conn *c)
 	}
 	conn_read_enable(c);
 	/* keep wev armed only if the session queued bytes meanwhile */
-	if (evbuffer_get_length(c->out) == 0)
+	if (conn_pending(c) == 0)
 		wev_set(c, false);
 	c->cbs->on_event(c, CONN_CONNECTED, c->arg);
 }
@@ -544,7 +802,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	}
 	if (rc != 1 && !(c->tls && c->tls->read_wants_write))
 		wev_set(c, false);
-	if (c->want_drain && evbuffer_get_length(c->out) <= c->low_mark)
+	if (c->want_drain && conn_pending(c) <= c->low_mark)
 		c->cbs->on_drain(c, c->arg);
 }
 
@@ -555,8 +813,8 @@ static int conn_setup(struct conn *c, struct event_base *base, struct conn_pool 
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
-	c->in = evbuffer_new();
-	c->out = evbuffer_new();
+	c->in = c->rin = evbuffer_new();
+	c->out = c->wout = evbuffer_new();
 	if (!c->in || !c->out) {
 		conn_close(c);
 		return -1;
@@ -625,11 +883,12 @@ void conn_shutdown(struct conn *c)
 void conn_close(struct conn *c)
 {
 	conn_shutdown(c);
+	zip_free(c);
 	if (c->in)
 		evbuffer_free(c->in);
 	if (c->out)
 		evbuffer_free(c->out);
-	c->in = c->out = NULL;
+	c->in = c->out = c->rin = c->wout = NULL;
 }
 
 void conn_read_enable(struct conn *c)
@@ -640,9 +899,11 @@ void conn_read_enable(struct conn *c)
 		else
 			event_add(&c->rev, NULL);
 		c->reading = true;
-		/* Records OpenSSL decrypted while reading was off wake no epoll. */
-		if (c->tls && !c->tls->handshaking &&
-		    (c->tls->pending_event || SSL_has_pending(c->tls->ssl)))
+		/* Records OpenSSL decrypted while reading was off wake no epoll,
+		 * nor do frames read before that wait to be inflated. */
+		if ((c->tls && !c->tls->handshaking &&
+		     (c->tls->pending_event || SSL_has_pending(c->tls->ssl))) ||
+		    (c->zip && c->zip->backlog))
 			event_active(&c->rev, EV_READ, 1);
 	}
 }
@@ -661,6 +922,10 @@ void conn_read_disable(struct conn *c)
 int conn_flush(struct conn *c)
 {
 	if (c->fd < 0)
+		return -1;
+	/* Frames get their sequence ids now, in the order the session wrote,
+	 * even when the socket cannot take them yet. */
+	if (c->zip && zip_deflate(c) < 0)
 		return -1;
 	if (c->connecting || c->writing)
 		return 0; /* the write event will send it */

@@ -45,6 +45,7 @@ struct conn;
 
 struct ssl_ctx_st;
 struct conn_tls;
+struct conn_zip;
 
 enum conn_event {
 	CONN_CONNECTED, /* a conn_connect() finished */
@@ -70,6 +71,9 @@ struct conn {
 	size_t low_mark;        /* on_drain fires when out falls to this (if want_drain) */
 	int error;              /* last socket error (EPROTO for a TLS failure) */
 	struct conn_tls *tls;   /* NULL: plain socket I/O */
+	struct conn_zip *zip;   /* NULL: no compressed protocol */
+	struct evbuffer *rin;   /* where reads land: in, or the compressed frames */
+	struct evbuffer *wout;  /* what writes send: out, or the compressed frames */
 	struct conn_pool *pool; /* the worker's read blocks (plain reads) */
 	bool reading;           /* rev is added */
 	bool writing;           /* wev is added */
@@ -116,6 +120,24 @@ const char *conn_tls_error(const struct conn *c);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" for logs, or "" without TLS. */
 void conn_tls_describe(const struct conn *c, char *buf, size_t len);
 
+/*
+ * The compressed protocol (CLIENT_COMPRESS, zlib at level) from now on:
+ * what c->out holds already goes out as it is (the login's OK, or the
+ * login), every byte written after this call goes out in compressed
+ * frames, and every byte read from now on is taken as frames and
+ * inflated, so the session keeps seeing plain packets in c->in and
+ * writing them to c->out. It sits between TLS and the session. A frame
+ * that does not inflate ends the conn with CONN_ERROR (c->error EBADMSG).
+ * Frame sequence ids follow the peer's: the first frame sent after the
+ * peer's frame n is n+1. As the server (client false), c->in's unread
+ * bytes are frames already; as the client (true), they are the server's
+ * plain OK and stay, and each command's frames start at 0 (a packet with
+ * sequence id 0 starts a command). Returns 0, or -1 (c->error: ENOMEM, or
+ * EBADMSG for a bad frame among the bytes read already).
+ */
+int conn_zip_start(struct conn *c, int level, bool client);
+bool conn_is_compressed(const struct conn *c);
+
 void conn_read_enable(struct conn *c);
 void conn_read_disable(struct conn *c);
 
@@ -125,9 +147,13 @@ int conn_flush(struct conn *c);
 /* Append bytes and flush. */
 int conn_write(struct conn *c, const void *data, size_t len);
 
+/* Bytes queued and not yet sent (frames built from them included). */
 static inline size_t conn_pending(const struct conn *c)
 {
-	return c->out ? evbuffer_get_length(c->out) : 0;
+	if (!c->out)
+		return 0;
+	size_t n = evbuffer_get_length(c->out);
+	return c->wout != c->out ? n + evbuffer_get_length(c->wout) : n;
 }
 
 static inline bool conn_is_open(const struct conn *c)

@@ -62,6 +62,7 @@ void sess_facts_command(struct session *s, const uint8_t *payload, size_t have, 
 	sf->discard = false;
 	switch (payload[0]) {
 	case COM_STMT_EXECUTE:
+	case COM_STMT_BULK_EXECUTE:
 		sf->cmd_class.flags = sf->stmt_flags;
 		break;
 	case COM_QUERY:
@@ -203,6 +204,9 @@ void sess_facts_done(struct session *s)
 				 proto_facts_set_var(&sf->f, "collation_connection", sf->collate,
 						     strlen(sf->collate)) < 0)
 				sf->f.markers |= PROTO_FACTS_INCOMPLETE;
+			proto_facts_apply_sql(&sf->f, &sf->cmd_class);
+			break;
+		case COM_STMT_BULK_EXECUTE:
 			proto_facts_apply_sql(&sf->f, &sf->cmd_class);
 			break;
 		case COM_STMT_EXECUTE:

@@ -141,6 +141,22 @@ static void discard_done(struct session *s)
 	sf->reply_code = 0;
 }
 
+/* The compressed protocol leaves the sequence ids of the packets inside
+ * its frames unchecked (a server checks the frames' own), and Connector/C
+ * sends 0 in every frame of a 16 MiB+ command. tandem's framer checks
+ * them, so does an uncompressed backend leg, and a compressed one tells a
+ * command by its id 0 (conn.h): a compressed client's frame header gets
+ * the id a plain client would have sent, in place, before it is looked
+ * at. */
+static void zip_renumber(struct session *s, struct proto_frame *f, uint8_t seq)
+{
+	if (!conn_is_compressed(&s->client) || f->seq == seq)
+		return;
+	uint8_t *h = evbuffer_pullup(s->client.in, PROTO_HEADER_LEN);
+	if (h)
+		f->seq = h[3] = seq;
+}
+
 /* Move the rest of a streamed client frame (and any continuation frames)
  * to the backend, or drop it when tandem answers the command itself.
  * Returns true when the whole command has been sent. */
@@ -169,6 +185,7 @@ static bool stream_command(struct session *s)
 		struct proto_frame f;
 		bool starts, ends;
 		proto_frame_parse(hdr, sizeof(hdr), &f);
+		zip_renumber(s, &f, s->cfr.next_seq);
 		int rc = proto_framer_next(&s->cfr, &f, &starts, &ends);
 		if (rc < 0) {
 			stat_add(&s->wt->stats->client_errors, 1);
@@ -324,6 +341,7 @@ void sess_idle_read(struct session *s)
 		evbuffer_copyout(in, hdr, sizeof(hdr));
 		struct proto_frame f;
 		proto_frame_parse(hdr, sizeof(hdr), &f);
+		zip_renumber(s, &f, 0);
 		if (f.seq != 0 || f.len == 0 || f.len > limits(s)->max_packet) {
 			stat_add(&s->wt->stats->client_errors, 1);
 			if (f.len > limits(s)->max_packet)
@@ -776,6 +794,7 @@ void sess_infile_read(struct session *s)
 			break;
 		struct proto_frame f;
 		proto_frame_parse(hdr, sizeof(hdr), &f);
+		zip_renumber(s, &f, s->cfr.next_seq);
 		if (f.seq != s->cfr.next_seq) {
 			sess_fail(s, ER_NET_PACKETS_OUT_OF_ORDER, "08S01",
 				  "Got packets out of order");

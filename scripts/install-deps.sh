@@ -11,6 +11,7 @@ PACKAGES=(
   clang libclang-rt-14-dev            # libFuzzer and the sanitizer runtimes
   clang-format                        # scripts/format (checked by scripts/test)
   libevent-dev libmariadb-dev libssl-dev libjansson-dev
+  zlib1g-dev                          # the compressed protocol
   check                               # unit tests
   # integration tests and the demo: real servers, real clients
   mariadb-server mariadb-client sysbench haproxy

@@ -6,7 +6,12 @@
  * form, so a test can also compare a run through tandem with a direct one.
  *
  * Usage: capi_client HOST PORT USER PASSWORD DB SCENARIO
- * Scenarios: text, types, multi, longdata, cursor, reset, many, hold.
+ * Scenarios: text, types, multi, longdata, cursor, reset, many, hold,
+ * bulk (COM_STMT_BULK_EXECUTE), meta (metadata caching, extended type
+ * info), progress (progress reports), big (a 16 MiB+ row, many rows),
+ * move (prepared, bulk and cached metadata across a switchover),
+ * change_user (COM_CHANGE_USER, right and wrong password).
+ * CAPI_COMPRESS=1 in the environment turns on MYSQL_OPT_COMPRESS.
  * Exit status 0 when every check held; 1 with "FAIL: ..." on stderr when
  * one did not; 2 for a usage or connection error.
  */
@@ -488,6 +493,274 @@ static void scenario_hold(void)
 	printf("ok\n");
 }
 
+/* MariaDB's COM_STMT_BULK_EXECUTE: one INSERT with an array of 1000 rows
+ * (Connector/C sends it as bulk to a server with STMT_BULK_OPERATIONS),
+ * then an array with a duplicate key, then the rows back. */
+static void scenario_bulk(void)
+{
+	query("DROP TABLE IF EXISTS capi_bulk");
+	query("CREATE TABLE capi_bulk (id INT PRIMARY KEY, name VARCHAR(20))");
+	MYSQL_STMT *st = prepare("INSERT INTO capi_bulk VALUES (?, ?)");
+	enum { N = 1000 };
+	static int ids[N];
+	static char names[N][20];
+	static unsigned long lens[N];
+	static char *ptrs[N]; /* column-wise strings: an array of pointers */
+	for (int i = 0; i < N; i++) {
+		ids[i] = i + 1;
+		lens[i] = (unsigned long)snprintf(names[i], sizeof(names[i]), "bulk-%d", i + 1);
+		ptrs[i] = names[i];
+	}
+	unsigned int size = N;
+	mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &size);
+	MYSQL_BIND b[2];
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = MYSQL_TYPE_LONG;
+	b[0].buffer = ids;
+	b[1].buffer_type = MYSQL_TYPE_STRING;
+	b[1].buffer = ptrs;
+	b[1].length = lens;
+	stmt_check(st, mysql_stmt_bind_param(st, b), "bind bulk");
+	stmt_check(st, mysql_stmt_execute(st), "bulk execute");
+	printf("bulk affected %llu\n", (unsigned long long)mysql_stmt_affected_rows(st));
+	/* again with the same ids: a duplicate key, the statement stays usable */
+	int rc = mysql_stmt_execute(st);
+	printf("bulk again rc=%d errno=%u sqlstate=%s\n", rc != 0, mysql_stmt_errno(st),
+	       mysql_stmt_sqlstate(st));
+	for (int i = 0; i < N; i++)
+		ids[i] = N + i + 1;
+	stmt_check(st, mysql_stmt_execute(st), "bulk execute 2");
+	printf("bulk affected %llu\n", (unsigned long long)mysql_stmt_affected_rows(st));
+	mysql_stmt_close(st);
+	if (mysql_query(db, "SELECT COUNT(*), SUM(id), MAX(name) FROM capi_bulk"))
+		fail("count: %s", mysql_error(db));
+	MYSQL_RES *r = mysql_store_result(db);
+	print_result(r);
+	mysql_free_result(r);
+	printf("ok\n");
+}
+
+/* Metadata caching: one prepared SELECT executed three times (from the
+ * second on, a server with MARIADB_CLIENT_CACHE_METADATA sends no column
+ * definitions) and re-prepared; extended type info: the JSON column's
+ * data type name (MARIADB_CLIENT_EXTENDED_METADATA) on both protocols. */
+static void scenario_meta(void)
+{
+	query("DROP TABLE IF EXISTS capi_meta");
+	query("CREATE TABLE capi_meta (id INT PRIMARY KEY, doc JSON, pt POINT NULL)");
+	query("INSERT INTO capi_meta VALUES (1, '{\"a\": 1}', NULL), (2, '[1, 2]', POINT(1, 2))");
+	MYSQL_STMT *st = prepare("SELECT id, doc, pt FROM capi_meta WHERE id >= ? ORDER BY id");
+	int min = 1;
+	MYSQL_BIND p;
+	bind(&p, MYSQL_TYPE_LONG, &min, 0, NULL, NULL);
+	stmt_check(st, mysql_stmt_bind_param(st, &p), "bind");
+	for (int round = 0; round < 3; round++) {
+		stmt_check(st, mysql_stmt_execute(st), "execute");
+		int id = 0;
+		char doc[64];
+		unsigned long doclen = 0;
+		MYSQL_BIND rb[1];
+		bind(&rb[0], MYSQL_TYPE_LONG, &id, 0, NULL, NULL);
+		MYSQL_BIND all[3];
+		memset(all, 0, sizeof(all));
+		all[0] = rb[0];
+		all[1].buffer_type = MYSQL_TYPE_STRING;
+		all[1].buffer = doc;
+		all[1].buffer_length = sizeof(doc);
+		all[1].length = &doclen;
+		all[2].buffer_type = MYSQL_TYPE_NULL;
+		stmt_check(st, mysql_stmt_bind_result(st, all), "bind result");
+		stmt_check(st, mysql_stmt_store_result(st), "store");
+		MYSQL_RES *md = mysql_stmt_result_metadata(st);
+		printf("round %d: %u fields", round, md ? mysql_num_fields(md) : 0);
+		for (unsigned i = 0; md && i < mysql_num_fields(md); i++) {
+			MYSQL_FIELD *f = mysql_fetch_field_direct(md, i);
+			MARIADB_CONST_STRING name = {0}, fmt = {0};
+			mariadb_field_attr(&name, f, MARIADB_FIELD_ATTR_DATA_TYPE_NAME);
+			mariadb_field_attr(&fmt, f, MARIADB_FIELD_ATTR_FORMAT_NAME);
+			printf(" %s/%d/%.*s/%.*s", f->name, f->type, (int)name.length,
+			       name.str ? name.str : "", (int)fmt.length, fmt.str ? fmt.str : "");
+		}
+		printf("\n");
+		if (md)
+			mysql_free_result(md);
+		while (mysql_stmt_fetch(st) == 0)
+			printf("  %d %.*s\n", id, (int)doclen, doc);
+		mysql_stmt_free_result(st);
+	}
+	mysql_stmt_close(st);
+	if (mysql_query(db, "SELECT doc, pt FROM capi_meta ORDER BY id"))
+		fail("text: %s", mysql_error(db));
+	MYSQL_RES *r = mysql_store_result(db);
+	for (unsigned i = 0; i < mysql_num_fields(r); i++) {
+		MYSQL_FIELD *f = mysql_fetch_field_direct(r, i);
+		MARIADB_CONST_STRING name = {0}, fmt = {0};
+		mariadb_field_attr(&name, f, MARIADB_FIELD_ATTR_DATA_TYPE_NAME);
+		mariadb_field_attr(&fmt, f, MARIADB_FIELD_ATTR_FORMAT_NAME);
+		printf("text %s/%d/%.*s/%.*s\n", f->name, f->type, (int)name.length,
+		       name.str ? name.str : "", (int)fmt.length, fmt.str ? fmt.str : "");
+	}
+	mysql_free_result(r);
+	printf("ok\n");
+}
+
+static int progress_calls;
+static void on_progress(const MYSQL *m, unsigned int stage, unsigned int max_stage, double progress,
+			const char *proc_info, unsigned int proc_info_length)
+{
+	(void)m;
+	(void)stage;
+	(void)max_stage;
+	(void)progress;
+	(void)proc_info;
+	(void)proc_info_length;
+	progress_calls++;
+}
+
+/* Progress reports: an ALTER TABLE that copies a table for more than a
+ * second, with progress_report_time=1 (set up by the caller: the table
+ * capi_progress). Prints only whether reports came, and the result. */
+static void scenario_progress(void)
+{
+	query("SET SESSION progress_report_time = 1");
+	query("ALTER TABLE capi_progress ADD COLUMN extra INT NULL, ALGORITHM=COPY");
+	printf("progress reports: %s\n", progress_calls > 0 ? "yes" : "no");
+	if (mysql_query(db, "SELECT COUNT(*), COUNT(extra) FROM capi_progress"))
+		fail("count: %s", mysql_error(db));
+	MYSQL_RES *r = mysql_store_result(db);
+	print_result(r);
+	mysql_free_result(r);
+	query("ALTER TABLE capi_progress DROP COLUMN extra");
+	printf("ok\n");
+}
+
+/* n rows from id `from` by one bulk execution of st (INSERT ... (?, ?)). */
+static void bulk_rows(MYSQL_STMT *st, int from, unsigned int n)
+{
+	static int ids[200];
+	static char names[200][16];
+	static char *ptrs[200];
+	static unsigned long lens[200];
+	if (n > 200)
+		fail("bulk_rows: %u rows", n);
+	for (unsigned int i = 0; i < n; i++) {
+		ids[i] = from + (int)i;
+		lens[i] = (unsigned long)snprintf(names[i], sizeof(names[i]), "m-%d", ids[i]);
+		ptrs[i] = names[i];
+	}
+	mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &n);
+	MYSQL_BIND b[2];
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = MYSQL_TYPE_LONG;
+	b[0].buffer = ids;
+	b[1].buffer_type = MYSQL_TYPE_STRING;
+	b[1].buffer = ptrs;
+	b[1].length = lens;
+	stmt_check(st, mysql_stmt_bind_param(st, b), "bind bulk");
+	stmt_check(st, mysql_stmt_execute(st), "bulk execute");
+	printf("bulk %d..%d affected %llu\n", from, from + (int)n - 1,
+	       (unsigned long long)mysql_stmt_affected_rows(st));
+}
+
+/* Rows of the prepared SELECT ... WHERE id > ? (metadata cached after the
+ * prepare), with the number of fields its metadata has. */
+static void move_select(MYSQL_STMT *st)
+{
+	int min = 0, id = 0;
+	MYSQL_BIND p, rb;
+	bind(&p, MYSQL_TYPE_LONG, &min, 0, NULL, NULL);
+	stmt_check(st, mysql_stmt_bind_param(st, &p), "bind");
+	stmt_check(st, mysql_stmt_execute(st), "execute");
+	bind(&rb, MYSQL_TYPE_LONG, &id, 0, NULL, NULL);
+	stmt_check(st, mysql_stmt_bind_result(st, &rb), "bind result");
+	stmt_check(st, mysql_stmt_store_result(st), "store");
+	long sum = 0, n = 0;
+	while (mysql_stmt_fetch(st) == 0) {
+		sum += id;
+		n++;
+	}
+	printf("select %u fields %ld rows sum %ld\n", mysql_stmt_field_count(st), n, sum);
+	mysql_stmt_free_result(st);
+}
+
+/* A session that moves: prepared statements, bulk and metadata caching
+ * before and after "READY" (the test switches the primary over while the
+ * client waits on stdin), compressed when CAPI_COMPRESS=1. Table
+ * capi_move (id INT PRIMARY KEY, v VARCHAR(20)) is the caller's, empty. */
+static void scenario_move(void)
+{
+	MYSQL_STMT *ins = prepare("INSERT INTO capi_move VALUES (?, ?)");
+	MYSQL_STMT *sel = prepare("SELECT id FROM capi_move WHERE id > ? ORDER BY id");
+	bulk_rows(ins, 1, 100);
+	move_select(sel);
+	printf("READY\n");
+	fflush(stdout);
+	char line[16];
+	if (!fgets(line, sizeof(line), stdin))
+		fail("stdin closed");
+	bulk_rows(ins, 101, 100);
+	move_select(sel);
+	move_select(sel);
+	if (mysql_query(db, "SELECT COUNT(*), REPEAT('c', 100000) = REPEAT('c', 100000) "
+			    "FROM capi_move; SHOW SESSION STATUS LIKE 'Compression'"))
+		fail("text: %s", mysql_error(db));
+	do {
+		MYSQL_RES *r = mysql_store_result(db);
+		if (r) {
+			print_result(r);
+			mysql_free_result(r);
+		}
+	} while (mysql_next_result(db) == 0);
+	mysql_stmt_close(ins);
+	mysql_stmt_close(sel);
+	printf("ok\n");
+}
+
+static const char *arg_user, *arg_password;
+
+/* COM_CHANGE_USER to the same account (an auth switch inside the
+ * command), a query, then with a wrong password (ERR 1045: the connection
+ * is then unusable, as with a server). */
+static void scenario_change_user(void)
+{
+	query("SET @x = 42");
+	if (mysql_change_user(db, arg_user, arg_password, "test"))
+		fail("change_user: %u %s", mysql_errno(db), mysql_error(db));
+	if (mysql_query(db, "SELECT CURRENT_USER(), DATABASE(), @x IS NULL"))
+		fail("after change_user: %s", mysql_error(db));
+	MYSQL_RES *r = mysql_store_result(db);
+	print_result(r);
+	mysql_free_result(r);
+	int rc = mysql_change_user(db, arg_user, "wrong-password", "test");
+	printf("wrong password: rc=%d errno=%u\n", rc != 0, mysql_errno(db));
+	printf("ok\n");
+}
+
+/* A result bigger than one 16 MiB packet and many rows (for compression). */
+static void scenario_big(void)
+{
+	if (mysql_query(db, "SELECT REPEAT('x', 17000000) AS big, 1"))
+		fail("big: %s", mysql_error(db));
+	MYSQL_RES *r = mysql_store_result(db);
+	MYSQL_ROW row = mysql_fetch_row(r);
+	unsigned long *len = mysql_fetch_lengths(r);
+	bool all_x = row && row[0];
+	for (unsigned long i = 0; all_x && i < len[0]; i++)
+		all_x = row[0][i] == 'x';
+	printf("big %lu all_x=%d\n", row ? len[0] : 0, all_x);
+	mysql_free_result(r);
+	if (mysql_query(db, "SELECT seq, MD5(seq) FROM seq_1_to_50000"))
+		fail("rows: %s", mysql_error(db));
+	r = mysql_store_result(db);
+	unsigned long long n = mysql_num_rows(r);
+	unsigned long sum = 0;
+	while ((row = mysql_fetch_row(r)))
+		sum += strtoul(row[0], NULL, 10) + (unsigned char)row[1][0];
+	printf("rows %llu sum %lu\n", n, sum);
+	mysql_free_result(r);
+	printf("ok\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 7) {
@@ -498,12 +771,20 @@ int main(int argc, char **argv)
 	unsigned timeout = 30;
 	mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	/* CAPI_COMPRESS=1: the compressed protocol (MYSQL_OPT_COMPRESS) */
+	const char *z = getenv("CAPI_COMPRESS");
+	if (z && strcmp(z, "1") == 0)
+		mysql_options(db, MYSQL_OPT_COMPRESS, NULL);
+	if (strcmp(argv[6], "progress") == 0)
+		mysql_optionsv(db, MYSQL_PROGRESS_CALLBACK, (void *)on_progress);
 	if (!mysql_real_connect(db, argv[1], argv[3], argv[4], argv[5], (unsigned)atoi(argv[2]),
 				NULL, CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS)) {
 		fprintf(stderr, "connect: %u %s\n", mysql_errno(db), mysql_error(db));
 		return 2;
 	}
 	const char *sc = argv[6];
+	arg_user = argv[3];
+	arg_password = argv[4];
 	if (strcmp(sc, "text") == 0)
 		scenario_text();
 	else if (strcmp(sc, "types") == 0)
@@ -520,6 +801,18 @@ int main(int argc, char **argv)
 		scenario_many();
 	else if (strcmp(sc, "hold") == 0)
 		scenario_hold();
+	else if (strcmp(sc, "bulk") == 0)
+		scenario_bulk();
+	else if (strcmp(sc, "meta") == 0)
+		scenario_meta();
+	else if (strcmp(sc, "progress") == 0)
+		scenario_progress();
+	else if (strcmp(sc, "big") == 0)
+		scenario_big();
+	else if (strcmp(sc, "move") == 0)
+		scenario_move();
+	else if (strcmp(sc, "change_user") == 0)
+		scenario_change_user();
 	else {
 		fprintf(stderr, "unknown scenario %s\n", sc);
 		return 2;

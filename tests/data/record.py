@@ -13,8 +13,8 @@ frames (4-byte header + payload) and the frames of both directions are
 written in conversation order to <DIR>/<scenario>.hex. See README.md for the
 file format. The relay changes no byte, except in scenarios marked
 "mask_ext_caps", where it clears the MariaDB extended capabilities in the
-server greeting exactly as tandem does (tandem offers none), so a MariaDB
-client negotiates the response shapes it would negotiate through tandem.
+server greeting as tandem's greeting did before it offered them, so a
+MariaDB client negotiates the response shapes without them.
 """
 
 import argparse
@@ -217,6 +217,17 @@ def write_vector(out: Path, name: str, about: list[str], log) -> int:
     return len(frames)
 
 
+def write_chunks(out: Path, name: str, about: list[str], log) -> int:
+    """<name>.zhex: the relay's chunks as they passed, one "D hex" line each,
+    for streams that are not plain frames (the compressed protocol)."""
+    lines = [f"# {name}: {about[0]}"]
+    lines += [f"# {a}" for a in about[1:]]
+    lines.append("# recorded by tests/data/record.py; format in tests/data/README.md")
+    lines += [f"{d} {data.hex()}" for d, data in log]
+    (out / f"{name}.zhex").write_text("\n".join(lines) + "\n")
+    return len(log)
+
+
 # ---------------------------------------------------------------- scenarios
 
 class Recorder:
@@ -225,7 +236,8 @@ class Recorder:
         self.port = pair.primary.port
         self.capi = None
 
-    def record(self, name: str, about: list[str], run, mask_ext_caps: bool = False) -> None:
+    def record(self, name: str, about: list[str], run, mask_ext_caps: bool = False,
+               chunks: bool = False) -> None:
         if self.only and name not in self.only:
             return
         relay = Relay(self.port, mask_ext_caps)
@@ -233,6 +245,10 @@ class Recorder:
             run(relay.port)
         finally:
             log = relay.finish()
+        if chunks:
+            n = write_chunks(self.out, name, about, log)
+            print(f"  {name}.zhex: {n} chunks", flush=True)
+            return
         n = write_vector(self.out, name, about, log)
         print(f"  {name}.hex: {n} frames", flush=True)
 
@@ -277,6 +293,19 @@ class Recorder:
             "the mariadb CLI asks for TLS: greeting, then its SSLRequest;",
             "everything after that is TLS and not recorded."],
             lambda p: self.cli(p, "SELECT 1", "-u", APP, f"--password={APP_PW}", "--ssl"))
+        infile = self.work / "compress.csv"
+        infile.write_text("".join(f"{i},v{i}\n" for i in range(1, 3001)))
+        self.record("cli_compress", [
+            "the mariadb CLI with --compress: login (plain), then compressed frames:",
+            "SELECT 1 (small: stored), a 100 000-byte value (deflated), 2000 rows,",
+            "LOAD DATA LOCAL INFILE of 3000 lines (the data frames follow the",
+            "server's request frame), COM_QUIT. Written as relay chunks (.zhex)."],
+            lambda p: self.cli(p, "SELECT 1; SELECT REPEAT('a', 100000);"
+                               " SELECT seq FROM seq_1_to_2000; DELETE FROM codec_load;"
+                               f" LOAD DATA LOCAL INFILE '{infile}' INTO TABLE codec_load"
+                               " FIELDS TERMINATED BY ','",
+                               "-u", APP, f"--password={APP_PW}", "--skip-ssl", "--compress",
+                               "--local-infile=1", "test"), chunks=True)
         self.record("capi_login", [
             "a Connector/C program (record_capi.c login) with a connect attribute:",
             "login, one SELECT, COM_QUIT."],
@@ -292,8 +321,22 @@ class Recorder:
             "params and 5 columns, execute with a read-only cursor, COM_STMT_FETCH of",
             "2 rows until the last row, execute without a cursor, close.",
             "mask_ext_caps: the greeting's MariaDB extended capabilities are cleared",
-            "by the relay, as tandem offers none."],
+            "by the relay (the shapes without them)."],
             lambda p: self.run_capi(p, "cursor"), mask_ext_caps=True)
+
+        self.record("capi_ext", [
+            "Connector/C with the server's MariaDB extended capabilities (record_capi.c",
+            "ext): a bulk INSERT of 3 rows (COM_STMT_BULK_EXECUTE), a prepared SELECT",
+            "of a JSON column executed twice (the second column count says no",
+            "metadata follows: MARIADB_CLIENT_CACHE_METADATA; the definitions carry",
+            "extended type info), and the SELECT as text."],
+            lambda p: self.run_capi(p, "ext"))
+        self.record("capi_progress", [
+            "Connector/C with a progress callback (record_capi.c progress):",
+            "MARIADB_CLIENT_PROGRESS; an ALTER TABLE ... ALGORITHM=COPY of 400 000",
+            "rows with progress_report_time=1 sends 0xFF 0xFFFF progress packets",
+            "before its OK."],
+            lambda p: self.run_capi(p, "progress"))
 
         self.record("capi_change_user", [
             "Connector/C mysql_change_user() (record_capi.c change_user): to the same",

@@ -5,7 +5,8 @@
  * on), with any command first.
  *
  * Input: 1 byte of flags (bit 0 CLIENT_DEPRECATE_EOF, bit 1
- * CLIENT_SESSION_TRACK, bits 2-7 seed the split), 1 byte n, n bytes of
+ * CLIENT_SESSION_TRACK, bit 2 MariaDB's CACHE_METADATA, bit 3 its PROGRESS
+ * and STMT_BULK_OPERATIONS; bits 2-7 also seed the split), 1 byte n, n bytes of
  * command payload, then the server's bytes. After each complete response
  * the same command is started again on the rest of the stream, as a
  * session's next command would be.
@@ -120,9 +121,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *cmd = data;
 	data += n;
 	size -= n;
-	uint64_t caps = CLIENT_PROTOCOL_41 | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |
-			CLIENT_LOCAL_FILES | ((flags & 1) ? CLIENT_DEPRECATE_EOF : 0) |
-			((flags & 2) ? CLIENT_SESSION_TRACK : 0);
+	uint64_t caps =
+		CLIENT_PROTOCOL_41 | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |
+		CLIENT_LOCAL_FILES | ((flags & 1) ? CLIENT_DEPRECATE_EOF : 0) |
+		((flags & 2) ? CLIENT_SESSION_TRACK : 0) |
+		((flags & 4) ? MARIADB_CLIENT_CACHE_METADATA : 0) |
+		((flags & 8) ? MARIADB_CLIENT_PROGRESS | MARIADB_CLIENT_STMT_BULK_OPERATIONS : 0);
 	/* the command as the proxy has it: a copy of exactly its bytes */
 	uint8_t *c = malloc(n ? n : 1);
 	if (!c)

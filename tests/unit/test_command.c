@@ -60,14 +60,14 @@ START_TEST(has_stmt_id)
 	int n = 0;
 	for (int c = 0; c < 256; c++)
 		n += proto_cmd_has_stmt_id((uint8_t)c);
-	ck_assert_int_eq(n, 5);
+	ck_assert_int_eq(n, 6);
 	ck_assert(proto_cmd_has_stmt_id(COM_STMT_EXECUTE));
 	ck_assert(proto_cmd_has_stmt_id(COM_STMT_CLOSE));
 	ck_assert(proto_cmd_has_stmt_id(COM_STMT_RESET));
 	ck_assert(proto_cmd_has_stmt_id(COM_STMT_FETCH));
 	ck_assert(proto_cmd_has_stmt_id(COM_STMT_SEND_LONG_DATA));
 	ck_assert(!proto_cmd_has_stmt_id(COM_STMT_PREPARE));
-	ck_assert(!proto_cmd_has_stmt_id(COM_STMT_BULK_EXECUTE));
+	ck_assert(proto_cmd_has_stmt_id(COM_STMT_BULK_EXECUTE));
 }
 END_TEST
 

@@ -25,6 +25,8 @@ static const char *const files[] = {
 	"capi_sha2",
 	"capi_cursor",
 	"capi_change_user",
+	"capi_ext",
+	"capi_progress",
 	"pymysql_login",
 	"raw_eof_query",
 	"raw_eof_stmt",
@@ -45,8 +47,9 @@ static const char *const files[] = {
 
 static const char *kind_name(enum proto_rt_kind k)
 {
-	static const char *const n[] = {"ok",   "err",  "eof",    "count",  "def",    "row",
-					"cont", "prep", "infile", "string", "switch", "more"};
+	static const char *const n[] = {"ok",     "err",  "eof",     "count",  "def",
+					"row",    "cont", "prep",    "infile", "string",
+					"switch", "more", "progress"};
 	return (unsigned)k < sizeof(n) / sizeof(n[0]) ? n[k] : "?";
 }
 
@@ -446,6 +449,66 @@ END_TEST
 /* One tracker for a whole session, as the proxy keeps it, and the
  * session's in-transaction and autocommit flags taken from tr.status after
  * each response (proxy/forward.c result_done()). */
+/* MariaDB's extended capabilities, as Connector/C 3.3 negotiates them with
+ * MariaDB 10.11 when nothing masks them (capi_ext, capi_progress). */
+START_TEST(mariadb_extended_capabilities)
+{
+	struct vec *v = vec_load("capi_ext");
+	const uint64_t ext = MARIADB_CLIENT_PROGRESS | MARIADB_CLIENT_STMT_BULK_OPERATIONS |
+			     MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA;
+	ck_assert_uint_eq(v->server_caps & ext, ext);
+	ck_assert_uint_eq(v->caps & ext, ext);
+	struct tracklog l;
+	/* COM_STMT_BULK_EXECUTE of 3 rows: one OK for all */
+	int k = vec_find(v, COM_STMT_BULK_EXECUTE, NULL, 0);
+	ck_assert_int_ge(k, 0);
+	tracklog_run(&l, v, k, NULL, NULL);
+	assert_complete(&l);
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_int_eq(l.kind[0], RT_PKT_OK);
+	ck_assert_uint_eq(l.affected_rows, 3);
+	/* an execute after the prepare sent the definitions: the column count
+	 * says none follow (0x02 0x00), then the EOF, the rows, the EOF */
+	for (int skip = 0; skip < 2; skip++) {
+		tracklog_run(&l, v, vec_find(v, COM_STMT_EXECUTE, NULL, skip), NULL, NULL);
+		assert_complete(&l);
+		ck_assert_uint_eq(l.defs, 0);
+		ck_assert_uint_eq(l.rows, 3);
+		ck_assert_uint_eq(l.eofs, 2);
+		ck_assert_int_eq(l.kind[0], RT_PKT_COLUMN_COUNT);
+		ck_assert_int_eq(l.kind[1], RT_PKT_EOF);
+	}
+	/* the text protocol: metadata follows (0x02 0x01), with extended type
+	 * info in the JSON column's definition */
+	tracklog_run(&l, v, vec_find(v, COM_QUERY, "SELECT id, doc", 0), NULL, NULL);
+	assert_complete(&l);
+	ck_assert_uint_eq(l.defs, 2);
+	ck_assert_uint_eq(l.rows, 3);
+	/* without metadata caching the same bytes would not frame: the byte
+	 * after the count is no definition */
+	struct vec *w = vec_load("capi_ext");
+	w->caps &= ~MARIADB_CLIENT_CACHE_METADATA;
+	tracklog_run(&l, w, vec_find(w, COM_STMT_EXECUTE, NULL, 0), NULL, NULL);
+	ck_assert_int_lt(l.end_rc, 0);
+	vec_free(w);
+	vec_free(v);
+
+	/* progress reports: ERR-shaped 0xFFFF packets are not the end */
+	v = vec_load("capi_progress");
+	ck_assert(v->caps & MARIADB_CLIENT_PROGRESS);
+	k = vec_find(v, COM_QUERY, "ALTER TABLE", 0);
+	tracklog_run(&l, v, k, NULL, NULL);
+	assert_complete(&l);
+	ck_assert_uint_ge(l.n, 2);
+	for (size_t i = 0; i + 1 < l.n; i++)
+		ck_assert_int_eq(l.kind[i], RT_PKT_PROGRESS);
+	ck_assert_int_eq(l.kind[l.n - 1], RT_PKT_OK);
+	ck_assert_uint_eq(l.errs, 0);
+	ck_assert_uint_eq(l.affected_rows, 400000);
+	vec_free(v);
+}
+END_TEST
+
 START_TEST(transaction_state_through_a_session)
 {
 	static const struct {
@@ -511,6 +574,7 @@ static Suite *recorded_suite(void)
 	tcase_add_test(tc, local_infile_exchanges);
 	tcase_add_test(tc, rows_of_16mib_and_more);
 	tcase_add_test(tc, real_client_exchanges);
+	tcase_add_test(tc, mariadb_extended_capabilities);
 	tcase_add_test(tc, transaction_state_through_a_session);
 	suite_add_tcase(s, tc);
 	return s;

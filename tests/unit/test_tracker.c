@@ -105,19 +105,10 @@ END_TEST
 /* Replication, shutdown and the other commands a proxy must not pass on. */
 START_TEST(start_unsupported)
 {
-	static const uint8_t cmds[] = {COM_SLEEP,
-				       COM_SHUTDOWN,
-				       COM_CONNECT,
-				       COM_TIME,
-				       COM_DELAYED_INSERT,
-				       COM_BINLOG_DUMP,
-				       COM_TABLE_DUMP,
-				       COM_CONNECT_OUT,
-				       COM_REGISTER_SLAVE,
-				       COM_DAEMON,
-				       COM_BINLOG_DUMP_GTID,
-				       COM_CLONE,
-				       COM_STMT_BULK_EXECUTE,
+	static const uint8_t cmds[] = {COM_SLEEP,      COM_SHUTDOWN,         COM_CONNECT,
+				       COM_TIME,       COM_DELAYED_INSERT,   COM_BINLOG_DUMP,
+				       COM_TABLE_DUMP, COM_CONNECT_OUT,      COM_REGISTER_SLAVE,
+				       COM_DAEMON,     COM_BINLOG_DUMP_GTID, COM_CLONE,
 				       COM_MULTI};
 	uint8_t p[16] = {0};
 	for (size_t i = 0; i < sizeof(cmds); i++) {
@@ -296,6 +287,101 @@ static void text_result(uint64_t caps)
 	ck_assert_uint_eq(t.results, 1);
 	ck_assert(!proto_tracker_busy(&t));
 }
+
+/* MariaDB's metadata caching: the byte after the column count says whether
+ * definitions follow; 0 skips them (the EOF after them still comes
+ * without DEPRECATE_EOF), 1 sends them. A count without the byte is
+ * truncated. */
+START_TEST(cache_metadata_shapes)
+{
+	const uint64_t CM = MARIADB_CLIENT_CACHE_METADATA;
+	struct proto_tracker t;
+	struct proto_rt_event ev;
+	for (int deof = 0; deof < 2; deof++) {
+		uint64_t caps = BASE_CAPS | CM | (deof ? DEOF : 0);
+		start(&t, caps, "17010000000001000000", RT_MORE);
+		ck_assert_uint_eq(proto_tracker_want(&t, 2, 0x02), 2);
+		ck_assert_int_eq(FEED(&t, "0200", &ev), RT_MORE);
+		ck_assert_int_eq(ev.kind, RT_PKT_COLUMN_COUNT);
+		ck_assert_int_eq(t.state, deof ? RT_ROWS : RT_COLUMNS_EOF);
+		if (!deof)
+			ck_assert_int_eq(FEED(&t, EOF_AC, &ev), RT_MORE);
+		ck_assert_int_eq(FEED(&t, "000001000000", &ev), RT_MORE);
+		ck_assert_int_eq(ev.kind, RT_PKT_ROW);
+		ck_assert_int_eq(FEED(&t, deof ? OKFE_AC : EOF_AC, &ev), RT_DONE);
+
+		start(&t, caps, "0353454c454354", RT_MORE);
+		ck_assert_int_eq(FEED(&t, "0101", &ev), RT_MORE);
+		ck_assert_int_eq(t.state, RT_COLUMNS);
+		ck_assert_int_eq(FEED(&t, COLDEF, &ev), RT_MORE);
+		if (!deof)
+			ck_assert_int_eq(FEED(&t, EOF_AC, &ev), RT_MORE);
+		ck_assert_int_eq(FEED(&t, "0131", &ev), RT_MORE);
+		ck_assert_int_eq(FEED(&t, deof ? OKFE_AC : EOF_AC, &ev), RT_DONE);
+
+		start(&t, caps, "0353454c454354", RT_MORE);
+		ck_assert_int_eq(FEED(&t, "01", &ev), PROTO_E_TRUNCATED);
+	}
+	/* a 9-byte count and its flag: the tracker asks for all 10 */
+	start(&t, BASE_CAPS | CM, "0353454c454354", RT_MORE);
+	ck_assert_uint_eq(proto_tracker_want(&t, 10, 0xfe), 10);
+	ck_assert_uint_eq(proto_tracker_want(&t, 100, 0x05), 10);
+	start(&t, BASE_CAPS, "0353454c454354", RT_MORE);
+	ck_assert_uint_eq(proto_tracker_want(&t, 100, 0x05), 9);
+}
+END_TEST
+
+/* MariaDB's progress reports (0xFF, code 0xFFFF) in any state an ERR may
+ * come: not an end with MARIADB_CLIENT_PROGRESS; without it, an ERR. */
+START_TEST(progress_reports)
+{
+	static const char PROGRESS[] = "ffffff010102c4090011636f707920746f20746d70207461626c65";
+	const uint64_t PR = MARIADB_CLIENT_PROGRESS;
+	struct proto_tracker t;
+	struct proto_rt_event ev;
+	start(&t, BASE_CAPS | PR, "03414c544552", RT_MORE);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(FEED(&t, PROGRESS, &ev), RT_MORE);
+		ck_assert_int_eq(ev.kind, RT_PKT_PROGRESS);
+		ck_assert_int_eq(t.state, RT_FIRST);
+	}
+	ck_assert_int_eq(FEED(&t, "00000002000000", &ev), RT_DONE);
+	/* between the results of a multi-statement, and on simple commands */
+	start(&t, BASE_CAPS | PR, "03414c544552", RT_MORE);
+	ck_assert_int_eq(FEED(&t, "00000008000000", &ev), RT_MORE);
+	ck_assert_int_eq(FEED(&t, PROGRESS, &ev), RT_MORE);
+	ck_assert_int_eq(FEED(&t, "00000002000000", &ev), RT_DONE);
+	ck_assert_uint_eq(t.results, 2);
+	start(&t, BASE_CAPS | PR, "1f", RT_MORE);
+	ck_assert_int_eq(FEED(&t, PROGRESS, &ev), RT_MORE);
+	ck_assert_int_eq(FEED(&t, "00000002000000", &ev), RT_DONE);
+	/* a real ERR still ends it */
+	start(&t, BASE_CAPS | PR, "03414c544552", RT_MORE);
+	ck_assert_int_eq(FEED(&t, "ff7a042334325330325461626c65", &ev), RT_DONE);
+	ck_assert_int_eq(ev.kind, RT_PKT_ERR);
+	/* without the capability a 0xFFFF ERR is an ERR */
+	start(&t, BASE_CAPS, "03414c544552", RT_MORE);
+	ck_assert_int_eq(FEED(&t, PROGRESS, &ev), RT_DONE);
+	ck_assert_int_eq(ev.kind, RT_PKT_ERR);
+}
+END_TEST
+
+/* COM_STMT_BULK_EXECUTE: binary, answered by an OK, an ERR or results. */
+START_TEST(bulk_execute)
+{
+	struct proto_tracker t;
+	struct proto_rt_event ev;
+	start(&t, BASE_CAPS | MARIADB_CLIENT_STMT_BULK_OPERATIONS, "fa010000008000", RT_MORE);
+	ck_assert(t.binary);
+	ck_assert_int_eq(FEED(&t, "00030002000000", &ev), RT_DONE);
+	start(&t, BASE_CAPS, "fa0100000080", PROTO_E_TRUNCATED);
+	start(&t, BASE_CAPS | DEOF, "fa010000008000", RT_MORE);
+	ck_assert_int_eq(FEED(&t, "01", &ev), RT_MORE);
+	ck_assert_int_eq(FEED(&t, COLDEF, &ev), RT_MORE);
+	ck_assert_int_eq(FEED(&t, "000001000000", &ev), RT_MORE);
+	ck_assert_int_eq(FEED(&t, OKFE_AC, &ev), RT_DONE);
+}
+END_TEST
 
 START_TEST(text_result_both_shapes)
 {
@@ -672,6 +758,9 @@ static Suite *tracker_suite(void)
 	tcase_add_test(tc, state_names);
 	tcase_add_test(tc, start_every_command);
 	tcase_add_test(tc, start_unsupported);
+	tcase_add_test(tc, cache_metadata_shapes);
+	tcase_add_test(tc, progress_reports);
+	tcase_add_test(tc, bulk_execute);
 	tcase_add_test(tc, start_truncated);
 	tcase_add_test(tc, want_per_state);
 	tcase_add_test(tc, feed_errors);
