@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""MariaDB's own test suite (Debian's mariadb-test, mtr in --extern mode),
+run directly against the primary of a harness pair and then through
+tandem in front of that pair: every case that passes directly must pass
+through tandem. The selection rule, the lists and how to run the full
+selection: tests/mtr/README.md.
+
+  TANDEM_MTR_SELECTION=full   tests/mtr/selection.txt (default: the CI
+                              subset, tests/mtr/ci-selection.txt)
+  TANDEM_MTR_CASES="a b"      just these cases (debugging one)
+
+Cases in tests/mtr/known-failures.txt (tandem bugs, with their symptom)
+are reported as known; KNOWN_FAILURES_FAIL decides whether they still fail
+the test (the one-line switch for the lead; default: they do)."""
+
+import collections
+import os
+import sys
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "mtr"))
+
+import mtr  # noqa: E402
+
+from harness import util  # noqa: E402
+from harness.pair import MariaDBPair  # noqa: E402
+from harness.tandem import TandemProcess, pair_config  # noqa: E402
+
+# One-line switch: True fails the test on a known failure too.
+KNOWN_FAILURES_FAIL = True
+
+TENANT = "mtr"
+
+
+def selection() -> list[str]:
+    if os.environ.get("TANDEM_MTR_CASES"):
+        return os.environ["TANDEM_MTR_CASES"].split()
+    name = "selection.txt" if os.environ.get("TANDEM_MTR_SELECTION") == "full" \
+        else "ci-selection.txt"
+    excluded = set(mtr.read_list("excluded.txt"))
+    return [c for c in mtr.read_list(name) if c not in excluded]
+
+
+class MtrTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # missing mtr is a failure, not a skip: a skipped suite would pass
+        if not mtr.MTR.exists():
+            raise AssertionError(f"{mtr.MTR} missing: install mariadb-test "
+                                 "(scripts/install-deps.sh)")
+        cls.dir = util.scratch_dir("mtr")
+        # one vardir for both runs (they run one after the other): the pair
+        # lives in it, see mtr.server_args()
+        cls.var = cls.dir / "var"
+        args = mtr.server_args(cls.var)
+        cls.pair = MariaDBPair(cls.var, primary_args=args, replica_args=args)
+        cls.pair.start()
+        try:
+            cls.pair.primary.execute_all(mtr.bootstrap_statements())
+            cls.baseline = mtr.Baseline(cls.pair.primary)
+            # mtr logs in as root@127.0.0.1 (empty password) and creates
+            # the users its cases log in as: the tenant takes the server's
+            # own accounts
+            config = pair_config(cls.pair, tenants=(TENANT,), users={})
+            config["tenants"][TENANT]["users_from_backend"] = True
+            # cases take FLUSH TABLES WITH READ LOCK, set read_only and
+            # stop replication: what tandem must pass on, not fail over on
+            config["clusters"]["db1"]["failover"] = {"auto": False}
+            cls.tandem = TandemProcess(None, config, cls.dir / "tandem")
+            cls.tandem.start(wait_admin=True)
+        except BaseException:
+            cls.pair.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.tandem.stop()
+        log = cls.tandem.log_text()
+        cls.pair.stop()
+        util.remove_scratch(cls.dir)
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise AssertionError(f"tandem reported {marker}:\n{log[-4000:]}")
+        if rc != 0:
+            raise AssertionError(f"tandem exited with {rc}")
+
+    def run_mtr(self, label: str, port: int) -> tuple[dict, float]:
+        self.baseline.reset()
+        results, secs = mtr.run_isolated(port, self.cases, self.var,
+                                         self.dir / f"logs-{label}", self.baseline.reset)
+        counts = dict(collections.Counter(results.values()))
+        print(f"mtr {label}: {len(self.cases)} cases in {secs:.0f}s: {counts}", flush=True)
+        return results, secs
+
+    def test_mtr_through_tandem(self):
+        """every selected case that passes directly passes through tandem"""
+        self.cases = selection()
+        self.assertGreater(len(self.cases), 0, "empty selection")
+        direct, t_direct = self.run_mtr("direct", self.pair.primary.port)
+        through, t_tandem = self.run_mtr("tandem", self.tandem.tenant_port(TENANT))
+        known = mtr.read_reasons("known-failures.txt")
+
+        passed = [c for c in self.cases if direct[c] == "pass"]
+        lost = [c for c in passed if through[c] != "pass"]
+        unknown = [c for c in lost if c not in known]
+        known_hit = [c for c in lost if c in known]
+        fixed = [c for c in passed if c in known and through[c] == "pass"]
+        not_direct = [c for c in self.cases if direct[c] not in ("pass", "skipped")]
+
+        print(f"mtr: selection {len(self.cases)}, pass directly {len(passed)}, "
+              f"pass through tandem {sum(through[c] == 'pass' for c in passed)} "
+              f"(of those), {t_direct + t_tandem:.0f}s", flush=True)
+        for c in not_direct:
+            print(f"mtr: {c} did not pass directly ({direct[c]}): not compared "
+                  f"(selection.txt is stale, or the case is flaky)", flush=True)
+        for c in known_hit:
+            print(f"mtr: KNOWN FAILURE {c} ({through[c]}): {known[c]}", flush=True)
+        for c in fixed:
+            print(f"mtr: {c} passes through tandem now: remove it from known-failures.txt",
+                  flush=True)
+        logs = self.dir / "logs-tandem"
+        bad = unknown + (known_hit if KNOWN_FAILURES_FAIL else [])
+        if bad:
+            details = []
+            for c in unknown[:10]:
+                details.append(f"--- {c}:\n{failure_excerpt(logs, c)}")
+            self.fail(f"{len(bad)} case(s) pass directly but not through tandem: "
+                      f"new: {unknown}, known: {known_hit if KNOWN_FAILURES_FAIL else []}\n"
+                      + "\n".join(details))
+
+
+def failure_excerpt(logdir: Path, case: str, lines: int = 25) -> str:
+    """The lines of mtr's output after the case's [ fail ] line."""
+    for log in sorted(logdir.glob("mtr-*.log")):
+        text = log.read_text(errors="replace").splitlines()
+        for i, line in enumerate(text):
+            if line.startswith(case + " ") and "[ fail ]" in line:
+                return "\n".join(l[:300] for l in text[i + 1:i + 1 + lines])
+    return "(no [ fail ] line: mtr did not reach the case)"
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
