@@ -8,6 +8,8 @@ selection: tests/mtr/README.md.
   TANDEM_MTR_SELECTION=full   tests/mtr/selection.txt (default: the CI
                               subset, tests/mtr/ci-selection.txt)
   TANDEM_MTR_CASES="a b"      just these cases (debugging one)
+  TANDEM_MTR_WRITE_KNOWN=FILE write the cases that fail only through tandem,
+                              each with its symptom (a draft of known-failures.txt)
 
 Cases in tests/mtr/known-failures.txt (tandem bugs, with their symptom)
 are reported as known; KNOWN_FAILURES_FAIL decides whether they still fail
@@ -122,6 +124,11 @@ class MtrTest(unittest.TestCase):
             print(f"mtr: {c} passes through tandem now: remove it from known-failures.txt",
                   flush=True)
         logs = self.dir / "logs-tandem"
+        draft = os.environ.get("TANDEM_MTR_WRITE_KNOWN")
+        if draft:
+            # a draft known-failures list with each symptom, for review
+            Path(draft).write_text("".join(f"{c} {known.get(c) or symptom(logs, c)}\n"
+                                           for c in lost))
         bad = unknown + (known_hit if KNOWN_FAILURES_FAIL else [])
         if bad:
             details = []
@@ -130,6 +137,18 @@ class MtrTest(unittest.TestCase):
             self.fail(f"{len(bad)} case(s) pass directly but not through tandem: "
                       f"new: {unknown}, known: {known_hit if KNOWN_FAILURES_FAIL else []}\n"
                       + "\n".join(details))
+
+
+def symptom(logdir: Path, case: str) -> str:
+    """One line: mysqltest's error, else the first line of the result diff."""
+    text = failure_excerpt(logdir, case, 60).splitlines()
+    for line in text:
+        if line.startswith("mysqltest: At line"):
+            return line[len("mysqltest: "):][:200]
+    for line in text:
+        if line[:1] in "+-" and not line.startswith(("+++", "---")):
+            return f"result differs: {line[:200]}"
+    return "(no symptom found in the log)"
 
 
 def failure_excerpt(logdir: Path, case: str, lines: int = 25) -> str:
