@@ -18,7 +18,9 @@ the test (the one-line switch for the lead; default: they do)."""
 import collections
 import os
 import sys
+import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,25 +50,41 @@ def selection() -> list[str]:
 
 class MtrTest(unittest.TestCase):
     @classmethod
+    def start_pair(cls, name: str):
+        """A pair for one run, in its own vardir (see mtr.server_args()),
+        with the mtr schema and its Baseline."""
+        var = cls.dir / name
+        args = mtr.server_args(var)
+        pair = MariaDBPair(var, primary_args=args, replica_args=args)
+        cls.pairs.append(pair)
+        pair.start()
+        pair.primary.execute_all(mtr.bootstrap_statements())
+        return pair, var, mtr.Baseline(pair.primary)
+
+    @classmethod
     def setUpClass(cls):
         # missing mtr is a failure, not a skip: a skipped suite would pass
         if not mtr.MTR.exists():
             raise AssertionError(f"{mtr.MTR} missing: install mariadb-test "
                                  "(scripts/install-deps.sh)")
         cls.dir = util.scratch_dir("mtr")
-        # one vardir for both runs (they run one after the other): the pair
-        # lives in it, see mtr.server_args()
-        cls.var = cls.dir / "var"
-        args = mtr.server_args(cls.var)
-        cls.pair = MariaDBPair(cls.var, primary_args=args, replica_args=args)
-        cls.pair.start()
+        cls.pairs = []
+        cls.serial = os.environ.get("TANDEM_MTR_SERIAL") == "1"
         try:
-            cls.pair.primary.execute_all(mtr.bootstrap_statements())
-            cls.baseline = mtr.Baseline(cls.pair.primary)
+            # The direct run and the run through tandem go at once, each
+            # against its own pair (built alike from the same template):
+            # mtr --extern runs one case at a time, so this is how both use
+            # two cores. TANDEM_MTR_SERIAL=1: one pair, one run after the other.
+            with ThreadPoolExecutor(2) as pool:
+                names = ["var"] if cls.serial else ["var-direct", "var-tandem"]
+                started = list(pool.map(cls.start_pair, names))
+            cls.direct_side = started[0]
+            cls.tandem_side = started[-1]
+            pair = cls.tandem_side[0]
             # mtr logs in as root@127.0.0.1 (empty password) and creates
             # the users its cases log in as: the tenant takes the server's
             # own accounts
-            config = pair_config(cls.pair, tenants=(TENANT,), users={})
+            config = pair_config(pair, tenants=(TENANT,), users={})
             config["tenants"][TENANT]["users_from_backend"] = True
             # cases take FLUSH TABLES WITH READ LOCK, set read_only and
             # stop replication: what tandem must pass on, not fail over on
@@ -74,14 +92,16 @@ class MtrTest(unittest.TestCase):
             cls.tandem = TandemProcess(None, config, cls.dir / "tandem")
             cls.tandem.start(wait_admin=True)
         except BaseException:
-            cls.pair.stop()
+            for p in cls.pairs:
+                p.stop()
             raise
 
     @classmethod
     def tearDownClass(cls):
         rc = cls.tandem.stop()
         log = cls.tandem.log_text()
-        cls.pair.stop()
+        for p in cls.pairs:
+            p.stop()
         util.remove_scratch(cls.dir)
         for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
             if marker in log:
@@ -89,10 +109,12 @@ class MtrTest(unittest.TestCase):
         if rc != 0:
             raise AssertionError(f"tandem exited with {rc}")
 
-    def run_mtr(self, label: str, port: int) -> tuple[dict, float]:
-        self.baseline.reset()
-        results, secs = mtr.run_isolated(port, self.cases, self.var,
-                                         self.dir / f"logs-{label}", self.baseline.reset)
+    def run_mtr(self, label: str) -> tuple[dict, float]:
+        pair, var, baseline = self.direct_side if label == "direct" else self.tandem_side
+        port = pair.primary.port if label == "direct" else self.tandem.tenant_port(TENANT)
+        baseline.reset()
+        results, secs = mtr.run_isolated(port, self.cases, var, self.dir / f"logs-{label}",
+                                         baseline.reset)
         counts = dict(collections.Counter(results.values()))
         print(f"mtr {label}: {len(self.cases)} cases in {secs:.0f}s: {counts}", flush=True)
         return results, secs
@@ -101,8 +123,14 @@ class MtrTest(unittest.TestCase):
         """every selected case that passes directly passes through tandem"""
         self.cases = selection()
         self.assertGreater(len(self.cases), 0, "empty selection")
-        direct, t_direct = self.run_mtr("direct", self.pair.primary.port)
-        through, t_tandem = self.run_mtr("tandem", self.tandem.tenant_port(TENANT))
+        t0 = time.monotonic()
+        if self.serial:
+            (direct, t_direct), (through, t_tandem) = map(self.run_mtr, ("direct", "tandem"))
+        else:
+            with ThreadPoolExecutor(2) as pool:
+                (direct, t_direct), (through, t_tandem) = pool.map(self.run_mtr,
+                                                                   ("direct", "tandem"))
+        wall = time.monotonic() - t0
         known = mtr.read_reasons("known-failures.txt")
 
         passed = [c for c in self.cases if direct[c] == "pass"]
@@ -114,7 +142,8 @@ class MtrTest(unittest.TestCase):
 
         print(f"mtr: selection {len(self.cases)}, pass directly {len(passed)}, "
               f"pass through tandem {sum(through[c] == 'pass' for c in passed)} "
-              f"(of those), {t_direct + t_tandem:.0f}s", flush=True)
+              f"(of those); direct {t_direct:.0f}s, through tandem {t_tandem:.0f}s, "
+              f"wall {wall:.0f}s", flush=True)
         for c in not_direct:
             print(f"mtr: {c} did not pass directly ({direct[c]}): not compared "
                   f"(selection.txt is stale, or the case is flaky)", flush=True)
