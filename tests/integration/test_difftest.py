@@ -469,6 +469,8 @@ def conv_prepared_call(t: Transcript):
     execute(t, c, "execute CALL p_out after", s2, [dp.p_int(1), dp.p_int(0), dp.p_str("")])
     s5 = t.prepare(c, "CALL p_warn()")
     execute(t, c, "execute CALL p_warn", s5)
+    t.query(c, "SHOW WARNINGS")
+    execute(t, c, "execute CALL p_multi with a cursor flag", s1, flags=1)
     t.step(c, "ping", bytes([dp.COM_PING]), Conn.read_one)
     c.close()
 
@@ -485,7 +487,16 @@ def conv_deprecate_eof(t: Transcript):
     execute(t, c, "execute CALL p_out", s2, [dp.p_int(3), dp.p_int(0), dp.p_str("a")])
     s3 = t.prepare(c, "CALL p_multi()")
     execute(t, c, "execute CALL p_multi", s3)
+    execute(t, c, "execute CALL p_multi with a cursor flag", s3, flags=1)
+    s4 = t.prepare(c, "SELECT id, name FROM t ORDER BY id")
+    execute(t, c, "execute cursor", s4, flags=1)
+    for n in (4, 4):
+        t.step(c, f"fetch {n}", struct.pack("<BII", dp.COM_STMT_FETCH, s4, n), Conn.read_fetch)
     t.step(c, "COM_FIELD_LIST", bytes([dp.COM_FIELD_LIST]) + b"t\0", Conn.read_field_list)
+    t.step(c, "COM_STATISTICS", bytes([dp.COM_STATISTICS]), Conn.read_one, mask_numbers)
+    t.step(c, "COM_SET_OPTION off", struct.pack("<BH", dp.COM_SET_OPTION, 1), Conn.read_one)
+    t.step(c, "COM_RESET_CONNECTION", bytes([dp.COM_RESET_CONNECTION]), Conn.read_one)
+    t.query(c, "SELECT 'after reset'")
     c.close()
 
 
