@@ -10,8 +10,8 @@ Selection rule (tests/mtr/README.md says why):
      cannot give);
   2. whose .test text does not restart, shut down or kill the server
      (SHUTDOWN_PATTERN: in --extern mode that would stop the shared server)
-     nor empty the privilege tables (LOCKOUT_PATTERN: one failure half-way
-     would lock every later case out);
+     nor empty or replace the privilege tables (LOCKOUT_PATTERN: one
+     failure half-way would lock every later case out);
   3. that passes directly against the harness primary in --extern mode
      (recorded in selection.txt by `select.py --record`);
   4. that is not in excluded.txt (a thing a proxy truly cannot do).
@@ -83,7 +83,8 @@ SIDE_FILES = (".opt", "-master.opt", "-slave.opt", ".cnf", ".combinations", "-ma
 # Cases that empty the privilege tables: one that fails half-way locks
 # every later case (and the reset) out of the server.
 LOCKOUT_PATTERN = re.compile(
-    r"(truncate\s+(table\s+)?|delete\s+from\s+)mysql\.(user|global_priv)\b", re.I)
+    r"(truncate\s+(table\s+)?|delete\s+from\s+)mysql\.(user|global_priv)\b|"
+    r"switch_to_mysql_user", re.I)
 SHUTDOWN_PATTERN = re.compile(
     r"restart_mysqld|shutdown_server|kill_server|restart_server|send_shutdown|"
     r"\bshutdown\b|crash_mysqld|kill_mysqld|start_mysqld|shutdown_mysqld|"
@@ -250,11 +251,11 @@ class Baseline:
             stmts.append(f"DROP EVENT IF EXISTS test.`{name}`")
         stmts.append("CREATE DATABASE IF NOT EXISTS test "
                      "CHARACTER SET latin1 COLLATE latin1_swedish_ci")
-        for t in PRIV_TABLES:
-            stmts += [f"DELETE FROM mysql.{t}",
-                      f"INSERT INTO mysql.{t} SELECT * FROM mtr.baseline_{t}"]
-        stmts.append("FLUSH PRIVILEGES")
         s.execute_all(stmts)
+        for t in PRIV_TABLES:
+            s.execute_all([f"DELETE FROM mysql.{t}",
+                           f"INSERT INTO mysql.{t} SELECT * FROM mtr.baseline_{t}"])
+        s.execute_all(["FLUSH PRIVILEGES"])
         for name, value in s.sql("SHOW GLOBAL VARIABLES"):
             old = self.globals.get(name)
             if old is not None and old != value:
