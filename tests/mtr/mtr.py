@@ -84,7 +84,7 @@ SIDE_FILES = (".opt", "-master.opt", "-slave.opt", ".cnf", ".combinations", "-ma
 # every later case (and the reset) out of the server.
 LOCKOUT_PATTERN = re.compile(
     r"(truncate\s+(table\s+)?|delete\s+from\s+)mysql\.(user|global_priv)\b|"
-    r"switch_to_mysql_user", re.I)
+    r"switch_to_mysql_user|mysql_upgrade_preparation|drop\s+user\s+'?root'?@", re.I)
 SHUTDOWN_PATTERN = re.compile(
     r"restart_mysqld|shutdown_server|kill_server|restart_server|send_shutdown|"
     r"\bshutdown\b|crash_mysqld|kill_mysqld|start_mysqld|shutdown_mysqld|"
