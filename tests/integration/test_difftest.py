@@ -69,6 +69,9 @@ _GUARD_WARN = ("commit_guard: after an autocommit write, SHOW WARNINGS is empty 
                "statement tandem ran after the write reset the diagnostics area), though the OK "
                "counted the warnings; mysqltest shows them after every statement, so this "
                "fails many mtr cases (proxy/commit_guard.c)")
+_GUARD_LOCK = ("commit_guard runs an autocommit write under LOCK TABLES after BEGIN, which "
+               "releases the table locks: the write succeeds where the server refuses it "
+               "(1099) and the session is no longer locked (proxy/commit_guard.c)")
 _STMT_TEXT = ("tandem's own 'Unknown prepared statement handler' says 'given to "
               "COM_STMT_x' where the server says 'mysqld_stmt_x' (proxy/facts_track.c)")
 _STMT_ID = ("the server's error 'The statement (N) has no open cursor' carries the backend's "
@@ -81,6 +84,8 @@ KNOWN = {
     "commands": {"COM_CHANGE_USER app": _CHANGE_USER, "COM_CHANGE_USER difftest": _CHANGE_USER,
                  "after failed change user": _CHANGE_USER},
     "text": {"SELECT LAST_INSERT_ID(), ROW_COUNT()": _GUARD,
+             "write under LOCK TABLES READ": _GUARD_LOCK,
+             "other table under LOCK TABLES": _GUARD_LOCK,
              "SHOW WARNINGS after a write": _GUARD_WARN,
              "SHOW COUNT(*) WARNINGS after a write": _GUARD_WARN,
              "UPDATE t SET qty = qty + 1 WHERE qty IS NOT NULL": _GUARD,
@@ -111,6 +116,7 @@ RESET_SQL = [
     " ('apple', 3, 1.50, '2020-01-02', NULL), ('pear', 5, 2.25, '2021-03-04', 'ripe'),"
     " ('plum', 8, 0.75, NULL, ''), ('fig', NULL, 9.99, '1999-12-31', 'dried'),"
     " ('kiwi', 1, 0.10, '2024-02-29', 'x'), ('lime', 2, 0.20, '2024-06-30', 'y')",
+    "CREATE TABLE difftest.t2 (a INT)",
     "CREATE PROCEDURE difftest.p_multi() BEGIN"
     " SELECT id, name FROM difftest.t ORDER BY id LIMIT 2;"
     " SELECT COUNT(*) AS n FROM difftest.t;"
@@ -316,6 +322,10 @@ def conv_text(t: Transcript):
     t.query(c, "SELECT * FROM tmp")
     t.query(c, "SELECT GET_LOCK('difftest', 1), RELEASE_LOCK('difftest')")
     t.query(c, "SHOW COLUMNS FROM t")
+    t.query(c, "LOCK TABLES t READ")
+    t.query(c, "UPDATE t SET qty = 1 WHERE id = 1", label="write under LOCK TABLES READ")
+    t.query(c, "SELECT COUNT(*) FROM t2", label="other table under LOCK TABLES")
+    t.query(c, "UNLOCK TABLES")
     t.query(c, "SELECT 1; SELECT 2")                          # CLIENT_MULTI_STATEMENTS is on
     c.close()
 

@@ -178,7 +178,12 @@ class MtrTest(unittest.TestCase):
 CLASSES = [
     (r"Lost connection to server at 'reading authorization packet'", "CHANGE_USER"),
     (r"Access denied for user", "ACCOUNT"),
-    (r"no longer usable during this statement", "ABANDONED"),
+    (r"no longer usable", "ABANDONED"),
+    (r"closed the connection during this statement|reset the connection while a "
+     r"transaction was open", "SERVER_CLOSE"),
+    (r"ER_TABLE_NOT_LOCKED", "GUARD_LOCK"),
+    (r"^[-+]tandem\t", "SCHEMA"),
+    (r"\(type=\w+\)", "PENDING-EXTTYPE"),
     (r"(?i)local infile|local_infile|4166", "PENDING-INFILE"),
     (r"format=json", "PENDING-EXTTYPE"),
     (r"(?i)^[-+]compression\t", "PENDING-COMPRESS"),
