@@ -291,6 +291,9 @@ def conv_text(t: Transcript):
     t.query(c, "UPDATE t SET qty = qty + 1 WHERE qty IS NOT NULL")
     t.query(c, "DELETE FROM t WHERE name LIKE 'new%'")
     t.query(c, "SELEC 1")                                   # syntax error
+    t.query(c, "SHOW COUNT(*) ERRORS", label="SHOW COUNT(*) ERRORS after an error")
+    t.query(c, "SET @a = 'blah' 'blah'", label="SET with a syntax error")
+    t.query(c, "SHOW COUNT(*) WARNINGS", label="SHOW COUNT(*) WARNINGS after a failed SET")
     t.query(c, "SELECT * FROM no_such_table")
     t.query(c, "INSERT INTO t (id, name) VALUES (1, 'dup')")  # duplicate key
     t.query(c, "SELECT 1/0, CAST('x1' AS INT)")             # warnings

@@ -191,6 +191,8 @@ CLASSES = [
     (r"^ ROW_COUNT\(\)$", "ROW_COUNT"),
     (r"^[-+](COM_|Com_|Handler_|Questions|Queries)\w*\t|Expected \w+ increment", "COUNTERS"),
     (r"^[-+]Qcache_", "QCACHE"),
+    (r"^\+-- Tracker : ", "TRACK"),
+    (r"^-\d+\t[\d.#]+\t", "COUNTERS"),
 ]
 
 
