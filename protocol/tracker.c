@@ -104,9 +104,22 @@ int proto_tracker_start(struct proto_tracker *t, const uint8_t *payload, size_t 
 	case COM_CHANGE_USER:
 		t->state = RT_AUTH;
 		return RT_MORE;
-	default:
+	case COM_SHUTDOWN:
+	case COM_BINLOG_DUMP:
+	case COM_REGISTER_SLAVE:
+	case COM_BINLOG_DUMP_GTID:
+	case COM_CLONE:
+	case COM_STMT_BULK_EXECUTE:
+	case COM_MULTI:
 		t->state = RT_IDLE;
 		return PROTO_E_UNSUPPORTED;
+	default:
+		/* A byte the server implements no command for (COM_SLEEP,
+		 * COM_TIME, ..., 0x20 and up): it answers one ERR 1047
+		 * "Unknown command" and the session goes on. Forwarded, so the
+		 * client reads the server's own answer. */
+		t->state = RT_SIMPLE;
+		return RT_MORE;
 	}
 }
 

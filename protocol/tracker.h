@@ -101,7 +101,9 @@ void proto_tracker_init(struct proto_tracker *t, uint64_t caps);
  * command payload (or at least its first 10 bytes: COM_STMT_EXECUTE flags
  * are read). Returns RT_DONE when the command has no response (COM_QUIT,
  * COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA), RT_MORE when one is expected,
- * PROTO_E_UNSUPPORTED for commands tandem does not forward.
+ * PROTO_E_UNSUPPORTED for commands tandem does not forward (shutdown,
+ * replication, clone); a byte that names no implemented command is
+ * forwarded and answered by the server with one ERR (RT_SIMPLE).
  */
 int proto_tracker_start(struct proto_tracker *t, const uint8_t *payload, size_t len);
 

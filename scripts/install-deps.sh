@@ -17,6 +17,7 @@ PACKAGES=(
   mariadb-server mariadb-client sysbench haproxy
   python3-pymysql                     # for /usr/bin/python3, the harness's Python
   libdbd-mariadb-perl
+  mariadb-test                        # mariadb-test-run (mtr) for tests/mtr
   # tools the tests and people debugging them use
   openssl curl procps iproute2 strace valgrind
   linux-perf                          # bench/profile (perf record)

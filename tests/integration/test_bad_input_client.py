@@ -168,7 +168,8 @@ class ClientBadInputTest(unittest.TestCase):
         with c:
             c.send_raw(frame(0, b""))
             self.expect_err(c, 1835, "HY000", seq=1, text="Malformed")
-        # an unknown command byte: tandem answers it, the session goes on
+        # an unknown command byte: the server answers 1047 "Unknown command"
+        # (tandem forwards it), the session goes on
         c = self.login()
         with c:
             c.send_packet(0, b"\xee" + bytes(range(40)))
