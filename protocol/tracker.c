@@ -109,7 +109,6 @@ int proto_tracker_start(struct proto_tracker *t, const uint8_t *payload, size_t 
 	case COM_REGISTER_SLAVE:
 	case COM_BINLOG_DUMP_GTID:
 	case COM_CLONE:
-	case COM_STMT_BULK_EXECUTE:
 	case COM_MULTI:
 		t->state = RT_IDLE;
 		return PROTO_E_UNSUPPORTED;
