@@ -21,7 +21,9 @@
  * COMPRESS: conn.c inflates and deflates on the client leg, and the
  * backend leg compresses too when the client does and the server can
  * (login_caps() in backend_auth.c), so the server's Compression status is
- * the client's. Not shape-changing: each leg frames on its own. */
+ * the client's. Not shape-changing: each leg frames on its own.
+ * RESERVED (the old 4.1 flag) and REMEMBER_OPTIONS change nothing on the
+ * wire; MariaDB announces both, so they are mirrored like the rest. */
 #define SESS_CAPS_BASE                                                                       \
 	(CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | CLIENT_NO_SCHEMA |  \
 	 CLIENT_ODBC | CLIENT_IGNORE_SPACE | CLIENT_PROTOCOL_41 | CLIENT_INTERACTIVE |       \
@@ -29,7 +31,7 @@
 	 CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |          \
 	 CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | \
 	 CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS | CLIENT_SESSION_TRACK | CLIENT_DEPRECATE_EOF | \
-	 CLIENT_COMPRESS | SESS_CAPS_MARIADB)
+	 CLIENT_COMPRESS | CLIENT_RESERVED | CLIENT_REMEMBER_OPTIONS | SESS_CAPS_MARIADB)
 
 /* MariaDB extended capabilities tandem passes through (the high 32 bits):
  * progress packets, COM_STMT_BULK_EXECUTE, extended type info in column
