@@ -3,12 +3,15 @@
  * classify each host pattern, order the list most specific first, and
  * pick the account a client gets. Pure: no sockets, no threads.
  *
- * Host rules (MariaDB's, without name resolution — as with
- * skip_name_resolve): "%" and "" match any address; '%' and '_' are LIKE
+ * Host rules (MariaDB's, with name resolution as in a default server, but
+ * no DNS look-up): "%" and "" match any address; '%' and '_' are LIKE
  * wildcards, matched case-insensitively against the client's IP text;
  * "a.b.c.d/m.m.m.m" (and "a.b.c.d/len", as MySQL accepts) match by mask;
- * "localhost" never matches a TCP client; any other host is compared with
- * the IP text as it is (a host name therefore never matches).
+ * "localhost" matches a client at 127.0.0.1 or ::1, the addresses the
+ * server itself names "localhost" without asking DNS (sql/hostname.cc,
+ * is_ip_loopback), and ranks with the exact hosts as the server sorts it;
+ * any other host is compared with the IP text as it is (a host name that
+ * needs DNS therefore never matches).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -128,7 +131,7 @@ static int rank(const struct hc_account *a)
 	case HC_HOST_ANY:
 		return 1;
 	case HC_HOST_LOCAL:
-		break;
+		return 4; /* a name without wildcards: as exact as an address */
 	}
 	return 0;
 }
@@ -206,13 +209,26 @@ static void ip_text(const struct sockaddr *sa, char *out, size_t len)
 	}
 }
 
+bool hc_addr_is_localhost(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) == INADDR_LOOPBACK;
+	if (sa->sa_family != AF_INET6)
+		return false;
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (IN6_IS_ADDR_LOOPBACK(a6))
+		return true;
+	static const uint8_t v4_loopback[4] = {127, 0, 0, 1};
+	return IN6_IS_ADDR_V4MAPPED(a6) && memcmp(&a6->s6_addr[12], v4_loopback, 4) == 0;
+}
+
 static bool host_matches(const struct hc_account *a, const struct sockaddr *sa, const char *ip)
 {
 	switch (a->kind) {
 	case HC_HOST_ANY:
 		return true;
 	case HC_HOST_LOCAL:
-		return false;
+		return hc_addr_is_localhost(sa);
 	case HC_HOST_EXACT:
 		return strcasecmp(a->host, ip) == 0;
 	case HC_HOST_NETMASK:

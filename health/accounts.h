@@ -85,6 +85,8 @@ bool hc_accounts_reloaded(struct hc_accounts *a, const char *cluster, uint64_t t
 struct hc_account_list *hc_account_list_ref(struct hc_account_list *l);
 void hc_account_list_unref(struct hc_account_list *l);
 
+/* Whether the server names a client at sa "localhost" (127.0.0.1, ::1). */
+bool hc_addr_is_localhost(const struct sockaddr *sa);
 /* The account the server would pick for user connecting from sa: the first
  * (most specific) whose host matches. *out is set on HC_MATCH_FOUND. */
 enum hc_match hc_account_match(const struct hc_account_list *l, const char *user,
