@@ -3,12 +3,12 @@
  * classify each host pattern, order the list most specific first, and
  * pick the account a client gets. Pure: no sockets, no threads.
  *
- * Host rules (MariaDB's, with name resolution as in a default server, but
- * no DNS look-up): "%" and "" match any address; '%' and '_' are LIKE
+ * Host rules (MariaDB's, without DNS look-ups): "%" and "" match any address; '%' and '_' are LIKE
  * wildcards, matched case-insensitively against the client's IP text;
  * "a.b.c.d/m.m.m.m" (and "a.b.c.d/len", as MySQL accepts) match by mask;
- * "localhost" matches a client at 127.0.0.1 or ::1, the addresses the
- * server itself names "localhost" without asking DNS (sql/hostname.cc,
+ * "localhost" matches a client at 127.0.0.1 or ::1 when the server
+ * resolves names (loopback_localhost: skip_name_resolve OFF), the
+ * addresses it names "localhost" without asking DNS (sql/hostname.cc,
  * is_ip_loopback), and ranks with the exact hosts as the server sorts it;
  * any other host is compared with the IP text as it is (a host name that
  * needs DNS therefore never matches).
@@ -222,13 +222,14 @@ bool hc_addr_is_localhost(const struct sockaddr *sa)
 	return IN6_IS_ADDR_V4MAPPED(a6) && memcmp(&a6->s6_addr[12], v4_loopback, 4) == 0;
 }
 
-static bool host_matches(const struct hc_account *a, const struct sockaddr *sa, const char *ip)
+static bool host_matches(const struct hc_account_list *l, const struct hc_account *a,
+			 const struct sockaddr *sa, const char *ip)
 {
 	switch (a->kind) {
 	case HC_HOST_ANY:
 		return true;
 	case HC_HOST_LOCAL:
-		return hc_addr_is_localhost(sa);
+		return l->loopback_localhost && hc_addr_is_localhost(sa);
 	case HC_HOST_EXACT:
 		return strcasecmp(a->host, ip) == 0;
 	case HC_HOST_NETMASK:
@@ -250,7 +251,7 @@ enum hc_match hc_account_match(const struct hc_account_list *l, const char *user
 		if (strcmp(a->user, user) != 0)
 			continue;
 		known = true;
-		if (host_matches(a, sa, ip)) {
+		if (host_matches(l, a, sa, ip)) {
 			*out = a;
 			return HC_MATCH_FOUND;
 		}

@@ -50,3 +50,14 @@ const struct cfg_user *sess_find_user(struct session *s)
 	hc_account_list_unref(l);
 	return &tl_user;
 }
+
+bool sess_peer_is_localhost(struct session *s)
+{
+	const struct cfg_tenant *t = s->wt->cfg;
+	if (!t->cluster || !hc_addr_is_localhost((const struct sockaddr *)&s->peer))
+		return false;
+	struct hc_account_list *l = hc_accounts_get(s->w->d->accounts, t->cluster->name);
+	bool yes = l && l->loopback_localhost;
+	hc_account_list_unref(l);
+	return yes;
+}

@@ -18,7 +18,8 @@
  * switched to mysql_native_password. Wrong credentials get 1045 / 28000
  * on every path, and the session closes (a login) or goes on as the
  * previous user (a COM_CHANGE_USER, change_user.c). A client at 127.0.0.1
- * or ::1 is 'localhost' to the server, in account matching and in 1045.
+ * or ::1 is 'localhost' to a server that resolves names, in account
+ * matching (health/account_list.c) and in 1045.
  *
  * Must not: log or copy secrets anywhere but the session's own fields.
  */
@@ -159,10 +160,11 @@ void sess_client_greet(struct session *s, const struct proto_handshake *primary)
 /* ------------------------------------------------------------ outcomes */
 
 /* The client's address without the port, as MySQL shows it in 1045: a
- * client at 127.0.0.1 or ::1 is 'localhost' to the server. */
-static void peer_host(const struct session *s, char *out, size_t outlen)
+ * client at 127.0.0.1 or ::1 is 'localhost' to a server that resolves
+ * names. */
+static void peer_host(struct session *s, char *out, size_t outlen)
 {
-	if (hc_addr_is_localhost((const struct sockaddr *)&s->peer)) {
+	if (sess_peer_is_localhost(s)) {
 		snprintf(out, outlen, "localhost");
 		return;
 	}

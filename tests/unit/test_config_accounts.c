@@ -95,8 +95,11 @@ START_TEST(test_host_forms)
 	ck_assert_int_eq(m(l, "hal", v4("127.0.0.7"), &a), HC_MATCH_FOUND);
 	ck_assert(a->usable); /* empty plugin column: native (old mysql.user rows) */
 	ck_assert_int_eq(m(l, "hal", v4("127.0.0.17"), &a), HC_MATCH_NO_HOST);
-	/* 127.0.0.1 and ::1 are "localhost" to the server (name resolution on,
-	 * no DNS asked); any other loopback address is not */
+	/* 127.0.0.1 and ::1 are "localhost" to a server that resolves names
+	 * (no DNS asked); any other loopback address is not; with
+	 * skip_name_resolve "localhost" matches no TCP client */
+	ck_assert_int_eq(m(l, "ivy", v4("127.0.0.1"), &a), HC_MATCH_NO_HOST);
+	l->loopback_localhost = true;
 	ck_assert_int_eq(m(l, "ivy", v4("127.0.0.1"), &a), HC_MATCH_FOUND);
 	ck_assert_str_eq(a->host, "localhost");
 	ck_assert_int_eq(m(l, "ivy", v6("::1"), &a), HC_MATCH_FOUND);
