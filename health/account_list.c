@@ -143,6 +143,10 @@ static int by_specificity(const void *pa, const void *pb)
 		return rank(b) - rank(a);
 	if (a->literal_prefix != b->literal_prefix)
 		return a->literal_prefix > b->literal_prefix ? -1 : 1;
+	/* the host first, then a named user before the anonymous one: the
+	 * server's order (''@localhost wins over u@'%' for a local client) */
+	if (!a->user[0] != !b->user[0])
+		return a->user[0] ? -1 : 1;
 	int c = strcmp(a->user, b->user);
 	return c ? c : strcmp(a->host, b->host);
 }
@@ -160,9 +164,9 @@ struct hc_account_list *hc_account_list_build(const char *const (*rows)[5], size
 	}
 	for (size_t i = 0; i < n; i++) {
 		const char *user = rows[i][0], *host = rows[i][1];
-		/* Anonymous accounts are not used: tandem must know the name it
-		 * logs in with at the backend. */
-		if (!user || !user[0] || !host || strlen(user) >= sizeof(l->items[0].user) ||
+		/* An anonymous account ('') takes any user name: tandem logs in
+		 * with the client's, and the server picks the same account. */
+		if (!user || !host || strlen(user) >= sizeof(l->items[0].user) ||
 		    strlen(host) >= sizeof(l->items[0].host))
 			continue;
 		struct hc_account *a = &l->items[l->n++];
@@ -248,13 +252,16 @@ enum hc_match hc_account_match(const struct hc_account_list *l, const char *user
 	bool known = false;
 	for (size_t i = 0; l && i < l->n; i++) {
 		const struct hc_account *a = &l->items[i];
-		if (strcmp(a->user, user) != 0)
+		if (a->user[0] && strcmp(a->user, user) != 0)
 			continue;
-		known = true;
+		if (a->user[0])
+			known = true;
 		if (host_matches(l, a, sa, ip)) {
 			*out = a;
 			return HC_MATCH_FOUND;
 		}
 	}
+	/* (a name that only an anonymous account would take, from elsewhere,
+	 * is unknown: a reload may bring its own account) */
 	return known ? HC_MATCH_NO_HOST : HC_MATCH_UNKNOWN_USER;
 }
