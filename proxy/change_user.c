@@ -16,10 +16,10 @@
  * get 1045 and the session goes on as the previous user, with the
  * previous database and character set; after three failures a
  * COM_CHANGE_USER gets 1047 "Unknown command" at once (MDEV-3915, the
- * brute-force guard). tandem verifies the client side first and sends the
- * backend nothing for a refused change, so the backend session keeps its
- * state where the server would have reset it before the check (user
- * variables, temporary tables): a known difference (docs/sessions.md). The
+ * brute-force guard). tandem verifies the client side first; a change it
+ * refuses costs the backend a COM_RESET_CONNECTION, the reset the server
+ * runs before its own check (user variables, temporary tables go), and the
+ * client gets the ERR after it. The
  * backend's own refusal (an account tandem accepted, the server not) is
  * passed on as it is, and the session goes on as the previous user, as the
  * server keeps it; the server reset it, so tandem's facts start afresh. A
@@ -54,6 +54,10 @@ struct sess_prev_login {
 	uint8_t stage1[20];
 	bool have_stage1;
 	bool sha2_fast_auth;
+	/* the refusal, sent once the backend's reset is done */
+	uint16_t err_code;
+	char err_state[6];
+	char err_msg[300];
 };
 
 void sess_change_user_forget(struct session *s)
@@ -234,8 +238,14 @@ void sess_change_user_backend(struct session *s)
 	sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
 }
 
+static void reset_done(struct session *s, const uint8_t *p, uint32_t len, int span);
+
 void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, int span)
 {
+	if (s->cu_resetting) {
+		reset_done(s, p, len, span);
+		return;
+	}
 	struct proto_ok ok;
 	if (proto_ok_parse(p, len, s->backend_caps, &ok) < 0) {
 		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
@@ -269,8 +279,8 @@ void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, in
 }
 
 /* server_reset: the backend ran the change (and its reset) and refused. */
-static void refused(struct session *s, uint16_t code, const char *sqlstate, const char *msg,
-		    bool server_reset, uint16_t status)
+static void finish_refused(struct session *s, uint16_t code, const char *sqlstate, const char *msg,
+			   bool server_reset, uint16_t status)
 {
 	log_info("session %llu (%s, tenant %s): COM_CHANGE_USER to '%s' refused: error %u: %s",
 		 (unsigned long long)s->id, s->peer_text, s->wt->name, s->user, code, msg);
@@ -289,15 +299,51 @@ static void refused(struct session *s, uint16_t code, const char *sqlstate, cons
 	sess_idle_enter(s);
 }
 
+/* The server resets the session (thd->change_user) before it checks the
+ * new user, and keeps it reset when the check fails: the backend gets
+ * COM_RESET_CONNECTION, the same reset, before the client gets the ERR. */
 void sess_change_user_refused(struct session *s, uint16_t code, const char *sqlstate,
 			      const char *msg)
 {
-	refused(s, code, sqlstate, msg, false, 0);
+	struct sess_prev_login *p = s->cu_prev;
+	static const uint8_t reset[] = {1, 0, 0, 0, COM_RESET_CONNECTION};
+	if (p && conn_is_open(&s->backend) && !(s->flags & SESS_F_BACKEND_GONE) &&
+	    conn_write(&s->backend, reset, sizeof(reset)) >= 0) {
+		p->err_code = code;
+		snprintf(p->err_state, sizeof(p->err_state), "%s", sqlstate);
+		snprintf(p->err_msg, sizeof(p->err_msg), "%s", msg);
+		s->cu_resetting = true;
+		sess_set_state(s, SESS_CHANGE_USER_BACKEND);
+		sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
+		return;
+	}
+	finish_refused(s, code, sqlstate, msg, false, 0);
+}
+
+/* The backend's OK to that COM_RESET_CONNECTION. */
+static void reset_done(struct session *s, const uint8_t *p, uint32_t len, int span)
+{
+	struct proto_ok ok;
+	uint16_t status = s->status;
+	if (proto_ok_parse(p, len, s->backend_caps, &ok) == 0)
+		status = ok.status;
+	evbuffer_drain(s->backend.in, (size_t)span);
+	s->cu_resetting = false;
+	char msg[sizeof(s->cu_prev->err_msg)], state[6];
+	memcpy(msg, s->cu_prev->err_msg, sizeof(msg));
+	memcpy(state, s->cu_prev->err_state, sizeof(state));
+	finish_refused(s, s->cu_prev->err_code, state, msg, true, status);
 }
 
 void sess_change_user_backend_refused(struct session *s, const uint8_t *p, uint32_t len, int span)
 {
 	struct proto_err_pkt e;
+	if (s->cu_resetting) {
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: the database server %s refused COM_RESET_CONNECTION",
+			  s->backend_addr);
+		return;
+	}
 	stat_add(&s->wt->stats->auth_failures, 1);
 	if (proto_err_parse(p, len, CLIENT_PROTOCOL_41, &e) < 0) {
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
@@ -318,5 +364,5 @@ void sess_change_user_backend_refused(struct session *s, const uint8_t *p, uint3
 	 * rolled back, dropped variables and tracking; the user is the old one. */
 	uint16_t status =
 		(uint16_t)((s->status | SERVER_STATUS_AUTOCOMMIT) & ~SERVER_STATUS_IN_TRANS);
-	refused(s, code, state, msg, true, status);
+	finish_refused(s, code, state, msg, true, status);
 }

@@ -150,6 +150,7 @@ struct session {
 	struct sess_prev_login *cu_prev; /* change_user.c: the user before a COM_CHANGE_USER, back
 					  * if it fails (the server keeps the session) */
 	uint8_t cu_failed;               /* failed COM_CHANGE_USERs: the server refuses a 4th */
+	bool cu_resetting;               /* a refused change: the backend's reset runs */
 	struct evp_pkey_st *rsa_key; /* reference to the RSA key whose public half the client got */
 	char backend_addr[CFG_ADDR_TEXT]; /* member connected to, for logs */
 	char backend_host[CFG_ADDR_TEXT]; /* its host, for TLS identity checks */

@@ -249,16 +249,20 @@ class AuthTest(unittest.TestCase):
         """As the server does: a refused COM_CHANGE_USER gets 1045 and the
         session goes on as the previous user; the 4th failure on one
         connection gets 1047 at once (MDEV-3915)."""
+        # the server resets the session before it checks the new user, and
+        # it stays reset: the variable is gone, the user is the previous one
         for spec, user in ((f"{APP2}:wrong", APP2), ("nobody:x", "nobody")):
-            out = auth_client(self.port, "-C", spec, "-e", "SELECT CURRENT_USER()")
-            self.assertEqual(out[0], "CONNECTED plain")
-            self.assert_denied(out[1], user)
-            self.assertEqual(out[2], f"{APP}@%")   # still the previous user
+            out = auth_client(self.port, "-e", "SELECT @v := 7", "-C", spec,
+                              "-e", "SELECT CURRENT_USER(), @v")
+            self.assertEqual(out[:2], ["CONNECTED plain", "7"])
+            self.assert_denied(out[2], user)
+            self.assertEqual(out[3], f"{APP}@%\tNULL")
         # tandem knows ghost; the server does not: its ERR comes through,
-        # and the server kept the session as the previous user
-        out = auth_client(self.port, "-C", "ghost:ghost-pw", "-e", "SELECT CURRENT_USER()")
-        self.assertRegex(out[1], r"^ERROR 1045 \(28000\): Access denied for user 'ghost'")
-        self.assertEqual(out[2], f"{APP}@%")
+        # and the server kept the session (reset) as the previous user
+        out = auth_client(self.port, "-e", "SELECT @v := 7", "-C", "ghost:ghost-pw",
+                          "-e", "SELECT CURRENT_USER(), @v")
+        self.assertRegex(out[2], r"^ERROR 1045 \(28000\): Access denied for user 'ghost'")
+        self.assertEqual(out[3], f"{APP}@%\tNULL")
         out = auth_client(self.port, "-C", f"{APP2}:wrong", "-C", "nobody:x",
                           "-C", f"{APP2}:{APP2_PW}", "-C", "ghost:ghost-pw",
                           "-C", f"{APP}:{APP_PW}", "-e", "SELECT CURRENT_USER()")
