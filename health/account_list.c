@@ -3,12 +3,15 @@
  * classify each host pattern, order the list most specific first, and
  * pick the account a client gets. Pure: no sockets, no threads.
  *
- * Host rules (MariaDB's, without name resolution — as with
- * skip_name_resolve): "%" and "" match any address; '%' and '_' are LIKE
+ * Host rules (MariaDB's, without DNS look-ups): "%" and "" match any address; '%' and '_' are LIKE
  * wildcards, matched case-insensitively against the client's IP text;
  * "a.b.c.d/m.m.m.m" (and "a.b.c.d/len", as MySQL accepts) match by mask;
- * "localhost" never matches a TCP client; any other host is compared with
- * the IP text as it is (a host name therefore never matches).
+ * "localhost" matches a client at 127.0.0.1 or ::1 when the server
+ * resolves names (loopback_localhost: skip_name_resolve OFF), the
+ * addresses it names "localhost" without asking DNS (sql/hostname.cc,
+ * is_ip_loopback), and ranks with the exact hosts as the server sorts it;
+ * any other host is compared with the IP text as it is (a host name that
+ * needs DNS therefore never matches).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -128,7 +131,7 @@ static int rank(const struct hc_account *a)
 	case HC_HOST_ANY:
 		return 1;
 	case HC_HOST_LOCAL:
-		break;
+		return 4; /* a name without wildcards: as exact as an address */
 	}
 	return 0;
 }
@@ -140,6 +143,10 @@ static int by_specificity(const void *pa, const void *pb)
 		return rank(b) - rank(a);
 	if (a->literal_prefix != b->literal_prefix)
 		return a->literal_prefix > b->literal_prefix ? -1 : 1;
+	/* the host first, then a named user before the anonymous one: the
+	 * server's order (''@localhost wins over u@'%' for a local client) */
+	if (!a->user[0] != !b->user[0])
+		return a->user[0] ? -1 : 1;
 	int c = strcmp(a->user, b->user);
 	return c ? c : strcmp(a->host, b->host);
 }
@@ -157,9 +164,9 @@ struct hc_account_list *hc_account_list_build(const char *const (*rows)[5], size
 	}
 	for (size_t i = 0; i < n; i++) {
 		const char *user = rows[i][0], *host = rows[i][1];
-		/* Anonymous accounts are not used: tandem must know the name it
-		 * logs in with at the backend. */
-		if (!user || !user[0] || !host || strlen(user) >= sizeof(l->items[0].user) ||
+		/* An anonymous account ('') takes any user name: tandem logs in
+		 * with the client's, and the server picks the same account. */
+		if (!user || !host || strlen(user) >= sizeof(l->items[0].user) ||
 		    strlen(host) >= sizeof(l->items[0].host))
 			continue;
 		struct hc_account *a = &l->items[l->n++];
@@ -206,13 +213,27 @@ static void ip_text(const struct sockaddr *sa, char *out, size_t len)
 	}
 }
 
-static bool host_matches(const struct hc_account *a, const struct sockaddr *sa, const char *ip)
+bool hc_addr_is_localhost(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) == INADDR_LOOPBACK;
+	if (sa->sa_family != AF_INET6)
+		return false;
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (IN6_IS_ADDR_LOOPBACK(a6))
+		return true;
+	static const uint8_t v4_loopback[4] = {127, 0, 0, 1};
+	return IN6_IS_ADDR_V4MAPPED(a6) && memcmp(&a6->s6_addr[12], v4_loopback, 4) == 0;
+}
+
+static bool host_matches(const struct hc_account_list *l, const struct hc_account *a,
+			 const struct sockaddr *sa, const char *ip)
 {
 	switch (a->kind) {
 	case HC_HOST_ANY:
 		return true;
 	case HC_HOST_LOCAL:
-		return false;
+		return l->loopback_localhost && hc_addr_is_localhost(sa);
 	case HC_HOST_EXACT:
 		return strcasecmp(a->host, ip) == 0;
 	case HC_HOST_NETMASK:
@@ -231,13 +252,16 @@ enum hc_match hc_account_match(const struct hc_account_list *l, const char *user
 	bool known = false;
 	for (size_t i = 0; l && i < l->n; i++) {
 		const struct hc_account *a = &l->items[i];
-		if (strcmp(a->user, user) != 0)
+		if (a->user[0] && strcmp(a->user, user) != 0)
 			continue;
-		known = true;
-		if (host_matches(a, sa, ip)) {
+		if (a->user[0])
+			known = true;
+		if (host_matches(l, a, sa, ip)) {
 			*out = a;
 			return HC_MATCH_FOUND;
 		}
 	}
+	/* (a name that only an anonymous account would take, from elsewhere,
+	 * is unknown: a reload may bring its own account) */
 	return known ? HC_MATCH_NO_HOST : HC_MATCH_UNKNOWN_USER;
 }

@@ -107,6 +107,19 @@ static int read_only(MYSQL *my)
 	return ro;
 }
 
+/* Whether the server resolves client names (skip_name_resolve OFF): then
+ * it names 127.0.0.1 and ::1 'localhost'. Unknown: as a default server. */
+static bool resolves_names(MYSQL *my)
+{
+	if (mysql_query(my, "SELECT @@global.skip_name_resolve"))
+		return true;
+	MYSQL_RES *res = mysql_store_result(my);
+	MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+	bool on = !(row && row[0] && atoi(row[0]) != 0);
+	mysql_free_result(res);
+	return on;
+}
+
 static struct hc_account_list *fetch(MYSQL *my, const char *addr, char *err, size_t errlen)
 {
 	if (mysql_query(my, Q_MARIADB)) {
@@ -137,6 +150,8 @@ static struct hc_account_list *fetch(MYSQL *my, const char *addr, char *err, siz
 		snprintf(err, errlen, "%s: reading accounts: out of memory", addr);
 	free(rows);
 	mysql_free_result(res);
+	if (l)
+		l->loopback_localhost = resolves_names(my);
 	return l;
 }
 

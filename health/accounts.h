@@ -55,6 +55,9 @@ struct hc_account_list {
 	atomic_int refs;
 	struct hc_account *items;
 	size_t n;
+	/* The server resolves names (skip_name_resolve OFF): it names a client
+	 * at 127.0.0.1 or ::1 'localhost', in matching and in 1045. */
+	bool loopback_localhost;
 };
 
 enum hc_match { HC_MATCH_FOUND, HC_MATCH_NO_HOST, HC_MATCH_UNKNOWN_USER };
@@ -85,6 +88,9 @@ bool hc_accounts_reloaded(struct hc_accounts *a, const char *cluster, uint64_t t
 struct hc_account_list *hc_account_list_ref(struct hc_account_list *l);
 void hc_account_list_unref(struct hc_account_list *l);
 
+/* Whether sa is 127.0.0.1 or ::1, the addresses a server that resolves
+ * names calls "localhost" without asking DNS. */
+bool hc_addr_is_localhost(const struct sockaddr *sa);
 /* The account the server would pick for user connecting from sa: the first
  * (most specific) whose host matches. *out is set on HC_MATCH_FOUND. */
 enum hc_match hc_account_match(const struct hc_account_list *l, const char *user,

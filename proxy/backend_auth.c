@@ -567,7 +567,10 @@ void sess_backend_auth_read(struct session *s)
 				sess_change_user_done(s, p, len, span);
 			return;
 		case PROTO_ERR_HEADER:
-			backend_refused(s, p, len);
+			if (st == SESS_CHANGE_USER_BACKEND)
+				sess_change_user_backend_refused(s, p, len, span);
+			else
+				backend_refused(s, p, len);
 			return;
 		case PROTO_AUTH_SWITCH:
 			auth_switch(s, p, len, seq);

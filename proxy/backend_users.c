@@ -43,10 +43,23 @@ const struct cfg_user *sess_find_user(struct session *s)
 		return NULL;
 	}
 	proto_wipe(&tl_user, sizeof(tl_user));
-	snprintf(tl_name, sizeof(tl_name), "%s", a->user);
+	/* an anonymous account: the name is the client's (the server matches
+	 * tandem's login to the same account) */
+	snprintf(tl_name, sizeof(tl_name), "%s", a->user[0] ? a->user : s->user);
 	tl_user.name = tl_name;
 	tl_user.password = a->empty_password ? empty_password : NULL;
 	memcpy(tl_user.stage2, a->stage2, sizeof(tl_user.stage2));
 	hc_account_list_unref(l);
 	return &tl_user;
+}
+
+bool sess_peer_is_localhost(struct session *s)
+{
+	const struct cfg_tenant *t = s->wt->cfg;
+	if (!t->cluster || !hc_addr_is_localhost((const struct sockaddr *)&s->peer))
+		return false;
+	struct hc_account_list *l = hc_accounts_get(s->w->d->accounts, t->cluster->name);
+	bool yes = l && l->loopback_localhost;
+	hc_account_list_unref(l);
+	return yes;
 }

@@ -20,4 +20,9 @@ struct session;
  */
 const struct cfg_user *sess_find_user(struct session *s);
 
+/* Whether the server calls this client 'localhost' (it is at 127.0.0.1 or
+ * ::1 and the cluster's server resolves names): the host of its 1045.
+ * Known only for tenants with users_from_backend; false otherwise. */
+bool sess_peer_is_localhost(struct session *s);
+
 #endif

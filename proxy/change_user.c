@@ -12,11 +12,23 @@
  * password), answers the backend's auth switch if any, and hands the
  * backend's OK to the client with the client's sequence ids.
  *
- * A failure on either leg ends the session with the ERR (1045 for wrong
- * credentials), as MySQL does; the server side of a successful change
- * starts afresh (user variables, temporary tables, prepared statements,
- * session variables), and so must everything tandem knows of it.
- * Must not: keep any secret of the previous user.
+ * As the server does (sql_parse.cc, COM_CHANGE_USER), wrong credentials
+ * get 1045 and the session goes on as the previous user, with the
+ * previous database and character set; after three failures a
+ * COM_CHANGE_USER gets 1047 "Unknown command" at once (MDEV-3915, the
+ * brute-force guard). tandem verifies the client side first; a change it
+ * refuses costs the backend a COM_RESET_CONNECTION, the reset the server
+ * runs before its own check (user variables, temporary tables go), and the
+ * client gets the ERR after it. The
+ * backend's own refusal (an account tandem accepted, the server not) is
+ * passed on as it is, and the session goes on as the previous user, as the
+ * server keeps it; the server reset it, so tandem's facts start afresh. A
+ * backend gone during the change ends the session. The server side of a
+ * successful change starts afresh (user variables, temporary tables,
+ * prepared statements, session variables), and so must everything tandem
+ * knows of it.
+ * Must not: keep any secret of the previous user once the change is
+ * decided (cu_prev lives only while it runs).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +41,85 @@
 #include "proxy/login.h"
 #include "proxy/session.h"
 #include "proxy/worker.h"
+
+/* MariaDB refuses a 4th failed COM_CHANGE_USER on one connection. */
+#define CU_MAX_FAILED 3
+
+/* The user a COM_CHANGE_USER replaces, until the change is decided. */
+struct sess_prev_login {
+	char user[sizeof(((struct session *)0)->user)];
+	char db[sizeof(((struct session *)0)->db)];
+	uint16_t charset;
+	char *password;
+	uint8_t stage1[20];
+	bool have_stage1;
+	bool sha2_fast_auth;
+	/* the refusal, sent once the backend's reset is done */
+	uint16_t err_code;
+	char err_state[6];
+	char err_msg[300];
+};
+
+void sess_change_user_forget(struct session *s)
+{
+	struct sess_prev_login *p = s->cu_prev;
+	if (!p)
+		return;
+	if (p->password) {
+		proto_wipe(p->password, strlen(p->password));
+		free(p->password);
+	}
+	proto_wipe(p, sizeof(*p));
+	free(p);
+	s->cu_prev = NULL;
+}
+
+/* Move the current user's login aside (its secrets included). */
+static bool prev_save(struct session *s)
+{
+	sess_change_user_forget(s);
+	struct sess_prev_login *p = calloc(1, sizeof(*p));
+	if (!p)
+		return false;
+	memcpy(p->user, s->user, sizeof(p->user));
+	memcpy(p->db, s->db, sizeof(p->db));
+	p->charset = s->charset;
+	p->password = s->password;
+	s->password = NULL;
+	memcpy(p->stage1, s->stage1, sizeof(p->stage1));
+	p->have_stage1 = s->have_stage1;
+	p->sha2_fast_auth = s->sha2_fast_auth;
+	s->cu_prev = p;
+	return true;
+}
+
+static void prev_restore(struct session *s)
+{
+	struct sess_prev_login *p = s->cu_prev;
+	sess_auth_forget(s);
+	if (!p)
+		return;
+	memcpy(s->user, p->user, sizeof(s->user));
+	memcpy(s->db, p->db, sizeof(s->db));
+	s->charset = p->charset;
+	s->password = p->password;
+	p->password = NULL;
+	memcpy(s->stage1, p->stage1, sizeof(s->stage1));
+	s->have_stage1 = p->have_stage1;
+	s->sha2_fast_auth = p->sha2_fast_auth;
+	sess_change_user_forget(s);
+}
+
+/* An ERR as the whole answer, the session staying as it is. */
+static bool send_err(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
+		     const char *msg)
+{
+	uint8_t buf[512];
+	struct proto_wr wr;
+	proto_wr_init(&wr, buf, sizeof(buf));
+	proto_err_build(&wr, seq, code, sqlstate, msg);
+	return sess_send_client(s, buf, wr.len) >= 0 && conn_flush(&s->client) >= 0;
+}
 
 /* The backend's session was reset: forget what was known of it, and turn
  * session tracking on again (the server dropped tandem's setup with the
@@ -60,6 +151,16 @@ void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t 
 {
 	struct proto_change_user cu;
 	s->client_seq = 1;
+	if (s->cu_failed >= CU_MAX_FAILED) {
+		/* checked before anything else, the session untouched */
+		if (!send_err(s, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Unknown command"))
+			sess_close(s, "client gone");
+		return;
+	}
+	if (!prev_save(s)) {
+		sess_close(s, "out of memory");
+		return;
+	}
 	if (proto_change_user_parse(payload, len, s->client_caps, &cu) < 0 ||
 	    !copy_name(s->user, sizeof(s->user), cu.user) ||
 	    !copy_name(s->db, sizeof(s->db), cu.database)) {
@@ -69,7 +170,7 @@ void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t 
 			  "Bad handshake (malformed COM_CHANGE_USER)");
 		return;
 	}
-	/* Whatever happens next, the previous user's secrets are of no use. */
+	/* The previous user's secrets are in cu_prev now, none in the session. */
 	sess_auth_forget(s);
 	if (cu.charset)
 		s->charset = cu.charset;
@@ -137,8 +238,14 @@ void sess_change_user_backend(struct session *s)
 	sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
 }
 
+static void reset_done(struct session *s, const uint8_t *p, uint32_t len, int span);
+
 void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, int span)
 {
+	if (s->cu_resetting) {
+		reset_done(s, p, len, span);
+		return;
+	}
 	struct proto_ok ok;
 	if (proto_ok_parse(p, len, s->backend_caps, &ok) < 0) {
 		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
@@ -164,8 +271,98 @@ void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, in
 		sess_close(s, "client gone during COM_CHANGE_USER");
 		return;
 	}
+	sess_change_user_forget(s);
 	log_debug("session %llu: now user '%s'", (unsigned long long)s->id, s->user);
 	sess_timer_clear(s);
 	sess_set_state(s, SESS_IDLE);
 	sess_idle_enter(s);
+}
+
+/* server_reset: the backend ran the change (and its reset) and refused. */
+static void finish_refused(struct session *s, uint16_t code, const char *sqlstate, const char *msg,
+			   bool server_reset, uint16_t status)
+{
+	log_info("session %llu (%s, tenant %s): COM_CHANGE_USER to '%s' refused: error %u: %s",
+		 (unsigned long long)s->id, s->peer_text, s->wt->name, s->user, code, msg);
+	bool sent = send_err(s, s->client_seq, code, sqlstate, msg);
+	prev_restore(s);
+	if (server_reset)
+		reset_session_facts(s, status);
+	if (s->cu_failed < UINT8_MAX)
+		s->cu_failed++;
+	if (!sent) {
+		sess_close(s, "client gone during COM_CHANGE_USER");
+		return;
+	}
+	sess_timer_clear(s);
+	sess_set_state(s, SESS_IDLE);
+	sess_idle_enter(s);
+}
+
+/* The server resets the session (thd->change_user) before it checks the
+ * new user, and keeps it reset when the check fails: the backend gets
+ * COM_RESET_CONNECTION, the same reset, before the client gets the ERR. */
+void sess_change_user_refused(struct session *s, uint16_t code, const char *sqlstate,
+			      const char *msg)
+{
+	struct sess_prev_login *p = s->cu_prev;
+	static const uint8_t reset[] = {1, 0, 0, 0, COM_RESET_CONNECTION};
+	if (p && conn_is_open(&s->backend) && !(s->flags & SESS_F_BACKEND_GONE) &&
+	    conn_write(&s->backend, reset, sizeof(reset)) >= 0) {
+		p->err_code = code;
+		snprintf(p->err_state, sizeof(p->err_state), "%s", sqlstate);
+		snprintf(p->err_msg, sizeof(p->err_msg), "%s", msg);
+		s->cu_resetting = true;
+		sess_set_state(s, SESS_CHANGE_USER_BACKEND);
+		sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
+		return;
+	}
+	finish_refused(s, code, sqlstate, msg, false, 0);
+}
+
+/* The backend's OK to that COM_RESET_CONNECTION. */
+static void reset_done(struct session *s, const uint8_t *p, uint32_t len, int span)
+{
+	struct proto_ok ok;
+	uint16_t status = s->status;
+	if (proto_ok_parse(p, len, s->backend_caps, &ok) == 0)
+		status = ok.status;
+	evbuffer_drain(s->backend.in, (size_t)span);
+	s->cu_resetting = false;
+	char msg[sizeof(s->cu_prev->err_msg)], state[6];
+	memcpy(msg, s->cu_prev->err_msg, sizeof(msg));
+	memcpy(state, s->cu_prev->err_state, sizeof(state));
+	finish_refused(s, s->cu_prev->err_code, state, msg, true, status);
+}
+
+void sess_change_user_backend_refused(struct session *s, const uint8_t *p, uint32_t len, int span)
+{
+	struct proto_err_pkt e;
+	if (s->cu_resetting) {
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: the database server %s refused COM_RESET_CONNECTION",
+			  s->backend_addr);
+		return;
+	}
+	stat_add(&s->wt->stats->auth_failures, 1);
+	if (proto_err_parse(p, len, CLIENT_PROTOCOL_41, &e) < 0) {
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: the database server %s refused COM_CHANGE_USER",
+			  s->backend_addr);
+		return;
+	}
+	char msg[300], state[6];
+	size_t n = e.message.len < sizeof(msg) - 1 ? e.message.len : sizeof(msg) - 1;
+	memcpy(msg, e.message.p, n);
+	msg[n] = 0;
+	memcpy(state, e.sqlstate, 5);
+	state[5] = 0;
+	uint16_t code = e.code;
+	evbuffer_drain(s->backend.in, (size_t)span);
+	sess_login_failed(s);
+	/* The server ran its reset (thd->change_user) before the check: it
+	 * rolled back, dropped variables and tracking; the user is the old one. */
+	uint16_t status =
+		(uint16_t)((s->status | SERVER_STATUS_AUTOCOMMIT) & ~SERVER_STATUS_IN_TRANS);
+	finish_refused(s, code, state, msg, true, status);
 }

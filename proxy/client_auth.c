@@ -16,7 +16,10 @@
  * against the config (plaintext, or SHA1(SHA1(pw)) for a hash-only user)
  * and, once known, reaches backends of any plugin. Every other plugin is
  * switched to mysql_native_password. Wrong credentials get 1045 / 28000
- * on every path, and the session closes.
+ * on every path, and the session closes (a login) or goes on as the
+ * previous user (a COM_CHANGE_USER, change_user.c). A client at 127.0.0.1
+ * or ::1 is 'localhost' to a server that resolves names, in account
+ * matching (health/account_list.c) and in 1045.
  *
  * Must not: log or copy secrets anywhere but the session's own fields.
  */
@@ -156,9 +159,15 @@ void sess_client_greet(struct session *s, const struct proto_handshake *primary)
 
 /* ------------------------------------------------------------ outcomes */
 
-/* The client's address without the port, as MySQL shows it in 1045. */
-static void peer_host(const struct session *s, char *out, size_t outlen)
+/* The client's address without the port, as MySQL shows it in 1045: a
+ * client at 127.0.0.1 or ::1 is 'localhost' to a server that resolves
+ * names. */
+static void peer_host(struct session *s, char *out, size_t outlen)
 {
+	if (sess_peer_is_localhost(s)) {
+		snprintf(out, outlen, "localhost");
+		return;
+	}
 	snprintf(out, outlen, "%s", s->peer_text);
 	char *colon = strrchr(out, ':');
 	if (colon)
@@ -185,9 +194,13 @@ static void deny(struct session *s, bool used_password)
 	peer_host(s, host, sizeof(host));
 	stat_add(&s->wt->stats->auth_failures, 1);
 	sess_login_failed(s);
-	sess_fail(s, ER_ACCESS_DENIED_ERROR, "28000",
-		  "Access denied for user '%s'@'%s' (using password: %s)", s->user, host,
-		  used_password ? "YES" : "NO");
+	char msg[256];
+	snprintf(msg, sizeof(msg), "Access denied for user '%s'@'%s' (using password: %s)", s->user,
+		 host, used_password ? "YES" : "NO");
+	if (s->state == SESS_CHANGE_USER_AUTH)
+		sess_change_user_refused(s, ER_ACCESS_DENIED_ERROR, "28000", msg);
+	else
+		sess_fail(s, ER_ACCESS_DENIED_ERROR, "28000", "%s", msg);
 }
 
 static void bad_handshake(struct session *s, const char *why)
@@ -513,9 +526,19 @@ static void sha2_reply(struct session *s, const struct cfg_user *u, const uint8_
 
 void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data, size_t len)
 {
-	const struct cfg_user *u = find_user(s);
 	bool native = plugin.len == 0 || proto_str_eq(plugin, PROTO_PLUGIN_NATIVE);
 	s->acct_ticket = 0;
+	if (s->state == SESS_CHANGE_USER_AUTH && !proto_str_eq(plugin, PROTO_PLUGIN_SHA2)) {
+		/* The server answers COM_CHANGE_USER with an auth switch, whatever
+		 * reply came with the command: its native plugin writes the
+		 * connection's scramble before it reads. That is the greeting's
+		 * scramble (a fresh one only after it was used up), and libmariadb
+		 * answers the switch of a change_user with the greeting's scramble
+		 * whatever the switch carries: so tandem sends its greeting's. */
+		auth_switch(s, PROTO_PLUGIN_NATIVE, SESS_AUTH_NATIVE_SWITCH);
+		return;
+	}
+	const struct cfg_user *u = find_user(s);
 	switch (first_verdict(s, u, plugin, data, len)) {
 	case AUTH_OK:
 		auth_succeeded(s, u,

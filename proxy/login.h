@@ -16,7 +16,10 @@
  * full authentication) in SESS_CLIENT_AUTH / SESS_CHANGE_USER_AUTH. On
  * success the login goes on to the backend (sess_backend_start, or
  * sess_change_user_backend); on failure the client gets 1045 and the
- * session closes. */
+ * session closes (a login) or goes on as the previous user (a
+ * COM_CHANGE_USER, sess_change_user_refused). A COM_CHANGE_USER that does
+ * not name caching_sha2_password gets an auth switch (the greeting's scramble)
+ * first, as the server sends. */
 void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data, size_t len);
 /* A login (or COM_CHANGE_USER) failed for a reason the client controls:
  * wrong credentials, garbage, a timeout, TLS refused or broken. Counts
@@ -38,5 +41,14 @@ size_t sess_backend_attrs(const struct session *s, uint8_t *buf, size_t cap);
 void sess_change_user_backend(struct session *s);
 /* The backend's OK to our COM_CHANGE_USER (p/len: payload; span: bytes to drain). */
 void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, int span);
+/* The client side refused the new user: the client gets the ERR and the
+ * session goes on as the previous user, as the server does. */
+void sess_change_user_refused(struct session *s, uint16_t code, const char *sqlstate,
+			      const char *msg);
+/* The backend's ERR to our COM_CHANGE_USER: the server reset the session
+ * and kept it as the previous user; so does tandem (p/len: payload). */
+void sess_change_user_backend_refused(struct session *s, const uint8_t *p, uint32_t len, int span);
+/* Wipe and free what was kept of the previous user (at close). */
+void sess_change_user_forget(struct session *s);
 
 #endif

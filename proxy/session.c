@@ -80,7 +80,7 @@ static const unsigned allowed[SESS_NSTATES] = {
 	[SESS_BACKEND_TLS] = T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP,
 	[SESS_BACKEND_AUTH] = T(SESS_IDLE) | T(SESS_RESTORE) | MOVE,
 	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT) | T(SESS_CHANGE_USER_AUTH) | MOVE,
-	[SESS_CHANGE_USER_AUTH] = T(SESS_CHANGE_USER_BACKEND) | MOVE,
+	[SESS_CHANGE_USER_AUTH] = T(SESS_CHANGE_USER_BACKEND) | T(SESS_IDLE) | MOVE,
 	[SESS_CHANGE_USER_BACKEND] = T(SESS_IDLE) | MOVE,
 	[SESS_COMMAND] = T(SESS_RESULT) | T(SESS_IDLE) | MOVE,
 	[SESS_RESULT] = T(SESS_IDLE) | T(SESS_LOCAL_INFILE) | MOVE,
@@ -714,6 +714,7 @@ void sess_free(struct session *s)
 		atomic_fetch_sub_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
 	}
 	free(s->attrs);
+	sess_change_user_forget(s);
 	sess_facts_free(s);
 	sess_migrate_free(s);
 	sess_guard_free(s);

@@ -142,11 +142,15 @@ struct session {
 	char db[65];
 	char *attrs; /* client's connect attributes, raw, to pass on */
 	size_t attrs_len;
-	bool have_stage1;            /* stage1 is known (from a native login) */
-	bool sha2_fast_auth;         /* client logged in with caching_sha2 fast auth */
-	uint8_t auth_step;           /* enum sess_auth_step, in the *_AUTH client states */
-	uint8_t stage1[20];          /* SHA1(password): reaches backends; never logged */
-	char *password;              /* plaintext, from the config or full auth; never logged */
+	bool have_stage1;                /* stage1 is known (from a native login) */
+	bool sha2_fast_auth;             /* client logged in with caching_sha2 fast auth */
+	uint8_t auth_step;               /* enum sess_auth_step, in the *_AUTH client states */
+	uint8_t stage1[20];              /* SHA1(password): reaches backends; never logged */
+	char *password;                  /* plaintext, from the config or full auth; never logged */
+	struct sess_prev_login *cu_prev; /* change_user.c: the user before a COM_CHANGE_USER, back
+					  * if it fails (the server keeps the session) */
+	uint8_t cu_failed;               /* failed COM_CHANGE_USERs: the server refuses a 4th */
+	bool cu_resetting;               /* a refused change: the backend's reset runs */
 	struct evp_pkey_st *rsa_key; /* reference to the RSA key whose public half the client got */
 	char backend_addr[CFG_ADDR_TEXT]; /* member connected to, for logs */
 	char backend_host[CFG_ADDR_TEXT]; /* its host, for TLS identity checks */

@@ -245,16 +245,33 @@ class AuthTest(unittest.TestCase):
         self.assertEqual(out, ["CONNECTED plain", f"CHANGED {APP2}", f"{APP2}@%",
                                f"CHANGED {APP}", f"{APP}@%"])
 
-    def test_change_user_failures_close_the_session(self):
+    def test_change_user_failure_keeps_the_session(self):
+        """As the server does: a refused COM_CHANGE_USER gets 1045 and the
+        session goes on as the previous user; the 4th failure on one
+        connection gets 1047 at once (MDEV-3915)."""
+        # the server resets the session before it checks the new user, and
+        # it stays reset: the variable is gone, the user is the previous one
         for spec, user in ((f"{APP2}:wrong", APP2), ("nobody:x", "nobody")):
-            out = auth_client(self.port, "-C", spec, "-e", "SELECT 1")
-            self.assertEqual(out[0], "CONNECTED plain")
-            self.assert_denied(out[1], user)
-            self.assertRegex(out[2], r"^ERROR (2013|2006) ")   # the session is gone
-        # tandem knows ghost; the server does not: its ERR comes through
-        out = auth_client(self.port, "-C", "ghost:ghost-pw", "-e", "SELECT 1")
-        self.assertRegex(out[1], r"^ERROR 1045 \(28000\): Access denied for user 'ghost'")
-        self.assertRegex(out[2], r"^ERROR (2013|2006) ")
+            out = auth_client(self.port, "-e", "SELECT @v := 7", "-C", spec,
+                              "-e", "SELECT CURRENT_USER(), @v")
+            self.assertEqual(out[:2], ["CONNECTED plain", "7"])
+            self.assert_denied(out[2], user)
+            self.assertEqual(out[3], f"{APP}@%\tNULL")
+        # tandem knows ghost; the server does not: its ERR comes through,
+        # and the server kept the session (reset) as the previous user
+        out = auth_client(self.port, "-e", "SELECT @v := 7", "-C", "ghost:ghost-pw",
+                          "-e", "SELECT CURRENT_USER(), @v")
+        self.assertRegex(out[2], r"^ERROR 1045 \(28000\): Access denied for user 'ghost'")
+        self.assertEqual(out[3], f"{APP}@%\tNULL")
+        out = auth_client(self.port, "-C", f"{APP2}:wrong", "-C", "nobody:x",
+                          "-C", f"{APP2}:{APP2_PW}", "-C", "ghost:ghost-pw",
+                          "-C", f"{APP}:{APP_PW}", "-e", "SELECT CURRENT_USER()")
+        self.assert_denied(out[1], APP2)
+        self.assert_denied(out[2], "nobody")
+        self.assertEqual(out[3], f"CHANGED {APP2}")     # a success does not reset the count
+        self.assertRegex(out[4], r"^ERROR 1045 ")
+        self.assertEqual(out[5], "ERROR 1047 (08S01): Unknown command")
+        self.assertEqual(out[6], f"{APP2}@%")
 
     # -- malformed traffic ---------------------------------------------------
 
@@ -328,22 +345,35 @@ class AuthTest(unittest.TestCase):
         return c, scramble
 
     def test_malformed_change_user(self):
-        """COM_CHANGE_USER that does not parse gets 1043; one whose reply has
-        the wrong length (or is garbage) gets 1045; both end the session."""
-        cases = [
-            (b"\x11app2", 1043),                                  # user without NUL
-            (b"\x11app2\0\x30abc", 1043),                          # auth runs past the end
-            (b"\x11app2\0\x05abcde\0", 1045),                      # 5-byte native reply
-            (b"\x11app2\0\x14" + os.urandom(20) + b"test\0\x2d\0mysql_native_password\0", 1045),
-        ]
-        for payload, code in cases:
+        """COM_CHANGE_USER that does not parse gets 1043 and ends the
+        session; one whose reply has the wrong length (or is garbage) gets
+        the auth switch the server sends, then 1045 for a wrong answer, and
+        the session goes on as the previous user."""
+        for payload in (b"\x11app2",                                  # user without NUL
+                        b"\x11app2\0\x30abc"):                         # auth runs past the end
             c, _ = self.raw_login()
             with c:
                 c.send_packet(0, payload)
                 seq, p = c.read_packet()
                 self.assertEqual(seq, 1)
-                self.assertEqual(rawclient.parse_err(p)[0], code, payload[:12])
+                self.assertEqual(rawclient.parse_err(p)[0], 1043, payload[:12])
                 self.assertTrue(c.wait_closed(5))
+        for payload in (b"\x11app2\0\x05abcde\0",                      # 5-byte native reply
+                        b"\x11app2\0\x14" + os.urandom(20)
+                        + b"test\0\x2d\0mysql_native_password\0"):
+            c, scramble = self.raw_login()
+            with c:
+                c.send_packet(0, payload)
+                seq, p = c.read_packet()
+                self.assertEqual(seq, 1)
+                # the server's auth switch carries the greeting's scramble
+                self.assertEqual(p, b"\xfemysql_native_password\0" + scramble + b"\0")
+                c.send_packet(2, os.urandom(20))
+                seq, p = c.read_packet()
+                self.assertEqual(seq, 3)
+                self.assertEqual(rawclient.parse_err(p)[0], 1045, payload[:12])
+                c.send_packet(0, b"\x0e")                               # COM_PING
+                self.assertEqual(c.read_packet()[1][:1], b"\x00")
         # and a well-formed one succeeds, with the right sequence ids
         c, scramble = self.raw_login()
         with c:
@@ -351,7 +381,10 @@ class AuthTest(unittest.TestCase):
                           + rawclient.native_reply(APP2_PW, scramble)
                           + b"test\0\x2d\0mysql_native_password\0")
             seq, p = c.read_packet()
-            self.assertEqual((seq, p[:1]), (1, b"\x00"), p)
+            self.assertEqual((seq, p), (1, b"\xfemysql_native_password\0" + scramble + b"\0"))
+            c.send_packet(2, rawclient.native_reply(APP2_PW, scramble))
+            seq, p = c.read_packet()
+            self.assertEqual((seq, p[:1]), (3, b"\x00"), p)
         self.assert_still_serving()
 
     def test_sha2_full_auth_garbage(self):

@@ -59,9 +59,6 @@ PENDING = {
 
 # (conversation, step label) -> symptom: tandem bugs outside protocol/,
 # listed in tests/mtr/known-failures.txt's difftest section as well.
-_CHANGE_USER = ("COM_CHANGE_USER: the server answers with an auth switch request (a new "
-                "scramble) and keeps the session after a failed change; tandem answers OK at "
-                "once and closes the session after a failed one (proxy/change_user.c)")
 _GUARD = ("commit_guard wraps an autocommit write in BEGIN/write/marker/COMMIT: ROW_COUNT() "
           "afterwards is 0, and the OK loses SERVER_QUERY_NO_INDEX_USED (0x20) "
           "(proxy/commit_guard.c)")
@@ -81,8 +78,6 @@ _TRACK = ("a client with CLIENT_SESSION_TRACK gets tandem's own tracking (state 
           "proxy/backend_setup.c turns it on, proxy/forward.c strips it only for clients "
           "without SESSION_TRACK")
 KNOWN = {
-    "commands": {"COM_CHANGE_USER app": _CHANGE_USER, "COM_CHANGE_USER difftest": _CHANGE_USER,
-                 "after failed change user": _CHANGE_USER},
     "text": {"SELECT LAST_INSERT_ID(), ROW_COUNT()": _GUARD,
              "write under LOCK TABLES READ": _GUARD_LOCK,
              "other table under LOCK TABLES": _GUARD_LOCK,

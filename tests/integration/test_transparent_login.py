@@ -328,6 +328,10 @@ class TransparentLoginTest(unittest.TestCase):
         auth = rawclient.native_reply("cu-pass", scramble)
         c.send_packet(0, b"\x11changed\0" + bytes([len(auth)]) + auth + b"\0"
                       + struct.pack("<H", 45) + b"mysql_native_password\0")
+        # as the server does: an auth switch with the greeting's scramble
+        _, sw = c.read_packet()
+        self.assertEqual(sw, b"\xfemysql_native_password\0" + scramble + b"\0")
+        c.send_packet(2, auth)
         _, p2 = c.read_packet()
         self.assertEqual(p2[:1], b"\x00",
                          rawclient.parse_err(p2) if p2[:1] == b"\xff" else p2)

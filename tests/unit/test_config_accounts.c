@@ -26,7 +26,7 @@ static const char *const rows[][5] = {
 	{"root", "%", "mysql_native_password", "invalid", ""},
 	{"lock", "%", "mysql_native_password", H1, "locked"},
 	{"nopw", "%", "mysql_native_password", "", ""},
-	{"", "%", "mysql_native_password", H1, ""},
+	{"", "192.0.2.1", "mysql_native_password", H1, ""},
 	{"odd", "10.0.0.0/255.0.255.0", "mysql_native_password", H1, ""},
 	{"v6", "::1", "mysql_native_password", H1, ""},
 };
@@ -95,14 +95,28 @@ START_TEST(test_host_forms)
 	ck_assert_int_eq(m(l, "hal", v4("127.0.0.7"), &a), HC_MATCH_FOUND);
 	ck_assert(a->usable); /* empty plugin column: native (old mysql.user rows) */
 	ck_assert_int_eq(m(l, "hal", v4("127.0.0.17"), &a), HC_MATCH_NO_HOST);
+	/* 127.0.0.1 and ::1 are "localhost" to a server that resolves names
+	 * (no DNS asked); any other loopback address is not; with
+	 * skip_name_resolve "localhost" matches no TCP client */
 	ck_assert_int_eq(m(l, "ivy", v4("127.0.0.1"), &a), HC_MATCH_NO_HOST);
+	l->loopback_localhost = true;
+	ck_assert_int_eq(m(l, "ivy", v4("127.0.0.1"), &a), HC_MATCH_FOUND);
+	ck_assert_str_eq(a->host, "localhost");
+	ck_assert_int_eq(m(l, "ivy", v6("::1"), &a), HC_MATCH_FOUND);
+	ck_assert_int_eq(m(l, "ivy", v4("127.0.0.2"), &a), HC_MATCH_NO_HOST);
+	ck_assert_int_eq(m(l, "ivy", v4("10.0.0.1"), &a), HC_MATCH_NO_HOST);
 	ck_assert_int_eq(m(l, "v6", v6("::1"), &a), HC_MATCH_FOUND);
 	ck_assert_int_eq(m(l, "v6", v4("127.0.0.1"), &a), HC_MATCH_NO_HOST);
 	ck_assert_int_eq(m(l, "nobody", v4("127.0.0.1"), &a), HC_MATCH_UNKNOWN_USER);
 	/* user names are case-sensitive, as in the server */
 	ck_assert_int_eq(m(l, "Erin", v4("127.0.0.1"), &a), HC_MATCH_UNKNOWN_USER);
-	/* anonymous accounts are not used */
+	/* an anonymous account takes any name from its host, and its host
+	 * ranks first: ''@'192.0.2.1' wins over erin@'%', as in the server */
 	ck_assert_int_eq(m(l, "", v4("127.0.0.1"), &a), HC_MATCH_UNKNOWN_USER);
+	ck_assert_int_eq(m(l, "nobody", v4("192.0.2.1"), &a), HC_MATCH_FOUND);
+	ck_assert_str_eq(a->user, "");
+	ck_assert_int_eq(m(l, "erin", v4("192.0.2.1"), &a), HC_MATCH_FOUND);
+	ck_assert_str_eq(a->user, "");
 	hc_account_list_unref(l);
 }
 END_TEST
