@@ -62,6 +62,9 @@ void sess_facts_free(struct session *s)
 	free(s->sf.track_sysvars);
 	s->sf.track_sysvars = NULL;
 	s->sf.track.sysvars = NULL;
+	free(s->sf.track_default_sysvars);
+	s->sf.track_default_sysvars = NULL;
+	s->sf.track_default_known = false;
 	sess_track_settled(s);
 }
 
@@ -85,13 +88,30 @@ void sess_track_changing(struct session *s)
 	sf->track_changing = true;
 }
 
+/* The server's defaults: as read at login, else MariaDB's. */
 static void view_defaults(struct sess_facts *sf)
 {
 	free(sf->track_sysvars);
-	sf->track_sysvars = strdup(default_sysvars);
-	memset(&sf->track, 0, sizeof(sf->track));
+	if (sf->track_default_known) {
+		sf->track = sf->track_default;
+		sf->track_sysvars =
+			sf->track_default_sysvars ? strdup(sf->track_default_sysvars) : NULL;
+	} else {
+		memset(&sf->track, 0, sizeof(sf->track));
+		sf->track.schema = true;
+		sf->track_sysvars = strdup(default_sysvars);
+	}
 	sf->track.sysvars = sf->track_sysvars;
-	sf->track.schema = true;
+}
+
+/* The login's view is the server's defaults: keep them for resets. */
+static void view_keep_defaults(struct sess_facts *sf)
+{
+	free(sf->track_default_sysvars);
+	sf->track_default = sf->track;
+	sf->track_default_sysvars = sf->track_sysvars ? strdup(sf->track_sysvars) : NULL;
+	sf->track_default.sysvars = sf->track_default_sysvars;
+	sf->track_default_known = true;
 }
 
 void sess_track_view_set(struct session *s, const char *name, size_t nlen, const char *value,
@@ -180,6 +200,7 @@ void sess_setup_begin(struct session *s, const struct proto_ok *login_ok)
 		log_warn("session %llu: out of memory for session facts",
 			 (unsigned long long)s->id);
 	proto_facts_apply_ok(&s->sf.f, login_ok, PROTO_FACTS_BY_TANDEM);
+	s->sf.track_default_known = false;
 	view_defaults(&s->sf);
 	setup_send(s, true, false);
 }
@@ -199,8 +220,11 @@ void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, si
 	if (proto_facts_reset(&s->sf.f, charset, schema, len) < 0)
 		log_warn("session %llu: out of memory for session facts",
 			 (unsigned long long)s->id);
+	/* The session's settings are the server's globals again: those read
+	 * at login (a SELECT here would show in the reset session's
+	 * counters, which the server just emptied). */
 	view_defaults(&s->sf);
-	setup_send(s, true, false);
+	setup_send(s, false, false);
 }
 
 static void setup_refused(struct session *s, const uint8_t *p, uint32_t len)
@@ -257,15 +281,21 @@ static bool select_packet(struct session *s, const uint8_t *p, uint32_t len)
 		struct proto_rd r;
 		proto_rd_init(&r, p, len);
 		sf->select_cols = (unsigned)proto_rd_lenenc(&r, NULL);
+		/* metadata caching: a 0 "metadata follows" byte means no
+		 * definitions (and no EOF after them) */
+		sf->select_nometa = proto_rd_left(&r) > 0 && r.p[0] == 0;
 		return r.err != 0;
 	}
-	if (at <= sf->select_cols)
+	unsigned defs = sf->select_nometa ? 0 : sf->select_cols;
+	if (at <= defs)
 		return false; /* a column definition */
-	if (eof_mid && at == sf->select_cols + 1)
+	if (eof_mid && !sf->select_nometa && at == defs + 1)
 		return false; /* the EOF after them */
 	if (p[0] == PROTO_EOF_HEADER && (len < 9 || !eof_mid))
 		return true; /* the end of the rows */
 	select_row(s, p, len, (sf->setup_relearns & 1u) != 0);
+	if (!(sf->setup_relearns & 1u))
+		view_keep_defaults(sf);
 	return false;
 }
 

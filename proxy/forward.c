@@ -680,6 +680,41 @@ static enum pkt_action refuse_infile(struct session *s, size_t start, const stru
 	return PKT_REPLACED;
 }
 
+/*
+ * The server's error about a statement names its backend id ("The
+ * statement (6) has no open cursor"). The client's id is the same one
+ * unless a move made them differ: then the text gets the client's.
+ */
+static enum pkt_action stmt_err_id(struct session *s, size_t start, const struct proto_frame *f,
+				   const struct proto_err_pkt *e)
+{
+	uint8_t cmd = s->tr.cmd;
+	if (cmd != COM_STMT_EXECUTE && cmd != COM_STMT_FETCH && cmd != COM_STMT_RESET &&
+	    cmd != COM_STMT_BULK_EXECUTE)
+		return PKT_PASS;
+	uint32_t id =
+		s->mg.cmd_client_id == UINT32_MAX ? s->sf.f.last_stmt_id : s->mg.cmd_client_id;
+	const struct proto_facts_stmt *st = id ? proto_facts_stmt_find(&s->sf.f, id) : NULL;
+	if (!st || st->backend_id == id || e->message.len > 400)
+		return PKT_PASS;
+	char msg[512], want[16];
+	memcpy(msg, e->message.p, e->message.len);
+	msg[e->message.len] = 0;
+	snprintf(want, sizeof(want), "(%u)", st->backend_id);
+	char *at = strstr(msg, want);
+	if (!at)
+		return PKT_PASS;
+	char text[560];
+	snprintf(text, sizeof(text), "%.*s(%u)%s", (int)(at - msg), msg, id, at + strlen(want));
+	char state[6];
+	memcpy(state, e->sqlstate, sizeof(state));
+	uint8_t pkt[PROTO_HEADER_LEN + 600];
+	struct proto_wr w;
+	proto_wr_init(&w, pkt, sizeof(pkt));
+	proto_err_build(&w, f->seq, e->code, state, text);
+	return replace_frame(s, start, f->len, pkt, w.len);
+}
+
 /* Facts and rewrites for one packet the tracker has just read. */
 static enum pkt_action on_packet(struct session *s, size_t start, const struct proto_frame *f,
 				 const struct proto_rt_event *ev)
@@ -699,7 +734,7 @@ static enum pkt_action on_packet(struct session *s, size_t start, const struct p
 	case RT_PKT_ERR:
 		if (s->tr.results == 0)
 			s->sf.cmd_failed = true;
-		return PKT_PASS;
+		return stmt_err_id(s, start, f, &ev->err);
 	case RT_PKT_PREPARE_OK:
 		return renumber_prepare(s, start, f, &ev->prepare);
 	case RT_PKT_LOCAL_INFILE:

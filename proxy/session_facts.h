@@ -32,6 +32,10 @@ struct sess_facts {
 				    * SELECT of the client's tracking settings, 0 = the SET */
 	unsigned select_pkt;    /* packets of the first such answer read so far */
 	unsigned select_cols;   /* its column count */
+	bool select_nometa;     /* ... sent without column definitions (metadata caching) */
+	char *track_default_sysvars;           /* the server's defaults, read at login: */
+	struct proto_track_view track_default; /* a reset goes back to them */
+	bool track_default_known;
 
 	/* The client's own tracking settings (what the server would track
 	 * for it): its OKs carry only these items (forward.c). */

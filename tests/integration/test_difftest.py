@@ -20,7 +20,7 @@ both see the same data. Allowed differences, the only normalisation done
      was given, as a client does. (tandem hands out the backend's own id:
      the rename only hides the two connections' histories.)
   6. session tracking: when one statement changes several tracked system
-     variables (SET NAMES), the server writes their items in the order of
+     variables (SET NAMES, a SET of several), the server writes their items in the order of
      its private hash of tracked variables (keyed by the address of each
      variable's object, shaped by what the session tracked before: it can
      differ from one server run to the next directly too); tandem's backend
@@ -72,6 +72,10 @@ _CHANGE_USER = ("COM_CHANGE_USER: the server answers with an auth switch request
 KNOWN = {
     "commands": {"COM_CHANGE_USER app": _CHANGE_USER, "COM_CHANGE_USER difftest": _CHANGE_USER,
                  "after failed change user": _CHANGE_USER},
+    # passes in most runs now; kept while it does not always
+    "kill_self": {"after kill": "KILL CONNECTION_ID(): the server closes the session; tandem "
+                                "answers the next command on a re-opened backend session "
+                                "(issue 13 item 4, proxy/session.c)"},
 }
 
 USER, PASSWORD = "difftest", "diff-pass"
@@ -550,7 +554,8 @@ def conv_session_track(t: Transcript):
     # The client's own settings, each as the server tracks it.
     t.query(c, "SET NAMES utf8mb4", mask=mask_track_order)
     t.query(c, "SET SESSION session_track_system_variables = 'sql_mode,time_zone'")
-    t.query(c, "SET sql_mode = 'ANSI_QUOTES', time_zone = '+02:00', autocommit = 1")
+    t.query(c, "SET sql_mode = 'ANSI_QUOTES', time_zone = '+02:00', autocommit = 1",
+            mask=mask_track_order)
     t.query(c, "SET SESSION session_track_transaction_info = 'STATE'")
     t.query(c, "BEGIN", label="BEGIN (state tracked)")
     t.query(c, "COMMIT", label="COMMIT (state tracked)")
