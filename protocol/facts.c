@@ -386,12 +386,18 @@ int proto_facts_stmt_add(struct proto_facts *f, uint32_t backend_id, const char 
 		e.sql_flags = c.flags;
 		e.sql_kind = (uint8_t)c.kind;
 	}
-	/* 0 is "no statement" and 0xFFFFFFFF is MariaDB's "the last one
-	 * prepared"; after a wrap, skip ids still in use. */
-	uint32_t id = f->last_stmt_id;
-	do {
-		id++;
-	} while (id == 0 || id == UINT32_MAX || proto_facts_stmt_find(f, id));
+	/* The client sees the server's own id (the one error texts name)
+	 * while it is free; only a statement prepared again after a move can
+	 * hold it. Otherwise the next free id: 0 is "no statement" and
+	 * 0xFFFFFFFF is MariaDB's "the last one prepared"; after a wrap, skip
+	 * ids still in use. */
+	uint32_t id = backend_id;
+	if (id == 0 || id == UINT32_MAX || proto_facts_stmt_find(f, id)) {
+		id = f->last_stmt_id;
+		do {
+			id++;
+		} while (id == 0 || id == UINT32_MAX || proto_facts_stmt_find(f, id));
+	}
 	e.client_id = f->last_stmt_id = id;
 	place(f->stmts, f->stmt_cap, &e);
 	f->nstmts++;

@@ -163,8 +163,10 @@ int proto_facts_set_var(struct proto_facts *f, const char *name, const char *val
 const struct proto_facts_var *proto_facts_var_find(const struct proto_facts *f, const char *name);
 
 /*
- * A prepare succeeded on the backend: record it under a fresh client id
- * (never 0 or 0xFFFFFFFF, never one in use), returned in *client_id. sql
+ * A prepare succeeded on the backend: record it under a client id
+ * returned in *client_id: backend_id itself when it is free (the client
+ * sees the server's numbering), else the next free id after the last one
+ * given (never 0 or 0xFFFFFFFF, never one in use). sql
  * is copied and classified when not NULL. PROTO_OK or PROTO_E_NOMEM
  * (nothing recorded).
  */

@@ -6,6 +6,7 @@
 #include "protocol/okerr.h"
 
 #include <stdio.h>
+#include <strings.h>
 
 int proto_ok_parse(const uint8_t *payload, size_t len, uint64_t caps, struct proto_ok *ok)
 {
@@ -169,4 +170,82 @@ int proto_track_next(struct proto_rd *r, struct proto_track_item *it)
 		return d.err;
 	}
 	return (int)(r->p - start);
+}
+
+/* name is one of the comma-separated names of list (spaces around a name
+ * are the server's to ignore too), case-insensitively; "*" is any. */
+static bool list_has(const char *list, struct proto_str name)
+{
+	if (!list)
+		return false;
+	const char *p = list;
+	while (*p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *b = p;
+		while (*p && *p != ',')
+			p++;
+		const char *e = p;
+		while (e > b && e[-1] == ' ')
+			e--;
+		size_t n = (size_t)(e - b);
+		if (n == 1 && *b == '*')
+			return true;
+		if (n == name.len && n > 0 && strncasecmp(b, name.p, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool proto_track_view_keeps(const struct proto_track_view *v, const struct proto_track_item *it)
+{
+	switch (it->type) {
+	case SESSION_TRACK_SYSTEM_VARIABLES:
+		return list_has(v->sysvars, it->name);
+	case SESSION_TRACK_SCHEMA:
+		return v->schema;
+	case SESSION_TRACK_STATE_CHANGE:
+		return v->state_change;
+	case SESSION_TRACK_GTIDS:
+		return v->gtids;
+	case SESSION_TRACK_TRANSACTION_CHARACTERISTICS:
+		return v->trx == PROTO_TRACK_TRX_CHARACTERISTICS;
+	case SESSION_TRACK_TRANSACTION_STATE:
+		return v->trx != PROTO_TRACK_TRX_OFF;
+	default:
+		return true; /* a newer server's item: as the server sent it */
+	}
+}
+
+bool proto_track_has(const uint8_t *items, size_t len, uint8_t type)
+{
+	struct proto_rd r;
+	proto_rd_init(&r, items, len);
+	struct proto_track_item it;
+	while (proto_track_next(&r, &it) > 0)
+		if (it.type == type)
+			return true;
+	return false;
+}
+
+int proto_track_filter(const struct proto_track_view *v, const struct proto_track_view *also,
+		       const uint8_t *items, size_t len, uint8_t *out)
+{
+	struct proto_rd r;
+	proto_rd_init(&r, items, len);
+	size_t kept = 0;
+	for (;;) {
+		const uint8_t *start = r.p;
+		struct proto_track_item it;
+		int rc = proto_track_next(&r, &it);
+		if (rc == 0)
+			break;
+		if (rc < 0)
+			return rc;
+		if (proto_track_view_keeps(v, &it) || (also && proto_track_view_keeps(also, &it))) {
+			memcpy(out + kept, start, (size_t)rc);
+			kept += (size_t)rc;
+		}
+	}
+	return (int)kept;
 }

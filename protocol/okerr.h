@@ -65,4 +65,37 @@ struct proto_track_item {
 };
 int proto_track_next(struct proto_rd *r, struct proto_track_item *it);
 
+/*
+ * What a client asked the server to track: its own session_track_*
+ * values, which decide the items a server would send it (the backend
+ * leg tracks everything, for tandem). sysvars is the value of
+ * session_track_system_variables: names separated by commas, "*" for
+ * every variable (NULL: none).
+ */
+enum proto_track_trx {
+	PROTO_TRACK_TRX_OFF,
+	PROTO_TRACK_TRX_STATE,
+	PROTO_TRACK_TRX_CHARACTERISTICS,
+};
+struct proto_track_view {
+	const char *sysvars;
+	bool schema;
+	bool state_change;
+	uint8_t trx; /* enum proto_track_trx */
+	bool gtids;  /* MySQL's session_track_gtids is not OFF */
+};
+/* Whether a server tracking as v would send the item. */
+bool proto_track_view_keeps(const struct proto_track_view *v, const struct proto_track_item *it);
+/*
+ * Copies the items of a session_state block (len bytes) that v keeps, or
+ * also keeps when not NULL (a statement that changed the settings: the
+ * server reports what either side tracks), to out (room for len bytes),
+ * in their order, each byte for byte. Returns the bytes kept (len when
+ * all are), or <0 for a malformed block.
+ */
+int proto_track_filter(const struct proto_track_view *v, const struct proto_track_view *also,
+		       const uint8_t *items, size_t len, uint8_t *out);
+/* Whether the block holds an item of this type. */
+bool proto_track_has(const uint8_t *items, size_t len, uint8_t type);
+
 #endif

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "protocol/okerr.h"
@@ -39,37 +40,157 @@ static const char setup_common[] =
 	"session_track_state_change=ON, session_track_transaction_info='CHARACTERISTICS'";
 static const char setup_mysql_extra[] = ", session_track_gtids='OWN_GTID'";
 
+/*
+ * What the client would track directly: the session's values before
+ * tandem's SET changes them (the server's defaults after a login or a
+ * reset, the client's own after it set them). Read only for a client that
+ * tracks: the answer decides which items its OKs carry.
+ */
+static const char select_view[] =
+	"SELECT @@session_track_system_variables, @@session_track_schema, "
+	"@@session_track_state_change, @@session_track_transaction_info";
+
+/* MariaDB 10.11's defaults, until the backend has said. */
+static const char default_sysvars[] =
+	"autocommit,character_set_client,character_set_connection,character_set_results,time_zone";
+
 void sess_facts_free(struct session *s)
 {
 	proto_facts_free(&s->sf.f);
 	free(s->sf.pending_text);
 	s->sf.pending_text = NULL;
+	free(s->sf.track_sysvars);
+	s->sf.track_sysvars = NULL;
+	s->sf.track.sysvars = NULL;
+	free(s->sf.track_default_sysvars);
+	s->sf.track_default_sysvars = NULL;
+	s->sf.track_default_known = false;
+	sess_track_settled(s);
 }
 
-/* Write the setup statement to the backend, if the backend can track. */
-static void setup_send(struct session *s)
+void sess_track_settled(struct session *s)
+{
+	free(s->sf.track_before_sysvars);
+	s->sf.track_before_sysvars = NULL;
+	s->sf.track_before.sysvars = NULL;
+	s->sf.track_changing = false;
+	s->sf.track_trx_set = false;
+}
+
+void sess_track_changing(struct session *s)
+{
+	struct sess_facts *sf = &s->sf;
+	if (sf->track_changing)
+		return;
+	sf->track_before = sf->track;
+	sf->track_before_sysvars = sf->track_sysvars ? strdup(sf->track_sysvars) : NULL;
+	sf->track_before.sysvars = sf->track_before_sysvars;
+	sf->track_changing = true;
+}
+
+/* The server's defaults: as read at login, else MariaDB's. */
+static void view_defaults(struct sess_facts *sf)
+{
+	free(sf->track_sysvars);
+	if (sf->track_default_known) {
+		sf->track = sf->track_default;
+		sf->track_sysvars =
+			sf->track_default_sysvars ? strdup(sf->track_default_sysvars) : NULL;
+	} else {
+		memset(&sf->track, 0, sizeof(sf->track));
+		sf->track.schema = true;
+		sf->track_sysvars = strdup(default_sysvars);
+	}
+	sf->track.sysvars = sf->track_sysvars;
+}
+
+/* The login's view is the server's defaults: keep them for resets. */
+static void view_keep_defaults(struct sess_facts *sf)
+{
+	free(sf->track_default_sysvars);
+	sf->track_default = sf->track;
+	sf->track_default_sysvars = sf->track_sysvars ? strdup(sf->track_sysvars) : NULL;
+	sf->track_default.sysvars = sf->track_default_sysvars;
+	sf->track_default_known = true;
+}
+
+void sess_track_view_set(struct session *s, const char *name, size_t nlen, const char *value,
+			 size_t vlen)
+{
+	struct sess_facts *sf = &s->sf;
+	bool on = (vlen == 2 && strncasecmp(value, "ON", 2) == 0) || (vlen == 1 && value[0] == '1');
+	if (nlen == 30 && strncasecmp(name, "session_track_system_variables", 30) == 0) {
+		char *v = malloc(vlen + 1);
+		if (!v)
+			return;
+		memcpy(v, value, vlen);
+		v[vlen] = 0;
+		free(sf->track_sysvars);
+		sf->track_sysvars = v;
+		sf->track.sysvars = v;
+	} else if (nlen == 20 && strncasecmp(name, "session_track_schema", 20) == 0) {
+		sf->track.schema = on;
+	} else if (nlen == 26 && strncasecmp(name, "session_track_state_change", 26) == 0) {
+		sf->track.state_change = on;
+	} else if (nlen == 30 && strncasecmp(name, "session_track_transaction_info", 30) == 0) {
+		sf->track.trx = vlen == 5 && strncasecmp(value, "STATE", 5) == 0
+					? PROTO_TRACK_TRX_STATE
+				: vlen == 15 && strncasecmp(value, "CHARACTERISTICS", 15) == 0
+					? PROTO_TRACK_TRX_CHARACTERISTICS
+					: PROTO_TRACK_TRX_OFF;
+	} else if (nlen == 19 && strncasecmp(name, "session_track_gtids", 19) == 0) {
+		sf->track.gtids = !(vlen == 3 && strncasecmp(value, "OFF", 3) == 0);
+	}
+}
+
+/* Queue one of tandem's statements on the backend. */
+static bool setup_write(struct session *s, const char *sql, size_t sql_len, const char *extra,
+			size_t extra_len, bool select, bool relearn)
+{
+	size_t len = 1 + sql_len + extra_len;
+	uint8_t pkt[PROTO_HEADER_LEN + 256];
+	proto_frame_build(pkt, (uint32_t)len, 0);
+	pkt[PROTO_HEADER_LEN] = COM_QUERY;
+	memcpy(pkt + PROTO_HEADER_LEN + 1, sql, sql_len);
+	memcpy(pkt + PROTO_HEADER_LEN + 1 + sql_len, extra, extra_len);
+	if (conn_write(&s->backend, pkt, PROTO_HEADER_LEN + len) < 0)
+		return false; /* the socket error surfaces on the next read or write */
+	if (select)
+		s->sf.setup_selects |= 1u << s->sf.setup_pending;
+	if (relearn)
+		s->sf.setup_relearns |= 1u << s->sf.setup_pending;
+	s->sf.setup_pending++;
+	return true;
+}
+
+/* Write the setup statement to the backend, if the backend can track;
+ * learn: read the client's tracking settings first. */
+static void setup_send(struct session *s, bool learn, bool relearn)
 {
 	if (!(s->backend_caps & CLIENT_SESSION_TRACK)) {
+		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
+		return;
+	}
+	if (s->sf.setup_pending == 0) {
+		s->sf.setup_selects = 0;
+		s->sf.setup_relearns = 0;
+		s->sf.select_pkt = 0;
+	}
+	if (s->sf.setup_pending > 24) {
+		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
+		return;
+	}
+	if (learn && (s->client_caps & CLIENT_SESSION_TRACK) &&
+	    !setup_write(s, select_view, sizeof(select_view) - 1, "", 0, true, relearn)) {
 		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
 		return;
 	}
 	/* A MariaDB 10.2+ server clears CLIENT_MYSQL to talk extended
 	 * capabilities; a MySQL server keeps it. */
 	bool mysql = (s->backend_caps & CLIENT_MYSQL) != 0;
-	size_t len = 1 + sizeof(setup_common) - 1 + (mysql ? sizeof(setup_mysql_extra) - 1 : 0);
-	uint8_t pkt[PROTO_HEADER_LEN + 256];
-	proto_frame_build(pkt, (uint32_t)len, 0);
-	pkt[PROTO_HEADER_LEN] = COM_QUERY;
-	memcpy(pkt + PROTO_HEADER_LEN + 1, setup_common, sizeof(setup_common) - 1);
-	if (mysql)
-		memcpy(pkt + PROTO_HEADER_LEN + sizeof(setup_common), setup_mysql_extra,
-		       sizeof(setup_mysql_extra) - 1);
-	if (conn_write(&s->backend, pkt, PROTO_HEADER_LEN + len) < 0) {
-		/* The socket error surfaces on the next read or write. */
+	if (!setup_write(s, setup_common, sizeof(setup_common) - 1, setup_mysql_extra,
+			 mysql ? sizeof(setup_mysql_extra) - 1 : 0, false, false))
 		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
-		return;
-	}
-	s->sf.setup_pending++;
 }
 
 void sess_setup_begin(struct session *s, const struct proto_ok *login_ok)
@@ -79,12 +200,19 @@ void sess_setup_begin(struct session *s, const struct proto_ok *login_ok)
 		log_warn("session %llu: out of memory for session facts",
 			 (unsigned long long)s->id);
 	proto_facts_apply_ok(&s->sf.f, login_ok, PROTO_FACTS_BY_TANDEM);
-	setup_send(s);
+	s->sf.track_default_known = false;
+	view_defaults(&s->sf);
+	setup_send(s, true, false);
 }
 
 void sess_setup_resend(struct session *s)
 {
-	setup_send(s);
+	setup_send(s, false, false);
+}
+
+void sess_setup_relearn(struct session *s)
+{
+	setup_send(s, true, true);
 }
 
 void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, size_t len)
@@ -92,7 +220,11 @@ void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, si
 	if (proto_facts_reset(&s->sf.f, charset, schema, len) < 0)
 		log_warn("session %llu: out of memory for session facts",
 			 (unsigned long long)s->id);
-	setup_send(s);
+	/* The session's settings are the server's globals again: those read
+	 * at login (a SELECT here would show in the reset session's
+	 * counters, which the server just emptied). */
+	view_defaults(&s->sf);
+	setup_send(s, false, false);
 }
 
 static void setup_refused(struct session *s, const uint8_t *p, uint32_t len)
@@ -110,6 +242,63 @@ static void setup_refused(struct session *s, const uint8_t *p, uint32_t len)
 		 e.message.p);
 }
 
+/* The row of the SELECT: the client's settings. After the client's own
+ * SET, a value still equal to tandem's is one the client did not change
+ * (or set as the OK already said): only the others are news. */
+static void select_row(struct session *s, const uint8_t *p, uint32_t len, bool relearn)
+{
+	static const char *const names[] = {"session_track_system_variables",
+					    "session_track_schema", "session_track_state_change",
+					    "session_track_transaction_info"};
+	static const char *const tandems[] = {"*", "1", "1", "CHARACTERISTICS"};
+	struct proto_rd r;
+	proto_rd_init(&r, p, len);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (proto_rd_left(&r) > 0 && r.p[0] == 0xFB) { /* NULL: a server without it */
+			proto_rd_u8(&r);
+			continue;
+		}
+		struct proto_str v = proto_rd_lenenc_str(&r);
+		if (r.err)
+			return;
+		if (relearn && v.len == strlen(tandems[i]) &&
+		    strncasecmp(v.p, tandems[i], v.len) == 0)
+			continue;
+		sess_track_view_set(s, names[i], strlen(names[i]), v.p, v.len);
+	}
+}
+
+/* One packet of the answer to the SELECT of the tracking settings;
+ * true when it was the last. */
+static bool select_packet(struct session *s, const uint8_t *p, uint32_t len)
+{
+	struct sess_facts *sf = &s->sf;
+	unsigned at = sf->select_pkt++;
+	bool eof_mid = !(s->backend_caps & CLIENT_DEPRECATE_EOF);
+	if (len == 0 || p[0] == PROTO_ERR_HEADER)
+		return true; /* refused: the defaults stay */
+	if (at == 0) {
+		struct proto_rd r;
+		proto_rd_init(&r, p, len);
+		sf->select_cols = (unsigned)proto_rd_lenenc(&r, NULL);
+		/* metadata caching: a 0 "metadata follows" byte means no
+		 * definitions (and no EOF after them) */
+		sf->select_nometa = proto_rd_left(&r) > 0 && r.p[0] == 0;
+		return r.err != 0;
+	}
+	unsigned defs = sf->select_nometa ? 0 : sf->select_cols;
+	if (at <= defs)
+		return false; /* a column definition */
+	if (eof_mid && !sf->select_nometa && at == defs + 1)
+		return false; /* the EOF after them */
+	if (p[0] == PROTO_EOF_HEADER && (len < 9 || !eof_mid))
+		return true; /* the end of the rows */
+	select_row(s, p, len, (sf->setup_relearns & 1u) != 0);
+	if (!(sf->setup_relearns & 1u))
+		view_keep_defaults(sf);
+	return false;
+}
+
 bool sess_setup_read(struct session *s)
 {
 	while (s->sf.setup_pending > 0) {
@@ -119,6 +308,23 @@ bool sess_setup_read(struct session *s)
 		int span = sess_packet_peek(s->backend.in, SETUP_REPLY_MAX, &p, &len, &seq);
 		if (span == 0)
 			return false;
+		if (s->sf.setup_selects & 1u) {
+			bool last = span < 0 || select_packet(s, p, len);
+			if (span > 0)
+				evbuffer_drain(s->backend.in, (size_t)span);
+			if (span < 0) {
+				sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
+					  "tandem: the database server sent a malformed response");
+				return false;
+			}
+			if (last) {
+				s->sf.setup_selects >>= 1;
+				s->sf.setup_relearns >>= 1;
+				s->sf.select_pkt = 0;
+				s->sf.setup_pending--;
+			}
+			continue;
+		}
 		struct proto_ok ok;
 		if (span > 0 && len > 0 && p[0] == PROTO_OK_HEADER &&
 		    proto_ok_parse(p, len, s->backend_caps, &ok) > 0) {
@@ -136,6 +342,8 @@ bool sess_setup_read(struct session *s)
 			return false;
 		}
 		evbuffer_drain(s->backend.in, (size_t)span);
+		s->sf.setup_selects >>= 1;
+		s->sf.setup_relearns >>= 1;
 		s->sf.setup_pending--;
 	}
 	return true;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "protocol/command.h"
@@ -88,6 +89,24 @@ void sess_facts_command(struct session *s, const uint8_t *payload, size_t have, 
 	}
 }
 
+/* The server's name for the command in its "Unknown prepared statement
+ * handler" error (sql_prepare.cc: a bulk execute shares execute's path). */
+static const char *stmt_handler_name(uint8_t cmd)
+{
+	switch (cmd) {
+	case COM_STMT_FETCH:
+		return "mysqld_stmt_fetch";
+	case COM_STMT_RESET:
+		return "mysqld_stmt_reset";
+	case COM_STMT_CLOSE:
+		return "mysqld_stmt_close";
+	case COM_STMT_SEND_LONG_DATA:
+		return "mysql_stmt_send_long_data";
+	default:
+		return "mysqld_stmt_execute";
+	}
+}
+
 int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_t *code, char *msg,
 		       size_t msglen)
 {
@@ -113,7 +132,7 @@ int sess_facts_stmt_id(struct session *s, uint8_t *payload, size_t have, uint16_
 		/* Commands without a response are dropped, as a server drops them. */
 		*code = answered ? ER_UNKNOWN_STMT_HANDLER : 0;
 		snprintf(msg, msglen, "Unknown prepared statement handler (%u) given to %s", id,
-			 proto_cmd_name(cmd));
+			 stmt_handler_name(cmd));
 		return -1;
 	}
 	proto_stmt_id_patch(payload, st->backend_id);
@@ -161,8 +180,31 @@ uint8_t *sess_facts_exec_types(struct session *s, uint32_t client_id, const uint
 	return p;
 }
 
+/* The client's own SET of a session_track_* variable, as the backend
+ * reported it: the items of this very OK follow the new setting. */
+static void view_from_ok(struct session *s, const struct proto_ok *ok)
+{
+	if (!(ok->status & SERVER_SESSION_STATE_CHANGED) || ok->session_state.len == 0)
+		return;
+	struct proto_rd r;
+	proto_rd_init(&r, ok->session_state.p, ok->session_state.len);
+	struct proto_track_item it;
+	while (proto_track_next(&r, &it) > 0)
+		if (it.type == SESSION_TRACK_SYSTEM_VARIABLES && it.name.len > 14 &&
+		    strncasecmp(it.name.p, "session_track_", 14) == 0) {
+			if (it.name.len == 30 &&
+			    strncasecmp(it.name.p, "session_track_transaction_info", 30) == 0)
+				s->sf.track_trx_set = true;
+			sess_track_view_set(s, it.name.p, it.name.len, it.value.p, it.value.len);
+		}
+}
+
 void sess_facts_ok(struct session *s, const struct proto_ok *ok)
 {
+	if (s->sf.cmd_class.flags & PROTO_SQL_SESSION_TRACK) {
+		sess_track_changing(s);
+		view_from_ok(s, ok);
+	}
 	unsigned origin = PROTO_FACTS_BY_CLIENT;
 	if (s->sf.cmd_class.flags & SQL_MARKING)
 		origin |= PROTO_FACTS_EXPLAINED;
@@ -233,6 +275,16 @@ void sess_facts_done(struct session *s)
 			break;
 		}
 	}
+	/* The client changed what the server tracks, for itself and for
+	 * tandem: read its settings back, and track everything again. One
+	 * statement's changes cannot hide in that; a multi-statement's may. */
+	if ((sf->cmd_class.flags & PROTO_SQL_SESSION_TRACK) &&
+	    (s->tr.cmd == COM_QUERY || s->tr.cmd == COM_STMT_EXECUTE)) {
+		if (!(sf->cmd_class.flags & PROTO_SQL_MULTI))
+			sf->f.markers &= ~(unsigned)PROTO_FACTS_TRACKING_OFF;
+		sess_setup_relearn(s);
+	}
+	sess_track_settled(s);
 	clear_pending(sf);
 	memset(&sf->cmd_class, 0, sizeof(sf->cmd_class));
 	sf->infile_left = 0;

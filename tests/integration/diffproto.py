@@ -141,6 +141,7 @@ class Conn:
         self.compress = False
         self._cbuf = b""        # decompressed bytes not yet framed
         self._cseq = 0
+        self._cseq_expect = 0
         self.scramble = b""
         self.greeting = b""
 
@@ -172,13 +173,17 @@ class Conn:
         while len(self._cbuf) < n:
             head = self._recv_exact(7)
             clen = int.from_bytes(head[:3], "little")
-            self._cseq = head[3]
             ulen = int.from_bytes(head[4:7], "little")
             body = self._recv_exact(clen)
-            # the compressed framing is recorded too, as a frame of its own
-            # (header + uncompressed length; the deflate bytes themselves
-            # depend on zlib, not on the protocol)
-            self.frames.append(Frame(b"C" + head[3:4] + head[4:7], b""))
+            # How the stream is cut into compressed frames, and which are
+            # deflated, is the sender's choice and invisible to a client
+            # library (allowed difference 7): what is compared is the
+            # decompressed stream. A compressed sequence number out of
+            # order is what a client does see (it fails): recorded.
+            if head[3] != self._cseq_expect:
+                self.frames.append(Frame(b"C?" + head[3:4], b"expected %d" % self._cseq_expect))
+            self._cseq = head[3]
+            self._cseq_expect = (head[3] + 1) & 0xFF
             self._cbuf += zlib.decompress(body) if ulen else body
         out, self._cbuf = self._cbuf[:n], self._cbuf[n:]
         return out
@@ -221,6 +226,7 @@ class Conn:
                 wire += len(z).to_bytes(3, "little") + bytes([self._cseq]) + \
                     len(part).to_bytes(3, "little") + z
                 self._cseq = (self._cseq + 1) & 0xFF
+            self._cseq_expect = self._cseq
             self.sock.sendall(wire)
         else:
             self.sock.sendall(out)

@@ -120,12 +120,13 @@ class FactsTest(PairTandemCase):
                     if s["facts"]["prepared_statements"]]
             self.assertEqual(len(held), 1)
             stmts = sorted(held[0]["facts"]["prepared_statements"], key=lambda s: s["id"])
-            # three prepared, the third closed: tandem's ids 1 and 2 stay
-            self.assertEqual([(s["id"], s["params"], s["columns"], s["sql_bytes"])
-                              for s in stmts],
-                             [(1, 3, 3, len("SELECT ?, ?, ? FROM DUAL")),
-                              (2, 0, 1, len("SELECT 1"))])
+            # three prepared, the third closed: the first two stay, each
+            # under the id the server gave it (the client sees the server's)
+            self.assertEqual([(s["params"], s["columns"], s["sql_bytes"]) for s in stmts],
+                             [(3, 3, len("SELECT ?, ?, ? FROM DUAL")),
+                              (0, 1, len("SELECT 1"))])
             self.assertTrue(all(s["backend_id"] > 0 for s in stmts))
+            self.assertEqual([s["id"] for s in stmts], [s["backend_id"] for s in stmts])
             self.assertNotIn("sql", stmts[0])   # the text stays inside tandem
             p.stdin.write("go\n")
             p.stdin.flush()

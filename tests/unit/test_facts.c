@@ -232,10 +232,10 @@ START_TEST(test_init_db_and_reset)
 	ck_assert(!f.tracking);
 	ck_assert_str_eq(f.trx_state, "");
 	ck_assert_str_eq(f.last_gtid, gtid);
-	/* ids are never reused in a session */
+	/* the server's id is the client's again once it is free */
 	uint32_t id2;
 	proto_facts_stmt_add(&f, 7, NULL, 0, 0, 0, &id2);
-	ck_assert_uint_gt(id2, id);
+	ck_assert_uint_eq(id2, 7);
 	ck_assert_ptr_null(proto_facts_stmt_find(&f, id2)->sql);
 
 	/* CHANGE_USER sets what the new login says */
@@ -260,7 +260,7 @@ START_TEST(test_statements)
 		int n = snprintf(sql, sizeof(sql), "SELECT %u, ?", i);
 		ck_assert_int_eq(proto_facts_stmt_add(&f, 5000 + i, sql, (size_t)n, 1, 1, &ids[i]),
 				 PROTO_OK);
-		ck_assert_uint_eq(ids[i], i + 1);
+		ck_assert_uint_eq(ids[i], 5000 + i); /* the server's own id */
 		if (i % 3 == 1)
 			ck_assert(proto_facts_stmt_remove(&f, ids[i - 1]));
 	}
@@ -327,12 +327,21 @@ START_TEST(test_statement_ids_wrap)
 	uint32_t a, b, c;
 	proto_facts_stmt_add(&f, 1, NULL, 0, 0, 0, &a);
 	ck_assert_uint_eq(a, 1);
+	/* a backend id in use (a statement prepared again after a move): the
+	 * next free one after the last given */
 	f.last_stmt_id = UINT32_MAX - 2;
-	proto_facts_stmt_add(&f, 2, NULL, 0, 0, 0, &b);
+	proto_facts_stmt_add(&f, 1, NULL, 0, 0, 0, &b);
 	ck_assert_uint_eq(b, UINT32_MAX - 1);
+	ck_assert_uint_eq(proto_facts_stmt_find(&f, b)->backend_id, 1);
 	/* skips 0xFFFFFFFF (MariaDB's "last prepared"), 0, and 1 (in use) */
-	proto_facts_stmt_add(&f, 3, NULL, 0, 0, 0, &c);
+	proto_facts_stmt_add(&f, 1, NULL, 0, 0, 0, &c);
 	ck_assert_uint_eq(c, 2);
+	/* 0 and 0xFFFFFFFF from a backend are never a client's id */
+	uint32_t d, e;
+	proto_facts_stmt_add(&f, 0, NULL, 0, 0, 0, &d);
+	ck_assert_uint_eq(d, 3);
+	proto_facts_stmt_add(&f, UINT32_MAX, NULL, 0, 0, 0, &e);
+	ck_assert_uint_eq(e, 4);
 	proto_facts_free(&f);
 }
 END_TEST

@@ -381,6 +381,71 @@ START_TEST(track_items_recorded)
 }
 END_TEST
 
+/* One recorded OK (raw_deof_track #13: SET NAMES latin1 under '*'),
+ * filtered to what a client's own settings name. */
+START_TEST(track_filter_views)
+{
+	struct vec *v = vec_load("raw_deof_track");
+	const struct vec_frame *f = last_server_frame(v, 13);
+	struct proto_ok ok;
+	ck_assert_int_gt(proto_ok_parse(f->payload, f->payload_len, v->caps, &ok), 0);
+	const uint8_t *items = (const uint8_t *)ok.session_state.p;
+	size_t n = ok.session_state.len;
+	uint8_t out[512];
+	ck_assert_uint_le(n, sizeof(out));
+
+	/* MariaDB's defaults: the two variables in the list, no state change */
+	struct proto_track_view def = {
+		.sysvars = "autocommit, character_set_client,character_set_connection,"
+			   "character_set_results,time_zone",
+		.schema = true};
+	int kept = proto_track_filter(&def, NULL, items, n, out);
+	ck_assert_int_gt(kept, 0);
+	static const char *const want_def[] = {"0:character_set_connection=latin1",
+					       "0:character_set_client=latin1",
+					       "0:character_set_results=latin1"};
+	struct proto_str got = {(const char *)out, (size_t)kept};
+	assert_items(got, want_def, 3, "defaults");
+
+	/* everything: the block unchanged, byte for byte */
+	struct proto_track_view all = {.sysvars = "*",
+				       .schema = true,
+				       .state_change = true,
+				       .trx = PROTO_TRACK_TRX_CHARACTERISTICS};
+	ck_assert_int_eq(proto_track_filter(&all, NULL, items, n, out), (int)n);
+	ck_assert_mem_eq(out, items, n);
+
+	/* nothing tracked: nothing kept; a name matches case-insensitively,
+	 * never by prefix */
+	struct proto_track_view none = {0};
+	ck_assert_int_eq(proto_track_filter(&none, NULL, items, n, out), 0);
+	struct proto_track_view one = {.sysvars = "CHARACTER_SET_CLIENT,character_set"};
+	kept = proto_track_filter(&one, NULL, items, n, out);
+	got.len = (size_t)kept;
+	assert_items(got, want_def + 1, 1, "one variable");
+	/* a statement that changed the settings: what either side tracks */
+	struct proto_track_view sc = {.state_change = true};
+	kept = proto_track_filter(&one, &sc, items, n, out);
+	static const char *const want_either[] = {"0:character_set_client=latin1", "2:=1"};
+	got.len = (size_t)kept;
+	assert_items(got, want_either, 2, "either view");
+	ck_assert(proto_track_has(items, n, SESSION_TRACK_STATE_CHANGE));
+	ck_assert(!proto_track_has(items, n, SESSION_TRACK_SCHEMA));
+	vec_free(v);
+
+	/* transaction items follow session_track_transaction_info */
+	const uint8_t trx[] = {0x04, 0x01, 0x00, 0x05, 0x09, 0x08, 'T', '_', '_', '_', '_',
+			       '_',  '_',  '_',  0x01, 0x05, 0x04, 't', 'e', 's', 't'};
+	struct proto_track_view st = {.trx = PROTO_TRACK_TRX_STATE};
+	ck_assert_int_eq(proto_track_filter(&st, NULL, trx, sizeof(trx), out), 11);
+	ck_assert_mem_eq(out, trx + 3, 11);
+	struct proto_track_view ch = {.trx = PROTO_TRACK_TRX_CHARACTERISTICS, .schema = true};
+	ck_assert_int_eq(proto_track_filter(&ch, NULL, trx, sizeof(trx), out), (int)sizeof(trx));
+	/* malformed blocks are refused */
+	ck_assert_int_lt(proto_track_filter(&all, NULL, trx, 5, out), 0);
+}
+END_TEST
+
 START_TEST(track_items_synthetic)
 {
 	/* GTIDS: an encoding byte, then the GTID text (MySQL's format) */
@@ -437,6 +502,7 @@ static Suite *okerr_suite(void)
 	tcase_add_test(tc, eof_parse_and_build);
 	tcase_add_test(tc, track_items_recorded);
 	tcase_add_test(tc, track_items_synthetic);
+	tcase_add_test(tc, track_filter_views);
 	suite_add_tcase(s, tc);
 	return s;
 }
