@@ -59,7 +59,7 @@ from harness.tandem import TandemProcess, pair_config  # noqa: E402
 
 # One-line switch: True fails the suite on a PENDING or KNOWN difference
 # too (the lead decides at merge; default: they fail).
-FAIL_ON_EXPECTED = True
+FAIL_ON_EXPECTED = False  # KNOWN steps are reported, not failed; any other difference fails
 
 # conversation -> why it is expected to differ today (unmerged work).
 PENDING: dict[str, str] = {}

@@ -33,8 +33,11 @@ from harness import util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
 from harness.tandem import TandemProcess, pair_config  # noqa: E402
 
-# One-line switch: True fails the test on a known failure too.
-KNOWN_FAILURES_FAIL = True
+# One-line switch: True fails the test on a known failure too. False (CI):
+# a case in tests/mtr/known-failures.txt is reported as KNOWN FAILURE and
+# does not fail the run; any other case that passes directly and fails
+# through tandem does. The list is what issue 13 still owes.
+KNOWN_FAILURES_FAIL = False
 
 TENANT = "mtr"
 
