@@ -102,6 +102,11 @@ void coord_topology(struct hc_cluster *cl, struct hc_topology *t);
  * happen (not the leader, lost the compare-and-swap, etcd unreachable). */
 int coord_commit_decision(struct hc_cluster *cl, const struct coord_decision *d, char *err,
 			  size_t errlen);
+/* The same, for a caller holding cl->mu (operator requests, rejoin): the
+ * lock is released while etcd is asked and held again on return, so the
+ * caller re-checks what it read before. */
+int coord_commit_decision_locked(struct hc_cluster *cl, const struct coord_decision *d, char *err,
+				 size_t errlen);
 /* After acting: the record becomes "done" (ok), or is rewritten to keep
  * the old primary (not ok, with why). */
 void coord_commit_done(struct hc_cluster *cl, bool ok, const char *why);

@@ -232,6 +232,15 @@ int coord_commit_decision(struct hc_cluster *cl, const struct coord_decision *d,
 	return -1;
 }
 
+int coord_commit_decision_locked(struct hc_cluster *cl, const struct coord_decision *d, char *err,
+				 size_t errlen)
+{
+	pthread_mutex_unlock(&cl->mu);
+	int rc = coord_commit_decision(cl, d, err, errlen);
+	pthread_mutex_lock(&cl->mu);
+	return rc;
+}
+
 void coord_commit_done(struct hc_cluster *cl, bool ok, const char *why)
 {
 	struct coord *k = cl->coord;

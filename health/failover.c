@@ -475,9 +475,7 @@ static int switchover(struct hc_cluster *cl, const char *want, json_t **body)
 		 * sessions back and lets its own drain too (health/coord.h). */
 		struct coord_decision dec = {"switchover", rec.from, rec.to, rec.reason, NULL};
 		char cerr[200] = "";
-		pthread_mutex_unlock(&cl->mu);
-		int crc = coord_commit_decision(cl, &dec, cerr, sizeof(cerr));
-		pthread_mutex_lock(&cl->mu);
+		int crc = coord_commit_decision_locked(cl, &dec, cerr, sizeof(cerr));
 		if (crc != 0) {
 			*body = json_pack("{s:s, s:s}", "error", "the switchover was not recorded",
 					  "reason", cerr);
@@ -614,9 +612,7 @@ static int unfence(struct hc_cluster *cl, struct hc_mmember *mb, json_t **body)
 					     cl->members[cl->primary].addr.text,
 					     "operator: member ready", mb->addr.text};
 		char cerr[200] = "";
-		pthread_mutex_unlock(&cl->mu);
-		int crc = coord_commit_decision(cl, &dec, cerr, sizeof(cerr));
-		pthread_mutex_lock(&cl->mu);
+		int crc = coord_commit_decision_locked(cl, &dec, cerr, sizeof(cerr));
 		if (crc != 0) {
 			*body = json_pack("{s:s, s:s}", "error", "the fence could not be lifted",
 					  "reason", cerr);

@@ -679,9 +679,7 @@ static void rejoin_progress(struct hc_cluster *cl, struct hc_mmember *mb)
 					     "former primary rejoined and caught up",
 					     mb->addr.text};
 		char cerr[200] = "";
-		pthread_mutex_unlock(&cl->mu);
-		int crc = coord_commit_decision(cl, &dec, cerr, sizeof(cerr));
-		pthread_mutex_lock(&cl->mu);
+		int crc = coord_commit_decision_locked(cl, &dec, cerr, sizeof(cerr));
 		if (crc != 0) {
 			log_warn(
 				"cluster %s: %s caught up, but its fence could not be lifted in etcd "
