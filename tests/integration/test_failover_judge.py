@@ -240,8 +240,12 @@ class KillRejoinTest(unittest.TestCase):
 
         p.restart()
         t_up = time.monotonic()
-        util.wait_for(lambda: admin.member(p.address)["state"] == "UP", 10,
-                      what="the killed primary to be back as a replica without a request")
+        try:
+            util.wait_for(lambda: admin.member(p.address)["state"] == "UP", 10,
+                          what="the killed primary to be back as a replica without a request")
+        except util.WaitTimeout:
+            log(f"member: {admin.member(p.address)}\ntandem log:\n{st.tandem.log_tail(40)}")
+            raise
         back = time.monotonic() - t_up
         m = admin.member(p.address)
         log(f"killed primary restarted -> back in rotation as a replica of {r.address} "
@@ -304,8 +308,12 @@ class SysbenchKillRejoinTest(unittest.TestCase):
         self.assertEqual(sid, r.server_id)
         failover_load.restart_as_replica(p)
         t_up = time.monotonic()
-        util.wait_for(lambda: admin.member(p.address)["state"] == "UP", 10,
-                      what="the killed primary to be back as a replica without a request")
+        try:
+            util.wait_for(lambda: admin.member(p.address)["state"] == "UP", 10,
+                          what="the killed primary to be back as a replica without a request")
+        except util.WaitTimeout:
+            log(f"member: {admin.member(p.address)}\ntandem log:\n{st.tandem.log_tail(40)}")
+            raise
         back = time.monotonic() - t_up
         bench.join(200)
         res = bench.result
