@@ -93,8 +93,8 @@ void sess_backend_start(struct session *s)
 	s->backend_salen = m->addr.salen;
 	sess_set_state(s, SESS_BACKEND_CONNECT);
 	if (conn_connect(&s->backend, s->w->base, s->w->read_pool,
-			 (const struct sockaddr *)&s->backend_sa, s->backend_salen,
-			 &sess_backend_cbs, s) < 0) {
+			 (const struct sockaddr *)&s->backend_sa, s->backend_salen, s->backend_cbs,
+			 s) < 0) {
 		int err = s->backend.error;
 		if ((err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) &&
 		    s->pre_greeting && s->wt->greet.known) {
@@ -118,9 +118,7 @@ void sess_backend_start(struct session *s)
 			return;
 		}
 		stat_add(&s->wt->stats->backend_errors, 1);
-		if (s->w->d->mon)
-			hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
-					   (const struct sockaddr *)&s->backend_sa);
+		sess_suspect_backend(s);
 		snprintf(why, sizeof(why), "cannot reach the database server %s (%s)",
 			 s->backend_addr, strerror(s->backend.error));
 		sess_backend_wait(s, why);
@@ -435,7 +433,6 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 	proto_tracker_init(&s->tr, s->backend_caps);
 	sess_timer_clear(s);
 	sess_set_state(s, SESS_IDLE);
-	sess_idle_enter(s);
 }
 
 static void send_raw(struct session *s, uint8_t seq, const void *data, size_t len)

@@ -275,7 +275,6 @@ void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, in
 	log_debug("session %llu: now user '%s'", (unsigned long long)s->id, s->user);
 	sess_timer_clear(s);
 	sess_set_state(s, SESS_IDLE);
-	sess_idle_enter(s);
 }
 
 /* server_reset: the backend ran the change (and its reset) and refused. */
@@ -296,7 +295,6 @@ static void finish_refused(struct session *s, uint16_t code, const char *sqlstat
 	}
 	sess_timer_clear(s);
 	sess_set_state(s, SESS_IDLE);
-	sess_idle_enter(s);
 }
 
 /* The server resets the session (thd->change_user) before it checks the

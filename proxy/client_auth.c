@@ -261,7 +261,7 @@ static void auth_succeeded(struct session *s, const struct cfg_user *u, const ch
 		sess_change_user_backend(s);
 		return;
 	}
-	sess_backend_start(s);
+	sess_set_state(s, SESS_BACKEND_WANTED);
 }
 
 /* ------------------------------------------------------------- checks */

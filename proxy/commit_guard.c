@@ -240,8 +240,7 @@ static void lookup_answered(void *arg, const struct hc_guard_answer *a)
 			 (unsigned long long)s->id, s->wt->name, a->why);
 		break;
 	}
-	if (s->state == SESS_RESTORE && s->mg.inflight == MIG_RESOLVE)
-		sess_restore_read(s);
+	s->news(s, MACH_LOOKUP); /* the driver hands it to the state's event */
 }
 
 bool sess_guard_start_lookup(struct session *s)

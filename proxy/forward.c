@@ -103,7 +103,6 @@ static void result_done(struct session *s)
 	sess_replay_result(s);
 	s->result_done = false;
 	sess_set_state(s, SESS_IDLE);
-	sess_idle_enter(s);
 }
 
 /*
@@ -879,10 +878,10 @@ void sess_result_read(struct session *s)
 		return;
 	}
 	if (outcome == RT_INFILE) {
-		sess_set_state(s, SESS_LOCAL_INFILE);
+		/* its enter reads the file data (machine.c) */
 		s->cfr.next_seq = s->bfr.next_seq;
 		s->cfr.continued = false;
-		sess_infile_read(s);
+		sess_set_state(s, SESS_LOCAL_INFILE);
 		return;
 	}
 	if (s->result_done && s->resp_left == 0) {

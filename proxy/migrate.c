@@ -296,7 +296,7 @@ static void move(struct session *s)
 	s->verdict_seq = 0;
 	int wait_ms = s->wt->cfg->cluster->failover.session_wait_ms;
 	s->backend_deadline_us = mg->started_us + (int64_t)wait_ms * 1000;
-	sess_backend_start(s);
+	sess_set_state(s, SESS_BACKEND_WANTED);
 }
 
 void sess_backend_lost(struct session *s, const char *why)
@@ -378,7 +378,7 @@ void sess_migrate_topology(struct session *s, const struct hc_topology *t)
 		s->sf.setup_pending = 0;
 		if (s->state == SESS_RESTORE)
 			s->mg.nitems = s->mg.next_item = 0;
-		sess_backend_start(s);
+		sess_set_state(s, SESS_BACKEND_WANTED);
 		return;
 	default:
 		/* BACKEND_WAIT: the worker retries it after every topology */

@@ -380,7 +380,6 @@ static void rerun(struct session *s)
 			mg->inflight = MIG_NONE;
 			sess_send_client(s, buf, w.len);
 			sess_set_state(s, SESS_IDLE);
-			sess_idle_enter(s);
 			return;
 		}
 		/* the backend's id on the wire, the client's kept for a later move */
@@ -479,5 +478,4 @@ static void finish_move(struct session *s)
 		}
 	}
 	sess_set_state(s, SESS_IDLE);
-	sess_idle_enter(s);
 }

@@ -25,6 +25,7 @@
 #include "proxy/admin_actions.h"
 #include "proxy/admin_sessions.h"
 #include "proxy/daemon.h"
+#include "proxy/machine.h"
 #include "proxy/session.h"
 #include "proxy/throttle.h"
 
@@ -135,7 +136,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		refuse(fd, ER_CON_COUNT_ERROR, "08004", "Too many connections");
 		return;
 	}
-	if (!sess_accept(w, t, fd, sa, (socklen_t)salen)) {
+	if (!mach_accept(w, t, fd, sa, (socklen_t)salen)) {
 		atomic_fetch_sub_explicit(&t->rt->open, 1, memory_order_relaxed);
 		atomic_fetch_sub_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
 	}
@@ -259,8 +260,8 @@ static void topology_changed(struct worker *w, const struct hc_topology *t)
 		/* A greeting's connection to where sessions no longer go would
 		 * hold a switchover back: the login connects afresh instead. */
 		if (s->backend_held && !worker_backend_current(w, s))
-			sess_backend_unhold(s);
-		sess_migrate_topology(s, t);
+			mach_unhold(s);
+		mach_topology(s, t);
 	}
 }
 
@@ -278,7 +279,7 @@ static void refresh_topology(struct worker *w)
 		/* Sessions whose server closed them learn first whether it lives. */
 		for (struct session *s = w->sessions; s; s = s->next)
 			if ((s->flags & SESS_F_VERDICT_WAIT) && in_cluster(s, fresh->cluster))
-				sess_verdict_topology(s, fresh);
+				mach_verdict(s, fresh);
 		if (!old || old->gen != fresh->gen)
 			topology_changed(w, fresh);
 		hc_topology_unref(old);
@@ -286,7 +287,7 @@ static void refresh_topology(struct worker *w)
 	/* Sessions waiting for a usable primary try again with what is new. */
 	for (struct session *s = w->sessions; s; s = s->next)
 		if (s->state == SESS_BACKEND_WAIT)
-			sess_backend_start(s);
+			mach_retry(s);
 }
 
 static void rebuild_topologies(struct worker *w)
@@ -541,7 +542,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 	while (w->reap) {
 		struct session *s = w->reap;
 		w->reap = s->reap_next;
-		sess_free(s);
+		mach_free(s);
 	}
 	check_stopped(w);
 }
@@ -668,7 +669,7 @@ void worker_join(struct worker *w)
 	while (w->sessions) {
 		struct session *s = w->sessions;
 		s->state = SESS_CLOSED;
-		sess_free(s);
+		mach_free(s);
 	}
 	while (w->tenants)
 		free_tenant(w, w->tenants);
