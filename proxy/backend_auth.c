@@ -30,6 +30,7 @@
 #include "proxy/conn_ids.h"
 #include "proxy/daemon.h"
 #include "proxy/login.h"
+#include "proxy/ok_shape.h"
 #include "proxy/session.h"
 #include "proxy/session_caps.h"
 #include "proxy/worker.h"

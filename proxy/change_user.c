@@ -39,6 +39,7 @@
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
 #include "proxy/login.h"
+#include "proxy/ok_shape.h"
 #include "proxy/session.h"
 #include "proxy/worker.h"
 

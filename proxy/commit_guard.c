@@ -17,6 +17,7 @@
 #include "protocol/okerr.h"
 #include "protocol/packet.h"
 #include "protocol/sqlclass.h"
+#include "proxy/ok_shape.h"
 #include "proxy/session.h"
 #include "proxy/worker.h"
 

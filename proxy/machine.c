@@ -228,8 +228,8 @@ static void event_default(struct session *s, enum mach_leg leg, enum conn_event 
 	}
 	if (leg != MACH_BACKEND || backend_held_gone(s))
 		return;
-	log_info("session %llu: backend %s %s while %s", (unsigned long long)s->id,
-		 s->backend_addr, ev == CONN_EOF ? "closed the connection" : "socket error",
+	log_info("session %llu: backend %s %s while %s", (unsigned long long)s->id, s->backend_addr,
+		 ev == CONN_EOF ? "closed the connection" : "socket error",
 		 sess_state_name(s->state));
 	sess_close(s, "backend gone");
 }
@@ -279,7 +279,8 @@ static void event_backend_tls(struct session *s, enum mach_leg leg, enum conn_ev
 	stat_add(&s->wt->stats->backend_errors, 1);
 	sess_fail(s, TANDEM_ER_BACKEND_TLS, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 		  "tandem: TLS to the database server %s failed: %s", s->backend_addr,
-		  ev == CONN_EOF ? "the server closed the connection" : conn_tls_error(&s->backend));
+		  ev == CONN_EOF ? "the server closed the connection"
+				 : conn_tls_error(&s->backend));
 }
 
 /* The states with a logged-in backend (IDLE, COMMAND, RESULT, LOCAL_INFILE,
@@ -388,16 +389,16 @@ static const struct mach_state states[SESS_NSTATES] = {
 	[SESS_BACKEND_WANTED] = {enter_backend_wanted, NULL, NULL, NULL, NULL, 0},
 	[SESS_BACKEND_WAIT] = {NULL, client_hold, backend_unexpected, timer_backend_wait,
 			       event_default, T},
-	[SESS_BACKEND_CONNECT] = {NULL, client_hold, backend_unexpected, timer_backend,
-				  event_login, B | T},
+	[SESS_BACKEND_CONNECT] = {NULL, client_hold, backend_unexpected, timer_backend, event_login,
+				  B | T},
 	[SESS_BACKEND_HANDSHAKE] = {NULL, client_hold, sess_backend_handshake_read, timer_backend,
 				    event_login, B | T},
 	[SESS_BACKEND_TLS] = {NULL, client_hold, backend_unexpected, timer_backend,
 			      event_backend_tls, B | T},
 	[SESS_BACKEND_AUTH] = {NULL, client_hold, sess_backend_auth_read, timer_backend,
 			       event_login, B | T},
-	[SESS_IDLE] = {enter_idle, client_idle_read, backend_unexpected, timer_idle,
-		       event_attached, C | T},
+	[SESS_IDLE] = {enter_idle, client_idle_read, backend_unexpected, timer_idle, event_attached,
+		       C | T},
 	[SESS_CHANGE_USER_AUTH] = {NULL, sess_client_auth_read, backend_unexpected,
 				   timer_client_login, event_attached, C | T},
 	[SESS_CHANGE_USER_BACKEND] = {NULL, client_hold, sess_backend_auth_read, timer_backend,

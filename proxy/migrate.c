@@ -385,23 +385,3 @@ void sess_migrate_topology(struct session *s, const struct hc_topology *t)
 		return;
 	}
 }
-
-/* ------------------------------------------------------- failing a move */
-
-bool sess_migrate_failed(struct session *s, uint16_t code, const char *msg, uint8_t *seq)
-{
-	struct sess_migrate *mg = &s->mg;
-	mg->active = false;
-	if (mg->inflight != MIG_NONE) {
-		/* the client waits for an answer: the ERR is it */
-		*seq = 1;
-		return false;
-	}
-	/* Idle: the client is told at its next command, then the session ends. */
-	char why[400];
-	snprintf(why, sizeof(why), "%s", msg);
-	if (s->state != SESS_IDLE)
-		sess_set_state(s, SESS_IDLE);
-	sess_backend_gone(s, code, why);
-	return true;
-}

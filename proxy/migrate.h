@@ -82,7 +82,7 @@ struct sess_migrate {
 	bool answered;          /* a byte of its answer went to the client */
 };
 
-/* Free what a move holds (sess_free). Safe on a zeroed struct. */
+/* Free what a move holds (mach_free). Safe on a zeroed struct. */
 void sess_migrate_free(struct session *s);
 
 /* The backend connection of an attached session (IDLE, COMMAND, RESULT,
@@ -97,10 +97,6 @@ void sess_migrate_topology(struct session *s, const struct hc_topology *t);
  * (switchover parking). True when it left (the caller stops). */
 bool sess_migrate_idle(struct session *s);
 
-/* sess_fail() during a move: the failure is the move's. True when it was
- * handled here (nothing more to do); false to send the ERR as owed, with
- * *seq the sequence id the client expects. */
-bool sess_migrate_failed(struct session *s, uint16_t code, const char *msg, uint8_t *seq);
 
 /* backend_auth.c: the backend accepted the login of a move. */
 void sess_migrate_logged_in(struct session *s);

@@ -156,6 +156,27 @@ void sess_close(struct session *s, const char *why)
 	worker_reap_later(s->w, s);
 }
 
+/* sess_fail() during a move: the failure is the move's. True when it was
+ * handled here (nothing more to do); false to send the ERR as owed, with
+ * *seq the sequence id the client expects. */
+static bool move_failed(struct session *s, uint16_t code, const char *msg, uint8_t *seq)
+{
+	struct sess_migrate *mg = &s->mg;
+	mg->active = false;
+	if (mg->inflight != MIG_NONE) {
+		/* the client waits for an answer: the ERR is it */
+		*seq = 1;
+		return false;
+	}
+	/* Idle: the client is told at its next command, then the session ends. */
+	char why[400];
+	snprintf(why, sizeof(why), "%s", msg);
+	if (s->state != SESS_IDLE)
+		sess_set_state(s, SESS_IDLE);
+	sess_backend_gone(s, code, why);
+	return true;
+}
+
 void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const char *fmt, ...)
 {
 	if (s->state == SESS_CLOSED || s->state == SESS_CLOSING)
@@ -180,7 +201,7 @@ void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const cha
 	else if (s->state == SESS_IDLE || s->state == SESS_COMMAND)
 		seq = 1;
 	/* A failed move: the client is owed an answer, or nothing yet. */
-	if (s->mg.active && sess_migrate_failed(s, code, msg, &seq))
+	if (s->mg.active && move_failed(s, code, msg, &seq))
 		return;
 	uint8_t buf[512];
 	struct proto_wr wr;

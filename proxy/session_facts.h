@@ -71,7 +71,7 @@ struct sess_facts {
 	char reply_msg[160];
 };
 
-/* Free what the facts hold (sess_free). Safe on a zeroed struct. */
+/* Free what the facts hold (mach_free). Safe on a zeroed struct. */
 void sess_facts_free(struct session *s);
 
 /*
@@ -116,15 +116,6 @@ bool sess_setup_read(struct session *s);
  * `auth` work calls this after a successful COM_CHANGE_USER.
  */
 void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, size_t len);
-
-/*
- * forward.c. Append an OK from the backend (payload, len) to the client's
- * output with sequence id seq, in the client's shape: an OK that carries
- * session state is rebuilt without it for a client that did not ask for
- * tracking (tandem always asks backends for it; many clients do not). 0,
- * or -1 when the OK is malformed or memory ran out.
- */
-int sess_send_ok(struct session *s, const uint8_t *payload, uint32_t len, uint8_t seq);
 
 /*
  * facts_track.c, called by forward.c for the command in flight.

@@ -44,10 +44,10 @@ struct hc_topology;
 enum sess_state {
 	SESS_CLIENT_HANDSHAKE, /* greeting sent; waiting for SSLRequest / HandshakeResponse41 */
 	SESS_CLIENT_TLS,       /* SSLRequest read; TLS handshake with the client running */
-	SESS_CLIENT_AUTH,  /* auth switch / AuthMoreData sent; waiting for the client's auth data */
-	SESS_BACKEND_WANTED, /* transient: a backend connection is wanted; the driver's enter
+	SESS_CLIENT_AUTH, /* auth switch / AuthMoreData sent; waiting for the client's auth data */
+	SESS_BACKEND_WANTED,    /* transient: a backend connection is wanted; the driver's enter
 			      * picks the primary (never outlives one mach_settle) */
-	SESS_BACKEND_WAIT, /* no usable primary right now (failover, switchover, refused
+	SESS_BACKEND_WAIT,      /* no usable primary right now (failover, switchover, refused
 				* connect): waiting for the next topology, until backend_deadline_us */
 	SESS_BACKEND_CONNECT,   /* TCP connect to the primary in progress */
 	SESS_BACKEND_HANDSHAKE, /* waiting for the backend's greeting */
