@@ -82,8 +82,8 @@ static size_t trx_items(const struct session *s, uint8_t *out, size_t len)
  * buf or a heap block the caller frees. Returns the length; 0 when the
  * backend's bytes are already the client's (*out untouched), or when
  * memory ran out (*out NULL). */
-size_t sess_ok_build(const struct session *s, const struct proto_ok *ok, uint8_t seq,
-			      uint8_t *buf, size_t cap, uint8_t **out)
+size_t sess_ok_build(const struct session *s, const struct proto_ok *ok, uint8_t seq, uint8_t *buf,
+		     size_t cap, uint8_t **out)
 {
 	struct proto_ok shaped = *ok;
 	uint8_t kept_stack[512], *kept = NULL;
@@ -150,8 +150,9 @@ int sess_send_ok(struct session *s, const uint8_t *payload, uint32_t len, uint8_
 	if (proto_ok_parse(payload, len, s->backend_caps, &ok) < 0)
 		return -1;
 	uint8_t buf[SESS_OK_STACK], *pkt = buf;
-	size_t n =
-		sess_ok_carries_state(s, &ok) ? sess_ok_build(s, &ok, seq, buf, sizeof(buf), &pkt) : 0;
+	size_t n = sess_ok_carries_state(s, &ok)
+			   ? sess_ok_build(s, &ok, seq, buf, sizeof(buf), &pkt)
+			   : 0;
 	if (!pkt)
 		return -1;
 	if (!n) {
