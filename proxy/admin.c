@@ -17,8 +17,9 @@
 #include "health/accounts.h"
 #include "health/monitor.h"
 #include "proxy/admin_actions.h"
+#include "proxy/admin_history.h"
 #include "proxy/admin_sessions.h"
-#include "proxy/daemon.h"
+#include "proxy/daemon_types.h"
 #include "proxy/tenant.h"
 #include "proxy/throttle.h"
 

@@ -21,8 +21,6 @@ struct sess_snapshot;
 json_t *admin_sessions_json(void *daemon);
 
 /* Worker thread: add this worker's sessions to the snapshot. */
-void admin_sessions_fill(struct worker *w, struct sess_snapshot *snap);
 /* Drop a message's reference (any thread); NULL is a no-op. */
-void admin_snapshot_unref(struct sess_snapshot *snap);
 
 #endif

@@ -14,6 +14,10 @@
  * or whose certificate does not verify, fails the login.
  * Must not: forward any backend byte to the client before the login ends.
  */
+#include "proxy/change_user.h"
+#include "proxy/client_auth.h"
+#include "proxy/backend_auth.h"
+
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -28,12 +32,12 @@
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
 #include "proxy/conn_ids.h"
-#include "proxy/daemon.h"
 #include "proxy/login.h"
 #include "proxy/ok_shape.h"
 #include "proxy/session.h"
+#include "proxy/sess_env.h"
 #include "proxy/session_caps.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 /* Largest greeting or auth packet accepted from a backend. */
 #define BACKEND_AUTH_MAX 65536
@@ -45,12 +49,12 @@ static void start_tls(struct session *s);
  * with the login there, if that member is still where sessions go. */
 static bool held_login(struct session *s)
 {
-	bool usable = conn_is_open(&s->backend) && worker_backend_current(s->w, s);
+	bool usable = conn_is_open(&s->backend) && env_backend_current(s->w, s);
 	s->backend_held = false;
-	worker_preauth_release(s);
+	env_preauth_release(s);
 	if (!usable) {
 		conn_close(&s->backend);
-		worker_backend_release(s);
+		env_backend_release(s);
 		return false;
 	}
 	s->backend_deadline_us =
@@ -71,13 +75,13 @@ void sess_backend_start(struct session *s)
 		s->backend_deadline_us = clock_mono_us() + (int64_t)sess_wait_budget_ms(s) * 1000;
 	const struct hc_member *m = NULL;
 	char why[200];
-	switch (worker_backend_pick(s->w, s, &m, why, sizeof(why))) {
-	case WORKER_PICK_GO:
+	switch (env_backend_pick(s->w, s, &m, why, sizeof(why))) {
+	case ENV_PICK_GO:
 		break;
-	case WORKER_PICK_WAIT:
+	case ENV_PICK_WAIT:
 		sess_backend_wait(s, why);
 		return;
-	case WORKER_PICK_FAIL:
+	case ENV_PICK_FAIL:
 		stat_add(&s->wt->stats->backend_errors, 1);
 		/* (a move that finds no primary gives up in sess_fail) */
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
@@ -93,7 +97,7 @@ void sess_backend_start(struct session *s)
 	memcpy(&s->backend_sa, &m->addr.sa, m->addr.salen);
 	s->backend_salen = m->addr.salen;
 	sess_set_state(s, SESS_BACKEND_CONNECT);
-	if (conn_connect(&s->backend, s->w->base, s->w->read_pool,
+	if (conn_connect(&s->backend, s->env->base, s->env->read_pool,
 			 (const struct sockaddr *)&s->backend_sa, s->backend_salen, s->backend_cbs,
 			 s) < 0) {
 		int err = s->backend.error;
@@ -103,8 +107,8 @@ void sess_backend_start(struct session *s)
 			 * what the primary said last; the login tries again */
 			s->pre_greeting = false;
 			s->backend_deadline_us = 0;
-			worker_backend_release(s);
-			worker_preauth_release(s);
+			env_backend_release(s);
+			env_preauth_release(s);
 			sess_set_state(s, SESS_CLIENT_HANDSHAKE);
 			sess_client_greet(s, NULL);
 			return;
@@ -139,44 +143,6 @@ void sess_backend_connected(struct session *s)
 
 /* ------------------------------------------------------------ replies */
 
-int sess_backend_auth_reply(const struct session *s, const char *plugin, const uint8_t *scramble,
-			    uint8_t *out)
-{
-	if (!plugin || !plugin[0] || strcmp(plugin, PROTO_PLUGIN_NATIVE) == 0) {
-		uint8_t stage1[PROTO_SHA1_LEN], stage2[PROTO_SHA1_LEN];
-		if (s->have_stage1)
-			memcpy(stage1, s->stage1, sizeof(stage1));
-		else if (s->password && s->password[0])
-			proto_native_stages(s->password, strlen(s->password), stage1, stage2);
-		else
-			return 0;
-		proto_native_reply(out, scramble, stage1);
-		proto_wipe(stage1, sizeof(stage1));
-		proto_wipe(stage2, sizeof(stage2));
-		return PROTO_SHA1_LEN;
-	}
-	if (strcmp(plugin, PROTO_PLUGIN_SHA2) == 0) {
-		if (!s->password)
-			return -1; /* only SHA1(pw) known: no caching_sha2 reply exists */
-		if (!s->password[0])
-			return 0;
-		proto_sha2_reply(out, s->password, strlen(s->password), scramble);
-		return PROTO_SHA256_LEN;
-	}
-	return -1;
-}
-
-size_t sess_backend_attrs(const struct session *s, uint8_t *buf, size_t cap)
-{
-	struct proto_wr w;
-	proto_wr_init(&w, buf, cap);
-	if (s->attrs_len)
-		proto_wr_bytes(&w, s->attrs, s->attrs_len);
-	static const char key[] = "_tandem_client";
-	proto_wr_lenenc_str(&w, key, sizeof(key) - 1);
-	proto_wr_lenenc_str(&w, s->peer_text, strlen(s->peer_text));
-	return w.overflow ? 0 : w.len;
-}
 
 static void backend_refused(struct session *s, const uint8_t *p, uint32_t len)
 {

@@ -11,9 +11,8 @@
 #include "common/log.h"
 #include "health/accounts.h"
 #include "protocol/auth.h"
-#include "proxy/daemon.h"
 #include "proxy/session.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 static _Thread_local struct cfg_user tl_user;
 static _Thread_local char tl_name[81];
@@ -25,7 +24,7 @@ const struct cfg_user *sess_find_user(struct session *s)
 	const struct cfg_user *u = cfg_user_find(t, s->user, strlen(s->user));
 	if (u || !cfg_tenant_backend_user_ok(t, s->user) || !t->cluster)
 		return u;
-	struct hc_accounts *acc = s->w->d->accounts;
+	struct hc_accounts *acc = s->env->accounts;
 	struct hc_account_list *l = hc_accounts_get(acc, t->cluster->name);
 	const struct hc_account *a = NULL;
 	enum hc_match m = hc_account_match(l, s->user, (const struct sockaddr *)&s->peer, &a);
@@ -58,7 +57,7 @@ bool sess_peer_is_localhost(struct session *s)
 	const struct cfg_tenant *t = s->wt->cfg;
 	if (!t->cluster || !hc_addr_is_localhost((const struct sockaddr *)&s->peer))
 		return false;
-	struct hc_account_list *l = hc_accounts_get(s->w->d->accounts, t->cluster->name);
+	struct hc_account_list *l = hc_accounts_get(s->env->accounts, t->cluster->name);
 	bool yes = l && l->loopback_localhost;
 	hc_account_list_unref(l);
 	return yes;

@@ -30,6 +30,9 @@
  * Must not: keep any secret of the previous user once the change is
  * decided (cu_prev lives only while it runs).
  */
+#include "proxy/client_auth.h"
+#include "proxy/change_user.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +44,7 @@
 #include "proxy/login.h"
 #include "proxy/ok_shape.h"
 #include "proxy/session.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 /* MariaDB refuses a 4th failed COM_CHANGE_USER on one connection. */
 #define CU_MAX_FAILED 3
@@ -301,8 +304,10 @@ static void finish_refused(struct session *s, uint16_t code, const char *sqlstat
 /* The server resets the session (thd->change_user) before it checks the
  * new user, and keeps it reset when the check fails: the backend gets
  * COM_RESET_CONNECTION, the same reset, before the client gets the ERR. */
-void sess_change_user_refused(struct session *s, uint16_t code, const char *sqlstate,
-			      const char *msg)
+/* The client gets the ERR and the session goes on as the previous user:
+ * after the backend's reset when it has run the change (as the server
+ * does), at once otherwise. */
+static void refuse(struct session *s, uint16_t code, const char *sqlstate, const char *msg)
 {
 	struct sess_prev_login *p = s->cu_prev;
 	static const uint8_t reset[] = {1, 0, 0, 0, COM_RESET_CONNECTION};
@@ -364,4 +369,9 @@ void sess_change_user_backend_refused(struct session *s, const uint8_t *p, uint3
 	uint16_t status =
 		(uint16_t)((s->status | SERVER_STATUS_AUTOCOMMIT) & ~SERVER_STATUS_IN_TRANS);
 	finish_refused(s, code, state, msg, true, status);
+}
+
+void sess_change_user_denied(struct session *s)
+{
+	refuse(s, ER_ACCESS_DENIED_ERROR, "28000", s->cu_denied);
 }

@@ -23,6 +23,8 @@
  *
  * Must not: log or copy secrets anywhere but the session's own fields.
  */
+#include "proxy/client_auth.h"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -41,10 +43,9 @@
 #include "proxy/backend_users.h"
 #include "proxy/conn_ids.h"
 #include "proxy/session.h"
-#include "proxy/daemon.h"
 #include "proxy/session_caps.h"
 #include "proxy/throttle.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 #define DEFAULT_SERVER_VERSION "5.5.5-10.11.0-MariaDB-tandem"
 #define DEFAULT_CHARSET        45 /* utf8mb4_general_ci */
@@ -159,47 +160,21 @@ void sess_client_greet(struct session *s, const struct proto_handshake *primary)
 
 /* ------------------------------------------------------------ outcomes */
 
-/* The client's address without the port, as MySQL shows it in 1045: a
- * client at 127.0.0.1 or ::1 is 'localhost' to a server that resolves
- * names. */
-static void peer_host(struct session *s, char *out, size_t outlen)
-{
-	if (sess_peer_is_localhost(s)) {
-		snprintf(out, outlen, "localhost");
-		return;
-	}
-	snprintf(out, outlen, "%s", s->peer_text);
-	char *colon = strrchr(out, ':');
-	if (colon)
-		*colon = 0;
-}
-
-void sess_login_failed(struct session *s)
-{
-	const struct cfg_limits *cl = &s->wt->snap->limits;
-	struct throttle_limits l = throttle_limits_of(cl);
-	unsigned n;
-	if (!throttle_failed(s->w->d->throttle, &l, s->wt->name, (const struct sockaddr *)&s->peer,
-			     clock_mono_us(), &n))
-		return;
-	char host[64];
-	peer_host(s, host, sizeof(host));
-	log_warn("tenant %s: source %s blocked for %d ms after %u failed logins within %d ms",
-		 s->wt->name, host, cl->auth_block_ms, n, cl->auth_failure_window_ms);
-}
 
 static void deny(struct session *s, bool used_password)
 {
 	char host[64];
-	peer_host(s, host, sizeof(host));
+	sess_peer_host(s, host, sizeof(host));
 	stat_add(&s->wt->stats->auth_failures, 1);
 	sess_login_failed(s);
 	char msg[256];
 	snprintf(msg, sizeof(msg), "Access denied for user '%s'@'%s' (using password: %s)", s->user,
 		 host, used_password ? "YES" : "NO");
-	if (s->state == SESS_CHANGE_USER_AUTH)
-		sess_change_user_refused(s, ER_ACCESS_DENIED_ERROR, "28000", msg);
-	else
+	if (s->state == SESS_CHANGE_USER_AUTH) {
+		/* the session goes on as the previous user (change_user.c) */
+		snprintf(s->cu_denied, sizeof(s->cu_denied), "%s", msg);
+		sess_set_state(s, SESS_CHANGE_USER_DENIED);
+	} else
 		sess_fail(s, ER_ACCESS_DENIED_ERROR, "28000", "%s", msg);
 }
 
@@ -218,17 +193,6 @@ static const struct cfg_user *find_user(struct session *s)
 	return sess_find_user(s);
 }
 
-void sess_auth_forget(struct session *s)
-{
-	if (s->password) {
-		proto_wipe(s->password, strlen(s->password));
-		free(s->password);
-		s->password = NULL;
-	}
-	proto_wipe(s->stage1, sizeof(s->stage1));
-	s->have_stage1 = false;
-	s->sha2_fast_auth = false;
-}
 
 static bool keep_password(struct session *s, const char *pw, size_t len)
 {
@@ -253,12 +217,12 @@ static void auth_succeeded(struct session *s, const struct cfg_user *u, const ch
 		sess_close(s, "out of memory");
 		return;
 	}
-	throttle_succeeded(s->w->d->throttle, s->wt->name, (const struct sockaddr *)&s->peer);
+	throttle_succeeded(s->env->throttle, s->wt->name, (const struct sockaddr *)&s->peer);
 	log_debug("session %llu: %s authenticated as '%s' on tenant %s by %s%s",
 		  (unsigned long long)s->id, s->peer_text, s->user, s->wt->name, how,
 		  conn_is_tls(&s->client) ? " over TLS" : "");
 	if (s->state == SESS_CHANGE_USER_AUTH) {
-		sess_change_user_backend(s);
+		sess_set_state(s, SESS_CHANGE_USER_WANTED);
 		return;
 	}
 	sess_set_state(s, SESS_BACKEND_WANTED);
@@ -370,7 +334,7 @@ static bool accounts_retry(struct session *s, const uint8_t *d, size_t n)
 	if (s->acct_ticket || (n != 0 && n != PROTO_SCRAMBLE_LEN) || !t->cluster ||
 	    cfg_user_find(t, s->user, strlen(s->user)) || !cfg_tenant_backend_user_ok(t, s->user))
 		return false;
-	uint64_t ticket = hc_accounts_reload(s->w->d->accounts, t->cluster->name);
+	uint64_t ticket = hc_accounts_reload(s->env->accounts, t->cluster->name);
 	if (!ticket)
 		return false;
 	s->acct_ticket = ticket;
@@ -392,7 +356,7 @@ void sess_accounts_timer(evutil_socket_t fd, short what, void *arg)
 	if (s->state == SESS_CLOSED || s->state == SESS_CLOSING || !s->acct_ticket)
 		return;
 	const char *cluster = s->wt->cfg->cluster->name;
-	if (!hc_accounts_reloaded(s->w->d->accounts, cluster, s->acct_ticket) &&
+	if (!hc_accounts_reloaded(s->env->accounts, cluster, s->acct_ticket) &&
 	    clock_mono_us() < s->acct_until_us) {
 		struct timeval tv = {0, ACCT_POLL_MS * 1000};
 		evtimer_add(&s->acct_timer, &tv);

@@ -19,7 +19,7 @@
 #include "protocol/sqlclass.h"
 #include "proxy/ok_shape.h"
 #include "proxy/session.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 /* How long a lookup may take; the session waits for it like for the
  * rest of its move (failover.session_wait_ms bounds that too). */
@@ -271,7 +271,7 @@ bool sess_guard_start_lookup(struct session *s)
 	q.timeout_ms = GUARD_LOOKUP_MS;
 	g->outcome = CG_UNKNOWN;
 	hc_guard_lookup_cancel(g->lookup);
-	g->lookup = hc_guard_lookup_start(&q, s->w->base, lookup_answered, s);
+	g->lookup = hc_guard_lookup_start(&q, s->env->base, lookup_answered, s);
 	explicit_bzero(q.password, sizeof(q.password));
 	if (!g->lookup)
 		snprintf(g->why, sizeof(g->why), "no thread for the binlog lookup");

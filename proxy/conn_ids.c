@@ -20,12 +20,11 @@
 #include "protocol/mysql_const.h"
 #include "protocol/packet.h"
 
-#include "proxy/session.h"
+#include "proxy/session_types.h"
 #include "proxy/tenant.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
-#define NBUCKETS             4096
-#define ER_OUT_OF_RESOURCES_ 1041
+#define NBUCKETS 4096
 
 static pthread_mutex_t ids_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct session *ids_bucket[NBUCKETS]; /* guarded by ids_mu */
@@ -154,10 +153,8 @@ int conn_ids_kill_rewrite(struct session *s, uint8_t **pp, uint32_t *len)
 	free(np);
 	uint8_t *head =
 		rc == 0 ? evbuffer_pullup(s->client.in, (ssize_t)(PROTO_HEADER_LEN + nlen)) : NULL;
-	if (!head) {
-		sess_fail(s, ER_OUT_OF_RESOURCES_, "HY000", "tandem: out of memory");
+	if (!head)
 		return -1;
-	}
 	*len = (uint32_t)nlen;
 	*pp = head + PROTO_HEADER_LEN;
 	return 1;

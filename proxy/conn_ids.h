@@ -34,8 +34,8 @@ bool conn_ids_translate(const char *cluster, uint32_t id, uint32_t *out);
  * head of s->client.in) is a KILL (COM_QUERY or COM_PROCESS_KILL) of a
  * tandem client's greeting id: rewrite it there to name that session's
  * current backend connection. 1: rewritten (*p, *len: the payload to go
- * on with, in s->client.in); 0: unchanged; -1: out of memory, the session
- * failed. */
+ * on with, in s->client.in); 0: unchanged; -1: out of memory (the caller
+ * fails the session). */
 int conn_ids_kill_rewrite(struct session *s, uint8_t **p, uint32_t *len);
 
 #endif

@@ -7,6 +7,7 @@
  * listening socket is bound before any worker hears of it; any failure
  * closes what was bound and leaves the running config alone.
  */
+
 #include "proxy/daemon.h"
 
 #include <errno.h>
@@ -26,7 +27,7 @@
 #include "health/http.h"
 #include "health/monitor.h"
 #include "proxy/admin.h"
-#include "proxy/admin_actions.h"
+#include "proxy/admin_history.h"
 #include "proxy/auth_keys.h"
 #include "proxy/running.h"
 #include "proxy/sdnotify.h"
@@ -356,8 +357,9 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-void daemon_worker_exited(struct daemon *d)
+static void worker_exited(void *arg)
 {
+	struct daemon *d = arg;
 	if (atomic_fetch_sub(&d->workers_running, 1) == 1)
 		event_active(d->workers_done, EV_READ, 0);
 }
@@ -404,7 +406,7 @@ int daemon_start(struct daemon *d, const char *config_path)
 	if (!d->workers)
 		return -1;
 	for (int i = 0; i < d->nworkers; i++)
-		if (worker_init(&d->workers[i], i, d) < 0)
+		if (worker_init(&d->workers[i], i, worker_exited, d) < 0)
 			return -1;
 
 	d->accounts = hc_accounts_start(d->cfg);
@@ -430,6 +432,7 @@ int daemon_start(struct daemon *d, const char *config_path)
 	if (!d->mon)
 		return -1;
 
+	d->reload = daemon_reload;
 	d->history = admin_history_start(d);
 	d->workers_done = event_new(d->base, -1, 0, on_workers_done, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_sighup, d);
@@ -442,8 +445,12 @@ int daemon_start(struct daemon *d, const char *config_path)
 	evsignal_add(d->sig_int, NULL);
 
 	atomic_store(&d->workers_running, d->nworkers);
+	struct sess_env shared = {.mon = d->mon,
+				  .accounts = d->accounts,
+				  .throttle = d->throttle,
+				  .open_sessions = &d->open_sessions};
 	for (int i = 0; i < d->nworkers; i++) {
-		if (worker_start(&d->workers[i]) < 0) {
+		if (worker_start(&d->workers[i], &shared) < 0) {
 			log_error("cannot start worker thread %d", i);
 			return -1;
 		}
@@ -497,21 +504,11 @@ void daemon_free(struct daemon *d)
 	libevent_global_shutdown();
 }
 
-struct cfg *daemon_check_load(const char *config_path, struct cfg_errors *errs)
-{
-	struct cfg *c = cfg_load(config_path, errs);
-	if (c) {
-		struct running_probe running = {.cfg = c};
-		cfg_check_bindable(c, errs, running_holds, &running);
-		running_probe_free(&running);
-	}
-	return c;
-}
 
 int daemon_check_config(const char *config_path)
 {
 	struct cfg_errors errs = {0};
-	struct cfg *c = daemon_check_load(config_path, &errs);
+	struct cfg *c = running_check_load(config_path, &errs);
 	/* Messages that carry no FILE:LINE:COL get the file name at least. */
 	size_t plen = strlen(config_path);
 	for (size_t i = 0; i < errs.nwarn; i++)

@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "protocol/command.h"
 #include "proxy/session.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 /* Classifier flags that name a change the facts record as a marker: an OK
  * saying "state changed" is then explained. */

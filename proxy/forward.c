@@ -16,6 +16,9 @@
  * INFILE request the client did not ask for. Rows are never touched. Every
  * response also updates the session's facts (session_facts.h).
  */
+#include "proxy/change_user.h"
+#include "proxy/forward.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,7 @@
 #include "proxy/conn_ids.h"
 #include "proxy/ok_shape.h"
 #include "proxy/session.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 /* Commands up to this size are buffered whole before they are forwarded
  * (almost all are); larger ones stream through. */
@@ -37,6 +40,7 @@
 #define SCAN_STACK 512
 
 #define ER_MALFORMED_PACKET    1835
+#define ER_OUT_OF_RESOURCES_   1041
 #define ER_WRONG_ARGUMENTS     1210 /* HY000 Incorrect arguments to mysqld_stmt_execute */
 #define ER_NOT_ALLOWED_COMMAND 1148 /* 42000 */
 /* A packet tandem builds in place of a backend one fits here (an OK
@@ -269,8 +273,10 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 	}
 	/* A client's KILL names its greeting ids: the server knows the current ones. */
 	if (whole && (cmd == COM_QUERY || cmd == COM_PROCESS_KILL)) {
-		if (conn_ids_kill_rewrite(s, &p, &len) < 0)
+		if (conn_ids_kill_rewrite(s, &p, &len) < 0) {
+			sess_fail(s, ER_OUT_OF_RESOURCES_, "HY000", "tandem: out of memory");
 			return false;
+		}
 		have = len;
 	}
 	uint32_t client_stmt = 0;

@@ -12,6 +12,10 @@
  * Must not: parse a protocol packet beyond its first bytes, or keep state
  * of its own.
  */
+#include "proxy/backend_auth.h"
+#include "proxy/change_user.h"
+#include "proxy/client_auth.h"
+#include "proxy/forward.h"
 #include "proxy/machine.h"
 
 #include <arpa/inet.h>
@@ -27,10 +31,10 @@
 #include "protocol/auth.h"
 #include "protocol/okerr.h"
 #include "proxy/conn_ids.h"
-#include "proxy/daemon.h"
 #include "proxy/login.h"
 #include "proxy/session.h"
-#include "proxy/worker.h"
+#include "proxy/sess_env.h"
+#include "proxy/worker_types.h"
 
 /* How long a session may take to flush the server's last packets. */
 #define MACH_LINGER_MS 2000
@@ -123,7 +127,7 @@ static void server_closed(struct session *s, uint16_t code)
 	if (pkts)
 		evbuffer_add_buffer(pkts, s->backend.in);
 	conn_shutdown(&s->backend);
-	worker_backend_release(s);
+	env_backend_release(s);
 	sess_set_state(s, SESS_CLOSING);
 	conn_read_disable(&s->client);
 	bool sent = pkts && conn_is_open(&s->client) &&
@@ -204,13 +208,13 @@ static bool backend_held_gone(struct session *s)
  * one that died: wait for that verdict; the client's bytes wait too. */
 static void backend_closed(struct session *s, const char *why, uint64_t seq, bool reset)
 {
-	if (!seq || s->mg.active || !worker_backend_current(s->w, s)) {
+	if (!seq || s->mg.active || !env_backend_current(s->w, s)) {
 		sess_backend_lost(s, why);
 		return;
 	}
 	s->server_reset = reset;
 	conn_shutdown(&s->backend);
-	worker_backend_release(s);
+	env_backend_release(s);
 	s->flags |= SESS_F_VERDICT_WAIT;
 	s->verdict_seq = seq;
 	snprintf(s->why, sizeof(s->why), "%s", why);
@@ -401,6 +405,8 @@ static const struct mach_state states[SESS_NSTATES] = {
 		       C | T},
 	[SESS_CHANGE_USER_AUTH] = {NULL, sess_client_auth_read, backend_unexpected,
 				   timer_client_login, event_attached, C | T},
+	[SESS_CHANGE_USER_WANTED] = {sess_change_user_backend, NULL, NULL, NULL, NULL, 0},
+	[SESS_CHANGE_USER_DENIED] = {sess_change_user_denied, NULL, NULL, NULL, NULL, 0},
 	[SESS_CHANGE_USER_BACKEND] = {NULL, client_hold, sess_backend_auth_read, timer_backend,
 				      event_attached, B | T},
 	[SESS_COMMAND] = {NULL, sess_idle_read, backend_unexpected, NULL, event_attached, C},
@@ -586,6 +592,7 @@ struct session *mach_accept(struct worker *w, struct wtenant *wt, int fd,
 	}
 	s->client.fd = s->backend.fd = -1;
 	s->w = w;
+	s->env = &w->env;
 	s->wt = wt;
 	s->backend_cbs = &backend_cbs;
 	s->news = on_news;
@@ -604,13 +611,13 @@ struct session *mach_accept(struct worker *w, struct wtenant *wt, int fd,
 	}
 	snprintf(s->peer_text, sizeof(s->peer_text), "%s:%u", ip, port);
 
-	if (conn_open_fd(&s->client, w->base, w->read_pool, fd, &client_cbs, s) < 0) {
+	if (conn_open_fd(&s->client, s->env->base, s->env->read_pool, fd, &client_cbs, s) < 0) {
 		close(fd);
 		free(s);
 		return NULL;
 	}
-	evtimer_assign(&s->timer, w->base, on_timer, s);
-	evtimer_assign(&s->acct_timer, w->base, on_accounts_timer, s);
+	evtimer_assign(&s->timer, s->env->base, on_timer, s);
+	evtimer_assign(&s->acct_timer, s->env->base, on_accounts_timer, s);
 	s->state = SESS_CLIENT_HANDSHAKE;
 
 	/* Link into the worker's list before anything can fail, so that
@@ -628,18 +635,18 @@ struct session *mach_accept(struct worker *w, struct wtenant *wt, int fd,
 	/* Timers count from the loop's cached time, taken when this batch of
 	 * events began; a worker that accepts hundreds of connections in one
 	 * batch would otherwise give the last ones a shorter login time. */
-	event_base_update_cache_time(w->base);
+	event_base_update_cache_time(s->env->base);
 	sess_timer_set(s, wt->snap->limits.auth_timeout_ms);
 	/* The greeting is the primary's: connect first (waiting for a
 	 * failover up to sess_wait_budget_ms), unless the process already
 	 * holds its share of backend connections for clients not logged in
 	 * and this tenant's primary has greeted on this worker before. */
-	bool hold = worker_preauth_hold(s);
+	bool hold = env_preauth_hold(s);
 	if (wt->cfg->cluster && (hold || !wt->greet.known)) {
 		s->pre_greeting = true;
 		sess_set_state(s, SESS_BACKEND_WANTED);
 	} else {
-		worker_preauth_release(s);
+		env_preauth_release(s);
 		sess_client_greet(s, NULL);
 	}
 	mach_settle(s);
@@ -648,18 +655,17 @@ struct session *mach_accept(struct worker *w, struct wtenant *wt, int fd,
 
 void mach_free(struct session *s)
 {
-	struct worker *w = s->w;
 	sess_timer_clear(s);
 	evtimer_del(&s->acct_timer);
 	conn_ids_remove(s);
 	conn_close(&s->client);
 	conn_close(&s->backend);
-	worker_backend_release(s);
-	worker_preauth_release(s);
+	env_backend_release(s);
+	env_preauth_release(s);
 	if (s->flags & SESS_F_COUNTED) {
 		stat_add(&s->wt->stats->sessions_open, (uint64_t)-1);
 		atomic_fetch_sub_explicit(&s->wt->rt->open, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(s->env->open_sessions, 1, memory_order_relaxed);
 	}
 	free(s->attrs);
 	sess_change_user_forget(s);
@@ -674,6 +680,5 @@ void mach_free(struct session *s)
 	proto_wipe(s->stage1, sizeof(s->stage1));
 	proto_wipe(s->acct_reply, sizeof(s->acct_reply));
 	EVP_PKEY_free(s->rsa_key);
-	worker_session_closed(w, s);
 	free(s);
 }

@@ -27,7 +27,8 @@
 #include "protocol/sqlclass.h"
 #include "proxy/migrate_internal.h"
 #include "proxy/session.h"
-#include "proxy/worker.h"
+#include "proxy/sess_env.h"
+#include "proxy/worker_types.h"
 
 /* A kept command is at most this long (a read worth re-running is short). */
 #define KEEP_MAX (64 * 1024)
@@ -282,7 +283,7 @@ static void move(struct session *s)
 {
 	struct sess_migrate *mg = &s->mg;
 	conn_close(&s->backend);
-	worker_backend_release(s);
+	env_backend_release(s);
 	s->sf.setup_pending = 0; /* the old server's answers will never come */
 	s->resp_left = 0;
 	s->result_done = false;
@@ -374,7 +375,7 @@ void sess_migrate_topology(struct session *s, const struct hc_topology *t)
 			return;
 		/* logging in where sessions may no longer go: start over */
 		conn_close(&s->backend);
-		worker_backend_release(s);
+		env_backend_release(s);
 		s->sf.setup_pending = 0;
 		if (s->state == SESS_RESTORE)
 			s->mg.nitems = s->mg.next_item = 0;

@@ -14,7 +14,7 @@
 
 #include "protocol/okerr.h"
 #include "proxy/session.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 /* ------------------------------------------------------ OK reshaping */
 

@@ -13,7 +13,7 @@
 #include "protocol/packet.h"
 #include "protocol/sqlclass.h"
 #include "proxy/session.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 /* Largest answer packet read while replaying (a row). */
 #define REPLAY_PACKET_MAX (16u << 20)

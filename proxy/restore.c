@@ -20,7 +20,7 @@
 #include "protocol/packet.h"
 #include "proxy/migrate_internal.h"
 #include "proxy/session.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 /* Largest restore answer packet accepted (a column definition, an OK). */
 #define RESTORE_PACKET_MAX (1u << 20)

@@ -126,3 +126,14 @@ void running_probe_free(struct running_probe *p)
 	p->addrs = NULL;
 	p->naddrs = 0;
 }
+
+struct cfg *running_check_load(const char *config_path, struct cfg_errors *errs)
+{
+	struct cfg *c = cfg_load(config_path, errs);
+	if (c) {
+		struct running_probe running = {.cfg = c};
+		cfg_check_bindable(c, errs, running_holds, &running);
+		running_probe_free(&running);
+	}
+	return c;
+}

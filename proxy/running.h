@@ -26,4 +26,10 @@ struct running_probe {
 bool running_holds(const struct cfg_addr *a, void *arg);
 void running_probe_free(struct running_probe *p);
 
+/* What --check checks: load the file and see that every listen address
+ * could be taken (see cfg_check_bindable), asking a running tandem about
+ * the ones it holds. Errors and warnings go to errs; returns the config (a
+ * reference) or NULL. */
+struct cfg *running_check_load(const char *config_path, struct cfg_errors *errs);
+
 #endif

@@ -9,6 +9,7 @@
  * forward.c (commands and results), migrate.c / restore.c (moves).
  */
 #include "proxy/session.h"
+#include "proxy/sess_env.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,9 +27,7 @@
 #include "health/monitor.h"
 #include "protocol/okerr.h"
 #include "proxy/conn_ids.h"
-#include "proxy/daemon.h"
-#include "proxy/login.h"
-#include "proxy/worker.h"
+#include "proxy/worker_types.h"
 
 /* How long a session may take to flush its final ERR before it is cut. */
 #define SESS_LINGER_MS 2000
@@ -47,6 +46,8 @@ const char *sess_state_name(enum sess_state st)
 		[SESS_BACKEND_AUTH] = "backend_auth",
 		[SESS_IDLE] = "idle",
 		[SESS_CHANGE_USER_AUTH] = "change_user_auth",
+		[SESS_CHANGE_USER_WANTED] = "change_user_wanted",
+		[SESS_CHANGE_USER_DENIED] = "change_user_denied",
 		[SESS_CHANGE_USER_BACKEND] = "change_user_backend",
 		[SESS_COMMAND] = "command",
 		[SESS_RESULT] = "result",
@@ -84,7 +85,12 @@ static const unsigned allowed[SESS_NSTATES] = {
 	[SESS_BACKEND_TLS] = T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP,
 	[SESS_BACKEND_AUTH] = T(SESS_IDLE) | T(SESS_RESTORE) | MOVE,
 	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT) | T(SESS_CHANGE_USER_AUTH) | MOVE,
-	[SESS_CHANGE_USER_AUTH] = T(SESS_CHANGE_USER_BACKEND) | T(SESS_IDLE) | MOVE,
+	[SESS_CHANGE_USER_AUTH] =
+		T(SESS_CHANGE_USER_WANTED) | T(SESS_CHANGE_USER_DENIED) | T(SESS_IDLE) | MOVE,
+	/* the COM_CHANGE_USER goes to the backend */
+	[SESS_CHANGE_USER_WANTED] = T(SESS_CHANGE_USER_BACKEND),
+	/* the backend's reset runs, or the session is idle as the previous user */
+	[SESS_CHANGE_USER_DENIED] = T(SESS_CHANGE_USER_BACKEND) | T(SESS_IDLE),
 	[SESS_CHANGE_USER_BACKEND] = T(SESS_IDLE) | MOVE,
 	[SESS_COMMAND] = T(SESS_RESULT) | T(SESS_IDLE) | MOVE,
 	[SESS_RESULT] = T(SESS_IDLE) | T(SESS_LOCAL_INFILE) | MOVE,
@@ -150,10 +156,10 @@ void sess_close(struct session *s, const char *why)
 	/* Stop all I/O now; memory goes when the loop is back at the top. */
 	conn_read_disable(&s->client);
 	conn_read_disable(&s->backend);
-	worker_backend_release(s);
-	worker_preauth_release(s);
+	env_backend_release(s);
+	env_preauth_release(s);
 	evtimer_del(&s->acct_timer);
-	worker_reap_later(s->w, s);
+	env_reap_later(s->w, s);
 }
 
 /* sess_fail() during a move: the failure is the move's. True when it was
@@ -209,7 +215,7 @@ void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const cha
 	proto_err_build(&wr, seq, code, sqlstate, msg);
 
 	conn_shutdown(&s->backend);
-	worker_backend_release(s);
+	env_backend_release(s);
 	sess_set_state(s, SESS_CLOSING);
 	conn_read_disable(&s->client);
 	if (!conn_is_open(&s->client) || conn_write(&s->client, buf, wr.len) < 0 ||
@@ -243,7 +249,7 @@ int sess_wait_budget_ms(const struct session *s)
 void sess_backend_wait(struct session *s, const char *why)
 {
 	conn_shutdown(&s->backend);
-	worker_backend_release(s);
+	env_backend_release(s);
 	if (s->backend_conn_id)
 		conn_ids_set_backend(s, 0);
 	int64_t left = s->backend_deadline_us - clock_mono_us();
@@ -266,7 +272,7 @@ void sess_backend_wait(struct session *s, const char *why)
 void sess_backend_gone(struct session *s, uint16_t code, const char *why)
 {
 	conn_shutdown(&s->backend);
-	worker_backend_release(s);
+	env_backend_release(s);
 	if (s->backend_conn_id)
 		conn_ids_set_backend(s, 0);
 	s->flags |= SESS_F_BACKEND_GONE;
@@ -283,15 +289,15 @@ void sess_backend_unhold(struct session *s)
 		return;
 	s->backend_held = false;
 	conn_shutdown(&s->backend);
-	worker_backend_release(s);
-	worker_preauth_release(s);
+	env_backend_release(s);
+	env_preauth_release(s);
 }
 
 uint64_t sess_suspect_backend(struct session *s)
 {
-	if (!s->w->d->mon || !s->wt->cfg || !s->wt->cfg->cluster)
+	if (!s->env->mon || !s->wt->cfg || !s->wt->cfg->cluster)
 		return 0;
-	return hc_monitor_suspect(s->w->d->mon, s->wt->cfg->cluster->name,
+	return hc_monitor_suspect(s->env->mon, s->wt->cfg->cluster->name,
 				  (const struct sockaddr *)&s->backend_sa);
 }
 

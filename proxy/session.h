@@ -55,8 +55,6 @@ uint64_t sess_suspect_backend(struct session *s);
 /* Drop the backend connection held for a client not logged in yet; its
  * login will connect afresh. Safe inside the backend's callbacks. */
 void sess_backend_unhold(struct session *s);
-/* client_auth.c: the accounts-reload wait's timer (acct_timer). */
-void sess_accounts_timer(evutil_socket_t fd, short what, void *arg);
 
 /* Arm / disarm the session timer. */
 void sess_timer_set(struct session *s, int ms);
@@ -64,31 +62,6 @@ void sess_timer_clear(struct session *s);
 
 /* Send a packet built by a proto_*_build function. */
 int sess_send_client(struct session *s, const void *pkt, size_t len);
-
-/* State handlers, one per state family (client_auth.c, backend_auth.c,
- * change_user.c, forward.c). */
-/* Send the client its greeting: the primary's (primary: its greeting, just
- * read on the session's backend connection), or without one the last
- * greeting this tenant's primary gave on this worker (synthetic connection
- * id), or tandem's defaults. Capabilities are masked by session_caps.h. */
-void sess_client_greet(struct session *s, const struct proto_handshake *primary);
-void sess_client_handshake_read(struct session *s);
-void sess_client_tls_ready(struct session *s);
-void sess_client_auth_read(struct session *s);
-/* SESS_BACKEND_WANTED's enter (machine.c): pick the primary and connect. */
-void sess_backend_start(struct session *s);
-void sess_backend_connected(struct session *s);
-void sess_backend_handshake_read(struct session *s);
-void sess_backend_tls_ready(struct session *s);
-void sess_backend_auth_read(struct session *s);
-/* COM_CHANGE_USER from SESS_IDLE: payload is the whole packet (0x11 first),
- * valid during the call only; the caller drains it afterwards. */
-void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t len);
-void sess_idle_enter(struct session *s);
-void sess_idle_read(struct session *s);
-void sess_result_read(struct session *s);
-void sess_infile_read(struct session *s);
-void sess_forward_backpressure(struct session *s, struct conn *drained);
 
 /* Peek at one whole single-frame packet (connection phase) in an input
  * buffer: >0 bytes it spans (header included) with *payload pointing at

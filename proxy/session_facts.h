@@ -143,8 +143,4 @@ uint32_t sess_facts_prepared(struct session *s, const struct proto_prepare_ok *p
 /* The response is complete (s->tr holds its final status and command). */
 void sess_facts_done(struct session *s);
 
-/* admin_sessions.c: the session's facts as JSON (worker thread). SQL text
- * is summarised (length only): it may hold secrets. */
-json_t *sess_facts_json(const struct session *s);
-
 #endif

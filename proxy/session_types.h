@@ -11,6 +11,7 @@
 #ifndef TANDEM_PROXY_SESSION_TYPES_H
 #define TANDEM_PROXY_SESSION_TYPES_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,6 +56,10 @@ enum sess_state {
 	SESS_BACKEND_AUTH,      /* login sent; waiting for OK / ERR / auth switch */
 	SESS_IDLE,              /* waiting for the client's next command */
 	SESS_CHANGE_USER_AUTH, /* COM_CHANGE_USER read; waiting for more of the client's auth data */
+	SESS_CHANGE_USER_WANTED,  /* transient: the client side is verified; the enter sends the
+				  * backend its COM_CHANGE_USER */
+	SESS_CHANGE_USER_DENIED,  /* transient: the client side refused the new user (cu_denied);
+				  * the enter answers and goes back to the previous user */
 	SESS_CHANGE_USER_BACKEND, /* COM_CHANGE_USER sent to the backend; waiting for OK / ERR */
 	SESS_COMMAND,             /* streaming a large client command to the backend */
 	SESS_RESULT,              /* waiting for / forwarding the backend's response */
@@ -100,12 +105,25 @@ enum mach_leg {
 	MACH_LOOKUP = 1 << 3,  /* the commit guard's binlog lookup answered */
 };
 
+/* What the worker lends each of its sessions (set up once in worker.c):
+ * a session reaches its thread's loop and the process's shared services
+ * through it, never through the worker or the daemon. */
+struct sess_env {
+	struct event_base *base;      /* the worker's loop */
+	struct conn_pool *read_pool;  /* blocks its connections read into */
+	struct hc_monitor *mon;       /* NULL without clusters */
+	struct hc_accounts *accounts; /* users_from_backend loaders */
+	struct throttle *throttle;    /* failed logins per source */
+	atomic_uint *open_sessions;   /* the whole process's, for max_connections */
+};
+
 struct session {
 	enum sess_state state;
 	bool moved; /* a state was entered since the driver last settled (machine.c) */
 	unsigned flags;
-	uint64_t id; /* unique in the process, for logs */
-	struct worker *w;
+	uint64_t id;                 /* unique in the process, for logs */
+	struct worker *w;            /* its worker (sess_env.c and the driver only) */
+	const struct sess_env *env;  /* lent by the worker: &w->env */
 	struct wtenant *wt;          /* the tenant whose port accepted it */
 	struct session *prev, *next; /* worker's session list */
 	struct session *reap_next;   /* worker's reap list, once SESS_CLOSED */
@@ -160,6 +178,7 @@ struct session {
 					  * if it fails (the server keeps the session) */
 	uint8_t cu_failed;               /* failed COM_CHANGE_USERs: the server refuses a 4th */
 	bool cu_resetting;               /* a refused change: the backend's reset runs */
+	char cu_denied[256];             /* SESS_CHANGE_USER_DENIED: the 1045's message */
 	struct evp_pkey_st *rsa_key; /* reference to the RSA key whose public half the client got */
 	char backend_addr[CFG_ADDR_TEXT]; /* member connected to, for logs */
 	char backend_host[CFG_ADDR_TEXT]; /* its host, for TLS identity checks */

@@ -22,11 +22,10 @@
 #include "health/monitor.h"
 #include "protocol/okerr.h"
 #include "proxy/conn_pool.h"
-#include "proxy/admin_actions.h"
-#include "proxy/admin_sessions.h"
-#include "proxy/daemon.h"
+#include "proxy/admin_worker.h"
 #include "proxy/machine.h"
 #include "proxy/session.h"
+#include "proxy/sess_env.h"
 #include "proxy/throttle.h"
 
 /* How long accepting pauses when the process is out of file descriptors. */
@@ -41,6 +40,8 @@ static struct wtenant *find_tenant(struct worker *w, const char *name)
 			return t;
 	return NULL;
 }
+
+static void reap_one(struct worker *w, struct session *s);
 
 static void free_tenant(struct worker *w, struct wtenant *t)
 {
@@ -79,7 +80,7 @@ static bool refuse_if_blocked(struct wtenant *t, int fd, const struct sockaddr *
 {
 	struct throttle_limits l = throttle_limits_of(&t->snap->limits);
 	int64_t left_us = 0;
-	if (!throttle_blocked(t->w->d->throttle, &l, t->name, sa, clock_mono_us(), &left_us))
+	if (!throttle_blocked(t->w->env.throttle, &l, t->name, sa, clock_mono_us(), &left_us))
 		return false;
 	char ip[INET6_ADDRSTRLEN] = "?";
 	if (sa->sa_family == AF_INET)
@@ -126,19 +127,19 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	unsigned tenant_open = atomic_fetch_add_explicit(&t->rt->open, 1, memory_order_relaxed);
 	unsigned all_open =
-		atomic_fetch_add_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(w->env.open_sessions, 1, memory_order_relaxed);
 	unsigned tenant_max = t->cfg->max_connections;
 	unsigned global_max = t->snap->limits.max_connections;
 	if ((tenant_max && tenant_open >= tenant_max) || (global_max && all_open >= global_max)) {
 		atomic_fetch_sub_explicit(&t->rt->open, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(w->env.open_sessions, 1, memory_order_relaxed);
 		stat_add(&t->stats->sessions_rejected, 1);
 		refuse(fd, ER_CON_COUNT_ERROR, "08004", "Too many connections");
 		return;
 	}
 	if (!mach_accept(w, t, fd, sa, (socklen_t)salen)) {
 		atomic_fetch_sub_explicit(&t->rt->open, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&w->d->open_sessions, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(w->env.open_sessions, 1, memory_order_relaxed);
 	}
 }
 
@@ -259,7 +260,7 @@ static void topology_changed(struct worker *w, const struct hc_topology *t)
 			continue;
 		/* A greeting's connection to where sessions no longer go would
 		 * hold a switchover back: the login connects afresh instead. */
-		if (s->backend_held && !worker_backend_current(w, s))
+		if (s->backend_held && !env_backend_current(w, s))
 			mach_unhold(s);
 		mach_topology(s, t);
 	}
@@ -268,7 +269,7 @@ static void topology_changed(struct worker *w, const struct hc_topology *t)
 static void refresh_topology(struct worker *w)
 {
 	for (size_t i = 0; i < w->ntopos; i++) {
-		struct hc_topology *fresh = hc_monitor_topology(w->d->mon, w->topos[i].cluster);
+		struct hc_topology *fresh = hc_monitor_topology(w->env.mon, w->topos[i].cluster);
 		if (!fresh)
 			continue;
 		struct hc_topology *old = w->topos[i].topo;
@@ -312,66 +313,6 @@ static void rebuild_topologies(struct worker *w)
 	refresh_topology(w);
 }
 
-enum worker_pick worker_backend_pick(struct worker *w, struct session *s,
-				     const struct hc_member **m, char *why, size_t whylen)
-{
-	const char *cluster = s->wt->cfg->cluster->name;
-	const struct hc_topology *topo = NULL;
-	*m = NULL;
-	why[0] = 0;
-	for (size_t i = 0; i < w->ntopos; i++)
-		if (strcmp(w->topos[i].cluster, cluster) == 0)
-			topo = w->topos[i].topo;
-	if (!topo) {
-		snprintf(why, whylen, "the monitor has no view of cluster '%s' yet", cluster);
-		return WORKER_PICK_WAIT;
-	}
-	bool moving = topo->transition != HC_TR_NONE;
-	const struct hc_member *p = hc_topology_primary(topo);
-	if (!p) {
-		snprintf(why, whylen, "cluster '%s' has no primary", cluster);
-		return moving ? WORKER_PICK_WAIT : WORKER_PICK_FAIL;
-	}
-	if (p->state == HC_DOWN || p->state == HC_FENCED || p->state == HC_MAINTENANCE) {
-		if (topo->note[0])
-			snprintf(why, whylen, "%s", topo->note);
-		else
-			snprintf(why, whylen, "the primary %s is %s", p->addr.text,
-				 hc_state_name(p->state));
-		if (moving)
-			return WORKER_PICK_WAIT;
-		if (p->state == HC_DOWN && w->d->mon) {
-			/* It may have come back since its last probe: ask for a
-			 * probe now and wait for that one verdict (a snapshot with
-			 * a newer probe of it), not longer. */
-			if (!s->verdict_seq)
-				s->verdict_seq = hc_monitor_suspect(
-					w->d->mon, cluster, (const struct sockaddr *)&p->addr.sa);
-			if (p->answered < s->verdict_seq)
-				return WORKER_PICK_WAIT;
-		}
-		return WORKER_PICK_FAIL;
-	}
-	if (!hc_gate_enter(topo->gate, (size_t)topo->primary)) {
-		snprintf(why, whylen, "%s",
-			 topo->note[0] ? topo->note : "the primary is not taking new sessions");
-		return WORKER_PICK_WAIT;
-	}
-	worker_backend_release(s);
-	s->gate = hc_gate_ref(topo->gate);
-	s->gate_slot = (size_t)topo->primary;
-	*m = p;
-	return WORKER_PICK_GO;
-}
-
-void worker_backend_release(struct session *s)
-{
-	if (!s->gate)
-		return;
-	hc_gate_leave(s->gate, s->gate_slot);
-	hc_gate_unref(s->gate);
-	s->gate = NULL;
-}
 
 /* ------------------------------------------------------------ messages */
 
@@ -527,12 +468,6 @@ void worker_topology_changed(struct worker *w)
 
 /* -------------------------------------------------------------- reaping */
 
-void worker_reap_later(struct worker *w, struct session *s)
-{
-	s->reap_next = w->reap;
-	w->reap = s;
-	event_active(w->reap_ev, EV_READ, 0);
-}
 
 static void on_reap(evutil_socket_t fd, short what, void *arg)
 {
@@ -542,55 +477,15 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 	while (w->reap) {
 		struct session *s = w->reap;
 		w->reap = s->reap_next;
-		mach_free(s);
+		reap_one(w, s);
 	}
 	check_stopped(w);
 }
 
-/* Backend connections held for clients not logged in, in the whole
- * process: what unauthenticated clients may cost the servers does not grow
- * with the number of workers. One relaxed atomic, at accept and login only. */
-static atomic_uint preauth_backends;
 
-bool worker_preauth_hold(struct session *s)
-{
-	if (s->preauth_counted)
-		return true;
-	unsigned n = atomic_fetch_add_explicit(&preauth_backends, 1, memory_order_relaxed);
-	if (n >= WORKER_PREAUTH_BACKENDS_MAX) {
-		atomic_fetch_sub_explicit(&preauth_backends, 1, memory_order_relaxed);
-		return false;
-	}
-	s->preauth_counted = true;
-	return true;
-}
-
-void worker_preauth_release(struct session *s)
-{
-	if (!s->preauth_counted)
-		return;
-	s->preauth_counted = false;
-	atomic_fetch_sub_explicit(&preauth_backends, 1, memory_order_relaxed);
-}
-
-bool worker_backend_current(struct worker *w, const struct session *s)
-{
-	const char *cluster = s->wt->cfg->cluster->name;
-	for (size_t i = 0; i < w->ntopos; i++) {
-		if (strcmp(w->topos[i].cluster, cluster) != 0)
-			continue;
-		const struct hc_topology *t = w->topos[i].topo;
-		const struct hc_member *p = hc_topology_primary(t);
-		if (!p || p->state == HC_DOWN || p->state == HC_FENCED ||
-		    p->state == HC_MAINTENANCE || t->transition != HC_TR_NONE)
-			return false;
-		return p->addr.salen == s->backend_salen &&
-		       memcmp(&p->addr.sa, &s->backend_sa, s->backend_salen) == 0;
-	}
-	return false;
-}
-
-void worker_session_closed(struct worker *w, struct session *s)
+/* Unlink a session from the worker's list and free it; its tenant goes
+ * with its last session once removed from the config. */
+static void reap_one(struct worker *w, struct session *s)
 {
 	if (s->prev)
 		s->prev->next = s->next;
@@ -600,6 +495,7 @@ void worker_session_closed(struct worker *w, struct session *s)
 		s->next->prev = s->prev;
 	w->nsessions--;
 	struct wtenant *t = s->wt;
+	mach_free(s);
 	if (--t->nsessions == 0 && t->removed)
 		free_tenant(w, t);
 }
@@ -613,15 +509,16 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "w%d", w->id);
 	log_set_thread_name(name);
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
-	daemon_worker_exited(w->d);
+	w->exited(w->exited_arg);
 	return NULL;
 }
 
-int worker_init(struct worker *w, int id, struct daemon *d)
+int worker_init(struct worker *w, int id, void (*exited)(void *arg), void *arg)
 {
 	memset(w, 0, sizeof(*w));
 	w->id = id;
-	w->d = d;
+	w->exited = exited;
+	w->exited_arg = arg;
 	pthread_mutex_init(&w->mu, NULL);
 	atomic_init(&w->topo_dirty, false);
 	struct event_config *ec = event_config_new();
@@ -648,8 +545,11 @@ int worker_init(struct worker *w, int id, struct daemon *d)
 	return w->wake && w->reap_ev && w->shutdown_timer ? 0 : -1;
 }
 
-int worker_start(struct worker *w)
+int worker_start(struct worker *w, const struct sess_env *shared)
 {
+	w->env = *shared;
+	w->env.base = w->base;
+	w->env.read_pool = w->read_pool;
 	return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
 }
 
@@ -669,7 +569,7 @@ void worker_join(struct worker *w)
 	while (w->sessions) {
 		struct session *s = w->sessions;
 		s->state = SESS_CLOSED;
-		mach_free(s);
+		reap_one(w, s);
 	}
 	while (w->tenants)
 		free_tenant(w, w->tenants);

@@ -15,108 +15,15 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "config/config.h"
-#include "health/topology.h"
-#include "proxy/tenant.h"
 
-struct daemon;
-struct conn_pool;
-struct session;
-struct sess_snapshot;
-struct evconnlistener;
+#include "proxy/worker_types.h"
 
-/* What the tenant's primary said in its last greeting on this worker: the
- * greeting of a client that gets none of its own (worker_preauth_hold). */
-struct wgreeting {
-	bool known;
-	char version[64];
-	uint64_t caps;
-	uint8_t charset;
-	uint16_t status;
-	char plugin[32];
-};
-
-/* A tenant as one worker sees it. Lives until it is removed from the
- * config AND its last session on this worker has closed. */
-struct wtenant {
-	char name[128];
-	struct worker *w;
-	struct cfg *snap;              /* reference: cfg points into it */
-	const struct cfg_tenant *cfg;  /* current settings (new logins use these) */
-	struct tenant_rt *rt;          /* reference: counters, open-session count */
-	struct tenant_counters *stats; /* rt->per_worker[worker id] */
-	struct evconnlistener *lst;    /* NULL when not listening (removed) */
-	struct wtenant *next;
-	unsigned nsessions; /* sessions of this tenant on this worker */
-	bool removed;
-	struct event *drain_timer;   /* removed: cut remaining sessions when it fires */
-	struct event *backoff_timer; /* accept paused (out of fds) until it fires */
-	unsigned backoffs;           /* pauses in the current out-of-fds episode */
-	int64_t backoff_since_us;    /* when that episode began (monotonic) */
-	struct wgreeting greet;      /* the primary's last greeting (client_auth.c) */
-};
-
-/* A listening socket bound by the main thread for one tenant on one worker. */
-struct wlisten {
-	char tenant[128];
-	int fd; /* -1: keep the listener the worker has */
-};
-
-enum wmsg_kind {
-	WMSG_CONFIG,   /* new snapshot and listening sockets */
-	WMSG_SHUTDOWN, /* stop accepting, drain sessions, leave the loop */
-	WMSG_STOP_NOW, /* close everything and leave the loop */
-	WMSG_SESSIONS, /* add a snapshot of the sessions to m->snapshot (admin_sessions.h) */
-	WMSG_KILL,     /* close session m->session_id with ERR 1927 (admin) */
-	WMSG_DRAIN,    /* close the sessions of tenant m->tenant when idle (admin) */
-};
-
-struct wmsg {
-	enum wmsg_kind kind;
-	struct wmsg *next;
-	struct cfg *cfg;         /* WMSG_CONFIG: a reference handed over */
-	struct wlisten *listens; /* WMSG_CONFIG: fds handed over */
-	size_t nlistens;
-	struct tenant_rt **rts;         /* WMSG_CONFIG: rts[i] for listens[i], references */
-	struct sess_snapshot *snapshot; /* WMSG_SESSIONS: a reference handed over */
-	uint64_t session_id;            /* WMSG_KILL */
-	char tenant[128];               /* WMSG_DRAIN */
-};
-
-/* Cached topology of one cluster. */
-struct wtopo {
-	char cluster[64];
-	struct hc_topology *topo; /* reference */
-};
-
-struct worker {
-	int id;
-	pthread_t thread;
-	struct event_base *base;
-	struct conn_pool *read_pool; /* blocks its sessions' conns read into */
-	struct daemon *d;            /* for the monitor and global counters */
-
-	pthread_mutex_t mu; /* guards queue */
-	struct wmsg *queue, *queue_tail;
-	int wake_fd;        /* eventfd other threads write to */
-	struct event *wake; /* reads wake_fd */
-	atomic_bool topo_dirty;
-
-	struct cfg *cfg; /* this worker's current snapshot (reference) */
-	struct wtenant *tenants;
-	struct wtopo *topos;
-	size_t ntopos;
-	struct session *sessions; /* all live sessions on this worker */
-	struct session *reap;     /* closed, to be freed by reap_ev */
-	struct event *reap_ev;
-	struct event *shutdown_timer;
-	unsigned nsessions;
-	uint64_t next_session_id;
-	bool shutting_down;
-};
-
-int worker_init(struct worker *w, int id, struct daemon *d);
-int worker_start(struct worker *w);
+/* exited(arg) is called on the worker's thread as its loop ends. */
+int worker_init(struct worker *w, int id, void (*exited)(void *arg), void *arg);
+/* Start the thread; shared: what its sessions are lent of the process
+ * (monitor, accounts, throttle, session count; base and pool are the
+ * worker's own). */
+int worker_start(struct worker *w, const struct sess_env *shared);
 /* Join the thread and free what the worker owns. */
 void worker_join(struct worker *w);
 
@@ -124,32 +31,5 @@ void worker_join(struct worker *w);
 void worker_post(struct worker *w, struct wmsg *msg);
 /* Tell the worker a cluster topology changed. Any thread; coalesces. */
 void worker_topology_changed(struct worker *w);
-
-/* Worker thread only: */
-
-enum worker_pick {
-	WORKER_PICK_GO,   /* connect to *m; the session is counted in at it */
-	WORKER_PICK_WAIT, /* no usable primary now, but the monitor may bring one */
-	WORKER_PICK_FAIL, /* none will come (why says so) */
-};
-/* Choose the member a new backend connection of s goes to (the cluster's
- * primary) and count s in at it through the topology's gate (s->gate). */
-enum worker_pick worker_backend_pick(struct worker *w, struct session *s,
-				     const struct hc_member **m, char *why, size_t whylen);
-/* Count s out of the member it was counted in at. Idempotent. */
-void worker_backend_release(struct session *s);
-void worker_session_closed(struct worker *w, struct session *s);
-/* A client not logged in yet may hold a backend connection for its
- * greeting: true (and counted) while the process holds fewer than
- * WORKER_PREAUTH_BACKENDS_MAX of them; the others are greeted without one,
- * so unauthenticated clients cannot use up the servers' connections. */
-#define WORKER_PREAUTH_BACKENDS_MAX 32
-bool worker_preauth_hold(struct session *s);
-/* Count out what worker_preauth_hold counted in. Idempotent. */
-void worker_preauth_release(struct session *s);
-/* Whether the session's backend connection is at the member sessions of
- * its cluster belong to now, and that member is usable. */
-bool worker_backend_current(struct worker *w, const struct session *s);
-void worker_reap_later(struct worker *w, struct session *s);
 
 #endif
