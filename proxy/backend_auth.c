@@ -34,6 +34,7 @@
 #include "proxy/conn_ids.h"
 #include "proxy/login.h"
 #include "proxy/ok_shape.h"
+#include "proxy/own.h"
 #include "proxy/session.h"
 #include "proxy/sess_env.h"
 #include "proxy/session_caps.h"
@@ -507,7 +508,7 @@ void sess_backend_auth_read(struct session *s)
 {
 	enum sess_state st = s->state;
 	/* Answers to tandem's setup statement come before the COM_CHANGE_USER's. */
-	if (s->sf.setup_pending && !sess_setup_read(s))
+	if (own_pending(s) && !own_read(s))
 		return;
 	for (;;) {
 		const uint8_t *p;

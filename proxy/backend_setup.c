@@ -7,8 +7,9 @@
  *
  * The setup statement is written to the backend before the login OK goes
  * to the client, and the client's first command is pipelined behind it:
- * the client waits for no extra round trip. Its answer is consumed here,
- * before any byte of the client's response, and never reaches the client.
+ * the client waits for no extra round trip. Its answer is swallowed by
+ * the queue of tandem's own statements (own.h), before any byte of the
+ * client's response, and read here; it never reaches the client.
  * A server that refuses the statement (an old one) leaves the session
  * working, with incomplete facts.
  *
@@ -22,10 +23,8 @@
 
 #include "common/log.h"
 #include "protocol/okerr.h"
+#include "proxy/own.h"
 #include "proxy/session.h"
-
-/* Largest answer to the setup statement accepted (an OK of ~200 bytes). */
-#define SETUP_REPLY_MAX 65536
 
 /*
  * Every variable the session changes is reported ('*'), with the schema,
@@ -143,7 +142,12 @@ void sess_track_view_set(struct session *s, const char *name, size_t nlen, const
 	}
 }
 
-/* Queue one of tandem's statements on the backend. */
+static bool view_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
+			uint32_t len, const struct proto_rt_event *ev, bool last);
+static bool set_answer(struct session *s, const struct own_entry *e, const uint8_t *p, uint32_t len,
+		       const struct proto_rt_event *ev, bool last);
+
+/* Queue one of tandem's statements on the backend (its answer: own.h). */
 static bool setup_write(struct session *s, const char *sql, size_t sql_len, const char *extra,
 			size_t extra_len, bool select, bool relearn)
 {
@@ -155,11 +159,11 @@ static bool setup_write(struct session *s, const char *sql, size_t sql_len, cons
 	memcpy(pkt + PROTO_HEADER_LEN + 1 + sql_len, extra, extra_len);
 	if (conn_write(&s->backend, pkt, PROTO_HEADER_LEN + len) < 0)
 		return false; /* the socket error surfaces on the next read or write */
-	if (select)
-		s->sf.setup_selects |= 1u << s->sf.setup_pending;
-	if (relearn)
-		s->sf.setup_relearns |= 1u << s->sf.setup_pending;
-	s->sf.setup_pending++;
+	if (!own_push(s, select ? OWN_TRACK_VIEW : OWN_TRACK_SET, pkt + PROTO_HEADER_LEN, len, 0,
+		      relearn, select ? view_answer : set_answer)) {
+		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
+		return false;
+	}
 	return true;
 }
 
@@ -171,12 +175,7 @@ static void setup_send(struct session *s, bool learn, bool relearn)
 		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
 		return;
 	}
-	if (s->sf.setup_pending == 0) {
-		s->sf.setup_selects = 0;
-		s->sf.setup_relearns = 0;
-		s->sf.select_pkt = 0;
-	}
-	if (s->sf.setup_pending > 24) {
+	if (own_pending_for(s, OWN_TRACK_SET) > 24) {
 		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
 		return;
 	}
@@ -268,83 +267,50 @@ static void select_row(struct session *s, const uint8_t *p, uint32_t len, bool r
 	}
 }
 
-/* One packet of the answer to the SELECT of the tracking settings;
- * true when it was the last. */
-static bool select_packet(struct session *s, const uint8_t *p, uint32_t len)
+/* A broken answer to tandem's own statement: the session cannot go on. */
+static bool setup_broken(struct session *s)
 {
-	struct sess_facts *sf = &s->sf;
-	unsigned at = sf->select_pkt++;
-	bool eof_mid = !(s->backend_caps & CLIENT_DEPRECATE_EOF);
-	if (len == 0 || p[0] == PROTO_ERR_HEADER)
-		return true; /* refused: the defaults stay */
-	if (at == 0) {
-		struct proto_rd r;
-		proto_rd_init(&r, p, len);
-		sf->select_cols = (unsigned)proto_rd_lenenc(&r, NULL);
-		/* metadata caching: a 0 "metadata follows" byte means no
-		 * definitions (and no EOF after them) */
-		sf->select_nometa = proto_rd_left(&r) > 0 && r.p[0] == 0;
-		return r.err != 0;
-	}
-	unsigned defs = sf->select_nometa ? 0 : sf->select_cols;
-	if (at <= defs)
-		return false; /* a column definition */
-	if (eof_mid && !sf->select_nometa && at == defs + 1)
-		return false; /* the EOF after them */
-	if (p[0] == PROTO_EOF_HEADER && (len < 9 || !eof_mid))
-		return true; /* the end of the rows */
-	select_row(s, p, len, (sf->setup_relearns & 1u) != 0);
-	if (!(sf->setup_relearns & 1u))
-		view_keep_defaults(sf);
+	log_warn("session %llu: backend %s answered tandem's session setup with a malformed packet",
+		 (unsigned long long)s->id, s->backend_addr);
+	sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
+		  "tandem: the database server sent a malformed response");
 	return false;
 }
 
-bool sess_setup_read(struct session *s)
+/* The answer to the SELECT of the client's tracking settings: its row (a
+ * refusal keeps the defaults). */
+static bool view_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
+			uint32_t len, const struct proto_rt_event *ev, bool last)
 {
-	while (s->sf.setup_pending > 0) {
-		const uint8_t *p;
-		uint32_t len;
-		uint8_t seq;
-		int span = sess_packet_peek(s->backend.in, SETUP_REPLY_MAX, &p, &len, &seq);
-		if (span == 0)
-			return false;
-		if (s->sf.setup_selects & 1u) {
-			bool last = span < 0 || select_packet(s, p, len);
-			if (span > 0)
-				evbuffer_drain(s->backend.in, (size_t)span);
-			if (span < 0) {
-				sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
-					  "tandem: the database server sent a malformed response");
-				return false;
-			}
-			if (last) {
-				s->sf.setup_selects >>= 1;
-				s->sf.setup_relearns >>= 1;
-				s->sf.select_pkt = 0;
-				s->sf.setup_pending--;
-			}
-			continue;
-		}
-		struct proto_ok ok;
-		if (span > 0 && len > 0 && p[0] == PROTO_OK_HEADER &&
-		    proto_ok_parse(p, len, s->backend_caps, &ok) > 0) {
-			s->sf.f.tracking = true;
-			if (proto_facts_apply_ok(&s->sf.f, &ok, PROTO_FACTS_BY_TANDEM) < 0)
-				s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
-		} else if (span > 0 && len > 0 && p[0] == PROTO_ERR_HEADER) {
-			setup_refused(s, p, len);
-		} else {
-			log_warn("session %llu: backend %s answered tandem's session setup with a "
-				 "malformed packet",
-				 (unsigned long long)s->id, s->backend_addr);
-			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
-				  "tandem: the database server sent a malformed response");
-			return false;
-		}
-		evbuffer_drain(s->backend.in, (size_t)span);
-		s->sf.setup_selects >>= 1;
-		s->sf.setup_relearns >>= 1;
-		s->sf.setup_pending--;
+	(void)last;
+	if (!p)
+		return setup_broken(s);
+	if (ev->kind != RT_PKT_ROW)
+		return true;
+	select_row(s, p, len, e->arg != 0);
+	if (!e->arg)
+		view_keep_defaults(&s->sf);
+	return true;
+}
+
+/* The answer to the SET of tandem's tracking: the session's state as the
+ * server now reports it, or a refusal (the facts are incomplete). */
+static bool set_answer(struct session *s, const struct own_entry *e, const uint8_t *p, uint32_t len,
+		       const struct proto_rt_event *ev, bool last)
+{
+	(void)e;
+	(void)last;
+	if (!p)
+		return setup_broken(s);
+	struct proto_ok ok;
+	if (ev->kind == RT_PKT_OK && proto_ok_parse(p, len, s->backend_caps, &ok) > 0) {
+		s->sf.f.tracking = true;
+		if (proto_facts_apply_ok(&s->sf.f, &ok, PROTO_FACTS_BY_TANDEM) < 0)
+			s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
+	} else if (ev->kind == RT_PKT_ERR) {
+		setup_refused(s, p, len);
+	} else {
+		return setup_broken(s);
 	}
 	return true;
 }

@@ -43,6 +43,7 @@
 #include "protocol/okerr.h"
 #include "proxy/login.h"
 #include "proxy/ok_shape.h"
+#include "proxy/own.h"
 #include "proxy/session.h"
 #include "proxy/worker_types.h"
 
@@ -242,14 +243,8 @@ void sess_change_user_backend(struct session *s)
 	sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
 }
 
-static void reset_done(struct session *s, const uint8_t *p, uint32_t len, int span);
-
 void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, int span)
 {
-	if (s->cu_resetting) {
-		reset_done(s, p, len, span);
-		return;
-	}
 	struct proto_ok ok;
 	if (proto_ok_parse(p, len, s->backend_caps, &ok) < 0) {
 		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
@@ -304,6 +299,9 @@ static void finish_refused(struct session *s, uint16_t code, const char *sqlstat
 /* The server resets the session (thd->change_user) before it checks the
  * new user, and keeps it reset when the check fails: the backend gets
  * COM_RESET_CONNECTION, the same reset, before the client gets the ERR. */
+static bool reset_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
+			 uint32_t len, const struct proto_rt_event *ev, bool last);
+
 /* The client gets the ERR and the session goes on as the previous user:
  * after the backend's reset when it has run the change (as the server
  * does), at once otherwise. */
@@ -313,10 +311,13 @@ static void refuse(struct session *s, uint16_t code, const char *sqlstate, const
 	static const uint8_t reset[] = {1, 0, 0, 0, COM_RESET_CONNECTION};
 	if (p && conn_is_open(&s->backend) && !(s->flags & SESS_F_BACKEND_GONE) &&
 	    conn_write(&s->backend, reset, sizeof(reset)) >= 0) {
+		if (!own_push(s, OWN_RESET, reset + PROTO_HEADER_LEN, 1, 0, 0, reset_answer)) {
+			sess_close(s, "out of memory");
+			return;
+		}
 		p->err_code = code;
 		snprintf(p->err_state, sizeof(p->err_state), "%s", sqlstate);
 		snprintf(p->err_msg, sizeof(p->err_msg), "%s", msg);
-		s->cu_resetting = true;
 		sess_set_state(s, SESS_CHANGE_USER_BACKEND);
 		sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
 		return;
@@ -324,30 +325,34 @@ static void refuse(struct session *s, uint16_t code, const char *sqlstate, const
 	finish_refused(s, code, sqlstate, msg, false, 0);
 }
 
-/* The backend's OK to that COM_RESET_CONNECTION. */
-static void reset_done(struct session *s, const uint8_t *p, uint32_t len, int span)
+/* The backend's answer to that COM_RESET_CONNECTION (own.h): its OK, and
+ * the client gets the ERR; a refusal ends the session. */
+static bool reset_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
+			 uint32_t len, const struct proto_rt_event *ev, bool last)
 {
+	(void)e;
+	if (!p || ev->kind == RT_PKT_ERR) {
+		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
+			  "tandem: the database server %s refused COM_RESET_CONNECTION",
+			  s->backend_addr);
+		return false;
+	}
+	if (!last)
+		return true;
 	struct proto_ok ok;
 	uint16_t status = s->status;
 	if (proto_ok_parse(p, len, s->backend_caps, &ok) == 0)
 		status = ok.status;
-	evbuffer_drain(s->backend.in, (size_t)span);
-	s->cu_resetting = false;
 	char msg[sizeof(s->cu_prev->err_msg)], state[6];
 	memcpy(msg, s->cu_prev->err_msg, sizeof(msg));
 	memcpy(state, s->cu_prev->err_state, sizeof(state));
 	finish_refused(s, s->cu_prev->err_code, state, msg, true, status);
+	return false;
 }
 
 void sess_change_user_backend_refused(struct session *s, const uint8_t *p, uint32_t len, int span)
 {
 	struct proto_err_pkt e;
-	if (s->cu_resetting) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: the database server %s refused COM_RESET_CONNECTION",
-			  s->backend_addr);
-		return;
-	}
 	stat_add(&s->wt->stats->auth_failures, 1);
 	if (proto_err_parse(p, len, CLIENT_PROTOCOL_41, &e) < 0) {
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,

@@ -18,6 +18,7 @@
 #include "protocol/packet.h"
 #include "protocol/sqlclass.h"
 #include "proxy/ok_shape.h"
+#include "proxy/own.h"
 #include "proxy/session.h"
 #include "proxy/worker_types.h"
 
@@ -183,7 +184,7 @@ void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *
 	}
 	g->cmd_tagged = true;
 decide:
-	if (!f->tracking && !s->sf.setup_pending) {
+	if (!f->tracking && own_pending_for(s, OWN_TRACK_SET) == 0) {
 		set_off(s); /* no last_gtid: nothing to read the binlog from */
 		return;
 	}

@@ -30,6 +30,7 @@
 #include "protocol/sqlclass.h"
 #include "proxy/conn_ids.h"
 #include "proxy/ok_shape.h"
+#include "proxy/own.h"
 #include "proxy/session.h"
 #include "proxy/worker_types.h"
 
@@ -607,7 +608,7 @@ static enum pkt_action on_packet(struct session *s, size_t start, const struct p
 void sess_result_read(struct session *s)
 {
 	/* Answers to tandem's own statements come first and go nowhere. */
-	if (s->sf.setup_pending && !sess_setup_read(s))
+	if (own_pending(s) && !own_read(s))
 		return;
 	struct evbuffer *in = s->backend.in;
 	size_t avail = evbuffer_get_length(in);

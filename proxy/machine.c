@@ -32,6 +32,7 @@
 #include "protocol/okerr.h"
 #include "proxy/conn_ids.h"
 #include "proxy/login.h"
+#include "proxy/own.h"
 #include "proxy/session.h"
 #include "proxy/sess_env.h"
 #include "proxy/worker_types.h"
@@ -145,11 +146,11 @@ static void server_closed(struct session *s, uint16_t code)
 /* Backend bytes in a state that expects none. */
 static void backend_unexpected(struct session *s)
 {
-	/* Answers to tandem's own setup statement may arrive while idle. */
-	if (s->sf.setup_pending &&
+	/* Answers to tandem's own statements may arrive while idle. */
+	if (own_pending(s) &&
 	    (s->state == SESS_IDLE || s->state == SESS_COMMAND ||
 	     s->state == SESS_CHANGE_USER_AUTH) &&
-	    (!sess_setup_read(s) || evbuffer_get_length(s->backend.in) == 0))
+	    (!own_read(s) || evbuffer_get_length(s->backend.in) == 0))
 		return;
 	if (s->backend_held) {
 		/* nothing is owed to a client not logged in: log in afresh */
@@ -673,6 +674,7 @@ void mach_free(struct session *s)
 	sess_migrate_free(s);
 	sess_guard_free(s);
 	sess_replay_free(s);
+	own_free(s);
 	if (s->password) {
 		proto_wipe(s->password, strlen(s->password));
 		free(s->password);

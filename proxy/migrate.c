@@ -26,6 +26,7 @@
 #include "protocol/packet.h"
 #include "protocol/sqlclass.h"
 #include "proxy/migrate_internal.h"
+#include "proxy/own.h"
 #include "proxy/session.h"
 #include "proxy/sess_env.h"
 #include "proxy/worker_types.h"
@@ -40,11 +41,8 @@
 
 void sess_migrate_free(struct session *s)
 {
-	free(s->mg.items);
 	free(s->mg.cmd);
-	s->mg.items = NULL;
 	s->mg.cmd = NULL;
-	s->mg.nitems = s->mg.item_cap = s->mg.next_item = 0;
 	s->mg.cmd_len = s->mg.cmd_cap = 0;
 }
 
@@ -284,14 +282,13 @@ static void move(struct session *s)
 	struct sess_migrate *mg = &s->mg;
 	conn_close(&s->backend);
 	env_backend_release(s);
-	s->sf.setup_pending = 0; /* the old server's answers will never come */
+	own_clear(s); /* the old server's answers will never come */
 	s->resp_left = 0;
 	s->result_done = false;
 	s->cmd_left = 0;
 	mg->active = true;
 	mg->park = false;
 	mg->started_us = clock_mono_us();
-	mg->nitems = mg->next_item = 0;
 	mg->restore_failed = false;
 	mg->replaying = mg->replay_failed = false;
 	s->verdict_seq = 0;
@@ -376,9 +373,7 @@ void sess_migrate_topology(struct session *s, const struct hc_topology *t)
 		/* logging in where sessions may no longer go: start over */
 		conn_close(&s->backend);
 		env_backend_release(s);
-		s->sf.setup_pending = 0;
-		if (s->state == SESS_RESTORE)
-			s->mg.nitems = s->mg.next_item = 0;
+		own_clear(s); /* setup and restore answers of that login */
 		sess_set_state(s, SESS_BACKEND_WANTED);
 		return;
 	default:

@@ -47,12 +47,6 @@ enum mig_pending {
 	MIG_P_ROLLED_BACK, /* the open transaction was rolled back by the move */
 };
 
-/* One answer the new backend owes for tandem's restore statements. */
-struct mig_item {
-	uint8_t kind; /* enum mig_item_kind (migrate.c) */
-	uint32_t ref; /* statement client id, or variable index */
-};
-
 struct sess_migrate {
 	bool active;        /* a move is under way */
 	bool park;          /* leave the backend once idle outside a transaction (switchover) */
@@ -62,15 +56,12 @@ struct sess_migrate {
 	enum mig_pending pending;
 	char pending_msg[300]; /* says what was lost */
 
-	struct mig_item *items; /* restore answers owed, in order */
-	size_t nitems, next_item, item_cap;
-	struct proto_tracker rtr; /* reads the restore answers */
-	bool restore_failed;      /* some restore statement was refused (pending says which) */
-	bool replay;              /* the open transaction is to be replayed (replay.h) */
-	bool replaying;           /* RESTORE is reading the replayed statements' answers */
-	bool replay_failed;       /* they differed: tandem rolled the new transaction back */
-	uint16_t saved_status;    /* the session's status flags and transaction state before */
-	char saved_trx[9];        /* the move: the new login's answers must not replace them */
+	bool restore_failed;   /* some restore statement was refused (pending says which) */
+	bool replay;           /* the open transaction is to be replayed (replay.h) */
+	bool replaying;        /* RESTORE is reading the replayed statements' answers */
+	bool replay_failed;    /* they differed: tandem rolled the new transaction back */
+	uint16_t saved_status; /* the session's status flags and transaction state before */
+	char saved_trx[9];     /* the move: the new login's answers must not replace them */
 
 	/* The command in flight, kept whole (one frame up to 64 KiB) when it is
 	 * a read that could run again: payload bytes, with the statement id the

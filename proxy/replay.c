@@ -12,11 +12,11 @@
 #include "protocol/command.h"
 #include "protocol/packet.h"
 #include "protocol/sqlclass.h"
+#include "proxy/own.h"
 #include "proxy/session.h"
 #include "proxy/worker_types.h"
 
 /* Largest answer packet read while replaying (a row). */
-#define REPLAY_PACKET_MAX (16u << 20)
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME  0x100000001b3ULL
@@ -236,20 +236,22 @@ static size_t complete(const struct sess_replay *r)
 	return r->recording ? r->n - 1 : r->n;
 }
 
-static void start_answer(struct session *s)
+static bool answer(struct session *s, const struct own_entry *e, const uint8_t *p, uint32_t len,
+		   const struct proto_rt_event *ev, bool last);
+
+/* Queue the answer of entry i (own.h). */
+static bool owe(struct session *s, size_t i)
 {
-	struct sess_replay *r = &s->rp;
-	proto_tracker_init(&r->tr, s->backend_caps);
-	proto_tracker_start(&r->tr, r->e[r->next].cmd, r->e[r->next].len);
-	r->sum = FNV_OFFSET;
+	struct replay_entry *e = &s->rp.e[i];
+	return own_push(s, OWN_REPLAY, e->cmd, e->len, (uint32_t)i, 0, answer);
 }
 
 void sess_replay_send(struct session *s)
 {
 	struct sess_replay *r = &s->rp;
 	r->active = true;
-	r->next = 0;
 	r->mismatch = false;
+	r->sum = FNV_OFFSET;
 	size_t n = complete(r);
 	for (size_t i = 0; i < n; i++) {
 		struct replay_entry *e = &r->e[i];
@@ -277,58 +279,47 @@ void sess_replay_send(struct session *s)
 				evbuffer_add(s->backend.out, e->cmd, e->len);
 			}
 			proto_stmt_id_patch(e->cmd, e->client_stmt);
+			if (!owe(s, i))
+				r->mismatch = true;
 			continue;
 		}
 		evbuffer_add(s->backend.out, hdr, sizeof(hdr));
 		evbuffer_add(s->backend.out, e->cmd, e->len);
+		if (!owe(s, i))
+			r->mismatch = true;
 	}
 	/* Skipped entries owe no answer; answers come for the rest, in order. */
-	while (r->next < n && r->e[r->next].client_stmt &&
-	       !proto_facts_stmt_find(&s->sf.f, r->e[r->next].client_stmt))
-		r->next++;
-	if (r->next < n)
-		start_answer(s);
 }
 
-int sess_replay_read(struct session *s)
+/* One packet of the answer to replayed entry e->ref: checksummed as the
+ * original was; at its end, compared. */
+static bool answer(struct session *s, const struct own_entry *e, const uint8_t *p, uint32_t len,
+		   const struct proto_rt_event *ev, bool last)
 {
 	struct sess_replay *r = &s->rp;
-	size_t n = complete(r);
-	while (r->next < n) {
-		const uint8_t *p;
-		uint32_t len;
-		uint8_t seq;
-		int span = sess_packet_peek(s->backend.in, REPLAY_PACKET_MAX, &p, &len, &seq);
-		if (span == 0)
-			return 0;
-		struct proto_rt_event ev;
-		int rc = span < 0 || len == 0 ? PROTO_E_MALFORMED
-					      : proto_tracker_feed(&r->tr, p, len, len, &ev);
-		if (rc < 0) {
-			sess_backend_wait(s, "malformed answer to a replayed statement");
-			return 0;
-		}
-		if (hashed_kind(ev.kind))
-			r->sum = hash_bytes(r->sum, p, len);
-		else
-			r->sum = hash_event(r->sum, &ev);
-		evbuffer_drain(s->backend.in, (size_t)span);
-		if (rc != RT_DONE && rc != RT_INFILE)
-			continue;
-		if (rc == RT_INFILE || r->sum != r->e[r->next].sum) {
-			r->mismatch = true;
-			log_info(
-				"session %llu: replayed statement %zu of %zu answered differently on "
-				"the new primary",
-				(unsigned long long)s->id, r->next + 1, n);
-		}
-		r->next++;
-		while (r->next < n && r->e[r->next].client_stmt &&
-		       !proto_facts_stmt_find(&s->sf.f, r->e[r->next].client_stmt))
-			r->next++;
-		if (r->next < n)
-			start_answer(s);
+	if (!p) {
+		sess_backend_wait(s, "malformed answer to a replayed statement");
+		return false;
 	}
+	if (hashed_kind(ev->kind))
+		r->sum = hash_bytes(r->sum, p, len);
+	else
+		r->sum = hash_event(r->sum, ev);
+	if (!last)
+		return true;
+	if (ev->kind == RT_PKT_LOCAL_INFILE || e->ref >= r->n || r->sum != r->e[e->ref].sum) {
+		r->mismatch = true;
+		log_info("session %llu: replayed statement %u of %zu answered differently on the "
+			 "new primary",
+			 (unsigned long long)s->id, e->ref + 1, complete(r));
+	}
+	r->sum = FNV_OFFSET;
+	return true;
+}
+
+int sess_replay_outcome(struct session *s)
+{
+	struct sess_replay *r = &s->rp;
 	r->active = false;
 	return r->mismatch ? -1 : 1;
 }

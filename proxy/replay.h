@@ -50,12 +50,10 @@ struct sess_replay {
 	bool recording; /* the command in flight is being recorded (entry n-1) */
 	bool hash_rest; /* the bytes still to stream belong to a hashed frame */
 
-	/* running again after a move */
+	/* running again after a move (the answers: own.h) */
 	bool active;   /* entries are being replayed */
-	size_t next;   /* entry whose answer is read next */
-	uint64_t sum;  /* checksum of that answer so far */
+	uint64_t sum;  /* checksum of the answer being read so far */
 	bool mismatch; /* an answer differed: the replay failed */
-	struct proto_tracker tr;
 };
 
 void sess_replay_free(struct session *s);
@@ -76,11 +74,11 @@ void sess_replay_result(struct session *s);
 
 /* migrate.c: whether the session's open transaction can be replayed. */
 bool sess_replay_possible(const struct session *s);
-/* migrate.c: write the recorded statements to the new backend. */
+/* restore.c: write the recorded statements to the new backend; their
+ * answers are owed in the queue of tandem's own statements (own.h). */
 void sess_replay_send(struct session *s);
-/* migrate.c: read their answers: 1 all read and matching, -1 all read and
- * some differed, 0 waiting (or the session failed). */
-int sess_replay_read(struct session *s);
+/* restore.c: once every answer is in: 1 all matched, -1 some differed. */
+int sess_replay_outcome(struct session *s);
 /* The command in flight runs again: its answer is checksummed afresh. */
 void sess_replay_rerun(struct session *s);
 /* Forget the record (the transaction ended or was given up). */

@@ -19,11 +19,10 @@
 #include "protocol/okerr.h"
 #include "protocol/packet.h"
 #include "proxy/migrate_internal.h"
+#include "proxy/own.h"
 #include "proxy/session.h"
 #include "proxy/worker_types.h"
 
-/* Largest restore answer packet accepted (a column definition, an OK). */
-#define RESTORE_PACKET_MAX (1u << 20)
 
 enum mig_item_kind {
 	MI_INIT_DB = 1, /* COM_INIT_DB of the session's schema */
@@ -60,20 +59,17 @@ static const struct cfg_limits *limits(const struct session *s)
 	return &s->wt->snap->limits;
 }
 
-static bool add_item(struct sess_migrate *mg, uint8_t kind, uint32_t ref)
+static bool item_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
+			uint32_t len, const struct proto_rt_event *ev, bool last);
+
+/* Queue a restore statement's answer (own.h); the statement follows. */
+static bool add_item(struct session *s, uint8_t kind, uint32_t ref)
 {
-	if (mg->nitems == mg->item_cap) {
-		size_t cap = mg->item_cap ? mg->item_cap * 2 : 16;
-		struct mig_item *it = realloc(mg->items, cap * sizeof(*it));
-		if (!it)
-			return false;
-		mg->items = it;
-		mg->item_cap = cap;
-	}
-	mg->items[mg->nitems].kind = kind;
-	mg->items[mg->nitems].ref = ref;
-	mg->nitems++;
-	return true;
+	static const uint8_t cmds[] = {[MI_INIT_DB] = COM_INIT_DB,
+				       [MI_SET] = COM_QUERY,
+				       [MI_PREPARE] = COM_STMT_PREPARE,
+				       [MI_ROLLBACK] = COM_QUERY};
+	return own_push(s, OWN_RESTORE, &cmds[kind], 1, ref, kind, item_answer);
 }
 
 /* One command (cmd byte, then text) to the backend, sequence id 0. */
@@ -155,15 +151,13 @@ static int var_order(const struct proto_facts_var *v)
 
 static void queue_restore(struct session *s)
 {
-	struct sess_migrate *mg = &s->mg;
 	const struct proto_facts *f = &s->sf.f;
-	if (f->schema && f->schema[0] && add_item(mg, MI_INIT_DB, 0))
+	if (f->schema && f->schema[0] && add_item(s, MI_INIT_DB, 0))
 		send_command(s, COM_INIT_DB, f->schema, strlen(f->schema));
 	for (int pass = 0; pass < 3; pass++) {
 		for (size_t i = 0; i < f->nvars; i++) {
 			const struct proto_facts_var *v = &f->vars[i];
-			if (var_order(v) == pass && settable(v) &&
-			    add_item(mg, MI_SET, (uint32_t)i))
+			if (var_order(v) == pass && settable(v) && add_item(s, MI_SET, (uint32_t)i))
 				send_set(s, v);
 		}
 	}
@@ -179,7 +173,7 @@ static void queue_restore(struct session *s)
 				st->client_id);
 			continue;
 		}
-		if (add_item(mg, MI_PREPARE, st->client_id)) {
+		if (add_item(s, MI_PREPARE, st->client_id)) {
 			/* with the session's tag, as the client's prepare had it */
 			size_t tl = 0;
 			char *tagged = sess_guard_tag_text(s, st->sql, st->sql_len, &tl);
@@ -190,28 +184,15 @@ static void queue_restore(struct session *s)
 	}
 }
 
-static void start_item(struct session *s)
-{
-	struct sess_migrate *mg = &s->mg;
-	static const uint8_t cmds[] = {[MI_INIT_DB] = COM_INIT_DB,
-				       [MI_SET] = COM_QUERY,
-				       [MI_PREPARE] = COM_STMT_PREPARE,
-				       [MI_ROLLBACK] = COM_QUERY};
-	uint8_t cmd = cmds[mg->items[mg->next_item].kind];
-	proto_tracker_init(&mg->rtr, s->backend_caps);
-	proto_tracker_start(&mg->rtr, &cmd, 1);
-}
-
 void sess_migrate_logged_in(struct session *s)
 {
 	struct sess_migrate *mg = &s->mg;
 	s->backend_deadline_us = 0;
 	s->verdict_seq = 0;
-	mg->nitems = mg->next_item = 0;
 	mg->saved_status = s->sf.f.status;
 	memcpy(mg->saved_trx, s->sf.f.trx_state, sizeof(mg->saved_trx));
-	/* Tracking first (its answer is swallowed by sess_setup_read), then
-	 * the restore statements, all in one write. */
+	/* Tracking first, then the restore statements, all in one write;
+	 * their answers are swallowed in that order (own.h). */
 	sess_setup_resend(s);
 	queue_restore(s);
 	if (conn_flush(&s->backend) < 0) {
@@ -219,30 +200,29 @@ void sess_migrate_logged_in(struct session *s)
 		return;
 	}
 	sess_set_state(s, SESS_RESTORE);
-	mg->next_item = 0;
-	if (mg->nitems)
-		start_item(s);
 	sess_restore_read(s);
 }
 
-static void item_refused(struct session *s, const struct mig_item *it,
+/* A restore statement was refused (kind: enum mig_item_kind; ref: what it
+ * restored): the client is owed the news at its next command. */
+static void item_refused(struct session *s, uint8_t kind, uint32_t ref,
 			 const struct proto_err_pkt *e)
 {
 	struct sess_migrate *mg = &s->mg;
 	mg->restore_failed = true;
 	const struct proto_facts *f = &s->sf.f;
 	char what[160];
-	switch (it->kind) {
+	switch (kind) {
 	case MI_INIT_DB:
 		snprintf(what, sizeof(what), "the default schema '%s'", f->schema);
 		break;
 	case MI_SET:
 		snprintf(what, sizeof(what), "the session variable %s",
-			 it->ref < f->nvars ? f->vars[it->ref].name : "?");
+			 ref < f->nvars ? f->vars[ref].name : "?");
 		break;
 	default:
-		snprintf(what, sizeof(what), "prepared statement %u", it->ref);
-		proto_facts_stmt_remove(&s->sf.f, it->ref);
+		snprintf(what, sizeof(what), "prepared statement %u", ref);
+		proto_facts_stmt_remove(&s->sf.f, ref);
 		break;
 	}
 	log_warn("session %llu: restoring %s on %s failed: error %u: %.*s",
@@ -256,37 +236,23 @@ static void item_refused(struct session *s, const struct mig_item *it,
 
 static void finish_move(struct session *s);
 
-/* Read the answers owed for the restore items. True when all are in. */
-static bool read_items(struct session *s)
+/* The answer to one restore statement (e->arg: enum mig_item_kind, e->ref:
+ * what it restored). */
+static bool item_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
+			uint32_t len, const struct proto_rt_event *ev, bool last)
 {
-	struct sess_migrate *mg = &s->mg;
-	while (mg->next_item < mg->nitems) {
-		const uint8_t *p;
-		uint32_t len;
-		uint8_t seq;
-		int span = sess_packet_peek(s->backend.in, RESTORE_PACKET_MAX, &p, &len, &seq);
-		if (span == 0)
-			return false;
-		struct proto_rt_event ev;
-		int rc = span < 0 || len == 0 ? PROTO_E_MALFORMED
-					      : proto_tracker_feed(&mg->rtr, p, len, len, &ev);
-		if (rc < 0) {
-			log_warn("session %llu: %s answered a restore statement with a malformed "
-				 "packet",
-				 (unsigned long long)s->id, s->backend_addr);
-			sess_backend_wait(s, "malformed answer to a restore statement");
-			return false;
-		}
-		const struct mig_item *it = &mg->items[mg->next_item];
-		if (ev.kind == RT_PKT_ERR && it->kind != MI_ROLLBACK) {
-			item_refused(s, it, &ev.err);
-		} else if (ev.kind == RT_PKT_PREPARE_OK && it->kind == MI_PREPARE) {
-			proto_facts_stmt_rebind(&s->sf.f, it->ref, ev.prepare.stmt_id);
-		}
-		evbuffer_drain(s->backend.in, (size_t)span);
-		if (rc == RT_DONE && ++mg->next_item < mg->nitems)
-			start_item(s);
+	(void)len;
+	(void)last;
+	if (!p) {
+		log_warn("session %llu: %s answered a restore statement with a malformed packet",
+			 (unsigned long long)s->id, s->backend_addr);
+		sess_backend_wait(s, "malformed answer to a restore statement");
+		return false;
 	}
+	if (ev->kind == RT_PKT_ERR && e->arg != MI_ROLLBACK)
+		item_refused(s, (uint8_t)e->arg, e->ref, &ev->err);
+	else if (ev->kind == RT_PKT_PREPARE_OK && e->arg == MI_PREPARE)
+		proto_facts_stmt_rebind(&s->sf.f, e->ref, ev->prepare.stmt_id);
 	return true;
 }
 
@@ -321,10 +287,9 @@ static bool start_replay(struct session *s)
 void sess_restore_read(struct session *s)
 {
 	struct sess_migrate *mg = &s->mg;
-	if (s->sf.setup_pending && !sess_setup_read(s))
-		return;
 	for (;;) {
-		if (!read_items(s))
+		/* setup, restore and replay answers, in the order sent */
+		if (!own_read(s))
 			return;
 		/* A cut-off commit: the binlog lookup answers on its own thread
 		 * (sess_guard_resolved() comes back here). */
@@ -335,16 +300,12 @@ void sess_restore_read(struct session *s)
 				return;
 		}
 		if (mg->replaying) {
-			int rc = sess_replay_read(s);
-			if (rc == 0)
-				return;
 			mg->replaying = false;
-			if (rc < 0) {
+			if (sess_replay_outcome(s) < 0) {
 				/* Different answers: this is not the client's transaction. */
 				mg->replay_failed = true;
-				if (add_item(mg, MI_ROLLBACK, 0)) {
+				if (add_item(s, MI_ROLLBACK, 0)) {
 					send_command(s, COM_QUERY, "ROLLBACK", 8);
-					start_item(s);
 					if (conn_flush(&s->backend) < 0) {
 						sess_backend_wait(
 							s, "cannot roll back a failed replay");

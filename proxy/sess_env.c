@@ -15,8 +15,8 @@
 
 #include "health/monitor.h"
 
-enum env_pick env_backend_pick(struct worker *w, struct session *s,
-				     const struct hc_member **m, char *why, size_t whylen)
+enum env_pick env_backend_pick(struct worker *w, struct session *s, const struct hc_member **m,
+			       char *why, size_t whylen)
 {
 	const char *cluster = s->wt->cfg->cluster->name;
 	const struct hc_topology *topo = NULL;

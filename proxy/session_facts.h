@@ -27,12 +27,6 @@ struct session;
 
 struct sess_facts {
 	struct proto_facts f;
-	uint8_t setup_pending;  /* responses to tandem's own statements the backend still owes */
-	uint32_t setup_selects; /* of those, in order from bit 0: 1 = the answer to the
-				    * SELECT of the client's tracking settings, 0 = the SET */
-	unsigned select_pkt;    /* packets of the first such answer read so far */
-	unsigned select_cols;   /* its column count */
-	bool select_nometa;     /* ... sent without column definitions (metadata caching) */
 	char *track_default_sysvars;           /* the server's defaults, read at login: */
 	struct proto_track_view track_default; /* a reset goes back to them */
 	bool track_default_known;
@@ -41,11 +35,9 @@ struct sess_facts {
 	 * for it): its OKs carry only these items (forward.c). */
 	char *track_sysvars; /* session_track_system_variables; NULL: none */
 	struct proto_track_view track;
-	uint32_t setup_relearns; /* like setup_selects: 1 = that SELECT follows the
-				  * client's own SET (tandem's values are not the client's) */
-	bool track_changing;     /* the command in flight changes them: track_before holds
+	bool track_changing; /* the command in flight changes them: track_before holds
 				  * the settings it started with */
-	bool track_trx_set;      /* ... and it set session_track_transaction_info */
+	bool track_trx_set;  /* ... and it set session_track_transaction_info */
 	char *track_before_sysvars;
 	struct proto_track_view track_before;
 	bool setup_refused_logged; /* the backend refused tracking once; said so in the log */
@@ -100,13 +92,6 @@ void sess_track_settled(struct session *s);
 void sess_track_view_set(struct session *s, const char *name, size_t nlen, const char *value,
 			 size_t vlen);
 
-/*
- * Consume the backend's answers to tandem's own statements; they never
- * reach the client. Returns true when none are owed any more (the bytes
- * after them are the client's), false while waiting or when the session
- * failed.
- */
-bool sess_setup_read(struct session *s);
 
 /*
  * The backend confirmed COM_RESET_CONNECTION or COM_CHANGE_USER: the

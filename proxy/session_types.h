@@ -22,6 +22,7 @@
 #include "proxy/commit_guard.h"
 #include "proxy/conn.h"
 #include "proxy/migrate.h"
+#include "proxy/own_types.h"
 #include "proxy/replay.h"
 #include "proxy/session_facts.h"
 
@@ -177,7 +178,6 @@ struct session {
 	struct sess_prev_login *cu_prev; /* change_user.c: the user before a COM_CHANGE_USER, back
 					  * if it fails (the server keeps the session) */
 	uint8_t cu_failed;               /* failed COM_CHANGE_USERs: the server refuses a 4th */
-	bool cu_resetting;               /* a refused change: the backend's reset runs */
 	char cu_denied[256];             /* SESS_CHANGE_USER_DENIED: the 1045's message */
 	struct evp_pkey_st *rsa_key; /* reference to the RSA key whose public half the client got */
 	char backend_addr[CFG_ADDR_TEXT]; /* member connected to, for logs */
@@ -210,6 +210,7 @@ struct session {
 	uint16_t status;         /* last server status flags */
 	int64_t cmd_started_us;
 
+	struct own_queue own;   /* tandem's own statements, their answers owed (own.h) */
 	struct sess_facts sf;   /* server-side state, from the stream (session_facts.h) */
 	struct sess_migrate mg; /* moving to a new backend connection (migrate.h) */
 	struct sess_guard cg;   /* commit markers (commit_guard.h) */
