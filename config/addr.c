@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "config/load_internal.h"
+#include "config/errors.h"
 
 int cfg_addr_parse(const char *text, bool numeric_only, struct cfg_addr *out, char *err,
 		   size_t errlen)

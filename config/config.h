@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "config/errors.h"
+
 #define CFG_ADDR_TEXT 72
 /* Longest tenant or cluster name. */
 #define CFG_NAME_MAX 63
@@ -193,14 +195,6 @@ struct cfg {
 	struct cfg_coord coord;
 };
 
-/* Errors collected while loading; each names its JSON path. */
-struct cfg_errors {
-	char **msgs;
-	size_t n;
-	char **warnings;
-	size_t nwarn;
-};
-void cfg_errors_free(struct cfg_errors *e);
 
 /*
  * Load and validate a config file. Returns a snapshot with one reference,
