@@ -30,7 +30,6 @@
 
 struct hc_cluster;
 struct hc_monitor;
-struct hc_topology;
 struct evbuffer;
 
 #define COORD_FENCED_MAX 16
@@ -89,13 +88,11 @@ void coord_cluster_free(struct hc_cluster *cl);
  * a live lease, and — when dead >= 0 — only when no other instance's
  * current observation sees member `dead` up. */
 bool coord_may_decide(struct hc_cluster *cl, int dead);
-/* monitor.c evaluate(), cl->mu held: a new leader finishes a decision its
- * predecessor recorded but did not finish (may unlock around the work). */
-void coord_resume(struct hc_cluster *cl);
-/* monitor.c build_topology(), cl->mu held: what routing must show beyond
- * the monitor's own view (a cut-off instance, a decision being carried
- * out by another instance). */
-void coord_topology(struct hc_cluster *cl, struct hc_topology *t);
+/* monitor.c evaluate(), cl->mu held: whether this instance, a new leader,
+ * must finish a decision its predecessor recorded but did not finish.
+ * Returns the member to fail over to (cl->primary set to the one it
+ * replaces), which the monitor then hands to hc_failover_run(); -1: none. */
+int coord_resume(struct hc_cluster *cl);
 
 /* failover.c, cl->mu NOT held. Record the decision before acting: 0 when
  * recorded (or coordination is off), -1 with err when the action must not

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "health/coord.h"
+#include "health/failover.h"
 #include "health/monitor_int.h"
 #include "health/text.h"
 
