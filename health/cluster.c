@@ -21,7 +21,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "health/cluster_state.h"
-#include "health/coord.h"
+#include "health/coord_thread.h"
 #include "health/monitor_threads.h"
 #include "health/state.h"
 #include "health/text.h"

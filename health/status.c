@@ -5,6 +5,8 @@
  * Owns: the JSON shape of clusters and members, and the monitor's metric
  * names (docs/metrics.md lists them). Must not: change monitor state.
  */
+#include "health/status.h"
+
 #include <event2/buffer.h>
 #include <string.h>
 
