@@ -9,8 +9,7 @@
  * (commit and done are called without it), start threads, act on servers
  * (failover.c does, called by the monitor).
  */
-#include "health/coord_int.h"
-#include "health/coord_thread.h"
+#include "health/coord.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "health/coord_int.h"
+#include "health/coord_thread.h"
 #include "health/text.h"
 
 bool coord_may_decide(struct hc_cluster *cl, int dead)

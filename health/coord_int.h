@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "health/coord.h"
+#include "health/coord_rec.h"
 #include "health/etcd.h"
 #include "health/monitor_int.h"
 
