@@ -10,8 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/config.h"
-#include "config/load_internal.h"
+#include "config/addr.h"
+#include "config/errors.h"
+#include "config/held.h"
 
 int cfg_addr_parse(const char *text, bool numeric_only, struct cfg_addr *out, char *err,
 		   size_t errlen)

@@ -8,6 +8,10 @@
  * share it by reference. A reload builds a new snapshot and swaps it in
  * whole, or changes nothing.
  *
+ * The types and load.c's functions are here; the other files' functions
+ * are in their own headers (errors.h, addr.h, held.h, pattern.h), which
+ * this one includes, so a caller needs only this header.
+ *
  * Owns: the snapshot's memory, including secrets (wiped on free).
  * Must not: bind sockets or talk to servers (see cfg_check_bindable()).
  */
@@ -20,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "config/errors.h"
 
 #define CFG_ADDR_TEXT 72
 /* Longest tenant or cluster name. */
@@ -193,14 +199,6 @@ struct cfg {
 	struct cfg_coord coord;
 };
 
-/* Errors collected while loading; each names its JSON path. */
-struct cfg_errors {
-	char **msgs;
-	size_t n;
-	char **warnings;
-	size_t nwarn;
-};
-void cfg_errors_free(struct cfg_errors *e);
 
 /*
  * Load and validate a config file. Returns a snapshot with one reference,
@@ -220,38 +218,11 @@ const struct cfg_user *cfg_user_find(const struct cfg_tenant *t, const char *nam
 /* Whether a backend account name may log in through tenant t (users_from_backend
  * on, and the name matches one of its patterns if it has any). */
 bool cfg_tenant_backend_user_ok(const struct cfg_tenant *t, const char *name);
-/* SQL LIKE matching as MariaDB does for account hosts: '%' any run, '_' one
- * character, '\\' escapes; case-insensitive when fold is true. */
-bool cfg_like_match(const char *pattern, const char *text, bool fold);
 
-/* Parse "a.b.c.d[/n]" or "v6[/n]"; 0 or -1. */
-int cfg_cidr_parse(const char *text, struct cfg_cidr *out);
-bool cfg_cidr_match(const struct cfg_cidr *c, const struct sockaddr *sa);
-/* Whether any of the tenant's allow entries matches. */
-bool cfg_tenant_allows(const struct cfg_tenant *t, const struct sockaddr *sa);
-/* Parse "host:port" / "[v6]:port"; numeric_only refuses host names. */
-int cfg_addr_parse(const char *text, bool numeric_only, struct cfg_addr *out, char *err,
-		   size_t errlen);
-bool cfg_addr_equal(const struct cfg_addr *a, const struct cfg_addr *b);
-
-/* Whether every listen address could be taken, without taking it: an
- * address a running tandem listens on passes, one another process listens
- * on fails, and any other is tried with a bind (no listen) for the kernel's
- * verdict. A listener whose process cannot be seen (another user's, and no
- * CAP_SYS_PTRACE, as under the systemd unit once tandem dropped to "user")
- * passes when ours(a, arg) says the running tandem holds it; ours may be
- * NULL. Appends one error per failure; returns the count. */
-typedef bool (*cfg_listen_ours_fn)(const struct cfg_addr *a, void *arg);
-int cfg_check_bindable(const struct cfg *c, struct cfg_errors *errs, cfg_listen_ours_fn ours,
-		       void *arg);
-/* held.c: the TCP listeners of the machine, read once from /proc. */
-struct cfg_listeners;
-struct cfg_listeners *cfg_listeners_read(void);
-void cfg_listeners_free(struct cfg_listeners *l);
-/* The pid listening where a bind of a would collide (comm gets its name),
- * 0 when a listener exists but its process cannot be seen, -1 when
- * nothing listens there. */
-int cfg_listeners_holder(struct cfg_listeners *l, const struct cfg_addr *a, char *comm,
-			 size_t commlen);
+/* The rest of config/'s functions, one header per file, included here so
+ * that this header stays the folder's one contract for its callers. */
+#include "config/addr.h"
+#include "config/held.h"
+#include "config/pattern.h"
 
 #endif

@@ -6,7 +6,6 @@
  * freeing it (the password is wiped). Must not: talk to etcd; a reload
  * that changes this section is applied by the monitor, not here.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,10 @@
 
 #include <openssl/ssl.h>
 
-#include "config/load_internal.h"
+#include "config/coord.h"
+#include "config/errors.h"
+#include "config/secret.h"
+#include "config/tls.h"
 #include "protocol/auth.h"
 
 static const char *str_at(struct cfg_errors *e, json_t *o, const char *key, const char *dflt)
@@ -40,30 +42,6 @@ static long long int_at(struct cfg_errors *e, json_t *o, const char *key, long l
 		return dflt;
 	}
 	return json_integer_value(v);
-}
-
-/* First line of a secret file (relative to the config's directory). */
-static char *secret_file(struct cfg_errors *e, const char *file, const char *base_dir)
-{
-	char full[4096];
-	if (file[0] != '/' && base_dir)
-		snprintf(full, sizeof(full), "%s/%s", base_dir, file);
-	else
-		snprintf(full, sizeof(full), "%s", file);
-	FILE *f = fopen(full, "r");
-	if (!f) {
-		cfg_error(e, "$.coordination.password_file: cannot read %s: %s", full,
-			  strerror(errno));
-		return NULL;
-	}
-	char buf[512];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	buf[strcspn(buf, "\r\n")] = 0;
-	char *s = strdup(buf);
-	proto_wipe(buf, sizeof(buf));
-	return s;
 }
 
 /* The prefix is used in etcd keys and JSON: printable, no spaces, starts with '/'. */
@@ -109,7 +87,8 @@ static void load_endpoints(struct cfg_errors *e, json_t *o, struct cfg_coord *k)
 	}
 }
 
-void cfg_coord_load(struct cfg_errors *e, json_t *root, struct cfg *c, const char *base_dir)
+void cfg_coord_load(struct cfg_errors *e, json_t *root, struct cfg *c, const char *base_dir,
+		    const gid_t *group_ok)
 {
 	static const char *const known[] = {"endpoints",  "prefix",  "instance", "lease_ttl_s",
 					    "timeout_ms", "user",    "password", "password_file",
@@ -166,7 +145,8 @@ void cfg_coord_load(struct cfg_errors *e, json_t *root, struct cfg *c, const cha
 	if (pw && pwf)
 		cfg_error(e, "$.coordination: give either password or password_file, not both");
 	else if (pwf)
-		k->password = secret_file(e, pwf, base_dir);
+		k->password =
+			cfg_secret_read(e, "$.coordination.password_file", pwf, base_dir, group_ok);
 	else if (pw)
 		k->password = strdup(pw);
 	if ((k->user != NULL) != (k->password != NULL))

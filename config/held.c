@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/config.h"
+#include "config/held.h"
 
 #define TCP_LISTEN 0x0A
 

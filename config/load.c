@@ -19,54 +19,15 @@
 
 #include "common/log.h"
 #include "config/config.h"
-#include "config/load_internal.h"
+#include "config/coord.h"
+#include "config/errors.h"
+#include "config/locate.h"
+#include "config/secret.h"
+#include "config/tls.h"
 #include "protocol/auth.h"
 
-/* ------------------------------------------------------------ errors */
-
-__attribute__((format(printf, 3, 0))) static void append(char ***list, size_t *n, const char *fmt,
-							 va_list ap)
-{
-	char buf[512];
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	char **grown = realloc(*list, (*n + 1) * sizeof(char *));
-	if (!grown)
-		return;
-	*list = grown;
-	(*list)[*n] = strdup(buf);
-	if ((*list)[*n])
-		(*n)++;
-}
-
-void cfg_error(struct cfg_errors *e, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	append(&e->msgs, &e->n, fmt, ap);
-	va_end(ap);
-}
-
-void cfg_warning(struct cfg_errors *e, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	append(&e->warnings, &e->nwarn, fmt, ap);
-	va_end(ap);
-}
-
-void cfg_errors_free(struct cfg_errors *e)
-{
-	if (!e)
-		return;
-	for (size_t i = 0; i < e->n; i++)
-		free(e->msgs[i]);
-	for (size_t i = 0; i < e->nwarn; i++)
-		free(e->warnings[i]);
-	free(e->msgs);
-	free(e->warnings);
-	e->msgs = e->warnings = NULL;
-	e->n = e->nwarn = 0;
-}
+/* Largest config file read. */
+#define CFG_MAX_FILE (16 << 20)
 
 /* ------------------------------------------------------- typed getters */
 
@@ -166,39 +127,6 @@ static char *xstrdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-/* Read a secret from a file: first line, without its newline. Warns when
- * the file is readable by group or others. */
-static char *read_secret_file(struct ld *ld, const char *file, const char *path)
-{
-	char full[4096];
-	if (file[0] != '/' && ld->base_dir)
-		snprintf(full, sizeof(full), "%s/%s", ld->base_dir, file);
-	else
-		snprintf(full, sizeof(full), "%s", file);
-	FILE *f = fopen(full, "r");
-	if (!f) {
-		cfg_error(ld->errs, "%s: cannot read %s: %s", path, full, strerror(errno));
-		return NULL;
-	}
-	/* Others may never read a secret; its group may when that is the
-	 * group tandem switches to ("user"), so root:tandem 0640 is quiet. */
-	struct stat st;
-	if (fstat(fileno(f), &st) == 0 &&
-	    ((st.st_mode & S_IRWXO) ||
-	     ((st.st_mode & S_IRWXG) && !(ld->have_run_gid && st.st_gid == ld->run_gid))))
-		cfg_warning(ld->errs, "%s: %s is readable by %s (mode %03o)", path, full,
-			    (st.st_mode & S_IRWXO) ? "others" : "its group",
-			    (unsigned)(st.st_mode & 0777));
-	char buf[1024];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	buf[strcspn(buf, "\r\n")] = 0;
-	char *s = strdup(buf);
-	proto_wipe(buf, sizeof(buf));
-	return s;
-}
-
 /* "password" or "password_file": exactly one may be given. */
 static char *get_secret(struct ld *ld, json_t *obj, const char *key, const char *path,
 			bool required)
@@ -214,7 +142,8 @@ static char *get_secret(struct ld *ld, json_t *obj, const char *key, const char 
 	if (file) {
 		char p[600];
 		snprintf(p, sizeof(p), "%s.%s", path, fkey);
-		return read_secret_file(ld, file, p);
+		return cfg_secret_read(ld->errs, p, file, ld->base_dir,
+				       ld->have_run_gid ? &ld->run_gid : NULL);
 	}
 	if (!inline_pw && required)
 		cfg_error(ld->errs, "%s: %s (or %s) is required", path, key, fkey);
@@ -683,7 +612,7 @@ static void load_root(struct ld *ld, json_t *root, struct cfg *c)
 	load_limits(ld, root, &c->limits);
 	load_state_file(ld, root, c);
 	cfg_tls_load_root(ld->errs, root, c, ld->base_dir);
-	cfg_coord_load(ld->errs, root, c, ld->base_dir);
+	cfg_coord_load(ld->errs, root, c, ld->base_dir, ld->have_run_gid ? &ld->run_gid : NULL);
 
 	json_t *clusters = get_object(ld, root, "clusters", "$", true);
 	if (clusters) {

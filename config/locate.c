@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/load_internal.h"
+#include "config/locate.h"
 
 static const char *skip_ws(const char *p)
 {

@@ -8,7 +8,7 @@
  */
 #include <ctype.h>
 
-#include "config/config.h"
+#include "config/pattern.h"
 
 static bool eq(char a, char b, bool fold)
 {

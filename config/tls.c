@@ -20,7 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config/load_internal.h"
+#include "config/errors.h"
+#include "config/tls.h"
 #include "protocol/auth_rsa.h"
 
 /* TLS 1.2 suites for the client leg: forward secrecy (ECDHE) and AEAD only.

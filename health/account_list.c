@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "health/accounts.h"
+#include "health/account_list.h"
 #include "protocol/auth.h"
 
 #define NATIVE "mysql_native_password"

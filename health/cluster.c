@@ -20,7 +20,10 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "health/coord.h"
+#include "health/cluster_state.h"
+#include "health/coord_thread.h"
+#include "health/monitor_threads.h"
+#include "health/state.h"
 #include "health/text.h"
 
 static void policy_from(struct hc_policy *p, const struct cfg_cluster *cc)
@@ -40,19 +43,6 @@ static void kick(int fd)
 	uint64_t one = 1;
 	ssize_t n = write(fd, &one, sizeof(one));
 	(void)n;
-}
-
-const struct hc_db_tls *hc_cluster_tls(const struct cfg_cluster *cc, struct hc_db_tls *buf)
-{
-	memset(buf, 0, sizeof(*buf));
-	if (!cc->tls)
-		return NULL;
-	/* The same files and checks as the proxy's backend leg (docs/tls.md). */
-	buf->ca = cc->tls->ca_path;
-	buf->cert = cc->tls->cert_path;
-	buf->key = cc->tls->key_path;
-	buf->verify_identity = cc->tls->verify_identity;
-	return buf;
 }
 
 /* ------------------------------------------------------------ lifecycle */

@@ -21,7 +21,9 @@
  * briefly; the thread never holds k->mu while it takes cl->mu, and holds
  * neither across etcd I/O.
  */
-#include "health/coord_int.h"
+#include "health/coord_thread.h"
+
+#include "health/cluster_state.h"
 
 #include <stdio.h>
 #include <stdlib.h>

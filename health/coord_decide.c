@@ -1,13 +1,15 @@
 /*
  * coord_decide.c — the monitor's hooks into coordination (coord.h): who
  * may decide, recording a decision before acting and marking it done, a
- * new leader finishing its predecessor's decision, what routing must show
- * beyond the monitor's own view, and /status and /metrics.
+ * new leader finishing its predecessor's decision (the monitor then runs
+ * it), and /status and /metrics. What routing must show beyond the
+ * monitor's own view is coord_view.c.
  *
  * Owns: the rules of those hooks. Must not: hold cl->mu across etcd I/O
- * (commit and done are called without it), start threads.
+ * (commit and done are called without it), start threads, act on servers
+ * (failover.c does, called by the monitor).
  */
-#include "health/coord_int.h"
+#include "health/coord.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "health/coord_int.h"
+#include "health/coord_thread.h"
 #include "health/text.h"
 
 bool coord_may_decide(struct hc_cluster *cl, int dead)
@@ -54,18 +58,18 @@ bool coord_may_decide(struct hc_cluster *cl, int dead)
 	return ok;
 }
 
-void coord_resume(struct hc_cluster *cl)
+int coord_resume(struct hc_cluster *cl)
 {
 	struct coord *k = cl->coord;
 	if (!k || (cl->transition != HC_TR_NONE && !k->imposed))
-		return;
+		return -1;
 	pthread_mutex_lock(&k->mu);
 	bool rf =
 		k->rollforward && k->leader && !k->cut_off && coord_lease_fresh(k, clock_mono_us());
 	struct coord_rec rec = k->rec;
 	pthread_mutex_unlock(&k->mu);
 	if (!rf)
-		return;
+		return -1;
 	int from = -1, to = -1;
 	for (size_t i = 0; i < cl->n; i++) {
 		if (strcmp(cl->members[i].addr.text, rec.from) == 0)
@@ -79,54 +83,14 @@ void coord_resume(struct hc_cluster *cl)
 		pthread_mutex_lock(&k->mu);
 		k->rollforward = false;
 		pthread_mutex_unlock(&k->mu);
-		return;
+		return -1;
 	}
 	cl->transition = HC_TR_NONE; /* it is ours now */
 	k->imposed = false;
 	log_warn("cluster %s: finishing the decision of epoch %llu (%s %s -> %s by %s)", cl->name,
 		 (unsigned long long)rec.epoch, rec.kind, rec.from, rec.primary, rec.by);
 	cl->primary = from;
-	hc_failover_run(cl, to);
-}
-
-void coord_topology(struct hc_cluster *cl, struct hc_topology *t)
-{
-	struct coord *k = cl->coord;
-	if (!k)
-		return;
-	pthread_mutex_lock(&k->mu);
-	bool cut = k->cut_off;
-	bool pending = k->pending;
-	struct coord_rec rec = k->rec;
-	int64_t since = k->cut_since_us;
-	pthread_mutex_unlock(&k->mu);
-	if (cut) {
-		/* A FENCED primary with no transition: new sessions fail at once
-		 * with the note, sessions on it leave it (docs/failover.md). */
-		if (t->primary >= 0)
-			t->members[t->primary].state = HC_FENCED;
-		t->transition = HC_TR_NONE;
-		hc_fmt(t->note,
-		       "tandem is cut off from etcd since %lld s ago and routes no sessions until "
-		       "it sees the current primary again",
-		       (long long)((clock_wall_us() - since) / 1000000));
-		return;
-	}
-	if (pending) {
-		/* A failover: sessions leave the old primary now. A switchover:
-		 * they park and leave it as their transactions end, while new
-		 * sessions wait at its gate (closed in apply_record()). */
-		bool sw = strcmp(rec.kind, "switchover") == 0;
-		for (size_t i = 0; i < t->nmembers; i++)
-			if (strcmp(t->members[i].addr.text, rec.from) == 0) {
-				if (!sw)
-					t->members[i].state = HC_FENCED;
-				t->primary = (int)i;
-			}
-		t->transition = sw ? HC_TR_SWITCHOVER : HC_TR_FAILOVER;
-		hc_fmt(t->note, "%s from %s to %s decided by %s at epoch %llu is in progress",
-		       rec.kind, rec.from, rec.primary, rec.by, (unsigned long long)rec.epoch);
-	}
+	return to;
 }
 
 /* A switchover makes the old primary read-only while it still answers:

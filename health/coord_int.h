@@ -1,8 +1,11 @@
 /*
- * coord_int.h — the coordination state shared by coord.c (the per-cluster
- * thread: lease, leadership, watch, applying records) and coord_decide.c
- * (the monitor's hooks: who may decide, recording decisions, the published
- * overlay, /status and /metrics). Not for use outside health/.
+ * coord_int.h — the coordination state (types only) shared by coord.c
+ * (the per-cluster thread: lease, leadership, watch, applying records),
+ * coord_decide.c (the monitor's hooks: who may decide, recording
+ * decisions, /status and /metrics) and coord_view.c (the published
+ * overlay). Declares no function of any of them, so that including it
+ * makes no file depend on another (coord.c's helpers for coord_decide.c
+ * are coord_thread.h). Not for use outside health/.
  *
  * Locks: k->mu is a leaf. Hooks that run with cl->mu held take k->mu
  * briefly; the thread never holds k->mu while it takes cl->mu, and holds
@@ -16,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "health/coord.h"
+#include "health/coord_rec.h"
 #include "health/etcd.h"
 #include "health/monitor_int.h"
 
@@ -80,13 +83,6 @@ struct coord {
 	uint64_t etcd_errors, decisions, leader_changes, watch_restarts, cas_failures;
 	char wait_note[200];
 };
-
-const char *coord_reach_name(enum reach r);
-/* A txn: compare P/record's mod_revision with expect_mod and P/leader's
- * value with leader_value; on success put the record and its history
- * entry. 1 done, 0 a compare failed, -1 etcd error; *rev the new revision. */
-int coord_put_record(struct coord *k, const struct coord_rec *nr, int64_t expect_mod,
-		     const char *leader_value, int64_t *rev);
 
 /* Whether the lease is fresh enough to act on (k->mu held): renewed
  * within 3/4 of its TTL, so it cannot have expired at etcd meanwhile. */

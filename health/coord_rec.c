@@ -6,7 +6,7 @@
  * Owns: the JSON of P/record, P/history/<epoch> and P/obs/<instance>.
  * Must not: do I/O, take locks, read clocks.
  */
-#include "health/coord.h"
+#include "health/coord_rec.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -12,6 +12,8 @@
  * Owns: the SQL of promotion, demotion and rejoin, and the event records.
  * Must not: decide whether to fail over (monitor.c and decide.c do).
  */
+#include "health/failover.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +22,9 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "health/gtid.h"
+#include "health/cluster_state.h"
 #include "health/coord.h"
-#include "health/monitor_int.h"
+#include "health/gtid.h"
 #include "health/text.h"
 
 /* Least time an action's connect or statement may take. */

@@ -13,11 +13,12 @@
  * routing depends on changed. Promotion, switchover and the operator
  * requests run on that thread too (failover.c).
  *
- * Owns: the probe and decision threads' loops, member state, publication.
- * Creating, reconfiguring and stopping clusters is cluster.c. Must not:
- * hold a lock across network I/O; touch proxy sessions.
+ * Owns: the probe and decision threads' loops. Member state and
+ * publication are cluster_state.c; creating, reconfiguring and stopping
+ * clusters is cluster.c. Must not: hold a lock across network I/O; touch
+ * proxy sessions.
  */
-#include "health/monitor_int.h"
+#include "health/monitor_threads.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -30,41 +31,16 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "health/gtid.h"
+#include "health/cluster_state.h"
 #include "health/coord.h"
+#include "health/failover.h"
+#include "health/gtid.h"
+#include "health/monitor_int.h"
+#include "health/state.h"
 #include "health/text.h"
 
 /* Least time between two probes of one member, however often it is woken. */
 #define PROBE_MIN_SPACING_US 20000
-
-/* ------------------------------------------------------ member state */
-
-void hc_member_set_state(struct hc_mmember *mb)
-{
-	enum hc_state s = hc_overlay(mb->h.health, mb->fenced, mb->maintenance);
-	if (s == mb->state)
-		return;
-	log_info("cluster %s: member %s %s -> %s", mb->cl->name, mb->addr.text,
-		 hc_state_name(mb->state), hc_state_name(s));
-	mb->state = s;
-	mb->state_since_us = clock_wall_us();
-	mb->cl->dirty = true;
-}
-
-struct hc_mmember *hc_cluster_member(struct hc_cluster *cl, const char *addr)
-{
-	for (size_t i = 0; i < cl->n; i++)
-		if (strcmp(cl->members[i].addr.text, addr) == 0)
-			return &cl->members[i];
-	struct cfg_addr a;
-	char err[64];
-	if (cfg_addr_parse(addr, true, &a, err, sizeof(err)) < 0)
-		return NULL;
-	for (size_t i = 0; i < cl->n; i++)
-		if (cfg_addr_equal(&cl->members[i].addr, &a))
-			return &cl->members[i];
-	return NULL;
-}
 
 /* The chosen primary answered its last probe. */
 static bool primary_live(const struct hc_cluster *cl)
@@ -331,74 +307,6 @@ void *hc_member_main(void *arg)
 	return NULL;
 }
 
-/* ------------------------------------------------------- publication */
-
-static struct hc_topology *build_topology(struct hc_cluster *cl)
-{
-	struct hc_topology *t = hc_topology_new(cl->name, cl->n);
-	if (!t)
-		return NULL;
-	t->primary = cl->primary;
-	t->transition = cl->transition;
-	hc_fmt(t->note, "%s", cl->note);
-	t->gate = hc_gate_ref(cl->gate);
-	for (size_t i = 0; i < cl->n; i++) {
-		const struct hc_mmember *mb = &cl->members[i];
-		struct hc_member *m = &t->members[i];
-		m->addr = mb->addr;
-		m->state = mb->state;
-		m->role = mb->role;
-		m->read_only = mb->last.read_only;
-		m->lag_ms = mb->lag_ms;
-		m->since_us = mb->state_since_us;
-		m->probe_us = mb->probe_us;
-		m->answered = mb->answered;
-		hc_fmt(m->version, "%s", mb->last.version);
-		hc_fmt(m->last_error, "%s", mb->last_error);
-	}
-	coord_topology(cl, t); /* several tandems: what etcd's record implies */
-	return t;
-}
-
-/* Whether two snapshots route alike (lag and latency do not count). */
-static bool same_routing(const struct hc_topology *a, const struct hc_topology *b)
-{
-	if (a->primary != b->primary || a->transition != b->transition ||
-	    strcmp(a->note, b->note) != 0 || a->nmembers != b->nmembers)
-		return false;
-	for (size_t i = 0; i < a->nmembers; i++) {
-		const struct hc_member *x = &a->members[i], *y = &b->members[i];
-		if (x->state != y->state || x->role != y->role || x->read_only != y->read_only)
-			return false;
-	}
-	return true;
-}
-
-void hc_cluster_publish(struct hc_cluster *cl, bool force)
-{
-	struct hc_topology *t = build_topology(cl);
-	if (!t)
-		return;
-	pthread_mutex_lock(&cl->pub_mu);
-	if (cl->topo && !force && same_routing(cl->topo, t)) {
-		pthread_mutex_unlock(&cl->pub_mu);
-		hc_topology_unref(t);
-		return;
-	}
-	t->gen = ++cl->gen;
-	struct hc_topology *old = cl->topo;
-	cl->topo = t;
-	pthread_mutex_unlock(&cl->pub_mu);
-	hc_topology_unref(old);
-	log_debug("cluster %s: topology generation %llu: primary %s%s%s", cl->name,
-		  (unsigned long long)t->gen,
-		  cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none",
-		  cl->transition ? ", " : "",
-		  cl->transition ? hc_transition_name(cl->transition) : "");
-	if (cl->mon->notify)
-		cl->mon->notify(cl->mon->arg);
-}
-
 /* ---------------------------------------------------------- decisions */
 
 /* At start-up the configured primary may no longer be the writable one
@@ -462,20 +370,6 @@ static void check_writable(struct hc_cluster *cl)
 		cl->split_alerted = false;
 		log_info("cluster %s: only one member is writable again", cl->name);
 	}
-}
-
-void hc_cluster_refuse(struct hc_cluster *cl, const char *why)
-{
-	const char *pa = cl->primary >= 0 ? cl->members[cl->primary].addr.text : "none";
-	hc_fmt(cl->note, "primary %s is down; failover refused: %s", pa, why);
-	if (cl->refused_this_outage && strcmp(cl->refusal, why) == 0)
-		return;
-	if (!cl->refused_this_outage)
-		cl->failovers_refused++;
-	cl->refused_this_outage = true;
-	hc_fmt(cl->refusal, "%s", why);
-	cl->refusal_us = clock_wall_us();
-	log_warn("cluster %s: primary %s is down; failover refused: %s", cl->name, pa, why);
 }
 
 /* A replica that still hears from its source, proving a primary tandem
@@ -751,7 +645,10 @@ static void evaluate(struct hc_cluster *cl)
 			return;
 	}
 	int64_t now = clock_mono_us();
-	coord_resume(cl); /* a new leader finishes its predecessor's decision */
+	int resume_to = coord_resume(cl);
+	if (resume_to >= 0)
+		hc_failover_run(cl,
+				resume_to); /* a new leader finishes its predecessor's decision */
 	if (cl->stopping)
 		return;
 	if (!cl->discovered)

@@ -60,13 +60,8 @@ typedef void (*hc_request_done_fn)(int http_status, json_t *body, void *arg);
 int hc_monitor_request(struct hc_monitor *m, enum hc_request_kind kind, const char *cluster,
 		       const char *member, hc_request_done_fn done, void *arg, json_t **body);
 
-/* /status "clusters" object and /metrics lines. */
-json_t *hc_monitor_status_json(struct hc_monitor *m);
-void hc_monitor_metrics(struct hc_monitor *m, struct evbuffer *out);
-/* The last failover of a cluster as JSON (null when none; new reference). */
-json_t *hc_monitor_last_failover_json(struct hc_monitor *m, const char *cluster);
-/* Conditions an operator must look at (two writable members, a monitor
- * that cannot log in, a refused failover), as a JSON array of strings. */
-json_t *hc_monitor_alerts_json(struct hc_monitor *m);
+/* The monitor's read-only views (/status, /metrics, alerts) are
+ * health/status.h, included here for the callers of this header. */
+#include "health/status.h"
 
 #endif

@@ -1,9 +1,13 @@
 /*
- * monitor_int.h — the monitor's internal state, shared by monitor.c
- * (threads, probes, decisions, publication), cluster.c (lifecycle,
- * reconfiguration, the public entry points), failover.c (promotion,
- * switchover, maintenance) and status.c (/status and /metrics). Not for
- * use outside health/.
+ * monitor_int.h — the monitor's internal state (types only), shared by
+ * monitor.c (threads, probes, decisions), cluster_state.c (member state,
+ * publication), cluster.c (lifecycle, reconfiguration, the public entry
+ * points), failover.c (promotion, switchover, maintenance), state.c (the
+ * state file), status.c (/status and /metrics) and the coordination files.
+ * It declares no function: each file's functions are in that file's
+ * header (cluster_state.h, monitor_threads.h, failover.h, state.h), so
+ * including this one makes no file depend on another. Not for use outside
+ * health/.
  *
  * Locks, in the only order they may nest:
  *   hc_monitor.mu  -> hc_cluster.mu -> hc_cluster.pub_mu
@@ -192,39 +196,5 @@ struct hc_monitor {
 	json_t *state;
 	char state_error[200];
 };
-
-/* The cluster's TLS settings for monitor connections, filled into buf;
- * NULL for plaintext. */
-const struct hc_db_tls *hc_cluster_tls(const struct cfg_cluster *cc, struct hc_db_tls *buf);
-
-/* monitor.c: the thread bodies (arg: a struct hc_mmember / hc_cluster). */
-void *hc_member_main(void *arg);
-void *hc_cluster_main(void *arg);
-
-/* monitor.c, for failover.c: cl->mu held by the caller for all of these. */
-void hc_cluster_publish(struct hc_cluster *cl, bool force);
-void hc_member_set_state(struct hc_mmember *mb);
-struct hc_mmember *hc_cluster_member(struct hc_cluster *cl, const char *addr);
-/* Record that the primary is down and no failover happens (why), once per
- * outage in the counters and the log. */
-void hc_cluster_refuse(struct hc_cluster *cl, const char *why);
-
-/* failover.c: each is called on the cluster thread with cl->mu held; it
- * unlocks around I/O and returns with cl->mu held again. */
-void hc_failover_run(struct hc_cluster *cl, int to);
-void hc_request_run(struct hc_cluster *cl, struct hc_request *req);
-json_t *hc_event_json(const struct hc_event_rec *e);
-/* Make the fenced member mb a replica of the primary if its GTIDs allow
- * (or mark it diverged); set MASTER_HEARTBEAT_PERIOD on a replica. */
-void hc_rejoin_run(struct hc_cluster *cl, struct hc_mmember *mb);
-void hc_replica_tune(struct hc_cluster *cl, struct hc_mmember *mb);
-
-/* state.c: the state file. load at start (m->state_path set); apply a
- * cluster's saved fences and primary (cluster_new, cl->mu not needed);
- * save when what it holds changed (cl->mu held). */
-void hc_state_load(struct hc_monitor *m);
-bool hc_state_apply(struct hc_cluster *cl);
-void hc_state_save(struct hc_cluster *cl);
-void hc_state_free(struct hc_monitor *m);
 
 #endif

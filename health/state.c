@@ -23,7 +23,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "health/monitor_int.h"
+#include "health/cluster_state.h"
+#include "health/state.h"
 #include "health/text.h"
 
 void hc_state_load(struct hc_monitor *m)

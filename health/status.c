@@ -5,11 +5,14 @@
  * Owns: the JSON shape of clusters and members, and the monitor's metric
  * names (docs/metrics.md lists them). Must not: change monitor state.
  */
+#include "health/status.h"
+
 #include <event2/buffer.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "health/coord.h"
+#include "health/failover.h"
 #include "health/monitor_int.h"
 #include "health/text.h"
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "config/load_internal.h"
+#include "config/locate.h"
 
 #define CLUSTER                                                                    \
 	"\"clusters\": {\"db1\": {\"primary\": \"127.0.0.1:3306\", \"replicas\": " \
@@ -332,6 +332,22 @@ START_TEST(test_secret_files)
 	ck_assert_uint_eq(e.n, 1);
 	ck_assert_ptr_nonnull(
 		strstr(e.msgs[0], "$.clusters.db1.monitor.password_file: cannot read"));
+	cfg_errors_free(&e);
+
+	/* the coordination section reads its secret file by the same rule */
+	write_file("etcd.pw", "etcdpw\n", 0644);
+	write_file("coord.json",
+		   "{" CLUSTER ", \"tenants\": {}, \"coordination\": {\"endpoints\": "
+		   "[\"127.0.0.1:2379\"], \"user\": \"u\", \"password_file\": \"etcd.pw\"}}\n",
+		   0600);
+	snprintf(path, sizeof(path), "%s/coord.json", tmpdir);
+	c = cfg_load(path, &e);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->coord.password, "etcdpw");
+	ck_assert_uint_eq(e.nwarn, 1);
+	ck_assert_ptr_nonnull(strstr(e.warnings[0], "$.coordination.password_file"));
+	ck_assert_ptr_null(strstr(e.warnings[0], "etcdpw"));
+	cfg_unref(c);
 	cfg_errors_free(&e);
 }
 END_TEST
