@@ -12,10 +12,10 @@
  * Must not: parse a protocol packet beyond its first bytes, or keep state
  * of its own.
  */
-#include "proxy/backend_auth.h"
-#include "proxy/change_user.h"
-#include "proxy/client_auth.h"
-#include "proxy/forward.h"
+#include "proxy/login/backend_auth.h"
+#include "proxy/login/change_user.h"
+#include "proxy/login/client_auth.h"
+#include "proxy/command/forward.h"
 #include "proxy/machine.h"
 
 #include <arpa/inet.h>
@@ -30,12 +30,12 @@
 #include "health/monitor.h"
 #include "protocol/auth.h"
 #include "protocol/okerr.h"
-#include "proxy/conn_ids.h"
-#include "proxy/login.h"
-#include "proxy/own.h"
-#include "proxy/session.h"
-#include "proxy/sess_env.h"
-#include "proxy/worker_types.h"
+#include "proxy/session/conn_ids.h"
+#include "proxy/login/login.h"
+#include "proxy/session/own.h"
+#include "proxy/session/session.h"
+#include "proxy/session/sess_env.h"
+#include "proxy/process/worker_types.h"
 
 /* How long a session may take to flush the server's last packets. */
 #define MACH_LINGER_MS 2000

@@ -16,8 +16,8 @@
 
 #include <sys/socket.h>
 
-#include "proxy/conn.h"
-#include "proxy/session_types.h"
+#include "proxy/io/conn.h"
+#include "proxy/session/session_types.h"
 
 struct worker;
 struct wtenant;

@@ -1,5 +1,5 @@
 /*
- * rtdrive.c — proxy/forward.c's scanning loop over a byte array (see
+ * rtdrive.c — proxy/command/forward.c's scanning loop over a byte array (see
  * rtdrive.h). Kept line for line close to sess_result_read().
  */
 #include "rtdrive.h"

@@ -1,5 +1,5 @@
 /*
- * rtdrive.h — the response tracker driven exactly the way proxy/forward.c's
+ * rtdrive.h — the response tracker driven exactly the way proxy/command/forward.c's
  * sess_result_read() drives it, for unit tests and fuzz targets.
  *
  * The proxy never buffers a whole response: it looks at a frame's 4-byte

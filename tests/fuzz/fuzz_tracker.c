@@ -1,6 +1,6 @@
 /*
  * fuzz_tracker.c — the response tracker driven over a server byte stream
- * exactly as proxy/forward.c drives it (tests/common/rtdrive.c: header
+ * exactly as proxy/command/forward.c drives it (tests/common/rtdrive.c: header
  * plus first byte, want(), copy of the wanted bytes, feed, pass the frame
  * on), with any command first.
  *

@@ -70,7 +70,7 @@ KNOWN = {
     # passes in most runs now; kept while it does not always
     "kill_self": {"after kill": "KILL CONNECTION_ID(): the server closes the session; tandem "
                                 "answers the next command on a re-opened backend session "
-                                "(issue 13 item 4, proxy/session.c)"},
+                                "(issue 13 item 4, proxy/machine.c)"},
 }
 
 USER, PASSWORD = "difftest", "diff-pass"

@@ -1,6 +1,6 @@
 /*
- * test_conn_read.c — plain reads of proxy/conn.c through the worker's read
- * blocks (proxy/conn_pool.c), on a socketpair and a real event loop: a
+ * test_conn_read.c — plain reads of proxy/io/conn.c through the worker's read
+ * blocks (proxy/io/conn_pool.c), on a socketpair and a real event loop: a
  * short read is copied and the block stays the pool's; a long one is lent
  * to the evbuffer and comes back when whatever holds it frees it; a stream
  * longer than a block arrives whole and in order with the free list
@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proxy/conn.h"
+#include "proxy/io/conn.h"
 
 struct seen {
 	int reads;

@@ -1,5 +1,5 @@
 /*
- * test_conn_zip.c — proxy/conn.c's compressed-protocol layer on a
+ * test_conn_zip.c — proxy/io/conn.c's compressed-protocol layer on a
  * socketpair and a real event loop: frames arriving whole, several in one
  * read and one byte at a time become exactly their plain bytes in c->in
  * (a partial frame wakes no one); bytes read before conn_zip_start are
@@ -20,7 +20,7 @@
 #include <zlib.h>
 
 #include "protocol/compress.h"
-#include "proxy/conn.h"
+#include "proxy/io/conn.h"
 
 struct seen {
 	int reads;

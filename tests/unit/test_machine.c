@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "proxy/machine.h"
-#include "proxy/session.h"
+#include "proxy/session/session.h"
 
 /* States a session can be in right after accept (machine.c mach_accept). */
 static const enum sess_state starts[] = {SESS_CLIENT_HANDSHAKE, SESS_BACKEND_WANTED};

@@ -1,6 +1,6 @@
 /*
  * test_recorded.c — the response tracker on every recorded MariaDB
- * conversation in tests/data, fed exactly as proxy/forward.c feeds it:
+ * conversation in tests/data, fed exactly as proxy/command/forward.c feeds it:
  * every exchange must complete at its last server frame, in whatever
  * pieces its bytes arrive (one byte at a time, random pieces, every
  * two-piece cut), and every OK/ERR/EOF must rebuild byte for byte. Then,
@@ -448,7 +448,7 @@ END_TEST
 
 /* One tracker for a whole session, as the proxy keeps it, and the
  * session's in-transaction and autocommit flags taken from tr.status after
- * each response (proxy/forward.c result_done()). */
+ * each response (proxy/command/forward.c result_done()). */
 /* MariaDB's extended capabilities, as Connector/C 3.3 negotiates them with
  * MariaDB 10.11 when nothing masks them (capi_ext, capi_progress). */
 START_TEST(mariadb_extended_capabilities)

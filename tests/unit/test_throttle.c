@@ -1,5 +1,5 @@
 /*
- * test_throttle.c — the failed-login throttle table (proxy/throttle.c):
+ * test_throttle.c — the failed-login throttle table (proxy/login/throttle.c):
  * blocking after N failures in the window, the window restarting, a block
  * expiring, a success clearing the count, isolation by tenant and by
  * address (IPv4-mapped IPv6 folding to IPv4), and the memory bound:
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/throttle.h"
+#include "proxy/login/throttle.h"
 
 #define S 1000000LL /* one second in microseconds */
 

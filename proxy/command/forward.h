@@ -1,0 +1,23 @@
+/*
+ * forward.h — the command phase (forward.c): client commands to the
+ * backend, responses to the client, LOCAL INFILE data. Its handlers are
+ * rows of the driver's table (machine.c).
+ */
+#ifndef TANDEM_PROXY_FORWARD_H
+#define TANDEM_PROXY_FORWARD_H
+
+#include "proxy/io/conn.h"
+#include "proxy/session/session_types.h"
+
+/* SESS_IDLE's enter: a switchover may park the session; else read on. */
+void sess_idle_enter(struct session *s);
+/* SESS_IDLE, SESS_COMMAND: the client's commands. */
+void sess_idle_read(struct session *s);
+/* SESS_RESULT: the backend's response. */
+void sess_result_read(struct session *s);
+/* SESS_LOCAL_INFILE (its enter too): the client's file data. */
+void sess_infile_read(struct session *s);
+/* A connection's output fell to its low mark: read the other side again. */
+void sess_forward_backpressure(struct session *s, struct conn *drained);
+
+#endif
