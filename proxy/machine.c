@@ -12,6 +12,10 @@
  * Must not: parse a protocol packet beyond its first bytes, or keep state
  * of its own.
  */
+#include "proxy/move/commit_guard.h"
+#include "proxy/move/migrate.h"
+#include "proxy/move/replay.h"
+#include "proxy/session/session_facts.h"
 #include "proxy/login/backend_auth.h"
 #include "proxy/login/change_user.h"
 #include "proxy/login/client_auth.h"

@@ -16,6 +16,10 @@
  * INFILE request the client did not ask for. Rows are never touched. Every
  * response also updates the session's facts (session_facts.h).
  */
+#include "proxy/move/commit_guard.h"
+#include "proxy/move/migrate.h"
+#include "proxy/move/replay.h"
+#include "proxy/session/session_facts.h"
 #include "proxy/login/change_user.h"
 #include "proxy/command/forward.h"
 

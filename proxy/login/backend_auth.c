@@ -16,6 +16,8 @@
  * The enter of the transient SESS_BACKEND_WANTED (sess_backend_start)
  * picks the primary for a login, a move and a retry alike.
  */
+#include "proxy/move/migrate.h"
+#include "proxy/session/session_facts.h"
 #include "proxy/login/change_user.h"
 #include "proxy/login/client_auth.h"
 #include "proxy/login/backend_auth.h"

@@ -32,6 +32,7 @@
  * Must not: keep any secret of the previous user once the change is
  * decided (cu_prev lives only while it runs).
  */
+#include "proxy/session/session_facts.h"
 #include "proxy/login/client_auth.h"
 #include "proxy/login/change_user.h"
 

@@ -18,6 +18,9 @@
  */
 #include "proxy/move/migrate.h"
 
+#include "proxy/move/commit_guard.h"
+#include "proxy/move/replay.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

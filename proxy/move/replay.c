@@ -4,6 +4,8 @@
  */
 #include "proxy/move/replay.h"
 
+#include "proxy/session/session_facts.h"
+
 #include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>

@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "protocol/okerr.h"
+#include "proxy/session/session_facts.h"
 #include "proxy/session/own.h"
 #include "proxy/session/session.h"
 

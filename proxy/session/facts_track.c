@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "protocol/command.h"
+#include "proxy/session/session_facts.h"
 #include "proxy/session/session.h"
 #include "proxy/process/worker_types.h"
 

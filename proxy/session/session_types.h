@@ -19,12 +19,12 @@
 #include "protocol/handshake.h"
 #include "protocol/packet.h"
 #include "protocol/tracker.h"
-#include "proxy/move/commit_guard.h"
+#include "proxy/move/commit_guard_types.h"
 #include "proxy/io/conn.h"
-#include "proxy/move/migrate.h"
+#include "proxy/move/migrate_types.h"
 #include "proxy/session/own_types.h"
-#include "proxy/move/replay.h"
-#include "proxy/session/session_facts.h"
+#include "proxy/move/replay_types.h"
+#include "proxy/session/session_facts_types.h"
 
 struct worker;
 struct wtenant;
