@@ -1,0 +1,324 @@
+#!/usr/bin/python3
+"""Two client libraries' own upstream test suites, run directly against the
+primary of a harness pair and then through tandem in front of it: every
+test that passes directly must pass through tandem.
+
+  DBD::MariaDB (Perl DBI; t/*.t, TAP, via DBI_DSN/DBI_USER/DBI_PASS)
+  mysqlclient  (Python MySQLdb; tests/, pytest with a junit report)
+
+The suites are the upstream tarballs of Debian's source packages of the
+installed binary versions, fetched by scripts/install-deps.sh into
+/var/cache/tandem-libsuites ($TANDEM_LIBSUITES_CACHE). Same server, same
+account, a fresh database per run. tests/libsuites/excluded.txt names the
+tests a proxy cannot pass (not run); tests/libsuites/known-failures.txt the
+differences still owed (reported; KNOWN_FAILURES_FAIL decides whether they
+fail the test).
+
+  TANDEM_LIBSUITES=dbd|mysqldb   run one suite only (debugging)
+  TANDEM_LIBSUITES_TESTS="a b"   only these DBD t/ files (debugging)"""
+
+import glob
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import time
+import unittest
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness import util  # noqa: E402
+from harness.pair import MariaDBPair  # noqa: E402
+from harness.tandem import TandemProcess, pair_config  # noqa: E402
+
+# One-line switch, as in test_mtr.py: True fails the test on a known
+# failure too; False reports it as KNOWN FAILURE and fails only on a
+# difference that is not listed.
+KNOWN_FAILURES_FAIL = False
+
+CACHE = Path(os.environ.get("TANDEM_LIBSUITES_CACHE", "/var/cache/tandem-libsuites"))
+LISTS = ROOT / "libsuites"
+TENANT = "libsuites"
+USER, PASSWORD = "suite", "suite-pass"  # the accounts are suite_direct, suite_tandem
+SIDES = ("direct", "tandem")
+PERL, PYTHON = "/usr/bin/perl", "/usr/bin/python3"
+FILE_TIMEOUT = 120
+
+
+def read_reasons(name: str) -> dict[str, str]:
+    """test id -> the rest of its line; '#' lines are comments."""
+    out = {}
+    path = LISTS / name
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                test, _, why = line.strip().partition(" ")
+                out[test] = why.strip()
+    return out
+
+
+def listed(reasons: dict[str, str], suite: str, test: str) -> bool:
+    """Whether a list names test of suite: by its id, by its file (a TAP
+    test's t/x.t names all of t/x.t#N), each optionally as suite:id."""
+    names = {test, test.split("#")[0]}
+    return any(n in reasons or f"{suite}:{n}" in reasons for n in names)
+
+
+def unpack(pattern: str, into: Path) -> Path:
+    """The one cached upstream tarball matching pattern, unpacked into into;
+    its top directory. Missing is a failure (a skipped suite would pass)."""
+    found = sorted(glob.glob(str(CACHE / pattern)))
+    if not found:
+        raise AssertionError(f"{CACHE / pattern} missing: run scripts/install-deps.sh "
+                             "as root (it fetches the suites from Debian's archive)")
+    with tarfile.open(found[-1]) as tar:
+        top = tar.getnames()[0].split("/")[0]
+        tar.extractall(into)  # a Debian-signed tarball
+    return into / top
+
+
+# -- DBD::MariaDB: one perl per t/ file, TAP read line by line ------------------
+
+TAP_LINE = re.compile(r"^(not )?ok (\d+)\b ?-? ?(.*)$")
+TAP_PLAN = re.compile(r"^1\.\.(\d+)(?:\s*#\s*skip\w*\s*(.*))?", re.I)
+
+
+def parse_tap(name: str, out: str, rc: int) -> dict[str, str]:
+    """{"t/x.t": file verdict, "t/x.t#N": pass|fail|skip}. The file passes
+    when it exits 0 with all planned tests seen and none failing (what
+    prove calls ok); a skip_all plan makes the whole file 'skip'."""
+    res, planned, seen, failed = {}, None, 0, False
+    for line in out.splitlines():
+        m = TAP_PLAN.match(line)
+        if m:
+            planned = int(m.group(1))
+            if planned == 0:
+                res[name] = "skip"
+                return res
+            continue
+        m = TAP_LINE.match(line)
+        if not m:
+            continue
+        seen += 1
+        directive = m.group(3)
+        if re.search(r"#\s*skip", directive, re.I):
+            verdict = "skip"
+        elif m.group(1) and not re.search(r"#\s*todo", directive, re.I):
+            verdict, failed = "fail", True
+        else:
+            verdict = "pass"
+        res[f"{name}#{m.group(2)}"] = verdict
+    ok = rc == 0 and not failed and planned is not None and seen == planned
+    res[name] = "pass" if ok else "fail"
+    return res
+
+
+def run_dbd(dist: Path, port: int, db: str, logdir: Path, only: list[str],
+            dsn_extra: str = "", user: str = USER) -> dict[str, str]:
+    dsn = f"DBI:MariaDB:database={db};host={util.LOOPBACK};port={port}{dsn_extra}"
+    env = dict(os.environ, DBI_DSN=dsn,
+               DBI_USER=user, DBI_PASS=PASSWORD, AUTOMATED_TESTING="1")
+    env.pop("RELEASE_TESTING", None)
+    results = {}
+    for t in sorted((dist / "t").glob("*.t")):
+        name = f"t/{t.name}"
+        if only and t.name not in only and name not in only:
+            continue
+        try:
+            p = subprocess.run([PERL, "-It", name], cwd=dist, env=env, capture_output=True,
+                               text=True, errors="replace", timeout=FILE_TIMEOUT)
+            out, rc = p.stdout, p.returncode
+            err = p.stderr
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) \
+                else (e.stdout or "")
+            err, rc = f"timed out after {FILE_TIMEOUT}s", -1
+        (logdir / (t.name + ".log")).write_text(f"rc={rc}\n{out}\n--- stderr\n{err}")
+        results.update(parse_tap(name, out, rc))
+    return results
+
+
+# -- mysqlclient: pytest with a junit report ------------------------------------
+
+def run_mysqldb(dist: Path, port: int, db: str, logdir: Path, user: str = USER) -> dict[str, str]:
+    cnf = logdir / "my.cnf"
+    cnf.write_text(f"[MySQLdb-tests]\nhost={util.LOOPBACK}\nport={port}\nuser={user}\n"
+                   f"password={PASSWORD}\ndatabase={db}\ndefault-character-set=utf8mb4\n")
+    report = logdir / "junit.xml"
+    env = dict(os.environ, TESTDB=str(cnf), PYTHONDONTWRITEBYTECODE="1")
+    p = subprocess.run([PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
+                        f"--junitxml={report}", "."], cwd=dist / "tests", env=env,
+                       capture_output=True, text=True, errors="replace", timeout=600)
+    (logdir / "pytest.log").write_text(p.stdout + "\n--- stderr\n" + p.stderr)
+    if not report.exists():
+        raise AssertionError(f"pytest wrote no report:\n{p.stdout[-3000:]}\n{p.stderr[-2000:]}")
+    results = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        name = f"{case.get('classname')}::{case.get('name')}"
+        if case.find("skipped") is not None:
+            results[name] = "skip"
+        elif case.find("failure") is not None or case.find("error") is not None:
+            results[name] = "fail"
+        else:
+            results[name] = "pass"
+    return results
+
+
+TARBALLS = {
+    "dbd": "libdbd-mariadb-perl_*.orig.tar.*",
+    "mysqldb": "python-mysqldb_*.orig.tar.*",
+}
+
+# The runs: name -> (library, what it is called, the connection options
+# the suite runs with). DBD::MariaDB's suite runs three times, as its DSN
+# allows: the text protocol, server-side prepared statements (the binary
+# protocol) and the compressed protocol.
+SUITES = {
+    "dbd": ("dbd", "DBD::MariaDB", ""),
+    "dbd_prepare": ("dbd", "DBD::MariaDB mariadb_server_prepare=1", ";mariadb_server_prepare=1"),
+    "dbd_compress": ("dbd", "DBD::MariaDB mariadb_compression=1", ";mariadb_compression=1"),
+    "mysqldb": ("mysqldb", "mysqlclient (MySQLdb)", ""),
+}
+
+
+class LibSuitesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = util.scratch_dir("libsuites")
+        cls.dists = {lib: unpack(pat, cls.dir / "src") for lib, pat in TARBALLS.items()}
+        cls.pair = MariaDBPair(cls.dir / "pair")
+        cls.pair.start()
+        try:
+            # an account per side, alike but for the name: the direct run
+            # and the one through tandem go at once, and a suite that lists
+            # every schema it can see (DBD's 40catalog.t) must not see the
+            # other run's tables; each run's database is granted to its
+            # account alone (run_suite)
+            cls.pair.primary.execute_all(
+                [f"CREATE USER '{USER}_{side}'@'%' IDENTIFIED BY '{PASSWORD}'"
+                 for side in SIDES])
+            config = pair_config(cls.pair, tenants=(TENANT,),
+                                 users={f"{USER}_tandem": {"password": PASSWORD}})
+            cls.tandem = TandemProcess(None, config, cls.dir / "tandem")
+            cls.tandem.start(wait_admin=True)
+        except BaseException:
+            cls.pair.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.tandem.stop()
+        log = cls.tandem.log_text()
+        tail = cls.tandem.log_tail(60)
+        cls.pair.stop()
+        util.remove_scratch(cls.dir)
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise AssertionError(f"tandem reported {marker}:\n{tail}")
+        if rc != 0:
+            raise AssertionError(f"tandem exited with {rc}:\n{tail}")
+
+    def run_suite(self, suite: str, label: str) -> dict[str, str]:
+        """One run of suite in a fresh database, directly or through tandem."""
+        db = f"{suite}_{label}"
+        # DBD::MariaDB's lib.pl wants utf8mb4_unicode_ci as the database's
+        self.pair.primary.execute_all([
+            f"DROP DATABASE IF EXISTS {db}",
+            f"CREATE DATABASE {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+            f"GRANT ALL PRIVILEGES ON {db}.* TO '{USER}_{label}'@'%'"])
+        try:
+            return self.run_in(suite, label, db)
+        finally:
+            # the next suite's catalog tests must not see this one's leftovers
+            self.pair.primary.execute_all([f"DROP DATABASE {db}"])
+
+    def run_in(self, suite: str, label: str, db: str) -> dict[str, str]:
+        port = self.pair.primary.port if label == "direct" else self.tandem.tenant_port(TENANT)
+        logdir = self.dir / "logs" / f"{suite}-{label}"
+        logdir.mkdir(parents=True)
+        lib, _, dsn_extra = SUITES[suite]
+        if "compression" in dsn_extra:
+            # a run that names compression must get it through tandem (a
+            # client falls back to plain when the greeting lacks it)
+            self.assert_compressed(port, db, f"{USER}_{label}")
+        excluded = read_reasons("excluded.txt")
+        if lib == "dbd":
+            only = os.environ.get("TANDEM_LIBSUITES_TESTS", "").split()
+            res = run_dbd(self.dists[lib], port, db, logdir, only, dsn_extra, f"{USER}_{label}")
+        else:
+            res = run_mysqldb(self.dists[lib], port, db, logdir, f"{USER}_{label}")
+        return {t: v for t, v in res.items() if not listed(excluded, suite, t)}
+
+    def assert_compressed(self, port: int, db: str, user: str):
+        probe = ("my $d = DBI->connect($ENV{DSN}, $ENV{U}, $ENV{P}, {RaiseError => 1});"
+                 "print +($d->selectrow_array(\"SHOW SESSION STATUS LIKE 'Compression'\"))[1]")
+        p = subprocess.run([PERL, "-MDBI", "-e", probe], capture_output=True, text=True,
+                           timeout=30, env=dict(os.environ, U=user, P=PASSWORD,
+                           DSN=f"DBI:MariaDB:database={db};host={util.LOOPBACK};port={port};"
+                               "mariadb_compression=1"))
+        self.assertEqual(p.stdout, "ON", f"compression not in use: {p.stdout} {p.stderr}")
+
+    def test_suites_through_tandem(self):
+        """every library test that passes directly passes through tandem"""
+        only = os.environ.get("TANDEM_LIBSUITES")
+        suites = only.split() if only else list(SUITES)
+        known = read_reasons("known-failures.txt")
+        unknown, known_hit = [], []
+        t_all = time.monotonic()
+        for suite in suites:
+            t0 = time.monotonic()
+            # direct and through tandem at once: separate databases, one
+            # account; the box's two cores each get a run
+            with ThreadPoolExecutor(2) as pool:
+                direct, through = pool.map(lambda lbl: self.run_suite(suite, lbl),
+                                           ("direct", "tandem"))
+            secs = time.monotonic() - t0
+            passed = [t for t, v in direct.items() if v == "pass"]
+            lost = [t for t in passed if through.get(t) != "pass"]
+            gained = [t for t, v in through.items() if v == "pass" and direct.get(t) != "pass"]
+            print(f"libsuites {SUITES[suite][1]}: {summary(direct)} directly; "
+                  f"{summary(through)} through tandem; {secs:.0f}s", flush=True)
+            # a broken set-up must not pass by comparing nothing
+            self.assertGreater(len(passed), 0.8 * len(direct),
+                               f"{suite}: only {len(passed)} of {len(direct)} pass directly")
+            for t in gained:
+                print(f"libsuites: {suite} {t} passes only through tandem "
+                      f"({direct.get(t)} directly)", flush=True)
+            for t in lost:
+                if listed(known, suite, t):
+                    known_hit.append(f"{suite}:{t}")
+                    print(f"libsuites: KNOWN FAILURE {suite} {t} ({through.get(t)})", flush=True)
+                else:
+                    unknown.append(f"{suite}:{t}")
+                    print(f"libsuites: {suite} {t} passes directly, {through.get(t)} "
+                          f"through tandem", flush=True)
+            for t in passed:
+                if listed(known, suite, t) and through.get(t) == "pass" and "#" not in t:
+                    print(f"libsuites: {suite} {t} passes through tandem now: remove it "
+                          f"from known-failures.txt", flush=True)
+        print(f"libsuites: all runs {time.monotonic() - t_all:.0f}s", flush=True)
+        bad = unknown + (known_hit if KNOWN_FAILURES_FAIL else [])
+        if bad:
+            self.fail(f"{len(bad)} test(s) pass directly but not through tandem: {bad}\n"
+                      f"(logs: {self.dir / 'logs'} with TANDEM_KEEP_TMP=1)\n"
+                      f"{self.tandem.log_tail(30)}")
+
+
+def summary(results: dict[str, str]) -> str:
+    """'files 80 pass / 5 skip / 0 fail, tests 3668 pass / ...' (TAP), or
+    the tests' counts alone (pytest)."""
+    def counts(keys):
+        vals = [results[k] for k in keys]
+        return "/".join(f"{vals.count(v)} {v}" for v in ("pass", "skip", "fail"))
+    files = [k for k in results if k.startswith("t/") and "#" not in k]
+    tests = [k for k in results if k not in files]
+    return (f"files {counts(files)}, " if files else "") + f"tests {counts(tests)}"
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
