@@ -145,10 +145,21 @@ def run_dbd(dist: Path, port: int, db: str, logdir: Path, only: list[str],
 
 # -- mysqlclient: pytest with a junit report ------------------------------------
 
-def run_mysqldb(dist: Path, port: int, db: str, logdir: Path, user: str = USER) -> dict[str, str]:
+def run_mysqldb(dist: Path, port: int, db: str, logdir: Path, user: str = USER,
+                cnf_extra: str = "") -> dict[str, str]:
     cnf = logdir / "my.cnf"
     cnf.write_text(f"[MySQLdb-tests]\nhost={util.LOOPBACK}\nport={port}\nuser={user}\n"
-                   f"password={PASSWORD}\ndatabase={db}\ndefault-character-set=utf8mb4\n")
+                   f"password={PASSWORD}\ndatabase={db}\ndefault-character-set=utf8mb4\n"
+                   + cnf_extra)
+    if "compress" in cnf_extra:
+        # the suite's option file must get compression through tandem too
+        probe = ("import MySQLdb, sys; c = MySQLdb.connect(read_default_file=sys.argv[1], "
+                 "read_default_group='MySQLdb-tests').cursor(); "
+                 "c.execute(\"SHOW SESSION STATUS LIKE 'Compression'\"); print(c.fetchone()[1])")
+        p = subprocess.run([PYTHON, "-c", probe, str(cnf)], capture_output=True, text=True,
+                           timeout=30)
+        if p.stdout.strip() != "ON":
+            raise AssertionError(f"compression not in use: {p.stdout} {p.stderr}")
     report = logdir / "junit.xml"
     env = dict(os.environ, TESTDB=str(cnf), PYTHONDONTWRITEBYTECODE="1")
     p = subprocess.run([PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
@@ -175,14 +186,16 @@ TARBALLS = {
 }
 
 # The runs: name -> (library, what it is called, the connection options
-# the suite runs with). DBD::MariaDB's suite runs three times, as its DSN
-# allows: the text protocol, server-side prepared statements (the binary
-# protocol) and the compressed protocol.
+# the suite runs with: DSN attributes, option file lines). DBD::MariaDB's
+# suite runs three times, as its DSN allows: the text protocol, server-side
+# prepared statements (the binary protocol) and the compressed protocol;
+# mysqlclient's twice, plain and compressed.
 SUITES = {
     "dbd": ("dbd", "DBD::MariaDB", ""),
     "dbd_prepare": ("dbd", "DBD::MariaDB mariadb_server_prepare=1", ";mariadb_server_prepare=1"),
     "dbd_compress": ("dbd", "DBD::MariaDB mariadb_compression=1", ";mariadb_compression=1"),
     "mysqldb": ("mysqldb", "mysqlclient (MySQLdb)", ""),
+    "mysqldb_compress": ("mysqldb", "mysqlclient (MySQLdb) compress", "compress=1\n"),
 }
 
 
@@ -251,7 +264,7 @@ class LibSuitesTest(unittest.TestCase):
             only = os.environ.get("TANDEM_LIBSUITES_TESTS", "").split()
             res = run_dbd(self.dists[lib], port, db, logdir, only, dsn_extra, f"{USER}_{label}")
         else:
-            res = run_mysqldb(self.dists[lib], port, db, logdir, f"{USER}_{label}")
+            res = run_mysqldb(self.dists[lib], port, db, logdir, f"{USER}_{label}", dsn_extra)
         return {t: v for t, v in res.items() if not listed(excluded, suite, t)}
 
     def assert_compressed(self, port: int, db: str, user: str):
