@@ -118,28 +118,48 @@ def parse_tap(name: str, out: str, rc: int) -> dict[str, str]:
     return res
 
 
+# Upstream's t/testrules.yml (prove -j's schedule): these three first, one
+# after the other, then every other file in parallel. The long ones (they
+# wait on SLEEP() and timeouts) start first so the rest overlaps them.
+DBD_FIRST = ("00base.t", "05dbcreate.t", "10connect.t")
+DBD_LONG = ("87async.t", "rt85919-fetch-lost-connection.t", "rt75353-innodb-lock-timeout.t",
+            "65segfault.t")
+DBD_JOBS = 3
+
+
+def run_dbd_file(dist: Path, t: Path, env: dict, logdir: Path) -> dict[str, str]:
+    name = f"t/{t.name}"
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([PERL, "-It", name], cwd=dist, env=env, capture_output=True,
+                           text=True, errors="replace", timeout=FILE_TIMEOUT)
+        out, err, rc = p.stdout, p.stderr, p.returncode
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) \
+            else (e.stdout or "")
+        err, rc = f"timed out after {FILE_TIMEOUT}s", -1
+    (logdir / (t.name + ".log")).write_text(
+        f"rc={rc} secs={time.monotonic() - t0:.1f}\n{out}\n--- stderr\n{err}")
+    return parse_tap(name, out, rc)
+
+
 def run_dbd(dist: Path, port: int, db: str, logdir: Path, only: list[str],
             dsn_extra: str = "", user: str = USER) -> dict[str, str]:
     dsn = f"DBI:MariaDB:database={db};host={util.LOOPBACK};port={port}{dsn_extra}"
     env = dict(os.environ, DBI_DSN=dsn,
                DBI_USER=user, DBI_PASS=PASSWORD, AUTOMATED_TESTING="1")
     env.pop("RELEASE_TESTING", None)
+    files = [t for t in sorted((dist / "t").glob("*.t"))
+             if not only or t.name in only or f"t/{t.name}" in only]
+    first = [t for t in files if t.name in DBD_FIRST]
+    rest = sorted((t for t in files if t.name not in DBD_FIRST),
+                  key=lambda t: t.name not in DBD_LONG)
     results = {}
-    for t in sorted((dist / "t").glob("*.t")):
-        name = f"t/{t.name}"
-        if only and t.name not in only and name not in only:
-            continue
-        try:
-            p = subprocess.run([PERL, "-It", name], cwd=dist, env=env, capture_output=True,
-                               text=True, errors="replace", timeout=FILE_TIMEOUT)
-            out, rc = p.stdout, p.returncode
-            err = p.stderr
-        except subprocess.TimeoutExpired as e:
-            out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) \
-                else (e.stdout or "")
-            err, rc = f"timed out after {FILE_TIMEOUT}s", -1
-        (logdir / (t.name + ".log")).write_text(f"rc={rc}\n{out}\n--- stderr\n{err}")
-        results.update(parse_tap(name, out, rc))
+    for t in first:
+        results.update(run_dbd_file(dist, t, env, logdir))
+    with ThreadPoolExecutor(DBD_JOBS) as pool:
+        for res in pool.map(lambda t: run_dbd_file(dist, t, env, logdir), rest):
+            results.update(res)
     return results
 
 
