@@ -62,7 +62,7 @@ PACKAGES=(
   mariadb-server mariadb-client sysbench haproxy
   python3-pymysql                     # for /usr/bin/python3, the harness's Python
   libdbd-mariadb-perl
-  python3-mysqldb python3-pytest python3-mock libtest-deep-perl  # tests/libsuites
+  python3-mysqldb python3-pytest python3-mock libtest-deep-perl libnet-ssleay-perl  # tests/libsuites
   mariadb-test                        # mariadb-test-run (mtr) for tests/mtr
   # tools the tests and people debugging them use
   openssl curl procps iproute2 strace valgrind

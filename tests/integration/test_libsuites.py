@@ -8,13 +8,14 @@ test that passes directly must pass through tandem.
 
 The suites are the upstream tarballs of Debian's source packages of the
 installed binary versions, fetched by scripts/install-deps.sh into
-/var/cache/tandem-libsuites ($TANDEM_LIBSUITES_CACHE). Same server, same
-account, a fresh database per run. tests/libsuites/excluded.txt names the
+/var/cache/tandem-libsuites ($TANDEM_LIBSUITES_CACHE). Same server, an
+account per side alike but for its name, a fresh database per run; the
+TLS run goes to a second pair whose primary has TLS. tests/libsuites/excluded.txt names the
 tests a proxy cannot pass (not run); tests/libsuites/known-failures.txt the
 differences still owed (reported; KNOWN_FAILURES_FAIL decides whether they
 fail the test).
 
-  TANDEM_LIBSUITES=dbd|mysqldb   run one suite only (debugging)
+  TANDEM_LIBSUITES="dbd_tls ..." only these runs (names: SUITES below)
   TANDEM_LIBSUITES_TESTS="a b"   only these DBD t/ files (debugging)"""
 
 import glob
@@ -32,9 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import util  # noqa: E402
+from harness import certs, util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
-from harness.tandem import TandemProcess, pair_config  # noqa: E402
+from harness.tandem import (TandemProcess, cluster_config, pair_config,  # noqa: E402
+                            tenant_config)
 
 # One-line switch, as in test_mtr.py: True fails the test on a known
 # failure too; False reports it as KNOWN FAILURE and fails only on a
@@ -43,7 +45,7 @@ KNOWN_FAILURES_FAIL = False
 
 CACHE = Path(os.environ.get("TANDEM_LIBSUITES_CACHE", "/var/cache/tandem-libsuites"))
 LISTS = ROOT / "libsuites"
-TENANT = "libsuites"
+TENANT, TENANT_TLS = "libsuites", "libsuites_tls"
 USER, PASSWORD = "suite", "suite-pass"  # the accounts are suite_direct, suite_tandem
 SIDES = ("direct", "tandem")
 PERL, PYTHON = "/usr/bin/perl", "/usr/bin/python3"
@@ -206,14 +208,18 @@ TARBALLS = {
 }
 
 # The runs: name -> (library, what it is called, the connection options
-# the suite runs with: DSN attributes, option file lines). DBD::MariaDB's
-# suite runs three times, as its DSN allows: the text protocol, server-side
-# prepared statements (the binary protocol) and the compressed protocol;
-# mysqlclient's twice, plain and compressed.
+# the suite runs with: DSN attributes, option file lines; {ca} is the test
+# CA). DBD::MariaDB's suite runs four times, as its DSN allows: the text
+# protocol, server-side prepared statements (the binary protocol), the
+# compressed protocol, and verified TLS (against the pair with TLS, through
+# the tenant with TLS on both legs); mysqlclient's twice, plain and
+# compressed.
+TLS_DSN = ";mariadb_ssl=1;mariadb_ssl_verify_server_cert=1;mariadb_ssl_ca_file={ca}"
 SUITES = {
     "dbd": ("dbd", "DBD::MariaDB", ""),
     "dbd_prepare": ("dbd", "DBD::MariaDB mariadb_server_prepare=1", ";mariadb_server_prepare=1"),
     "dbd_compress": ("dbd", "DBD::MariaDB mariadb_compression=1", ";mariadb_compression=1"),
+    "dbd_tls": ("dbd", "DBD::MariaDB mariadb_ssl=1 (verified)", TLS_DSN),
     "mysqldb": ("mysqldb", "mysqlclient (MySQLdb)", ""),
     "mysqldb_compress": ("mysqldb", "mysqlclient (MySQLdb) compress", "compress=1\n"),
 }
@@ -224,23 +230,46 @@ class LibSuitesTest(unittest.TestCase):
     def setUpClass(cls):
         cls.dir = util.scratch_dir("libsuites")
         cls.dists = {lib: unpack(pat, cls.dir / "src") for lib, pat in TARBALLS.items()}
-        cls.pair = MariaDBPair(cls.dir / "pair")
-        cls.pair.start()
+        # two pairs: one plain, one with TLS, since a server with TLS makes
+        # the suites' plain-fallback tests (DBD's 92ssl_optional.t, ...) skip
+        pki = cls.dir / "pki"
+        cls.ca = certs.make_ca(pki)
+        db_cert, own = certs.make_cert(cls.ca, pki, "db"), certs.make_cert(cls.ca, pki, "tandem")
+        # performance_schema: DBD's 56connattr.t reads the connection
+        # attributes the client sent from it
+        pfs = ["--performance-schema=ON"]
+        cls.pair = MariaDBPair(cls.dir / "pair", primary_args=pfs)
+        cls.tls_pair = MariaDBPair(cls.dir / "pair-tls", primary_args=pfs + [
+            f"--ssl-cert={db_cert.cert}", f"--ssl-key={db_cert.key}", f"--ssl-ca={cls.ca.cert}"])
+        cls.pairs = []
+
+        def start(pair):
+            cls.pairs.append(pair)
+            pair.start()
         try:
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(start, (cls.pair, cls.tls_pair)))
             # an account per side, alike but for the name: the direct run
             # and the one through tandem go at once, and a suite that lists
             # every schema it can see (DBD's 40catalog.t) must not see the
             # other run's tables; each run's database is granted to its
             # account alone (run_suite)
-            cls.pair.primary.execute_all(
-                [f"CREATE USER '{USER}_{side}'@'%' IDENTIFIED BY '{PASSWORD}'"
-                 for side in SIDES])
-            config = pair_config(cls.pair, tenants=(TENANT,),
-                                 users={f"{USER}_tandem": {"password": PASSWORD}})
+            for pair in (cls.pair, cls.tls_pair):
+                pair.primary.execute_all(
+                    [f"CREATE USER '{USER}_{side}'@'%' IDENTIFIED BY '{PASSWORD}'"
+                     for side in SIDES])
+            users = {f"{USER}_tandem": {"password": PASSWORD}}
+            config = pair_config(cls.pair, tenants=(TENANT,), users=users)
+            config["clusters"]["tls"] = dict(cluster_config(cls.tls_pair),
+                                             tls={"ca": str(cls.ca.cert)})
+            config["tenants"][TENANT_TLS] = dict(
+                tenant_config("tls", users=users),
+                tls={"cert": str(own.cert), "key": str(own.key)})
             cls.tandem = TandemProcess(None, config, cls.dir / "tandem")
             cls.tandem.start(wait_admin=True)
         except BaseException:
-            cls.pair.stop()
+            for pair in cls.pairs:
+                pair.stop()
             raise
 
     @classmethod
@@ -248,7 +277,8 @@ class LibSuitesTest(unittest.TestCase):
         rc = cls.tandem.stop()
         log = cls.tandem.log_text()
         tail = cls.tandem.log_tail(60)
-        cls.pair.stop()
+        for pair in cls.pairs:
+            pair.stop()
         util.remove_scratch(cls.dir)
         for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
             if marker in log:
@@ -259,26 +289,38 @@ class LibSuitesTest(unittest.TestCase):
     def run_suite(self, suite: str, label: str) -> dict[str, str]:
         """One run of suite in a fresh database, directly or through tandem."""
         db = f"{suite}_{label}"
+        primary = self.pair_of(suite).primary
         # DBD::MariaDB's lib.pl wants utf8mb4_unicode_ci as the database's
-        self.pair.primary.execute_all([
+        primary.execute_all([
             f"DROP DATABASE IF EXISTS {db}",
             f"CREATE DATABASE {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-            f"GRANT ALL PRIVILEGES ON {db}.* TO '{USER}_{label}'@'%'"])
+            f"GRANT ALL PRIVILEGES ON {db}.* TO '{USER}_{label}'@'%'",
+            f"GRANT SELECT ON performance_schema.* TO '{USER}_{label}'@'%'"])
         try:
             return self.run_in(suite, label, db)
         finally:
             # the next suite's catalog tests must not see this one's leftovers
-            self.pair.primary.execute_all([f"DROP DATABASE {db}"])
+            primary.execute_all([f"DROP DATABASE {db}"])
+
+    def pair_of(self, suite: str):
+        return self.tls_pair if suite.endswith("_tls") else self.pair
 
     def run_in(self, suite: str, label: str, db: str) -> dict[str, str]:
-        port = self.pair.primary.port if label == "direct" else self.tandem.tenant_port(TENANT)
+        tls = suite.endswith("_tls")
+        port = self.pair_of(suite).primary.port if label == "direct" \
+            else self.tandem.tenant_port(TENANT_TLS if tls else TENANT)
         logdir = self.dir / "logs" / f"{suite}-{label}"
         logdir.mkdir(parents=True)
         lib, _, dsn_extra = SUITES[suite]
+        dsn_extra = dsn_extra.replace("{ca}", str(self.ca.cert))
+        # a run that names compression or TLS must get it, through tandem
+        # too (a client falls back to plain when the greeting lacks it)
         if "compression" in dsn_extra:
-            # a run that names compression must get it through tandem (a
-            # client falls back to plain when the greeting lacks it)
-            self.assert_compressed(port, db, f"{USER}_{label}")
+            self.assertEqual(self.dbd_probe(port, db, f"{USER}_{label}", dsn_extra,
+                                            "SHOW SESSION STATUS LIKE 'Compression'"), "ON")
+        if tls:
+            self.assertNotEqual(self.dbd_probe(port, db, f"{USER}_{label}", dsn_extra,
+                                               "SHOW SESSION STATUS LIKE 'Ssl_cipher'"), "")
         excluded = read_reasons("excluded.txt")
         if lib == "dbd":
             only = os.environ.get("TANDEM_LIBSUITES_TESTS", "").split()
@@ -287,14 +329,18 @@ class LibSuitesTest(unittest.TestCase):
             res = run_mysqldb(self.dists[lib], port, db, logdir, f"{USER}_{label}", dsn_extra)
         return {t: v for t, v in res.items() if not listed(excluded, suite, t)}
 
-    def assert_compressed(self, port: int, db: str, user: str):
+    def dbd_probe(self, port: int, db: str, user: str, dsn_extra: str, sql: str) -> str:
+        """The second column of sql's row, on a DBD::MariaDB connection
+        with the run's options (the backend leg's view through tandem, which
+        shows it only when both legs use the feature)."""
         probe = ("my $d = DBI->connect($ENV{DSN}, $ENV{U}, $ENV{P}, {RaiseError => 1});"
-                 "print +($d->selectrow_array(\"SHOW SESSION STATUS LIKE 'Compression'\"))[1]")
+                 "print +($d->selectrow_array($ENV{SQL}))[1]")
         p = subprocess.run([PERL, "-MDBI", "-e", probe], capture_output=True, text=True,
-                           timeout=30, env=dict(os.environ, U=user, P=PASSWORD,
-                           DSN=f"DBI:MariaDB:database={db};host={util.LOOPBACK};port={port};"
-                               "mariadb_compression=1"))
-        self.assertEqual(p.stdout, "ON", f"compression not in use: {p.stdout} {p.stderr}")
+                           timeout=30, env=dict(os.environ, U=user, P=PASSWORD, SQL=sql,
+                           DSN=f"DBI:MariaDB:database={db};host={util.LOOPBACK};port={port}"
+                               + dsn_extra))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
 
     def test_suites_through_tandem(self):
         """every library test that passes directly passes through tandem"""
