@@ -71,14 +71,19 @@ def listed(reasons: dict[str, str], suite: str, test: str) -> bool:
     return any(n in reasons or f"{suite}:{n}" in reasons for n in names)
 
 
-def unpack(pattern: str, into: Path) -> Path:
-    """The one cached upstream tarball matching pattern, unpacked into into;
-    its top directory. Missing is a failure (a skipped suite would pass)."""
-    found = sorted(glob.glob(str(CACHE / pattern)))
+def unpack(binary: str, into: Path) -> Path:
+    """The cached upstream tarball of the installed binary package's source
+    version, unpacked into into; its top directory. Missing is a failure (a
+    skipped suite would pass)."""
+    src, ver = subprocess.run(["dpkg-query", "-W", "-f=${source:Package} ${source:Version}",
+                               binary], capture_output=True, text=True, check=True).stdout.split()
+    upstream = ver.split(":")[-1].rsplit("-", 1)[0]
+    found = sorted(glob.glob(str(CACHE / f"{src}_{upstream}.orig.tar.*")))
     if not found:
-        raise AssertionError(f"{CACHE / pattern} missing: run scripts/install-deps.sh "
-                             "as root (it fetches the suites from Debian's archive)")
-    with tarfile.open(found[-1]) as tar:
+        raise AssertionError(f"{CACHE}/{src}_{upstream}.orig.tar.* missing: run "
+                             "scripts/install-deps.sh as root (it fetches the suites from "
+                             "Debian's archive)")
+    with tarfile.open(found[0]) as tar:
         top = tar.getnames()[0].split("/")[0]
         tar.extractall(into)  # a Debian-signed tarball
     return into / top
@@ -202,9 +207,10 @@ def run_mysqldb(dist: Path, port: int, db: str, logdir: Path, user: str = USER,
     return results
 
 
-TARBALLS = {
-    "dbd": "libdbd-mariadb-perl_*.orig.tar.*",
-    "mysqldb": "python-mysqldb_*.orig.tar.*",
+# library -> the binary package whose source's tests are run
+BINARIES = {
+    "dbd": "libdbd-mariadb-perl",
+    "mysqldb": "python3-mysqldb",
 }
 
 # The runs: name -> (library, what it is called, the connection options
@@ -229,7 +235,7 @@ class LibSuitesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = util.scratch_dir("libsuites")
-        cls.dists = {lib: unpack(pat, cls.dir / "src") for lib, pat in TARBALLS.items()}
+        cls.dists = {lib: unpack(pkg, cls.dir / "src") for lib, pkg in BINARIES.items()}
         # two pairs: one plain, one with TLS, since a server with TLS makes
         # the suites' plain-fallback tests (DBD's 92ssl_optional.t, ...) skip
         pki = cls.dir / "pki"
