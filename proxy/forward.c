@@ -190,6 +190,10 @@ static bool stream_command(struct session *s)
 		int rc = proto_framer_next(&s->cfr, &f, &starts, &ends);
 		if (rc < 0) {
 			stat_add(&s->wt->stats->client_errors, 1);
+			/* The sequence id a server answers with: after the frame
+			 * that made the packet too large; 1 for frames out of
+			 * order (MariaDB's answer to a frame it cannot follow). */
+			s->cfr.next_seq = rc == PROTO_E_TOO_LARGE ? (uint8_t)(f.seq + 1) : 1;
 			sess_fail(s,
 				  rc == PROTO_E_TOO_LARGE ? ER_NET_PACKET_TOO_LARGE
 							  : ER_NET_PACKETS_OUT_OF_ORDER,
