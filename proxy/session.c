@@ -282,9 +282,12 @@ static void backend_on_read(struct conn *c, void *arg)
 		}
 		/* A server speaking out of turn: an ERR before it closes the
 		 * connection. A shutdown (1053) loses the connection, not the
-		 * session: it moves. Any other (idle timeout 4031, KILL 1927) is
-		 * the server ending the session: the client gets it as it is. */
-		if (s->state == SESS_IDLE && !(s->flags & SESS_F_VERDICT_WAIT)) {
+		 * session: it moves. Any other (idle timeout 4031, KILL 1927, or
+		 * 1153 for a command larger than its max_allowed_packet, sent
+		 * while the command still streams in) is the server ending the
+		 * session: the client gets it as it is. */
+		if ((s->state == SESS_IDLE || s->state == SESS_COMMAND) &&
+		    !(s->flags & SESS_F_VERDICT_WAIT)) {
 			uint8_t head[PROTO_HEADER_LEN + 3];
 			if (evbuffer_copyout(s->backend.in, head, sizeof(head)) == sizeof(head) &&
 			    head[PROTO_HEADER_LEN] == PROTO_ERR_HEADER) {
@@ -619,7 +622,9 @@ void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const cha
 	uint8_t seq = s->client_seq;
 	if (s->state == SESS_RESULT || s->state == SESS_LOCAL_INFILE)
 		seq = s->bfr.next_seq;
-	else if (s->state == SESS_IDLE || s->state == SESS_COMMAND)
+	else if (s->state == SESS_COMMAND)
+		seq = s->cfr.next_seq; /* after the client's last frame (stream_command) */
+	else if (s->state == SESS_IDLE)
 		seq = 1;
 	/* A failed move: the client is owed an answer, or nothing yet. */
 	if (s->mg.active && sess_migrate_failed(s, code, msg, &seq))
