@@ -164,9 +164,12 @@ static void backend_unexpected(struct session *s)
 	}
 	/* A server speaking out of turn: an ERR before it closes the
 	 * connection. A shutdown (1053) loses the connection, not the
-	 * session: it moves. Any other (idle timeout 4031, KILL 1927) is the
-	 * server ending the session: the client gets it as it is. */
-	if (s->state == SESS_IDLE && !(s->flags & SESS_F_VERDICT_WAIT)) {
+	 * session: it moves. Any other (idle timeout 4031, KILL 1927, or 1153
+	 * for a command larger than its max_allowed_packet, sent while the
+	 * command still streams in) is the server ending the session: the
+	 * client gets it as it is. */
+	if ((s->state == SESS_IDLE || s->state == SESS_COMMAND) &&
+	    !(s->flags & SESS_F_VERDICT_WAIT)) {
 		uint8_t head[PROTO_HEADER_LEN + 3];
 		if (evbuffer_copyout(s->backend.in, head, sizeof(head)) == sizeof(head) &&
 		    head[PROTO_HEADER_LEN] == PROTO_ERR_HEADER) {

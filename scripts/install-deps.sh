@@ -5,6 +5,51 @@
 # (no apt-get update), so scripts/test and scripts/demo can call it every time.
 set -euo pipefail
 
+# tests/libsuites: the upstream test suites of two client libraries, taken
+# from Debian's source packages of exactly the installed binary versions
+# (apt verifies each file against the signed Sources index). A private apt
+# state under the cache dir holds the deb-src index, so the machine's own
+# apt sources stay as they are. Already fetched: no network.
+LIBSUITES_CACHE=${TANDEM_LIBSUITES_CACHE:-/var/cache/tandem-libsuites}
+LIBSUITES_BINARIES=(libdbd-mariadb-perl python3-mysqldb)
+fetch_libsuites() {
+  local bin src ver want=() have=1
+  for bin in "${LIBSUITES_BINARIES[@]}"; do
+    read -r src ver < <(dpkg-query -W -f='${source:Package} ${source:Version}\n' "$bin" 2>/dev/null) || return 0
+    want+=("$src=$ver")
+    compgen -G "$LIBSUITES_CACHE/${src}_${ver#*:}.dsc" >/dev/null || have=0
+    compgen -G "$LIBSUITES_CACHE/${src}_${ver%%-*}.orig.tar.*" >/dev/null || have=0
+  done
+  ((have)) && return 0
+  if ((EUID != 0)); then
+    echo "install-deps: test suites missing in $LIBSUITES_CACHE; run as root to fetch" >&2
+    return 1
+  fi
+  local apt=$LIBSUITES_CACHE/apt
+  mkdir -p "$apt/parts" "$apt/lists/partial" "$apt/cache/archives/partial"
+  cat >"$apt/parts/debian-src.sources" <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  local opts=(-q -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt/parts"
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+  echo "install-deps: fetching ${want[*]} into $LIBSUITES_CACHE"
+  apt-get "${opts[@]}" update >/dev/null
+  # Only the upstream tarball is needed (the tests are upstream's); the
+  # mirror may lack a package's Debian part, which is not a failure here.
+  (cd "$LIBSUITES_CACHE" && apt-get "${opts[@]}" source --download-only "${want[@]}") || true
+  for bin in "${LIBSUITES_BINARIES[@]}"; do
+    read -r src ver < <(dpkg-query -W -f='${source:Package} ${source:Version}\n' "$bin")
+    if ! compgen -G "$LIBSUITES_CACHE/${src}_${ver%%-*}.orig.tar.*" >/dev/null; then
+      echo "install-deps: could not fetch the source of $src $ver" >&2
+      return 1
+    fi
+  done
+}
+
 PACKAGES=(
   # build
   build-essential pkg-config meson ninja-build
@@ -17,6 +62,7 @@ PACKAGES=(
   mariadb-server mariadb-client sysbench haproxy
   python3-pymysql                     # for /usr/bin/python3, the harness's Python
   libdbd-mariadb-perl
+  python3-mysqldb python3-pytest python3-mock libtest-deep-perl libnet-ssleay-perl  # tests/libsuites
   mariadb-test                        # mariadb-test-run (mtr) for tests/mtr
   # tools the tests and people debugging them use
   openssl curl procps iproute2 strace valgrind
@@ -37,6 +83,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  fetch_libsuites
   exit 0
 fi
 
@@ -63,3 +110,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+fetch_libsuites

@@ -16,13 +16,7 @@
  * INFILE request the client did not ask for. Rows are never touched. Every
  * response also updates the session's facts (session_facts.h).
  */
-#include "proxy/move/commit_guard.h"
-#include "proxy/move/migrate.h"
-#include "proxy/move/replay.h"
-#include "proxy/session/session_facts.h"
-#include "proxy/login/change_user.h"
-#include "proxy/command/forward.h"
-
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +26,16 @@
 #include "protocol/command.h"
 #include "protocol/okerr.h"
 #include "protocol/sqlclass.h"
+#include "proxy/command/forward.h"
+#include "proxy/login/change_user.h"
+#include "proxy/move/commit_guard.h"
+#include "proxy/move/migrate.h"
+#include "proxy/move/replay.h"
 #include "proxy/session/conn_ids.h"
 #include "proxy/session/ok_shape.h"
 #include "proxy/session/own.h"
 #include "proxy/session/session.h"
+#include "proxy/session/session_facts.h"
 #include "proxy/process/worker_types.h"
 
 /* Commands up to this size are buffered whole before they are forwarded
@@ -198,6 +198,10 @@ static bool stream_command(struct session *s)
 		int rc = proto_framer_next(&s->cfr, &f, &starts, &ends);
 		if (rc < 0) {
 			stat_add(&s->wt->stats->client_errors, 1);
+			/* The sequence id a server answers with: after the frame
+			 * that made the packet too large; 1 for frames out of
+			 * order (MariaDB's answer to a frame it cannot follow). */
+			s->cfr.next_seq = rc == PROTO_E_TOO_LARGE ? (uint8_t)(f.seq + 1) : 1;
 			sess_fail(s,
 				  rc == PROTO_E_TOO_LARGE ? ER_NET_PACKET_TOO_LARGE
 							  : ER_NET_PACKETS_OUT_OF_ORDER,
@@ -393,6 +397,16 @@ void sess_idle_read(struct session *s)
 		sess_timer_set(s, limits(s)->idle_timeout_ms);
 	if (conn_is_open(&s->backend)) {
 		if (conn_flush(&s->backend) < 0) {
+			bool refused = s->backend.error == EPIPE || s->backend.error == ECONNRESET;
+			if (refused && (s->state == SESS_COMMAND || s->state == SESS_RESULT)) {
+				/* The server stopped reading a command (one larger
+				 * than its max_allowed_packet: ERR 1153, then its
+				 * close). What it said and its close arrive on the
+				 * backend's read side, which decides; the rest of
+				 * the client's bytes wait. */
+				conn_read_disable(&s->client);
+				return;
+			}
 			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
 				  "tandem: lost the connection to the database server");
 			return;

@@ -797,7 +797,11 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	int rc = flush_out(c);
 	if (rc < 0) {
 		wev_set(c, false);
-		c->cbs->on_event(c, CONN_ERROR, c->arg);
+		/* A peer that stopped reading may have said why first (a server's
+		 * ERR before its close): while reads are on, the read side reports
+		 * that and then the close; the socket stays readable until it has. */
+		if (!c->reading || (c->error != EPIPE && c->error != ECONNRESET))
+			c->cbs->on_event(c, CONN_ERROR, c->arg);
 		return;
 	}
 	if (rc != 1 && !(c->tls && c->tls->read_wants_write))

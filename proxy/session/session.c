@@ -204,7 +204,9 @@ void sess_fail(struct session *s, uint16_t code, const char *sqlstate, const cha
 	uint8_t seq = s->client_seq;
 	if (s->state == SESS_RESULT || s->state == SESS_LOCAL_INFILE)
 		seq = s->bfr.next_seq;
-	else if (s->state == SESS_IDLE || s->state == SESS_COMMAND)
+	else if (s->state == SESS_COMMAND)
+		seq = s->cfr.next_seq; /* after the client's last frame (stream_command) */
+	else if (s->state == SESS_IDLE)
 		seq = 1;
 	/* A failed move: the client is owed an answer, or nothing yet. */
 	if (s->mg.active && move_failed(s, code, msg, &seq))

@@ -125,6 +125,30 @@ class PyMySQLTest(PairTandemCase):
                 cur.execute("SELECT @init, @@session_track_system_variables")
                 self.assertEqual(cur.fetchone(), (1, "*"))
 
+    def test_command_refused_while_it_streams_in(self):
+        """a query larger than the server's max_allowed_packet: the server
+        refuses it with 1153 as soon as its second frame's header says so,
+        and closes; the client gets that ERR (with its sequence id) and
+        then the close, as directly. The client sends no more than the
+        server reads, so no side sees a reset (that would be a race)."""
+        limit = int(self.pair.primary.variable("max_allowed_packet"))
+
+        def run(port):
+            c = RawClient(port, caps=RawClient.BASE_CAPS)
+            c.sock.sendall(b"\xff\xff\xff\x00\x03SELECT '" + b"q" * (0xFFFFFF - 9)
+                           + (limit - 0xFFFFFF + 1024).to_bytes(3, "little") + b"\x01")
+            seen = [c.read()]
+            try:
+                seen.append(c.read())
+            except (EOFError, ConnectionResetError) as e:
+                seen.append(type(e).__name__)
+            c.close()
+            return seen
+
+        direct = run(self.direct)
+        self.assertEqual((direct[0][0], direct[0][1][:3]), (2, b"\xff\x81\x04"), direct)
+        self.assertEqual(run(self.port), direct, self.tandem.log_tail())
+        self.assert_tandem_alive()
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

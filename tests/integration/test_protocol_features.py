@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from clients_base import PairTandemCase, capi_client_path  # noqa: E402
 from health_helpers import CLUSTER, Stack  # noqa: E402
+from raw_client import RawClient  # noqa: E402
 
 from harness import accounts, certs, util  # noqa: E402
 from harness.clients import mariadb_cli  # noqa: E402
@@ -344,6 +345,36 @@ class ProtocolFeaturesTest(PairTandemCase):
         out = self.capi_both("progress")
         self.assertIn("progress reports: yes", out)
         self.assertIn("400000\t0", out)
+
+    # -- big packets -----------------------------------------------------------
+
+    def test_command_above_the_packet_limit(self):
+        """a command of four full frames and a fifth: above 64 MiB, the
+        server's max_allowed_packet here and tandem's limits.max_packet, so
+        tandem refuses it itself; the ERR must be the server's, with the
+        sequence id after the fifth frame, then the close"""
+        limit = int(self.pair.primary.variable("max_allowed_packet"))
+        self.assertEqual(limit, 64 << 20)
+
+        def run(port):
+            c = RawClient(port, caps=RawClient.BASE_CAPS)
+            data = b"\x03SELECT '" + b"q" * (4 * 0xFFFFFF - 9)
+            for i in range(4):
+                c.sock.sendall(b"\xff\xff\xff" + bytes([i])
+                               + data[i * 0xFFFFFF:(i + 1) * 0xFFFFFF])
+            c.sock.sendall((1024).to_bytes(3, "little") + b"\x04")
+            seen = [c.read()]
+            try:
+                seen.append(c.read())
+            except (EOFError, ConnectionResetError) as e:
+                seen.append(type(e).__name__)
+            c.close()
+            return seen
+
+        direct = run(self.direct)
+        self.assertEqual((direct[0][0], direct[0][1][:3]), (5, b"\xff\x81\x04"), direct)
+        self.assertEqual(run(self.port), direct, self.tandem.log_tail())
+        self.assert_tandem_alive()
 
 
 
