@@ -192,6 +192,7 @@ void sess_migrate_logged_in(struct session *s)
 	struct sess_migrate *mg = &s->mg;
 	s->backend_deadline_us = 0;
 	s->verdict_seq = 0;
+	own_clear(s); /* a fresh connection: nothing of tandem's is owed on it yet */
 	mg->saved_status = s->sf.f.status;
 	memcpy(mg->saved_trx, s->sf.f.trx_state, sizeof(mg->saved_trx));
 	/* Tracking first, then the restore statements, all in one write;

@@ -195,6 +195,7 @@ static void setup_send(struct session *s, bool learn, bool relearn)
 
 void sess_setup_begin(struct session *s, const struct proto_ok *login_ok)
 {
+	own_clear(s); /* a fresh connection: nothing of tandem's is owed on it yet */
 	proto_facts_free(&s->sf.f);
 	if (proto_facts_init(&s->sf.f, s->charset, s->db, strlen(s->db)) < 0)
 		log_warn("session %llu: out of memory for session facts",

@@ -9,6 +9,8 @@
  * forward.c (commands and results), migrate.c / restore.c (moves).
  */
 #include "proxy/session/session.h"
+
+#include "proxy/session/own.h"
 #include "proxy/session/sess_env.h"
 
 #include <arpa/inet.h>
@@ -250,6 +252,7 @@ int sess_wait_budget_ms(const struct session *s)
 
 void sess_backend_wait(struct session *s, const char *why)
 {
+	own_clear(s); /* that connection's answers will never come */
 	conn_shutdown(&s->backend);
 	env_backend_release(s);
 	if (s->backend_conn_id)
@@ -273,6 +276,7 @@ void sess_backend_wait(struct session *s, const char *why)
 
 void sess_backend_gone(struct session *s, uint16_t code, const char *why)
 {
+	own_clear(s);
 	conn_shutdown(&s->backend);
 	env_backend_release(s);
 	if (s->backend_conn_id)
