@@ -40,6 +40,7 @@
 #include "proxy/session/ok_shape.h"
 #include "proxy/session/own.h"
 #include "proxy/session/session.h"
+#include "proxy/session/wire.h"
 #include "proxy/session/sess_env.h"
 #include "proxy/login/session_caps.h"
 #include "proxy/process/worker_types.h"

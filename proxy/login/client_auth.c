@@ -46,6 +46,7 @@
 #include "proxy/login/backend_users.h"
 #include "proxy/session/conn_ids.h"
 #include "proxy/session/session.h"
+#include "proxy/session/wire.h"
 #include "proxy/login/session_caps.h"
 #include "proxy/login/throttle.h"
 #include "proxy/process/worker_types.h"

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/session/session.h"
+#include "proxy/session/session_types.h"
+#include "proxy/session/wire.h"
 
 /* Largest packet of an answer tandem reads itself whole (a replayed
  * statement's row may be large); larger is a broken server. */

@@ -63,13 +63,5 @@ void sess_timer_clear(struct session *s);
 /* Send a packet built by a proto_*_build function. */
 int sess_send_client(struct session *s, const void *pkt, size_t len);
 
-/* Peek at one whole single-frame packet (connection phase) in an input
- * buffer: >0 bytes it spans (header included) with *payload pointing at
- * contiguous bytes, valid until the buffer changes; 0 need more; <0 a
- * PROTO_E_* error (PROTO_E_TOO_LARGE above max), decided from the header
- * alone, with *seq set (an ERR follows the refused packet). Drain the span
- * after use. */
-int sess_packet_peek(struct evbuffer *in, uint32_t max, const uint8_t **payload, uint32_t *len,
-		     uint8_t *seq);
 
 #endif
