@@ -108,6 +108,9 @@ SETUP_SQL = [
     *[f"GRANT ALL PRIVILEGES ON difftest.* TO '{USER}'@'{h}'" for h in accounts.HOSTS],
     *[f"GRANT ALL PRIVILEGES ON test.* TO '{USER}'@'{h}'" for h in accounts.HOSTS],
     "SET GLOBAL max_allowed_packet = 64 * 1024 * 1024",
+    # the query cache for SELECT SQL_CACHE only (conv_query_cache)
+    "SET GLOBAL query_cache_size = 1048576",
+    "SET GLOBAL query_cache_type = DEMAND",
 ]
 
 
@@ -550,7 +553,9 @@ def conv_session_track(t: Transcript):
     t.query(c, "SET SESSION session_track_system_variables = 'sql_mode,time_zone'")
     t.query(c, "SET sql_mode = 'ANSI_QUOTES', time_zone = '+02:00', autocommit = 1",
             mask=mask_track_order)
+    t.query(c, "SELECT @@session_track_transaction_info", label="transaction info: the server's")
     t.query(c, "SET SESSION session_track_transaction_info = 'STATE'")
+    t.query(c, "SELECT @@session_track_transaction_info", label="transaction info: the client's")
     t.query(c, "BEGIN", label="BEGIN (state tracked)")
     t.query(c, "COMMIT", label="COMMIT (state tracked)")
     t.query(c, "SET SESSION session_track_transaction_info = 'CHARACTERISTICS'")
@@ -611,6 +616,23 @@ def conv_compress(t: Transcript):
     c.close()
 
 
+def conv_query_cache(t: Transcript):
+    """The query cache serves a session through tandem as directly (it
+    serves nothing while session_track_transaction_info is not OFF:
+    tandem's own tracking must not turn it on). The cache is on for
+    SELECT SQL_CACHE only (SETUP_SQL), so nothing else of the run is
+    cached; the hits are counted as a difference of the global counter."""
+    hits = ("SELECT VARIABLE_VALUE {} FROM information_schema.GLOBAL_STATUS"
+            " WHERE VARIABLE_NAME = 'QCACHE_HITS'")
+    for caps in (dp.DEFAULT_CAPS, dp.DEFAULT_CAPS | dp.CLIENT_SESSION_TRACK):
+        c = t.connect(caps=caps)
+        t.query(c, hits.format("INTO @h"))
+        t.query(c, "SELECT SQL_CACHE name, qty FROM t WHERE id = 2")
+        t.query(c, "SELECT SQL_CACHE name, qty FROM t WHERE id = 2", label="from the cache")
+        t.query(c, hits.format("- @h AS hits"), label="query cache hits")
+        c.close()
+
+
 def conv_kill_self(t: Transcript):
     c = t.connect()
     t.query(c, "KILL QUERY CONNECTION_ID()")
@@ -634,6 +656,7 @@ CONVERSATIONS = {
     "local_infile": conv_local_infile,
     "big": conv_big,
     "compress": conv_compress,
+    "query_cache": conv_query_cache,
     "kill_self": conv_kill_self,
 }
 
