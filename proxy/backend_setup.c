@@ -60,6 +60,22 @@ static const char select_view[] =
 	"SELECT @@session_track_system_variables, @@session_track_schema, "
 	"@@session_track_state_change, @@session_track_transaction_info";
 
+/* MariaDB's query cache counts a SELECT it cannot cache (Qcache_not_cached)
+ * unless the session tracks transaction info: for tandem's SELECT only. */
+static const char select_view_prefix[] =
+	"SET STATEMENT session_track_transaction_info='STATE' FOR ";
+
+/*
+ * SHOW PROFILES lists a statement only when profiling was on both when it
+ * started and when it ended (sql_profile.cc), and a session starts with
+ * @@global.profiling (nested_profiling: SET GLOBAL profiling=on, then a
+ * new connection): so tandem's statements run between a SET that turns it
+ * off (on at its start, off at its end) and one that puts it back (off at
+ * its start). Neither is listed; the history is kept.
+ */
+static const char profiling_off[] = "SET SESSION profiling=0";
+static const char profiling_back[] = "SET SESSION profiling=";
+
 /* MariaDB 10.11's defaults, until the backend has said. */
 static const char default_sysvars[] =
 	"autocommit,character_set_client,character_set_connection,character_set_results,time_zone";
@@ -154,7 +170,7 @@ void sess_track_view_set(struct session *s, const char *name, size_t nlen, const
 
 /* Queue one of tandem's statements on the backend. */
 static bool setup_write(struct session *s, const char *sql, size_t sql_len, const char *extra,
-			size_t extra_len, bool select, bool relearn)
+			size_t extra_len, bool select, bool relearn, bool quiet)
 {
 	size_t len = 1 + sql_len + extra_len;
 	uint8_t pkt[PROTO_HEADER_LEN + 256];
@@ -168,6 +184,8 @@ static bool setup_write(struct session *s, const char *sql, size_t sql_len, cons
 		s->sf.setup_selects |= 1u << s->sf.setup_pending;
 	if (relearn)
 		s->sf.setup_relearns |= 1u << s->sf.setup_pending;
+	if (quiet)
+		s->sf.setup_quiet |= 1u << s->sf.setup_pending;
 	s->sf.setup_pending++;
 	return true;
 }
@@ -175,8 +193,9 @@ static bool setup_write(struct session *s, const char *sql, size_t sql_len, cons
 /* Write the setup statement to the backend, if the backend can track;
  * learn: read the client's tracking settings first; moved: the backend is
  * a fresh connection for a session whose transaction tracking is the
- * client's (set it as the client had it, unless both are OFF). */
-static void setup_send(struct session *s, bool learn, bool relearn, bool moved)
+ * client's (set it as the client had it, unless both are OFF); reset:
+ * after COM_RESET_CONNECTION / COM_CHANGE_USER (profiling left alone). */
+static void setup_send(struct session *s, bool learn, bool relearn, bool moved, bool reset)
 {
 	if (!(s->backend_caps & CLIENT_SESSION_TRACK)) {
 		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
@@ -185,20 +204,40 @@ static void setup_send(struct session *s, bool learn, bool relearn, bool moved)
 	if (s->sf.setup_pending == 0) {
 		s->sf.setup_selects = 0;
 		s->sf.setup_relearns = 0;
+		s->sf.setup_quiet = 0;
 		s->sf.select_pkt = 0;
 	}
 	if (s->sf.setup_pending > 24) {
 		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
 		return;
 	}
-	if (learn && (s->client_caps & CLIENT_SESSION_TRACK) &&
-	    !setup_write(s, select_view, sizeof(select_view) - 1, "", 0, true, relearn)) {
-		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
-		return;
-	}
 	/* A MariaDB 10.2+ server clears CLIENT_MYSQL to talk extended
 	 * capabilities; a MySQL server keeps it. */
 	bool mysql = (s->backend_caps & CLIENT_MYSQL) != 0;
+	/* Profiling: a fresh or reset session has the global value (DEFAULT);
+	 * later, the value tandem saw last (its tracking reports every SET). */
+	const struct proto_facts_var *prof =
+		relearn ? proto_facts_var_find(&s->sf.f, "profiling") : NULL;
+	const char *prof_back = !prof || !prof->value ? "DEFAULT" : prof->value;
+	bool around =
+		!reset && (!prof || !prof->value ||
+			   !(strcasecmp(prof->value, "OFF") == 0 || strcmp(prof->value, "0") == 0));
+	if (strlen(prof_back) > 16)
+		prof_back = "DEFAULT";
+	if (around &&
+	    !setup_write(s, profiling_off, sizeof(profiling_off) - 1, "", 0, false, false, true))
+		around = false;
+	/* The prefix only where it changes nothing the session tracks (OFF,
+	 * as the client has it): turning it off again would forget the
+	 * transaction characteristics it tracks. */
+	bool prefix = !mysql && s->sf.track.trx == PROTO_TRACK_TRX_OFF;
+	if (learn && (s->client_caps & CLIENT_SESSION_TRACK) &&
+	    !setup_write(s, prefix ? select_view_prefix : "",
+			 prefix ? sizeof(select_view_prefix) - 1 : 0, select_view,
+			 sizeof(select_view) - 1, true, relearn, false)) {
+		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
+		return;
+	}
 	char extra[128];
 	int n = snprintf(extra, sizeof(extra), "%s", mysql ? setup_mysql_extra : "");
 	const struct sess_facts *sf = &s->sf;
@@ -207,8 +246,12 @@ static void setup_send(struct session *s, bool learn, bool relearn, bool moved)
 	     (sf->track_default_known && sf->track_default.trx != PROTO_TRACK_TRX_OFF)))
 		n += snprintf(extra + n, sizeof(extra) - (size_t)n,
 			      ", session_track_transaction_info='%s'", trx_values[sf->track.trx]);
-	if (!setup_write(s, setup_common, sizeof(setup_common) - 1, extra, (size_t)n, false, false))
+	if (!setup_write(s, setup_common, sizeof(setup_common) - 1, extra, (size_t)n, false, false,
+			 false))
 		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
+	if (around)
+		setup_write(s, profiling_back, sizeof(profiling_back) - 1, prof_back,
+			    strlen(prof_back), false, false, true);
 }
 
 void sess_setup_begin(struct session *s, const struct proto_ok *login_ok)
@@ -220,17 +263,17 @@ void sess_setup_begin(struct session *s, const struct proto_ok *login_ok)
 	proto_facts_apply_ok(&s->sf.f, login_ok, PROTO_FACTS_BY_TANDEM);
 	s->sf.track_default_known = false;
 	view_defaults(&s->sf);
-	setup_send(s, true, false, false);
+	setup_send(s, true, false, false, false);
 }
 
 void sess_setup_resend(struct session *s)
 {
-	setup_send(s, false, false, true);
+	setup_send(s, false, false, true, false);
 }
 
 void sess_setup_relearn(struct session *s)
 {
-	setup_send(s, true, true, false);
+	setup_send(s, true, true, false, false);
 }
 
 void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, size_t len)
@@ -242,7 +285,11 @@ void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, si
 	 * at login (a SELECT here would show in the reset session's
 	 * counters, which the server just emptied). */
 	view_defaults(&s->sf);
-	setup_send(s, false, false, false);
+	/* Not around it the SETs of profiling: after COM_RESET_CONNECTION
+	 * MariaDB goes on listing statements in SHOW PROFILES while
+	 * @@profiling reads 0; a SET would end that, which the client would
+	 * see more than tandem's one statement listed. */
+	setup_send(s, false, false, false, true);
 }
 
 static void setup_refused(struct session *s, const uint8_t *p, uint32_t len)
@@ -339,6 +386,7 @@ bool sess_setup_read(struct session *s)
 			if (last) {
 				s->sf.setup_selects >>= 1;
 				s->sf.setup_relearns >>= 1;
+				s->sf.setup_quiet >>= 1;
 				s->sf.select_pkt = 0;
 				s->sf.setup_pending--;
 			}
@@ -351,7 +399,8 @@ bool sess_setup_read(struct session *s)
 			if (proto_facts_apply_ok(&s->sf.f, &ok, PROTO_FACTS_BY_TANDEM) < 0)
 				s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
 		} else if (span > 0 && len > 0 && p[0] == PROTO_ERR_HEADER) {
-			setup_refused(s, p, len);
+			if (!(s->sf.setup_quiet & 1u))
+				setup_refused(s, p, len);
 		} else {
 			log_warn("session %llu: backend %s answered tandem's session setup with a "
 				 "malformed packet",
@@ -363,6 +412,7 @@ bool sess_setup_read(struct session *s)
 		evbuffer_drain(s->backend.in, (size_t)span);
 		s->sf.setup_selects >>= 1;
 		s->sf.setup_relearns >>= 1;
+		s->sf.setup_quiet >>= 1;
 		s->sf.setup_pending--;
 	}
 	return true;

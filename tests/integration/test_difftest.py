@@ -633,6 +633,24 @@ def conv_query_cache(t: Transcript):
         c.close()
 
 
+def conv_profiling(t: Transcript):
+    """SHOW PROFILES lists the client's statements only: tandem's own (the
+    tracking setup it sends again after the client changes a
+    session_track_* setting, and the SELECT of those settings) must not
+    take places in it. (After COM_RESET_CONNECTION they may: docs/sessions.md.)"""
+    prof = ("SELECT COUNT(DISTINCT QUERY_ID) AS n, MAX(QUERY_ID) AS last"
+            " FROM information_schema.PROFILING")
+    for caps in (dp.DEFAULT_CAPS, dp.DEFAULT_CAPS | dp.CLIENT_SESSION_TRACK):
+        c = t.connect(caps=caps)
+        t.query(c, "SET SESSION profiling = 1")
+        t.query(c, "SELECT name FROM t WHERE id = 1")
+        t.query(c, "SET SESSION session_track_state_change = ON")
+        t.query(c, "SELECT name FROM t WHERE id = 2")
+        t.query(c, prof, label="profiles after the client's tracking change")
+        t.query(c, "SHOW PROFILES", label="SHOW PROFILES", mask=mask_row_cells({1}))
+        c.close()
+
+
 def conv_kill_self(t: Transcript):
     c = t.connect()
     t.query(c, "KILL QUERY CONNECTION_ID()")
@@ -657,6 +675,7 @@ CONVERSATIONS = {
     "big": conv_big,
     "compress": conv_compress,
     "query_cache": conv_query_cache,
+    "profiling": conv_profiling,
     "kill_self": conv_kill_self,
 }
 
