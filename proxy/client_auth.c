@@ -712,9 +712,18 @@ void sess_client_handshake_read(struct session *s)
 		bad_handshake(s, rc == PROTO_E_UNSUPPORTED ? "client too old" : proto_strerror(rc));
 		return;
 	}
-	if (!copy_str(s->user, sizeof(s->user), r.user) ||
-	    !copy_str(s->db, sizeof(s->db), r.database)) {
+	if (!copy_str(s->user, sizeof(s->user), r.user)) {
 		bad_handshake(s, "user or database name too long");
+		return;
+	}
+	if (!copy_str(s->db, sizeof(s->db), r.database)) {
+		/* What the server answers (check_db_name, "%-.100T": cut to 100
+		 * bytes, the last three "..."); shorter ones reach it. */
+		int n = (int)(r.database.len > 100 ? 97 : r.database.len);
+		stat_add(&s->wt->stats->client_errors, 1);
+		sess_login_failed(s);
+		sess_fail(s, ER_WRONG_DB_NAME, "42000", "Incorrect database name '%.*s%s'", n,
+			  r.database.p, r.database.len > 100 ? "..." : "");
 		return;
 	}
 	s->client_caps = r.caps & offered;

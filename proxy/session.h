@@ -139,8 +139,9 @@ struct session {
 	uint8_t backend_seq; /* next sequence id towards the backend in the auth phase */
 	uint16_t charset;    /* collation id: 1 byte at login, 2 in COM_CHANGE_USER */
 	char user[81];
-	char db[65];
-	char *attrs; /* client's connect attributes, raw, to pass on */
+	char db[257]; /* bytes: a 64-character name in utf8mb4 fits, and the server
+		       * judges longer ones (1102) */
+	char *attrs;  /* client's connect attributes, raw, to pass on */
 	size_t attrs_len;
 	bool have_stage1;                /* stage1 is known (from a native login) */
 	bool sha2_fast_auth;             /* client logged in with caching_sha2 fast auth */

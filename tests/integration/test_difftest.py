@@ -651,6 +651,17 @@ def conv_profiling(t: Transcript):
         c.close()
 
 
+def conv_long_db(t: Transcript):
+    """A login naming a database the server calls too long gets its 1102
+    (not a bad handshake): up to 256 bytes from the server itself, a longer
+    name from tandem, in the server's words."""
+    for n in (65, 255, 300):
+        c = t.connect(db="d" * n, label=f"login with a {n}-byte database name")
+        c.close()
+    c = t.connect(db="\u0434" * 64, label="login with a 64-character Cyrillic name")
+    c.close()
+
+
 def conv_kill_self(t: Transcript):
     c = t.connect()
     t.query(c, "KILL QUERY CONNECTION_ID()")
@@ -676,6 +687,7 @@ CONVERSATIONS = {
     "compress": conv_compress,
     "query_cache": conv_query_cache,
     "profiling": conv_profiling,
+    "long_db": conv_long_db,
     "kill_self": conv_kill_self,
 }
 
