@@ -77,7 +77,8 @@ enum sess_auth_step {
 	SESS_AUTH_NATIVE_SWITCH, /* auth switch to mysql_native_password sent: 20-byte reply next */
 	SESS_AUTH_SHA2_SWITCH, /* auth switch to caching_sha2 sent: fast reply (or password) next */
 	SESS_AUTH_SHA2_FULL, /* caching_sha2 0x04 sent: password (TLS), key request or RSA blob next */
-	SESS_AUTH_SHA2_RSA, /* public key sent: RSA blob next */
+	SESS_AUTH_SHA2_RSA,   /* public key sent: RSA blob next */
+	SESS_AUTH_OLD_SWITCH, /* auth switch to mysql_old_password sent: 8-byte reply next */
 };
 
 /* Conditions that can hold in any state. */
@@ -132,6 +133,9 @@ struct session {
 	uint8_t acct_reply[PROTO_SCRAMBLE_LEN]; /* the native reply kept for that check;
 						 * never logged, wiped after use */
 	uint8_t acct_reply_len;
+	bool acct_switch_pending; /* COM_CHANGE_USER to an unknown user: the switch (native
+				   * or old password) is chosen once the accounts reloaded */
+	bool acct_first_native;   /* ... and its first data was for mysql_native_password */
 	uint8_t scramble[PROTO_SCRAMBLE_LEN]; /* what tandem sent the client */
 	uint64_t client_caps;                 /* negotiated with the client */
 	uint64_t backend_caps;                /* negotiated with the backend */
@@ -144,6 +148,8 @@ struct session {
 	char *attrs;  /* client's connect attributes, raw, to pass on */
 	size_t attrs_len;
 	bool have_stage1;                /* stage1 is known (from a native login) */
+	bool have_old;                   /* old_hash is known (a mysql_old_password login) */
+	uint32_t old_hash[2];            /* that account's hash: answers backends; never logged */
 	bool sha2_fast_auth;             /* client logged in with caching_sha2 fast auth */
 	uint8_t auth_step;               /* enum sess_auth_step, in the *_AUTH client states */
 	uint8_t stage1[20];              /* SHA1(password): reaches backends; never logged */
