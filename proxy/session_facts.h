@@ -30,6 +30,8 @@ struct sess_facts {
 	uint8_t setup_pending;  /* responses to tandem's own statements the backend still owes */
 	uint32_t setup_selects; /* of those, in order from bit 0: 1 = the answer to the
 				    * SELECT of the client's tracking settings, 0 = the SET */
+	uint32_t setup_quiet;   /* like setup_selects: 1 = a SET of profiling around the setup,
+				    * whose refusal (a server without profiling) is no matter */
 	unsigned select_pkt;    /* packets of the first such answer read so far */
 	unsigned select_cols;   /* its column count */
 	bool select_nometa;     /* ... sent without column definitions (metadata caching) */
@@ -45,7 +47,6 @@ struct sess_facts {
 				  * client's own SET (tandem's values are not the client's) */
 	bool track_changing;     /* the command in flight changes them: track_before holds
 				  * the settings it started with */
-	bool track_trx_set;      /* ... and it set session_track_transaction_info */
 	char *track_before_sysvars;
 	struct proto_track_view track_before;
 	bool setup_refused_logged; /* the backend refused tracking once; said so in the log */
