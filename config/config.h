@@ -51,9 +51,11 @@ struct cfg_cidr {
 
 struct cfg_user {
 	char *name;
-	char *password;     /* plaintext, or NULL for hash-only users */
-	uint8_t stage2[20]; /* SHA1(SHA1(password)): mysql_native_password hash */
-	uint8_t sha2[32];   /* SHA256(SHA256(password)), valid when password != NULL */
+	char *password;       /* plaintext, or NULL for hash-only users */
+	uint8_t stage2[20];   /* SHA1(SHA1(password)): mysql_native_password hash */
+	uint8_t sha2[32];     /* SHA256(SHA256(password)), valid when password != NULL */
+	bool old_password;    /* a mysql_old_password account (loaded from the backend) */
+	uint32_t old_hash[2]; /* its stored hash; never logged */
 };
 
 struct cfg_monitor {

@@ -104,6 +104,17 @@ static void judge_auth(struct hc_account *a, const char *plugin, const char *aut
 		a->why_unusable = "account is locked";
 		return;
 	}
+	/* mysql_old_password: the hash answers both legs (protocol/auth.h);
+	 * the server decides whether it takes it (secure_auth). */
+	if (strcmp(plugin, PROTO_PLUGIN_OLD) == 0 || (!plugin[0] && auth && strlen(auth) == 16)) {
+		if (auth && auth[0] && proto_old_hash_parse(auth, strlen(auth), a->old_hash) == 0)
+			a->usable = a->old_password = true;
+		else if (!auth || !auth[0])
+			a->usable = a->empty_password = true;
+		else
+			a->why_unusable = "authentication_string is not an old password hash";
+		return;
+	}
 	if (plugin[0] && strcmp(plugin, NATIVE) != 0) {
 		a->why_unusable = "plugin is not mysql_native_password";
 		return;

@@ -34,6 +34,8 @@ struct hc_account {
 	const char *why_unusable; /* static text, when !usable */
 	bool empty_password;      /* usable, and the password is empty */
 	uint8_t stage2[20];       /* SHA1(SHA1(pw)); never logged */
+	bool old_password;        /* usable: a mysql_old_password account */
+	uint32_t old_hash[2];     /* its hash; never logged */
 };
 
 /* A cluster's accounts, most specific host first (the server's order). */

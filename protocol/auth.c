@@ -162,3 +162,90 @@ void proto_sha2_xor_password(uint8_t *out, const char *pw, size_t len, const uin
 		out[i] = c ^ scramble[i % 20];
 	}
 }
+
+/* ------------------------------------------------- mysql_old_password */
+
+static void old_hash64(const uint8_t *p, size_t len, uint64_t out[2])
+{
+	uint64_t nr = 1345345333ULL, add = 7, nr2 = 0x12345671ULL;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == ' ' || p[i] == '\t')
+			continue;
+		uint64_t tmp = p[i];
+		nr ^= (((nr & 63) + add) * tmp) + (nr << 8);
+		nr2 += (nr2 << 8) ^ nr;
+		add += tmp;
+	}
+	out[0] = nr & ((1ULL << 31) - 1);
+	out[1] = nr2 & ((1ULL << 31) - 1);
+}
+
+void proto_old_hash(const char *pw, size_t len, uint32_t hash[2])
+{
+	uint64_t h[2];
+	old_hash64((const uint8_t *)pw, len, h);
+	hash[0] = (uint32_t)h[0];
+	hash[1] = (uint32_t)h[1];
+}
+
+int proto_old_hash_parse(const char *text, size_t len, uint32_t hash[2])
+{
+	if (len != 16)
+		return PROTO_E_MALFORMED;
+	for (int w = 0; w < 2; w++) {
+		uint32_t v = 0;
+		for (int i = 0; i < 8; i++) {
+			char c = text[w * 8 + i];
+			int d = c >= '0' && c <= '9'   ? c - '0'
+				: c >= 'a' && c <= 'f' ? c - 'a' + 10
+				: c >= 'A' && c <= 'F' ? c - 'A' + 10
+						       : -1;
+			if (d < 0)
+				return PROTO_E_MALFORMED;
+			v = v << 4 | (uint32_t)d;
+		}
+		hash[w] = v;
+	}
+	return PROTO_OK;
+}
+
+/* The server's my_rnd (mysys/my_rnd.c). */
+struct old_rnd {
+	uint64_t seed1, seed2;
+};
+
+static double old_rnd_next(struct old_rnd *r)
+{
+	const uint64_t max = 0x3FFFFFFFULL;
+	r->seed1 = (r->seed1 * 3 + r->seed2) % max;
+	r->seed2 = (r->seed1 + r->seed2 + 33) % max;
+	return (double)r->seed1 / (double)max;
+}
+
+void proto_old_reply(uint8_t out[PROTO_OLD_REPLY_LEN], const uint8_t scramble[8],
+		     const uint32_t hash[2])
+{
+	uint64_t m[2];
+	old_hash64(scramble, 8, m);
+	const uint64_t max = 0x3FFFFFFFULL;
+	struct old_rnd r = {(hash[0] ^ m[0]) % max, (hash[1] ^ m[1]) % max};
+	for (int i = 0; i < PROTO_OLD_REPLY_LEN; i++)
+		out[i] = (uint8_t)((unsigned)(old_rnd_next(&r) * 31) + 64); /* floor: >= 0 */
+	uint8_t extra = (uint8_t)(unsigned)(old_rnd_next(&r) * 31);
+	for (int i = 0; i < PROTO_OLD_REPLY_LEN; i++)
+		out[i] ^= extra;
+}
+
+bool proto_old_check(const uint8_t *reply, size_t len, const uint8_t scramble[8],
+		     const uint32_t hash[2])
+{
+	if (len == PROTO_OLD_REPLY_LEN + 1 && reply[PROTO_OLD_REPLY_LEN] == 0)
+		len--;
+	if (len != PROTO_OLD_REPLY_LEN)
+		return false;
+	uint8_t want[PROTO_OLD_REPLY_LEN];
+	proto_old_reply(want, scramble, hash);
+	bool ok = proto_ct_equal(want, reply, sizeof(want));
+	proto_wipe(want, sizeof(want));
+	return ok;
+}

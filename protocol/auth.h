@@ -26,6 +26,7 @@
 #define PROTO_PLUGIN_NATIVE "mysql_native_password"
 #define PROTO_PLUGIN_SHA2   "caching_sha2_password"
 #define PROTO_PLUGIN_CLEAR  "mysql_clear_password"
+#define PROTO_PLUGIN_OLD    "mysql_old_password"
 
 /* caching_sha2 AuthMoreData status bytes */
 #define PROTO_SHA2_REQUEST_PUBLIC_KEY 0x02
@@ -55,6 +56,24 @@ bool proto_sha2_check(const uint8_t *reply, size_t reply_len, const uint8_t scra
 		      const uint8_t digest2[PROTO_SHA256_LEN]);
 /* XOR pw||NUL with the scramble (repeated) — the plaintext that is RSA-encrypted. */
 void proto_sha2_xor_password(uint8_t *out, const char *pw, size_t len, const uint8_t scramble[20]);
+
+/*
+ * mysql_old_password (pre-4.1, accepted by a server only with secure_auth
+ * OFF): the stored hash is two 31-bit words (16 hex digits), and a reply
+ * is 8 bytes derived from that hash and the scramble's first 8 bytes
+ * (sql/password.c: hash_password, scramble_323, check_scramble_323, with
+ * 64-bit unsigned long arithmetic as on the servers tandem fronts). The
+ * hash alone both checks a client's reply and answers a server.
+ */
+#define PROTO_OLD_REPLY_LEN 8
+void proto_old_hash(const char *pw, size_t len, uint32_t hash[2]);
+/* "%08x%08x". PROTO_OK or PROTO_E_MALFORMED. */
+int proto_old_hash_parse(const char *text, size_t len, uint32_t hash[2]);
+void proto_old_reply(uint8_t out[PROTO_OLD_REPLY_LEN], const uint8_t scramble[8],
+		     const uint32_t hash[2]);
+/* reply: 8 bytes, or 9 ending in NUL (as Connector/C sends it). */
+bool proto_old_check(const uint8_t *reply, size_t len, const uint8_t scramble[8],
+		     const uint32_t hash[2]);
 
 /* Overwrite a secret so the compiler cannot drop the store. */
 void proto_wipe(void *p, size_t n);

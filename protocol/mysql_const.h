@@ -145,6 +145,7 @@ enum proto_track_type {
 #define ER_ACCESS_DENIED_ERROR       1045 /* 28000 */
 #define ER_NO_DB_ERROR               1046 /* 3D000 */
 #define ER_UNKNOWN_COM_ERROR         1047 /* 08S01 Unknown command */
+#define ER_WRONG_DB_NAME             1102 /* 42000 Incorrect database name */
 #define ER_SERVER_SHUTDOWN           1053 /* 08S01 Server shutdown in progress */
 #define ER_NET_PACKET_TOO_LARGE      1153 /* 08S01 */
 #define ER_NET_READ_ERROR            1158 /* 08S01 */

@@ -426,8 +426,18 @@ static void send_raw(struct session *s, uint8_t seq, const void *data, size_t le
 static void auth_switch(struct session *s, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	struct proto_auth_switch as;
-	if (proto_auth_switch_parse(p, len, &as) < 0 || as.data.len < PROTO_SCRAMBLE_LEN ||
-	    as.plugin.len >= sizeof(s->backend_plugin)) {
+	if (len == 1) {
+		/* The 4.0 "short scramble" request (a lone 0xFE): the server
+		 * wants a mysql_old_password reply to the scramble it already
+		 * sent (sql_acl.cc, switch_from_long_to_short_scramble). */
+		as.plugin.p = PROTO_PLUGIN_OLD;
+		as.plugin.len = strlen(PROTO_PLUGIN_OLD);
+		as.data.p = (const char *)s->backend_scramble;
+		as.data.len = PROTO_SCRAMBLE_LEN;
+	} else if (proto_auth_switch_parse(p, len, &as) < 0 ||
+		   as.data.len < (proto_str_eq(as.plugin, PROTO_PLUGIN_OLD) ? PROTO_OLD_REPLY_LEN
+									    : PROTO_SCRAMBLE_LEN) ||
+		   as.plugin.len >= sizeof(s->backend_plugin)) {
 		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
 			  "tandem: the database server %s sent a malformed auth switch",
 			  s->backend_addr);
@@ -435,7 +445,11 @@ static void auth_switch(struct session *s, const uint8_t *p, uint32_t len, uint8
 	}
 	memcpy(s->backend_plugin, as.plugin.p, as.plugin.len);
 	s->backend_plugin[as.plugin.len] = 0;
-	memcpy(s->backend_scramble, as.data.p, PROTO_SCRAMBLE_LEN);
+	if (as.data.p != (const char *)s->backend_scramble) {
+		size_t n = as.data.len < PROTO_SCRAMBLE_LEN ? as.data.len : PROTO_SCRAMBLE_LEN;
+		memmove(s->backend_scramble, as.data.p, n);
+		memset(s->backend_scramble + n, 0, PROTO_SCRAMBLE_LEN - n);
+	}
 	s->backend_key_requested = false;
 	uint8_t reply[PROTO_SHA256_LEN];
 	int rlen = sess_backend_auth_reply(s, s->backend_plugin, s->backend_scramble, reply);

@@ -48,6 +48,8 @@ const struct cfg_user *sess_find_user(struct session *s)
 	tl_user.name = tl_name;
 	tl_user.password = a->empty_password ? empty_password : NULL;
 	memcpy(tl_user.stage2, a->stage2, sizeof(tl_user.stage2));
+	tl_user.old_password = a->old_password;
+	memcpy(tl_user.old_hash, a->old_hash, sizeof(tl_user.old_hash));
 	hc_account_list_unref(l);
 	return &tl_user;
 }

@@ -61,6 +61,8 @@ struct sess_prev_login {
 	char *password;
 	uint8_t stage1[20];
 	bool have_stage1;
+	uint32_t old_hash[2];
+	bool have_old;
 	bool sha2_fast_auth;
 	/* the refusal, sent once the backend's reset is done */
 	uint16_t err_code;
@@ -96,6 +98,8 @@ static bool prev_save(struct session *s)
 	s->password = NULL;
 	memcpy(p->stage1, s->stage1, sizeof(p->stage1));
 	p->have_stage1 = s->have_stage1;
+	memcpy(p->old_hash, s->old_hash, sizeof(p->old_hash));
+	p->have_old = s->have_old;
 	p->sha2_fast_auth = s->sha2_fast_auth;
 	s->cu_prev = p;
 	return true;
@@ -114,6 +118,8 @@ static void prev_restore(struct session *s)
 	p->password = NULL;
 	memcpy(s->stage1, p->stage1, sizeof(s->stage1));
 	s->have_stage1 = p->have_stage1;
+	memcpy(s->old_hash, p->old_hash, sizeof(s->old_hash));
+	s->have_old = p->have_old;
 	s->sha2_fast_auth = p->sha2_fast_auth;
 	sess_change_user_forget(s);
 }

@@ -57,7 +57,14 @@
  * pre-login backend limit was reached): far above any server's ids. */
 #define SYNTHETIC_ID_BASE 0xC0000000u
 
-enum auth_verdict { AUTH_OK, AUTH_DENIED, AUTH_SWITCH, AUTH_SWITCH_SHA2, AUTH_SHA2_FULL };
+enum auth_verdict {
+	AUTH_OK,
+	AUTH_DENIED,
+	AUTH_SWITCH,
+	AUTH_SWITCH_SHA2,
+	AUTH_SHA2_FULL,
+	AUTH_SWITCH_OLD
+};
 
 static bool random_scramble(uint8_t *out)
 {
@@ -301,6 +308,10 @@ static enum auth_verdict first_verdict(struct session *s, const struct cfg_user 
 {
 	bool native = plugin.len == 0 || proto_str_eq(plugin, PROTO_PLUGIN_NATIVE);
 	bool sha2 = proto_str_eq(plugin, PROTO_PLUGIN_SHA2);
+	/* An old-password account: the server switches to its plugin, whatever
+	 * the client sent first. */
+	if (u && u->old_password)
+		return AUTH_SWITCH_OLD;
 	/* Empty data for a plugin other than the greeting's is the client
 	 * library's "let us talk" packet: switch to the plugin it names. */
 	if (native && n == 0 && s->greeting_sha2 && s->state == SESS_CLIENT_HANDSHAKE)
@@ -352,6 +363,30 @@ static bool accounts_retry(struct session *s, const uint8_t *d, size_t n)
 	return true;
 }
 
+/* COM_CHANGE_USER to a user the cached accounts lack: which switch the
+ * server sends depends on its account (old password or not), so wait
+ * (bounded) for one reload before choosing. True when the wait started. */
+static bool switch_after_reload(struct session *s, bool first_native)
+{
+	const struct cfg_tenant *t = s->wt->cfg;
+	if (s->acct_ticket || !t->cluster || !cfg_tenant_backend_user_ok(t, s->user))
+		return false;
+	uint64_t ticket = hc_accounts_reload(s->env->accounts, t->cluster->name);
+	if (!ticket)
+		return false;
+	s->acct_ticket = ticket;
+	s->acct_until_us = clock_mono_us() + ACCT_WAIT_MS * 1000;
+	s->acct_reply_len = 0;
+	s->acct_switch_pending = true;
+	s->acct_first_native = first_native;
+	struct timeval tv = {0, ACCT_POLL_MS * 1000};
+	evtimer_add(&s->acct_timer, &tv);
+	return true;
+}
+
+static void old_switch(struct session *s, struct proto_str first_plugin);
+static void auth_switch(struct session *s, const char *plugin, enum sess_auth_step next);
+
 void sess_accounts_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
@@ -371,6 +406,25 @@ void sess_accounts_timer(evutil_socket_t fd, short what, void *arg)
 	memcpy(reply, s->acct_reply, n);
 	proto_wipe(s->acct_reply, sizeof(s->acct_reply));
 	const struct cfg_user *u = find_user(s);
+	if (s->acct_switch_pending) {
+		s->acct_switch_pending = false;
+		s->acct_ticket = 0;
+		struct proto_str native = {PROTO_PLUGIN_NATIVE, strlen(PROTO_PLUGIN_NATIVE)};
+		struct proto_str other = {PROTO_PLUGIN_SHA2, strlen(PROTO_PLUGIN_SHA2)};
+		if (u && u->old_password)
+			old_switch(s, s->acct_first_native ? native : other);
+		else
+			auth_switch(s, PROTO_PLUGIN_NATIVE, SESS_AUTH_NATIVE_SWITCH);
+		return;
+	}
+	if (u && u->old_password) {
+		/* known now: the server's answer to a native first reply */
+		s->acct_ticket = 0;
+		struct proto_str native = {PROTO_PLUGIN_NATIVE, strlen(PROTO_PLUGIN_NATIVE)};
+		old_switch(s, native);
+		proto_wipe(reply, sizeof(reply));
+		return;
+	}
 	if (u && check_native(s, u, reply, n))
 		auth_succeeded(s, u, PROTO_PLUGIN_NATIVE " (after reloading the accounts)");
 	else
@@ -409,6 +463,22 @@ static void auth_switch(struct session *s, const char *plugin, enum sess_auth_st
 	proto_auth_switch_build(&wr, s->client_seq, plugin, s->scramble, PROTO_SCRAMBLE_LEN);
 	if (send_client(s, buf, wr.len))
 		await(s, next);
+}
+
+/* An old-password account after a first reply for mysql_native_password:
+ * what the server sends then (sql_acl.cc, switch_from_long_to_short_scramble)
+ * is the 4.0 request, a lone 0xFE: "the short scramble of what you have". */
+static void old_switch(struct session *s, struct proto_str first_plugin)
+{
+	if (!(first_plugin.len == 0 || proto_str_eq(first_plugin, PROTO_PLUGIN_NATIVE))) {
+		auth_switch(s, PROTO_PLUGIN_OLD, SESS_AUTH_OLD_SWITCH);
+		return;
+	}
+	uint8_t buf[PROTO_HEADER_LEN + 1];
+	proto_frame_build(buf, 1, s->client_seq);
+	buf[PROTO_HEADER_LEN] = PROTO_AUTH_SWITCH;
+	if (send_client(s, buf, sizeof(buf)))
+		await(s, SESS_AUTH_OLD_SWITCH);
 }
 
 static void more_data(struct session *s, const uint8_t *data, size_t len, enum sess_auth_step next)
@@ -502,8 +572,16 @@ void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *
 		 * connection's scramble before it reads. That is the greeting's
 		 * scramble (a fresh one only after it was used up), and libmariadb
 		 * answers the switch of a change_user with the greeting's scramble
-		 * whatever the switch carries: so tandem sends its greeting's. */
-		auth_switch(s, PROTO_PLUGIN_NATIVE, SESS_AUTH_NATIVE_SWITCH);
+		 * whatever the switch carries: so tandem sends its greeting's. An
+		 * old-password account is switched to its own plugin, as the
+		 * server does. */
+		const struct cfg_user *cu = find_user(s);
+		if (!cu && switch_after_reload(s, native))
+			return;
+		if (cu && cu->old_password)
+			old_switch(s, plugin);
+		else
+			auth_switch(s, PROTO_PLUGIN_NATIVE, SESS_AUTH_NATIVE_SWITCH);
 		return;
 	}
 	const struct cfg_user *u = find_user(s);
@@ -523,6 +601,9 @@ void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *
 		break;
 	case AUTH_SWITCH_SHA2:
 		auth_switch(s, PROTO_PLUGIN_SHA2, SESS_AUTH_SHA2_SWITCH);
+		break;
+	case AUTH_SWITCH_OLD:
+		old_switch(s, plugin);
 		break;
 	case AUTH_SHA2_FULL: {
 		uint8_t full = PROTO_SHA2_PERFORM_FULL_AUTH;
@@ -570,6 +651,14 @@ void sess_client_auth_read(struct session *s)
 			deny(s, len > 0);
 	} else if (s->auth_step == SESS_AUTH_SHA2_SWITCH) {
 		sha2_reply(s, u, data, len);
+	} else if (s->auth_step == SESS_AUTH_OLD_SWITCH) {
+		if (u && u->old_password && proto_old_check(data, len, s->scramble, u->old_hash)) {
+			memcpy(s->old_hash, u->old_hash, sizeof(s->old_hash));
+			s->have_old = true;
+			auth_succeeded(s, u, PROTO_PLUGIN_OLD " (after an auth switch)");
+		} else {
+			deny(s, len > 0 && !(len == 1 && data[0] == 0));
+		}
 	} else if (s->auth_step == SESS_AUTH_SHA2_FULL && len == 1 &&
 		   data[0] == PROTO_SHA2_REQUEST_PUBLIC_KEY && !tls) {
 		send_public_key(s);
@@ -680,9 +769,18 @@ void sess_client_handshake_read(struct session *s)
 		bad_handshake(s, rc == PROTO_E_UNSUPPORTED ? "client too old" : proto_strerror(rc));
 		return;
 	}
-	if (!copy_str(s->user, sizeof(s->user), r.user) ||
-	    !copy_str(s->db, sizeof(s->db), r.database)) {
+	if (!copy_str(s->user, sizeof(s->user), r.user)) {
 		bad_handshake(s, "user or database name too long");
+		return;
+	}
+	if (!copy_str(s->db, sizeof(s->db), r.database)) {
+		/* What the server answers (check_db_name, "%-.100T": cut to 100
+		 * bytes, the last three "..."); shorter ones reach it. */
+		int n = (int)(r.database.len > 100 ? 97 : r.database.len);
+		stat_add(&s->wt->stats->client_errors, 1);
+		sess_login_failed(s);
+		sess_fail(s, ER_WRONG_DB_NAME, "42000", "Incorrect database name '%.*s%s'", n,
+			  r.database.p, r.database.len > 100 ? "..." : "");
 		return;
 	}
 	s->client_caps = r.caps & offered;

@@ -37,6 +37,13 @@ int sess_backend_auth_reply(const struct session *s, const char *plugin, const u
 		proto_wipe(stage2, sizeof(stage2));
 		return PROTO_SHA1_LEN;
 	}
+	if (strcmp(plugin, PROTO_PLUGIN_OLD) == 0) {
+		if (!s->have_old)
+			return -1;
+		proto_old_reply(out, scramble, s->old_hash);
+		out[PROTO_OLD_REPLY_LEN] = 0; /* NUL-terminated, as Connector/C sends it */
+		return PROTO_OLD_REPLY_LEN + 1;
+	}
 	if (strcmp(plugin, PROTO_PLUGIN_SHA2) == 0) {
 		if (!s->password)
 			return -1; /* only SHA1(pw) known: no caching_sha2 reply exists */
@@ -69,6 +76,8 @@ void sess_auth_forget(struct session *s)
 	}
 	proto_wipe(s->stage1, sizeof(s->stage1));
 	s->have_stage1 = false;
+	proto_wipe(s->old_hash, sizeof(s->old_hash));
+	s->have_old = false;
 	s->sha2_fast_auth = false;
 }
 

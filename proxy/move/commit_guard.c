@@ -95,11 +95,6 @@ static bool tag_frame(struct session *s, uint32_t len)
 	return evbuffer_prepend(s->client.in, head, sizeof(head)) == 0;
 }
 
-static bool wrote(const struct proto_facts *f)
-{
-	return strpbrk(f->trx_state, "wW") != NULL;
-}
-
 void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *len, bool whole,
 			uint32_t client_stmt)
 {
@@ -188,8 +183,10 @@ decide:
 		set_off(s); /* no last_gtid: nothing to read the binlog from */
 		return;
 	}
-	if (c.kind == PROTO_SQL_KIND_COMMIT && in_trans && wrote(f) && !g->trx_blind &&
-	    g->trx_rows) {
+	/* trx_rows (a tagged write changed rows) is what says the transaction
+	 * wrote: tandem does not track the transaction state (it would cost
+	 * the session the query cache, see backend_setup.c). */
+	if (c.kind == PROTO_SQL_KIND_COMMIT && in_trans && !g->trx_blind && g->trx_rows) {
 		g->mode = CG_COMMIT;
 	} else if (c.kind == PROTO_SQL_KIND_WRITE && !in_trans && proto_facts_autocommit(f) &&
 		   !(c.flags & PROTO_SQL_RETURNING)) {

@@ -2,8 +2,10 @@
  * backend_setup.c — what tandem does on a fresh backend connection once
  * the login succeeded (and again after COM_RESET_CONNECTION or
  * COM_CHANGE_USER, which reset it): turn on session-state tracking, so
- * every OK tells tandem which variables, schema and transaction state the
- * session now has (see docs/sessions.md).
+ * every OK tells tandem which variables and schema the session now has
+ * (see docs/sessions.md). Transaction tracking stays the client's own: a
+ * server tracking it neither stores in nor serves from its query cache,
+ * and tandem needs no more than the OK status flags and the classifier.
  *
  * The setup statement is written to the backend before the login OK goes
  * to the client, and the client's first command is pipelined behind it:
@@ -28,17 +30,25 @@
 #include "proxy/session/session.h"
 
 /*
- * Every variable the session changes is reported ('*'), with the schema,
- * a state-change flag for changes no item names (user variables,
- * temporary tables), and the transaction state and characteristics.
- * MariaDB reports each commit's GTID as the tracked variable last_gtid;
+ * Every variable the session changes is reported ('*'), with the schema
+ * and a state-change flag for changes no item names (user variables,
+ * temporary tables). Not session_track_transaction_info: while it is not
+ * OFF, MariaDB's Query_cache::store_query() and send_result_to_client()
+ * return at once, so the session would lose the query cache. MariaDB
+ * reports each commit's GTID as the tracked variable last_gtid;
  * MySQL needs session_track_gtids for it and lacks last_gtid. MariaDB 10.11
  * has no session_track_gtids: asking for it would fail the whole SET.
  */
 static const char setup_common[] =
 	"SET SESSION session_track_system_variables='*', session_track_schema=ON, "
-	"session_track_state_change=ON, session_track_transaction_info='CHARACTERISTICS'";
+	"session_track_state_change=ON";
 static const char setup_mysql_extra[] = ", session_track_gtids='OWN_GTID'";
+/* A moved session's new backend: the client's own transaction tracking. */
+static const char *const trx_values[] = {
+	[PROTO_TRACK_TRX_OFF] = "OFF",
+	[PROTO_TRACK_TRX_STATE] = "STATE",
+	[PROTO_TRACK_TRX_CHARACTERISTICS] = "CHARACTERISTICS",
+};
 
 /*
  * What the client would track directly: the session's values before
@@ -49,6 +59,22 @@ static const char setup_mysql_extra[] = ", session_track_gtids='OWN_GTID'";
 static const char select_view[] =
 	"SELECT @@session_track_system_variables, @@session_track_schema, "
 	"@@session_track_state_change, @@session_track_transaction_info";
+
+/* MariaDB's query cache counts a SELECT it cannot cache (Qcache_not_cached)
+ * unless the session tracks transaction info: for tandem's SELECT only. */
+static const char select_view_prefix[] =
+	"SET STATEMENT session_track_transaction_info='STATE' FOR ";
+
+/*
+ * SHOW PROFILES lists a statement only when profiling was on both when it
+ * started and when it ended (sql_profile.cc), and a session starts with
+ * @@global.profiling (nested_profiling: SET GLOBAL profiling=on, then a
+ * new connection): so tandem's statements run between a SET that turns it
+ * off (on at its start, off at its end) and one that puts it back (off at
+ * its start). Neither is listed; the history is kept.
+ */
+static const char profiling_off[] = "SET SESSION profiling=0";
+static const char profiling_back[] = "SET SESSION profiling=";
 
 /* MariaDB 10.11's defaults, until the backend has said. */
 static const char default_sysvars[] =
@@ -74,7 +100,6 @@ void sess_track_settled(struct session *s)
 	s->sf.track_before_sysvars = NULL;
 	s->sf.track_before.sysvars = NULL;
 	s->sf.track_changing = false;
-	s->sf.track_trx_set = false;
 }
 
 void sess_track_changing(struct session *s)
@@ -147,10 +172,12 @@ static bool view_answer(struct session *s, const struct own_entry *e, const uint
 			uint32_t len, const struct proto_rt_event *ev, bool last);
 static bool set_answer(struct session *s, const struct own_entry *e, const uint8_t *p, uint32_t len,
 		       const struct proto_rt_event *ev, bool last);
+static bool quiet_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
+			 uint32_t len, const struct proto_rt_event *ev, bool last);
 
 /* Queue one of tandem's statements on the backend (its answer: own.h). */
 static bool setup_write(struct session *s, const char *sql, size_t sql_len, const char *extra,
-			size_t extra_len, bool select, bool relearn)
+			size_t extra_len, bool select, bool relearn, bool quiet)
 {
 	size_t len = 1 + sql_len + extra_len;
 	uint8_t pkt[PROTO_HEADER_LEN + 256];
@@ -161,7 +188,10 @@ static bool setup_write(struct session *s, const char *sql, size_t sql_len, cons
 	if (conn_write(&s->backend, pkt, PROTO_HEADER_LEN + len) < 0)
 		return false; /* the socket error surfaces on the next read or write */
 	if (!own_push(s, select ? OWN_TRACK_VIEW : OWN_TRACK_SET, pkt + PROTO_HEADER_LEN, len, 0,
-		      relearn, select ? view_answer : set_answer)) {
+		      relearn,
+		      select  ? view_answer
+		      : quiet ? quiet_answer
+			      : set_answer)) {
 		sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
 		return false;
 	}
@@ -169,8 +199,11 @@ static bool setup_write(struct session *s, const char *sql, size_t sql_len, cons
 }
 
 /* Write the setup statement to the backend, if the backend can track;
- * learn: read the client's tracking settings first. */
-static void setup_send(struct session *s, bool learn, bool relearn)
+ * learn: read the client's tracking settings first; moved: the backend is
+ * a fresh connection for a session whose transaction tracking is the
+ * client's (set it as the client had it, unless both are OFF); reset:
+ * after COM_RESET_CONNECTION / COM_CHANGE_USER (profiling left alone). */
+static void setup_send(struct session *s, bool learn, bool relearn, bool moved, bool reset)
 {
 	if (!(s->backend_caps & CLIENT_SESSION_TRACK)) {
 		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
@@ -180,17 +213,47 @@ static void setup_send(struct session *s, bool learn, bool relearn)
 		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
 		return;
 	}
-	if (learn && (s->client_caps & CLIENT_SESSION_TRACK) &&
-	    !setup_write(s, select_view, sizeof(select_view) - 1, "", 0, true, relearn)) {
-		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
-		return;
-	}
 	/* A MariaDB 10.2+ server clears CLIENT_MYSQL to talk extended
 	 * capabilities; a MySQL server keeps it. */
 	bool mysql = (s->backend_caps & CLIENT_MYSQL) != 0;
-	if (!setup_write(s, setup_common, sizeof(setup_common) - 1, setup_mysql_extra,
-			 mysql ? sizeof(setup_mysql_extra) - 1 : 0, false, false))
+	/* Profiling: a fresh or reset session has the global value (DEFAULT);
+	 * later, the value tandem saw last (its tracking reports every SET). */
+	const struct proto_facts_var *prof =
+		relearn ? proto_facts_var_find(&s->sf.f, "profiling") : NULL;
+	const char *prof_back = !prof || !prof->value ? "DEFAULT" : prof->value;
+	bool around =
+		!reset && (!prof || !prof->value ||
+			   !(strcasecmp(prof->value, "OFF") == 0 || strcmp(prof->value, "0") == 0));
+	if (strlen(prof_back) > 16)
+		prof_back = "DEFAULT";
+	if (around &&
+	    !setup_write(s, profiling_off, sizeof(profiling_off) - 1, "", 0, false, false, true))
+		around = false;
+	/* The prefix only where it changes nothing the session tracks (OFF,
+	 * as the client has it): turning it off again would forget the
+	 * transaction characteristics it tracks. */
+	bool prefix = !mysql && s->sf.track.trx == PROTO_TRACK_TRX_OFF;
+	if (learn && (s->client_caps & CLIENT_SESSION_TRACK) &&
+	    !setup_write(s, prefix ? select_view_prefix : "",
+			 prefix ? sizeof(select_view_prefix) - 1 : 0, select_view,
+			 sizeof(select_view) - 1, true, relearn, false)) {
 		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
+		return;
+	}
+	char extra[128];
+	int n = snprintf(extra, sizeof(extra), "%s", mysql ? setup_mysql_extra : "");
+	const struct sess_facts *sf = &s->sf;
+	if (moved && sf->track.trx <= PROTO_TRACK_TRX_CHARACTERISTICS &&
+	    (sf->track.trx != PROTO_TRACK_TRX_OFF ||
+	     (sf->track_default_known && sf->track_default.trx != PROTO_TRACK_TRX_OFF)))
+		n += snprintf(extra + n, sizeof(extra) - (size_t)n,
+			      ", session_track_transaction_info='%s'", trx_values[sf->track.trx]);
+	if (!setup_write(s, setup_common, sizeof(setup_common) - 1, extra, (size_t)n, false, false,
+			 false))
+		s->sf.f.markers |= PROTO_FACTS_INCOMPLETE;
+	if (around)
+		setup_write(s, profiling_back, sizeof(profiling_back) - 1, prof_back,
+			    strlen(prof_back), false, false, true);
 }
 
 void sess_setup_begin(struct session *s, const struct proto_ok *login_ok)
@@ -203,17 +266,17 @@ void sess_setup_begin(struct session *s, const struct proto_ok *login_ok)
 	proto_facts_apply_ok(&s->sf.f, login_ok, PROTO_FACTS_BY_TANDEM);
 	s->sf.track_default_known = false;
 	view_defaults(&s->sf);
-	setup_send(s, true, false);
+	setup_send(s, true, false, false, false);
 }
 
 void sess_setup_resend(struct session *s)
 {
-	setup_send(s, false, false);
+	setup_send(s, false, false, true, false);
 }
 
 void sess_setup_relearn(struct session *s)
 {
-	setup_send(s, true, true);
+	setup_send(s, true, true, false, false);
 }
 
 void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, size_t len)
@@ -225,7 +288,11 @@ void sess_facts_reset(struct session *s, uint8_t charset, const char *schema, si
 	 * at login (a SELECT here would show in the reset session's
 	 * counters, which the server just emptied). */
 	view_defaults(&s->sf);
-	setup_send(s, false, false);
+	/* Not around it the SETs of profiling: after COM_RESET_CONNECTION
+	 * MariaDB goes on listing statements in SHOW PROFILES while
+	 * @@profiling reads 0; a SET would end that, which the client would
+	 * see more than tandem's one statement listed. */
+	setup_send(s, false, false, false, true);
 }
 
 static void setup_refused(struct session *s, const uint8_t *p, uint32_t len)
@@ -251,7 +318,8 @@ static void select_row(struct session *s, const uint8_t *p, uint32_t len, bool r
 	static const char *const names[] = {"session_track_system_variables",
 					    "session_track_schema", "session_track_state_change",
 					    "session_track_transaction_info"};
-	static const char *const tandems[] = {"*", "1", "1", "CHARACTERISTICS"};
+	/* tandem's values; transaction info is never tandem's */
+	static const char *const tandems[] = {"*", "1", "1", NULL};
 	struct proto_rd r;
 	proto_rd_init(&r, p, len);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -262,7 +330,7 @@ static void select_row(struct session *s, const uint8_t *p, uint32_t len, bool r
 		struct proto_str v = proto_rd_lenenc_str(&r);
 		if (r.err)
 			return;
-		if (relearn && v.len == strlen(tandems[i]) &&
+		if (relearn && tandems[i] && v.len == strlen(tandems[i]) &&
 		    strncasecmp(v.p, tandems[i], v.len) == 0)
 			continue;
 		sess_track_view_set(s, names[i], strlen(names[i]), v.p, v.len);
@@ -315,4 +383,14 @@ static bool set_answer(struct session *s, const struct own_entry *e, const uint8
 		return setup_broken(s);
 	}
 	return true;
+}
+
+/* The answer to a SET of profiling around the setup: like the SET's, but a
+ * refusal (a server built without profiling) is no matter. */
+static bool quiet_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
+			 uint32_t len, const struct proto_rt_event *ev, bool last)
+{
+	if (p && ev->kind == RT_PKT_ERR)
+		return true;
+	return set_answer(s, e, p, len, ev, last);
 }

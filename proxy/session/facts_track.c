@@ -192,12 +192,8 @@ static void view_from_ok(struct session *s, const struct proto_ok *ok)
 	struct proto_track_item it;
 	while (proto_track_next(&r, &it) > 0)
 		if (it.type == SESSION_TRACK_SYSTEM_VARIABLES && it.name.len > 14 &&
-		    strncasecmp(it.name.p, "session_track_", 14) == 0) {
-			if (it.name.len == 30 &&
-			    strncasecmp(it.name.p, "session_track_transaction_info", 30) == 0)
-				s->sf.track_trx_set = true;
+		    strncasecmp(it.name.p, "session_track_", 14) == 0)
 			sess_track_view_set(s, it.name.p, it.name.len, it.value.p, it.value.len);
-		}
 }
 
 void sess_facts_ok(struct session *s, const struct proto_ok *ok)

@@ -22,8 +22,9 @@
  * An OK differs between the legs only when the backend tracks session
  * state and the OK carries state the client did not ask for: a client
  * without session tracking gets none, one with it gets the items its own
- * session_track_* settings name (sf.track; the backend tracks everything,
- * for tandem). Servers write the info text length-encoded in both shapes
+ * session_track_* settings name (sf.track; the backend tracks every
+ * variable, the schema and state changes for tandem, the transaction only
+ * as the client asked). Servers write the info text length-encoded in both shapes
  * (clients read it so; the "string<EOF>" of the protocol docs is not what
  * goes on the wire); with tracking, an OK with state also carries the
  * info (maybe empty) and the state block after it, and when no item is
@@ -33,49 +34,6 @@ bool sess_ok_carries_state(const struct session *s, const struct proto_ok *ok)
 {
 	return (s->backend_caps & CLIENT_SESSION_TRACK) &&
 	       (ok->status & SERVER_SESSION_STATE_CHANGED);
-}
-
-/* Room for the two transaction items trx_items() may add. */
-#define TRX_ITEMS_MAX (2 * (1 + 9 + 9) + 8 + 256)
-
-static size_t track_item(uint8_t *out, uint8_t type, const char *v, size_t len)
-{
-	struct proto_wr w;
-	proto_wr_init(&w, out, TRX_ITEMS_MAX / 2);
-	proto_wr_u8(&w, type);
-	proto_wr_lenenc(&w, (uint64_t)len + (len < 251 ? 1 : 9));
-	proto_wr_lenenc_str(&w, v, len);
-	return w.len;
-}
-
-/*
- * A client that turns transaction tracking on is told the state at once
- * (and the characteristics, for CHARACTERISTICS), as the server tells it;
- * the backend, tracking all along, has nothing new to say. Appends the
- * items missing from the kept block (len bytes at out); returns the bytes
- * added.
- */
-static size_t trx_items(const struct session *s, uint8_t *out, size_t len)
-{
-	const struct sess_facts *sf = &s->sf;
-	uint8_t now = sf->track.trx, was = sf->track_before.trx;
-	size_t add = 0;
-	if (now == PROTO_TRACK_TRX_OFF || !sf->track_trx_set)
-		return 0;
-	if (now == PROTO_TRACK_TRX_CHARACTERISTICS &&
-	    !proto_track_has(out, len, SESSION_TRACK_TRANSACTION_CHARACTERISTICS)) {
-		const char *c = sf->f.trx_chars ? sf->f.trx_chars : "";
-		size_t cl = strlen(c);
-		if (cl <= 200)
-			add += track_item(out + len, SESSION_TRACK_TRANSACTION_CHARACTERISTICS, c,
-					  cl);
-	}
-	if (was == PROTO_TRACK_TRX_OFF &&
-	    !proto_track_has(out, len, SESSION_TRACK_TRANSACTION_STATE)) {
-		const char *st = strlen(sf->f.trx_state) == 8 ? sf->f.trx_state : "________";
-		add += track_item(out + len + add, SESSION_TRACK_TRANSACTION_STATE, st, 8);
-	}
-	return add;
 }
 
 /* Build ok as a server would for this client, framed with seq; *out is
@@ -90,8 +48,7 @@ size_t sess_ok_build(const struct session *s, const struct proto_ok *ok, uint8_t
 	size_t state_len = 0;
 	if (s->client_caps & CLIENT_SESSION_TRACK) {
 		size_t n = ok->session_state.len;
-		size_t room = n + TRX_ITEMS_MAX;
-		kept = room <= sizeof(kept_stack) ? kept_stack : malloc(room);
+		kept = n <= sizeof(kept_stack) ? kept_stack : malloc(n);
 		if (!kept) {
 			*out = NULL;
 			return 0;
@@ -100,8 +57,6 @@ size_t sess_ok_build(const struct session *s, const struct proto_ok *ok, uint8_t
 		int rc = proto_track_filter(&sf->track,
 					    sf->track_changing ? &sf->track_before : NULL,
 					    (const uint8_t *)ok->session_state.p, n, kept);
-		if (rc >= 0 && sf->track_changing)
-			rc += (int)trx_items(s, kept, (size_t)rc);
 		if (rc < 0 || ((size_t)rc == n && memcmp(kept, ok->session_state.p, n) == 0)) {
 			/* all kept (or unreadable: as the server sent it) */
 			if (kept != kept_stack)

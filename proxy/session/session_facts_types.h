@@ -26,7 +26,6 @@ struct sess_facts {
 	struct proto_track_view track;
 	bool track_changing; /* the command in flight changes them: track_before holds
 				  * the settings it started with */
-	bool track_trx_set;  /* ... and it set session_track_transaction_info */
 	char *track_before_sysvars;
 	struct proto_track_view track_before;
 	bool setup_refused_logged; /* the backend refused tracking once; said so in the log */

@@ -78,7 +78,8 @@ enum sess_auth_step {
 	SESS_AUTH_NATIVE_SWITCH, /* auth switch to mysql_native_password sent: 20-byte reply next */
 	SESS_AUTH_SHA2_SWITCH, /* auth switch to caching_sha2 sent: fast reply (or password) next */
 	SESS_AUTH_SHA2_FULL, /* caching_sha2 0x04 sent: password (TLS), key request or RSA blob next */
-	SESS_AUTH_SHA2_RSA, /* public key sent: RSA blob next */
+	SESS_AUTH_SHA2_RSA,   /* public key sent: RSA blob next */
+	SESS_AUTH_OLD_SWITCH, /* auth switch to mysql_old_password sent: 8-byte reply next */
 };
 
 /* Conditions that can hold in any state. */
@@ -160,6 +161,9 @@ struct session {
 	uint8_t acct_reply[PROTO_SCRAMBLE_LEN]; /* the native reply kept for that check;
 						 * never logged, wiped after use */
 	uint8_t acct_reply_len;
+	bool acct_switch_pending; /* COM_CHANGE_USER to an unknown user: the switch (native
+				   * or old password) is chosen once the accounts reloaded */
+	bool acct_first_native;   /* ... and its first data was for mysql_native_password */
 	uint8_t scramble[PROTO_SCRAMBLE_LEN]; /* what tandem sent the client */
 	uint64_t client_caps;                 /* negotiated with the client */
 	uint64_t backend_caps;                /* negotiated with the backend */
@@ -167,10 +171,13 @@ struct session {
 	uint8_t backend_seq; /* next sequence id towards the backend in the auth phase */
 	uint16_t charset;    /* collation id: 1 byte at login, 2 in COM_CHANGE_USER */
 	char user[81];
-	char db[65];
-	char *attrs; /* client's connect attributes, raw, to pass on */
+	char db[257]; /* bytes: a 64-character name in utf8mb4 fits, and the server
+		       * judges longer ones (1102) */
+	char *attrs;  /* client's connect attributes, raw, to pass on */
 	size_t attrs_len;
 	bool have_stage1;                /* stage1 is known (from a native login) */
+	bool have_old;                   /* old_hash is known (a mysql_old_password login) */
+	uint32_t old_hash[2];            /* that account's hash: answers backends; never logged */
 	bool sha2_fast_auth;             /* client logged in with caching_sha2 fast auth */
 	uint8_t auth_step;               /* enum sess_auth_step, in the *_AUTH client states */
 	uint8_t stage1[20];              /* SHA1(password): reaches backends; never logged */

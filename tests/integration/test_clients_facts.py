@@ -63,6 +63,15 @@ class FactsTest(PairTandemCase):
             self.assertFalse(f["autocommit"])
             self.assertEqual(f["variables"]["autocommit"], "OFF")
             self.assertTrue(f["in_transaction"])
+            # tandem does not track the transaction for itself (the query
+            # cache serves nothing while it is tracked) ...
+            self.assertIsNone(f["transaction_state"])
+            cur.execute("COMMIT")
+            # ... only when the client asks for it
+            cur.execute("SET SESSION session_track_transaction_info = 'CHARACTERISTICS'")
+            cur.execute("BEGIN")
+            cur.execute("INSERT INTO demo.items (name) VALUES ('facts')")
+            f = self.facts(c)
             self.assertEqual(f["transaction_state"], "T___W___")
             self.assertEqual(f["transaction_characteristics"], "START TRANSACTION;")
             cur.execute("COMMIT")

@@ -108,6 +108,9 @@ SETUP_SQL = [
     *[f"GRANT ALL PRIVILEGES ON difftest.* TO '{USER}'@'{h}'" for h in accounts.HOSTS],
     *[f"GRANT ALL PRIVILEGES ON test.* TO '{USER}'@'{h}'" for h in accounts.HOSTS],
     "SET GLOBAL max_allowed_packet = 64 * 1024 * 1024",
+    # the query cache for SELECT SQL_CACHE only (conv_query_cache)
+    "SET GLOBAL query_cache_size = 1048576",
+    "SET GLOBAL query_cache_type = DEMAND",
 ]
 
 
@@ -550,7 +553,9 @@ def conv_session_track(t: Transcript):
     t.query(c, "SET SESSION session_track_system_variables = 'sql_mode,time_zone'")
     t.query(c, "SET sql_mode = 'ANSI_QUOTES', time_zone = '+02:00', autocommit = 1",
             mask=mask_track_order)
+    t.query(c, "SELECT @@session_track_transaction_info", label="transaction info: the server's")
     t.query(c, "SET SESSION session_track_transaction_info = 'STATE'")
+    t.query(c, "SELECT @@session_track_transaction_info", label="transaction info: the client's")
     t.query(c, "BEGIN", label="BEGIN (state tracked)")
     t.query(c, "COMMIT", label="COMMIT (state tracked)")
     t.query(c, "SET SESSION session_track_transaction_info = 'CHARACTERISTICS'")
@@ -611,6 +616,52 @@ def conv_compress(t: Transcript):
     c.close()
 
 
+def conv_query_cache(t: Transcript):
+    """The query cache serves a session through tandem as directly (it
+    serves nothing while session_track_transaction_info is not OFF:
+    tandem's own tracking must not turn it on). The cache is on for
+    SELECT SQL_CACHE only (SETUP_SQL), so nothing else of the run is
+    cached; the hits are counted as a difference of the global counter."""
+    hits = ("SELECT VARIABLE_VALUE {} FROM information_schema.GLOBAL_STATUS"
+            " WHERE VARIABLE_NAME = 'QCACHE_HITS'")
+    for caps in (dp.DEFAULT_CAPS, dp.DEFAULT_CAPS | dp.CLIENT_SESSION_TRACK):
+        c = t.connect(caps=caps)
+        t.query(c, hits.format("INTO @h"))
+        t.query(c, "SELECT SQL_CACHE name, qty FROM t WHERE id = 2")
+        t.query(c, "SELECT SQL_CACHE name, qty FROM t WHERE id = 2", label="from the cache")
+        t.query(c, hits.format("- @h AS hits"), label="query cache hits")
+        c.close()
+
+
+def conv_profiling(t: Transcript):
+    """SHOW PROFILES lists the client's statements only: tandem's own (the
+    tracking setup it sends again after the client changes a
+    session_track_* setting, and the SELECT of those settings) must not
+    take places in it. (After COM_RESET_CONNECTION they may: docs/sessions.md.)"""
+    prof = ("SELECT COUNT(DISTINCT QUERY_ID) AS n, MAX(QUERY_ID) AS last"
+            " FROM information_schema.PROFILING")
+    for caps in (dp.DEFAULT_CAPS, dp.DEFAULT_CAPS | dp.CLIENT_SESSION_TRACK):
+        c = t.connect(caps=caps)
+        t.query(c, "SET SESSION profiling = 1")
+        t.query(c, "SELECT name FROM t WHERE id = 1")
+        t.query(c, "SET SESSION session_track_state_change = ON")
+        t.query(c, "SELECT name FROM t WHERE id = 2")
+        t.query(c, prof, label="profiles after the client's tracking change")
+        t.query(c, "SHOW PROFILES", label="SHOW PROFILES", mask=mask_row_cells({1}))
+        c.close()
+
+
+def conv_long_db(t: Transcript):
+    """A login naming a database the server calls too long gets its 1102
+    (not a bad handshake): up to 256 bytes from the server itself, a longer
+    name from tandem, in the server's words."""
+    for n in (65, 255, 300):
+        c = t.connect(db="d" * n, label=f"login with a {n}-byte database name")
+        c.close()
+    c = t.connect(db="\u0434" * 64, label="login with a 64-character Cyrillic name")
+    c.close()
+
+
 def conv_kill_self(t: Transcript):
     c = t.connect()
     t.query(c, "KILL QUERY CONNECTION_ID()")
@@ -634,6 +685,9 @@ CONVERSATIONS = {
     "local_infile": conv_local_infile,
     "big": conv_big,
     "compress": conv_compress,
+    "query_cache": conv_query_cache,
+    "profiling": conv_profiling,
+    "long_db": conv_long_db,
     "kill_self": conv_kill_self,
 }
 

@@ -81,6 +81,33 @@ def raw_login(port: int, user: str = APP, password: str = APP_PW):
     return c, g
 
 
+def old_reply(password: str, scramble: bytes) -> bytes:
+    """mysql_old_password's 8-byte reply (sql/password.c scramble_323, with
+    the servers' 64-bit unsigned long arithmetic)."""
+    def hash323(data: bytes):
+        nr, add, nr2 = 1345345333, 7, 0x12345671
+        m = (1 << 64) - 1
+        for c in data:
+            if c in (32, 9):
+                continue
+            nr ^= ((((nr & 63) + add) * c) + (nr << 8)) & m
+            nr2 = (nr2 + (((nr2 << 8) & m) ^ nr)) & m
+            add += c
+        return nr & 0x7FFFFFFF, nr2 & 0x7FFFFFFF
+    hp, hm = hash323(password.encode()), hash323(scramble[:8])
+    mx = 0x3FFFFFFF
+    s1, s2 = (hp[0] ^ hm[0]) % mx, (hp[1] ^ hm[1]) % mx
+
+    def rnd():
+        nonlocal s1, s2
+        s1 = (s1 * 3 + s2) % mx
+        s2 = (s1 + s2 + 33) % mx
+        return s1 / mx
+    out = [int(rnd() * 31) + 64 for _ in range(8)]
+    extra = int(rnd() * 31)
+    return bytes(b ^ extra for b in out)
+
+
 def raw_value(c: rawclient.RawClient, sql: str) -> bytes:
     """The first column of the one row of a text-protocol query (the raw
     client asks for no DEPRECATE_EOF: column count, definitions, EOF, row,
@@ -342,6 +369,48 @@ class TransparentLoginTest(unittest.TestCase):
         _, row = c.read_packet()
         self.assertEqual(row[1:1 + row[0]], b"changed@%")
         c.close()
+
+    def test_change_user_to_an_old_password_account(self):
+        """mysql_old_password (main.change_user): the same exchange directly
+        and through tandem: the 4.0 short-scramble request (a lone 0xFE)
+        answering a native reply, the 8-byte reply, the OK; and the
+        account is the one logged in."""
+        p, _ = self.primary()
+        p.execute_all(["SET GLOBAL secure_auth = 0",
+                       "CREATE USER 'oldie'@'%' IDENTIFIED BY PASSWORD '09301740536db389'",
+                       "GRANT SELECT ON test.* TO 'oldie'@'%'"])
+        self.addCleanup(p.execute_all, ["DROP USER IF EXISTS 'oldie'@'%'",
+                                        "SET GLOBAL secure_auth = DEFAULT"])
+        seen = {}
+        for name, port in self.both():
+            c, _ = raw_login(port)
+            scramble = c.scramble
+            auth = rawclient.native_reply("oldpw", scramble)
+            c.send_packet(0, b"\x11oldie\0" + bytes([len(auth)]) + auth + b"\0"
+                          + struct.pack("<H", 8) + b"mysql_native_password\0")
+            _, sw = c.read_packet()
+            c.send_packet(2, old_reply("oldpw", scramble) + b"\0")
+            _, ok = c.read_packet()
+            why = rawclient.parse_err(ok) if ok[:1] == b"\xff" else ok
+            self.assertEqual(ok[:1], b"\x00", f"{name}: {why}")
+            seen[name] = (sw, raw_value(c, "SELECT CURRENT_USER()"))
+            c.close()
+        self.assertEqual(seen["direct"], (b"\xfe", b"oldie@%"))
+        self.assertEqual(seen["tandem"], seen["direct"])
+        # and a login as that account: the same short-scramble request
+        for name, port in self.both():
+            c = rawclient.RawClient(port)
+            scramble = c.read_greeting()
+            c.send_packet(1, c.login_packet("oldie", rawclient.native_reply("oldpw", scramble),
+                                            "mysql_native_password"))
+            _, sw = c.read_packet()
+            self.assertEqual(sw, b"\xfe", name)
+            c.send_packet(3, old_reply("oldpw", scramble) + b"\0")
+            _, ok = c.read_packet()
+            why = rawclient.parse_err(ok) if ok[:1] == b"\xff" else ok
+            self.assertEqual(ok[:1], b"\x00", f"{name}: {why}")
+            self.assertEqual(raw_value(c, "SELECT CURRENT_USER()"), b"oldie@%", name)
+            c.close()
 
     # -- the server's closes ---------------------------------------------------------
 

@@ -33,6 +33,33 @@ START_TEST(native_known_answers)
 }
 END_TEST
 
+/* mysql_old_password: the hash MariaDB's own mtr case stores for the
+ * password 'oldpw' (main.change_user: IDENTIFIED BY PASSWORD
+ * "09301740536db389"); a reply checks, a changed or cut one does not. */
+START_TEST(old_password_hash_and_reply)
+{
+	uint32_t h[2], parsed[2];
+	proto_old_hash("oldpw", 5, h);
+	ck_assert_uint_eq(h[0], 0x09301740u);
+	ck_assert_uint_eq(h[1], 0x536db389u);
+	ck_assert_int_eq(proto_old_hash_parse("09301740536DB389", 16, parsed), PROTO_OK);
+	ck_assert_mem_eq(parsed, h, sizeof(h));
+	ck_assert_int_eq(proto_old_hash_parse("09301740536db38", 15, parsed), PROTO_E_MALFORMED);
+	ck_assert_int_eq(proto_old_hash_parse("09301740536db38g", 16, parsed), PROTO_E_MALFORMED);
+	const uint8_t scramble[8] = {'a', 'B', '3', '!', '~', 'q', '(', 'Z'};
+	uint8_t r[PROTO_OLD_REPLY_LEN + 1];
+	proto_old_reply(r, scramble, h);
+	for (int i = 0; i < PROTO_OLD_REPLY_LEN; i++)
+		ck_assert(r[i] != 0); /* sent NUL-terminated: never a NUL inside */
+	r[PROTO_OLD_REPLY_LEN] = 0;
+	ck_assert(proto_old_check(r, PROTO_OLD_REPLY_LEN, scramble, h));
+	ck_assert(proto_old_check(r, PROTO_OLD_REPLY_LEN + 1, scramble, h));
+	ck_assert(!proto_old_check(r, PROTO_OLD_REPLY_LEN - 1, scramble, h));
+	r[3] ^= 1;
+	ck_assert(!proto_old_check(r, PROTO_OLD_REPLY_LEN, scramble, h));
+}
+END_TEST
+
 START_TEST(native_check_rejects)
 {
 	uint8_t s1[PROTO_SHA1_LEN], s2[PROTO_SHA1_LEN], reply[PROTO_SHA1_LEN];
@@ -197,6 +224,7 @@ static Suite *auth_suite(void)
 	TCase *tc = tcase_create("auth");
 	tcase_add_test(tc, native_known_answers);
 	tcase_add_test(tc, native_check_rejects);
+	tcase_add_test(tc, old_password_hash_and_reply);
 	tcase_add_test(tc, native_real_client_replies);
 	tcase_add_test(tc, hash_parse_and_format);
 	tcase_add_test(tc, sha2_known_answers);
