@@ -376,14 +376,7 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 		sess_migrate_logged_in(s);
 		return;
 	}
-	if (s->sha2_fast_auth) {
-		uint8_t more[16];
-		uint8_t fast_ok = PROTO_SHA2_FAST_AUTH_OK;
-		struct proto_wr w;
-		proto_wr_init(&w, more, sizeof(more));
-		proto_auth_more_build(&w, s->client_seq++, &fast_ok, 1);
-		sess_send_client(s, more, w.len);
-	}
+	sess_sha2_fast_ok(s);
 	/* tandem's session setup goes out first; the client's first command
 	 * follows it on the wire (backend_setup.c). */
 	sess_setup_begin(s, &ok);

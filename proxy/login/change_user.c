@@ -260,14 +260,7 @@ void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, in
 			  "tandem: the database server %s sent a malformed OK", s->backend_addr);
 		return;
 	}
-	if (s->sha2_fast_auth) {
-		uint8_t more[16];
-		uint8_t fast_ok = PROTO_SHA2_FAST_AUTH_OK;
-		struct proto_wr w;
-		proto_wr_init(&w, more, sizeof(more));
-		proto_auth_more_build(&w, s->client_seq++, &fast_ok, 1);
-		sess_send_client(s, more, w.len);
-	}
+	sess_sha2_fast_ok(s);
 	uint16_t status = ok.status;
 	/* before the OK: tandem's setup must reach the backend ahead of the
 	 * client's next command */

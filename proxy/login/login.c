@@ -19,6 +19,7 @@
 #include "protocol/packet.h"
 #include "proxy/login/backend_users.h"
 #include "proxy/login/throttle.h"
+#include "proxy/session/session.h"
 #include "proxy/process/worker_types.h"
 
 int sess_backend_auth_reply(const struct session *s, const char *plugin, const uint8_t *scramble,
@@ -65,6 +66,18 @@ size_t sess_backend_attrs(const struct session *s, uint8_t *buf, size_t cap)
 	proto_wr_lenenc_str(&w, key, sizeof(key) - 1);
 	proto_wr_lenenc_str(&w, s->peer_text, strlen(s->peer_text));
 	return w.overflow ? 0 : w.len;
+}
+
+void sess_sha2_fast_ok(struct session *s)
+{
+	if (!s->sha2_fast_auth)
+		return;
+	uint8_t more[16];
+	uint8_t fast_ok = PROTO_SHA2_FAST_AUTH_OK;
+	struct proto_wr w;
+	proto_wr_init(&w, more, sizeof(more));
+	proto_auth_more_build(&w, s->client_seq++, &fast_ok, 1);
+	sess_send_client(s, more, w.len);
 }
 
 void sess_auth_forget(struct session *s)

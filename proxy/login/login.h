@@ -23,6 +23,9 @@ int sess_backend_auth_reply(const struct session *s, const char *plugin, const u
 			    uint8_t *out);
 /* Connect attributes for the backend: the client's plus where it came from. */
 size_t sess_backend_attrs(const struct session *s, uint8_t *buf, size_t cap);
+/* A caching_sha2 fast-auth login is told "fast auth OK" (0x01 0x03) before
+ * the OK, as the server does; nothing for any other login. */
+void sess_sha2_fast_ok(struct session *s);
 /* Forget every secret of the session's current user. */
 void sess_auth_forget(struct session *s);
 /* A login (or COM_CHANGE_USER) failed for a reason the client controls:
