@@ -151,6 +151,7 @@ struct cfg_limits {
 	uint32_t buffer_high;        /* stop reading a side above this many buffered bytes */
 	uint32_t buffer_low;         /* resume below this */
 	unsigned max_connections;    /* whole process; 0 = no limit */
+	unsigned preauth_backends;   /* backend connections held for greetings, whole process */
 	int shutdown_timeout_ms;
 	int drain_timeout_ms; /* removed tenant's sessions end by then */
 	/* failed-login throttle (proxy/login/throttle.h), per (tenant, source address) */

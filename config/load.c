@@ -169,12 +169,14 @@ static void get_addr(struct ld *ld, json_t *obj, const char *key, const char *pa
 
 static void load_limits(struct ld *ld, json_t *root, struct cfg_limits *l)
 {
-	static const char *const known[] = {
-		"max_packet",       "preauth_max_packet",    "auth_timeout_ms",
-		"idle_timeout_ms",  "connect_timeout_ms",    "buffer_high",
-		"buffer_low",       "max_connections",       "shutdown_timeout_ms",
-		"drain_timeout_ms", "max_auth_failures",     "auth_failure_window_ms",
-		"auth_block_ms",    "auth_throttle_sources", NULL};
+	static const char *const known[] = {"max_packet",          "preauth_max_packet",
+					    "auth_timeout_ms",     "idle_timeout_ms",
+					    "connect_timeout_ms",  "buffer_high",
+					    "buffer_low",          "max_connections",
+					    "shutdown_timeout_ms", "drain_timeout_ms",
+					    "max_auth_failures",   "auth_failure_window_ms",
+					    "auth_block_ms",       "auth_throttle_sources",
+					    "preauth_backends",    NULL};
 	json_t *o = get_object(ld, root, "limits", "$", false);
 	json_t *empty = json_object();
 	if (!o)
@@ -190,6 +192,7 @@ static void load_limits(struct ld *ld, json_t *root, struct cfg_limits *l)
 	l->buffer_high = (uint32_t)get_int(ld, o, "buffer_high", p, 256 << 10, 4096, 1 << 30);
 	l->buffer_low = (uint32_t)get_int(ld, o, "buffer_low", p, 64 << 10, 0, 1 << 30);
 	l->max_connections = (unsigned)get_int(ld, o, "max_connections", p, 0, 0, 10000000);
+	l->preauth_backends = (unsigned)get_int(ld, o, "preauth_backends", p, 256, 0, 1000000);
 	l->shutdown_timeout_ms = (int)get_int(ld, o, "shutdown_timeout_ms", p, 30000, 0, 3600000);
 	l->drain_timeout_ms = (int)get_int(ld, o, "drain_timeout_ms", p, 60000, 0, 86400000);
 	l->max_auth_failures = (unsigned)get_int(ld, o, "max_auth_failures", p, 20, 0, 1000000);

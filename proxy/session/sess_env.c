@@ -103,7 +103,7 @@ bool env_preauth_hold(struct session *s)
 	if (s->preauth_counted)
 		return true;
 	unsigned n = atomic_fetch_add_explicit(&preauth_backends, 1, memory_order_relaxed);
-	if (n >= ENV_PREAUTH_BACKENDS_MAX) {
+	if (n >= s->wt->snap->limits.preauth_backends) {
 		atomic_fetch_sub_explicit(&preauth_backends, 1, memory_order_relaxed);
 		return false;
 	}

@@ -28,9 +28,8 @@ enum env_pick env_backend_pick(struct worker *w, struct session *s, const struct
 void env_backend_release(struct session *s);
 /* A client not logged in yet may hold a backend connection for its
  * greeting: true (and counted) while the process holds fewer than
- * ENV_PREAUTH_BACKENDS_MAX of them; the others are greeted without one,
+ * limits.preauth_backends of them; the others are greeted without one,
  * so unauthenticated clients cannot use up the servers' connections. */
-#define ENV_PREAUTH_BACKENDS_MAX 32
 bool env_preauth_hold(struct session *s);
 /* Count out what env_preauth_hold counted in. Idempotent. */
 void env_preauth_release(struct session *s);

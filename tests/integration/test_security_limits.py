@@ -47,7 +47,8 @@ AUTH_TIMEOUT_MS = 2000
 
 
 # Connection ids of greetings tandem makes without a backend connection,
-# and how many backend connections clients not logged in may hold.
+# and how many backend connections clients not logged in may hold in the
+# slowloris test (limits.preauth_backends, set below the default 256).
 SYNTHETIC_ID = 0xC0000000
 PREAUTH_BACKENDS_MAX = 32
 
@@ -79,17 +80,51 @@ class LimitsTest(unittest.TestCase):
         self.addCleanup(t.stop)
         return t
 
+    # -- greeting ids ---------------------------------------------------------------
+
+    def test_concurrent_greetings_carry_the_servers_ids(self):
+        """A pool opening 150 connections at once (all greeted before any
+        logs in): each greeting's connection id is the CONNECTION_ID() its
+        session then reports, as directly, within limits.preauth_backends."""
+        t = self.start_tandem("greet_ids")
+        port = t.tenant_port("t1")
+        # The first greeting first: before tandem has seen one on a worker,
+        # every client waits for a backend connection anyway.
+        clients_ = [rawclient.RawClient(port, timeout=20)]
+        try:
+            clients_[0].read_greeting()
+            clients_ += [rawclient.RawClient(port, timeout=20) for _ in range(149)]
+            ids = []
+            for c in clients_:
+                if c is not clients_[0]:
+                    c.read_greeting()
+                ids.append(greeting_conn_id(c))
+            self.assertTrue(all(i < SYNTHETIC_ID for i in ids), [hex(i) for i in ids])
+            self.assertEqual(len(set(ids)), len(ids))
+            for c, gid in zip(clients_, ids):
+                c.send_packet(1, c.login_packet(
+                    APP, rawclient.native_reply(APP_PW, c.scramble), "mysql_native_password"))
+                seq, p = c.read_packet()
+                self.assertEqual((seq, p[:1]), (2, b"\x00"), p)
+                row = sc.raw_query_ok(c, "SELECT CONNECTION_ID()")[3]
+                self.assertEqual(int(row[1:1 + row[0]]), gid)
+        finally:
+            for c in clients_:
+                c.close()
+
     # -- slowloris -----------------------------------------------------------------
 
     def test_slowloris_cut_at_the_login_timeout(self):
-        t = self.start_tandem("slowloris", {"auth_timeout_ms": AUTH_TIMEOUT_MS})
+        t = self.start_tandem("slowloris", {"auth_timeout_ms": AUTH_TIMEOUT_MS,
+                                            "preauth_backends": PREAUTH_BACKENDS_MAX})
         port = t.tenant_port("t1")
         with sc.Bystander(port) as b:
             b.wait_queries(2)
             silent = [rawclient.RawClient(port) for _ in range(200)]
             t0 = time.monotonic()
-            # each is greeted by the primary's greeting, but only 32 of them
-            # hold a connection of their own to it (docs/security.md)
+            # each is greeted by the primary's greeting, but only
+            # limits.preauth_backends of them hold a connection of their own
+            # to it (docs/security.md)
             def handshaking():
                 return self.pair.primary.query_value(
                     "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
