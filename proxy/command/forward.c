@@ -27,9 +27,8 @@
 #include "protocol/okerr.h"
 #include "protocol/sqlclass.h"
 #include "proxy/command/forward.h"
-#include "proxy/login/change_user.h"
 #include "proxy/move/commit_guard.h"
-#include "proxy/move/migrate.h"
+#include "proxy/move/owed.h"
 #include "proxy/move/replay.h"
 #include "proxy/session/conn_ids.h"
 #include "proxy/session/ok_shape.h"
@@ -86,13 +85,6 @@ static void watch_backpressure(struct session *s, struct conn *reader, struct co
 
 void sess_idle_enter(struct session *s)
 {
-	if (s->flags & SESS_F_DRAINING) {
-		sess_close(s, "draining");
-		return;
-	}
-	/* A switchover waits for this session to leave the old primary. */
-	if (s->mg.park && sess_migrate_idle(s))
-		return;
 	conn_read_enable(&s->client);
 	sess_idle_read(s);
 }
@@ -275,9 +267,9 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 		}
 	}
 	if (cmd == COM_CHANGE_USER) {
-		/* a login in the middle of the session: change_user.c owns it now */
-		sess_change_user_start(s, p, len);
-		evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
+		/* a login in the middle of the session: change_user.c reads it
+		 * (the enter of CHANGE_USER_START) */
+		sess_set_state(s, SESS_CHANGE_USER_START);
 		return false;
 	}
 	/* A client's KILL names its greeting ids: the server knows the current ones. */

@@ -1,9 +1,10 @@
 /*
  * restore.c — the second half of a move (see migrate.h): once the new
- * backend accepted the login, rebuild the session there (session
- * tracking, schema, changed variables, prepared statements), swallow the
- * answers, replay the open transaction when asked, and put the session
- * back to work: re-run a read, answer a resolved commit, or go idle.
+ * backend accepted the login (the enter of SESS_RESTORE), rebuild the
+ * session there (session tracking, schema, changed variables, prepared
+ * statements), swallow the answers, replay the open transaction when
+ * asked, and put the session back to work: re-run a read, answer a
+ * resolved commit, or go idle.
  *
  * Owns: the restore items and their answers. Must not: send the client
  * anything but the answer it is owed and the documented errors.
@@ -203,7 +204,6 @@ void sess_migrate_logged_in(struct session *s)
 		sess_backend_wait(s, "cannot send the restore statements");
 		return;
 	}
-	sess_set_state(s, SESS_RESTORE);
 	sess_restore_read(s);
 }
 
