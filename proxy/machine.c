@@ -282,18 +282,36 @@ static void event_client_tls(struct session *s, enum mach_leg leg, enum conn_eve
 	sess_close(s, "client TLS handshake failed");
 }
 
+/* True when the news is the session's backend closing or failing; the
+ * client's close, and the end of a held greeting connection, are dealt
+ * with here. */
+static bool backend_news(struct session *s, enum mach_leg leg, enum conn_event ev)
+{
+	if (leg == MACH_BACKEND && !backend_held_gone(s))
+		return true;
+	if (leg == MACH_CLIENT)
+		client_gone(s, ev);
+	return false;
+}
+
+/* The same, counted as a backend error (*err: the socket's errno). */
+static bool backend_failed(struct session *s, enum mach_leg leg, enum conn_event ev, int *err)
+{
+	if (!backend_news(s, leg, ev))
+		return false;
+	*err = s->backend.error;
+	stat_add(&s->wt->stats->backend_errors, 1);
+	return true;
+}
+
 /* BACKEND_CONNECT, BACKEND_HANDSHAKE, BACKEND_AUTH: nothing reached the
  * client yet; wait for the monitor's verdict (a failover may be
  * starting) instead of failing at once. */
 static void event_login(struct session *s, enum mach_leg leg, enum conn_event ev)
 {
-	if (leg != MACH_BACKEND || backend_held_gone(s)) {
-		if (leg == MACH_CLIENT)
-			client_gone(s, ev);
+	int err;
+	if (!backend_failed(s, leg, ev, &err))
 		return;
-	}
-	int err = s->backend.error;
-	stat_add(&s->wt->stats->backend_errors, 1);
 	sess_suspect_backend(s);
 	char why[200];
 	snprintf(why, sizeof(why), "cannot reach the database server %s (%s)", s->backend_addr,
@@ -319,13 +337,9 @@ static void event_backend_tls(struct session *s, enum mach_leg leg, enum conn_ev
  * the COM_CHANGE_USER ones). */
 static void event_attached(struct session *s, enum mach_leg leg, enum conn_event ev)
 {
-	if (leg != MACH_BACKEND || backend_held_gone(s)) {
-		if (leg == MACH_CLIENT)
-			client_gone(s, ev);
+	int err;
+	if (!backend_failed(s, leg, ev, &err))
 		return;
-	}
-	int err = s->backend.error;
-	stat_add(&s->wt->stats->backend_errors, 1);
 	uint64_t seq = sess_suspect_backend(s);
 	if (s->flags & (SESS_F_BACKEND_GONE | SESS_F_VERDICT_WAIT))
 		return;
@@ -341,11 +355,8 @@ static void event_restore(struct session *s, enum mach_leg leg, enum conn_event 
 			sess_restore_read(s);
 		return;
 	}
-	if (leg != MACH_BACKEND || backend_held_gone(s)) {
-		if (leg == MACH_CLIENT)
-			client_gone(s, ev);
+	if (!backend_news(s, leg, ev))
 		return;
-	}
 	char why[200];
 	snprintf(why, sizeof(why), "the database server %s %s while the session was restored",
 		 s->backend_addr, ev == CONN_EOF ? "closed the connection" : "socket error");

@@ -64,22 +64,11 @@ static const struct cfg_limits *limits(const struct session *s)
 	return &s->wt->snap->limits;
 }
 
-/* Send the client an ERR as the whole response to its command, with the
- * sequence id that follows the command's last frame. */
-static void reply_err_seq(struct session *s, uint8_t seq, uint16_t code, const char *state,
-			  const char *msg)
-{
-	uint8_t buf[512];
-	struct proto_wr w;
-	proto_wr_init(&w, buf, sizeof(buf));
-	proto_err_build(&w, seq, code, state, msg);
-	sess_send_client(s, buf, w.len);
-}
-
-/* The same for a command of one frame. */
+/* Send the client an ERR as the whole response to a command of one frame
+ * (the sequence id that follows it: 1). */
 static void reply_err(struct session *s, uint16_t code, const char *state, const char *msg)
 {
-	reply_err_seq(s, 1, code, state, msg);
+	sess_send_err(s, 1, code, state, msg);
 }
 
 static void watch_backpressure(struct session *s, struct conn *reader, struct conn *writer)
@@ -145,8 +134,8 @@ static void discard_done(struct session *s)
 {
 	struct sess_facts *sf = &s->sf;
 	sf->cmd_discard = false;
-	if (sf->reply_code)
-		reply_err_seq(s, s->cfr.next_seq, sf->reply_code, sf->reply_state, sf->reply_msg);
+	if (sf->reply_code) /* with the id that follows the command's last frame */
+		sess_send_err(s, s->cfr.next_seq, sf->reply_code, sf->reply_state, sf->reply_msg);
 	sf->reply_code = 0;
 }
 

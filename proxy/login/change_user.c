@@ -130,11 +130,7 @@ static void prev_restore(struct session *s)
 static bool send_err(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
 		     const char *msg)
 {
-	uint8_t buf[512];
-	struct proto_wr wr;
-	proto_wr_init(&wr, buf, sizeof(buf));
-	proto_err_build(&wr, seq, code, sqlstate, msg);
-	return sess_send_client(s, buf, wr.len) >= 0 && conn_flush(&s->client) >= 0;
+	return sess_send_err(s, seq, code, sqlstate, msg) >= 0 && conn_flush(&s->client) >= 0;
 }
 
 /* The backend's session was reset: forget what was known of it, and turn

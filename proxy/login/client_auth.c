@@ -615,24 +615,36 @@ void sess_change_user_auth_begin(struct session *s)
 	evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
 }
 
+/* The client's next packet of a login: >0 the bytes it spans (p/len/seq
+ * valid until they are drained), 0 none yet or the answer to the last one
+ * is not out (an accounts reload), <0 refused: too large (too_large says
+ * so) or out of order, with the ERR, which follows it. */
+static int next_packet(struct session *s, const char *too_large, const uint8_t **p, uint32_t *len,
+		       uint8_t *seq)
+{
+	if (s->acct_ticket)
+		return 0;
+	int span =
+		sess_packet_peek(s->client.in, s->wt->snap->limits.preauth_max_packet, p, len, seq);
+	if (span == 0)
+		return 0;
+	if (span < 0 || *seq != s->client_seq) {
+		s->client_seq = (uint8_t)(*seq + 1);
+		bad_handshake(s, span < 0 ? too_large : "packets out of order");
+		return -1;
+	}
+	return span;
+}
+
 /* The client's next auth packet (SESS_CLIENT_AUTH, SESS_CHANGE_USER_AUTH). */
 void sess_client_auth_read(struct session *s)
 {
-	if (s->acct_ticket)
-		return; /* the answer to the last packet is not out yet */
 	const uint8_t *p;
 	uint32_t len;
 	uint8_t seq;
-	int span = sess_packet_peek(s->client.in, s->wt->snap->limits.preauth_max_packet, &p, &len,
-				    &seq);
-	if (span == 0)
+	int span = next_packet(s, "auth packet too large", &p, &len, &seq);
+	if (span <= 0)
 		return;
-	if (span < 0 || seq != s->client_seq) {
-		s->client_seq = (uint8_t)(seq + 1);
-		bad_handshake(s, span < 0 ? "auth packet too large" : "packets out of order");
-		return;
-	}
-
 	/* Copy out: the reply may be sent before the bytes are drained. */
 	uint8_t data[PROTO_RSA_MAX_CIPHERTEXT];
 	if (len > sizeof(data)) {
@@ -728,28 +740,14 @@ void sess_client_tls_ready(struct session *s)
 
 void sess_client_handshake_read(struct session *s)
 {
-	if (s->acct_ticket)
-		return; /* the answer to the login is not out yet */
 	const uint8_t *p;
 	uint32_t len;
 	uint8_t seq;
-	int span = sess_packet_peek(s->client.in, s->wt->snap->limits.preauth_max_packet, &p, &len,
-				    &seq);
-	if (span == 0)
+	int span = next_packet(s, "login packet too large", &p, &len, &seq);
+	if (span <= 0)
 		return;
-	if (span < 0) {
-		s->client_seq = (uint8_t)(seq + 1);
-		bad_handshake(s, "login packet too large");
-		return;
-	}
 	/* Every answer from here on, an ERR included, follows the client's packet. */
-	bool in_order = seq == s->client_seq;
 	s->client_seq = (uint8_t)(seq + 1);
-	if (!in_order) {
-		bad_handshake(s, "packets out of order");
-		return;
-	}
-
 	if (proto_is_ssl_request(p, len)) {
 		start_tls(s, p, len, seq, span);
 		return;

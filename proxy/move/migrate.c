@@ -109,11 +109,7 @@ static bool answer_lost(struct session *s, const char *where)
 		sess_fail(s, code, state, "%s", msg);
 		return false;
 	}
-	uint8_t buf[512];
-	struct proto_wr w;
-	proto_wr_init(&w, buf, sizeof(buf));
-	proto_err_build(&w, s->bfr.next_seq, code, state, msg);
-	if (sess_send_client(s, buf, w.len) < 0) {
+	if (sess_send_err(s, s->bfr.next_seq, code, state, msg) < 0) {
 		sess_close(s, "client gone");
 		return false;
 	}

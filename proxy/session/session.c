@@ -318,3 +318,13 @@ int sess_send_client(struct session *s, const void *pkt, size_t len)
 	stat_add(&s->wt->stats->bytes_to_clients, len);
 	return conn_write(&s->client, pkt, len);
 }
+
+int sess_send_err(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
+		  const char *msg)
+{
+	uint8_t buf[512];
+	struct proto_wr wr;
+	proto_wr_init(&wr, buf, sizeof(buf));
+	proto_err_build(&wr, seq, code, sqlstate, msg);
+	return sess_send_client(s, buf, wr.len);
+}
