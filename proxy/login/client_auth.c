@@ -3,8 +3,11 @@
  * client's HandshakeResponse41, and authentication against the tenant's
  * users (for a login and, through login.h, for COM_CHANGE_USER).
  *
- * States handled: SESS_CLIENT_HANDSHAKE, SESS_CLIENT_TLS, SESS_CLIENT_AUTH,
- * and the client conversation of SESS_CHANGE_USER_AUTH.
+ * States handled: the enter of the transient SESS_GREETING_WANTED (the
+ * greeting), SESS_CLIENT_HANDSHAKE, SESS_CLIENT_TLS, SESS_CLIENT_AUTH, and
+ * the client conversation of SESS_CHANGE_USER_AUTH (its enter checks the
+ * command's auth data); a login waiting for an accounts reload hears of
+ * it through the driver (MACH_ACCOUNTS, sess_accounts_read).
  *
  * Plugins: mysql_native_password is verified against SHA1(SHA1(pw)), which
  * recovers SHA1(pw) for the backend. caching_sha2_password fast auth is
