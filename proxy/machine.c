@@ -14,6 +14,7 @@
  */
 #include "proxy/move/commit_guard.h"
 #include "proxy/move/migrate.h"
+#include "proxy/move/owed.h"
 #include "proxy/move/replay.h"
 #include "proxy/session/session_facts.h"
 #include "proxy/login/backend_auth.h"
@@ -80,11 +81,30 @@ static void enter_backend_wanted(struct session *s)
 	sess_backend_start(s);
 }
 
+/* GREETING_WANTED: greet the client; bytes a client sent before its
+ * greeting are its login attempt. */
+static void enter_greeting_wanted(struct session *s)
+{
+	sess_client_greet(s);
+	if (s->state == SESS_CLIENT_HANDSHAKE && evbuffer_get_length(s->client.in) > 0) {
+		conn_read_enable(&s->client);
+		sess_client_handshake_read(s);
+	}
+}
+
 /* IDLE: a response is complete, or a login or a move is done. A session
- * whose backend is gone only waits for the client's next command. */
+ * whose backend is gone only waits for the client's next command; a
+ * draining one closes; a switchover waits for this session to leave the
+ * old primary. */
 static void enter_idle(struct session *s)
 {
 	if (s->flags & SESS_F_BACKEND_GONE)
+		return;
+	if (s->flags & SESS_F_DRAINING) {
+		sess_close(s, "draining");
+		return;
+	}
+	if (s->mg.park && sess_migrate_park(s))
 		return;
 	sess_idle_enter(s);
 }
@@ -262,18 +282,36 @@ static void event_client_tls(struct session *s, enum mach_leg leg, enum conn_eve
 	sess_close(s, "client TLS handshake failed");
 }
 
+/* True when the news is the session's backend closing or failing; the
+ * client's close, and the end of a held greeting connection, are dealt
+ * with here. */
+static bool backend_news(struct session *s, enum mach_leg leg, enum conn_event ev)
+{
+	if (leg == MACH_BACKEND && !backend_held_gone(s))
+		return true;
+	if (leg == MACH_CLIENT)
+		client_gone(s, ev);
+	return false;
+}
+
+/* The same, counted as a backend error (*err: the socket's errno). */
+static bool backend_failed(struct session *s, enum mach_leg leg, enum conn_event ev, int *err)
+{
+	if (!backend_news(s, leg, ev))
+		return false;
+	*err = s->backend.error;
+	stat_add(&s->wt->stats->backend_errors, 1);
+	return true;
+}
+
 /* BACKEND_CONNECT, BACKEND_HANDSHAKE, BACKEND_AUTH: nothing reached the
  * client yet; wait for the monitor's verdict (a failover may be
  * starting) instead of failing at once. */
 static void event_login(struct session *s, enum mach_leg leg, enum conn_event ev)
 {
-	if (leg != MACH_BACKEND || backend_held_gone(s)) {
-		if (leg == MACH_CLIENT)
-			client_gone(s, ev);
+	int err;
+	if (!backend_failed(s, leg, ev, &err))
 		return;
-	}
-	int err = s->backend.error;
-	stat_add(&s->wt->stats->backend_errors, 1);
 	sess_suspect_backend(s);
 	char why[200];
 	snprintf(why, sizeof(why), "cannot reach the database server %s (%s)", s->backend_addr,
@@ -299,13 +337,9 @@ static void event_backend_tls(struct session *s, enum mach_leg leg, enum conn_ev
  * the COM_CHANGE_USER ones). */
 static void event_attached(struct session *s, enum mach_leg leg, enum conn_event ev)
 {
-	if (leg != MACH_BACKEND || backend_held_gone(s)) {
-		if (leg == MACH_CLIENT)
-			client_gone(s, ev);
+	int err;
+	if (!backend_failed(s, leg, ev, &err))
 		return;
-	}
-	int err = s->backend.error;
-	stat_add(&s->wt->stats->backend_errors, 1);
 	uint64_t seq = sess_suspect_backend(s);
 	if (s->flags & (SESS_F_BACKEND_GONE | SESS_F_VERDICT_WAIT))
 		return;
@@ -321,15 +355,33 @@ static void event_restore(struct session *s, enum mach_leg leg, enum conn_event 
 			sess_restore_read(s);
 		return;
 	}
-	if (leg != MACH_BACKEND || backend_held_gone(s)) {
-		if (leg == MACH_CLIENT)
-			client_gone(s, ev);
+	if (!backend_news(s, leg, ev))
 		return;
-	}
 	char why[200];
 	snprintf(why, sizeof(why), "the database server %s %s while the session was restored",
 		 s->backend_addr, ev == CONN_EOF ? "closed the connection" : "socket error");
 	sess_backend_wait(s, why);
+}
+
+/* CLIENT_HANDSHAKE, CLIENT_AUTH: a login waiting for the accounts to
+ * reload hears of it here (acct_timer, MACH_ACCOUNTS). */
+static void event_client_login(struct session *s, enum mach_leg leg, enum conn_event ev)
+{
+	if (leg == MACH_ACCOUNTS) {
+		sess_accounts_read(s);
+		return;
+	}
+	event_default(s, leg, ev);
+}
+
+/* CHANGE_USER_AUTH: the same wait, with a logged-in backend. */
+static void event_change_user_auth(struct session *s, enum mach_leg leg, enum conn_event ev)
+{
+	if (leg == MACH_ACCOUNTS) {
+		sess_accounts_read(s);
+		return;
+	}
+	event_attached(s, leg, ev);
 }
 
 /* -------------------------------------------------------------- timers */
@@ -391,13 +443,15 @@ static void timer_closing(struct session *s)
 #define C MACH_CLIENT
 #define B MACH_BACKEND
 #define T MACH_TIMER
+#define A MACH_ACCOUNTS
 static const struct mach_state states[SESS_NSTATES] = {
+	[SESS_GREETING_WANTED] = {enter_greeting_wanted, NULL, NULL, NULL, NULL, 0},
 	[SESS_CLIENT_HANDSHAKE] = {NULL, sess_client_handshake_read, backend_unexpected,
-				   timer_client_login, event_default, C | T},
+				   timer_client_login, event_client_login, C | T | A},
 	[SESS_CLIENT_TLS] = {NULL, client_hold, backend_unexpected, timer_client_tls,
 			     event_client_tls, C | T},
 	[SESS_CLIENT_AUTH] = {NULL, sess_client_auth_read, backend_unexpected, timer_client_login,
-			      event_default, C | T},
+			      event_client_login, C | T | A},
 	[SESS_BACKEND_WANTED] = {enter_backend_wanted, NULL, NULL, NULL, NULL, 0},
 	[SESS_BACKEND_WAIT] = {NULL, client_hold, backend_unexpected, timer_backend_wait,
 			       event_default, T},
@@ -411,24 +465,27 @@ static const struct mach_state states[SESS_NSTATES] = {
 			       event_login, B | T},
 	[SESS_IDLE] = {enter_idle, client_idle_read, backend_unexpected, timer_idle, event_attached,
 		       C | T},
-	[SESS_CHANGE_USER_AUTH] = {NULL, sess_client_auth_read, backend_unexpected,
-				   timer_client_login, event_attached, C | T},
+	[SESS_CHANGE_USER_START] = {sess_change_user_start, NULL, NULL, NULL, NULL, 0},
+	[SESS_CHANGE_USER_AUTH] = {sess_change_user_auth_begin, sess_client_auth_read,
+				   backend_unexpected, timer_client_login, event_change_user_auth,
+				   C | T | A},
 	[SESS_CHANGE_USER_WANTED] = {sess_change_user_backend, NULL, NULL, NULL, NULL, 0},
 	[SESS_CHANGE_USER_DENIED] = {sess_change_user_denied, NULL, NULL, NULL, NULL, 0},
-	[SESS_CHANGE_USER_BACKEND] = {NULL, client_hold, sess_backend_auth_read, timer_backend,
-				      event_attached, B | T},
+	[SESS_CHANGE_USER_BACKEND] = {NULL, client_hold, sess_change_user_backend_read,
+				      timer_backend, event_attached, B | T},
 	[SESS_COMMAND] = {NULL, sess_idle_read, backend_unexpected, NULL, event_attached, C},
 	[SESS_RESULT] = {NULL, client_hold, sess_result_read, NULL, event_attached, B},
 	[SESS_LOCAL_INFILE] = {sess_infile_read, sess_infile_read, backend_unexpected, NULL,
 			       event_attached, C},
-	[SESS_RESTORE] = {NULL, client_hold, sess_restore_read, timer_backend, event_restore,
-			  B | T | MACH_LOOKUP},
+	[SESS_RESTORE] = {sess_migrate_logged_in, client_hold, sess_restore_read, timer_backend,
+			  event_restore, B | T | MACH_LOOKUP},
 	[SESS_CLOSING] = {NULL, client_discard, backend_discard, timer_closing, event_default, T},
 	[SESS_CLOSED] = {NULL, NULL, backend_discard, NULL, NULL, 0},
 };
 #undef C
 #undef B
 #undef T
+#undef A
 
 /* ----------------------------------------------------------- callbacks */
 
@@ -519,10 +576,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	mach_settle(s);
 }
 
+/* acct_timer: a login waiting for the accounts to reload looks again. */
 static void on_accounts_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	sess_accounts_timer(fd, what, s);
+	(void)fd;
+	(void)what;
+	if (s->state == SESS_CLOSED)
+		return;
+	if (states[s->state].event)
+		states[s->state].event(s, MACH_ACCOUNTS, 0);
 	mach_settle(s);
 }
 
@@ -626,7 +689,8 @@ struct session *mach_accept(struct worker *w, struct wtenant *wt, int fd,
 	}
 	evtimer_assign(&s->timer, s->env->base, on_timer, s);
 	evtimer_assign(&s->acct_timer, s->env->base, on_accounts_timer, s);
-	s->state = SESS_CLIENT_HANDSHAKE;
+	/* the first state: both are transient, their enters run below */
+	s->state = SESS_GREETING_WANTED;
 
 	/* Link into the worker's list before anything can fail, so that
 	 * sess_close always has a consistent session to unlink. */
@@ -652,11 +716,11 @@ struct session *mach_accept(struct worker *w, struct wtenant *wt, int fd,
 	bool hold = env_preauth_hold(s);
 	if (wt->cfg->cluster && (hold || !wt->greet.known)) {
 		s->pre_greeting = true;
-		sess_set_state(s, SESS_BACKEND_WANTED);
+		s->state = SESS_BACKEND_WANTED;
 	} else {
 		env_preauth_release(s);
-		sess_client_greet(s, NULL);
 	}
+	s->moved = true;
 	mach_settle(s);
 	return s;
 }

@@ -15,6 +15,14 @@
  * (the client sees tandem's statement ids, see facts.h), and a LOCAL
  * INFILE request the client did not ask for. Rows are never touched. Every
  * response also updates the session's facts (session_facts.h).
+ *
+ * sess_result_read is its steps, one job each: walk the buffer (scan_rest,
+ * scan_peek, scan_rows, scan_advance), feed the tracker (scan_frame,
+ * scan_feed), learn from and rewrite a packet (on_packet; on_ok hands the
+ * facts and the commit guard their OK and reshapes it), and hand the
+ * scanned bytes on (scan_finish).
+ *
+ * Must not: read an answer to one of tandem's own statements (own.c does).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,9 +35,8 @@
 #include "protocol/okerr.h"
 #include "protocol/sqlclass.h"
 #include "proxy/command/forward.h"
-#include "proxy/login/change_user.h"
 #include "proxy/move/commit_guard.h"
-#include "proxy/move/migrate.h"
+#include "proxy/move/owed.h"
 #include "proxy/move/replay.h"
 #include "proxy/session/conn_ids.h"
 #include "proxy/session/ok_shape.h"
@@ -57,22 +64,11 @@ static const struct cfg_limits *limits(const struct session *s)
 	return &s->wt->snap->limits;
 }
 
-/* Send the client an ERR as the whole response to its command, with the
- * sequence id that follows the command's last frame. */
-static void reply_err_seq(struct session *s, uint8_t seq, uint16_t code, const char *state,
-			  const char *msg)
-{
-	uint8_t buf[512];
-	struct proto_wr w;
-	proto_wr_init(&w, buf, sizeof(buf));
-	proto_err_build(&w, seq, code, state, msg);
-	sess_send_client(s, buf, w.len);
-}
-
-/* The same for a command of one frame. */
+/* Send the client an ERR as the whole response to a command of one frame
+ * (the sequence id that follows it: 1). */
 static void reply_err(struct session *s, uint16_t code, const char *state, const char *msg)
 {
-	reply_err_seq(s, 1, code, state, msg);
+	sess_send_err(s, 1, code, state, msg);
 }
 
 static void watch_backpressure(struct session *s, struct conn *reader, struct conn *writer)
@@ -86,13 +82,6 @@ static void watch_backpressure(struct session *s, struct conn *reader, struct co
 
 void sess_idle_enter(struct session *s)
 {
-	if (s->flags & SESS_F_DRAINING) {
-		sess_close(s, "draining");
-		return;
-	}
-	/* A switchover waits for this session to leave the old primary. */
-	if (s->mg.park && sess_migrate_idle(s))
-		return;
 	conn_read_enable(&s->client);
 	sess_idle_read(s);
 }
@@ -145,8 +134,8 @@ static void discard_done(struct session *s)
 {
 	struct sess_facts *sf = &s->sf;
 	sf->cmd_discard = false;
-	if (sf->reply_code)
-		reply_err_seq(s, s->cfr.next_seq, sf->reply_code, sf->reply_state, sf->reply_msg);
+	if (sf->reply_code) /* with the id that follows the command's last frame */
+		sess_send_err(s, s->cfr.next_seq, sf->reply_code, sf->reply_state, sf->reply_msg);
 	sf->reply_code = 0;
 }
 
@@ -275,9 +264,9 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 		}
 	}
 	if (cmd == COM_CHANGE_USER) {
-		/* a login in the middle of the session: change_user.c owns it now */
-		sess_change_user_start(s, p, len);
-		evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
+		/* a login in the middle of the session: change_user.c reads it
+		 * (the enter of CHANGE_USER_START) */
+		sess_set_state(s, SESS_CHANGE_USER_START);
 		return false;
 	}
 	/* A client's KILL names its greeting ids: the server knows the current ones. */
@@ -588,17 +577,25 @@ static enum pkt_action stmt_err_id(struct session *s, size_t start, const struct
 	return replace_frame(s, start, f->len, pkt, w.len);
 }
 
+/* An OK: the facts learn from it, the commit guard sees it, and the
+ * client gets it in its own shape. */
+static enum pkt_action on_ok(struct session *s, size_t start, const struct proto_frame *f,
+			     const struct proto_ok *ok)
+{
+	sess_facts_ok(s, ok);
+	sess_guard_ok(s, ok);
+	if (f->len < PROTO_MAX_FRAME && sess_ok_carries_state(s, ok))
+		return reshape_ok(s, start, f, ok);
+	return PKT_PASS;
+}
+
 /* Facts and rewrites for one packet the tracker has just read. */
 static enum pkt_action on_packet(struct session *s, size_t start, const struct proto_frame *f,
 				 const struct proto_rt_event *ev)
 {
 	switch (ev->kind) {
 	case RT_PKT_OK:
-		sess_facts_ok(s, &ev->ok);
-		sess_guard_ok(s, &ev->ok);
-		if (f->len < PROTO_MAX_FRAME && sess_ok_carries_state(s, &ev->ok))
-			return reshape_ok(s, start, f, &ev->ok);
-		return PKT_PASS;
+		return on_ok(s, start, f, &ev->ok);
 	case RT_PKT_EOF:
 		if ((ev->eof.status & SERVER_SESSION_STATE_CHANGED) &&
 		    (s->backend_caps & ~s->client_caps & CLIENT_SESSION_TRACK) && f->len == 5)
@@ -621,137 +618,147 @@ static enum pkt_action on_packet(struct session *s, size_t start, const struct p
 	}
 }
 
-/* Scan the backend's bytes frame by frame through the tracker, then pass
- * everything scanned to the client at once. */
-void sess_result_read(struct session *s)
+/* ------------------------------------------------------ response read */
+
+/* One pass of sess_result_read over the backend's input. */
+struct result_scan {
+	struct evbuffer *in; /* s->backend.in */
+	size_t avail;        /* bytes in `in` since the scan (re)started */
+	size_t off;          /* bytes scanned: they go to the client at the end */
+	int outcome;         /* RT_MORE, RT_DONE, or RT_INFILE (a file is asked for) */
+};
+
+/* The rest of a packet whose head was scanned in an earlier read. */
+static void scan_rest(struct session *s, struct result_scan *sc)
 {
-	/* Answers to tandem's own statements come first and go nowhere. */
-	if (own_pending(s) && !own_read(s))
-		return;
-	struct evbuffer *in = s->backend.in;
-	size_t avail = evbuffer_get_length(in);
-	size_t off = 0;
-	int outcome = RT_MORE;
-	uint8_t stack[SCAN_STACK];
+	size_t left = sc->avail - sc->off;
+	size_t take = left < s->resp_left ? left : (size_t)s->resp_left;
+	sess_replay_more(s, sc->off, take);
+	sc->off += take;
+	s->resp_left -= take;
+}
 
-	while (off < avail && (s->resp_left > 0 || !s->result_done)) {
-		if (s->resp_left > 0) {
-			size_t take =
-				avail - off < s->resp_left ? avail - off : (size_t)s->resp_left;
-			sess_replay_more(s, off, take);
-			off += take;
-			s->resp_left -= take;
-			continue;
-		}
-		if (avail - off < PROTO_HEADER_LEN)
-			break;
-		/* The bytes from off that lie in one chain (usually the whole
-		 * read): frames are looked at there, and copied out only when
-		 * the part the tracker needs straddles two chains. */
-		struct evbuffer_ptr pos;
-		struct evbuffer_iovec v = {0};
-		evbuffer_ptr_set(in, &pos, off, EVBUFFER_PTR_SET);
-		evbuffer_peek(in, -1, &pos, &v, 1);
-		const uint8_t *at = v.iov_base;
-		size_t run = v.iov_len;
-		/* Plain rows go by without a look each (a transaction being
-		 * recorded for replay hashes them one by one instead). */
-		if (!s->rp.recording) {
-			uint8_t seq;
-			size_t rows = proto_tracker_skip_rows(&s->tr, at, run, &seq);
-			if (rows > 0) {
-				off += rows;
-				s->bfr.next_seq = (uint8_t)(seq + 1);
-				continue;
-			}
-		}
-		uint8_t head[PROTO_HEADER_LEN + 1] = {0};
-		const uint8_t *h = at;
-		if (run <= PROTO_HEADER_LEN) {
-			evbuffer_copyout_from(in, &pos, head,
-					      avail - off > PROTO_HEADER_LEN ? sizeof(head)
-									     : PROTO_HEADER_LEN);
-			h = head;
-		}
-		struct proto_frame f;
-		proto_frame_parse(h, PROTO_HEADER_LEN + 1, &f);
-		/* the first payload byte tells rows from terminators; an empty
-		 * frame (the end of a 16 MiB+ packet) has none to wait for */
-		if (f.len > 0 && avail - off < PROTO_HEADER_LEN + 1)
-			break;
-		uint32_t want = proto_tracker_want(&s->tr, f.len, h[PROTO_HEADER_LEN]);
-		/* A prepare OK is renumbered: all of it must be here. */
-		size_t need = want;
-		if (s->tr.state == RT_PREPARE_FIRST && h[PROTO_HEADER_LEN] == PROTO_OK_HEADER)
-			need = f.len;
-		if (avail - off < PROTO_HEADER_LEN + need)
-			break;
-		const uint8_t *payload = h + PROTO_HEADER_LEN;
-		uint8_t *heap = NULL;
-		if (want > 1 && run < PROTO_HEADER_LEN + (size_t)want) {
-			uint8_t *dst = want <= sizeof(stack) ? stack : (heap = malloc(want));
-			if (!dst) {
-				sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
-					  "tandem: out of memory");
-				return;
-			}
-			evbuffer_ptr_set(in, &pos, off + PROTO_HEADER_LEN, EVBUFFER_PTR_SET);
-			evbuffer_copyout_from(in, &pos, dst, want);
-			payload = dst;
-		}
-		struct proto_rt_event ev;
-		int rc = proto_tracker_feed(&s->tr, payload, want ? want : (f.len ? 1 : 0), f.len,
-					    &ev);
-		if (rc < 0) {
-			if (heap)
-				free(heap);
-			log_warn("session %llu: backend %s broke the protocol in state %s: %s",
-				 (unsigned long long)s->id, s->backend_addr,
-				 proto_rt_state_name(s->tr.state), proto_strerror(rc));
-			pass_on(s, off);
-			s->bfr.next_seq = f.seq;
-			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
-				  "tandem: the database server sent a malformed response (%s)",
-				  proto_strerror(rc));
-			return;
-		}
-		s->bfr.next_seq = (uint8_t)(f.seq + 1);
-		sess_replay_frame(s, &ev, off, f.len);
-		/* ev may point into `in`: on_packet reads it before it cuts
-		 * or moves anything there. */
-		enum pkt_action act = on_packet(s, off, &f, &ev);
-		if (heap)
-			free(heap); /* ev points into it until here */
-		if (act == PKT_FAILED)
-			return;
-		if (act == PKT_REPLACED) {
-			/* Everything before it went on with it: scanning restarts. */
-			off = 0;
-			avail = evbuffer_get_length(in);
-		} else {
-			size_t pkt = PROTO_HEADER_LEN + (size_t)f.len;
-			if (avail - off >= pkt) {
-				off += pkt;
-			} else {
-				s->resp_left = pkt - (avail - off);
-				off = avail;
-			}
-		}
-		if (rc == RT_DONE) {
-			s->result_done = true;
-			outcome = RT_DONE;
-		} else if (rc == RT_INFILE && act == PKT_PASS) {
-			outcome = RT_INFILE;
-			break;
-		}
+/* The bytes from off that lie in one chain (usually the whole read):
+ * frames are looked at there, and copied out only when the part the
+ * tracker needs straddles two chains. */
+static void scan_peek(const struct result_scan *sc, struct evbuffer_ptr *pos, const uint8_t **at,
+		      size_t *run)
+{
+	struct evbuffer_iovec v = {0};
+	evbuffer_ptr_set(sc->in, pos, sc->off, EVBUFFER_PTR_SET);
+	evbuffer_peek(sc->in, -1, pos, &v, 1);
+	*at = v.iov_base;
+	*run = v.iov_len;
+}
+
+/* Plain rows go by without a look each (a transaction being recorded for
+ * replay hashes them one by one instead). True when some went by. */
+static bool scan_rows(struct session *s, struct result_scan *sc, const uint8_t *at, size_t run)
+{
+	if (s->rp.recording)
+		return false;
+	uint8_t seq;
+	size_t rows = proto_tracker_skip_rows(&s->tr, at, run, &seq);
+	if (rows == 0)
+		return false;
+	sc->off += rows;
+	s->bfr.next_seq = (uint8_t)(seq + 1);
+	return true;
+}
+
+/* The next frame's header (*h: its first bytes, from the chain or copied
+ * into head) and how much of its payload the tracker wants. False when
+ * more bytes must arrive first. */
+static bool scan_frame(struct session *s, const struct result_scan *sc, struct evbuffer_ptr *pos,
+		       const uint8_t *at, size_t run, uint8_t head[PROTO_HEADER_LEN + 1],
+		       const uint8_t **h, struct proto_frame *f, uint32_t *want)
+{
+	size_t left = sc->avail - sc->off;
+	*h = at;
+	if (run <= PROTO_HEADER_LEN) {
+		evbuffer_copyout_from(sc->in, pos, head,
+				      left > PROTO_HEADER_LEN ? PROTO_HEADER_LEN + 1
+							      : PROTO_HEADER_LEN);
+		*h = head;
 	}
+	proto_frame_parse(*h, PROTO_HEADER_LEN + 1, f);
+	/* the first payload byte tells rows from terminators; an empty frame
+	 * (the end of a 16 MiB+ packet) has none to wait for */
+	if (f->len > 0 && left < PROTO_HEADER_LEN + 1)
+		return false;
+	*want = proto_tracker_want(&s->tr, f->len, (*h)[PROTO_HEADER_LEN]);
+	/* A prepare OK is renumbered: all of it must be here. */
+	size_t need = *want;
+	if (s->tr.state == RT_PREPARE_FIRST && (*h)[PROTO_HEADER_LEN] == PROTO_OK_HEADER)
+		need = f->len;
+	return left >= PROTO_HEADER_LEN + need;
+}
 
-	pass_on(s, off);
+/* Feed the tracker the part of the frame it wants (copied into stack, or
+ * *heap, when it straddles two chains; ev may point there until the
+ * caller frees *heap). False when the session failed. */
+static bool scan_feed(struct session *s, const struct result_scan *sc, const uint8_t *h, size_t run,
+		      const struct proto_frame *f, uint32_t want, uint8_t stack[SCAN_STACK],
+		      uint8_t **heap, struct proto_rt_event *ev, int *rc)
+{
+	const uint8_t *payload = h + PROTO_HEADER_LEN;
+	if (want > 1 && run < PROTO_HEADER_LEN + (size_t)want) {
+		uint8_t *dst = want <= SCAN_STACK ? stack : (*heap = malloc(want));
+		if (!dst) {
+			sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01", "tandem: out of memory");
+			return false;
+		}
+		struct evbuffer_ptr pos;
+		evbuffer_ptr_set(sc->in, &pos, sc->off + PROTO_HEADER_LEN, EVBUFFER_PTR_SET);
+		evbuffer_copyout_from(sc->in, &pos, dst, want);
+		payload = dst;
+	}
+	*rc = proto_tracker_feed(&s->tr, payload, want ? want : (f->len ? 1 : 0), f->len, ev);
+	if (*rc >= 0)
+		return true;
+	free(*heap);
+	*heap = NULL;
+	log_warn("session %llu: backend %s broke the protocol in state %s: %s",
+		 (unsigned long long)s->id, s->backend_addr, proto_rt_state_name(s->tr.state),
+		 proto_strerror(*rc));
+	pass_on(s, sc->off);
+	s->bfr.next_seq = f->seq;
+	sess_fail(s, TANDEM_ER_BACKEND_LOST, "08S01",
+		  "tandem: the database server sent a malformed response (%s)",
+		  proto_strerror(*rc));
+	return false;
+}
+
+/* Past the packet just fed: a replaced one took everything before it
+ * along, so scanning restarts; a passed one is skipped, its rest (not
+ * arrived yet) counted in resp_left. */
+static void scan_advance(struct session *s, struct result_scan *sc, enum pkt_action act,
+			 const struct proto_frame *f)
+{
+	if (act == PKT_REPLACED) {
+		sc->off = 0;
+		sc->avail = evbuffer_get_length(sc->in);
+		return;
+	}
+	size_t pkt = PROTO_HEADER_LEN + (size_t)f->len;
+	if (sc->avail - sc->off >= pkt) {
+		sc->off += pkt;
+	} else {
+		s->resp_left = pkt - (sc->avail - sc->off);
+		sc->off = sc->avail;
+	}
+}
+
+/* Everything scanned goes to the client at once; then the response goes
+ * on, asks for a file, or is done. */
+static void scan_finish(struct session *s, const struct result_scan *sc)
+{
+	pass_on(s, sc->off);
 	if (conn_flush(&s->client) < 0) {
 		sess_close(s, "client gone");
 		return;
 	}
-	if (outcome == RT_INFILE) {
+	if (sc->outcome == RT_INFILE) {
 		/* its enter reads the file data (machine.c) */
 		s->cfr.next_seq = s->bfr.next_seq;
 		s->cfr.continued = false;
@@ -763,6 +770,58 @@ void sess_result_read(struct session *s)
 		return;
 	}
 	watch_backpressure(s, &s->backend, &s->client);
+}
+
+/* Scan the backend's bytes frame by frame through the tracker, then pass
+ * everything scanned to the client at once. */
+void sess_result_read(struct session *s)
+{
+	/* Answers to tandem's own statements come first and go nowhere. */
+	if (own_pending(s) && !own_read(s))
+		return;
+	struct result_scan sc = {s->backend.in, evbuffer_get_length(s->backend.in), 0, RT_MORE};
+	uint8_t stack[SCAN_STACK];
+	while (sc.off < sc.avail && (s->resp_left > 0 || !s->result_done)) {
+		if (s->resp_left > 0) {
+			scan_rest(s, &sc);
+			continue;
+		}
+		if (sc.avail - sc.off < PROTO_HEADER_LEN)
+			break;
+		struct evbuffer_ptr pos;
+		const uint8_t *at, *h;
+		size_t run;
+		scan_peek(&sc, &pos, &at, &run);
+		if (scan_rows(s, &sc, at, run))
+			continue;
+		uint8_t head[PROTO_HEADER_LEN + 1] = {0};
+		struct proto_frame f;
+		uint32_t want;
+		if (!scan_frame(s, &sc, &pos, at, run, head, &h, &f, &want))
+			break;
+		struct proto_rt_event ev;
+		uint8_t *heap = NULL;
+		int rc;
+		if (!scan_feed(s, &sc, h, run, &f, want, stack, &heap, &ev, &rc))
+			return;
+		s->bfr.next_seq = (uint8_t)(f.seq + 1);
+		sess_replay_frame(s, &ev, sc.off, f.len);
+		/* ev may point into `in`: on_packet reads it before it cuts or
+		 * moves anything there. */
+		enum pkt_action act = on_packet(s, sc.off, &f, &ev);
+		free(heap); /* ev points into it until here */
+		if (act == PKT_FAILED)
+			return;
+		scan_advance(s, &sc, act, &f);
+		if (rc == RT_DONE) {
+			s->result_done = true;
+			sc.outcome = RT_DONE;
+		} else if (rc == RT_INFILE && act == PKT_PASS) {
+			sc.outcome = RT_INFILE;
+			break;
+		}
+	}
+	scan_finish(s, &sc);
 }
 
 /* The client's file data after a LOCAL INFILE request: frames until an

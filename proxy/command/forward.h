@@ -9,7 +9,8 @@
 #include "proxy/io/conn.h"
 #include "proxy/session/session_types.h"
 
-/* SESS_IDLE's enter: a switchover may park the session; else read on. */
+/* SESS_IDLE's enter (once the driver has closed a draining session and
+ * parked a switched-over one): read on. */
 void sess_idle_enter(struct session *s);
 /* SESS_IDLE, SESS_COMMAND: the client's commands. */
 void sess_idle_read(struct session *s);

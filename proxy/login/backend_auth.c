@@ -4,22 +4,19 @@
  * session's user, and hand the result (OK or ERR) to the client.
  *
  * States handled: SESS_BACKEND_CONNECT, SESS_BACKEND_HANDSHAKE,
- * SESS_BACKEND_TLS, SESS_BACKEND_AUTH, and the backend conversation of
- * SESS_CHANGE_USER_BACKEND. The login answers mysql_native_password with
- * SHA1(pw) (recovered from the client's login or computed from the
- * password) and caching_sha2_password with the password when tandem knows
- * it: fast auth, then full authentication in clear over TLS or
- * RSA-encrypted with the key the server sends. With "tls" on the cluster
+ * SESS_BACKEND_TLS, SESS_BACKEND_AUTH. The auth conversation (switches,
+ * caching_sha2 fast and full authentication) is backend_reply.c's, shared
+ * with COM_CHANGE_USER. With "tls" on the cluster
  * the connection never goes on in plaintext: a server that offers no TLS,
  * or whose certificate does not verify, fails the login.
  * Must not: forward any backend byte to the client before the login ends.
  * The enter of the transient SESS_BACKEND_WANTED (sess_backend_start)
- * picks the primary for a login, a move and a retry alike.
+ * picks the primary for a login, a move and a retry alike. Where the
+ * login goes next is a state: GREETING_WANTED (the primary greeted before
+ * the client logged in), IDLE (logged in), RESTORE (the login of a move).
+ * Must not: call another phase (the driver runs the next state's enter).
  */
-#include "proxy/move/migrate.h"
 #include "proxy/session/session_facts.h"
-#include "proxy/login/change_user.h"
-#include "proxy/login/client_auth.h"
 #include "proxy/login/backend_auth.h"
 
 #include <errno.h>
@@ -36,6 +33,7 @@
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
 #include "proxy/session/conn_ids.h"
+#include "proxy/login/backend_reply.h"
 #include "proxy/login/login.h"
 #include "proxy/session/ok_shape.h"
 #include "proxy/session/own.h"
@@ -45,7 +43,7 @@
 #include "proxy/login/session_caps.h"
 #include "proxy/process/worker_types.h"
 
-/* Largest greeting or auth packet accepted from a backend. */
+/* Largest greeting accepted from a backend. */
 #define BACKEND_AUTH_MAX 65536
 
 static void send_login(struct session *s);
@@ -115,8 +113,7 @@ void sess_backend_start(struct session *s)
 			s->backend_deadline_us = 0;
 			env_backend_release(s);
 			env_preauth_release(s);
-			sess_set_state(s, SESS_CLIENT_HANDSHAKE);
-			sess_client_greet(s, NULL);
+			sess_set_state(s, SESS_GREETING_WANTED);
 			return;
 		}
 		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
@@ -164,13 +161,6 @@ static void backend_refused(struct session *s, const uint8_t *p, uint32_t len)
 	memcpy(msg, e.message.p, n);
 	msg[n] = 0;
 	sess_fail(s, e.code, e.sqlstate, "%s", msg);
-}
-
-static void send_backend(struct session *s, const void *buf, size_t len)
-{
-	if (conn_write(&s->backend, buf, len) < 0)
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: cannot send the login to %s", s->backend_addr);
 }
 
 /* ----------------------------------------------------------- greeting */
@@ -244,7 +234,7 @@ static void send_login(struct session *s)
 	}
 	sess_set_state(s, SESS_BACKEND_AUTH);
 	s->backend_seq++;
-	send_backend(s, buf, wr.len);
+	sess_backend_send(s, buf, wr.len);
 	proto_wipe(buf, sizeof(buf));
 }
 
@@ -332,19 +322,14 @@ void sess_backend_handshake_read(struct session *s)
 	s->backend_seq = (uint8_t)(seq + 1);
 	s->backend_key_requested = false;
 	if (s->pre_greeting) {
-		/* The client's greeting is this one; the login waits for the
-		 * client's (held_login). */
+		/* The client's greeting is this one (GREETING_WANTED's enter
+		 * sends it); the login waits for the client's (held_login). */
 		s->pre_greeting = false;
 		s->backend_held = true;
 		s->backend_deadline_us = 0;
-		sess_set_state(s, SESS_CLIENT_HANDSHAKE);
-		sess_client_greet(s, &hs);
+		sess_greeting_remember(s->wt, &hs);
 		evbuffer_drain(s->backend.in, (size_t)span);
-		/* bytes a client sent before its greeting are its login attempt */
-		if (s->state == SESS_CLIENT_HANDSHAKE && evbuffer_get_length(s->client.in) > 0) {
-			conn_read_enable(&s->client);
-			sess_client_handshake_read(s);
-		}
+		sess_set_state(s, SESS_GREETING_WANTED);
 		return;
 	}
 	evbuffer_drain(s->backend.in, (size_t)span);
@@ -371,9 +356,10 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 		return;
 	}
 	if (s->mg.active) {
-		/* A move: this OK is tandem's, the client logged in long ago. */
+		/* A move: this OK is tandem's, the client logged in long ago;
+		 * RESTORE's enter rebuilds the session on this backend. */
 		evbuffer_drain(s->backend.in, (size_t)span);
-		sess_migrate_logged_in(s);
+		sess_set_state(s, SESS_RESTORE);
 		return;
 	}
 	sess_sha2_fast_ok(s);
@@ -401,169 +387,14 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 	sess_set_state(s, SESS_IDLE);
 }
 
-static void send_raw(struct session *s, uint8_t seq, const void *data, size_t len)
+/* The final reply to the login (backend_reply.h). */
+static void login_refused(struct session *s, const uint8_t *p, uint32_t len, int span)
 {
-	uint8_t stack[PROTO_RSA_MAX_CIPHERTEXT + 16];
-	struct proto_wr wr;
-	proto_wr_init(&wr, stack, sizeof(stack));
-	if (proto_raw_build(&wr, seq, data, len) != PROTO_OK) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: cannot build the login for %s", s->backend_addr);
-		return;
-	}
-	s->backend_seq = (uint8_t)(seq + 1);
-	send_backend(s, stack, wr.len);
-	proto_wipe(stack, wr.len);
+	(void)span;
+	backend_refused(s, p, len);
 }
 
-static void auth_switch(struct session *s, const uint8_t *p, uint32_t len, uint8_t seq)
-{
-	struct proto_auth_switch as;
-	if (len == 1) {
-		/* The 4.0 "short scramble" request (a lone 0xFE): the server
-		 * wants a mysql_old_password reply to the scramble it already
-		 * sent (sql_acl.cc, switch_from_long_to_short_scramble). */
-		as.plugin.p = PROTO_PLUGIN_OLD;
-		as.plugin.len = strlen(PROTO_PLUGIN_OLD);
-		as.data.p = (const char *)s->backend_scramble;
-		as.data.len = PROTO_SCRAMBLE_LEN;
-	} else if (proto_auth_switch_parse(p, len, &as) < 0 ||
-		   as.data.len < (proto_str_eq(as.plugin, PROTO_PLUGIN_OLD) ? PROTO_OLD_REPLY_LEN
-									    : PROTO_SCRAMBLE_LEN) ||
-		   as.plugin.len >= sizeof(s->backend_plugin)) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: the database server %s sent a malformed auth switch",
-			  s->backend_addr);
-		return;
-	}
-	memcpy(s->backend_plugin, as.plugin.p, as.plugin.len);
-	s->backend_plugin[as.plugin.len] = 0;
-	if (as.data.p != (const char *)s->backend_scramble) {
-		size_t n = as.data.len < PROTO_SCRAMBLE_LEN ? as.data.len : PROTO_SCRAMBLE_LEN;
-		memmove(s->backend_scramble, as.data.p, n);
-		memset(s->backend_scramble + n, 0, PROTO_SCRAMBLE_LEN - n);
-	}
-	s->backend_key_requested = false;
-	uint8_t reply[PROTO_SHA256_LEN];
-	int rlen = sess_backend_auth_reply(s, s->backend_plugin, s->backend_scramble, reply);
-	if (rlen < 0 && strcmp(s->backend_plugin, PROTO_PLUGIN_SHA2) == 0) {
-		sess_fail(
-			s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
-			"tandem: the account '%s' on %s uses caching_sha2_password, which needs its "
-			"password; tandem knows only its mysql_native_password hash",
-			s->user, s->backend_addr);
-		return;
-	}
-	if (rlen < 0) {
-		sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
-			  "tandem: the account '%s' uses the authentication plugin '%s', which "
-			  "tandem cannot answer for",
-			  s->user, s->backend_plugin);
-		return;
-	}
-	send_raw(s, (uint8_t)(seq + 1), reply, (size_t)rlen);
-	proto_wipe(reply, sizeof(reply));
-}
-
-/* caching_sha2 AuthMoreData: fast-auth result, or the RSA key we asked for. */
-static void more_data(struct session *s, const uint8_t *p, uint32_t len, uint8_t seq)
-{
-	if (s->backend_key_requested) {
-		s->backend_key_requested = false;
-		EVP_PKEY *key = proto_rsa_public_key_parse(p + 1, len - 1);
-		uint8_t blob[PROTO_RSA_MAX_CIPHERTEXT];
-		size_t blen = 0;
-		int rc = key ? proto_rsa_encrypt_password(key, s->password, strlen(s->password),
-							  s->backend_scramble, blob, sizeof(blob),
-							  &blen)
-			     : PROTO_E_MALFORMED;
-		EVP_PKEY_free(key);
-		if (rc != PROTO_OK) {
-			sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
-				  "tandem: cannot use the RSA public key of the database server %s "
-				  "(%s)",
-				  s->backend_addr, proto_strerror(rc));
-			return;
-		}
-		send_raw(s, (uint8_t)(seq + 1), blob, blen);
-		return;
-	}
-	if (len == 2 && p[1] == PROTO_SHA2_FAST_AUTH_OK)
-		return; /* the OK follows */
-	if (len != 2 || p[1] != PROTO_SHA2_PERFORM_FULL_AUTH) {
-		sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE, TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-			  "tandem: the database server %s sent an unexpected login reply",
-			  s->backend_addr);
-		return;
-	}
-	if (!s->password) {
-		sess_fail(s, ER_NOT_SUPPORTED_AUTH_MODE, "08004",
-			  "tandem: the database server %s asks for caching_sha2_password full "
-			  "authentication of '%s', which needs the password; tandem knows only its "
-			  "mysql_native_password hash",
-			  s->backend_addr, s->user);
-		return;
-	}
-	if (conn_is_tls(&s->backend)) {
-		/* the password and its NUL, in clear: the channel is encrypted */
-		send_raw(s, (uint8_t)(seq + 1), s->password, strlen(s->password) + 1);
-		return;
-	}
-	uint8_t req = PROTO_SHA2_REQUEST_PUBLIC_KEY;
-	s->backend_key_requested = true;
-	send_raw(s, (uint8_t)(seq + 1), &req, 1);
-}
-
-/* Replies to our login or COM_CHANGE_USER (SESS_BACKEND_AUTH,
- * SESS_CHANGE_USER_BACKEND): OK, ERR, auth switch, AuthMoreData. */
 void sess_backend_auth_read(struct session *s)
 {
-	enum sess_state st = s->state;
-	/* Answers to tandem's setup statement come before the COM_CHANGE_USER's. */
-	if (own_pending(s) && !own_read(s))
-		return;
-	for (;;) {
-		const uint8_t *p;
-		uint32_t len;
-		uint8_t seq;
-		int span = sess_packet_peek(s->backend.in, BACKEND_AUTH_MAX, &p, &len, &seq);
-		if (span == 0 || s->state != st)
-			return;
-		if (span < 0 || len == 0) {
-			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE,
-				  TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-				  "tandem: the database server %s sent a malformed login reply",
-				  s->backend_addr);
-			return;
-		}
-		switch (p[0]) {
-		case PROTO_OK_HEADER:
-			if (st == SESS_BACKEND_AUTH)
-				login_done(s, p, len, span);
-			else
-				sess_change_user_done(s, p, len, span);
-			return;
-		case PROTO_ERR_HEADER:
-			if (st == SESS_CHANGE_USER_BACKEND)
-				sess_change_user_backend_refused(s, p, len, span);
-			else
-				backend_refused(s, p, len);
-			return;
-		case PROTO_AUTH_SWITCH:
-			auth_switch(s, p, len, seq);
-			break;
-		case PROTO_AUTH_MORE_DATA:
-			more_data(s, p, len, seq);
-			break;
-		default:
-			sess_fail(s, TANDEM_ER_BACKEND_UNAVAILABLE,
-				  TANDEM_SQLSTATE_BACKEND_UNAVAILABLE,
-				  "tandem: the database server %s sent an unexpected login reply",
-				  s->backend_addr);
-			return;
-		}
-		if (s->state != st)
-			return;
-		evbuffer_drain(s->backend.in, (size_t)span);
-	}
+	sess_backend_replies(s, login_done, login_refused);
 }

@@ -1,12 +1,14 @@
 /*
  * change_user.c — COM_CHANGE_USER: a login in the middle of a session.
  *
- * States handled: SESS_CHANGE_USER_AUTH (entered from SESS_IDLE; the
- * client conversation itself is client_auth.c's, shared with a login),
- * the enters of the transient SESS_CHANGE_USER_WANTED (send the backend
- * its COM_CHANGE_USER) and SESS_CHANGE_USER_DENIED (answer 1045, reset
- * the backend), and the ending of SESS_CHANGE_USER_BACKEND (backend_auth.c
- * reads the backend's replies; the reset's answer is the queue's, own.h). The new user is verified against the tenant's users
+ * States handled: SESS_CHANGE_USER_AUTH (entered from SESS_IDLE through
+ * SESS_CHANGE_USER_START; the client conversation itself, from the
+ * command's auth data on, is client_auth.c's, shared with a login),
+ * the enters of the transient SESS_CHANGE_USER_START (read the command),
+ * SESS_CHANGE_USER_WANTED (send the backend its COM_CHANGE_USER) and
+ * SESS_CHANGE_USER_DENIED (answer 1045, reset the backend), and
+ * SESS_CHANGE_USER_BACKEND (the auth conversation is backend_reply.c's,
+ * the reset's answer the queue's, own.h). The new user is verified against the tenant's users
  * exactly like a login, with the session's scramble (a client computes its
  * COM_CHANGE_USER reply from the scramble of the greeting, as MySQL
  * servers expect). Then tandem sends its own COM_CHANGE_USER to the
@@ -33,7 +35,6 @@
  * decided (cu_prev lives only while it runs).
  */
 #include "proxy/session/session_facts.h"
-#include "proxy/login/client_auth.h"
 #include "proxy/login/change_user.h"
 
 #include <stdio.h>
@@ -44,6 +45,7 @@
 #include "protocol/auth.h"
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
+#include "proxy/login/backend_reply.h"
 #include "proxy/login/login.h"
 #include "proxy/session/ok_shape.h"
 #include "proxy/session/own.h"
@@ -128,11 +130,7 @@ static void prev_restore(struct session *s)
 static bool send_err(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
 		     const char *msg)
 {
-	uint8_t buf[512];
-	struct proto_wr wr;
-	proto_wr_init(&wr, buf, sizeof(buf));
-	proto_err_build(&wr, seq, code, sqlstate, msg);
-	return sess_send_client(s, buf, wr.len) >= 0 && conn_flush(&s->client) >= 0;
+	return sess_send_err(s, seq, code, sqlstate, msg) >= 0 && conn_flush(&s->client) >= 0;
 }
 
 /* The backend's session was reset: forget what was known of it, and turn
@@ -161,7 +159,26 @@ static bool copy_name(char *dst, size_t cap, struct proto_str src)
 	return true;
 }
 
-void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t len)
+/* The COM_CHANGE_USER at the head of s->client.in (whole: forward.c
+ * checked). True when the session moved to SESS_CHANGE_USER_AUTH, whose
+ * enter (client_auth.c) reads the auth data and drains the packet. */
+static bool start(struct session *s, const uint8_t *payload, uint32_t len);
+
+void sess_change_user_start(struct session *s)
+{
+	uint8_t hdr[PROTO_HEADER_LEN];
+	evbuffer_copyout(s->client.in, hdr, sizeof(hdr));
+	uint32_t len = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16;
+	const uint8_t *p = evbuffer_pullup(s->client.in, (ssize_t)(PROTO_HEADER_LEN + len));
+	if (!p) {
+		sess_close(s, "out of memory");
+		return;
+	}
+	if (!start(s, p + PROTO_HEADER_LEN, len))
+		evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
+}
+
+static bool start(struct session *s, const uint8_t *payload, uint32_t len)
 {
 	struct proto_change_user cu;
 	s->client_seq = 1;
@@ -169,11 +186,13 @@ void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t 
 		/* checked before anything else, the session untouched */
 		if (!send_err(s, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Unknown command"))
 			sess_close(s, "client gone");
-		return;
+		else
+			sess_set_state(s, SESS_IDLE);
+		return false;
 	}
 	if (!prev_save(s)) {
 		sess_close(s, "out of memory");
-		return;
+		return false;
 	}
 	if (proto_change_user_parse(payload, len, s->client_caps, &cu) < 0 ||
 	    !copy_name(s->user, sizeof(s->user), cu.user) ||
@@ -182,7 +201,7 @@ void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t 
 		sess_login_failed(s);
 		sess_fail(s, ER_HANDSHAKE_ERROR, "08S01",
 			  "Bad handshake (malformed COM_CHANGE_USER)");
-		return;
+		return false;
 	}
 	/* The previous user's secrets are in cu_prev now, none in the session. */
 	sess_auth_forget(s);
@@ -195,15 +214,15 @@ void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t 
 		s->attrs = malloc(cu.attrs.len);
 		if (!s->attrs) {
 			sess_close(s, "out of memory");
-			return;
+			return false;
 		}
 		memcpy(s->attrs, cu.attrs.p, cu.attrs.len);
 		s->attrs_len = cu.attrs.len;
 	}
 	log_debug("session %llu: COM_CHANGE_USER to '%s'", (unsigned long long)s->id, s->user);
-	sess_set_state(s, SESS_CHANGE_USER_AUTH);
 	sess_timer_set(s, s->wt->snap->limits.auth_timeout_ms);
-	sess_auth_begin(s, cu.auth_plugin, (const uint8_t *)cu.auth.p, cu.auth.len);
+	sess_set_state(s, SESS_CHANGE_USER_AUTH);
+	return s->state == SESS_CHANGE_USER_AUTH;
 }
 
 void sess_change_user_backend(struct session *s)
@@ -252,7 +271,7 @@ void sess_change_user_backend(struct session *s)
 	sess_timer_set(s, s->wt->snap->limits.connect_timeout_ms);
 }
 
-void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, int span)
+static void backend_done(struct session *s, const uint8_t *p, uint32_t len, int span)
 {
 	struct proto_ok ok;
 	if (proto_ok_parse(p, len, s->backend_caps, &ok) < 0) {
@@ -352,7 +371,7 @@ static bool reset_answer(struct session *s, const struct own_entry *e, const uin
 	return false;
 }
 
-void sess_change_user_backend_refused(struct session *s, const uint8_t *p, uint32_t len, int span)
+static void backend_refused(struct session *s, const uint8_t *p, uint32_t len, int span)
 {
 	struct proto_err_pkt e;
 	stat_add(&s->wt->stats->auth_failures, 1);
@@ -381,4 +400,9 @@ void sess_change_user_backend_refused(struct session *s, const uint8_t *p, uint3
 void sess_change_user_denied(struct session *s)
 {
 	refuse(s, ER_ACCESS_DENIED_ERROR, "28000", s->cu_denied);
+}
+
+void sess_change_user_backend_read(struct session *s)
+{
+	sess_backend_replies(s, backend_done, backend_refused);
 }

@@ -11,9 +11,10 @@
 
 #include "proxy/session/session_types.h"
 
-/* COM_CHANGE_USER from SESS_IDLE: payload is the whole packet (0x11 first),
- * valid during the call only; the caller drains it afterwards. */
-void sess_change_user_start(struct session *s, const uint8_t *payload, uint32_t len);
+/* SESS_CHANGE_USER_START's enter: the whole COM_CHANGE_USER heads
+ * s->client.in (forward.c saw it from SESS_IDLE); read and drain it, and
+ * start the client side (SESS_CHANGE_USER_AUTH), or refuse it at once. */
+void sess_change_user_start(struct session *s);
 /* SESS_CHANGE_USER_WANTED's enter: the client side verified; switch the
  * backend. */
 void sess_change_user_backend(struct session *s);
@@ -21,11 +22,10 @@ void sess_change_user_backend(struct session *s);
  * (1045, the message in s->cu_denied): the client gets the ERR and the
  * session goes on as the previous user, as the server does. */
 void sess_change_user_denied(struct session *s);
-/* The backend's OK to our COM_CHANGE_USER (p/len: payload; span: bytes to drain). */
-void sess_change_user_done(struct session *s, const uint8_t *p, uint32_t len, int span);
-/* The backend's ERR to our COM_CHANGE_USER: the server reset the session
- * and kept it as the previous user; so does tandem (p/len: payload). */
-void sess_change_user_backend_refused(struct session *s, const uint8_t *p, uint32_t len, int span);
+/* SESS_CHANGE_USER_BACKEND: the backend's replies. Its OK goes to the
+ * client; its ERR too, and the server reset the session and kept it as the
+ * previous user, so does tandem. */
+void sess_change_user_backend_read(struct session *s);
 /* Wipe and free what was kept of the previous user (at close). */
 void sess_change_user_forget(struct session *s);
 

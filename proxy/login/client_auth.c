@@ -3,8 +3,11 @@
  * client's HandshakeResponse41, and authentication against the tenant's
  * users (for a login and, through login.h, for COM_CHANGE_USER).
  *
- * States handled: SESS_CLIENT_HANDSHAKE, SESS_CLIENT_TLS, SESS_CLIENT_AUTH,
- * and the client conversation of SESS_CHANGE_USER_AUTH.
+ * States handled: the enter of the transient SESS_GREETING_WANTED (the
+ * greeting), SESS_CLIENT_HANDSHAKE, SESS_CLIENT_TLS, SESS_CLIENT_AUTH, and
+ * the client conversation of SESS_CHANGE_USER_AUTH (its enter checks the
+ * command's auth data); a login waiting for an accounts reload hears of
+ * it through the driver (MACH_ACCOUNTS, sess_accounts_read).
  *
  * Plugins: mysql_native_password is verified against SHA1(SHA1(pw)), which
  * recovers SHA1(pw) for the backend. caching_sha2_password fast auth is
@@ -83,33 +86,14 @@ static bool plugin_mirrorable(struct proto_str p)
 	return proto_str_eq(p, PROTO_PLUGIN_NATIVE) || proto_str_eq(p, PROTO_PLUGIN_SHA2);
 }
 
-/* Remember what the primary's greeting said, for greetings made without a
- * backend connection. */
-static void greeting_remember(struct wtenant *wt, const struct proto_handshake *hs)
-{
-	struct wgreeting *g = &wt->greet;
-	size_t n = hs->server_version.len < sizeof(g->version) - 1 ? hs->server_version.len
-								   : sizeof(g->version) - 1;
-	memcpy(g->version, hs->server_version.p, n);
-	g->version[n] = 0;
-	g->caps = hs->caps;
-	g->charset = hs->charset;
-	g->status = hs->status;
-	n = hs->auth_plugin.len < sizeof(g->plugin) - 1 ? hs->auth_plugin.len
-							: sizeof(g->plugin) - 1;
-	memcpy(g->plugin, hs->auth_plugin.p, n);
-	g->plugin[n] = 0;
-	g->known = true;
-}
-
-void sess_client_greet(struct session *s, const struct proto_handshake *primary)
+void sess_client_greet(struct session *s)
 {
 	struct proto_handshake hs = {0};
 	const struct wgreeting *g = &s->wt->greet;
-	if (primary) {
-		greeting_remember(s->wt, primary);
-		hs = *primary;
-	} else if (g->known) {
+	/* backend_held: the greeting is the one just read on this session's
+	 * backend connection (remembered in wt->greet by backend_auth.c) */
+	bool primary = s->backend_held && g->known;
+	if (g->known) {
 		hs.server_version.p = g->version;
 		hs.server_version.len = strlen(g->version);
 		hs.caps = g->caps;
@@ -126,9 +110,8 @@ void sess_client_greet(struct session *s, const struct proto_handshake *primary)
 	}
 	/* The backend's own scramble, when the client's reply may be reused as
 	 * it is: tandem computes the same reply for the backend login. */
-	if (primary && primary->scramble_len >= PROTO_SCRAMBLE_LEN &&
-	    !memchr(primary->scramble, 0, PROTO_SCRAMBLE_LEN))
-		memcpy(s->scramble, primary->scramble, PROTO_SCRAMBLE_LEN);
+	if (primary && !memchr(s->backend_scramble, 0, PROTO_SCRAMBLE_LEN))
+		memcpy(s->scramble, s->backend_scramble, PROTO_SCRAMBLE_LEN);
 	else if (!random_scramble(s->scramble)) {
 		sess_close(s, "no randomness for the scramble");
 		return;
@@ -139,7 +122,7 @@ void sess_client_greet(struct session *s, const struct proto_handshake *primary)
 	}
 	hs.protocol_version = 10;
 	if (primary) {
-		s->greeting_id = primary->connection_id;
+		s->greeting_id = s->backend_conn_id;
 	} else {
 		uint32_t n = (uint32_t)s->id & 0xffffff;
 		s->greeting_id = SYNTHETIC_ID_BASE | ((uint32_t)(s->w->id & 0x3f) << 24) | n;
@@ -163,6 +146,7 @@ void sess_client_greet(struct session *s, const struct proto_handshake *primary)
 		sess_close(s, "cannot send the greeting");
 		return;
 	}
+	sess_set_state(s, SESS_CLIENT_HANDSHAKE);
 	s->client_seq = 1;
 	conn_ids_add(s);
 	/* The login time counts from the greeting. */
@@ -340,7 +324,7 @@ static enum auth_verdict first_verdict(struct session *s, const struct cfg_user 
  * A native reply the cached accounts refuse may be right for the server: a
  * user created, a password changed since the last load. Wait (bounded)
  * for one reload, then check once more. True when the wait started; the
- * answer comes from sess_accounts_timer. Only for accounts loaded from
+ * answer comes from sess_accounts_read. Only for accounts loaded from
  * the backend, once per login.
  */
 static bool accounts_retry(struct session *s, const uint8_t *d, size_t n)
@@ -387,11 +371,8 @@ static bool switch_after_reload(struct session *s, bool first_native)
 static void old_switch(struct session *s, struct proto_str first_plugin);
 static void auth_switch(struct session *s, const char *plugin, enum sess_auth_step next);
 
-void sess_accounts_timer(evutil_socket_t fd, short what, void *arg)
+void sess_accounts_read(struct session *s)
 {
-	struct session *s = arg;
-	(void)fd;
-	(void)what;
 	if (s->state == SESS_CLOSED || s->state == SESS_CLOSING || !s->acct_ticket)
 		return;
 	const char *cluster = s->wt->cfg->cluster->name;
@@ -562,7 +543,12 @@ static void sha2_reply(struct session *s, const struct cfg_user *u, const uint8_
 	}
 }
 
-void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data, size_t len)
+/* Check the first auth data of a login or COM_CHANGE_USER for s->user and
+ * carry the conversation on (auth switch, caching_sha2 full
+ * authentication). On success the session moves to SESS_BACKEND_WANTED (a
+ * login) or SESS_CHANGE_USER_WANTED; on failure the client gets 1045 and
+ * the session closes (a login) or moves to SESS_CHANGE_USER_DENIED. */
+static void auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data, size_t len)
 {
 	bool native = plugin.len == 0 || proto_str_eq(plugin, PROTO_PLUGIN_NATIVE);
 	s->acct_ticket = 0;
@@ -613,23 +599,55 @@ void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *
 	}
 }
 
+void sess_change_user_auth_begin(struct session *s)
+{
+	uint8_t hdr[PROTO_HEADER_LEN];
+	struct proto_change_user cu;
+	const uint8_t *p = NULL;
+	uint32_t len = 0;
+	if (evbuffer_copyout(s->client.in, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr)) {
+		len = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16;
+		p = evbuffer_pullup(s->client.in, (ssize_t)(PROTO_HEADER_LEN + len));
+	}
+	/* change_user.c parsed the same bytes a moment ago */
+	if (!p || proto_change_user_parse(p + PROTO_HEADER_LEN, len, s->client_caps, &cu) < 0) {
+		sess_close(s, "internal state error");
+		return;
+	}
+	auth_begin(s, cu.auth_plugin, (const uint8_t *)cu.auth.p, cu.auth.len);
+	evbuffer_drain(s->client.in, PROTO_HEADER_LEN + len);
+}
+
+/* The client's next packet of a login: >0 the bytes it spans (p/len/seq
+ * valid until they are drained), 0 none yet or the answer to the last one
+ * is not out (an accounts reload), <0 refused: too large (too_large says
+ * so) or out of order, with the ERR, which follows it. */
+static int next_packet(struct session *s, const char *too_large, const uint8_t **p, uint32_t *len,
+		       uint8_t *seq)
+{
+	if (s->acct_ticket)
+		return 0;
+	int span =
+		sess_packet_peek(s->client.in, s->wt->snap->limits.preauth_max_packet, p, len, seq);
+	if (span == 0)
+		return 0;
+	if (span < 0 || *seq != s->client_seq) {
+		s->client_seq = (uint8_t)(*seq + 1);
+		bad_handshake(s, span < 0 ? too_large : "packets out of order");
+		return -1;
+	}
+	return span;
+}
+
 /* The client's next auth packet (SESS_CLIENT_AUTH, SESS_CHANGE_USER_AUTH). */
 void sess_client_auth_read(struct session *s)
 {
-	if (s->acct_ticket)
-		return; /* the answer to the last packet is not out yet */
 	const uint8_t *p;
 	uint32_t len;
 	uint8_t seq;
-	int span = sess_packet_peek(s->client.in, s->wt->snap->limits.preauth_max_packet, &p, &len,
-				    &seq);
-	if (span == 0)
+	int span = next_packet(s, "auth packet too large", &p, &len, &seq);
+	if (span <= 0)
 		return;
-	if (span < 0 || seq != s->client_seq) {
-		s->client_seq = (uint8_t)(seq + 1);
-		bad_handshake(s, span < 0 ? "auth packet too large" : "packets out of order");
-		return;
-	}
 	/* Copy out: the reply may be sent before the bytes are drained. */
 	uint8_t data[PROTO_RSA_MAX_CIPHERTEXT];
 	if (len > sizeof(data)) {
@@ -725,27 +743,14 @@ void sess_client_tls_ready(struct session *s)
 
 void sess_client_handshake_read(struct session *s)
 {
-	if (s->acct_ticket)
-		return; /* the answer to the login is not out yet */
 	const uint8_t *p;
 	uint32_t len;
 	uint8_t seq;
-	int span = sess_packet_peek(s->client.in, s->wt->snap->limits.preauth_max_packet, &p, &len,
-				    &seq);
-	if (span == 0)
+	int span = next_packet(s, "login packet too large", &p, &len, &seq);
+	if (span <= 0)
 		return;
-	if (span < 0) {
-		s->client_seq = (uint8_t)(seq + 1);
-		bad_handshake(s, "login packet too large");
-		return;
-	}
 	/* Every answer from here on, an ERR included, follows the client's packet. */
-	bool in_order = seq == s->client_seq;
 	s->client_seq = (uint8_t)(seq + 1);
-	if (!in_order) {
-		bad_handshake(s, "packets out of order");
-		return;
-	}
 	if (proto_is_ssl_request(p, len)) {
 		start_tls(s, p, len, seq, span);
 		return;
@@ -816,6 +821,6 @@ void sess_client_handshake_read(struct session *s)
 		deny(s, true);
 		return;
 	}
-	sess_auth_begin(s, pl, auth, alen);
+	auth_begin(s, pl, auth, alen);
 	proto_wipe(auth, sizeof(auth));
 }

@@ -7,33 +7,33 @@
 #ifndef TANDEM_PROXY_CLIENT_AUTH_H
 #define TANDEM_PROXY_CLIENT_AUTH_H
 
-#include <event2/util.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "protocol/handshake.h"
 #include "proxy/session/session_types.h"
 
-/* Send the client its greeting: the primary's (primary: its greeting, just
- * read on the session's backend connection), or without one the last
- * greeting this tenant's primary gave on this worker (synthetic connection
- * id), or tandem's defaults. Capabilities are masked by session_caps.h. */
-void sess_client_greet(struct session *s, const struct proto_handshake *primary);
+/* SESS_GREETING_WANTED's enter: send the client its greeting, the
+ * primary's (backend_held: just read on the session's backend connection
+ * and remembered, login.h), or without one the last greeting this
+ * tenant's primary gave on this worker (synthetic connection id), or
+ * tandem's defaults; then SESS_CLIENT_HANDSHAKE. Capabilities are masked
+ * by session_caps.h. */
+void sess_client_greet(struct session *s);
 void sess_client_handshake_read(struct session *s);
 void sess_client_tls_ready(struct session *s);
 void sess_client_auth_read(struct session *s);
-/* The accounts-reload wait's timer (acct_timer). */
-void sess_accounts_timer(evutil_socket_t fd, short what, void *arg);
+/* The accounts-reload wait's poll (acct_timer fired: the driver's
+ * MACH_ACCOUNTS news): answer the login once the accounts reloaded or the
+ * wait is over, else poll on. */
+void sess_accounts_read(struct session *s);
 
-/* Check the first auth data of a login or COM_CHANGE_USER for s->user and
- * carry the conversation on (auth switch, caching_sha2 full
- * authentication) in SESS_CLIENT_AUTH / SESS_CHANGE_USER_AUTH. On success
- * the session moves to SESS_BACKEND_WANTED (a login) or
- * SESS_CHANGE_USER_WANTED; on failure the client gets 1045 and the session
- * closes (a login) or moves to SESS_CHANGE_USER_DENIED (the message in
- * cu_denied). A COM_CHANGE_USER that does not name caching_sha2_password
- * gets an auth switch (the greeting's scramble) first, as the server
- * sends. */
-void sess_auth_begin(struct session *s, struct proto_str plugin, const uint8_t *data, size_t len);
+/* SESS_CHANGE_USER_AUTH's enter: the COM_CHANGE_USER change_user.c read
+ * still heads s->client.in; check its auth data for the new s->user and
+ * carry the conversation on, as for a login (the auth switch the server
+ * sends unless it names caching_sha2_password first), then drain it. The
+ * verified change moves to SESS_CHANGE_USER_WANTED, a refused one to
+ * SESS_CHANGE_USER_DENIED (the message in cu_denied). */
+void sess_change_user_auth_begin(struct session *s);
 
 #endif

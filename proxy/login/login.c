@@ -2,8 +2,8 @@
  * login.c — what every login shares: scramble replies from what tandem
  * knows of the user (SHA1(password) or the password), the connect
  * attributes passed on, forgetting the user's secrets, counting a failed
- * login against its source, and naming the client's host as the server
- * does.
+ * login against its source, naming the client's host as the server
+ * does, and remembering the primary's greeting.
  *
  * Must not: call a phase or change a session's state.
  */
@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "protocol/auth.h"
+#include "protocol/handshake.h"
 #include "protocol/packet.h"
 #include "proxy/login/backend_users.h"
 #include "proxy/login/throttle.h"
@@ -121,4 +122,21 @@ void sess_login_failed(struct session *s)
 	sess_peer_host(s, host, sizeof(host));
 	log_warn("tenant %s: source %s blocked for %d ms after %u failed logins within %d ms",
 		 s->wt->name, host, cl->auth_block_ms, n, cl->auth_failure_window_ms);
+}
+
+void sess_greeting_remember(struct wtenant *wt, const struct proto_handshake *hs)
+{
+	struct wgreeting *g = &wt->greet;
+	size_t n = hs->server_version.len < sizeof(g->version) - 1 ? hs->server_version.len
+								   : sizeof(g->version) - 1;
+	memcpy(g->version, hs->server_version.p, n);
+	g->version[n] = 0;
+	g->caps = hs->caps;
+	g->charset = hs->charset;
+	g->status = hs->status;
+	n = hs->auth_plugin.len < sizeof(g->plugin) - 1 ? hs->auth_plugin.len
+							: sizeof(g->plugin) - 1;
+	memcpy(g->plugin, hs->auth_plugin.p, n);
+	g->plugin[n] = 0;
+	g->known = true;
 }

@@ -35,5 +35,11 @@ void sess_login_failed(struct session *s);
 /* The client's host as the server names it in an access-denied error
  * ("localhost" for a loopback client, the address without the port). */
 void sess_peer_host(struct session *s, char *out, size_t outlen);
+/* Remember what a primary's greeting said (wt->greet): the client's
+ * greeting is made from it, now (backend_held) or later without a backend
+ * connection (client_auth.c sess_client_greet). */
+struct wtenant;
+struct proto_handshake;
+void sess_greeting_remember(struct wtenant *wt, const struct proto_handshake *hs);
 
 #endif

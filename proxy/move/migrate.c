@@ -7,8 +7,8 @@
  * Order of a move: sess_backend_lost() (or sess_migrate_topology()) drops
  * the old connection and moves the session to SESS_BACKEND_WANTED with
  * mg.active set (the driver picks the primary); the login states run as
- * for a first login; backend_auth.c then calls sess_migrate_logged_in(),
- * which pipelines the restore statements behind tandem's own
+ * for a first login; the login's OK moves it to SESS_RESTORE, whose enter
+ * (sess_migrate_logged_in) pipelines the restore statements behind tandem's own
  * session-tracking setup, each an entry in the queue of tandem's own
  * statements (own.h); sess_restore_read() lets the queue swallow their
  * answers and puts the session back to work (restore.c).
@@ -34,25 +34,17 @@
 #include "protocol/packet.h"
 #include "protocol/sqlclass.h"
 #include "proxy/move/migrate_internal.h"
+#include "proxy/move/owed.h"
 #include "proxy/session/own.h"
 #include "proxy/session/session.h"
 #include "proxy/session/sess_env.h"
 #include "proxy/process/worker_types.h"
 
-/* A kept command is at most this long (a read worth re-running is short). */
-#define KEEP_MAX (64 * 1024)
 /* Markers of state tandem cannot carry to another server. */
 #define UNMOVABLE                                                                  \
 	(PROTO_FACTS_TEMP_TABLE | PROTO_FACTS_GET_LOCK | PROTO_FACTS_LOCK_TABLES | \
 	 PROTO_FACTS_USER_VARS | PROTO_FACTS_SQL_PREPARE | PROTO_FACTS_UNTRACKED | \
 	 PROTO_FACTS_TRACKING_OFF | PROTO_FACTS_INCOMPLETE)
-
-void sess_migrate_free(struct session *s)
-{
-	free(s->mg.cmd);
-	s->mg.cmd = NULL;
-	s->mg.cmd_len = s->mg.cmd_cap = 0;
-}
 
 /* ----------------------------------------------------------- keeping */
 
@@ -88,82 +80,6 @@ static bool rerunnable(const struct session *s)
 	return c.kind == PROTO_SQL_KIND_READ && !(c.flags & risky);
 }
 
-void sess_migrate_keep(struct session *s, const uint8_t *payload, size_t have, uint32_t len,
-		       uint32_t client_stmt)
-{
-	struct sess_migrate *mg = &s->mg;
-	mg->cmd_kept = false;
-	mg->answered = false;
-	mg->cmd_client_id = client_stmt;
-	if (have != len || len > KEEP_MAX ||
-	    (payload[0] != COM_QUERY && payload[0] != COM_STMT_EXECUTE))
-		return;
-	if (mg->cmd_cap < len) {
-		size_t cap = len < 256 ? 256 : len;
-		uint8_t *p = realloc(mg->cmd, cap);
-		if (!p)
-			return;
-		mg->cmd = p;
-		mg->cmd_cap = cap;
-	}
-	memcpy(mg->cmd, payload, len);
-	mg->cmd_len = len;
-	if (payload[0] == COM_STMT_EXECUTE && len >= 5)
-		proto_stmt_id_patch(mg->cmd, client_stmt);
-	mg->cmd_kept = true;
-}
-
-/* ----------------------------------------------------- owed errors */
-
-void mig_owe(struct session *s, enum mig_pending p, const char *fmt, ...)
-{
-	struct sess_migrate *mg = &s->mg;
-	/* A lost transaction is the stronger news: it is never overwritten. */
-	if (mg->pending == MIG_P_ROLLED_BACK && p == MIG_P_STATE_LOST)
-		return;
-	mg->pending = p;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(mg->pending_msg, sizeof(mg->pending_msg), fmt, ap);
-	va_end(ap);
-}
-
-bool sess_migrate_owed(struct session *s, const uint8_t *payload, size_t have, uint16_t *code,
-		       const char **sqlstate, const char **msg)
-{
-	struct sess_migrate *mg = &s->mg;
-	if (mg->pending == MIG_P_NONE)
-		return false;
-	uint8_t cmd = payload[0];
-	/* Commands without an answer cannot carry the news; the next one will. */
-	if (cmd == COM_STMT_CLOSE || cmd == COM_STMT_SEND_LONG_DATA || cmd == COM_QUIT)
-		return false;
-	/* Starting over is what the client asks for: nothing to report. */
-	if (cmd == COM_RESET_CONNECTION || cmd == COM_CHANGE_USER) {
-		mg->pending = MIG_P_NONE;
-		return false;
-	}
-	if (cmd == COM_QUERY && mg->pending == MIG_P_ROLLED_BACK) {
-		struct proto_sql_class c;
-		proto_sql_classify((const char *)payload + 1, have - 1, false, have < 2, &c);
-		if (c.kind == PROTO_SQL_KIND_ROLLBACK && !(c.flags & PROTO_SQL_MULTI)) {
-			/* the client wants it gone, and it is: the server says OK */
-			mg->pending = MIG_P_NONE;
-			return false;
-		}
-	}
-	if (mg->pending == MIG_P_ROLLED_BACK) {
-		*code = TANDEM_ER_FAILOVER_ROLLED_BACK;
-		*sqlstate = "40001";
-	} else {
-		*code = TANDEM_ER_FAILOVER_STATE_LOST;
-		*sqlstate = "08S01";
-	}
-	*msg = mg->pending_msg;
-	mg->pending = MIG_P_NONE;
-	return true;
-}
-
 /* --------------------------------------------------------- settling */
 
 /* Tell the client now that its command will not be answered. Only at a
@@ -193,11 +109,7 @@ static bool answer_lost(struct session *s, const char *where)
 		sess_fail(s, code, state, "%s", msg);
 		return false;
 	}
-	uint8_t buf[512];
-	struct proto_wr w;
-	proto_wr_init(&w, buf, sizeof(buf));
-	proto_err_build(&w, s->bfr.next_seq, code, state, msg);
-	if (sess_send_client(s, buf, w.len) < 0) {
+	if (sess_send_err(s, s->bfr.next_seq, code, state, msg) < 0) {
 		sess_close(s, "client gone");
 		return false;
 	}
@@ -340,7 +252,7 @@ static bool parking(const struct hc_topology *t)
 	return t->transition == HC_TR_SWITCHOVER;
 }
 
-bool sess_migrate_idle(struct session *s)
+bool sess_migrate_park(struct session *s)
 {
 	if (!s->mg.park || proto_facts_in_trans(&s->sf.f) || (s->flags & SESS_F_IN_TRANS))
 		return false;
@@ -364,7 +276,7 @@ void sess_migrate_topology(struct session *s, const struct hc_topology *t)
 			if (parking(t)) {
 				s->mg.park = true;
 				if (s->state == SESS_IDLE)
-					sess_migrate_idle(s);
+					sess_migrate_park(s);
 			}
 			return;
 		}

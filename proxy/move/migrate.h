@@ -35,9 +35,6 @@ struct session;
 struct hc_topology;
 
 
-/* Free what a move holds (mach_free). Safe on a zeroed struct. */
-void sess_migrate_free(struct session *s);
-
 /* The backend connection of an attached session (IDLE, COMMAND, RESULT,
  * LOCAL_INFILE, CHANGE_USER_*) broke, or the topology says it must go:
  * settle the command in flight, drop the connection, and move. */
@@ -46,28 +43,16 @@ void sess_backend_lost(struct session *s, const char *why);
 /* A new topology for the session's cluster arrived (worker thread). */
 void sess_migrate_topology(struct session *s, const struct hc_topology *t);
 
-/* A session that may have to leave its backend now that it is idle
- * (switchover parking). True when it left (the caller stops). */
-bool sess_migrate_idle(struct session *s);
+/* IDLE's enter, with mg.park set (a switchover waits for this session
+ * to leave the old primary): true when the session left (outside a
+ * transaction), and the enter stops. */
+bool sess_migrate_park(struct session *s);
 
-
-/* backend_auth.c: the backend accepted the login of a move. */
+/* SESS_RESTORE's enter: the backend accepted the login of a move; send
+ * the restore statements and read what has come of them. */
 void sess_migrate_logged_in(struct session *s);
 
 /* SESS_RESTORE: the backend's answers to the restore statements. */
 void sess_restore_read(struct session *s);
-
-/* forward.c, for each command about to be forwarded: keep a copy when it
- * is one that could run again (payload holds have bytes of a len-byte
- * command; client_stmt is the id a COM_STMT_EXECUTE carried, before tandem
- * translated it). */
-void sess_migrate_keep(struct session *s, const uint8_t *payload, size_t have, uint32_t len,
-		       uint32_t client_stmt);
-
-/* forward.c, before a command is forwarded: the error the session owes,
- * if it owes one for this command (code set, message in msg); false when
- * the command goes ahead. */
-bool sess_migrate_owed(struct session *s, const uint8_t *payload, size_t have, uint16_t *code,
-		       const char **sqlstate, const char **msg);
 
 #endif

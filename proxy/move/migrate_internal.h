@@ -8,9 +8,6 @@
 
 #include "proxy/move/migrate.h"
 
-/* Owe the client's next command an error (a lost transaction is never
- * overwritten by lost state: it is the stronger news). */
-void mig_owe(struct session *s, enum mig_pending p, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#include "proxy/move/owed.h"
 
 #endif

@@ -1,9 +1,10 @@
 /*
  * restore.c — the second half of a move (see migrate.h): once the new
- * backend accepted the login, rebuild the session there (session
- * tracking, schema, changed variables, prepared statements), swallow the
- * answers, replay the open transaction when asked, and put the session
- * back to work: re-run a read, answer a resolved commit, or go idle.
+ * backend accepted the login (the enter of SESS_RESTORE), rebuild the
+ * session there (session tracking, schema, changed variables, prepared
+ * statements), swallow the answers, replay the open transaction when
+ * asked, and put the session back to work: re-run a read, answer a
+ * resolved commit, or go idle.
  *
  * Owns: the restore items and their answers. Must not: send the client
  * anything but the answer it is owed and the documented errors.
@@ -203,7 +204,6 @@ void sess_migrate_logged_in(struct session *s)
 		sess_backend_wait(s, "cannot send the restore statements");
 		return;
 	}
-	sess_set_state(s, SESS_RESTORE);
 	sess_restore_read(s);
 }
 
@@ -335,15 +335,11 @@ static void rerun(struct session *s)
 		proto_stmt_id_parse(mg->cmd, mg->cmd_len, &client_id);
 		const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, client_id);
 		if (!st) {
-			uint8_t buf[300];
-			struct proto_wr w;
-			proto_wr_init(&w, buf, sizeof(buf));
-			proto_err_build(
-				&w, 1, ER_UNKNOWN_STMT_HANDLER, "HY000",
+			mg->inflight = MIG_NONE;
+			sess_send_err(
+				s, 1, ER_UNKNOWN_STMT_HANDLER, "HY000",
 				"tandem: the prepared statement could not be restored after a "
 				"failover");
-			mg->inflight = MIG_NONE;
-			sess_send_client(s, buf, w.len);
 			sess_set_state(s, SESS_IDLE);
 			return;
 		}
@@ -384,14 +380,10 @@ static void replay_given_up(struct session *s)
 {
 	struct sess_migrate *mg = &s->mg;
 	if (mg->inflight == MIG_RERUN) {
-		uint8_t buf[300];
-		struct proto_wr w;
-		proto_wr_init(&w, buf, sizeof(buf));
-		proto_err_build(
-			&w, 1, TANDEM_ER_FAILOVER_ROLLED_BACK, "40001",
-			"tandem: the transaction was replayed on the new primary after a failover "
-			"and came out different; it was rolled back and can be retried");
-		sess_send_client(s, buf, w.len);
+		sess_send_err(s, 1, TANDEM_ER_FAILOVER_ROLLED_BACK, "40001",
+			      "tandem: the transaction was replayed on the new primary after a "
+			      "failover and came out different; it was rolled back and can be "
+			      "retried");
 		stat_add(&s->wt->stats->failover_errors, 1);
 		mg->inflight = MIG_NONE;
 	} else {

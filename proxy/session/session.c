@@ -37,6 +37,7 @@
 const char *sess_state_name(enum sess_state st)
 {
 	static const char *const names[SESS_NSTATES] = {
+		[SESS_GREETING_WANTED] = "greeting_wanted",
 		[SESS_CLIENT_HANDSHAKE] = "client_handshake",
 		[SESS_CLIENT_TLS] = "client_tls",
 		[SESS_CLIENT_AUTH] = "client_auth",
@@ -47,6 +48,7 @@ const char *sess_state_name(enum sess_state st)
 		[SESS_BACKEND_TLS] = "backend_tls",
 		[SESS_BACKEND_AUTH] = "backend_auth",
 		[SESS_IDLE] = "idle",
+		[SESS_CHANGE_USER_START] = "change_user_start",
 		[SESS_CHANGE_USER_AUTH] = "change_user_auth",
 		[SESS_CHANGE_USER_WANTED] = "change_user_wanted",
 		[SESS_CHANGE_USER_DENIED] = "change_user_denied",
@@ -73,6 +75,7 @@ const char *sess_state_name(enum sess_state st)
  * for the client's login and goes on with it (backend_held). */
 #define HELD (T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH))
 static const unsigned allowed[SESS_NSTATES] = {
+	[SESS_GREETING_WANTED] = T(SESS_CLIENT_HANDSHAKE),
 	[SESS_CLIENT_HANDSHAKE] = T(SESS_CLIENT_TLS) | T(SESS_CLIENT_AUTH) | T(SESS_BACKEND_WANTED),
 	[SESS_CLIENT_TLS] = T(SESS_CLIENT_HANDSHAKE),
 	[SESS_CLIENT_AUTH] = T(SESS_BACKEND_WANTED),
@@ -80,13 +83,16 @@ static const unsigned allowed[SESS_NSTATES] = {
 	 * primary is picked afresh */
 	[SESS_BACKEND_WANTED] = T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT) | HELD | GIVE_UP,
 	[SESS_BACKEND_WAIT] = T(SESS_BACKEND_WANTED) | GIVE_UP,
+	/* (GREETING_WANTED: the primary greeted, or tandem greets for it) */
 	[SESS_BACKEND_CONNECT] =
-		T(SESS_BACKEND_HANDSHAKE) | MOVE | GIVE_UP | T(SESS_CLIENT_HANDSHAKE),
+		T(SESS_BACKEND_HANDSHAKE) | MOVE | GIVE_UP | T(SESS_GREETING_WANTED),
 	[SESS_BACKEND_HANDSHAKE] = T(SESS_BACKEND_TLS) | T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP |
-				   T(SESS_CLIENT_HANDSHAKE),
+				   T(SESS_GREETING_WANTED),
 	[SESS_BACKEND_TLS] = T(SESS_BACKEND_AUTH) | MOVE | GIVE_UP,
 	[SESS_BACKEND_AUTH] = T(SESS_IDLE) | T(SESS_RESTORE) | MOVE,
-	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT) | T(SESS_CHANGE_USER_AUTH) | MOVE,
+	[SESS_IDLE] = T(SESS_COMMAND) | T(SESS_RESULT) | T(SESS_CHANGE_USER_START) | MOVE,
+	/* the client side of the change starts, or it is refused at once */
+	[SESS_CHANGE_USER_START] = T(SESS_CHANGE_USER_AUTH) | T(SESS_IDLE),
 	[SESS_CHANGE_USER_AUTH] =
 		T(SESS_CHANGE_USER_WANTED) | T(SESS_CHANGE_USER_DENIED) | T(SESS_IDLE) | MOVE,
 	/* the COM_CHANGE_USER goes to the backend */
@@ -311,4 +317,14 @@ int sess_send_client(struct session *s, const void *pkt, size_t len)
 {
 	stat_add(&s->wt->stats->bytes_to_clients, len);
 	return conn_write(&s->client, pkt, len);
+}
+
+int sess_send_err(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
+		  const char *msg)
+{
+	uint8_t buf[512];
+	struct proto_wr wr;
+	proto_wr_init(&wr, buf, sizeof(buf));
+	proto_err_build(&wr, seq, code, sqlstate, msg);
+	return sess_send_client(s, buf, wr.len);
 }

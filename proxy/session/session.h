@@ -62,6 +62,11 @@ void sess_timer_clear(struct session *s);
 
 /* Send a packet built by a proto_*_build function. */
 int sess_send_client(struct session *s, const void *pkt, size_t len);
+/* Send the client an ERR (sequence id seq; msg cut to what one 512-byte
+ * packet holds) as an answer, the session staying as it is: the caller
+ * says what comes next. <0 when it could not be queued. */
+int sess_send_err(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
+		  const char *msg);
 
 
 #endif

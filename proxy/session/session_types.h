@@ -44,6 +44,8 @@ struct hc_topology;
  * backend (mg.active, migrate.h); RESTORE serves only a move.
  */
 enum sess_state {
+	SESS_GREETING_WANTED,  /* transient: the client is owed its greeting; the enter sends it
+				* (the held primary's, the last one known, or tandem's) */
 	SESS_CLIENT_HANDSHAKE, /* greeting sent; waiting for SSLRequest / HandshakeResponse41 */
 	SESS_CLIENT_TLS,       /* SSLRequest read; TLS handshake with the client running */
 	SESS_CLIENT_AUTH, /* auth switch / AuthMoreData sent; waiting for the client's auth data */
@@ -56,6 +58,8 @@ enum sess_state {
 	SESS_BACKEND_TLS,       /* SSLRequest sent; TLS handshake with the backend running */
 	SESS_BACKEND_AUTH,      /* login sent; waiting for OK / ERR / auth switch */
 	SESS_IDLE,              /* waiting for the client's next command */
+	SESS_CHANGE_USER_START, /* transient: a whole COM_CHANGE_USER heads client.in; the enter
+				 * (change_user.c) reads it */
 	SESS_CHANGE_USER_AUTH, /* COM_CHANGE_USER read; waiting for more of the client's auth data */
 	SESS_CHANGE_USER_WANTED,  /* transient: the client side is verified; the enter sends the
 				  * backend its COM_CHANGE_USER */
@@ -65,8 +69,9 @@ enum sess_state {
 	SESS_COMMAND,             /* streaming a large client command to the backend */
 	SESS_RESULT,              /* waiting for / forwarding the backend's response */
 	SESS_LOCAL_INFILE,        /* forwarding the client's LOCAL INFILE data */
-	SESS_RESTORE,             /* moved to a new backend: waiting for the answers to tandem's
-				* restore statements (tracking, schema, variables, re-prepares) */
+	SESS_RESTORE,             /* moved to a new backend (entered from BACKEND_AUTH): the enter
+				* sends tandem's restore statements (tracking, schema, variables,
+				* re-prepares); waiting for their answers */
 	SESS_CLOSING,             /* last bytes (an ERR) flushing to the client */
 	SESS_CLOSED,              /* queued for the reaper; nothing may touch it */
 	SESS_NSTATES
@@ -101,10 +106,11 @@ enum sess_flag {
 /* The legs a state can wait on (machine.h, mach_state.waits), and the
  * source of news handed to a state's event handler. */
 enum mach_leg {
-	MACH_CLIENT = 1 << 0,  /* bytes or an event on the client connection */
-	MACH_BACKEND = 1 << 1, /* bytes or an event on the backend connection */
-	MACH_TIMER = 1 << 2,   /* the session timer */
-	MACH_LOOKUP = 1 << 3,  /* the commit guard's binlog lookup answered */
+	MACH_CLIENT = 1 << 0,   /* bytes or an event on the client connection */
+	MACH_BACKEND = 1 << 1,  /* bytes or an event on the backend connection */
+	MACH_TIMER = 1 << 2,    /* the session timer */
+	MACH_LOOKUP = 1 << 3,   /* the commit guard's binlog lookup answered */
+	MACH_ACCOUNTS = 1 << 4, /* acct_timer: time to look whether the accounts reloaded */
 };
 
 /* What the worker lends each of its sessions (set up once in worker.c):
