@@ -24,6 +24,7 @@ from harness import accounts, util  # noqa: E402
 from harness.tandem import pair_config  # noqa: E402
 
 UNGUARDED = "noguard"
+TAGGED = "tagguard"   # "commit_guard": "tag": writes carry tandem's comment
 # SERVER_SESSION_STATE_CHANGED: tandem does not hand this client the
 # backend's session-state flag (proxy/login/session_caps.h: the backend leg's
 # tracking is tandem's own), guard or not — a difference that predates and
@@ -111,8 +112,9 @@ class GuardDiagnosticsTest(PairTandemCase):
 
     @classmethod
     def tandem_config(cls, pair) -> dict:
-        cfg = pair_config(pair, tenants=(TENANT, UNGUARDED))
+        cfg = pair_config(pair, tenants=(TENANT, UNGUARDED, TAGGED))
         cfg["tenants"][UNGUARDED]["commit_guard"] = False
+        cfg["tenants"][TAGGED]["commit_guard"] = "tag"
         return cfg
 
     def run_script(self, port: int, table: str) -> list[str]:
@@ -139,19 +141,28 @@ class GuardDiagnosticsTest(PairTandemCase):
         direct = self.run_script(self.direct, "diag_direct")
         proxied = self.run_script(self.port, "diag_tandem")
         unguarded = self.run_script(self.tandem.tenant_port(UNGUARDED), "diag_noguard")
+        tagged_run = self.run_script(self.tandem.tenant_port(TAGGED), "diag_tagged")
         self.assertGreater(len(direct), 100)
         self.maxDiff = None
         self.assertEqual(proxied, unguarded)
+        self.assertEqual(tagged_run, unguarded)
         self.assertEqual(self.without_state_flag(proxied), self.without_state_flag(direct))
-        # and the guard really was on: the writes went out tagged
+        # The default guard sends the statements as they are: the binlog's
+        # texts of the tandem run are the direct run's, byte for byte.
         rows = self.pair.primary.sql(
             "SHOW BINLOG EVENTS IN 'mariadb-bin.000001'") or []
-        tagged = [r for r in rows if "/*tandem:" in str(r[-1]) and "diag_tandem" in str(r[-1])]
-        untagged = [r for r in rows if "diag_direct" in str(r[-1]) and "/*tandem:" in str(r[-1])]
-        self.assertTrue(tagged, "no tagged statement of the tandem run in the binlog")
+
+        def texts(table):
+            return [str(r[-1]).replace(table, "T") for r in rows
+                    if table in str(r[-1]) and r[2] in ("Annotate_rows", "Query")]
+        self.assertGreater(len(texts("diag_direct")), 5)
+        self.assertEqual(texts("diag_tandem"), texts("diag_direct"))
+        self.assertFalse([t for t in texts("diag_tandem") if "/*tandem:" in t])
+        # and "tag" really tags: the writes went out with tandem's comment
+        tagged = [t for t in texts("diag_tagged") if "/*tandem:" in t]
+        self.assertTrue(tagged, "no tagged statement of the tag-mode run in the binlog")
         # a prepared write (COM_STMT_PREPARE) is logged with the tag too
-        self.assertTrue([r for r in tagged if "VALUES (60, 1)" in str(r[-1])], tagged)
-        self.assertEqual(untagged, [])
+        self.assertTrue([t for t in tagged if "VALUES (60, 1)" in t], tagged)
         self.assert_tandem_alive()
 
 
