@@ -11,6 +11,7 @@ fails. Each run uses its own fresh table so that insert ids match."""
 
 import os
 import re
+import threading
 import subprocess
 import sys
 import unittest
@@ -164,6 +165,43 @@ class GuardDiagnosticsTest(PairTandemCase):
         # a prepared write (COM_STMT_PREPARE) is logged with the tag too
         self.assertTrue([t for t in tagged if "VALUES (60, 1)" in t], tagged)
         self.assert_tandem_alive()
+
+    def test_a_guarded_write_shows_its_own_text(self):
+        """What the server shows of a guarded statement (processlist Info,
+        INNODB_TRX's trx_query) is the client's text, as directly."""
+        import pymysql
+        self.app_sql("CREATE TABLE IF NOT EXISTS test.diag_lock (id INT PRIMARY KEY, v INT)")
+        self.app_sql("REPLACE INTO test.diag_lock VALUES (1, 0)")
+        holder = self.pair.primary.connect()
+        self.addCleanup(holder.close)
+        with holder.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT * FROM test.diag_lock WHERE id = 1 FOR UPDATE")
+        sql = "UPDATE test.diag_lock SET v = v + 1 WHERE id = 1"
+        client = pymysql.connect(host=util.LOOPBACK, port=self.port, user=accounts.APP_USER,
+                                 password=accounts.PASSWORDS[accounts.APP_USER],
+                                 autocommit=True, read_timeout=30)
+        self.addCleanup(client.close)
+        done = threading.Event()
+
+        def blocked():
+            with client.cursor() as cur:
+                cur.execute(sql)
+            done.set()
+        th = threading.Thread(target=blocked, daemon=True)
+        th.start()
+        infos = lambda: [r[0] for r in self.pair.primary.sql(  # noqa: E731
+            "SELECT INFO FROM information_schema.PROCESSLIST WHERE INFO LIKE '%%diag_lock SET%%'"
+            " AND USER = %s", (accounts.APP_USER,))]
+        util.wait_for(lambda: infos(), 10, what="the guarded UPDATE to wait on the lock")
+        self.assertEqual(infos(), [sql])
+        trx = [r[0] for r in self.pair.primary.sql(
+            "SELECT trx_query FROM information_schema.INNODB_TRX WHERE trx_query IS NOT NULL")]
+        self.assertEqual(trx, [sql])
+        with holder.cursor() as cur:
+            cur.execute("COMMIT")
+        th.join(30)
+        self.assertTrue(done.is_set())
 
 
 if __name__ == "__main__":

@@ -42,15 +42,19 @@ START_TEST(test_template)
 	ck_assert(m(tpl, true, "insert into t2 values (NULL,'x',NULL,'0.1',NULL,NULL,'1',NULL)"));
 	ck_assert(m("INSERT INTO d.t VALUES (?, ?, ?, ?)", true,
 		    "INSERT INTO d.t VALUES (1, 'x\\'y', '2026-12-07 19:17:07', 1.5)"));
-	ck_assert(m("update t set a = ? where id = ?", true, "update t set a = -1.5e-3 where id = 7"));
+	ck_assert(m("update t set a = ? where id = ?", true,
+		    "update t set a = -1.5e-3 where id = 7"));
 	ck_assert(m("update t set b = ? where id = ?", true,
 		    "update t set b = _binary'\\0x' where id = 0x1F"));
-	ck_assert(m("update t set b = ? where id = ?", true, "update t set b = X'00ff' where id = 2"));
+	ck_assert(m("update t set b = ? where id = ?", true,
+		    "update t set b = X'00ff' where id = 2"));
 	/* a '?' inside quotes or a comment is the template's own text */
-	ck_assert(m("update t set q = '?', r = ? /* ? */", true, "update t set q = '?', r = 5 /* ? */"));
+	ck_assert(m("update t set q = '?', r = ? /* ? */", true,
+		    "update t set q = '?', r = 5 /* ? */"));
 	ck_assert(!m("update t set q = '?', r = ?", true, "update t set q = 'z', r = 5"));
 	/* anything else that differs */
-	ck_assert(!m("update t set a = ? where id = ?", true, "update t set a = 1 where id = 7 or 1"));
+	ck_assert(!m("update t set a = ? where id = ?", true,
+		     "update t set a = 1 where id = 7 or 1"));
 	ck_assert(!m("update t set a = ? where id = ?", true, "update t set a = 1 where id ="));
 	ck_assert(!m("update t set a = ? where id = ?", true, "update t set b = 1 where id = 2"));
 	ck_assert(!m("update t set a = ?", true, "update t set a = foo"));
