@@ -13,7 +13,7 @@
  * failover is decided within a second or two, so this covers some
  * thousands of commits a second; beyond it the read-back says "cannot
  * tell" rather than guess. */
-#define ACKS_RING 8192
+#define ACKS_RING  8192
 #define DOUBTS_MAX 1024
 
 struct ack {
@@ -124,7 +124,8 @@ void gtid_acks_doubt_add(struct gtid_acks *a, uint64_t fp)
 	else if (a->ndoubts < DOUBTS_MAX)
 		a->doubts[a->ndoubts++] = (struct doubt){fp, 1};
 	else
-		a->doubts[DOUBTS_MAX - 1].n++; /* full: counted with some other; only errs to "cannot tell" */
+		a->doubts[DOUBTS_MAX - 1]
+			.n++; /* full: counted with some other; only errs to "cannot tell" */
 	pthread_mutex_unlock(&a->mu);
 }
 

@@ -139,6 +139,7 @@ class GuardDiagnosticsTest(PairTandemCase):
     def test_same_diagnostics_directly_and_through_tandem(self):
         status = self.admin("/status")["tenants"][TENANT]
         self.assertTrue(status["commit_guard"]["enabled"])
+        self.assertEqual(status["commit_guard"]["mode"], "text")
         direct = self.run_script(self.direct, "diag_direct")
         proxied = self.run_script(self.port, "diag_tandem")
         unguarded = self.run_script(self.tandem.tenant_port(UNGUARDED), "diag_noguard")
