@@ -134,7 +134,8 @@ struct cfg_tenant {
 	unsigned max_connections; /* 0 = no per-tenant limit */
 	bool local_infile;
 	bool transaction_replay;
-	bool commit_guard; /* mark commits so one cut off by a failover can be resolved */
+	bool commit_guard;     /* resolve a commit cut off by a failover from the binlog */
+	bool commit_guard_tag; /* ... by a comment tandem adds to each write ("tag") */
 	const struct cfg_tls_server *tls; /* own_tls, the top-level default, or NULL (no TLS) */
 	struct cfg_tls_server *own_tls;   /* the tenant's own "tls" object, owned */
 	bool users_from_backend;          /* accounts of the cluster may log in too */

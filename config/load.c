@@ -493,7 +493,19 @@ static void load_tenant(struct ld *ld, const char *name, json_t *obj, struct cfg
 	t->max_connections = (unsigned)get_int(ld, obj, "max_connections", path, 0, 0, 10000000);
 	t->local_infile = get_bool(ld, obj, "local_infile", path, true);
 	t->transaction_replay = get_bool(ld, obj, "transaction_replay", path, false);
-	t->commit_guard = get_bool(ld, obj, "commit_guard", path, true);
+	/* true or "text": matched by the statements' texts (nothing added
+	 * to them); "tag": each write carries a comment naming the session */
+	json_t *cg = json_object_get(obj, "commit_guard");
+	t->commit_guard = true;
+	if (cg && json_is_boolean(cg))
+		t->commit_guard = json_is_true(cg);
+	else if (cg && json_is_string(cg) && strcmp(json_string_value(cg), "text") == 0)
+		t->commit_guard = true;
+	else if (cg && json_is_string(cg) && strcmp(json_string_value(cg), "tag") == 0)
+		t->commit_guard = t->commit_guard_tag = true;
+	else if (cg)
+		cfg_error(ld->errs, "%s.commit_guard: must be true, false, \"text\" or \"tag\"",
+			  path);
 	cfg_tls_load_tenant(ld->errs, obj, path, c, t, ld->base_dir);
 }
 

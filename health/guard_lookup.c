@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "protocol/binlog_rows.h"
+#include "protocol/sqlmatch.h"
 
 struct hc_guard_lookup {
 	struct hc_guard_query q;
@@ -54,6 +55,10 @@ struct scan {
 	bool first_int[64];
 	uint32_t first_cols;
 	uint64_t pending_insert_id; /* INTVAR INSERT_ID before a statement-format query */
+	/* by_text: which of the session's statements each text of this
+	 * transaction matches (one bit per pattern), in binlog order */
+	uint32_t texts[HC_GUARD_PATTERNS + 1];
+	unsigned ntexts;
 };
 
 static int64_t now_ms(void)
@@ -101,11 +106,13 @@ static MYSQL *open_conn(const struct hc_guard_query *q, char *why, size_t whylen
 
 /* The server variables without which the binlog cannot tell; pos gets
  * its gtid_binlog_pos. */
-static bool can_tell(MYSQL *my, char *pos, size_t poslen, char *why, size_t whylen)
+static bool can_tell(MYSQL *my, char *pos, size_t poslen, uint32_t *server_id, char *why,
+		     size_t whylen)
 {
 	if (mysql_query(my, "SELECT @@global.log_bin, @@global.log_slave_updates, "
 			    "@@global.binlog_annotate_row_events, "
-			    "@@global.replicate_annotate_row_events, @@global.gtid_binlog_pos")) {
+			    "@@global.replicate_annotate_row_events, @@global.gtid_binlog_pos, "
+			    "@@global.server_id")) {
 		snprintf(why, whylen, "cannot read the binlog settings: %s", mysql_error(my));
 		return false;
 	}
@@ -122,8 +129,10 @@ static bool can_tell(MYSQL *my, char *pos, size_t poslen, char *why, size_t whyl
 		}
 	if (!row)
 		snprintf(why, whylen, "no answer to the binlog settings query");
-	else
+	else {
 		snprintf(pos, poslen, "%s", row[4] ? row[4] : "");
+		*server_id = row[5] ? (uint32_t)strtoul(row[5], NULL, 10) : 0;
+	}
 	if (res)
 		mysql_free_result(res);
 	return ok;
@@ -206,6 +215,53 @@ static bool has_tag(const struct hc_guard_query *q, const char *s, size_t len)
 {
 	size_t tl = strlen(q->tag);
 	return tl && len >= tl && memmem(s, len, q->tag, tl) != NULL;
+}
+
+/* by_text: the session's statements this logged text is (a bit each). */
+static uint32_t text_bits(const struct hc_guard_query *q, const char *t, size_t len)
+{
+	uint32_t bits = 0;
+	for (unsigned i = 0; i < q->npat; i++)
+		if (proto_sql_logged_match(q->pat[i].text, q->pat[i].len, q->pat[i].tpl, t, len,
+					   q->pat[i].no_backslash))
+			bits |= 1u << i;
+	return bits;
+}
+
+/* A logged text of the transaction being read; true when it is one of the
+ * session's statements. */
+static bool note_text(const struct hc_guard_query *q, struct scan *sc, const char *t, size_t len)
+{
+	uint32_t bits = text_bits(q, t, len);
+	if (sc->ntexts < HC_GUARD_PATTERNS + 1)
+		sc->texts[sc->ntexts] = bits;
+	sc->ntexts++;
+	return bits != 0;
+}
+
+/* Whether the transaction's texts are the session's statements in order,
+ * leaving out only statements that may have logged nothing (changed no
+ * row, or ran without an answer): texts[i..] against pat[j..]. */
+static bool texts_are(const struct hc_guard_query *q, const struct scan *sc, unsigned i, unsigned j)
+{
+	if (i == sc->ntexts) {
+		for (; j < q->npat; j++)
+			if (q->pat[j].certain)
+				return false;
+		return true;
+	}
+	if (j == q->npat)
+		return false;
+	if ((sc->texts[i] & (1u << j)) && texts_are(q, sc, i + 1, j + 1))
+		return true;
+	return !q->pat[j].certain && texts_are(q, sc, i, j + 1);
+}
+
+static bool trx_matches(const struct hc_guard_query *q, const struct scan *sc)
+{
+	if (!q->by_text)
+		return sc->tagged;
+	return sc->ntexts >= 1 && sc->ntexts <= q->npat && texts_are(q, sc, 0, 0);
 }
 
 static void rows_event(struct scan *sc, const MARIADB_RPL_EVENT *tm, const MARIADB_RPL_EVENT *ev,
@@ -321,7 +377,15 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 	memset(&sc, 0, sizeof(sc));
 	MARIADB_RPL_EVENT *tm = NULL; /* the table map the next rows event refers to */
 	bool stmt_tagged = false;
-	bool found = false;
+	bool found = false, overflow = false;
+	/* The cut-off commit ran on the old primary: a match with the new
+	 * primary's server id is a commit made there since, unless the
+	 * session's last GTID says it wrote to this server already. */
+	uint32_t d0, s0;
+	uint64_t n0;
+	bool same_server =
+		sscanf(q->after_gtid, "%u-%u-%llu", &d0, &s0, (unsigned long long *)&n0) == 3 &&
+		s0 == a->server_id;
 	/* The socket timeouts bound each read; this bounds the whole scan
 	 * (a session with no commit yet reads from the oldest binlog). */
 	int64_t deadline = now_ms() + q->timeout_ms;
@@ -352,8 +416,15 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 			stmt_tagged = false;
 			break;
 		case ANNOTATE_ROWS_EVENT:
-			stmt_tagged = has_tag(q, ev->event.annotate_rows.statement.str,
-					      ev->event.annotate_rows.statement.length);
+			stmt_tagged =
+				q->by_text
+					? sc.in_trx &&
+						  note_text(
+							  q, &sc,
+							  ev->event.annotate_rows.statement.str,
+							  ev->event.annotate_rows.statement.length)
+					: has_tag(q, ev->event.annotate_rows.statement.str,
+						  ev->event.annotate_rows.statement.length);
 			sc.stmt_upsert = is_insert(ev->event.annotate_rows.statement.str,
 						   ev->event.annotate_rows.statement.length);
 			sc.tagged |= stmt_tagged;
@@ -366,7 +437,9 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 			const MARIADB_STRING *st = &ev->event.query.statement;
 			bool begin = st->length == 5 && strncasecmp(st->str, "BEGIN", 5) == 0;
 			bool commit = st->length == 6 && strncasecmp(st->str, "COMMIT", 6) == 0;
-			if (sc.in_trx && !begin && !commit && has_tag(q, st->str, st->length)) {
+			if (sc.in_trx && !begin && !commit &&
+			    (q->by_text ? note_text(q, &sc, st->str, st->length)
+					: has_tag(q, st->str, st->length))) {
 				sc.tagged = true; /* statement format: the text itself */
 				if (!sc.insert_id)
 					sc.insert_id = sc.pending_insert_id;
@@ -375,7 +448,7 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 			/* COMMIT ends a statement-format transaction; a standalone
 			 * group (DDL) is its one statement */
 			if (sc.in_trx && (commit || (sc.standalone && !begin))) {
-				found = sc.tagged;
+				found = trx_matches(q, &sc);
 				sc.in_trx = found;
 			}
 			break;
@@ -386,7 +459,7 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 			keep = true;
 			break;
 		case XID_EVENT:
-			found = sc.in_trx && sc.tagged;
+			found = sc.in_trx && trx_matches(q, &sc);
 			sc.in_trx = found;
 			break;
 		default:
@@ -403,6 +476,31 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 				sc.in_trx = false;
 				continue;
 			}
+			if (q->by_text) {
+				/* every match counts: the caller rules out those
+				 * acknowledged to other clients */
+				found = false;
+				sc.in_trx = false;
+				if (sc.server == a->server_id && !same_server)
+					continue; /* the new primary's own, after the failover */
+				if (a->ncand == HC_GUARD_CANDS) {
+					snprintf(a->why, sizeof(a->why),
+						 "more than %d transactions have this session's "
+						 "statements",
+						 HC_GUARD_CANDS);
+					overflow = true;
+					break;
+				}
+				struct hc_guard_cand *c = &a->cand[a->ncand++];
+				c->domain = sc.domain;
+				c->server = sc.server;
+				c->seq = sc.seq;
+				c->affected = sc.affected;
+				c->insert_id = sc.insert_id;
+				if (!c->insert_id && sc.have_first)
+					c->insert_id = first_insert_id(q, &sc);
+				continue;
+			}
 			a->result = HC_GUARD_FOUND;
 			a->affected = sc.affected;
 			a->insert_id = sc.insert_id;
@@ -411,9 +509,15 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 			break;
 		}
 	}
+	if (q->by_text) {
+		if (overflow)
+			a->result = HC_GUARD_UNKNOWN;
+		else if (a->result == HC_GUARD_ABSENT && a->ncand)
+			a->result = HC_GUARD_FOUND; /* read to the end, with candidates */
+	}
 	mariadb_free_rpl_event(tm);
 	mariadb_rpl_close(rpl);
-	if (a->result == HC_GUARD_FOUND && !a->insert_id && sc.have_first)
+	if (!q->by_text && a->result == HC_GUARD_FOUND && !a->insert_id && sc.have_first)
 		a->insert_id = first_insert_id(q, &sc);
 }
 
@@ -427,7 +531,7 @@ static void *lookup_main(void *arg)
 	} else {
 		MYSQL *my = open_conn(&l->q, a->why, sizeof(a->why));
 		char pos[512] = "";
-		if (my && can_tell(my, pos, sizeof(pos), a->why, sizeof(a->why))) {
+		if (my && can_tell(my, pos, sizeof(pos), &a->server_id, a->why, sizeof(a->why))) {
 			if (behind(l->q.after_gtid, pos))
 				a->result = HC_GUARD_ABSENT;
 			else
@@ -445,6 +549,13 @@ static void *lookup_main(void *arg)
 	return NULL;
 }
 
+static void pats_free(struct hc_guard_query *q)
+{
+	for (unsigned i = 0; i < q->npat; i++)
+		free(q->pat[i].text);
+	q->npat = 0;
+}
+
 static void lookup_done(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -455,6 +566,7 @@ static void lookup_done(evutil_socket_t fd, short what, void *arg)
 	event_free(l->done);
 	close(l->fd);
 	explicit_bzero(l->q.password, sizeof(l->q.password));
+	pats_free(&l->q);
 	free(l);
 }
 
@@ -465,6 +577,16 @@ struct hc_guard_lookup *hc_guard_lookup_start(const struct hc_guard_query *q,
 	if (!l)
 		return NULL;
 	l->q = *q;
+	for (unsigned i = 0; i < q->npat && i < HC_GUARD_PATTERNS; i++) {
+		l->q.pat[i].text = malloc(q->pat[i].len ? q->pat[i].len : 1);
+		if (!l->q.pat[i].text) {
+			l->q.npat = i;
+			pats_free(&l->q);
+			free(l);
+			return NULL;
+		}
+		memcpy(l->q.pat[i].text, q->pat[i].text, q->pat[i].len);
+	}
 	l->cb = cb;
 	l->arg = arg;
 	l->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -483,6 +605,7 @@ struct hc_guard_lookup *hc_guard_lookup_start(const struct hc_guard_query *q,
 		if (l->fd >= 0)
 			close(l->fd);
 		explicit_bzero(l->q.password, sizeof(l->q.password));
+		pats_free(&l->q);
 		free(l);
 		return NULL;
 	}

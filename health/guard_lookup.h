@@ -26,8 +26,27 @@ struct event_base;
 
 enum hc_guard_result {
 	HC_GUARD_UNKNOWN = 0, /* the binlog could not be read or cannot tell (why says) */
-	HC_GUARD_FOUND,       /* the tagged transaction is there */
+	HC_GUARD_FOUND,       /* the tagged transaction is there (by_text: cand has the
+				 transactions whose texts match; the caller tells which) */
 	HC_GUARD_ABSENT,      /* read to the end: it is not */
+};
+
+/* The tag-free guard's statements, in the order the session ran them. */
+#define HC_GUARD_PATTERNS 16
+struct hc_guard_pattern {
+	char *text; /* the caller's; the lookup keeps a copy */
+	uint32_t len;
+	bool tpl;          /* a prepared statement's text: '?' stands for a literal */
+	bool certain;      /* it changed rows: the transaction's binlog has its text */
+	bool no_backslash; /* the session's NO_BACKSLASH_ESCAPES when it ran */
+};
+
+/* A transaction of the binlog whose texts are the session's. */
+#define HC_GUARD_CANDS 16
+struct hc_guard_cand {
+	uint32_t domain, server;
+	uint64_t seq;
+	uint64_t affected, insert_id;
 };
 
 struct hc_guard_query {
@@ -38,7 +57,10 @@ struct hc_guard_query {
 	bool tls; /* require TLS, with the files below (NULL: none) */
 	char ca[512], cert[512], key[512];
 	bool verify_identity;
-	char tag[40];        /* the text to look for in statement texts */
+	char tag[40]; /* the text to look for in statement texts (tag mode) */
+	bool by_text; /* no tag: match the transactions' texts against pat */
+	struct hc_guard_pattern pat[HC_GUARD_PATTERNS];
+	unsigned npat;
 	char after_gtid[64]; /* "domain-server-seq" (may be ""): only later transactions count */
 	int timeout_ms;      /* for the whole lookup */
 };
@@ -49,6 +71,9 @@ struct hc_guard_answer {
 	uint64_t insert_id; /* FOUND: first auto-increment value it wrote (0: none) */
 	char gtid[64];      /* FOUND: its GTID */
 	char why[160];      /* UNKNOWN: the reason */
+	struct hc_guard_cand cand[HC_GUARD_CANDS]; /* by_text FOUND */
+	unsigned ncand;
+	uint32_t server_id; /* the new primary's @@server_id */
 };
 
 typedef void (*hc_guard_cb)(void *arg, const struct hc_guard_answer *a);

@@ -17,10 +17,12 @@
 #include "protocol/okerr.h"
 #include "protocol/packet.h"
 #include "protocol/sqlclass.h"
+#include "proxy/session/gtid_acks.h"
 #include "proxy/session/ok_shape.h"
 #include "proxy/session/own.h"
 #include "proxy/session/session.h"
 #include "proxy/process/worker_types.h"
+#include "proxy/session/tenant.h"
 
 /* How long a lookup may take; the session waits for it like for the
  * rest of its move (failover.session_wait_ms bounds that too). */
@@ -34,8 +36,26 @@ static void set_off(struct session *s)
 	s->cg.counted_off = true;
 }
 
+static void recs_clear(struct sess_guard *g)
+{
+	for (unsigned i = 0; i < g->nrecs; i++)
+		free(g->recs[i].text);
+	g->nrecs = 0;
+}
+
+/* The guarded command is no longer in flight (answered, or resolved). */
+static void doubt_end(struct session *s)
+{
+	struct sess_guard *g = &s->cg;
+	if (g->doubt_counted && s->wt)
+		gtid_acks_doubt_remove(s->wt->rt->acks, g->doubt_fp);
+	g->doubt_counted = false;
+}
+
 void sess_guard_free(struct session *s)
 {
+	doubt_end(s);
+	recs_clear(&s->cg);
 	hc_guard_lookup_cancel(s->cg.lookup);
 	s->cg.lookup = NULL;
 	if (s->cg.counted_off && s->wt)
@@ -49,7 +69,7 @@ void sess_guard_free(struct session *s)
 static bool enabled(struct session *s)
 {
 	struct sess_guard *g = &s->cg;
-	if (g->tag[0])
+	if (g->tag[0] || g->by_text)
 		return true;
 	if (g->id)
 		return false; /* decided: off */
@@ -57,6 +77,10 @@ static bool enabled(struct session *s)
 	if (!s->wt->cfg->commit_guard) {
 		set_off(s);
 		return false;
+	}
+	if (!s->wt->cfg->commit_guard_tag) {
+		g->by_text = true; /* nothing is added to the client's statements */
+		return true;
 	}
 	uint64_t id = 0;
 	if (RAND_bytes((unsigned char *)&id, sizeof(id)) != 1)
@@ -95,6 +119,57 @@ static bool tag_frame(struct session *s, uint32_t len)
 	return evbuffer_prepend(s->client.in, head, sizeof(head)) == 0;
 }
 
+/* Text mode: keep a write's text for the read-back; false when the
+ * transaction has more writes than are kept (it goes unguarded). */
+static bool record(struct session *s, const char *text, size_t len, bool tpl)
+{
+	struct sess_guard *g = &s->cg;
+	if (g->nrecs == CG_RECS_MAX || len > UINT32_MAX)
+		return false;
+	char *t = malloc(len ? len : 1);
+	if (!t)
+		return false;
+	memcpy(t, text, len);
+	g->recs[g->nrecs++] = (struct cg_rec){
+		.text = t,
+		.len = (uint32_t)len,
+		.tpl = tpl,
+		.no_backslash = (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0,
+	};
+	return true;
+}
+
+/* Two in-flight commands with this fingerprint cannot be told apart. */
+static uint64_t recs_fingerprint(const struct sess_guard *g)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (unsigned i = 0; i < g->nrecs; i++) {
+		const unsigned char *p = (const unsigned char *)g->recs[i].text;
+		for (uint32_t k = 0; k < g->recs[i].len; k++)
+			h = (h ^ p[k]) * 0x100000001b3ULL;
+		h = (h ^ (g->recs[i].tpl ? 0x1f : 0x1e)) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* The window of the read-back starts at the later of the session's last
+ * GTID and the latest one any client of the tenant was told committed:
+ * a commit sent after that acknowledgement comes after it in the binlog. */
+static void window_start(struct session *s, const char *own)
+{
+	struct sess_guard *g = &s->cg;
+	char latest[64];
+	gtid_acks_latest(s->wt->rt->acks, latest, sizeof(latest));
+	uint32_t d1, s1, d2, s2;
+	uint64_t n1, n2;
+	bool have_own = gtid_acks_parse(own, &d1, &s1, &n1);
+	bool have_latest = gtid_acks_parse(latest, &d2, &s2, &n2);
+	if (have_latest && (!have_own || (d1 == d2 && n2 > n1)))
+		snprintf(g->after_gtid, sizeof(g->after_gtid), "%s", latest);
+	else
+		snprintf(g->after_gtid, sizeof(g->after_gtid), "%s", own ? own : "");
+}
+
 void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *len, bool whole,
 			uint32_t client_stmt)
 {
@@ -119,8 +194,11 @@ void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *
 	const struct proto_facts *f = &s->sf.f;
 	uint8_t cmd = (*p)[0];
 	bool in_trans = proto_facts_in_trans(f);
-	if (!in_trans)
+	doubt_end(s); /* the previous command's answer came (or none will) */
+	if (!in_trans) {
 		g->trx_blind = g->trx_rows = false; /* a new transaction may start here */
+		recs_clear(g);
+	}
 	struct proto_sql_class c = {0};
 	g->cmd_tagged = false;
 	if (cmd == COM_QUERY || cmd == COM_STMT_PREPARE) {
@@ -145,18 +223,28 @@ void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *
 				g->trx_blind = true;
 			return;
 		}
-		if (!whole || !tag_frame(s, *len)) {
+		if (g->by_text) {
+			if (cmd == COM_STMT_PREPARE)
+				return; /* its executions are recorded */
+			if (!whole || !record(s, (const char *)*p + 1, *have - 1, false)) {
+				stat_add(&s->wt->stats->guard_untagged, 1);
+				g->trx_blind = true;
+				return;
+			}
+		} else if (!whole || !tag_frame(s, *len)) {
 			/* too large to hold: sent as it is, unguarded */
 			stat_add(&s->wt->stats->guard_untagged, 1);
 			g->trx_blind = true;
 			return;
 		}
-		*len += CG_TAG_LEN;
-		*have = *len;
-		*p = evbuffer_pullup(s->client.in, PROTO_HEADER_LEN + (ssize_t)*len) +
-		     PROTO_HEADER_LEN;
-		if (cmd == COM_STMT_PREPARE)
-			return;
+		if (!g->by_text) {
+			*len += CG_TAG_LEN;
+			*have = *len;
+			*p = evbuffer_pullup(s->client.in, PROTO_HEADER_LEN + (ssize_t)*len) +
+			     PROTO_HEADER_LEN;
+			if (cmd == COM_STMT_PREPARE)
+				return;
+		}
 	} else if (cmd == COM_STMT_EXECUTE && *have >= 10 && !((*p)[5] & 0x07)) {
 		const struct proto_facts_stmt *st = proto_facts_stmt_find(&s->sf.f, client_stmt);
 		if (!st || !st->sql || st->sql_kind != PROTO_SQL_KIND_WRITE) {
@@ -166,6 +254,12 @@ void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *
 		}
 		c.flags = st->sql_flags;
 		c.kind = (enum proto_sql_kind)st->sql_kind;
+		if (g->by_text && !(c.flags & (PROTO_SQL_MULTI | PROTO_SQL_PARTIAL)) &&
+		    !record(s, st->sql, st->sql_len, true)) {
+			stat_add(&s->wt->stats->guard_untagged, 1);
+			g->trx_blind = true;
+			return;
+		}
 	} else {
 		if (cmd == COM_STMT_EXECUTE)
 			g->trx_blind = true; /* a cursor execution */
@@ -194,13 +288,36 @@ decide:
 	} else {
 		return;
 	}
-	snprintf(g->after_gtid, sizeof(g->after_gtid), "%s", f->last_gtid ? f->last_gtid : "");
+	if (!g->by_text) {
+		snprintf(g->after_gtid, sizeof(g->after_gtid), "%s",
+			 f->last_gtid ? f->last_gtid : "");
+		return;
+	}
+	window_start(s, f->last_gtid);
+	g->doubt_fp = recs_fingerprint(g);
+	gtid_acks_doubt_add(s->wt->rt->acks, g->doubt_fp);
+	g->doubt_counted = true;
 }
 
 void sess_guard_ok(struct session *s, const struct proto_ok *ok)
 {
-	if (s->cg.cmd_tagged && ok->affected_rows > 0)
-		s->cg.trx_rows = true;
+	struct sess_guard *g = &s->cg;
+	if (g->cmd_tagged && ok->affected_rows > 0)
+		g->trx_rows = true;
+	if (!g->by_text)
+		return;
+	/* With CLIENT_FOUND_ROWS a count is of rows found, not changed: such a
+	 * statement may have logged nothing. */
+	if (g->cmd_tagged && g->nrecs && ok->affected_rows > 0 &&
+	    !(s->backend_caps & CLIENT_FOUND_ROWS))
+		g->recs[g->nrecs - 1].certain = true;
+	const char *gtid = s->sf.f.last_gtid;
+	if (gtid && strcmp(gtid, g->acked) != 0) {
+		gtid_acks_push(s->wt->rt->acks, gtid);
+		snprintf(g->acked, sizeof(g->acked), "%s", gtid);
+	}
+	if (!(ok->status & SERVER_MORE_RESULTS_EXISTS))
+		doubt_end(s);
 }
 
 /* ---------------------------------------------------------- resolution */
@@ -215,12 +332,64 @@ bool sess_guard_in_doubt(const struct session *s)
 	return s->cg.mode != CG_NONE;
 }
 
+/* Text mode: of the transactions with this session's statements, rule
+ * out those acknowledged to clients; the one left is the session's only
+ * when no other session had the same statements in flight. A wrong
+ * "landed" tells a client a lost write committed: when in doubt, the
+ * answer is "cannot tell". */
+static void decide_by_text(struct session *s, struct hc_guard_answer *a)
+{
+	struct sess_guard *g = &s->cg;
+	struct gtid_acks *acks = s->wt->rt->acks;
+	uint32_t d0 = 0, s0 = 0;
+	uint64_t after = 0;
+	if (!gtid_acks_parse(g->after_gtid, &d0, &s0, &after))
+		after = 0;
+	const struct hc_guard_cand *left = NULL;
+	unsigned n = 0;
+	for (unsigned i = 0; i < a->ncand; i++) {
+		const struct hc_guard_cand *c = &a->cand[i];
+		int acked = gtid_acks_has(acks, c->domain, c->server, c->seq, after);
+		if (acked < 0) {
+			a->result = HC_GUARD_UNKNOWN;
+			snprintf(a->why, sizeof(a->why),
+				 "too many commits since this one to tell them apart");
+			return;
+		}
+		if (acked == 0) {
+			left = c;
+			n++;
+		}
+	}
+	unsigned same = g->doubt_counted ? gtid_acks_doubt_count(acks, g->doubt_fp) : 1;
+	if (n == 0) {
+		a->result = HC_GUARD_ABSENT;
+	} else if (n == 1 && same <= 1) {
+		a->affected = left->affected;
+		a->insert_id = left->insert_id;
+		snprintf(a->gtid, sizeof(a->gtid), "%u-%u-%llu", left->domain, left->server,
+			 (unsigned long long)left->seq);
+	} else {
+		a->result = HC_GUARD_UNKNOWN;
+		snprintf(a->why, sizeof(a->why),
+			 "%u unacknowledged transactions and %u cut-off sessions have the same "
+			 "statements",
+			 n, same);
+	}
+}
+
 static void lookup_answered(void *arg, const struct hc_guard_answer *a)
 {
 	struct session *s = arg;
 	struct sess_guard *g = &s->cg;
 	g->lookup = NULL;
 	g->resolved = true;
+	struct hc_guard_answer text_a;
+	if (g->by_text && a->result == HC_GUARD_FOUND) {
+		text_a = *a;
+		decide_by_text(s, &text_a);
+		a = &text_a;
+	}
 	switch (a->result) {
 	case HC_GUARD_FOUND:
 		g->outcome = CG_LANDED;
@@ -265,6 +434,17 @@ bool sess_guard_start_lookup(struct session *s)
 		q.verify_identity = cc->tls->verify_identity;
 	}
 	snprintf(q.tag, sizeof(q.tag), "%.*s", CG_TAG_LEN - 1, g->tag); /* without the space */
+	q.by_text = g->by_text;
+	for (unsigned i = 0; g->by_text && i < g->nrecs && i < HC_GUARD_PATTERNS; i++) {
+		q.pat[i] = (struct hc_guard_pattern){
+			.text = g->recs[i].text,
+			.len = g->recs[i].len,
+			.tpl = g->recs[i].tpl,
+			.certain = g->recs[i].certain,
+			.no_backslash = g->recs[i].no_backslash,
+		};
+		q.npat = i + 1;
+	}
 	snprintf(q.after_gtid, sizeof(q.after_gtid), "%s", g->after_gtid);
 	q.timeout_ms = GUARD_LOOKUP_MS;
 	g->outcome = CG_UNKNOWN;
@@ -326,4 +506,6 @@ void sess_guard_answer(struct session *s)
 	}
 	proto_facts_status(&s->sf.f, status);
 	g->mode = CG_NONE;
+	doubt_end(s);
+	recs_clear(g); /* the transaction ended either way */
 }

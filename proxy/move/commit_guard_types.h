@@ -29,9 +29,25 @@ enum guard_outcome {
 	CG_LOST,        /* read to the end: none */
 };
 
+/* The tag-free guard's record of one write of the open transaction. */
+#define CG_RECS_MAX 16
+struct cg_rec {
+	char *text; /* the statement's text as sent (a prepared one's template) */
+	uint32_t len;
+	bool tpl;          /* a prepared statement's: '?' for each value */
+	bool certain;      /* it changed rows (and the count means changed) */
+	bool no_backslash; /* NO_BACKSLASH_ESCAPES when it ran */
+};
+
 struct sess_guard {
-	uint64_t id; /* this session's guard id (random, never 0) */
-	char tag[CG_TAG_LEN + 1];
+	uint64_t id;              /* this session's guard id (random, never 0) */
+	char tag[CG_TAG_LEN + 1]; /* tag mode only ("commit_guard": "tag") */
+	bool by_text;             /* on, without a tag: the writes' texts are recorded */
+	struct cg_rec recs[CG_RECS_MAX];
+	unsigned nrecs;
+	uint64_t doubt_fp; /* counted in the tenant's in-flight guarded commands */
+	bool doubt_counted;
+	char acked[64];       /* the last GTID this session told the tenant's record of */
 	bool counted_off;     /* counted in the tenant's unguarded-sessions gauge */
 	bool cmd_may_commit;  /* the command in flight may commit (COMMIT, DDL, CALL ...) */
 	bool cmd_tagged;      /* the command in flight is a tagged write */

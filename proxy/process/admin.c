@@ -52,7 +52,11 @@ static json_t *tenant_json(struct daemon *d, const struct cfg_tenant *t)
 	json_object_set_new(o, "failover_errors",
 			    json_integer((json_int_t)SUM(rt, failover_errors)));
 	json_object_set_new(o, "commit_guard",
-			    json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "enabled", t->commit_guard,
+			    json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "enabled",
+				      t->commit_guard, "mode",
+				      !t->commit_guard      ? "off"
+				      : t->commit_guard_tag ? "tag"
+							    : "text",
 				      "unguarded_sessions", (json_int_t)SUM(rt, guard_off),
 				      "landed", (json_int_t)SUM(rt, guard_landed), "lost",
 				      (json_int_t)SUM(rt, guard_lost), "unresolved",

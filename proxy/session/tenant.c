@@ -3,6 +3,8 @@
  */
 #include "proxy/session/tenant.h"
 
+#include "proxy/session/gtid_acks.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,12 @@ struct tenant_rt *tenant_rt_new(const char *name, int nworkers)
 		return NULL;
 	}
 	memset(t->per_worker, 0, sizeof(struct tenant_counters) * (size_t)nworkers);
+	t->acks = gtid_acks_new();
+	if (!t->acks) {
+		free(t->per_worker);
+		free(t);
+		return NULL;
+	}
 	atomic_init(&t->refs, 1);
 	atomic_init(&t->open, 0);
 	snprintf(t->name, sizeof(t->name), "%s", name);
@@ -36,6 +44,7 @@ struct tenant_rt *tenant_rt_ref(struct tenant_rt *t)
 void tenant_rt_unref(struct tenant_rt *t)
 {
 	if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+		gtid_acks_free(t->acks);
 		free(t->per_worker);
 		free(t);
 	}

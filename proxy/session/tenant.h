@@ -61,6 +61,7 @@ struct tenant_rt {
 	atomic_uint open; /* sessions open on all workers (max_connections) */
 	int nworkers;
 	struct tenant_counters *per_worker; /* nworkers entries */
+	struct gtid_acks *acks;             /* the commit guard's (gtid_acks.h) */
 };
 
 struct tenant_rt *tenant_rt_new(const char *name, int nworkers);

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """A COMMIT cut off by a failover gets its real outcome (docs/sessions.md,
-"Failover"): tandem tags the session's statements with a comment the
-binlog keeps (Annotate_rows) and, after the session moved, reads the new
-primary's binlog from the session's last GTID through the monitor account.
+"Failover"): tandem finds the session's statements in what the
+binlog keeps (Annotate_rows) — by default the statements' own texts, or
+with "commit_guard": "tag" a comment of tandem's — and, after the session
+moved, reads the new primary's binlog through the monitor account.
 
 The moment that matters — the COMMIT reached the server (or not) and its
 answer never reached tandem — is forced with a FaultRelay in front of
@@ -79,11 +80,13 @@ def caught_up(primary, replica, timeout: float = 30) -> None:
 
 
 class InDoubtCommitTest(unittest.TestCase):
+    stack_class = RelayStack
+
     @classmethod
     def setUpClass(cls):
         # semi-sync (AFTER_SYNC) so that a killed primary can rejoin as a
         # replica for the next case (failover_load.failover_pair)
-        cls.stack = RelayStack("failover_commit")
+        cls.stack = cls.stack_class(f"failover_commit_{cls.__name__}")
         cls.stack.pair = failover_load.failover_pair(cls.stack.dir / "pair")
         cls.stack.start()
         with cls.stack.connect() as c, c.cursor() as cur:
@@ -95,13 +98,19 @@ class InDoubtCommitTest(unittest.TestCase):
         cls.stack.stop()
         cls.stack.cleanup()
 
-    def run_case(self, explicit: bool, action: str, v: int, also=()):
+    def run_case(self, explicit: bool, action: str, v: int, also=(), twin=False):
         """One cut-off commit (also: statements run in the transaction
-        after its INSERT); returns (outcome, cursor, new primary server)."""
+        after its INSERT; twin: another client of tandem first runs the
+        same INSERT and gets its OK); returns (outcome, cursor, new primary
+        server)."""
         st = self.stack
         (p, relay_p), (r, relay_r) = st.roles()
         st.wait_healthy(relay_p, relay_r)
         moved = st.admin.status()["tenants"]["vps17"]["sessions_moved"]
+        if twin:
+            with st.connect() as other, other.cursor() as oc:
+                oc.execute(f"INSERT INTO {TABLE} (v) VALUES (%s)", (v,))
+                self.assertEqual(oc.rowcount, 1)
         conn = st.connect(read_timeout=60)
         cur = conn.cursor()
         # The autocommit INSERT is the session's first command: it travels
@@ -129,10 +138,11 @@ class InDoubtCommitTest(unittest.TestCase):
         relay_p.wait_fired()
         if action == "cut":
             # The commit lands: on the primary, then (replication) on the replica.
-            util.wait_for(lambda: count(p, v) == 1, 10, what="the commit to land")
+            util.wait_for(lambda: count(p, v) == 1 + twin, 10, what="the commit to land")
             caught_up(p, r)
         else:
-            self.assertEqual(count(r, v), 0)
+            caught_up(p, r)
+            self.assertEqual(count(r, v), int(twin))
         self.assertTrue(th.is_alive(), f"the client got an answer before the kill: {outcome}")
         p.kill9()
         th.join(60)
@@ -207,6 +217,34 @@ class InDoubtCommitTest(unittest.TestCase):
     def test_4_autocommit_insert_lost(self):
         self.lost(False, 104)
 
+    def test_6_identical_write_of_another_client_is_not_taken(self):
+        """The guard matches a cut-off write by its text: another client's
+        identical INSERT, acknowledged to it, is in the binlog too and must
+        not be taken for the lost one."""
+        before = self.guard_counts()
+        outcome, conn, cur, old, new = self.run_case(False, "swallow", 106, twin=True)
+        try:
+            self.assertEqual((outcome.get("err") or (0,))[0], 1213, outcome)
+            self.assertEqual(self.guard_counts()["lost"], before["lost"] + 1)
+            self.assertEqual(count(new, 106), 1)  # the other client's
+        finally:
+            conn.close()
+        self.bring_back(old)
+
+    def test_7_identical_write_landed_is_found(self):
+        """... and when the cut-off one landed too, it is the one left."""
+        before = self.guard_counts()
+        outcome, conn, cur, old, new = self.run_case(False, "cut", 107, twin=True)
+        try:
+            self.assertIn("ok", outcome)
+            self.assertEqual(self.guard_counts()["landed"], before["landed"] + 1)
+            self.assertEqual(count(new, 107), 2)
+            ids = [r[0] for r in new.sql(f"SELECT id FROM {TABLE} WHERE v = 107 ORDER BY id")]
+            self.assertEqual(outcome["ok"], (1, ids[1]))
+        finally:
+            conn.close()
+        self.bring_back(old)
+
     def test_5_commit_after_call_is_not_guessed(self):
         """A procedure's rows are logged under its own statements' texts,
         without the session's tag: the binlog cannot tell, so the cut-off
@@ -226,6 +264,23 @@ class InDoubtCommitTest(unittest.TestCase):
         finally:
             conn.close()
         self.bring_back(old)
+
+
+class TagRelayStack(RelayStack):
+    def config(self) -> dict:
+        cfg = super().config()
+        for t in cfg["tenants"].values():
+            t["commit_guard"] = "tag"
+        return cfg
+
+
+class TagModeInDoubtTest(InDoubtCommitTest):
+    """The same outcomes with "commit_guard": "tag" (the statements carry
+    tandem's comment and the read-back looks for it)."""
+    stack_class = TagRelayStack
+    test_1_commit_landed = None  # noqa: the text mode's cases above
+    test_5_commit_after_call_is_not_guessed = None
+    test_6_identical_write_of_another_client_is_not_taken = None
 
 
 if __name__ == "__main__":

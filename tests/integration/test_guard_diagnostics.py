@@ -11,6 +11,7 @@ fails. Each run uses its own fresh table so that insert ids match."""
 
 import os
 import re
+import threading
 import subprocess
 import sys
 import unittest
@@ -24,6 +25,7 @@ from harness import accounts, util  # noqa: E402
 from harness.tandem import pair_config  # noqa: E402
 
 UNGUARDED = "noguard"
+TAGGED = "tagguard"   # "commit_guard": "tag": writes carry tandem's comment
 # SERVER_SESSION_STATE_CHANGED: tandem does not hand this client the
 # backend's session-state flag (proxy/login/session_caps.h: the backend leg's
 # tracking is tandem's own), guard or not — a difference that predates and
@@ -111,8 +113,9 @@ class GuardDiagnosticsTest(PairTandemCase):
 
     @classmethod
     def tandem_config(cls, pair) -> dict:
-        cfg = pair_config(pair, tenants=(TENANT, UNGUARDED))
+        cfg = pair_config(pair, tenants=(TENANT, UNGUARDED, TAGGED))
         cfg["tenants"][UNGUARDED]["commit_guard"] = False
+        cfg["tenants"][TAGGED]["commit_guard"] = "tag"
         return cfg
 
     def run_script(self, port: int, table: str) -> list[str]:
@@ -136,23 +139,70 @@ class GuardDiagnosticsTest(PairTandemCase):
     def test_same_diagnostics_directly_and_through_tandem(self):
         status = self.admin("/status")["tenants"][TENANT]
         self.assertTrue(status["commit_guard"]["enabled"])
+        self.assertEqual(status["commit_guard"]["mode"], "text")
         direct = self.run_script(self.direct, "diag_direct")
         proxied = self.run_script(self.port, "diag_tandem")
         unguarded = self.run_script(self.tandem.tenant_port(UNGUARDED), "diag_noguard")
+        tagged_run = self.run_script(self.tandem.tenant_port(TAGGED), "diag_tagged")
         self.assertGreater(len(direct), 100)
         self.maxDiff = None
         self.assertEqual(proxied, unguarded)
+        self.assertEqual(tagged_run, unguarded)
         self.assertEqual(self.without_state_flag(proxied), self.without_state_flag(direct))
-        # and the guard really was on: the writes went out tagged
+        # The default guard sends the statements as they are: the binlog's
+        # texts of the tandem run are the direct run's, byte for byte.
         rows = self.pair.primary.sql(
             "SHOW BINLOG EVENTS IN 'mariadb-bin.000001'") or []
-        tagged = [r for r in rows if "/*tandem:" in str(r[-1]) and "diag_tandem" in str(r[-1])]
-        untagged = [r for r in rows if "diag_direct" in str(r[-1]) and "/*tandem:" in str(r[-1])]
-        self.assertTrue(tagged, "no tagged statement of the tandem run in the binlog")
+
+        def texts(table):
+            return [str(r[-1]).replace(table, "T") for r in rows
+                    if table in str(r[-1]) and r[2] in ("Annotate_rows", "Query")]
+        self.assertGreater(len(texts("diag_direct")), 5)
+        self.assertEqual(texts("diag_tandem"), texts("diag_direct"))
+        self.assertFalse([t for t in texts("diag_tandem") if "/*tandem:" in t])
+        # and "tag" really tags: the writes went out with tandem's comment
+        tagged = [t for t in texts("diag_tagged") if "/*tandem:" in t]
+        self.assertTrue(tagged, "no tagged statement of the tag-mode run in the binlog")
         # a prepared write (COM_STMT_PREPARE) is logged with the tag too
-        self.assertTrue([r for r in tagged if "VALUES (60, 1)" in str(r[-1])], tagged)
-        self.assertEqual(untagged, [])
+        self.assertTrue([t for t in tagged if "VALUES (60, 1)" in t], tagged)
         self.assert_tandem_alive()
+
+    def test_a_guarded_write_shows_its_own_text(self):
+        """What the server shows of a guarded statement (processlist Info,
+        INNODB_TRX's trx_query) is the client's text, as directly."""
+        import pymysql
+        self.app_sql("CREATE TABLE IF NOT EXISTS test.diag_lock (id INT PRIMARY KEY, v INT)")
+        self.app_sql("REPLACE INTO test.diag_lock VALUES (1, 0)")
+        holder = self.pair.primary.connect()
+        self.addCleanup(holder.close)
+        with holder.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT * FROM test.diag_lock WHERE id = 1 FOR UPDATE")
+        sql = "UPDATE test.diag_lock SET v = v + 1 WHERE id = 1"
+        client = pymysql.connect(host=util.LOOPBACK, port=self.port, user=accounts.APP_USER,
+                                 password=accounts.PASSWORDS[accounts.APP_USER],
+                                 autocommit=True, read_timeout=30)
+        self.addCleanup(client.close)
+        done = threading.Event()
+
+        def blocked():
+            with client.cursor() as cur:
+                cur.execute(sql)
+            done.set()
+        th = threading.Thread(target=blocked, daemon=True)
+        th.start()
+        infos = lambda: [r[0] for r in self.pair.primary.sql(  # noqa: E731
+            "SELECT INFO FROM information_schema.PROCESSLIST WHERE INFO LIKE '%%diag_lock SET%%'"
+            " AND USER = %s", (accounts.APP_USER,))]
+        util.wait_for(lambda: infos(), 10, what="the guarded UPDATE to wait on the lock")
+        self.assertEqual(infos(), [sql])
+        trx = [r[0] for r in self.pair.primary.sql(
+            "SELECT trx_query FROM information_schema.INNODB_TRX WHERE trx_query IS NOT NULL")]
+        self.assertEqual(trx, [sql])
+        with holder.cursor() as cur:
+            cur.execute("COMMIT")
+        th.join(30)
+        self.assertTrue(done.is_set())
 
 
 if __name__ == "__main__":
