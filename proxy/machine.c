@@ -56,7 +56,7 @@ const struct mach_state *mach_table(void)
 	return states;
 }
 
-void mach_settle(struct session *s)
+static void settle_moves(struct session *s)
 {
 	for (int n = 0; s->moved; n++) {
 		s->moved = false;
@@ -71,6 +71,18 @@ void mach_settle(struct session *s)
 		if (states[s->state].enter)
 			states[s->state].enter(s);
 	}
+}
+
+/* Every callback ends here; most change nothing, so the check is inline. */
+static inline void settle(struct session *s)
+{
+	if (s->moved)
+		settle_moves(s);
+}
+
+void mach_settle(struct session *s)
+{
+	settle(s);
 }
 
 /* ------------------------------------------------------------- enters */
@@ -503,7 +515,7 @@ static void client_on_read(struct conn *c, void *arg)
 		read(s);
 	else
 		client_hold(s);
-	mach_settle(s);
+	settle(s);
 }
 
 static void backend_on_read(struct conn *c, void *arg)
@@ -513,7 +525,7 @@ static void backend_on_read(struct conn *c, void *arg)
 	void (*read)(struct session *) = states[s->state].backend_read;
 	if (read)
 		read(s);
-	mach_settle(s);
+	settle(s);
 }
 
 static void on_drain(struct conn *c, void *arg)
@@ -524,7 +536,7 @@ static void on_drain(struct conn *c, void *arg)
 		return;
 	}
 	sess_forward_backpressure(s, c);
-	mach_settle(s);
+	settle(s);
 }
 
 static void client_on_event(struct conn *c, enum conn_event ev, void *arg)
@@ -537,7 +549,7 @@ static void client_on_event(struct conn *c, enum conn_event ev, void *arg)
 		sess_client_tls_ready(s);
 	else if (states[s->state].event)
 		states[s->state].event(s, MACH_CLIENT, ev);
-	mach_settle(s);
+	settle(s);
 }
 
 static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
@@ -552,7 +564,7 @@ static void backend_on_event(struct conn *c, enum conn_event ev, void *arg)
 		sess_backend_tls_ready(s);
 	else if (states[s->state].event)
 		states[s->state].event(s, MACH_BACKEND, ev);
-	mach_settle(s);
+	settle(s);
 }
 
 static const struct conn_cbs client_cbs = {client_on_read, on_drain, client_on_event};
@@ -573,7 +585,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	} else if (states[s->state].timer) {
 		states[s->state].timer(s);
 	}
-	mach_settle(s);
+	settle(s);
 }
 
 /* acct_timer: a login waiting for the accounts to reload looks again. */
@@ -586,7 +598,7 @@ static void on_accounts_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (states[s->state].event)
 		states[s->state].event(s, MACH_ACCOUNTS, 0);
-	mach_settle(s);
+	settle(s);
 }
 
 /* The commit guard's lookup answered (lent to the session as s->news). */
@@ -596,7 +608,7 @@ static void on_news(struct session *s, unsigned leg)
 		return;
 	if (states[s->state].event)
 		states[s->state].event(s, (enum mach_leg)leg, 0);
-	mach_settle(s);
+	settle(s);
 }
 
 /* ------------------------------------------------- news from the worker */
@@ -604,7 +616,7 @@ static void on_news(struct session *s, unsigned leg)
 void mach_topology(struct session *s, const struct hc_topology *t)
 {
 	sess_migrate_topology(s, t);
-	mach_settle(s);
+	settle(s);
 }
 
 void mach_verdict(struct session *s, const struct hc_topology *t)
@@ -634,7 +646,7 @@ void mach_verdict(struct session *s, const struct hc_topology *t)
 	char why[sizeof(s->why)];
 	snprintf(why, sizeof(why), "%s", s->why);
 	sess_backend_lost(s, why);
-	mach_settle(s);
+	settle(s);
 }
 
 void mach_retry(struct session *s)
@@ -642,13 +654,13 @@ void mach_retry(struct session *s)
 	if (s->state != SESS_BACKEND_WAIT)
 		return;
 	sess_set_state(s, SESS_BACKEND_WANTED);
-	mach_settle(s);
+	settle(s);
 }
 
 void mach_unhold(struct session *s)
 {
 	sess_backend_unhold(s);
-	mach_settle(s);
+	settle(s);
 }
 
 /* ------------------------------------------------------ create / free */
@@ -721,7 +733,7 @@ struct session *mach_accept(struct worker *w, struct wtenant *wt, int fd,
 		env_preauth_release(s);
 	}
 	s->moved = true;
-	mach_settle(s);
+	settle(s);
 	return s;
 }
 

@@ -194,10 +194,12 @@ void sess_guard_command(struct session *s, uint8_t **p, size_t *have, uint32_t *
 	const struct proto_facts *f = &s->sf.f;
 	uint8_t cmd = (*p)[0];
 	bool in_trans = proto_facts_in_trans(f);
-	doubt_end(s); /* the previous command's answer came (or none will) */
+	if (g->doubt_counted)
+		doubt_end(s); /* the previous command's answer came (or none will) */
 	if (!in_trans) {
 		g->trx_blind = g->trx_rows = false; /* a new transaction may start here */
-		recs_clear(g);
+		if (g->nrecs)
+			recs_clear(g);
 	}
 	struct proto_sql_class c = {0};
 	g->cmd_tagged = false;
@@ -311,12 +313,13 @@ void sess_guard_ok(struct session *s, const struct proto_ok *ok)
 	if (g->cmd_tagged && g->nrecs && ok->affected_rows > 0 &&
 	    !(s->backend_caps & CLIENT_FOUND_ROWS))
 		g->recs[g->nrecs - 1].certain = true;
+	/* last_gtid changes only with session state, which a read's OK lacks */
 	const char *gtid = s->sf.f.last_gtid;
-	if (gtid && strcmp(gtid, g->acked) != 0) {
+	if ((ok->status & SERVER_SESSION_STATE_CHANGED) && gtid && strcmp(gtid, g->acked) != 0) {
 		gtid_acks_push(s->wt->rt->acks, gtid);
 		snprintf(g->acked, sizeof(g->acked), "%s", gtid);
 	}
-	if (!(ok->status & SERVER_MORE_RESULTS_EXISTS))
+	if (g->doubt_counted && !(ok->status & SERVER_MORE_RESULTS_EXISTS))
 		doubt_end(s);
 }
 

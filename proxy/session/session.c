@@ -112,7 +112,8 @@ static const unsigned allowed[SESS_NSTATES] = {
 #undef HELD
 #undef T
 
-bool sess_transition_allowed(enum sess_state from, enum sess_state to)
+/* Inlined into sess_set_state: it runs on every state change. */
+static inline bool transition_allowed(enum sess_state from, enum sess_state to)
 {
 	if ((unsigned)from >= SESS_NSTATES || (unsigned)to >= SESS_NSTATES)
 		return false;
@@ -120,12 +121,17 @@ bool sess_transition_allowed(enum sess_state from, enum sess_state to)
 	       (allowed[from] & (1u << to));
 }
 
+bool sess_transition_allowed(enum sess_state from, enum sess_state to)
+{
+	return transition_allowed(from, to);
+}
+
 void sess_set_state(struct session *s, enum sess_state to)
 {
 	enum sess_state from = s->state;
 	if (from == to)
 		return;
-	if (!sess_transition_allowed(from, to)) {
+	if (!transition_allowed(from, to)) {
 		log_error("session %llu: illegal transition %s -> %s", (unsigned long long)s->id,
 			  sess_state_name(from), sess_state_name(to));
 		sess_close(s, "internal state error");
