@@ -527,7 +527,8 @@ void hc_monitor_metrics(struct hc_monitor *m, struct evbuffer *out)
 		     "Former primaries that came back: rejoined by themselves, or found diverged.",
 		     "counter", c_rejoins);
 	each_cluster(m, out, "tandem_heartbeat_age_seconds",
-		     "Time since tandem last wrote a heartbeat to the primary.", "gauge", c_hb_age);
+		     "Time since tandem last wrote a heartbeat to the primary (monitor.heartbeat).",
+		     "gauge", c_hb_age);
 	coord_metrics(m, out);
 	pthread_mutex_unlock(&m->mu);
 }

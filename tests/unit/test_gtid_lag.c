@@ -51,7 +51,7 @@ START_TEST(idle_primary_is_no_lag)
 	record(&g, "0-1-10", 1000);
 	record(&g, "0-1-10", 2000); /* no new write: the first sight stays */
 	ck_assert_int_eq(lag(&g, "0-1-10", 900000), 0);
-	ck_assert_int_eq(lag(&g, "0-1-12", 900000), 0);   /* ahead of what was seen */
+	ck_assert_int_eq(lag(&g, "0-1-12", 900000), 0);     /* ahead of what was seen */
 	ck_assert_int_eq(lag(&g, "0-1-9", 900000), 899000); /* lacks 10, seen at 1 ms */
 	hc_glag_free(&g);
 }
