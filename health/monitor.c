@@ -91,9 +91,11 @@ static void update_lag(struct hc_cluster *cl, struct hc_mmember *mb, const struc
 			return;
 		}
 	}
+	/* The positions are the chosen primary's: right after a failover they
+	 * are the old one's until the new primary's first probe. */
 	struct hc_gtid_pos applied;
-	if (ref > 0 && cl->glag.owner >= 0 && cl->glag.owner != (int)mb->idx &&
-	    applied_pos(r, &applied)) {
+	if (ref > 0 && cl->glag.owner >= 0 && cl->glag.owner == cl->primary &&
+	    cl->glag.owner != (int)mb->idx && applied_pos(r, &applied)) {
 		int64_t us = hc_glag_lag_us(&cl->glag, &applied, ref);
 		if (us >= 0) {
 			mb->lag_ms = us / 1000;
