@@ -65,9 +65,9 @@ struct cfg_monitor {
 	int timeout_ms;  /* connect/read/write timeout of one probe */
 	int failures;    /* consecutive failed probes that make a member DOWN */
 	char *heartbeat_schema;
-	bool heartbeat;           /* write/read the heartbeat table for ms lag */
+	bool heartbeat;           /* opt-in: write/read the heartbeat table (lag, write probe) */
 	int stall_tolerance_ms;   /* a member that only times out is judged after this long */
-	int write_timeout_ms;     /* the heartbeat write (the write probe) gets this long */
+	int write_timeout_ms;     /* the write probe (or heartbeat write) gets this long */
 	int replica_heartbeat_ms; /* MASTER_HEARTBEAT_PERIOD set on replicas; 0: left alone */
 };
 

@@ -226,7 +226,7 @@ static void load_monitor(struct ld *ld, json_t *obj, const char *path, struct cf
 	m->interval_ms = (int)get_int(ld, obj, "interval_ms", path, 500, 50, 60000);
 	m->timeout_ms = (int)get_int(ld, obj, "timeout_ms", path, 1000, 50, 60000);
 	m->failures = (int)get_int(ld, obj, "failures", path, 3, 1, 100);
-	m->heartbeat = get_bool(ld, obj, "heartbeat", path, true);
+	m->heartbeat = get_bool(ld, obj, "heartbeat", path, false);
 	m->stall_tolerance_ms = (int)get_int(ld, obj, "stall_tolerance_ms", path, 3000, 0, 3600000);
 	m->write_timeout_ms = (int)get_int(ld, obj, "write_timeout_ms", path, 2000, 50, 600000);
 	m->replica_heartbeat_ms =
@@ -239,6 +239,10 @@ static void load_monitor(struct ld *ld, json_t *obj, const char *path, struct cf
 		cfg_error(ld->errs, "%s.heartbeat_schema: must be 1..64 letters, digits, _ or $",
 			  path);
 	m->heartbeat_schema = xstrdup(schema);
+	if (!m->heartbeat && json_object_get(obj, "heartbeat_schema"))
+		cfg_warning(ld->errs,
+			    "%s.heartbeat_schema: ignored: monitor.heartbeat is off (the default)",
+			    path);
 }
 
 static void load_failover(struct ld *ld, json_t *obj, const char *path, struct cfg_failover *f)

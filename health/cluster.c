@@ -70,6 +70,7 @@ static struct hc_cluster *cluster_new(struct hc_monitor *m, struct cfg *cfg,
 	cl->members = calloc(cl->n + 1, sizeof(*cl->members));
 	cl->gate = hc_gate_new(cl->n);
 	hc_hb_init(&cl->hb);
+	hc_glag_init(&cl->glag);
 	cl->primary = cl->n ? 0 : -1;
 	cl->started_mono_us = clock_mono_us();
 	if (cl->stop_fd < 0 || !cl->members || !cl->gate || coord_cluster_new(cl, cfg) < 0)
@@ -154,6 +155,7 @@ static void cluster_join_free(struct hc_cluster *cl)
 	hc_gate_unref(cl->gate);
 	hc_topology_unref(cl->topo);
 	json_decref(cl->saved);
+	hc_glag_free(&cl->glag);
 	cfg_unref(cl->cfg);
 	close(cl->stop_fd);
 	pthread_mutex_destroy(&cl->mu);
@@ -332,6 +334,20 @@ static void carry_over(struct hc_cluster *nc, struct hc_cluster *oc)
 		log_warn("cluster %s: reconfigured during a %s; it is abandoned", oc->name,
 			 hc_transition_name(oc->transition));
 	nc->hb = oc->hb;
+	/* The GTID rings move to the new cluster (oc is freed without them);
+	 * their owner is a member index of oc, mapped by address. */
+	int owner = -1;
+	for (size_t i = 0; oc->glag.owner >= 0 && i < nc->n; i++)
+		if (cfg_addr_equal(&nc->members[i].addr, &oc->members[oc->glag.owner].addr))
+			owner = (int)i;
+	hc_glag_free(&nc->glag);
+	nc->glag = oc->glag;
+	hc_glag_init(&oc->glag);
+	if (owner < 0)
+		hc_glag_reset(&nc->glag);
+	nc->glag.owner = owner;
+	nc->write_ok_us = oc->write_ok_us;
+	memcpy(nc->write_error, oc->write_error, sizeof(nc->write_error));
 	nc->hb_last_write_us = oc->hb_last_write_us;
 	nc->primary_last_ok_mono = oc->primary_last_ok_mono;
 	nc->last_failover_mono = oc->last_failover_mono;

@@ -226,7 +226,7 @@ static void apply_record(struct coord *k)
 			 "resumes",
 			 cl->name, (unsigned long long)rec.epoch);
 	/* Another tandem's decision in progress is this cluster's transition
-	 * here too: no local decision, no heartbeat writes to the old primary,
+	 * here too: no local decision, no write probe on the old primary,
 	 * and its gate stays as set below. */
 	bool theirs = acting && !mine;
 	if (theirs && (cl->transition == HC_TR_NONE || k->imposed)) {
@@ -563,7 +563,7 @@ static void observe(struct coord *k)
 {
 	struct hc_cluster *cl = k->cl;
 	json_t *m = json_object();
-	bool quiet = true; /* no heartbeat write of ours in flight */
+	bool quiet = true; /* no write probe (or heartbeat write) of ours in flight */
 	pthread_mutex_lock(&cl->mu);
 	for (size_t i = 0; i < cl->n; i++) {
 		enum hc_state h = cl->members[i].h.health;

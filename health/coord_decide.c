@@ -95,7 +95,7 @@ int coord_resume(struct hc_cluster *cl)
 
 /* A switchover makes the old primary read-only while it still answers:
  * first every other live tandem acknowledges the record (it holds new
- * sessions back and has stopped its heartbeat writes there), or half a
+ * sessions back and has stopped its write probes there), or half a
  * lease passes (one that does not answer is fencing itself by then). */
 static void wait_peers(struct coord *k, uint64_t epoch)
 {

@@ -38,11 +38,10 @@ struct hc_db {
 	bool mariadb;             /* server flavour, known once connected */
 	unsigned long version_id; /* e.g. 101119 */
 	char version[64];
-	unsigned err_no;     /* last error (0 if none) */
-	char err[256];       /* its text, never containing a password */
-	bool tcp_reached;    /* the last connect got past TCP (for layered verdicts) */
-	bool hb_table_ready; /* heartbeat table created on this connection's server */
-	unsigned hb_writes;  /* heartbeats written on this connection (marker purge cadence) */
+	unsigned err_no;            /* last error (0 if none) */
+	char err[256];              /* its text, never containing a password */
+	bool tcp_reached;           /* the last connect got past TCP (for layered verdicts) */
+	bool hb_table_ready;        /* heartbeat table created on this connection's server */
 	unsigned long stuck_thread; /* server thread of a write that timed out, to KILL; 0 none */
 };
 

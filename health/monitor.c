@@ -35,6 +35,7 @@
 #include "health/coord.h"
 #include "health/failover.h"
 #include "health/gtid.h"
+#include "health/gtid_lag.h"
 #include "health/monitor_int.h"
 #include "health/state.h"
 #include "health/text.h"
@@ -51,6 +52,25 @@ static bool primary_live(const struct hc_cluster *cl)
 	return h->health == HC_UP && h->fails == 0;
 }
 
+/* What a replica has applied, from its gtid_slave_pos and (for what it
+ * wrote or logged itself) its gtid_binlog_pos; false when neither parses
+ * (MySQL's UUID sets). */
+static bool applied_pos(const struct hc_probe_res *r, struct hc_gtid_pos *out)
+{
+	struct hc_gtid_pos slave, own;
+	bool a = hc_gtid_parse(r->repl.gtid_slave_pos, strlen(r->repl.gtid_slave_pos), &slave) == 0;
+	bool b = hc_gtid_parse(r->gtid_binlog_pos, strlen(r->gtid_binlog_pos), &own) == 0;
+	if (!a)
+		slave.n = 0;
+	if (!b)
+		own.n = 0;
+	hc_glag_merge(out, &slave, &own);
+	return a || b;
+}
+
+/* A replica's lag, from the best source at hand: the heartbeat row when
+ * monitor.heartbeat is on, else the GTID positions (health/gtid_lag.h),
+ * else Seconds_Behind_Master, else (primary failing) the last known value. */
 static void update_lag(struct hc_cluster *cl, struct hc_mmember *mb, const struct hc_probe_res *r,
 		       int64_t now)
 {
@@ -71,6 +91,18 @@ static void update_lag(struct hc_cluster *cl, struct hc_mmember *mb, const struc
 			return;
 		}
 	}
+	/* The positions are the chosen primary's: right after a failover they
+	 * are the old one's until the new primary's first probe. */
+	struct hc_gtid_pos applied;
+	if (ref > 0 && cl->glag.owner >= 0 && cl->glag.owner == cl->primary &&
+	    cl->glag.owner != (int)mb->idx && applied_pos(r, &applied)) {
+		int64_t us = hc_glag_lag_us(&cl->glag, &applied, ref);
+		if (us >= 0) {
+			mb->lag_ms = us / 1000;
+			mb->lag_source = "gtid";
+			return;
+		}
+	}
 	if (r->repl.seconds_behind >= 0) {
 		mb->lag_ms = r->repl.seconds_behind * 1000;
 		mb->lag_source = "seconds_behind_master";
@@ -82,6 +114,24 @@ static void update_lag(struct hc_cluster *cl, struct hc_mmember *mb, const struc
 	}
 	mb->lag_ms = -1;
 	mb->lag_source = "";
+}
+
+/* The chosen primary's GTID position, as first seen, for replicas' lag.
+ * A new primary starts a new record: positions are its own from then. */
+static void record_primary_pos(struct hc_cluster *cl, struct hc_mmember *mb,
+			       const struct hc_probe_res *r)
+{
+	if ((int)mb->idx != cl->primary || r->fail != HC_FAIL_NONE || r->read_only)
+		return;
+	struct hc_gtid_pos p;
+	if (hc_gtid_parse(r->gtid_binlog_pos, strlen(r->gtid_binlog_pos), &p) != 0) {
+		hc_glag_reset(&cl->glag);
+		return;
+	}
+	if (cl->glag.owner != (int)mb->idx)
+		hc_glag_reset(&cl->glag);
+	if (hc_glag_record(&cl->glag, &p, r->role_mono_us) == 0)
+		cl->glag.owner = (int)mb->idx;
 }
 
 /* Whether this replica's replication keeps receiving: a changed read
@@ -119,12 +169,12 @@ static void update_write_stall(struct hc_cluster *cl, struct hc_mmember *mb,
 			mb->write_stall_us = clock_wall_us();
 			mb->write_stalls++;
 			log_error("cluster %s: ALERT: primary %s answers but cannot commit: %s%s",
-				  cl->name, mb->addr.text, r->hb_error,
+				  cl->name, mb->addr.text, r->write_error,
 				  cl->cc->failover.on_write_stall
 					  ? "; it is failed over if this lasts stall_tolerance_ms"
 					  : " (failover.on_write_stall is off: reported only)");
 		}
-	} else if (r->hb_written && mb->write_stall_mono) {
+	} else if (r->write_ok && mb->write_stall_mono) {
 		log_info("cluster %s: primary %s commits again after %lld ms", cl->name,
 			 mb->addr.text, (long long)((now - mb->write_stall_mono) / 1000));
 		mb->write_stall_mono = 0;
@@ -175,6 +225,7 @@ static void apply_probe(struct hc_cluster *cl, struct hc_mmember *mb, const stru
 		mb->alert_auth = false;
 		if ((int)mb->idx == cl->primary)
 			cl->primary_last_ok_mono = now;
+		record_primary_pos(cl, mb, r);
 		update_lag(cl, mb, r, now);
 		update_hearing(mb, r, now);
 		if (r->fenced_now)
@@ -261,14 +312,17 @@ void *hc_member_main(void *arg)
 			.make_read_only = mb->fenced,
 			.write_timeout_ms = cc->monitor.write_timeout_ms,
 		};
-		/* Only the chosen primary gets heartbeats, and not while a
-		 * switchover has frozen it (see hc_cluster.hb_paused). */
-		q.hb_write = q.hb_schema && (int)mb->idx == cl->primary && !cl->hb_paused &&
-			     cl->transition == HC_TR_NONE;
-		if (q.hb_write) {
+		/* Only the chosen primary gets the write probe (or the
+		 * heartbeat), and not while a switchover has frozen it (see
+		 * hc_cluster.hb_paused). */
+		bool writes = (int)mb->idx == cl->primary && !cl->hb_paused &&
+			      cl->transition == HC_TR_NONE;
+		q.hb_write = q.hb_schema && writes;
+		q.write_probe = !q.hb_schema && writes;
+		if (q.hb_write)
 			q.hb_value = hc_hb_next_value(&cl->hb, clock_wall_us());
+		if (writes)
 			mb->hb_inflight = true;
-		}
 		pthread_mutex_unlock(&cl->mu);
 
 		/* Requests made before this probe starts are answered by it. */
@@ -278,14 +332,17 @@ void *hc_member_main(void *arg)
 		hc_probe(&db, &q, &res);
 
 		pthread_mutex_lock(&cl->mu);
-		if (q.hb_write) {
+		if (q.hb_write || q.write_probe) {
 			mb->hb_inflight = false;
 			if (res.hb_written) {
 				hc_hb_record(&cl->hb, q.hb_value, t0);
 				cl->hb_last_write_us = clock_wall_us();
-				cl->hb_error[0] = 0;
-			} else if (res.hb_error[0]) {
-				hc_fmt(cl->hb_error, "%s", res.hb_error);
+			}
+			if (res.write_ok) {
+				cl->write_ok_us = clock_wall_us();
+				cl->write_error[0] = 0;
+			} else if (res.write_error[0]) {
+				hc_fmt(cl->write_error, "%s", res.write_error);
 			}
 			update_write_stall(cl, mb, &res, clock_mono_us());
 		} else if (mb->write_stall_mono && (int)mb->idx != cl->primary) {

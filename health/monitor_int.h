@@ -26,6 +26,7 @@
 
 #include "config/config.h"
 #include "health/decide.h"
+#include "health/gtid_lag.h"
 #include "health/heartbeat.h"
 #include "health/monitor.h"
 #include "health/probe.h"
@@ -59,11 +60,11 @@ struct hc_mmember {
 	enum hc_fail last_fail;
 	int64_t last_error_us;  /* wall clock of last_error */
 	int64_t lag_ms;         /* -1 unknown / not a replica */
-	const char *lag_source; /* "heartbeat", "seconds_behind_master", "last_known", "" */
+	const char *lag_source; /* "gtid", "heartbeat", "seconds_behind_master", "last_known", "" */
 	uint64_t answered;      /* `asked` when the last finished probe started */
 	uint64_t probes;        /* totals, for /metrics */
 	uint64_t probe_failures;
-	bool hb_inflight; /* this member's thread is writing a heartbeat */
+	bool hb_inflight; /* this member's thread runs the write probe (or heartbeat write) */
 	char fence_error[160];
 	bool alert_auth; /* logged: the monitor cannot log in here */
 
@@ -76,7 +77,7 @@ struct hc_mmember {
 	uint64_t sig_heartbeats;
 	bool hb_period_tried; /* tandem tried to set MASTER_HEARTBEAT_PERIOD */
 
-	/* The write probe (the heartbeat write) on the chosen primary. */
+	/* The write probe (or the heartbeat write) on the chosen primary. */
 	int64_t write_stall_mono; /* since when its writes get no answer; 0: they do */
 	int64_t write_stall_us;   /* the same, wall clock */
 	uint64_t write_stalls;    /* stalls seen (each counted once) */
@@ -148,10 +149,12 @@ struct hc_cluster {
 	int64_t started_mono_us;
 	struct hc_gate *gate;
 	uint64_t gen;
-	struct hc_hb hb;
-	bool hb_paused;           /* no heartbeat writes (switchover in progress) */
-	int64_t hb_last_write_us; /* wall clock of the last committed heartbeat */
-	char hb_error[160];
+	struct hc_hb hb;              /* heartbeat writes (monitor.heartbeat) */
+	struct hc_glag glag;          /* the chosen primary's GTID positions as first seen */
+	bool hb_paused;               /* no write probe / heartbeat (switchover in progress) */
+	int64_t hb_last_write_us;     /* wall clock of the last committed heartbeat */
+	int64_t write_ok_us;          /* wall clock of the last answered write probe */
+	char write_error[160];        /* the write probe's last problem ("" if none) */
 	int64_t primary_last_ok_mono; /* last successful probe of the chosen primary */
 	int64_t last_failover_mono;   /* start of the anti-flap window; 0 none */
 	int64_t last_attempt_mono;    /* last failed promotion attempt (retry pacing) */

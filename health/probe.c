@@ -29,6 +29,8 @@
 #define ER_CONNECTION_KILLED_        1927
 #define ER_ACCOUNT_LOCKED            4151
 #define ER_NO_SUCH_TABLE             1146
+#define ER_TABLEACCESS_DENIED        1142
+#define ER_OPTION_PREVENTS_STATEMENT 1290
 #define CR_CONNECTION_ERROR_         2002
 #define CR_CONN_HOST_ERROR_          2003
 #define CR_UNKNOWN_HOST_             2005
@@ -219,6 +221,7 @@ static int read_role(struct hc_db *db, struct hc_probe_res *r, int64_t deadline_
 	/* A server (or something posing as one) may answer with fewer columns
 	 * than asked for: row[] has mysql_num_fields() entries, no more. */
 	unsigned nf = res ? mysql_num_fields(res) : 0;
+	r->role_mono_us = clock_mono_us();
 	if (row) {
 		r->read_only = row[0] && atoi(row[0]) != 0;
 		copy_field(r->gtid_binlog_pos, sizeof(r->gtid_binlog_pos), nf > 1 ? row[1] : NULL);
@@ -257,7 +260,7 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 		if (rc == HC_DB_TIMEOUT)
 			goto stalled;
 		if (rc != HC_DB_OK) {
-			hc_fmt(r->hb_error, "cannot create %s.heartbeat: %s", q->hb_schema,
+			hc_fmt(r->write_error, "cannot create %s.heartbeat: %s", q->hb_schema,
 			       db->err);
 			return rc;
 		}
@@ -274,15 +277,66 @@ static int heartbeat_write(struct hc_db *db, const struct hc_probe_req *q, struc
 	if (rc == HC_DB_TIMEOUT)
 		goto stalled;
 	if (rc != HC_DB_OK) {
-		hc_fmt(r->hb_error, "heartbeat write failed: %s", db->err);
+		hc_fmt(r->write_error, "heartbeat write failed: %s", db->err);
 		return rc;
 	}
 	r->hb_written = hc_db_affected(db) > 0;
+	r->write_ok = r->hb_written;
 	return HC_DB_OK;
 stalled:
 	r->write_stalled = true;
 	db->stuck_thread = thread;
-	hc_fmt(r->hb_error, "heartbeat write got no answer within %d ms", q->write_timeout_ms);
+	hc_fmt(r->write_error, "heartbeat write got no answer within %d ms", q->write_timeout_ms);
+	return HC_DB_OK;
+}
+
+/*
+ * The write probe without the heartbeat: a locking read of no row,
+ *   SELECT 1 FROM mysql.gtid_slave_pos WHERE 0 FOR UPDATE
+ * It asks for what every write asks for before it touches a row (the
+ * table's write metadata lock and the server's backup/global read lock),
+ * so FLUSH TABLES WITH READ LOCK, a backup's lock and read_only stop it as
+ * they stop a client's write; and it leaves nothing a client could see: no
+ * binlog event in any binlog_format, no Binlog_cache_use, no row read or
+ * changed (userstat's TABLE_STATISTICS and INDEX_STATISTICS stay as they
+ * were), no schema of tandem's. mysql.gtid_slave_pos exists on every
+ * MariaDB with the binary log's GTIDs and is InnoDB; the monitor needs
+ * SELECT on it. It does not commit anything, so a stall only at commit
+ * (semi-sync waiting, BACKUP STAGE BLOCK_COMMIT, a full disk) needs the
+ * heartbeat (monitor.heartbeat). docs/health.md has the measurements.
+ */
+static int write_probe(struct hc_db *db, const struct hc_probe_req *q, struct hc_probe_res *r)
+{
+	const char *table = db->mariadb ? "mysql.gtid_slave_pos" : "mysql.gtid_executed";
+	char sql[128];
+	hc_fmt(sql, "SELECT 1 FROM %s WHERE 0 FOR UPDATE", table);
+	unsigned long thread = mysql_thread_id(db->my);
+	int64_t wdl =
+		clock_mono_us() +
+		(int64_t)(q->write_timeout_ms > 0 ? q->write_timeout_ms : q->timeout_ms) * 1000;
+	MYSQL_RES *res = NULL;
+	int rc = hc_db_query(db, sql, &res, wdl);
+	if (res)
+		mysql_free_result(res);
+	if (rc == HC_DB_TIMEOUT) {
+		r->write_stalled = true;
+		db->stuck_thread = thread;
+		hc_fmt(r->write_error, "the write probe got no answer within %d ms",
+		       q->write_timeout_ms);
+		return HC_DB_OK;
+	}
+	if (rc != HC_DB_OK) {
+		if (db->err_no == ER_TABLEACCESS_DENIED)
+			hc_fmt(r->write_error,
+			       "the write probe needs SELECT on %s for the monitor account: %s",
+			       table, db->err);
+		else if (db->err_no == ER_OPTION_PREVENTS_STATEMENT)
+			hc_fmt(r->write_error, "the server became read-only: %s", db->err);
+		else
+			hc_fmt(r->write_error, "the write probe failed: %s", db->err);
+		return rc;
+	}
+	r->write_ok = true;
 	return HC_DB_OK;
 }
 
@@ -367,17 +421,18 @@ void hc_probe(struct hc_db *db, const struct hc_probe_req *q, struct hc_probe_re
 	}
 	if (q->make_read_only && !r->read_only)
 		make_read_only(db, r, deadline);
+	rc = HC_DB_OK;
 	if (q->hb_schema) {
 		if (q->hb_write && !r->read_only)
 			rc = heartbeat_write(db, q, r, deadline);
 		else if (r->repl.configured)
 			rc = heartbeat_read(db, q, r, deadline);
-		else
-			rc = HC_DB_OK;
-		if (rc != HC_DB_OK && fatal(db, rc)) {
-			r->fail = classify_query(db, rc);
-			hc_fmt(r->error, "%s", db->err);
-		}
+	} else if (q->write_probe && !r->read_only) {
+		rc = write_probe(db, q, r);
+	}
+	if (rc != HC_DB_OK && fatal(db, rc)) {
+		r->fail = classify_query(db, rc);
+		hc_fmt(r->error, "%s", db->err);
 	}
 done:
 	r->duration_us = clock_mono_us() - t0;

@@ -2,9 +2,10 @@
  * probe.h — one probe of one member over its persistent monitor
  * connection: the layered verdict (TCP connect, handshake/login, a trivial
  * query), the role (read_only, super_read_only on MySQL), replication
- * state on replicas, and the heartbeat (write on the primary, read on
- * replicas). A fenced member is also made read-only here, by the thread
- * that already has a connection to it.
+ * state on replicas, and the write probe on the primary: a locking read
+ * that writes nothing (by default), or with monitor.heartbeat the heartbeat
+ * row (written on the primary, read on replicas). A fenced member is also
+ * made read-only here, by the thread that already has a connection to it.
  *
  * Owns: the SQL a probe sends and the parsing of its answers. Must not:
  * take locks or decide anything; the monitor hands in what it wants
@@ -50,11 +51,12 @@ struct hc_probe_req {
 	const char *password;
 	const struct hc_db_tls *tls; /* NULL: plaintext */
 	int timeout_ms;              /* the whole probe, connect included */
-	const char *hb_schema;       /* NULL: no heartbeat */
+	const char *hb_schema;       /* NULL: no heartbeat (monitor.heartbeat off) */
 	const char *hb_writer;       /* this tandem's row key (safe characters only) */
 	bool hb_write;               /* write hb_value (only done if the server is writable) */
 	int64_t hb_value;
-	int write_timeout_ms; /* the heartbeat write's own deadline (the write probe) */
+	bool write_probe;     /* no heartbeat: run the write probe (only if writable) */
+	int write_timeout_ms; /* the write probe's (or heartbeat write's) own deadline */
 	bool make_read_only;  /* fenced: set read_only=ON if the server is writable */
 };
 
@@ -68,13 +70,16 @@ struct hc_probe_res {
 	bool read_only;
 	bool super_read_only;
 	char gtid_binlog_pos[HC_GTID_TEXT]; /* what it has written itself / gtid_executed */
+	int64_t role_mono_us; /* when the answer with gtid_binlog_pos arrived (monotonic) */
 	struct hc_repl repl;
-	bool hb_read;       /* hb_applied is valid */
-	int64_t hb_applied; /* newest heartbeat value the replica has applied */
-	bool hb_written;    /* hb_value committed on this server */
-	char hb_error[160]; /* heartbeat problem ("" if none) */
-	bool write_stalled; /* the heartbeat write got no answer within write_timeout_ms */
-	bool fenced_now;    /* this probe set read_only=ON */
+	bool hb_read;          /* hb_applied is valid */
+	int64_t hb_applied;    /* newest heartbeat value the replica has applied */
+	bool hb_written;       /* hb_value committed on this server */
+	char hb_error[160];    /* heartbeat read problem on a replica ("" if none) */
+	bool write_ok;         /* the write probe (or heartbeat write) was answered OK */
+	bool write_stalled;    /* ... got no answer within write_timeout_ms */
+	char write_error[160]; /* its problem ("" if none) */
+	bool fenced_now;       /* this probe set read_only=ON */
 	char fence_error[160];
 };
 

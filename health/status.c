@@ -189,9 +189,13 @@ static json_t *cluster_json(struct hc_cluster *cl)
 		json_object_set_new(h, "last_write_us",
 				    cl->hb_last_write_us ? json_integer(cl->hb_last_write_us)
 							 : json_null());
-		json_object_set_new(h, "error", str_or_null(cl->hb_error));
 	}
 	json_object_set_new(o, "heartbeat", h);
+	json_object_set_new(o, "write_probe",
+			    json_pack("{s:s, s:o, s:o}", "kind", hb ? "heartbeat" : "locking_read",
+				      "last_ok_us",
+				      cl->write_ok_us ? json_integer(cl->write_ok_us) : json_null(),
+				      "error", str_or_null(cl->write_error)));
 	json_object_set_new(o, "coordination", coord_status_json(cl));
 	return o;
 }
@@ -468,7 +472,8 @@ void hc_monitor_metrics(struct hc_monitor *m, struct evbuffer *out)
 	each_member(m, out, "tandem_member_primary", "1 for the member tandem sends sessions to.",
 		    "gauge", s_primary);
 	each_member(m, out, "tandem_member_replication_lag_seconds",
-		    "Replication lag from tandem's heartbeat (ms resolution); absent when unknown.",
+		    "Replication lag from GTID positions or tandem's heartbeat (ms resolution); "
+		    "absent when unknown.",
 		    "gauge", s_lag);
 	each_member(m, out, "tandem_member_probe_duration_seconds",
 		    "Duration of the member's last probe.", "gauge", s_probe);
@@ -507,7 +512,7 @@ void hc_monitor_metrics(struct hc_monitor *m, struct evbuffer *out)
 		    "1 while the member does not answer and is not judged yet (a stall).", "gauge",
 		    s_suspected);
 	each_member(m, out, "tandem_member_write_stalled",
-		    "1 while the primary answers but its heartbeat write gets no answer.", "gauge",
+		    "1 while the primary answers but its write probe gets no answer.", "gauge",
 		    s_write_stalled);
 	each_member(m, out, "tandem_member_write_stalls_total", "Write stalls seen.", "counter",
 		    s_write_stalls);
@@ -522,7 +527,8 @@ void hc_monitor_metrics(struct hc_monitor *m, struct evbuffer *out)
 		     "Former primaries that came back: rejoined by themselves, or found diverged.",
 		     "counter", c_rejoins);
 	each_cluster(m, out, "tandem_heartbeat_age_seconds",
-		     "Time since tandem last wrote a heartbeat to the primary.", "gauge", c_hb_age);
+		     "Time since tandem last wrote a heartbeat to the primary (monitor.heartbeat).",
+		     "gauge", c_hb_age);
 	coord_metrics(m, out);
 	pthread_mutex_unlock(&m->mu);
 }

@@ -38,15 +38,14 @@ REPLICATION_SQL = [
 
 # The monitor gets ALL PRIVILEGES rather than a hand-picked list: what a proxy
 # monitor reads and does (SHOW SLAVE STATUS, SHOW BINLOG STATUS, read_only
-# checks and flips, SHOW PROCESSLIST, reading mysql.* accounts, writing its own
-# `tandem` schema) maps to privileges that MariaDB renamed and split between
+# checks and flips, SHOW PROCESSLIST, reading mysql.* accounts, the write probe's
+# SELECT ... FOR UPDATE on mysql.gtid_slave_pos) maps to privileges that MariaDB renamed and split between
 # 10.5 and 11.x (SUPER -> REPLICA MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, ...).
 # ALL is stable across those versions; this is a test pair, not production.
 MONITOR_SQL = [
     *_create_user(MONITOR_USER, MONITOR_PASSWORD),
     *[f"GRANT ALL PRIVILEGES ON *.* TO '{MONITOR_USER}'@'{h}' WITH GRANT OPTION"
       for h in HOSTS],
-    "CREATE DATABASE tandem",
 ]
 
 APP_SQL = [

@@ -190,7 +190,8 @@ class Stack:
 
     def wait_healthy(self, primary, replica, timeout: float = 60.0) -> None:
         """Until /status shows primary as the UP primary and replica UP and
-        replicating with a heartbeat lag."""
+        replicating with a millisecond lag (from GTIDs, or the heartbeat
+        where a test turns monitor.heartbeat on)."""
         def ok():
             c = self.admin.cluster()
             if c["primary"] != primary.address or c["transition"] != "none":
@@ -199,7 +200,7 @@ class Stack:
             p, r = ms[primary.address], ms[replica.address]
             repl = r["replication"] or {}
             return (p["state"] == "UP" and p["role"] == "primary" and r["state"] == "UP"
-                    and r["role"] == "replica" and r["lag_source"] == "heartbeat"
+                    and r["role"] == "replica" and r["lag_source"] in ("gtid", "heartbeat")
                     and r["lag_ms"] is not None and r["lag_ms"] < 1000
                     and repl.get("io_running") == "Yes" and repl.get("sql_running")
                     # tandem has shortened the heartbeat period (a brief STOP/START

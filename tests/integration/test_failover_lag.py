@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Lag and the failover decision. With the replica's SQL thread stopped
-while a client writes, tandem's heartbeat lag (ms) grows and /status shows
-it; a kill -9 of the primary then is NOT failed over (lag above
+while a client writes, the replica's lag (ms, from the GTID positions tandem
+sees on the primary) grows and /status shows it; a kill -9 of the primary then is NOT failed over (lag above
 failover.max_lag_ms): the refusal is reported in /status, /metrics and
 /health, new sessions get a clear error at once, and everything works
 again when the primary comes back. With failover.promote=false tandem never
@@ -45,7 +45,7 @@ class LagRefusalTest(unittest.TestCase):
             writer.stop()
         self.assertEqual(writer.errors, [])
         m = admin.member(r.address)
-        self.assertEqual(m["lag_source"], "heartbeat")
+        self.assertEqual(m["lag_source"], "gtid")
         self.assertFalse(m["replication"]["sql_running"])
         growth = [x for x in samples if x is not None]
         log(f"lag_ms while the SQL thread was stopped: {growth}")

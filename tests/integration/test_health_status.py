@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """The admin endpoint against a healthy pair: /status reports every member
-(role, state, since, heartbeat lag in ms, probe latency, replication),
-/metrics exposes the documented families, /health is 200; maintenance and
-ready take a replica out of rotation and back; two writable members raise
-an alert while writes keep going to the chosen primary only."""
+(role, state, since, lag in ms from GTID positions, probe latency,
+replication), /metrics exposes the documented families, /health is 200;
+maintenance and ready take a replica out of rotation and back; two writable
+members raise an alert while writes keep going to the chosen primary only.
+The monitor leaves nothing a client could see on the primary (no binlog
+event, no Binlog_cache_use, no userstat row, no schema of its own); the
+heartbeat row is there only when monitor.heartbeat asks for it."""
 
 import re
 import unittest
@@ -45,17 +48,14 @@ class HealthStatusTest(unittest.TestCase):
         self.assertEqual(r["replication"]["io_running"], "Yes")
         self.assertTrue(r["replication"]["sql_running"])
         self.assertEqual(r["replication"]["source"], self.p.address)
-        self.assertEqual(r["lag_source"], "heartbeat")
+        self.assertEqual(r["lag_source"], "gtid")
         self.assertLess(r["lag_ms"], 1000)
         log(f"probe latency: primary {p['probe_ms']:.2f} ms, replica {r['probe_ms']:.2f} ms; "
             f"replica lag {r['lag_ms']} ms")
-        hb = c["heartbeat"]
-        self.assertTrue(hb["enabled"])
-        self.assertIsNone(hb["error"])
-        self.assertEqual(hb["table"], "tandem.heartbeat")
-        # The heartbeat row exists on both servers (it replicates).
-        for s in (self.p, self.r):
-            self.assertEqual(s.query_value("SELECT COUNT(*) FROM tandem.heartbeat"), 1)
+        self.assertEqual(c["heartbeat"], {"enabled": False})
+        wp = c["write_probe"]
+        self.assertEqual((wp["kind"], wp["error"]), ("locking_read", None))
+        self.assertIsNotNone(wp["last_ok_us"])
         t = admin.status()["tenants"][TENANT]
         self.assertEqual(t["cluster"], CLUSTER)
         self.assertIsNone(t["last_failover"])
@@ -95,6 +95,32 @@ class HealthStatusTest(unittest.TestCase):
             self.assertIn(f"# HELP {name} ", text)
             self.assertEqual(kind == "counter", name.endswith("_total"), name)
             self.assertNotRegex(name, r"_(ms|milliseconds|us)$")
+
+    def test_monitor_leaves_no_trace(self):
+        """Over several probes (the write probe among them) the primary's
+        binlog, its Binlog_cache_use and, with userstat on, its
+        TABLE_STATISTICS and INDEX_STATISTICS stay as they were; tandem has
+        no schema there."""
+        admin, p = self.stack.admin, self.p
+        p.sql("SET GLOBAL userstat = 1")
+        try:
+            p.execute_all(["FLUSH TABLE_STATISTICS", "FLUSH INDEX_STATISTICS"])
+
+            def binlog():
+                return (p.sql("SHOW MASTER STATUS")[0][:2], p.status("Binlog_cache_use"),
+                        p.status("Binlog_stmt_cache_use"), p.variable("gtid_binlog_pos"))
+            before = binlog()
+            probes = admin.member(self.p.address)["probes"]
+            ok_us = admin.cluster()["write_probe"]["last_ok_us"]
+            util.wait_for(lambda: admin.member(self.p.address)["probes"] >= probes + 4
+                          and admin.cluster()["write_probe"]["last_ok_us"] > ok_us, 20,
+                          what="four more probes of the primary, write probe answered")
+            self.assertEqual(binlog(), before)
+            self.assertEqual(p.sql("SHOW TABLE_STATISTICS"), [])
+            self.assertEqual(p.sql("SHOW INDEX_STATISTICS"), [])
+        finally:
+            p.sql("SET GLOBAL userstat = 0")
+        self.assertNotIn(("tandem",), p.sql("SHOW DATABASES"))
 
     def test_maintenance_and_ready_of_a_replica(self):
         st, R = self.stack, self.r.address
@@ -142,6 +168,44 @@ class HealthStatusTest(unittest.TestCase):
         self.assertEqual(admin.post(f"/clusters/{CLUSTER}/members//ready")[0], 404)
         self.assertEqual(admin.post("/status")[0], 404)
         self.assertEqual(admin.request("GET", "/nothing")[0], 404)
+
+
+class HeartbeatOptInTest(unittest.TestCase):
+    """monitor.heartbeat on: the old heartbeat row, written on the primary
+    and read back on the replica, is both the lag source and the write
+    probe."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack("health_heartbeat", monitor={"heartbeat": True}).start()
+        cls.p, cls.r = cls.stack.pair.primary, cls.stack.pair.replica
+        cls.stack.wait_healthy(cls.p, cls.r)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+        cls.stack.cleanup()
+
+    def test_heartbeat_row_is_lag_and_write_probe(self):
+        admin = self.stack.admin
+        c = admin.cluster()
+        r = admin.member(self.r.address)
+        self.assertEqual(r["lag_source"], "heartbeat")
+        self.assertLess(r["lag_ms"], 1000)
+        hb = c["heartbeat"]
+        self.assertTrue(hb["enabled"])
+        self.assertEqual(hb["table"], "tandem.heartbeat")
+        self.assertIsNotNone(hb["last_write_us"])
+        self.assertEqual((c["write_probe"]["kind"], c["write_probe"]["error"]),
+                         ("heartbeat", None))
+        # The heartbeat row exists on both servers (it replicates), and it
+        # is a trace: the primary's binlog grows with every probe (what
+        # test_monitor_leaves_no_trace would catch by default).
+        for s in (self.p, self.r):
+            self.assertEqual(s.query_value("SELECT COUNT(*) FROM tandem.heartbeat"), 1)
+        before = self.p.variable("gtid_binlog_pos")
+        util.wait_for(lambda: self.p.variable("gtid_binlog_pos") != before, 10,
+                      what="a heartbeat transaction in the primary's binlog")
 
 
 if __name__ == "__main__":

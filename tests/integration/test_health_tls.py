@@ -97,7 +97,7 @@ class MonitorTlsTest(unittest.TestCase):
             c = admin.cluster("tlsdb")
             ms = {m["address"]: m for m in c["members"]}
             return (ms[p.address]["state"] == "UP" and ms[r.address]["state"] == "UP"
-                    and ms[r.address]["lag_source"] == "heartbeat")
+                    and ms[r.address]["lag_source"] == "gtid")
         util.wait_for(healthy, 20, what="both members UP over TLS")
         # The monitor's own connections are TLS (REQUIRE SSL would refuse them otherwise).
         n = p.query_value("SELECT COUNT(*) FROM information_schema.PROCESSLIST "

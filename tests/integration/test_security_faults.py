@@ -162,7 +162,7 @@ class ReplicaFaultsTest(unittest.TestCase):
                                  "the replica's lag to pass 1.5 s")
                 m = self.member(self.r)
                 self.assertEqual(m["state"], "UP")
-                self.assertEqual(m["lag_source"], "heartbeat")
+                self.assertEqual(m["lag_source"], "gtid")
                 self.assertFalse(m["replication"]["sql_running"])
             finally:
                 self.stack.pair.start_replica_sql_thread()

@@ -77,6 +77,9 @@ START_TEST(test_minimal_defaults)
 	ck_assert_int_eq(c->clusters[0].monitor.stall_tolerance_ms, 3000);
 	ck_assert_int_eq(c->clusters[0].monitor.write_timeout_ms, 2000);
 	ck_assert_int_eq(c->clusters[0].monitor.replica_heartbeat_ms, 500);
+	/* the monitor writes nothing by default (docs/health.md) */
+	ck_assert(!c->clusters[0].monitor.heartbeat);
+	ck_assert_uint_eq(e.nwarn, 0);
 	ck_assert_int_eq(c->clusters[0].failover.max_data_loss_ms, -1);
 	ck_assert(!c->clusters[0].failover.on_write_stall);
 	ck_assert(c->clusters[0].failover.auto_rejoin);
@@ -413,11 +416,42 @@ START_TEST(test_listen_holder)
 }
 END_TEST
 
+/* heartbeat_schema without monitor.heartbeat is ignored, and says so;
+ * with it, it is taken without a warning. */
+START_TEST(test_heartbeat_schema_without_heartbeat)
+{
+	static const char *const monitors[] = {
+		"{\"user\": \"mon\", \"password\": \"m\", \"heartbeat_schema\": \"hb\"}",
+		"{\"user\": \"mon\", \"password\": \"m\", \"heartbeat\": true, "
+		"\"heartbeat_schema\": \"hb\"}",
+	};
+	for (int i = 0; i < 2; i++) {
+		char json[2048];
+		snprintf(json, sizeof(json),
+			 "{\"clusters\": {\"db1\": {\"primary\": \"127.0.0.1:3306\", "
+			 "\"monitor\": %s}}, %s}",
+			 monitors[i], good_tenants);
+		struct cfg_errors e;
+		struct cfg *c = load(json, &e);
+		ck_assert_ptr_nonnull(c);
+		ck_assert_str_eq(c->clusters[0].monitor.heartbeat_schema, "hb");
+		ck_assert(c->clusters[0].monitor.heartbeat == (i == 1));
+		ck_assert_uint_eq(e.nwarn, i == 0 ? 1 : 0);
+		if (i == 0)
+			ck_assert_ptr_nonnull(strstr(
+				e.warnings[0], "$.clusters.db1.monitor.heartbeat_schema: ignored"));
+		cfg_unref(c);
+		cfg_errors_free(&e);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("load");
 	tcase_add_test(tc, test_minimal_defaults);
+	tcase_add_test(tc, test_heartbeat_schema_without_heartbeat);
 	tcase_add_test(tc, test_errors_name_paths);
 	tcase_add_test(tc, test_every_error_reported);
 	tcase_add_test(tc, test_backend_users);
