@@ -191,14 +191,19 @@ class AntiFlapTest(unittest.TestCase):
         self.assertEqual(admin.cluster()["failover"]["total"], 1)
 
         before = admin.member(r.address)["probe_failures"]
+        seen = {}
+
+        def failed():
+            # the member as it was when the failed probe was counted: once
+            # the server runs again the next probe clears last_error_kind
+            seen["m"] = admin.member(r.address)
+            return seen["m"]["probe_failures"] > before
         r.sigstop()
         try:
-            util.wait_for(lambda: admin.member(r.address)["probe_failures"] > before, 10,
-                          what="a probe of the stalled primary to time out")
+            util.wait_for(failed, 10, what="a probe of the stalled primary to time out")
         finally:
             r.sigcont()
-        m = admin.member(r.address)
-        self.assertEqual(m["last_error_kind"], "query_timeout")
+        self.assertEqual(seen["m"]["last_error_kind"], "query_timeout")
         util.wait_for(lambda: admin.member(r.address)["consecutive_failures"] == 0, 10,
                       what="the primary to answer again")
         c = admin.cluster()
