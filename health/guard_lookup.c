@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "health/gtid.h"
 #include "protocol/binlog_rows.h"
 #include "protocol/sqlmatch.h"
 
@@ -381,11 +382,9 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 	/* The cut-off commit ran on the old primary: a match with the new
 	 * primary's server id is a commit made there since, unless the
 	 * session's last GTID says it wrote to this server already. */
-	uint32_t d0, s0;
-	uint64_t n0;
-	bool same_server =
-		sscanf(q->after_gtid, "%u-%u-%llu", &d0, &s0, (unsigned long long *)&n0) == 3 &&
-		s0 == a->server_id;
+	struct hc_gtid_pos last; /* the window's start, parsed once (empty if unreadable) */
+	bool same_server = hc_gtid_parse(q->after_gtid, strlen(q->after_gtid), &last) == 0 &&
+			   last.n == 1 && last.g[0].server == a->server_id;
 	/* The socket timeouts bound each read; this bounds the whole scan
 	 * (a session with no commit yet reads from the oldest binlog). */
 	int64_t deadline = now_ms() + q->timeout_ms;
@@ -470,8 +469,8 @@ static void scan_binlog(struct hc_guard_lookup *l, MYSQL *my)
 		if (!keep)
 			mariadb_free_rpl_event(ev);
 		if (found) {
-			uint64_t after;
-			if (gtid_seq(q->after_gtid, sc.domain, &after) && sc.seq <= after) {
+			const struct hc_gtid *prev = hc_gtid_find(&last, sc.domain);
+			if (prev && sc.seq <= prev->seq) {
 				found = false; /* at or before the last acknowledged commit */
 				sc.in_trx = false;
 				continue;

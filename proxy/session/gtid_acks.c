@@ -9,17 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "health/gtid.h"
+
 /* Commits acknowledged while a cut-off one waits for its read-back: a
  * failover is decided within a second or two, so this covers some
  * thousands of commits a second; beyond it the read-back says "cannot
  * tell" rather than guess. */
 #define ACKS_RING  8192
 #define DOUBTS_MAX 1024
-
-struct ack {
-	uint32_t domain, server;
-	uint64_t seq;
-};
 
 struct doubt {
 	uint64_t fp;
@@ -28,7 +25,7 @@ struct doubt {
 
 struct gtid_acks {
 	pthread_mutex_t mu;
-	struct ack *ring; /* ACKS_RING, allocated on the first push */
+	struct hc_gtid *ring; /* ACKS_RING, allocated on the first push */
 	size_t head, count;
 	char latest[64];
 	struct doubt doubts[DOUBTS_MAX];
@@ -54,21 +51,18 @@ void gtid_acks_free(struct gtid_acks *a)
 
 bool gtid_acks_parse(const char *gtid, uint32_t *domain, uint32_t *server, uint64_t *seq)
 {
-	unsigned long d, s;
-	unsigned long long n;
-	int used = 0;
-	if (!gtid || sscanf(gtid, "%lu-%lu-%llu%n", &d, &s, &n, &used) != 3 || gtid[used] ||
-	    d > UINT32_MAX || s > UINT32_MAX)
+	struct hc_gtid_pos pos;
+	if (!gtid || hc_gtid_parse(gtid, strlen(gtid), &pos) < 0 || pos.n != 1)
 		return false;
-	*domain = (uint32_t)d;
-	*server = (uint32_t)s;
-	*seq = n;
+	*domain = pos.g[0].domain;
+	*server = pos.g[0].server;
+	*seq = pos.g[0].seq;
 	return true;
 }
 
 void gtid_acks_push(struct gtid_acks *a, const char *gtid)
 {
-	struct ack k;
+	struct hc_gtid k;
 	if (!gtid_acks_parse(gtid, &k.domain, &k.server, &k.seq))
 		return;
 	pthread_mutex_lock(&a->mu);
@@ -98,7 +92,7 @@ int gtid_acks_has(struct gtid_acks *a, uint32_t domain, uint32_t server, uint64_
 	bool reaches = false; /* an entry of the domain at or before after_seq is kept */
 	pthread_mutex_lock(&a->mu);
 	for (size_t i = 0; i < a->count; i++) {
-		const struct ack *k = &a->ring[(a->head + ACKS_RING - 1 - i) % ACKS_RING];
+		const struct hc_gtid *k = &a->ring[(a->head + ACKS_RING - 1 - i) % ACKS_RING];
 		if (k->domain != domain)
 			continue;
 		if (k->seq == seq && k->server == server)
