@@ -146,8 +146,9 @@ static void metrics(struct evbuffer *out, void *arg)
 	  "Commits cut off by a failover whose outcome the binlog could not tell (ERR 1158).",
 	  "counter", guard_unresolved);
 	T("tandem_commit_guard_untagged_total",
-	  "Statements sent without the commit guard's tag (too large): not guarded.", "counter",
-	  guard_untagged);
+	  "Writes the commit guard could not keep (too large; in text mode also over 16 in a "
+	  "transaction): their transaction is not guarded.",
+	  "counter", guard_untagged);
 	T("tandem_commit_guard_unguarded_sessions",
 	  "Open sessions running without the commit guard (off, or no session tracking).", "gauge",
 	  guard_off);

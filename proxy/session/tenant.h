@@ -51,7 +51,7 @@ struct tenant_counters {
 	stat_t guard_landed;          /* cut-off commits found on the new primary: OK sent */
 	stat_t guard_lost;            /* ... not there: ERR 1213 sent */
 	stat_t guard_unresolved;      /* ... the binlog could not tell: ERR 1158 sent */
-	stat_t guard_untagged;        /* statements sent untagged (too large): unguarded */
+	stat_t guard_untagged;        /* writes the guard could not keep or tag: unguarded */
 	stat_t guard_off;             /* gauge: open sessions running unguarded (+/-) */
 } __attribute__((aligned(64)));
 
