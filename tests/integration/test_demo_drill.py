@@ -100,6 +100,15 @@ class DemoDrillTest(unittest.TestCase):
                       what="the demo to notice the dead server")
         self.assertTrue(self.demo.is_running(), "the demo ended when its primary died")
 
+        def primary_now():
+            with urllib.request.urlopen(f"http://{info['admin']}/clusters", timeout=10) as r:
+                return json.load(r)["clusters"][info["cluster"]]["primary"]
+        # The demo sees the exit at once, tandem within a few probes: the
+        # drill must start from the failover, not race it (it would find
+        # the dead server still the primary and "kill" it again).
+        util.wait_for(lambda: primary_now() != primary, 30,
+                      what="tandem to fail over from the server killed by hand")
+
         out2 = self.drill()               # brings the dead one back, then kills the other
         if f"0. {primary} ({name}) is" in out2:
             self.assertIn("restarting it and rejoining it first", out2)
