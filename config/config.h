@@ -155,7 +155,7 @@ struct cfg_limits {
 	unsigned preauth_backends;   /* backend connections held for greetings, whole process */
 	int shutdown_timeout_ms;
 	int drain_timeout_ms; /* removed tenant's sessions end by then */
-	/* failed-login throttle (proxy/login/throttle.h), per (tenant, source address) */
+	/* failed-login throttle (proxy/login/throttle.c), per (tenant, source address) */
 	unsigned max_auth_failures;     /* failed logins that block the address; 0 = off */
 	int auth_failure_window_ms;     /* ...counted within this window */
 	int auth_block_ms;              /* how long the address stays blocked */

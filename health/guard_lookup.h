@@ -1,6 +1,6 @@
 /*
  * guard_lookup.h — the read-back half of the commit guard
- * (proxy/move/commit_guard.h): did a transaction carrying a session's tag land
+ * (proxy/move/commit_guard.c): did a transaction carrying a session's tag land
  * on the new primary after the session's last acknowledged GTID?
  *
  * One lookup runs on a thread of its own (they happen only for commits a

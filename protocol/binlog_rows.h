@@ -4,7 +4,7 @@
  * with the column types and metadata of its Table_map event: how many rows
  * it holds, and the integer columns of its first row.
  *
- * The commit guard (proxy/move/commit_guard.h) needs only that: the affected
+ * The commit guard (proxy/move/commit_guard.c) needs only that: the affected
  * rows and the insert id of a write it finds in the binlog. Connector/C's
  * mariadb_rpl_extract_rows() refuses tables whose columns carry no
  * metadata (all integers) and some row streams it should accept, so the

@@ -12,15 +12,11 @@
  * Must not: parse a protocol packet beyond its first bytes, or keep state
  * of its own.
  */
-#include "proxy/move/commit_guard.h"
-#include "proxy/move/migrate.h"
-#include "proxy/move/owed.h"
-#include "proxy/move/replay.h"
-#include "proxy/session/session_facts.h"
-#include "proxy/login/backend_auth.h"
-#include "proxy/login/change_user.h"
-#include "proxy/login/client_auth.h"
-#include "proxy/command/forward.h"
+#include "proxy/io/io.h"
+#include "proxy/move/move.h"
+#include "proxy/session/session.h"
+#include "proxy/login/login.h"
+#include "proxy/command/command.h"
 #include "proxy/machine.h"
 
 #include <arpa/inet.h>
@@ -35,11 +31,6 @@
 #include "health/monitor.h"
 #include "protocol/auth.h"
 #include "protocol/okerr.h"
-#include "proxy/session/conn_ids.h"
-#include "proxy/login/login.h"
-#include "proxy/session/own.h"
-#include "proxy/session/session.h"
-#include "proxy/session/sess_env.h"
 #include "proxy/process/worker_types.h"
 
 /* How long a session may take to flush the server's last packets. */

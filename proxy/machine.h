@@ -16,7 +16,7 @@
 
 #include <sys/socket.h>
 
-#include "proxy/io/conn.h"
+#include "proxy/io/io.h"
 #include "proxy/session/session_types.h"
 
 struct worker;

@@ -11,10 +11,10 @@
  *
  * The few packets tandem must change are cut out of that flow and replaced:
  * an OK or EOF that carries session state a client without tracking must
- * not see (the backend always tracks it, see session_caps.h), a prepare OK
+ * not see (the backend always tracks it, see login.h's capabilities), a prepare OK
  * (the client sees tandem's statement ids, see facts.h), and a LOCAL
  * INFILE request the client did not ask for. Rows are never touched. Every
- * response also updates the session's facts (session_facts.h).
+ * response also updates the session's facts (facts_track.c).
  *
  * sess_result_read is its steps, one job each: walk the buffer (scan_rest,
  * scan_peek, scan_rows, scan_advance), feed the tracker (scan_frame,
@@ -34,15 +34,10 @@
 #include "protocol/command.h"
 #include "protocol/okerr.h"
 #include "protocol/sqlclass.h"
-#include "proxy/command/forward.h"
-#include "proxy/move/commit_guard.h"
-#include "proxy/move/owed.h"
-#include "proxy/move/replay.h"
-#include "proxy/session/conn_ids.h"
-#include "proxy/session/ok_shape.h"
-#include "proxy/session/own.h"
+#include "proxy/command/command.h"
+#include "proxy/io/io.h"
+#include "proxy/move/move.h"
 #include "proxy/session/session.h"
-#include "proxy/session/session_facts.h"
 #include "proxy/process/worker_types.h"
 
 /* Commands up to this size are buffered whole before they are forwarded
@@ -143,7 +138,7 @@ static void discard_done(struct session *s)
  * its frames unchecked (a server checks the frames' own), and Connector/C
  * sends 0 in every frame of a 16 MiB+ command. tandem's framer checks
  * them, so does an uncompressed backend leg, and a compressed one tells a
- * command by its id 0 (conn.h): a compressed client's frame header gets
+ * command by its id 0 (conn.c): a compressed client's frame header gets
  * the id a plain client would have sent, in place, before it is looked
  * at. */
 static void zip_renumber(struct session *s, struct proto_frame *f, uint8_t seq)
@@ -254,7 +249,7 @@ static bool dispatch_command(struct session *s, uint8_t *p, size_t have, uint32_
 	}
 	if (s->mg.pending) {
 		/* The session moved after a failover and lost something: this
-		 * command's answer says so (migrate.h), and it is not run. */
+		 * command's answer says so (migrate.c), and it is not run. */
 		uint16_t code;
 		const char *state, *msg;
 		if (sess_migrate_owed(s, p, have, &code, &state, &msg)) {

@@ -1,7 +1,7 @@
 /*
- * conn.c — direct socket I/O on evbuffers, plain or TLS (see conn.h for why).
+ * conn.c — direct socket I/O on evbuffers, plain or TLS (see io.h for why).
  */
-#include "proxy/io/conn.h"
+#include "proxy/io/io.h"
 
 #include "protocol/compress.h"
 #include "protocol/packet.h"

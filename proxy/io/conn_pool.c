@@ -1,7 +1,7 @@
 /*
- * conn_pool.c — a worker's read blocks (see conn_pool.h for why).
+ * conn_pool.c — a worker's read blocks (see io.h for why).
  */
-#include "proxy/io/conn_pool.h"
+#include "proxy/io/io.h"
 
 #include <event2/buffer.h>
 #include <stdlib.h>

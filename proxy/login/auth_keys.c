@@ -1,7 +1,7 @@
 /*
- * auth_keys.c — the start-up RSA key (see auth_keys.h).
+ * auth_keys.c — the start-up RSA key (see login.h).
  */
-#include "proxy/login/auth_keys.h"
+#include "proxy/login/login.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>

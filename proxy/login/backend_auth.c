@@ -16,8 +16,9 @@
  * the client logged in), IDLE (logged in), RESTORE (the login of a move).
  * Must not: call another phase (the driver runs the next state's enter).
  */
-#include "proxy/session/session_facts.h"
-#include "proxy/login/backend_auth.h"
+#include "proxy/io/io.h"
+#include "proxy/session/session.h"
+#include "proxy/login/login.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -32,15 +33,6 @@
 #include "protocol/auth_rsa.h"
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
-#include "proxy/session/conn_ids.h"
-#include "proxy/login/backend_reply.h"
-#include "proxy/login/login.h"
-#include "proxy/session/ok_shape.h"
-#include "proxy/session/own.h"
-#include "proxy/session/session.h"
-#include "proxy/session/wire.h"
-#include "proxy/session/sess_env.h"
-#include "proxy/login/session_caps.h"
 #include "proxy/process/worker_types.h"
 
 /* Largest greeting accepted from a backend. */
@@ -387,7 +379,7 @@ static void login_done(struct session *s, const uint8_t *p, uint32_t len, int sp
 	sess_set_state(s, SESS_IDLE);
 }
 
-/* The final reply to the login (backend_reply.h). */
+/* The final reply to the login (backend_reply.c). */
 static void login_refused(struct session *s, const uint8_t *p, uint32_t len, int span)
 {
 	(void)span;

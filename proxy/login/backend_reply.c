@@ -8,7 +8,8 @@
  * Must not: call a phase by name (the final reply goes to the caller's
  * function), or change a session's state except by failing it.
  */
-#include "proxy/login/backend_reply.h"
+#include "proxy/io/io.h"
+#include "proxy/login/login.h"
 
 #include <openssl/evp.h>
 #include <string.h>
@@ -17,10 +18,7 @@
 #include "protocol/auth_rsa.h"
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
-#include "proxy/login/login.h"
-#include "proxy/session/own.h"
 #include "proxy/session/session.h"
-#include "proxy/session/wire.h"
 
 /* Largest auth packet accepted from a backend. */
 #define BACKEND_AUTH_MAX 65536

@@ -1,10 +1,10 @@
 /*
- * backend_users.c — see backend_users.h. The bridge between a login and
+ * backend_users.c — see login.h. The bridge between a login and
  * the account lists of health/accounts.c; it holds no state of its own but
  * the per-thread copy of the last account it returned.
  * Must not: log a hash, or keep a list reference beyond one call.
  */
-#include "proxy/login/backend_users.h"
+#include "proxy/login/login.h"
 
 #include <string.h>
 

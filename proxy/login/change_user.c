@@ -8,7 +8,7 @@
  * SESS_CHANGE_USER_WANTED (send the backend its COM_CHANGE_USER) and
  * SESS_CHANGE_USER_DENIED (answer 1045, reset the backend), and
  * SESS_CHANGE_USER_BACKEND (the auth conversation is backend_reply.c's,
- * the reset's answer the queue's, own.h). The new user is verified against the tenant's users
+ * the reset's answer the queue's, own.c). The new user is verified against the tenant's users
  * exactly like a login, with the session's scramble (a client computes its
  * COM_CHANGE_USER reply from the scramble of the greeting, as MySQL
  * servers expect). Then tandem sends its own COM_CHANGE_USER to the
@@ -34,8 +34,9 @@
  * Must not: keep any secret of the previous user once the change is
  * decided (cu_prev lives only while it runs).
  */
-#include "proxy/session/session_facts.h"
-#include "proxy/login/change_user.h"
+#include "proxy/io/io.h"
+#include "proxy/session/session.h"
+#include "proxy/login/login.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,11 +46,6 @@
 #include "protocol/auth.h"
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
-#include "proxy/login/backend_reply.h"
-#include "proxy/login/login.h"
-#include "proxy/session/ok_shape.h"
-#include "proxy/session/own.h"
-#include "proxy/session/session.h"
 #include "proxy/process/worker_types.h"
 
 /* MariaDB refuses a 4th failed COM_CHANGE_USER on one connection. */
@@ -346,7 +342,7 @@ static void refuse(struct session *s, uint16_t code, const char *sqlstate, const
 	finish_refused(s, code, sqlstate, msg, false, 0);
 }
 
-/* The backend's answer to that COM_RESET_CONNECTION (own.h): its OK, and
+/* The backend's answer to that COM_RESET_CONNECTION (own.c): its OK, and
  * the client gets the ERR; a refusal ends the session. */
 static bool reset_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
 			 uint32_t len, const struct proto_rt_event *ev, bool last)

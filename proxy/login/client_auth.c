@@ -29,7 +29,8 @@
  *
  * Must not: log or copy secrets anywhere but the session's own fields.
  */
-#include "proxy/login/client_auth.h"
+#include "proxy/io/io.h"
+#include "proxy/login/login.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -44,14 +45,7 @@
 #include "protocol/handshake.h"
 #include "protocol/okerr.h"
 #include "health/accounts.h"
-#include "proxy/login/auth_keys.h"
-#include "proxy/login/login.h"
-#include "proxy/login/backend_users.h"
-#include "proxy/session/conn_ids.h"
 #include "proxy/session/session.h"
-#include "proxy/session/wire.h"
-#include "proxy/login/session_caps.h"
-#include "proxy/login/throttle.h"
 #include "proxy/process/worker_types.h"
 
 #define DEFAULT_SERVER_VERSION "5.5.5-10.11.0-MariaDB-tandem"

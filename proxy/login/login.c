@@ -18,8 +18,6 @@
 #include "protocol/auth.h"
 #include "protocol/handshake.h"
 #include "protocol/packet.h"
-#include "proxy/login/backend_users.h"
-#include "proxy/login/throttle.h"
 #include "proxy/session/session.h"
 #include "proxy/process/worker_types.h"
 

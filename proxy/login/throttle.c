@@ -1,5 +1,5 @@
 /*
- * throttle.c — the failed-login throttle (see throttle.h).
+ * throttle.c — the failed-login throttle (see login.h).
  *
  * A chained hash table of (tenant, address) entries, plus two recency
  * lists: entries that are blocked, and entries that are only counting.
@@ -7,7 +7,7 @@
  * blocked one only when no counting entry is left, both in O(1). The
  * bucket array doubles when chains grow past two entries on average.
  */
-#include "proxy/login/throttle.h"
+#include "proxy/login/login.h"
 
 #include <netinet/in.h>
 #include <pthread.h>

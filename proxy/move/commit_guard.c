@@ -1,9 +1,9 @@
 /*
- * commit_guard.c — the commit guard (see commit_guard.h): which commands
+ * commit_guard.c — the commit guard (see move.h): which commands
  * are tagged and guarded, the tag itself, the binlog lookup after a move
  * and the answer to a guarded command cut off by a failover.
  */
-#include "proxy/move/commit_guard.h"
+#include "proxy/move/move.h"
 
 #include <event2/buffer.h>
 #include <openssl/rand.h>
@@ -17,12 +17,8 @@
 #include "protocol/okerr.h"
 #include "protocol/packet.h"
 #include "protocol/sqlclass.h"
-#include "proxy/session/gtid_acks.h"
-#include "proxy/session/ok_shape.h"
-#include "proxy/session/own.h"
 #include "proxy/session/session.h"
 #include "proxy/process/worker_types.h"
-#include "proxy/session/tenant.h"
 
 /* How long a lookup may take; the session waits for it like for the
  * rest of its move (failover.session_wait_ms bounds that too). */

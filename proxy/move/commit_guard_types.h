@@ -1,6 +1,6 @@
 /*
  * commit_guard_types.h — the commit guard's record of a session (commit_guard.c): the types only, so struct session can
- * embed them without depending on the functions (commit_guard.h).
+ * embed them without depending on the functions (commit_guard.c).
  */
 #ifndef TANDEM_PROXY_MOVE_COMMIT_GUARD_TYPES_H
 #define TANDEM_PROXY_MOVE_COMMIT_GUARD_TYPES_H

@@ -1,6 +1,6 @@
 /*
  * migrate.c — the first half of moving a session to a new backend
- * connection (see migrate.h): deciding when a session must move, settling
+ * connection (see move.h): deciding when a session must move, settling
  * what was in flight, choosing the errors owed, and leaving the old
  * backend. restore.c does the second half.
  *
@@ -10,16 +10,15 @@
  * for a first login; the login's OK moves it to SESS_RESTORE, whose enter
  * (sess_migrate_logged_in) pipelines the restore statements behind tandem's own
  * session-tracking setup, each an entry in the queue of tandem's own
- * statements (own.h); sess_restore_read() lets the queue swallow their
+ * statements (own.c); sess_restore_read() lets the queue swallow their
  * answers and puts the session back to work (restore.c).
  *
  * Must not: call the login or command phases (they are the driver's to
  * call), or read a backend answer itself.
  */
-#include "proxy/move/migrate.h"
+#include "proxy/io/io.h"
+#include "proxy/move/move.h"
 
-#include "proxy/move/commit_guard.h"
-#include "proxy/move/replay.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,11 +32,7 @@
 #include "protocol/okerr.h"
 #include "protocol/packet.h"
 #include "protocol/sqlclass.h"
-#include "proxy/move/migrate_internal.h"
-#include "proxy/move/owed.h"
-#include "proxy/session/own.h"
 #include "proxy/session/session.h"
-#include "proxy/session/sess_env.h"
 #include "proxy/process/worker_types.h"
 
 /* Markers of state tandem cannot carry to another server. */

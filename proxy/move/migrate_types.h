@@ -1,6 +1,6 @@
 /*
  * migrate_types.h — a move in progress (migrate.c, restore.c): the types only, so struct session can
- * embed them without depending on the functions (migrate.h).
+ * embed them without depending on the functions (migrate.c).
  */
 #ifndef TANDEM_PROXY_MOVE_MIGRATE_TYPES_H
 #define TANDEM_PROXY_MOVE_MIGRATE_TYPES_H
@@ -17,7 +17,7 @@ struct hc_topology;
 enum mig_inflight {
 	MIG_NONE = 0, /* none was (or the client already got its answer) */
 	MIG_RERUN,    /* a read none of whose answer reached the client: run it again */
-	MIG_RESOLVE,  /* a guarded commit: the new primary's binlog tells (commit_guard.h) */
+	MIG_RESOLVE,  /* a guarded commit: the new primary's binlog tells (commit_guard.c) */
 };
 
 /* An error owed to the client's next command. */
@@ -37,7 +37,7 @@ struct sess_migrate {
 	char pending_msg[300]; /* says what was lost */
 
 	bool restore_failed;   /* some restore statement was refused (pending says which) */
-	bool replay;           /* the open transaction is to be replayed (replay.h) */
+	bool replay;           /* the open transaction is to be replayed (replay.c) */
 	bool replaying;        /* RESTORE is reading the replayed statements' answers */
 	bool replay_failed;    /* they differed: tandem rolled the new transaction back */
 	uint16_t saved_status; /* the session's status flags and transaction state before */

@@ -1,13 +1,13 @@
 /*
  * owed.c — what a session keeps for a move and what it owes after one
- * (migrate.h): the copy of the command in flight that could run again,
+ * (migrate.c): the copy of the command in flight that could run again,
  * and the error its next command gets in place of an answer. Values on
  * struct sess_migrate only; forward.c keeps and asks, migrate.c and
  * restore.c owe.
  *
  * Must not: call a phase, change a session's state, or send anything.
  */
-#include "proxy/move/owed.h"
+#include "proxy/move/move.h"
 
 #include <stdarg.h>
 #include <stdio.h>

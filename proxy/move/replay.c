@@ -1,10 +1,10 @@
 /*
  * replay.c — recording an open transaction and running it again after a
- * move (see replay.h).
+ * move (see move.h).
  */
-#include "proxy/move/replay.h"
+#include "proxy/move/move.h"
 
-#include "proxy/session/session_facts.h"
+#include "proxy/session/session.h"
 
 #include <event2/buffer.h>
 #include <stdlib.h>
@@ -14,8 +14,6 @@
 #include "protocol/command.h"
 #include "protocol/packet.h"
 #include "protocol/sqlclass.h"
-#include "proxy/session/own.h"
-#include "proxy/session/session.h"
 #include "proxy/process/worker_types.h"
 
 /* Largest answer packet read while replaying (a row). */
@@ -241,7 +239,7 @@ static size_t complete(const struct sess_replay *r)
 static bool answer(struct session *s, const struct own_entry *e, const uint8_t *p, uint32_t len,
 		   const struct proto_rt_event *ev, bool last);
 
-/* Queue the answer of entry i (own.h). */
+/* Queue the answer of entry i (own.c). */
 static bool owe(struct session *s, size_t i)
 {
 	struct replay_entry *e = &s->rp.e[i];

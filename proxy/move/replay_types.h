@@ -1,6 +1,6 @@
 /*
  * replay_types.h — the record of the open transaction, for replay (replay.c): the types only, so struct session can
- * embed them without depending on the functions (replay.h).
+ * embed them without depending on the functions (replay.c).
  */
 #ifndef TANDEM_PROXY_MOVE_REPLAY_TYPES_H
 #define TANDEM_PROXY_MOVE_REPLAY_TYPES_H
@@ -30,7 +30,7 @@ struct sess_replay {
 	bool recording; /* the command in flight is being recorded (entry n-1) */
 	bool hash_rest; /* the bytes still to stream belong to a hashed frame */
 
-	/* running again after a move (the answers: own.h) */
+	/* running again after a move (the answers: own.c) */
 	bool active;   /* entries are being replayed */
 	uint64_t sum;  /* checksum of the answer being read so far */
 	bool mismatch; /* an answer differed: the replay failed */

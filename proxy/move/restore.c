@@ -1,5 +1,5 @@
 /*
- * restore.c — the second half of a move (see migrate.h): once the new
+ * restore.c — the second half of a move (see migrate.c): once the new
  * backend accepted the login (the enter of SESS_RESTORE), rebuild the
  * session there (session tracking, schema, changed variables, prepared
  * statements), swallow the answers, replay the open transaction when
@@ -19,11 +19,8 @@
 #include "protocol/command.h"
 #include "protocol/okerr.h"
 #include "protocol/packet.h"
-#include "proxy/move/commit_guard.h"
-#include "proxy/move/replay.h"
-#include "proxy/session/session_facts.h"
-#include "proxy/move/migrate_internal.h"
-#include "proxy/session/own.h"
+#include "proxy/io/io.h"
+#include "proxy/move/move.h"
 #include "proxy/session/session.h"
 #include "proxy/process/worker_types.h"
 
@@ -66,7 +63,7 @@ static const struct cfg_limits *limits(const struct session *s)
 static bool item_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
 			uint32_t len, const struct proto_rt_event *ev, bool last);
 
-/* Queue a restore statement's answer (own.h); the statement follows. */
+/* Queue a restore statement's answer (own.c); the statement follows. */
 static bool add_item(struct session *s, uint8_t kind, uint32_t ref)
 {
 	static const uint8_t cmds[] = {[MI_INIT_DB] = COM_INIT_DB,
@@ -197,7 +194,7 @@ void sess_migrate_logged_in(struct session *s)
 	mg->saved_status = s->sf.f.status;
 	memcpy(mg->saved_trx, s->sf.f.trx_state, sizeof(mg->saved_trx));
 	/* Tracking first, then the restore statements, all in one write;
-	 * their answers are swallowed in that order (own.h). */
+	 * their answers are swallowed in that order (own.c). */
 	sess_setup_resend(s);
 	queue_restore(s);
 	if (conn_flush(&s->backend) < 0) {

@@ -1,10 +1,10 @@
 /*
  * admin.c — /status, /metrics, /health and the POST actions for the daemon
- * (see admin.h). Counters are summed over workers at read time; nothing
+ * (see process.h). Counters are summed over workers at read time; nothing
  * here blocks a worker, and the actions only queue requests for the
  * monitor's threads, which answer later.
  */
-#include "proxy/process/admin.h"
+#include "proxy/process/process.h"
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -16,12 +16,9 @@
 #include "common/clock.h"
 #include "health/accounts.h"
 #include "health/monitor.h"
-#include "proxy/process/admin_actions.h"
-#include "proxy/process/admin_history.h"
-#include "proxy/process/admin_sessions.h"
 #include "proxy/process/daemon_types.h"
-#include "proxy/session/tenant.h"
-#include "proxy/login/throttle.h"
+#include "proxy/session/session.h"
+#include "proxy/login/login.h"
 
 #define SUM(rt, field) tenant_rt_sum((rt), offsetof(struct tenant_counters, field))
 

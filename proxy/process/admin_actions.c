@@ -1,13 +1,13 @@
 /*
  * admin_actions.c — kill a session, drain a tenant, reload with a
- * verdict (see admin_actions.h); main thread. What a worker does with a
+ * verdict (see process.h); main thread. What a worker does with a
  * kill or a drain is admin_worker.c.
  *
  * The main thread finds a session in a /sessions snapshot and posts the
  * kill to the worker that owns it; the worker looks the session up by id
  * again (it may have gone meanwhile) and closes it the usual way.
  */
-#include "proxy/process/admin_actions.h"
+#include "proxy/process/process.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
@@ -16,10 +16,8 @@
 #include "common/log.h"
 #include "health/monitor.h"
 #include "protocol/mysql_const.h"
-#include "proxy/process/admin_sessions.h"
 #include "proxy/process/daemon_types.h"
-#include "proxy/process/running.h"
-#include "proxy/process/worker.h"
+#include "proxy/session/session.h"
 
 
 /* ------------------------------------------------------------ sessions */

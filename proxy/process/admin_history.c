@@ -1,8 +1,8 @@
 /*
  * admin_history.c — the failover history the admin API shows: sampled
- * from the monitor on the main thread (see admin_history.h).
+ * from the monitor on the main thread (see process.h).
  */
-#include "proxy/process/admin_history.h"
+#include "proxy/process/process.h"
 
 #include <event2/event.h>
 #include <stdlib.h>

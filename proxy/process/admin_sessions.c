@@ -1,18 +1,16 @@
 /*
- * admin_sessions.c — the /sessions document (see admin_sessions.h), main
+ * admin_sessions.c — the /sessions document (see process.h), main
  * thread: post a collector to every worker, wait (bounded) for their
  * parts (admin_worker.c), and say which workers did not answer.
  */
-#include "proxy/process/admin_sessions.h"
+#include "proxy/process/process.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "proxy/process/admin_worker.h"
 #include "proxy/process/daemon_types.h"
-#include "proxy/process/worker.h"
 
 /* How long the main thread waits for the workers' answers. */
 #define SNAPSHOT_WAIT_MS 1000

@@ -6,7 +6,8 @@
  * Must not: call the worker's loop or the main thread's code; it only
  * reads the worker's session list and closes sessions the usual way.
  */
-#include "proxy/process/admin_worker.h"
+#include "proxy/io/io.h"
+#include "proxy/process/process.h"
 
 #include <pthread.h>
 #include <stdlib.h>

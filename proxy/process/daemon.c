@@ -1,6 +1,6 @@
 /*
  * daemon.c — start-up, reload and shutdown of the whole process (see
- * daemon.h). The main thread runs here: it owns the config snapshot and
+ * daemon.c). The main thread runs here: it owns the config snapshot and
  * hands copies of it, with freshly bound listening sockets, to workers.
  *
  * A reload is atomic: the new file is loaded and validated and every new
@@ -8,7 +8,7 @@
  * closes what was bound and leaves the running config alone.
  */
 
-#include "proxy/process/daemon.h"
+#include "proxy/process/process.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -26,13 +26,8 @@
 #include "health/accounts.h"
 #include "health/http.h"
 #include "health/monitor.h"
-#include "proxy/process/admin.h"
-#include "proxy/process/admin_history.h"
-#include "proxy/login/auth_keys.h"
-#include "proxy/process/running.h"
-#include "proxy/process/sdnotify.h"
-#include "proxy/login/throttle.h"
-#include "proxy/process/worker.h"
+#include "proxy/login/login.h"
+#include "proxy/session/session.h"
 
 int daemon_bind_listener(const struct cfg_addr *a)
 {

@@ -1,6 +1,6 @@
 /*
  * daemon_types.h — the process's types (struct daemon): what the main
- * thread owns. Types only; daemon.h declares what daemon.c does with them.
+ * thread owns. Types only; daemon.c declares what daemon.c does with them.
  */
 #ifndef TANDEM_PROXY_DAEMON_TYPES_H
 #define TANDEM_PROXY_DAEMON_TYPES_H
@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "proxy/session/tenant.h"
+#include "proxy/session/tenant_types.h"
 
 struct worker;
 struct hc_monitor;
@@ -42,7 +42,7 @@ struct daemon {
 	struct hc_monitor *mon;
 	struct hc_accounts *accounts; /* users_from_backend loaders */
 	struct http_server *admin;
-	struct admin_history *history; /* failovers seen (admin_history.h) */
+	struct admin_history *history; /* failovers seen (admin_history.c) */
 	struct http_server *admin_old; /* replaced by a reload; stops on admin_retire */
 	struct event *admin_retire;
 	struct tenant_registry reg;

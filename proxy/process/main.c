@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "proxy/process/daemon.h"
+#include "proxy/process/process.h"
 
 static void usage(FILE *out)
 {

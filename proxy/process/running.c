@@ -1,10 +1,10 @@
 /*
- * running.c — ask the running tandem where it listens (see running.h):
+ * running.c — ask the running tandem where it listens (see process.h):
  * one blocking HTTP/1.0 GET /status on loopback or wherever admin.listen
  * points, with send/receive deadlines; only `tandem --check` uses it, on
  * the main thread before anything else runs.
  */
-#include "proxy/process/running.h"
+#include "proxy/process/process.h"
 
 #include <errno.h>
 #include <jansson.h>

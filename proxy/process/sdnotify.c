@@ -1,8 +1,8 @@
 /*
- * sdnotify.c — see sdnotify.h. The protocol is sd_notify(3)'s: an
+ * sdnotify.c — see process.h. The protocol is sd_notify(3)'s: an
  * AF_UNIX SOCK_DGRAM message of "KEY=VALUE\n..." text.
  */
-#include "proxy/process/sdnotify.h"
+#include "proxy/process/process.h"
 
 #include <errno.h>
 #include <stdbool.h>

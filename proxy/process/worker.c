@@ -6,7 +6,7 @@
  * reach through worker_post(). Must not: block, or touch another worker's
  * sessions.
  */
-#include "proxy/process/worker.h"
+#include "proxy/process/process.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,12 +21,10 @@
 #include "common/log.h"
 #include "health/monitor.h"
 #include "protocol/okerr.h"
-#include "proxy/io/conn_pool.h"
-#include "proxy/process/admin_worker.h"
+#include "proxy/io/io.h"
 #include "proxy/machine.h"
 #include "proxy/session/session.h"
-#include "proxy/session/sess_env.h"
-#include "proxy/login/throttle.h"
+#include "proxy/login/login.h"
 
 /* How long accepting pauses when the process is out of file descriptors. */
 #define ACCEPT_BACKOFF_MS 100

@@ -13,7 +13,7 @@
 #include "config/config.h"
 #include "health/topology.h"
 #include "proxy/session/session_types.h"
-#include "proxy/session/tenant.h"
+#include "proxy/session/tenant_types.h"
 
 struct daemon;
 struct conn_pool;
@@ -62,7 +62,7 @@ enum wmsg_kind {
 	WMSG_CONFIG,   /* new snapshot and listening sockets */
 	WMSG_SHUTDOWN, /* stop accepting, drain sessions, leave the loop */
 	WMSG_STOP_NOW, /* close everything and leave the loop */
-	WMSG_SESSIONS, /* add a snapshot of the sessions to m->snapshot (admin_sessions.h) */
+	WMSG_SESSIONS, /* add a snapshot of the sessions to m->snapshot (admin_sessions.c) */
 	WMSG_KILL,     /* close session m->session_id with ERR 1927 (admin) */
 	WMSG_DRAIN,    /* close the sessions of tenant m->tenant when idle (admin) */
 };

@@ -10,7 +10,7 @@
  * The setup statement is written to the backend before the login OK goes
  * to the client, and the client's first command is pipelined behind it:
  * the client waits for no extra round trip. Its answer is swallowed by
- * the queue of tandem's own statements (own.h), before any byte of the
+ * the queue of tandem's own statements (own.c), before any byte of the
  * client's response, and read here; it never reaches the client.
  * A server that refuses the statement (an old one) leaves the session
  * working, with incomplete facts.
@@ -25,8 +25,7 @@
 
 #include "common/log.h"
 #include "protocol/okerr.h"
-#include "proxy/session/session_facts.h"
-#include "proxy/session/own.h"
+#include "proxy/io/io.h"
 #include "proxy/session/session.h"
 
 /*
@@ -175,7 +174,7 @@ static bool set_answer(struct session *s, const struct own_entry *e, const uint8
 static bool quiet_answer(struct session *s, const struct own_entry *e, const uint8_t *p,
 			 uint32_t len, const struct proto_rt_event *ev, bool last);
 
-/* Queue one of tandem's statements on the backend (its answer: own.h). */
+/* Queue one of tandem's statements on the backend (its answer: own.c). */
 static bool setup_write(struct session *s, const char *sql, size_t sql_len, const char *extra,
 			size_t extra_len, bool select, bool relearn, bool quiet)
 {

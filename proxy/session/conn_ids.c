@@ -1,5 +1,5 @@
 /*
- * conn_ids.c — see conn_ids.h. A fixed array of buckets keyed by greeting
+ * conn_ids.c — see session.h. A fixed array of buckets keyed by greeting
  * id, chained through the sessions themselves (session.ids_next); each
  * entry is scoped to its cluster by a hash of the cluster's name, so ids of
  * different clusters (different servers) never mix.
@@ -8,7 +8,7 @@
  * worker than its target's. Why a mutex: the writers are logins, moves
  * and closes, the readers KILL statements; none of them is the hot path.
  */
-#include "proxy/session/conn_ids.h"
+#include "proxy/session/session.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -21,7 +21,6 @@
 #include "protocol/packet.h"
 
 #include "proxy/session/session_types.h"
-#include "proxy/session/tenant.h"
 #include "proxy/process/worker_types.h"
 
 #define NBUCKETS 4096

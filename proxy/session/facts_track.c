@@ -3,7 +3,7 @@
  * responses forward.c passes through: what a command is (its SQL class,
  * the text a prepare or COM_INIT_DB will make current), the statement-id
  * translation of COM_STMT_*, every OK's session state, prepares, and what
- * a completed command changed (see session_facts.h).
+ * a completed command changed (see session.h).
  *
  * Owns: struct sess_facts' command-in-flight fields. Must not: read or
  * write the session's connections (forward.c moves the bytes).
@@ -15,7 +15,6 @@
 
 #include "common/log.h"
 #include "protocol/command.h"
-#include "proxy/session/session_facts.h"
 #include "proxy/session/session.h"
 #include "proxy/process/worker_types.h"
 

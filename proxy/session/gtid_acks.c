@@ -1,8 +1,8 @@
 /*
  * gtid_acks.c — the tenant's acknowledged GTIDs and in-flight guarded
- * commands (see gtid_acks.h).
+ * commands (see session.h).
  */
-#include "proxy/session/gtid_acks.h"
+#include "proxy/session/session.h"
 
 #include <pthread.h>
 #include <stdio.h>

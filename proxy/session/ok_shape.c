@@ -1,19 +1,18 @@
 /*
  * ok_shape.c — an OK in the client's shape: the session-state items a
  * client did not ask for are cut (the backend always tracks them, for
- * tandem; session_caps.h). Shared by every phase that hands the client an
+ * tandem; login.h's capabilities). Shared by every phase that hands the client an
  * OK (login, COM_CHANGE_USER, results, the commit guard's answer).
  *
  * Must not: call a phase or change a session's state.
  */
-#include "proxy/session/ok_shape.h"
+#include "proxy/session/session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "protocol/okerr.h"
-#include "proxy/session/session.h"
 #include "proxy/process/worker_types.h"
 
 /* ------------------------------------------------------ OK reshaping */

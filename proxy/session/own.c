@@ -11,13 +11,12 @@
  *
  * Must not: call a phase, forward a byte to the client.
  */
-#include "proxy/session/own.h"
+#include "proxy/session/session.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "proxy/session/session_types.h"
-#include "proxy/session/wire.h"
 
 /* Largest packet of an answer tandem reads itself whole (a replayed
  * statement's row may be large); larger is a broken server. */

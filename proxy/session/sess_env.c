@@ -7,8 +7,9 @@
  *
  * Worker thread only. Must not: call a phase, the driver, or worker.c.
  */
-#include "proxy/session/sess_env.h"
+#include "proxy/session/session.h"
 
+#include <event2/event.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>

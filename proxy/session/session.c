@@ -8,10 +8,9 @@
  * (backend connect, TLS and login), change_user.c (COM_CHANGE_USER),
  * forward.c (commands and results), migrate.c / restore.c (moves).
  */
+#include "proxy/io/io.h"
 #include "proxy/session/session.h"
 
-#include "proxy/session/own.h"
-#include "proxy/session/sess_env.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,7 +27,6 @@
 #include "protocol/auth.h"
 #include "health/monitor.h"
 #include "protocol/okerr.h"
-#include "proxy/session/conn_ids.h"
 #include "proxy/process/worker_types.h"
 
 /* How long a session may take to flush its final ERR before it is cut. */
@@ -66,7 +64,7 @@ const char *sess_state_name(enum sess_state st)
 #define T(s) (1u << (s))
 /* allowed[from] = set of states it may move to. CLOSING and CLOSED are
  * reachable from everywhere and are not listed. */
-/* A move (migrate.h) leaves an attached state for BACKEND_CONNECT or
+/* A move (migrate.c) leaves an attached state for BACKEND_CONNECT or
  * BACKEND_WAIT; a move that gives up ends IDLE with SESS_F_BACKEND_GONE. */
 #define MOVE    (T(SESS_BACKEND_WANTED) | T(SESS_BACKEND_CONNECT) | T(SESS_BACKEND_WAIT))
 #define GIVE_UP T(SESS_IDLE)

@@ -1,6 +1,6 @@
 /*
  * session_facts_types.h — what a session knows about its server-side state (facts_track.c, backend_setup.c): the types only, so struct session can
- * embed them without depending on the functions (session_facts.h).
+ * embed them without depending on the functions (facts_track.c).
  */
 #ifndef TANDEM_PROXY_SESSION_SESSION_FACTS_TYPES_H
 #define TANDEM_PROXY_SESSION_SESSION_FACTS_TYPES_H

@@ -20,7 +20,7 @@
 #include "protocol/packet.h"
 #include "protocol/tracker.h"
 #include "proxy/move/commit_guard_types.h"
-#include "proxy/io/conn.h"
+#include "proxy/io/io_types.h"
 #include "proxy/move/migrate_types.h"
 #include "proxy/session/own_types.h"
 #include "proxy/move/replay_types.h"
@@ -41,7 +41,7 @@ struct hc_topology;
  *   client.tls: set from CLIENT_TLS on when the client asked for TLS;
  *   backend.tls: set from BACKEND_TLS on when the cluster has "tls".
  * The BACKEND_* states serve the first login and also a move to a new
- * backend (mg.active, migrate.h); RESTORE serves only a move.
+ * backend (mg.active, migrate.c); RESTORE serves only a move.
  */
 enum sess_state {
 	SESS_GREETING_WANTED,  /* transient: the client is owed its greeting; the enter sends it
@@ -223,11 +223,11 @@ struct session {
 	uint16_t status;         /* last server status flags */
 	int64_t cmd_started_us;
 
-	struct own_queue own;   /* tandem's own statements, their answers owed (own.h) */
-	struct sess_facts sf;   /* server-side state, from the stream (session_facts.h) */
-	struct sess_migrate mg; /* moving to a new backend connection (migrate.h) */
-	struct sess_guard cg;   /* commit markers (commit_guard.h) */
-	struct sess_replay rp;  /* the open transaction, for replay (replay.h) */
+	struct own_queue own;   /* tandem's own statements, their answers owed (own.c) */
+	struct sess_facts sf;   /* server-side state, from the stream (facts_track.c) */
+	struct sess_migrate mg; /* moving to a new backend connection (migrate.c) */
+	struct sess_guard cg;   /* commit markers (commit_guard.c) */
+	struct sess_replay rp;  /* the open transaction, for replay (replay.c) */
 };
 
 #endif

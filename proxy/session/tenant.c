@@ -1,9 +1,8 @@
 /*
- * tenant.c — tenant runtime records and their registry (see tenant.h).
+ * tenant.c — tenant runtime records and their registry (see session.h).
  */
-#include "proxy/session/tenant.h"
+#include "proxy/session/session.h"
 
-#include "proxy/session/gtid_acks.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  *
  * Must not: touch a session or a connection.
  */
-#include "proxy/session/wire.h"
+#include "proxy/session/session.h"
 
 #include "protocol/packet.h"
 

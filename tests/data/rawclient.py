@@ -35,7 +35,7 @@ CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA = 1 << 21
 CLIENT_SESSION_TRACK = 1 << 23
 CLIENT_DEPRECATE_EOF = 1 << 24
 
-# What tandem offers a client (proxy/login/session_caps.h SESS_CAPS_BASE, plus
+# What tandem offers a client (proxy/login/login.h SESS_CAPS_BASE, plus
 # LOCAL_FILES for a tenant with local_infile), as far as a client uses them.
 TANDEM_LIKE_CAPS = (CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB
                     | CLIENT_LOCAL_FILES | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS

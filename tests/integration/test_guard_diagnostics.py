@@ -27,7 +27,7 @@ from harness.tandem import pair_config  # noqa: E402
 UNGUARDED = "noguard"
 TAGGED = "tagguard"   # "commit_guard": "tag": writes carry tandem's comment
 # SERVER_SESSION_STATE_CHANGED: tandem does not hand this client the
-# backend's session-state flag (proxy/login/session_caps.h: the backend leg's
+# backend's session-state flag (proxy/login/login.h: the backend leg's
 # tracking is tandem's own), guard or not — a difference that predates and
 # does not depend on the guard. It is masked in the direct/tandem
 # comparison only; guard on and guard off must match bit for bit.

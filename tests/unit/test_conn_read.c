@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proxy/io/conn.h"
+#include "proxy/io/io.h"
 
 struct seen {
 	int reads;

@@ -20,7 +20,7 @@
 #include <zlib.h>
 
 #include "protocol/compress.h"
-#include "proxy/io/conn.h"
+#include "proxy/io/io.h"
 
 struct seen {
 	int reads;

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/login/throttle.h"
+#include "proxy/login/login.h"
 
 #define S 1000000LL /* one second in microseconds */
 

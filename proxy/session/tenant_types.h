@@ -1,23 +1,17 @@
 /*
- * tenant.h — a tenant's process-wide runtime record: its counters and its
- * open-session count, which outlive config snapshots (a reload that keeps
- * a tenant keeps its counters).
- *
- * Counters are per worker, written only by that worker with relaxed atomic
- * stores (no lock, no locked instruction on the forwarding path) and summed
- * by whoever reads them. The open-session count is one atomic shared by all
- * workers: it is touched at accept and close only.
- *
- * Owns: struct tenant_rt and the registry (main thread) that maps names to
- * them. Must not: hold config pointers (those belong to snapshots).
+ * tenant_types.h — the types of a tenant's process-wide runtime record
+ * (tenant.c): its per-worker counters, the record, the name registry.
+ * Types only, with the two relaxed-atomic accessors of a counter, which
+ * are the counter's meaning (single writer, any reader).
  */
-#ifndef TANDEM_PROXY_TENANT_H
-#define TANDEM_PROXY_TENANT_H
+#ifndef TANDEM_PROXY_TENANT_TYPES_H
+#define TANDEM_PROXY_TENANT_TYPES_H
 
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct gtid_acks;
 
 /* Single-writer counter: the owning worker adds, anyone reads. */
 typedef _Atomic uint64_t stat_t;
@@ -61,26 +55,13 @@ struct tenant_rt {
 	atomic_uint open; /* sessions open on all workers (max_connections) */
 	int nworkers;
 	struct tenant_counters *per_worker; /* nworkers entries */
-	struct gtid_acks *acks;             /* the commit guard's (gtid_acks.h) */
+	struct gtid_acks *acks;             /* the commit guard's (gtid_acks.c) */
 };
-
-struct tenant_rt *tenant_rt_new(const char *name, int nworkers);
-struct tenant_rt *tenant_rt_ref(struct tenant_rt *t);
-void tenant_rt_unref(struct tenant_rt *t);
-/* Sum one counter over workers: offsetof(struct tenant_counters, field). */
-uint64_t tenant_rt_sum(const struct tenant_rt *t, size_t field_offset);
 
 /* Name -> tenant_rt, owned and used by the main thread only. */
 struct tenant_registry {
 	struct tenant_rt **items;
 	size_t n;
 };
-/* Existing entry for name, or a new one (registry holds one reference). */
-struct tenant_rt *tenant_registry_get(struct tenant_registry *r, const char *name, int nworkers);
-struct tenant_rt *tenant_registry_find(const struct tenant_registry *r, const char *name);
-/* Drop the registry's reference to entries whose name is not kept. */
-void tenant_registry_retain(struct tenant_registry *r, bool (*keep)(const char *name, void *arg),
-			    void *arg);
-void tenant_registry_free(struct tenant_registry *r);
 
 #endif
