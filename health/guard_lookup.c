@@ -139,48 +139,17 @@ static bool can_tell(MYSQL *my, char *pos, size_t poslen, uint32_t *server_id, c
 	return ok;
 }
 
-/* seq of domain in a GTID list ("0-1-35,1-2-7"); false when absent. */
-static bool gtid_seq(const char *list, uint32_t domain, uint64_t *seq)
-{
-	const char *p = list;
-	while (p && *p) {
-		char *end;
-		unsigned long d = strtoul(p, &end, 10);
-		if (*end != '-')
-			return false;
-		strtoul(end + 1, &end, 10);
-		if (*end != '-')
-			return false;
-		unsigned long long n = strtoull(end + 1, &end, 10);
-		if (d == domain) {
-			*seq = n;
-			return true;
-		}
-		p = *end == ',' ? end + 1 : NULL;
-	}
-	return false;
-}
-
 /* The server's binlog ends before the session's last acknowledged GTID
  * (asynchronous replication lost it): a later commit of the session
- * cannot be there either — replication applies a domain in order. */
+ * cannot be there either — replication applies a domain in order.
+ * A position that does not parse tells nothing: the scan decides. */
 static bool behind(const char *after, const char *pos)
 {
-	const char *p = after;
-	while (p && *p) {
-		char *end;
-		unsigned long d = strtoul(p, &end, 10);
-		const char *dash = strchr(p, '-');
-		dash = dash ? strchr(dash + 1, '-') : NULL;
-		if (!dash)
-			return false;
-		unsigned long long want = strtoull(dash + 1, &end, 10);
-		uint64_t have;
-		if (!gtid_seq(pos, (uint32_t)d, &have) || have < want)
-			return true;
-		p = *end == ',' ? end + 1 : NULL;
-	}
-	return false;
+	struct hc_gtid_pos want, have;
+	if (hc_gtid_parse(after, strlen(after), &want) != 0 ||
+	    hc_gtid_parse(pos, strlen(pos), &have) != 0)
+		return false;
+	return hc_gtid_missing(&have, &want, NULL, 0) > 0;
 }
 
 static bool gtid_text_ok(const char *s)
