@@ -35,6 +35,10 @@ def default_binary() -> str:
     return os.environ.get("TANDEM_BIN") or str(util.repo_root() / "build" / "tandem")
 
 
+# what the ASan+UBSan build writes when it finds something
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
 class TandemProcess:
     """One tandem daemon. Not started by the constructor.
 
@@ -158,6 +162,24 @@ class TandemProcess:
 
     def log_tail(self, n: int = 40) -> str:
         return util.tail(self.log_path, n)
+
+    def exit_problems(self, rc: int | None) -> list[str]:
+        """What a stopped tandem did wrong, given stop()'s exit status: a
+        sanitizer report in its log (the ASan+UBSan build aborts on one and
+        checks for leaks at exit) and a non-zero exit, each with the log's
+        tail. Read it before the scratch directory goes."""
+        log = self.log_text()
+        out = [f"{self.name} reported {m}:\n{self.log_tail(60)}"
+               for m in SANITIZER_MARKERS if m in log]
+        if rc != 0:
+            out.append(f"{self.name} exited with {rc}:\n{self.log_tail(60)}")
+        return out
+
+
+def raise_problems(problems: list[str]) -> None:
+    """Fail with every problem found (exit_problems() of each tandem)."""
+    if problems:
+        raise AssertionError("\n".join(problems))
 
 
 # -- config builders -------------------------------------------------------------

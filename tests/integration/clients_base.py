@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import accounts, util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
-from harness.tandem import TandemProcess, pair_config  # noqa: E402
+from harness.tandem import TandemProcess, pair_config, raise_problems  # noqa: E402
 
 TENANT = "vps17"
 
@@ -51,18 +51,11 @@ class PairTandemCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.tandem.stop()
-        log = cls.tandem.log_text()
-        tail = cls.tandem.log_tail(60)
+        # A crash, or a sanitizer finding, fails the class.
+        problems = cls.tandem.exit_problems(cls.tandem.stop())
         cls.pair.stop()
         util.remove_scratch(cls.dir)
-        # A crash, or a sanitizer finding (the ASan+UBSan build aborts on
-        # one and checks leaks at exit), fails the class.
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in log:
-                raise AssertionError(f"tandem reported {marker}:\n{tail}")
-        if rc != 0:
-            raise AssertionError(f"tandem exited with {rc}:\n{tail}")
+        raise_problems(problems)
 
     def admin(self, path: str):
         url = f"http://{util.LOOPBACK}:{self.tandem.admin_port()}{path}"

@@ -19,7 +19,7 @@ import pymysql  # noqa: E402
 from harness import accounts, clients, util  # noqa: E402
 from harness import failover_load  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
-from harness.tandem import TandemProcess, pair_config  # noqa: E402
+from harness.tandem import TandemProcess, pair_config, raise_problems  # noqa: E402
 
 CLUSTER = "db1"
 TENANT = "vps17"
@@ -162,14 +162,8 @@ class Stack:
             if self.tandem:
                 rc = self.tandem.stop()
             self.pair.stop()
-        if not self.tandem:
-            return
-        log = self.tandem.log_text()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in log:
-                raise AssertionError(f"tandem reported {marker}:\n{self.tandem.log_tail(60)}")
-        if rc != 0:
-            raise AssertionError(f"tandem exited with {rc}:\n{self.tandem.log_tail(60)}")
+        if self.tandem:
+            raise_problems(self.tandem.exit_problems(rc))
 
     def cleanup(self) -> None:
         util.remove_scratch(self.dir)

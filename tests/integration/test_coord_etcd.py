@@ -25,14 +25,13 @@ Three etcd members, three tandems:
 Measured times are printed."""
 
 import json
-import threading
 import time
 import unittest
 
 from health_helpers import (CLUSTER, Admin, WriteLoop, clients, log, pymysql, util)
 from harness.etcd import Etcd, TcpRelay, coordination
 from harness.pair import MariaDBPair
-from harness.tandem import TandemProcess, pair_config
+from harness.tandem import TandemProcess, pair_config, raise_problems
 from harness import failover_load
 
 TENANT = "vps17"
@@ -128,19 +127,13 @@ class Multi:
     def stop(self) -> None:
         problems = []
         for t in self.tandems:
-            if t.is_running():
-                rc = t.stop()
-                if rc != 0:
-                    problems.append(f"{t.name} exited with {rc}:\n{t.log_tail(30)}")
-            for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-                if marker in t.log_text():
-                    problems.append(f"{t.name} reported {marker}:\n{t.log_tail(60)}")
+            # one killed by the test has told its exit already
+            problems += t.exit_problems(t.stop() if t.is_running() else 0)
         for r in self.relays.values():
             r.close()
         self.etcd.stop()
         self.pair.stop()
-        if problems:
-            raise AssertionError("\n".join(problems))
+        raise_problems(problems)
 
     def cleanup(self) -> None:
         util.remove_scratch(self.dir)

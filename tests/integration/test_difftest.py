@@ -55,7 +55,7 @@ from diffproto import Conn  # noqa: E402
 
 from harness import accounts, util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
-from harness.tandem import TandemProcess, pair_config  # noqa: E402
+from harness.tandem import TandemProcess, pair_config, raise_problems  # noqa: E402
 
 # One-line switch: True fails the suite on a PENDING or KNOWN difference
 # too (the lead decides at merge; default: they fail).
@@ -743,15 +743,10 @@ class DiffTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.tandem.stop()
-        log = cls.tandem.log_text()
+        problems = cls.tandem.exit_problems(cls.tandem.stop())
         cls.pair.stop()
         util.remove_scratch(cls.dir)
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in log:
-                raise AssertionError(f"tandem reported {marker}:\n{log[-4000:]}")
-        if rc != 0:
-            raise AssertionError(f"tandem exited with {rc}")
+        raise_problems(problems)
 
     def reset_state(self):
         self.pair.primary.execute_all(RESET_SQL)

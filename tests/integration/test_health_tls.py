@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import certs  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
-from harness.tandem import TandemProcess, cluster_config, tenant_config  # noqa: E402
+from harness.tandem import TandemProcess, cluster_config, raise_problems, tenant_config  # noqa: E402
 
 
 class TenantPort:
@@ -67,15 +67,10 @@ class MonitorTlsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.tandem.stop()
-        log = cls.tandem.log_text()
+        problems = cls.tandem.exit_problems(cls.tandem.stop())
         cls.pair.stop()
         util.remove_scratch(cls.dir)
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in log:
-                raise AssertionError(f"tandem reported {marker}")
-        if rc != 0:
-            raise AssertionError(f"tandem exited with {rc}")
+        raise_problems(problems)
 
     def test_1_wrong_ca_is_reported_not_failed(self):
         def reported():

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from harness import certs, util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
 from harness.tandem import (TandemProcess, cluster_config, pair_config,  # noqa: E402
-                            tenant_config)
+                            raise_problems, tenant_config)
 
 # One-line switch, as in test_mtr.py: True fails the test on a known
 # failure too; False reports it as KNOWN FAILURE and fails only on a
@@ -280,17 +280,11 @@ class LibSuitesTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.tandem.stop()
-        log = cls.tandem.log_text()
-        tail = cls.tandem.log_tail(60)
+        problems = cls.tandem.exit_problems(cls.tandem.stop())
         for pair in cls.pairs:
             pair.stop()
         util.remove_scratch(cls.dir)
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in log:
-                raise AssertionError(f"tandem reported {marker}:\n{tail}")
-        if rc != 0:
-            raise AssertionError(f"tandem exited with {rc}:\n{tail}")
+        raise_problems(problems)
 
     def run_suite(self, suite: str, label: str) -> dict[str, str]:
         """One run of suite in a fresh database, directly or through tandem."""

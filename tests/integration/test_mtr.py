@@ -36,7 +36,7 @@ import mtr  # noqa: E402
 
 from harness import util  # noqa: E402
 from harness.pair import MariaDBPair  # noqa: E402
-from harness.tandem import TandemProcess, pair_config  # noqa: E402
+from harness.tandem import TandemProcess, pair_config, raise_problems  # noqa: E402
 
 # One-line switch: True fails the test on a known failure too. False (CI):
 # a case in tests/mtr/known-failures.txt is reported as KNOWN FAILURE and
@@ -109,16 +109,11 @@ class MtrTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.tandem.stop()
-        log = cls.tandem.log_text()
+        problems = cls.tandem.exit_problems(cls.tandem.stop())
         for p in cls.pairs:
             p.stop()
         util.remove_scratch(cls.dir)
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in log:
-                raise AssertionError(f"tandem reported {marker}:\n{log[-4000:]}")
-        if rc != 0:
-            raise AssertionError(f"tandem exited with {rc}")
+        raise_problems(problems)
 
     def run_mtr(self, label: str) -> tuple[dict, float]:
         pair, var, baseline = self.direct_side if label == "direct" else self.tandem_side
