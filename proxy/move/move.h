@@ -46,7 +46,6 @@
 struct session;
 struct hc_topology;
 
-
 /* The backend connection of an attached session (IDLE, COMMAND, RESULT,
  * LOCAL_INFILE, CHANGE_USER_*) broke, or the topology says it must go:
  * settle the command in flight, drop the connection, and move. */
@@ -119,7 +118,6 @@ void mig_owe(struct session *s, enum mig_pending p, const char *fmt, ...)
  */
 struct session;
 
-
 void sess_replay_free(struct session *s);
 
 /* forward.c: a command is about to be forwarded (payload holds have of its
@@ -172,7 +170,6 @@ void sess_replay_clear(struct session *s);
 struct session;
 struct hc_guard_lookup;
 struct hc_guard_answer;
-
 
 void sess_guard_free(struct session *s);
 

@@ -145,7 +145,6 @@ void own_free(struct session *s);
  */
 struct session;
 
-
 /* Free what the facts hold (mach_free). Safe on a zeroed struct. */
 void sess_facts_free(struct session *s);
 
@@ -174,7 +173,6 @@ void sess_track_settled(struct session *s);
 /* One of the client's session_track_* variables has this value now. */
 void sess_track_view_set(struct session *s, const char *name, size_t nlen, const char *value,
 			 size_t vlen);
-
 
 /*
  * The backend confirmed COM_RESET_CONNECTION or COM_CHANGE_USER: the
