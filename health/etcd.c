@@ -344,6 +344,7 @@ struct etcd_client {
 	SSL_CTX *ssl; /* reference, or NULL */
 	bool verify_identity;
 	int timeout_ms;
+	int login_timeout_ms; /* authenticate: see etcd_client_new */
 	char token[256];      /* auth token, "" none yet (mu) */
 	unsigned long logins; /* (mu) */
 };
@@ -368,6 +369,13 @@ struct etcd_client *etcd_client_new(const struct cfg_coord *k)
 		c->verify_identity = k->tls->verify_identity;
 	}
 	c->timeout_ms = k->timeout_ms;
+	/* A login runs etcd's bcrypt on purpose (cost 10: ~60 ms on an idle
+	 * core, several times that on a busy one), so it gets more than an
+	 * ordinary request: a quarter of the lease, the most any one request
+	 * may block the coordination thread without delaying the self-fence
+	 * past the lease (config/coord.c bounds timeout_ms the same way). */
+	c->login_timeout_ms = k->lease_ttl_s * 1000 / 4 > k->timeout_ms ? k->lease_ttl_s * 1000 / 4
+									: k->timeout_ms;
 	return c;
 }
 
@@ -495,7 +503,7 @@ static bool tcp_refused(const struct cfg_addr *ep)
 
 /* One POST to one endpoint: the HTTP status (0: none) and body in u. */
 static void post_one(struct etcd_client *c, const struct cfg_addr *ep, const char *path,
-		     const char *body, const char *token, struct unary *u)
+		     const char *body, const char *token, int timeout_ms, struct unary *u)
 {
 	memset(u, 0, sizeof(*u));
 	u->base = event_base_new();
@@ -506,8 +514,7 @@ static void post_one(struct etcd_client *c, const struct cfg_addr *ep, const cha
 		event_base_free(u->base);
 		return;
 	}
-	struct timeval tv = {.tv_sec = c->timeout_ms / 1000,
-			     .tv_usec = (c->timeout_ms % 1000) * 1000};
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 	evhttp_connection_set_timeout_tv(conn, &tv);
 	evhttp_connection_set_retries(conn, 0);
 	evhttp_connection_set_max_body_size(conn, BODY_MAX);
@@ -519,7 +526,7 @@ static void post_one(struct etcd_client *c, const struct cfg_addr *ep, const cha
 		if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, path) == 0) {
 			/* The connection's timeout bounds connect and each read;
 			 * this bounds the whole exchange. */
-			int64_t all_us = (int64_t)c->timeout_ms * 1500;
+			int64_t all_us = (int64_t)timeout_ms * 1500;
 			struct timeval all = {.tv_sec = all_us / 1000000,
 					      .tv_usec = all_us % 1000000};
 			event_base_loopexit(u->base, &all);
@@ -542,7 +549,7 @@ static int authenticate(struct etcd_client *c, const struct cfg_addr *ep, char *
 	if (!text)
 		return ETCD_EPROTO;
 	struct unary u;
-	post_one(c, ep, "/v3/auth/authenticate", text, NULL, &u);
+	post_one(c, ep, "/v3/auth/authenticate", text, NULL, c->login_timeout_ms, &u);
 	memset(text, 0, strlen(text));
 	free(text);
 	struct etcd_resp r;
@@ -560,7 +567,8 @@ static int authenticate(struct etcd_client *c, const struct cfg_addr *ep, char *
 		hc_fmtn(err, errlen, "%s: authentication refused (HTTP %d)", ep->text, u.status);
 		rc = ETCD_EREJECT;
 	} else {
-		hc_fmtn(err, errlen, "%s: no answer to authentication", ep->text);
+		hc_fmtn(err, errlen, "%s: no answer to authentication within %d ms", ep->text,
+			c->login_timeout_ms);
 		rc = ETCD_EUNREACH;
 	}
 	free(u.body);
@@ -588,7 +596,7 @@ static int call_one(struct etcd_client *c, const struct cfg_addr *ep, const char
 			}
 		}
 		struct unary u;
-		post_one(c, ep, path, body, token, &u);
+		post_one(c, ep, path, body, token, c->timeout_ms, &u);
 		if (u.status == 0) {
 			free(u.body);
 			bool refused = !u.timed_out && tcp_refused(ep);

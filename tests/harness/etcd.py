@@ -90,6 +90,10 @@ class Etcd:
         for p in self.procs:
             p.stop(timeout)
 
+    def log_tail(self, i: int, n: int = 20) -> str:
+        """The last n lines of member i's log."""
+        return util.tail(self.procs[i].log_path, n)
+
     def kill9(self, i: int | None = None) -> None:
         for j, p in enumerate(self.procs):
             if i is None or i == j:

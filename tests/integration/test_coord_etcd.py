@@ -383,16 +383,23 @@ class AuthTest(unittest.TestCase):
     PASSWORD = "etcd-Secret-42"
 
     def test_login_and_token_renewal(self):
+        # a lease of 8 s gives a login 2 s (a quarter), where etcd's bcrypt
+        # takes ~60 ms idle and CI's parallel load can make that 10x
         m = Multi("coord_etcd_auth", n=1, members=1, semi_sync=False,
-                  coord_extra={"user": "root", "password": self.PASSWORD})
+                  coord_extra={"user": "root", "password": self.PASSWORD,
+                               "lease_ttl_s": 8, "timeout_ms": 500})
         m.start(prepare=lambda m: m.etcd.enable_auth(self.PASSWORD))
         try:
             util.wait_for(lambda: m.coord(0)["role"] == "leader", 20, what="leadership")
             self.assertEqual(m.coord(0)["logins"], 1)
             m.etcd.kill9()
             m.etcd.start()
-            util.wait_for(lambda: m.coord(0)["logins"] >= 2 and m.coord(0)["etcd"] == "ok", 20,
-                          what="a new login after etcd forgot the token")
+            try:
+                util.wait_for(lambda: m.coord(0)["logins"] >= 2 and m.coord(0)["etcd"] == "ok",
+                              20, what="a new login after etcd forgot the token")
+            except util.WaitTimeout as e:
+                raise AssertionError(f"{e}: {m.coord(0)}\ntandem:\n{m.tandems[0].log_tail(30)}\n"
+                                     f"etcd:\n{m.etcd.log_tail(0, 15)}") from None
             util.wait_for(lambda: m.coord(0)["role"] == "leader", 20, what="leadership again")
             rec = m.etcd.record(m.prefix, CLUSTER)
             self.assertEqual(rec["epoch"], 1)
@@ -404,6 +411,34 @@ class AuthTest(unittest.TestCase):
             status = json.dumps(m.admins[0].status())
             self.assertNotIn(self.PASSWORD, status)
             self.assertNotIn(self.PASSWORD, m.tandems[0].log_text())
+        finally:
+            m.stop()
+            m.cleanup()
+
+    def test_login_slower_than_a_request_timeout(self):
+        """A login runs etcd's bcrypt, which may take longer than an
+        ordinary request's timeout_ms: it gets a quarter of the lease, so a
+        slow bcrypt (cost 13 here: ~0.5 s, more than timeout_ms) still logs
+        in. With the login bound by timeout_ms, no login would ever finish."""
+        timeout_ms = 300
+        m = Multi("coord_etcd_slowauth", n=1, members=1, semi_sync=False,
+                  etcd_args=("--bcrypt-cost", "13"),
+                  coord_extra={"user": "root", "password": self.PASSWORD,
+                               "lease_ttl_s": 16, "timeout_ms": timeout_ms})
+        m.start(prepare=lambda m: m.etcd.enable_auth(self.PASSWORD))
+        try:
+            # the premise: one login takes longer than timeout_ms
+            t0 = time.monotonic()
+            got = m.etcd.post("/v3/auth/authenticate",
+                              {"name": "root", "password": self.PASSWORD})
+            took_ms = (time.monotonic() - t0) * 1000
+            self.assertIn("token", got)
+            self.assertGreater(took_ms, timeout_ms)
+            util.wait_for(lambda: m.coord(0)["role"] == "leader", 30, what="leadership")
+            c = m.coord(0)
+            self.assertEqual((c["etcd"], c["logins"]), ("ok", 1))
+            log(f"etcd login with bcrypt cost 13: {took_ms:.0f} ms against timeout_ms "
+                f"{timeout_ms}; tandem logged in once and leads")
         finally:
             m.stop()
             m.cleanup()
