@@ -11,7 +11,7 @@
  *
  * The few packets tandem must change are cut out of that flow and replaced:
  * an OK or EOF that carries session state a client without tracking must
- * not see (the backend always tracks it, see login.h's capabilities), a prepare OK
+ * not see (the backend always tracks it, see session_caps in login.h), a prepare OK
  * (the client sees tandem's statement ids, see facts.h), and a LOCAL
  * INFILE request the client did not ask for. Rows are never touched. Every
  * response also updates the session's facts (facts_track.c).

@@ -65,10 +65,10 @@ void sess_greeting_remember(struct wtenant *wt, const struct proto_handshake *hs
  */
 /* SESS_GREETING_WANTED's enter: send the client its greeting, the
  * primary's (backend_held: just read on the session's backend connection
- * and remembered, login.h), or without one the last greeting this
+ * and remembered by login.c), or without one the last greeting this
  * tenant's primary gave on this worker (synthetic connection id), or
  * tandem's defaults; then SESS_CLIENT_HANDSHAKE. Capabilities are masked
- * by login.h's capabilities. */
+ * by sess_caps_greeting() (session_caps, below). */
 void sess_client_greet(struct session *s);
 void sess_client_handshake_read(struct session *s);
 void sess_client_tls_ready(struct session *s);

@@ -1,8 +1,8 @@
 /*
  * ok_shape.c — an OK in the client's shape: the session-state items a
  * client did not ask for are cut (the backend always tracks them, for
- * tandem; login.h's capabilities). Shared by every phase that hands the client an
- * OK (login, COM_CHANGE_USER, results, the commit guard's answer).
+ * tandem; session_caps in login.h). Shared by every phase that hands the
+ * client an OK (login, COM_CHANGE_USER, results, the commit guard's answer).
  *
  * Must not: call a phase or change a session's state.
  */
